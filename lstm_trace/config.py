@@ -1,0 +1,158 @@
+"""LSTMConfig: the sizes of an LSTM, validated once, with user-facing error messages.
+
+Notation (DESIGN.md): I = input size, H = hidden units, H_out = proj_size if set else H,
+D = 2 if bidirectional else 1, T = sequence length, B = batch (None: unbatched input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import ConfigError, MemoryLimitError
+
+DType = Literal["float32", "float64"]
+DTYPES: tuple[str, ...] = ("float32", "float64")
+
+#: the default memory limit: far above any configuration a tracer is used for, far below
+#: what would make the machine swap.
+DEFAULT_MAX_MEMORY = 4 * 1024**3
+
+
+def _positive_int(name: str, value: object, what: str) -> None:
+    # bool is an int subclass; True as a size is a mistake, not a 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}", option=name)
+    if value < 1:
+        raise ConfigError(f"{what} must be a whole number >= 1, got {value}", option=name)
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    """The configuration of a (possibly stacked, possibly bidirectional) LSTM and its input.
+
+    Defaults are the classic walkthrough: x_t of 32, 70 hidden units, so X = [h_(t-1), x_t]
+    has 102 entries and every gate weight is 70 x 102.
+    """
+
+    input_size: int = 32  # I: features of x_t
+    hidden_size: int = 70  # H: units of every gate and of C_t
+    seq_len: int = 3  # T: time steps
+    batch: int | None = None  # B; None means unbatched input of shape (T, I)
+    num_layers: int = 1  # stacked layers; layer k > 0 reads D * H_out features
+    bidirectional: bool = False  # D = 2 when True
+    proj_size: int = 0  # PyTorch's proj_size: h_t = W_hr (o_t * tanh(C_t)), 0 = off
+    dtype: DType = "float32"
+    seed: int = 0  # seeds the weights and the input
+
+    def __post_init__(self) -> None:
+        _positive_int("input_size", self.input_size, "input size")
+        _positive_int("hidden_size", self.hidden_size, "hidden units")
+        _positive_int("seq_len", self.seq_len, "sequence length")
+        _positive_int("num_layers", self.num_layers, "number of layers")
+        if self.batch is not None:
+            _positive_int("batch", self.batch, "batch size")
+        if not isinstance(self.bidirectional, bool):
+            raise ConfigError(
+                f"bidirectional must be True or False, got {self.bidirectional!r}",
+                option="bidirectional",
+            )
+        p = self.proj_size
+        if isinstance(p, bool) or not isinstance(p, int) or p < 0 or p >= self.hidden_size:
+            raise ConfigError(
+                f"proj size must be a whole number from 0 (off) to {self.hidden_size - 1} "
+                f"(below the hidden units, as PyTorch requires), got {p!r}",
+                option="proj_size",
+            )
+        if self.dtype not in DTYPES:
+            raise ConfigError(
+                f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}", option="dtype"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(
+                f"seed must be a whole number >= 0, got {self.seed!r}", option="seed"
+            )
+
+    @property
+    def num_directions(self) -> int:
+        """D: 2 for a bidirectional LSTM, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def h_out(self) -> int:
+        """H_out: the size of h_t (proj_size when projecting, else H)."""
+        return self.proj_size or self.hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """D * H_out: the features of each step of a layer's output."""
+        return self.num_directions * self.h_out
+
+    def layer_input_size(self, layer: int) -> int:
+        """I_layer: I for layer 0, D * H_out for every layer above it."""
+        return self.input_size if layer == 0 else self.output_size
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element of the configured dtype."""
+        return 4 if self.dtype == "float32" else 8
+
+    def estimate_bytes(self) -> int:
+        """Peak bytes the forward pass needs: weights, input, and per-layer work arrays.
+
+        Per layer and direction the input projection (T, B, 4H) is held for the whole
+        sequence; a layer's output (T, B, D*H_out) and the one below it are alive together.
+        """
+        t, b, h, d = self.seq_len, self.batch or 1, self.hidden_size, self.num_directions
+        elements = 0
+        for layer in range(self.num_layers):
+            i = self.layer_input_size(layer)
+            per_dir = 4 * h * (i + self.h_out) + 8 * h + self.proj_size * h
+            elements += d * per_dir
+        elements += t * b * self.input_size  # the input x
+        elements += t * b * 4 * h * d  # input projections of one layer, every direction
+        elements += 2 * t * b * self.output_size  # this layer's output and the one below
+        return elements * self.itemsize
+
+    def check_memory(self, limit: int = DEFAULT_MAX_MEMORY) -> None:
+        """Refuse, before allocating anything, a configuration that needs more than limit."""
+        need = self.estimate_bytes()
+        if need > limit:
+            raise MemoryLimitError(
+                f"this configuration needs about {format_bytes(need)} of memory, more than the "
+                f"limit of {format_bytes(limit)}; raise it with --max-memory "
+                f"{format_bytes(int(need * 1.1))} if you mean it",
+                option="max_memory",
+            )
+
+
+_UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
+
+
+def format_bytes(n: int) -> str:
+    """1536 -> '1.5 KB' (binary multiples, the way memory is sold)."""
+    value = float(n)
+    for unit in _UNITS:
+        if value < 1024 or unit == _UNITS[-1]:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def parse_bytes(text: str) -> int:
+    """'4GB', '512 MB', '1.5g', '1000000' -> bytes (binary multiples)."""
+    s = text.strip().upper().replace(" ", "").removesuffix("IB").removesuffix("B")
+    scale = 1
+    for power, unit in enumerate(("K", "M", "G", "T", "P", "E"), start=1):
+        if s.endswith(unit):
+            s, scale = s[:-1], 1024**power
+            break
+    try:
+        value = float(s)
+    except ValueError:
+        raise ConfigError(
+            f"memory limit must be a size such as 4GB or 512MB, got {text!r}", option="max_memory"
+        ) from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"memory limit must be positive, got {text!r}", option="max_memory")
+    return int(value * scale)

@@ -1,0 +1,272 @@
+"""Hook events become a Trace: tensor records, parameters, counts and output shapes.
+
+A Trace is everything a renderer needs and nothing it must compute: each record holds a
+tensor's name, symbol, equation, shape, dtype, a sample of values and stats, never the full
+array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSON document
+(schema_version 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import summary
+from .cell import HOOK_POINTS, Hook, HookEvent, forward
+from .config import DEFAULT_MAX_MEMORY, LSTMConfig
+from .errors import ConfigError, SelectionError
+from .steps import StepSelection, select_steps
+from .weights import (
+    DIRECTIONS,
+    WALKTHROUGH_GATES,
+    FloatArray,
+    LSTMWeights,
+    ParamCount,
+    init_input,
+    init_weights,
+    param_count,
+)
+
+SCHEMA_VERSION = 1
+
+GATE_NAMES = {"f": "forget", "i": "input", "c": "candidate", "o": "output"}
+
+
+def symbol_and_equation(name: str, layer: int, direction: str, config: LSTMConfig) -> tuple[str, str]:
+    """The walkthrough's symbol and equation for a hook point; backward reads state from t+1."""
+    prev = "t+1" if direction == "backward" else "t-1"
+    if name == "x":
+        if layer == 0:
+            return "x_t", "input at step t"
+        below = "[forward h_t, backward h_t]" if config.bidirectional else "h_t"
+        return "x_t", f"{below} of layer {layer - 1}"
+    table = {
+        "h_prev": (f"h_({prev})", f"h_({prev}), zeros at the first step unless h0 is given"),
+        "c_prev": (f"C_({prev})", f"C_({prev}), zeros at the first step unless c0 is given"),
+        "concat": ("X", f"[h_({prev}), x_t]"),
+        "forget_gate": ("f_t", "sigmoid(W_f X + b_f)"),
+        "input_gate": ("i_t", "sigmoid(W_i X + b_i)"),
+        "candidate": ("C~_t", "tanh(W_c X + b_c)"),
+        "cell_state": ("C_t", f"f_t * C_({prev}) + i_t * C~_t"),
+        "output_gate": ("o_t", "sigmoid(W_o X + b_o)"),
+        "hidden_state": (
+            "h_t",
+            "W_hr (o_t * tanh(C_t))" if config.proj_size else "o_t * tanh(C_t)",
+        ),
+    }
+    return table[name]
+
+
+@dataclass(frozen=True)
+class TensorRecord:
+    """One hook point at one layer, direction and step, summarised."""
+
+    name: str
+    symbol: str
+    layer: int
+    direction: str
+    step: int
+    shape: tuple[int, ...]
+    dtype: str
+    equation: str
+    sample: list[float | None]
+    stats: summary.Stats
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "symbol": self.symbol,
+            "layer": self.layer,
+            "direction": self.direction,
+            "step": self.step,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "equation": self.equation,
+            "sample": self.sample,
+            "stats": self.stats.to_dict(),
+        }
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, int]:
+        return (self.layer, DIRECTIONS.index(self.direction), self.step, HOOK_POINTS.index(self.name))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A weight in the walkthrough's notation: W_f (H, H_out + I_k), b_f (H,), W_hr (H_out, H)."""
+
+    name: str
+    layer: int
+    direction: str
+    shape: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return int(np.prod(self.shape))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "layer": self.layer,
+            "direction": self.direction,
+            "shape": list(self.shape),
+            "count": self.count,
+        }
+
+
+def parameters(config: LSTMConfig) -> list[Parameter]:
+    """Every weight of the walkthrough's notation, per layer and direction."""
+    out = []
+    h, h_out = config.hidden_size, config.h_out
+    for k in range(config.num_layers):
+        x_size = h_out + config.layer_input_size(k)
+        for d in range(config.num_directions):
+            direction = DIRECTIONS[d]
+            out += [Parameter(f"W_{g}", k, direction, (h, x_size)) for g in WALKTHROUGH_GATES]
+            out += [Parameter(f"b_{g}", k, direction, (h,)) for g in WALKTHROUGH_GATES]
+            if config.proj_size:
+                out.append(Parameter("W_hr", k, direction, (h_out, h)))
+    return out
+
+
+def output_shapes(config: LSTMConfig) -> dict[str, tuple[int, ...]]:
+    """output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, [B,] H_out); c_n (D*L, [B,] H)."""
+    b = () if config.batch is None else (config.batch,)
+    states = config.num_directions * config.num_layers
+    return {
+        "output": (*b, config.seq_len, config.output_size),
+        "h_n": (states, *b, config.h_out),
+        "c_n": (states, *b, config.hidden_size),
+    }
+
+
+class Recorder:
+    """A hook that summarises every value it sees into a TensorRecord; it never replaces."""
+
+    def __init__(
+        self, config: LSTMConfig, samples: int = 4, steps: Sequence[int] | None = None
+    ) -> None:
+        self.config, self.samples = config, samples
+        self.steps = None if steps is None else frozenset(steps)
+        self.records: list[TensorRecord] = []
+
+    def __call__(self, event: HookEvent) -> None:
+        if self.steps is not None and event.step not in self.steps:
+            return
+        symbol, equation = symbol_and_equation(event.name, event.layer, event.direction, self.config)
+        value = event.value
+        self.records.append(
+            TensorRecord(
+                name=event.name,
+                symbol=symbol,
+                layer=event.layer,
+                direction=event.direction,
+                step=event.step,
+                shape=tuple(value.shape),
+                dtype=str(value.dtype),
+                equation=equation,
+                sample=summary.sample(value, self.samples),
+                stats=summary.stats(value),
+            )
+        )
+
+
+@dataclass
+class Trace:
+    """The result of a traced run. ``to_dict()`` is the JSON document, schema_version 1."""
+
+    config: LSTMConfig
+    selection: StepSelection
+    samples: int
+    parameters: list[Parameter]
+    param_count: ParamCount
+    tensors: list[TensorRecord]
+    output: FloatArray = field(repr=False)
+    h_n: FloatArray = field(repr=False)
+    c_n: FloatArray = field(repr=False)
+
+    @property
+    def outputs(self) -> dict[str, tuple[int, ...]]:
+        return {"output": self.output.shape, "h_n": self.h_n.shape, "c_n": self.c_n.shape}
+
+    def to_dict(self) -> dict[str, Any]:
+        from . import __version__
+
+        cfg = self.config
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "lstm_trace_version": __version__,
+            "config": {
+                "input_size": cfg.input_size,
+                "hidden_size": cfg.hidden_size,
+                "seq_len": cfg.seq_len,
+                "batch": cfg.batch,
+                "num_layers": cfg.num_layers,
+                "bidirectional": cfg.bidirectional,
+                "proj_size": cfg.proj_size,
+                "dtype": cfg.dtype,
+                "seed": cfg.seed,
+            },
+            "steps": {"selected": list(self.selection.steps), "rule": self.selection.rule},
+            "parameters": [p.to_dict() for p in self.parameters],
+            "param_count": {"keras": self.param_count.keras, "pytorch": self.param_count.pytorch},
+            "tensors": [r.to_dict() for r in self.tensors],
+            "outputs": {name: {"shape": list(shape)} for name, shape in self.outputs.items()},
+        }
+
+
+def trace(
+    config: LSTMConfig,
+    weights: LSTMWeights | None = None,
+    x: ArrayLike | None = None,
+    *,
+    h0: ArrayLike | None = None,
+    c0: ArrayLike | None = None,
+    steps: str | Sequence[int] | None = None,
+    samples: int = 4,
+    hooks: Sequence[Hook] = (),
+    max_memory: int = DEFAULT_MAX_MEMORY,
+) -> Trace:
+    """Run the LSTM of config and record every hook point at the selected steps.
+
+    weights and x default to the seeded ones (init_weights, init_input); x is batch first,
+    (B, T, I) or (T, I), and must match config's batch and seq_len. steps: None (the default
+    selection), 'all', '0,2,-1', '1:4' or a list of ints. samples: values kept per tensor.
+    hooks run before the recorder, so the trace shows what they replaced.
+    """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise SelectionError(
+            f"samples must be a whole number >= 0 (0 shows none), got {samples!r}",
+            option="samples",
+        )
+    selection = select_steps(steps, config.seq_len)
+    config.check_memory(max_memory)
+    if weights is None:
+        weights = init_weights(config)
+    elif weights.config != config:
+        raise ConfigError("the weights were built for a different configuration")
+    xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
+    expected = output_shapes(config)["output"][:-1] + (config.input_size,)
+    if xa.shape != expected:
+        raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")
+    recorder = Recorder(config, samples, selection.steps)
+    # User hooks see every step; with none, hooks fire only at the selected steps, so the
+    # unselected ones run the plain loop.
+    output, (h_n, c_n) = forward(
+        weights, xa, h0, c0, hooks=[*hooks, recorder], hook_steps=None if hooks else selection.steps
+    )
+    return Trace(
+        config=config,
+        selection=selection,
+        samples=samples,
+        parameters=parameters(config),
+        param_count=param_count(config),
+        tensors=sorted(recorder.records, key=lambda r: r.sort_key),
+        output=output,
+        h_n=h_n,
+        c_n=c_n,
+    )
