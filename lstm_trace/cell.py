@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from .weights import DIRECTIONS, DirectionWeights, FloatArray, LSTMWeights
 
@@ -141,12 +141,11 @@ def forward(
         layer_out = np.empty((steps, batch, d_count * h_out), dtype=dtype)
         for d, w in enumerate(layer):
             s = k * d_count + d
-            runner = _Direction(
-                _prepare(w), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out]
-            )
+            runner = _Direction(_prepare(w), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out])
             fire = _Fire(hooks, k, DIRECTIONS[d], unbatched) if hooks else None
-            h_n[s], c_n[s] = runner.run(h_init[s], c_init[s], backward=d == 1, fire=fire,
-                                         active=active)
+            h_n[s], c_n[s] = runner.run(
+                h_init[s], c_init[s], backward=d == 1, fire=fire, active=active
+            )
         layer_in = layer_out
 
     if unbatched:
@@ -243,10 +242,10 @@ class _Direction:
         if x_new or cat_new:
             # The precomputed projection no longer matches what the hooks made of x_t or X.
             n = h.shape[1]
-            z = (concat[:, n:] @ p.w_ih_t + p.bias) + concat[:, :n] @ p.w_hh_t
+            pre = (concat[:, n:] @ p.w_ih_t + p.bias) + concat[:, :n] @ p.w_hh_t
         else:
-            z = self.xproj[t] + h @ p.w_hh_t
-        z = _activate(z, p)
+            pre = self.xproj[t] + h @ p.w_hh_t
+        z = _activate(pre, p)
         f, _ = fire("forget_gate", t, z[:, hs : 2 * hs])
         i, _ = fire("input_gate", t, z[:, :hs])
         g, _ = fire("candidate", t, z[:, 2 * hs : 3 * hs])

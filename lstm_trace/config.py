@@ -69,9 +69,7 @@ class LSTMConfig:
                 f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}", option="dtype"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(
-                f"seed must be a whole number >= 0, got {self.seed!r}", option="seed"
-            )
+            raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}", option="seed")
 
     @property
     def num_directions(self) -> int:

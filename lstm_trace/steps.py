@@ -28,6 +28,11 @@ class StepSelection:
         return len(self.steps) == self.seq_len
 
 
+def _all(seq_len: int) -> StepSelection:
+    rule = "the only step" if seq_len == 1 else f"all {seq_len} steps"
+    return StepSelection(tuple(range(seq_len)), seq_len, rule)
+
+
 def select_steps(spec: str | Sequence[int] | None, seq_len: int) -> StepSelection:
     """Resolve a --steps value against the sequence length T.
 
@@ -35,7 +40,7 @@ def select_steps(spec: str | Sequence[int] | None, seq_len: int) -> StepSelectio
     """
     if spec is None or (isinstance(spec, str) and spec.strip().lower() == "default"):
         if seq_len <= SHORT_SEQUENCE:
-            return StepSelection(tuple(range(seq_len)), seq_len, f"all {seq_len} steps")
+            return _all(seq_len)
         return StepSelection(
             (0, seq_len - 1),
             seq_len,
@@ -45,7 +50,7 @@ def select_steps(spec: str | Sequence[int] | None, seq_len: int) -> StepSelectio
     if isinstance(spec, str):
         text = spec.strip().lower()
         if text == "all":
-            return StepSelection(tuple(range(seq_len)), seq_len, f"all {seq_len} steps")
+            return _all(seq_len)
         chosen = _parse(text, spec, seq_len)
     else:
         chosen = [_index(int(s), str(s), seq_len) for s in spec]
@@ -53,7 +58,9 @@ def select_steps(spec: str | Sequence[int] | None, seq_len: int) -> StepSelectio
     if not steps:
         raise SelectionError(f"--steps {spec!r} selects no step of {seq_len}", option="steps")
     shown = ", ".join(map(str, steps))
-    return StepSelection(steps, seq_len, f"step{'s' if len(steps) > 1 else ''} {shown} of {seq_len}")
+    return StepSelection(
+        steps, seq_len, f"step{'s' if len(steps) > 1 else ''} {shown} of {seq_len}"
+    )
 
 
 def _parse(text: str, original: str, seq_len: int) -> list[int]:

@@ -77,7 +77,7 @@ def stats(value: FloatArray) -> Stats:
 
 
 def describe(s: Stats, digits: int = 3) -> str:
-    """A short human summary: 'in [-0.12, 0.97] mu=0.51 sigma=0.12', with NaN!/Inf! flags."""
+    """A short human summary: '[-0.12, 0.97] mu=0.51 sd=0.12', with NaN!/Inf! flags."""
     flags = []
     if s.nan:
         flags.append(f"NaN! x{s.nan}")
@@ -88,8 +88,5 @@ def describe(s: Stats, digits: int = 3) -> str:
     if s.min == 0 and s.max == 0:
         flags.insert(0, "all_zeros")
         return " ".join(flags)
-    text = (
-        f"in [{s.min:.{digits}g}, {s.max:.{digits}g}] "
-        f"mu={s.mean:.{digits}g} sigma={s.std:.{digits}g}"
-    )
+    text = f"[{s.min:.{digits}g}, {s.max:.{digits}g}] mu={s.mean:.{digits}g} sd={s.std:.{digits}g}"
     return " ".join([text, *flags])

@@ -36,7 +36,9 @@ SCHEMA_VERSION = 1
 GATE_NAMES = {"f": "forget", "i": "input", "c": "candidate", "o": "output"}
 
 
-def symbol_and_equation(name: str, layer: int, direction: str, config: LSTMConfig) -> tuple[str, str]:
+def symbol_and_equation(
+    name: str, layer: int, direction: str, config: LSTMConfig
+) -> tuple[str, str]:
     """The walkthrough's symbol and equation for a hook point; backward reads state from t+1."""
     prev = "t+1" if direction == "backward" else "t-1"
     if name == "x":
@@ -45,8 +47,8 @@ def symbol_and_equation(name: str, layer: int, direction: str, config: LSTMConfi
         below = "[forward h_t, backward h_t]" if config.bidirectional else "h_t"
         return "x_t", f"{below} of layer {layer - 1}"
     table = {
-        "h_prev": (f"h_({prev})", f"h_({prev}), zeros at the first step unless h0 is given"),
-        "c_prev": (f"C_({prev})", f"C_({prev}), zeros at the first step unless c0 is given"),
+        "h_prev": (f"h_({prev})", f"h_t of step {prev}; zeros (or h0) at first"),
+        "c_prev": (f"C_({prev})", f"C_t of step {prev}; zeros (or c0) at first"),
         "concat": ("X", f"[h_({prev}), x_t]"),
         "forget_gate": ("f_t", "sigmoid(W_f X + b_f)"),
         "input_gate": ("i_t", "sigmoid(W_i X + b_i)"),
@@ -92,7 +94,12 @@ class TensorRecord:
 
     @property
     def sort_key(self) -> tuple[int, int, int, int]:
-        return (self.layer, DIRECTIONS.index(self.direction), self.step, HOOK_POINTS.index(self.name))
+        return (
+            self.layer,
+            DIRECTIONS.index(self.direction),
+            self.step,
+            HOOK_POINTS.index(self.name),
+        )
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,9 @@ class Recorder:
     def __call__(self, event: HookEvent) -> None:
         if self.steps is not None and event.step not in self.steps:
             return
-        symbol, equation = symbol_and_equation(event.name, event.layer, event.direction, self.config)
+        symbol, equation = symbol_and_equation(
+            event.name, event.layer, event.direction, self.config
+        )
         value = event.value
         self.records.append(
             TensorRecord(
@@ -250,7 +259,7 @@ def trace(
     elif weights.config != config:
         raise ConfigError("the weights were built for a different configuration")
     xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
-    expected = output_shapes(config)["output"][:-1] + (config.input_size,)
+    expected = (*output_shapes(config)["output"][:-1], config.input_size)
     if xa.shape != expected:
         raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")
     recorder = Recorder(config, samples, selection.steps)

@@ -76,7 +76,9 @@ class LSTMWeights:
         # Every shape is checked once here, so the forward pass can trust them.
         cfg = self.config
         if len(self.layers) != cfg.num_layers:
-            raise ConfigError(f"expected {cfg.num_layers} layers of weights, got {len(self.layers)}")
+            raise ConfigError(
+                f"expected {cfg.num_layers} layers of weights, got {len(self.layers)}"
+            )
         h, h_out = cfg.hidden_size, cfg.h_out
         for k, layer in enumerate(self.layers):
             if len(layer) != cfg.num_directions:
@@ -159,9 +161,8 @@ def init_weights(config: LSTMConfig, seed: int | None = None) -> LSTMWeights:
 def init_input(config: LSTMConfig, seed: int | None = None) -> FloatArray:
     """A seeded standard-normal input, batch first: (B, T, I), or (T, I) when unbatched."""
     rng = np.random.default_rng(_seeds(config.seed if seed is None else seed)[1])
-    shape = (config.seq_len, config.input_size)
-    if config.batch is not None:
-        shape = (config.batch, *shape)
+    batch = () if config.batch is None else (config.batch,)
+    shape = (*batch, config.seq_len, config.input_size)
     return rng.standard_normal(shape).astype(config.dtype)
 
 

@@ -1,0 +1,60 @@
+"""Formatting shared by the human-readable renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+from rich.text import Text
+
+from ..config import LSTMConfig
+from ..summary import Stats, describe
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    """(70,) -> '(70,)', (4, 70) -> '(4, 70)': NumPy's own notation, as in the JSON."""
+    return str(tuple(shape))
+
+
+def numel(shape: Sequence[int]) -> int:
+    """Number of elements of a shape."""
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def matrix_text(shape: Sequence[int]) -> str:
+    """(70, 102) -> '70 x 102', the walkthrough's notation for weights."""
+    return " x ".join(str(n) for n in shape)
+
+
+def sample_text(sample: Sequence[float | None], more: bool) -> str:
+    """[0.4123, -1.5] -> ' 0.412 -1.500 ...': fixed width so the columns line up."""
+    parts = ["  nan " if v is None else f"{v: .3f}" for v in sample]
+    return " ".join(parts) + (" ..." if more else "")
+
+
+def stats_text(stats: Stats, digits: int = 3) -> str:
+    return describe(stats, digits)
+
+
+def config_line(cfg: LSTMConfig) -> str:
+    """'LSTM input=32 hidden=70 layers=1 uni unbatched T=3 float32 seed=0' (fits 80 columns)."""
+    parts = [
+        f"input={cfg.input_size}",
+        f"hidden={cfg.hidden_size}",
+        *([f"proj={cfg.proj_size}"] if cfg.proj_size else []),
+        f"layers={cfg.num_layers}",
+        "bidirectional" if cfg.bidirectional else "unidirectional",
+        "unbatched" if cfg.batch is None else f"batch={cfg.batch}",
+        f"T={cfg.seq_len}",
+        cfg.dtype,
+        f"seed={cfg.seed}",
+    ]
+    return "LSTM " + " ".join(parts)
+
+
+def add_row(table: Table, *cells: str) -> None:
+    """Add a row of plain text: brackets such as [h_(t-1), x_t] are data, not Rich markup."""
+    table.add_row(*(Text(c) for c in cells))

@@ -1,0 +1,45 @@
+"""The tree view: LSTM -> layer -> direction -> step -> tensors, with weights and outputs."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.markup import escape
+from rich.tree import Tree
+
+from ..trace import Trace
+from .common import config_line, matrix_text, numel, sample_text, shape_text, stats_text
+
+
+def render_tree(trace: Trace) -> RenderableType:
+    """Trace -> a Rich Tree; every tensor line: symbol, name, shape, equation, values."""
+    cfg = trace.config
+    root = Tree(f"[bold]{escape(config_line(cfg))}[/]")
+    count = trace.param_count
+    keras = "n/a (no projection in Keras)" if count.keras is None else f"{count.keras:,}"
+    root.add(f"parameters: Keras {keras}, PyTorch {count.pytorch:,}")
+    root.add(f"steps: {escape(trace.selection.rule)}")
+    layers: dict[int, Tree] = {}
+    directions: dict[tuple[int, str], Tree] = {}
+    steps: dict[tuple[int, str, int], Tree] = {}
+    for p in trace.parameters:
+        key = (p.layer, p.direction)
+        if key not in directions:
+            if p.layer not in layers:
+                layers[p.layer] = root.add(f"[bold]layer {p.layer}[/]")
+            directions[key] = layers[p.layer].add(f"[bold]{p.direction}[/]")
+            directions[key].add("weights")
+        directions[key].children[0].add(f"{p.name}  {matrix_text(p.shape)}  ({p.count:,})")
+    for r in trace.tensors:
+        key3 = (r.layer, r.direction, r.step)
+        if key3 not in steps:
+            steps[key3] = directions[(r.layer, r.direction)].add(f"step {r.step}")
+        more = trace.samples > 0 and len(r.sample) < numel(r.shape)
+        values = sample_text(r.sample, more) if trace.samples else ""
+        steps[key3].add(
+            f"{escape(r.symbol)} [cyan]{r.name}[/] {shape_text(r.shape)} = {escape(r.equation)}"
+            f"\n[dim]{escape(values)}  {escape(stats_text(r.stats, digits=2))}[/]"
+        )
+    outputs = root.add("[bold]outputs[/]")
+    for name, shape in trace.outputs.items():
+        outputs.add(f"{name} {shape_text(shape)}")
+    return root

@@ -1,0 +1,45 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstm_trace import LSTMConfig, weights_from_pytorch
+from lstm_trace.weights import LSTMWeights
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def load_torch_fixture(path: Path) -> tuple[LSTMConfig, LSTMWeights, dict[str, np.ndarray]]:
+    """A fixture written by fixtures/make_torch_fixtures.py -> (config, weights, arrays)."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    batch = int(arrays["meta_batch"])
+    config = LSTMConfig(
+        input_size=int(arrays["meta_input_size"]),
+        hidden_size=int(arrays["meta_hidden_size"]),
+        num_layers=int(arrays["meta_num_layers"]),
+        bidirectional=bool(arrays["meta_bidirectional"]),
+        proj_size=int(arrays["meta_proj_size"]),
+        batch=None if batch < 0 else batch,
+        seq_len=int(arrays["meta_seq_len"]),
+        dtype=str(arrays["meta_dtype"]),  # type: ignore[arg-type]
+    )
+    state = {k: v for k, v in arrays.items() if k.startswith(("weight_", "bias_"))}
+    return config, weights_from_pytorch(state, config), arrays
+
+
+@pytest.fixture(params=sorted(FIXTURES.glob("torch_*.npz")), ids=lambda p: p.stem)
+def torch_fixture(
+    request: pytest.FixtureRequest,
+) -> tuple[LSTMConfig, LSTMWeights, dict[str, np.ndarray]]:
+    return load_torch_fixture(request.param)
+
+
+def tolerance(config: LSTMConfig) -> float:
+    """The issue's tolerances: 1e-5 in float32, 1e-10 in float64."""
+    return 1e-5 if config.dtype == "float32" else 1e-10

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+
+from lstm_trace import ConfigError, LSTMConfig, MemoryLimitError
+from lstm_trace.config import format_bytes, parse_bytes
+
+
+def test_defaults_are_the_walkthrough() -> None:
+    cfg = LSTMConfig()
+    assert (cfg.input_size, cfg.hidden_size) == (32, 70)
+    assert cfg.h_out == 70
+    assert cfg.h_out + cfg.layer_input_size(0) == 102
+    assert cfg.num_directions == 1 and cfg.output_size == 70
+
+
+def test_bidirectional_stack_sizes() -> None:
+    cfg = LSTMConfig(bidirectional=True, num_layers=2)
+    assert cfg.output_size == 140
+    assert cfg.layer_input_size(1) == 140
+    assert cfg.h_out + cfg.layer_input_size(1) == 210
+
+
+def test_projection_sizes() -> None:
+    cfg = LSTMConfig(hidden_size=70, proj_size=20, bidirectional=True)
+    assert cfg.h_out == 20 and cfg.output_size == 40
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("hidden_size", 0),
+        ("hidden_size", -3),
+        ("input_size", 0),
+        ("seq_len", 0),
+        ("num_layers", 0),
+        ("batch", 0),
+        ("hidden_size", 2.5),
+        ("hidden_size", True),
+        ("input_size", "32"),
+        ("proj_size", 70),
+        ("proj_size", -1),
+        ("dtype", "float16"),
+        ("seed", -1),
+        ("bidirectional", "yes"),
+    ],
+)
+def test_bad_values_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        LSTMConfig(**{field: value})  # type: ignore[arg-type]
+    assert info.value.option == field
+    assert repr(value) in info.value.message or str(value) in info.value.message
+
+
+def test_memory_guard_refuses_before_allocating() -> None:
+    cfg = LSTMConfig(hidden_size=1_000_000)  # 4H x (I + H) weights alone: ~16 TB
+    assert cfg.estimate_bytes() > 10 * 1024**4
+    with pytest.raises(MemoryLimitError) as info:
+        cfg.check_memory()
+    assert "--max-memory" in info.value.message and "TB" in info.value.message
+    cfg.check_memory(limit=cfg.estimate_bytes())  # exactly at the limit is fine
+
+
+def test_memory_estimate_counts_weights_and_arrays() -> None:
+    cfg = LSTMConfig(input_size=2, hidden_size=3, seq_len=5, dtype="float64")
+    weights = 4 * 3 * (2 + 3) + 8 * 3
+    arrays = 5 * 2 + 5 * 4 * 3 + 2 * 5 * 3
+    assert cfg.estimate_bytes() == 8 * (weights + arrays)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4GB", 4 * 1024**3),
+        ("512 MB", 512 * 1024**2),
+        ("1.5k", 1536),
+        ("100", 100),
+        ("2GiB", 2 * 1024**3),
+    ],
+)
+def test_parse_bytes(text: str, expected: int) -> None:
+    assert parse_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "-1GB", "0", "inf"])
+def test_parse_bytes_rejects(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_bytes(text)
+
+
+def test_format_bytes() -> None:
+    assert format_bytes(512) == "512 B"
+    assert format_bytes(1536) == "1.5 KB"
+    assert format_bytes(16 * 1024**4) == "16.0 TB"

@@ -1,0 +1,54 @@
+"""The README and the examples say what the tool does; these tests keep them true."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def quick_start() -> list[str]:
+    block = README.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    return [line for line in block.strip().splitlines() if line.strip()]
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_test_one() -> None:
+    install_and_run, install_and_test = quick_start()
+    assert install_and_run.endswith("lstm-trace --input 32 --hidden 70")
+    assert "[test]" in install_and_test and "pytest" in install_and_test
+    assert install_and_test in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_python_example_runs() -> None:
+    code = re.search(r"```python\n(.*?)```", README, re.S)
+    assert code is not None
+    namespace: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), namespace)
+    assert namespace["output"].shape == (3, 140)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
+def test_examples_run(script: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+def test_walkthrough_example_prints_the_walkthrough() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "walkthrough.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "70 + 32 = 102" in out and "W_f: (70, 102)" in out
+    assert "Keras 28,840, PyTorch 29,120" in out and "bidirectional output (3, 140)" in out
