@@ -1,8 +1,9 @@
-"""The command line: argv -> LSTMConfig -> trace -> renderer -> stdout.
+"""The command line: argv -> options and files -> LSTMConfig -> trace -> renderer -> stdout.
 
 This is the only module that prints or chooses exit codes. stdout carries the answer only;
-errors go to stderr as one line, with exit status 2 for a usage mistake and 1 for a failed
-check or an unreadable file. Never a traceback for a user's mistake.
+notes ("wrote ...") and errors go to stderr, errors as one line, with exit status 2 for a
+usage mistake and 1 for a failed check or an unreadable file. Never a traceback for a user's
+mistake.
 """
 
 from __future__ import annotations
@@ -10,31 +11,16 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from . import __version__
-from .config import DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes, parse_bytes
+from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError
-
-# Config fields and trace options as the user typed them, for error messages.
-OPTION_NAMES = {
-    "input_size": "--input",
-    "hidden_size": "--hidden",
-    "seq_len": "--seq-len",
-    "batch": "--batch",
-    "num_layers": "--layers",
-    "bidirectional": "--direction",
-    "proj_size": "--proj",
-    "dtype": "--dtype",
-    "seed": "--seed",
-    "max_memory": "--max-memory",
-    "samples": "--samples",
-    "steps": "--steps",
-    "format": "--format",
-}
+from .resolve import OPTION_NAMES
 
 
 class Direction(str, Enum):
@@ -53,6 +39,11 @@ class DType(str, Enum):
     float64 = "float64"
 
 
+class Framework(str, Enum):
+    pytorch = "pytorch"
+    keras = "keras"
+
+
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -60,8 +51,8 @@ app = typer.Typer(
     help="Trace every gate of an LSTM: shapes, equations and values, as a table, a tree or JSON.",
 )
 
-
 DEFAULT_MAX_MEMORY_TEXT = format_bytes(DEFAULT_MAX_MEMORY).replace(" ", "")
+CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
 
 
 def _version(value: bool) -> None:
@@ -70,50 +61,166 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def note(message: str) -> None:
+    """A diagnostic for the user, on stderr, never mixed into the answer."""
+    sys.stderr.write(f"lstm-trace: {message}\n")
+
+
 @app.callback(invoke_without_command=True)
 def main_command(
     ctx: typer.Context,
-    input_size: Annotated[int, typer.Option("--input", "-i", help="Input features I of x_t.")] = 32,
+    input_size: Annotated[
+        int | None,
+        typer.Option(
+            "--input", "-i", help="Input features I of x_t [default: 32].", rich_help_panel=CONFIG
+        ),
+    ] = None,
     hidden_size: Annotated[
-        int, typer.Option("--hidden", "-H", help="Hidden units H of every gate.")
-    ] = 70,
-    seq_len: Annotated[int, typer.Option("--seq-len", "-T", help="Sequence length T.")] = 3,
+        int | None,
+        typer.Option(
+            "--hidden", "-H", help="Hidden units H [default: 70].", rich_help_panel=CONFIG
+        ),
+    ] = None,
+    seq_len: Annotated[
+        int | None,
+        typer.Option(
+            "--seq-len", "-T", help="Sequence length T [default: 3].", rich_help_panel=CONFIG
+        ),
+    ] = None,
     batch: Annotated[
         int | None,
-        typer.Option("--batch", "-B", help="Batch size; omit for unbatched input (T, I)."),
+        typer.Option(
+            "--batch",
+            "-B",
+            help="Batch size; omit for unbatched input (T, I).",
+            rich_help_panel=CONFIG,
+        ),
     ] = None,
-    num_layers: Annotated[int, typer.Option("--layers", "-L", help="Stacked layers.")] = 1,
+    num_layers: Annotated[
+        int | None,
+        typer.Option("--layers", "-L", help="Stacked layers [default: 1].", rich_help_panel=CONFIG),
+    ] = None,
     direction: Annotated[
         Direction | None,
-        typer.Option("--direction", help="uni (default) or bi.", case_sensitive=False),
+        typer.Option(
+            "--direction",
+            help="uni or bi [default: uni].",
+            case_sensitive=False,
+            rich_help_panel=CONFIG,
+        ),
     ] = None,
     bidirectional: Annotated[
-        bool, typer.Option("--bidirectional", help="Shorthand for --direction bi.")
+        bool,
+        typer.Option(
+            "--bidirectional", help="Shorthand for --direction bi.", rich_help_panel=CONFIG
+        ),
     ] = False,
     proj_size: Annotated[
+        int | None,
+        typer.Option(
+            "--proj",
+            help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P [default: 0, off].",
+            rich_help_panel=CONFIG,
+        ),
+    ] = None,
+    dtype: Annotated[
+        DType | None,
+        typer.Option(
+            "--dtype",
+            help="float32 or float64 [default: float32, or the weights'].",
+            rich_help_panel=CONFIG,
+        ),
+    ] = None,
+    seed: Annotated[
         int,
-        typer.Option("--proj", help="PyTorch proj_size: h_t = W_hr (o_t * tanh(C_t)); 0 is off."),
+        typer.Option("--seed", help="Seed of the weights and the input.", rich_help_panel=CONFIG),
     ] = 0,
-    dtype: Annotated[DType, typer.Option("--dtype", help="Floating-point type.")] = DType.float32,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the weights and the input.")] = 0,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights",
+            "-w",
+            help="Weights: .npz, .safetensors, .pt/.pth, .weights.h5 or .keras (PyTorch or "
+            "Keras names); sets the architecture.",
+            rich_help_panel=FILES,
+        ),
+    ] = None,
+    x_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--x",
+            help="Input .npy, (B, T, I) or (T, I); sets T and the batch.",
+            rich_help_panel=FILES,
+        ),
+    ] = None,
+    h0_path: Annotated[
+        Path | None,
+        typer.Option("--h0", help="Initial h .npy, (D*layers, [B,] H_out).", rich_help_panel=FILES),
+    ] = None,
+    c0_path: Annotated[
+        Path | None,
+        typer.Option("--c0", help="Initial C .npy, (D*layers, [B,] H).", rich_help_panel=FILES),
+    ] = None,
+    seq_first: Annotated[
+        bool,
+        typer.Option(
+            "--seq-first",
+            help="--x is (T, B, I) and --dump's output (T, B, ...), as batch_first=False.",
+            rich_help_panel=FILES,
+        ),
+    ] = False,
+    dump: Annotated[
+        Path | None,
+        typer.Option(
+            "--dump", help="Write output, h_n and c_n to this .npz.", rich_help_panel=FILES
+        ),
+    ] = None,
+    dump_all: Annotated[
+        bool,
+        typer.Option(
+            "--dump-all", help="With --dump: every traced tensor too.", rich_help_panel=FILES
+        ),
+    ] = False,
+    save_weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-weights",
+            help="Save the weights of this run (PyTorch names; Keras for .weights.h5).",
+            rich_help_panel=FILES,
+        ),
+    ] = None,
     steps: Annotated[
         str | None,
         typer.Option(
             "--steps",
             help="Steps to show: all, a list (0,2,-1) or a range (1:4). "
             "Default: every step of a short sequence, else the first and last.",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     samples: Annotated[
-        int, typer.Option("--samples", help="Values shown per tensor (0: none).")
+        int,
+        typer.Option(
+            "--samples", help="Values shown per tensor (0: none).", rich_help_panel=OUTPUT
+        ),
     ] = 4,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    as_json: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)
+    ] = Format.table,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Shorthand for --format json.", rich_help_panel=OUTPUT)
+    ] = False,
+    frameworks: Annotated[
+        bool,
+        typer.Option(
+            "--frameworks",
+            help="Show where each weight lives in PyTorch, Keras and ONNX (on with --weights).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
     max_memory: Annotated[
         str,
-        typer.Option(
-            "--max-memory", help="Refuse configurations whose arrays would need more than this."
-        ),
+        typer.Option("--max-memory", help="Refuse runs whose arrays would need more than this."),
     ] = DEFAULT_MAX_MEMORY_TEXT,
     version: Annotated[
         bool,
@@ -125,25 +232,52 @@ def main_command(
     """Trace an LSTM. With no options: the walkthrough's input 32, hidden 70."""
     if ctx.invoked_subcommand is not None:
         return
+    from .io import write_npz, write_weights
     from .render import render_json, render_table, render_tree
+    from .resolve import resolve
     from .trace import trace
 
     if bidirectional and direction is Direction.uni:
         raise LSTMTraceError("--bidirectional contradicts --direction uni; give one of them")
     if as_json and fmt not in (Format.table, Format.json):
         raise LSTMTraceError(f"--json contradicts --format {fmt.value}; give one of them")
-    config = LSTMConfig(
-        input_size=input_size,
-        hidden_size=hidden_size,
-        seq_len=seq_len,
-        batch=batch,
-        num_layers=num_layers,
-        bidirectional=bidirectional or direction is Direction.bi,
-        proj_size=proj_size,
-        dtype=dtype.value,
-        seed=seed,
+    if dump_all and dump is None:
+        raise LSTMTraceError("--dump-all needs --dump FILE.npz")
+    limit = parse_bytes(max_memory)
+    options: dict[str, Any] = {
+        "input_size": input_size,
+        "hidden_size": hidden_size,
+        "seq_len": seq_len,
+        "batch": batch,
+        "num_layers": num_layers,
+        "bidirectional": True
+        if bidirectional
+        else (None if direction is None else direction is Direction.bi),
+        "proj_size": proj_size,
+        "dtype": None if dtype is None else dtype.value,
+        "seed": seed,
+    }
+    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
+    result = trace(
+        run.config,
+        run.weights,
+        run.x,
+        h0=run.h0,
+        c0=run.c0,
+        steps=steps,
+        samples=samples,
+        max_memory=limit,
+        keep_values=dump_all,
     )
-    result = trace(config, steps=steps, samples=samples, max_memory=parse_bytes(max_memory))
+    if dump is not None:
+        write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=dump_all))
+        note(f"wrote {dump}")
+    if save_weights is not None:
+        from .io import suffix_of
+
+        framework = "keras" if suffix_of(save_weights) == ".weights.h5" else "pytorch"
+        write_weights(save_weights, result.weights, framework)
+        note(f"wrote {save_weights} ({framework} names)")
     if as_json or fmt is Format.json:
         sys.stdout.write(render_json(result))
         sys.stdout.flush()
@@ -151,7 +285,45 @@ def main_command(
     # NO_COLOR (https://no-color.org) means no escape codes at all, bold included.
     plain = bool(os.environ.get("NO_COLOR"))
     console = Console(highlight=False, color_system=None if plain else "auto")
-    console.print(render_tree(result) if fmt is Format.tree else render_table(result))
+    show_frameworks = frameworks or weights is not None
+    if fmt is Format.tree:
+        console.print(render_tree(result))
+    else:
+        console.print(render_table(result, frameworks=show_frameworks))
+
+
+@app.command()
+def convert(
+    source: Annotated[Path, typer.Argument(help="Weights file to read (any supported kind).")],
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="File to write; its suffix picks the format: .npz, .safetensors, .pt, .weights.h5."
+        ),
+    ],
+    to: Annotated[
+        Framework, typer.Option("--to", help="The framework whose names and layout to write.")
+    ],
+    dtype: Annotated[
+        DType | None, typer.Option("--dtype", help="Cast to this type [default: the source's].")
+    ] = None,
+) -> None:
+    """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
+    from .io import read_weights, write_weights
+    from .resolve import DEFAULTS
+
+    wf = read_weights(source)
+    arch = wf.architecture.as_options()
+    arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
+    from .config import LSTMConfig
+
+    config = LSTMConfig(**arch)
+    write_weights(target, wf.build(config), to.value)
+    note(
+        f"wrote {target}: {to.value} weights of an LSTM with input {config.input_size}, "
+        f"hidden {config.hidden_size}, {config.num_layers} layer(s), "
+        f"{'bidirectional' if config.bidirectional else 'unidirectional'}, {config.dtype}"
+    )
 
 
 def _error_line(exc: LSTMTraceError) -> str:

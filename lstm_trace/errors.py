@@ -31,3 +31,9 @@ class SelectionError(LSTMTraceError, ValueError):
 
 class MemoryLimitError(LSTMTraceError, ValueError):
     """The configuration would need more memory than the limit allows."""
+
+
+class FileError(LSTMTraceError):
+    """A file is missing, unreadable, of the wrong kind, or holds the wrong tensors."""
+
+    exit_code = 1

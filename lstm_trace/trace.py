@@ -19,6 +19,7 @@ from . import summary
 from .cell import HOOK_POINTS, Hook, HookEvent, forward
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .errors import ConfigError, SelectionError
+from .frameworks import return_shapes, tensor_counts, weight_locations
 from .steps import StepSelection, select_steps
 from .weights import (
     DIRECTIONS,
@@ -155,11 +156,19 @@ class Recorder:
     """A hook that summarises every value it sees into a TensorRecord; it never replaces."""
 
     def __init__(
-        self, config: LSTMConfig, samples: int = 4, steps: Sequence[int] | None = None
+        self,
+        config: LSTMConfig,
+        samples: int = 4,
+        steps: Sequence[int] | None = None,
+        keep_values: bool = False,
     ) -> None:
         self.config, self.samples = config, samples
         self.steps = None if steps is None else frozenset(steps)
         self.records: list[TensorRecord] = []
+        #: full copies of the values, by (name, layer, direction, step), when asked for.
+        self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
+            {} if keep_values else None
+        )
 
     def __call__(self, event: HookEvent) -> None:
         if self.steps is not None and event.step not in self.steps:
@@ -168,6 +177,8 @@ class Recorder:
             event.name, event.layer, event.direction, self.config
         )
         value = event.value
+        if self.values is not None:
+            self.values[(event.name, event.layer, event.direction, event.step)] = value.copy()
         self.records.append(
             TensorRecord(
                 name=event.name,
@@ -194,13 +205,28 @@ class Trace:
     parameters: list[Parameter]
     param_count: ParamCount
     tensors: list[TensorRecord]
+    weights: LSTMWeights = field(repr=False)
     output: FloatArray = field(repr=False)
     h_n: FloatArray = field(repr=False)
     c_n: FloatArray = field(repr=False)
+    #: full values of the traced tensors, when trace(keep_values=True)
+    values: dict[tuple[str, int, str, int], FloatArray] | None = field(default=None, repr=False)
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"output": self.output.shape, "h_n": self.h_n.shape, "c_n": self.c_n.shape}
+
+    def arrays(self, seq_first: bool = False, every_tensor: bool = False) -> dict[str, FloatArray]:
+        """output, h_n, c_n (PyTorch's layout) and, when kept, every traced tensor as
+        '<name>.layer<k>.<direction>.step<t>'. seq_first gives output as (T, B, D*H_out)."""
+        output = self.output
+        if seq_first and output.ndim == 3:
+            output = output.transpose(1, 0, 2)
+        out = {"output": output, "h_n": self.h_n, "c_n": self.c_n}
+        if every_tensor and self.values is not None:
+            for (name, layer, direction, step), value in sorted(self.values.items()):
+                out[f"{name}.layer{layer}.{direction}.step{step}"] = value
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         from . import __version__
@@ -225,6 +251,7 @@ class Trace:
             "param_count": {"keras": self.param_count.keras, "pytorch": self.param_count.pytorch},
             "tensors": [r.to_dict() for r in self.tensors],
             "outputs": {name: {"shape": list(shape)} for name, shape in self.outputs.items()},
+            "frameworks": frameworks_dict(cfg),
         }
 
 
@@ -239,13 +266,15 @@ def trace(
     samples: int = 4,
     hooks: Sequence[Hook] = (),
     max_memory: int = DEFAULT_MAX_MEMORY,
+    keep_values: bool = False,
 ) -> Trace:
     """Run the LSTM of config and record every hook point at the selected steps.
 
     weights and x default to the seeded ones (init_weights, init_input); x is batch first,
     (B, T, I) or (T, I), and must match config's batch and seq_len. steps: None (the default
     selection), 'all', '0,2,-1', '1:4' or a list of ints. samples: values kept per tensor.
-    hooks run before the recorder, so the trace shows what they replaced.
+    hooks run before the recorder, so the trace shows what they replaced. keep_values keeps
+    a full copy of every traced tensor in Trace.values (memory grows with the selection).
     """
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
         raise SelectionError(
@@ -262,7 +291,7 @@ def trace(
     expected = (*output_shapes(config)["output"][:-1], config.input_size)
     if xa.shape != expected:
         raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")
-    recorder = Recorder(config, samples, selection.steps)
+    recorder = Recorder(config, samples, selection.steps, keep_values)
     # User hooks see every step; with none, hooks fire only at the selected steps, so the
     # unselected ones run the plain loop.
     output, (h_n, c_n) = forward(
@@ -275,7 +304,25 @@ def trace(
         parameters=parameters(config),
         param_count=param_count(config),
         tensors=sorted(recorder.records, key=lambda r: r.sort_key),
+        weights=weights,
         output=output,
         h_n=h_n,
         c_n=c_n,
+        values=recorder.values,
     )
+
+
+def frameworks_dict(config: LSTMConfig) -> dict[str, Any]:
+    """Where every weight lives in PyTorch, Keras and ONNX; counts per tensor; return shapes."""
+    locations = [
+        {"layer": k, "direction": DIRECTIONS[d], **row}
+        for k in range(config.num_layers)
+        for d in range(config.num_directions)
+        for row in weight_locations(config, k, d)
+    ]
+    return {
+        "gate_order": {"pytorch": "i f g o", "keras": "i f c o", "onnx": "i o f c"},
+        "locations": locations,
+        "tensors": tensor_counts(config),
+        "returns": return_shapes(config),
+    }

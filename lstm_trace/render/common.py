@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -53,6 +54,14 @@ def config_line(cfg: LSTMConfig) -> str:
         f"seed={cfg.seed}",
     ]
     return "LSTM " + " ".join(parts)
+
+
+def make_table(title: str, *columns: str) -> Table:
+    """A titled table in the house style; a column name ending in '>' is right-aligned."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    for column in columns:
+        table.add_column(column.rstrip(">"), justify="right" if column.endswith(">") else "left")
+    return table
 
 
 def add_row(table: Table, *cells: str) -> None:

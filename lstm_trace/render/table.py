@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -18,12 +17,24 @@ from ..cell import HOOK_POINTS
 from ..config import LSTMConfig
 from ..trace import Parameter, TensorRecord, Trace, symbol_and_equation
 from ..weights import DIRECTIONS
-from .common import add_row, config_line, matrix_text, numel, sample_text, shape_text, stats_text
+from .common import (
+    add_row,
+    config_line,
+    make_table,
+    matrix_text,
+    numel,
+    sample_text,
+    shape_text,
+    stats_text,
+)
 
 
-def render_table(trace: Trace) -> RenderableType:
-    """Trace -> a Group of tables; the caller prints it on the data console."""
-    return Group(
+def render_table(trace: Trace, frameworks: bool = False) -> RenderableType:
+    """Trace -> a Group of tables; the caller prints it on the data console.
+
+    frameworks adds where each weight lives in PyTorch, Keras and ONNX.
+    """
+    parts: list[RenderableType] = [
         Text(config_line(trace.config), style="bold"),
         Text(),
         _weights(trace),
@@ -32,20 +43,17 @@ def render_table(trace: Trace) -> RenderableType:
         *_cell_tables(trace),
         *_value_tables(trace),
         _outputs(trace),
-    )
+    ]
+    if frameworks:
+        from .frameworks import framework_tables
 
-
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    for column in columns:
-        # a trailing '>' marks a right-aligned (numeric) column
-        table.add_column(column.rstrip(">"), justify="right" if column.endswith(">") else "left")
-    return table
+        parts += framework_tables(trace)
+    return Group(*parts)
 
 
 def _weights(trace: Trace) -> Table:
     """One row per kind of weight and place: 'W_f W_i W_c W_o  70 x 102  4 x 7,140 = 28,560'."""
-    table = _table("Weights", "layer>", "direction", "weights", "shape, each", "count>")
+    table = make_table("Weights", "layer>", "direction", "weights", "shape, each", "count>")
     by_place: dict[tuple[int, str], list[Parameter]] = defaultdict(list)
     for p in trace.parameters:
         by_place[(p.layer, p.direction)].append(p)
@@ -98,7 +106,7 @@ def _cell_tables(trace: Trace) -> list[RenderableType]:
         else:
             above = ", ".join(str(k) for k in range(1, cfg.num_layers))
             title = f"The cell, layer{'s' if cfg.num_layers > 2 else ''} {above}"
-        table = _table(title, "tensor", "symbol", "size>", "equation")
+        table = make_table(title, "tensor", "symbol", "size>", "equation")
         for name in HOOK_POINTS:
             symbol, equation = symbol_and_equation(name, layer, "forward", cfg)
             size = _size(name, layer, cfg)
@@ -132,7 +140,7 @@ def _value_tables(trace: Trace) -> list[RenderableType]:
     for (layer, direction), records in sorted(
         groups.items(), key=lambda kv: (kv[0][0], DIRECTIONS.index(kv[0][1]))
     ):
-        table = _table(
+        table = make_table(
             f"Values, layer {layer}, {direction}",
             "t>",
             "tensor",
@@ -161,7 +169,7 @@ def _value_tables(trace: Trace) -> list[RenderableType]:
 
 def _outputs(trace: Trace) -> Table:
     cfg = trace.config
-    table = _table("Outputs", "name", "shape", "what it holds")
+    table = make_table("Outputs", "name", "shape", "what it holds")
     features = f": {cfg.h_out} forward + {cfg.h_out} backward" if cfg.bidirectional else ""
     holds = {
         "output": f"each step's h_t, last layer{features}",

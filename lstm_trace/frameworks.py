@@ -1,0 +1,334 @@
+"""Framework conventions: PyTorch and Keras names, layouts, counts and return values.
+
+Pure functions over arrays; reading and writing files is io.py's job.
+
+- PyTorch nn.LSTM: weight_ih_l{k} (4H, I_k), weight_hh_l{k} (4H, H_out), bias_ih_l{k} and
+  bias_hh_l{k} (4H), weight_hr_l{k} (H_out, H) with proj_size; '_reverse' marks the backward
+  direction; gate order i, f, g, o.
+- Keras LSTM: kernel (I_k, 4H), recurrent_kernel (H, 4H), bias (4H), gate order i, f, c, o:
+  the same order as PyTorch, so converting is a transpose, and PyTorch's two biases become
+  their sum. Keras has no projection.
+- ONNX LSTM: W (D, 4H, I), R (D, 4H, H), B (D, 8H), gate order i, o, f, c.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .config import LSTMConfig
+from .errors import ConfigError
+from .weights import (
+    DIRECTIONS,
+    GATE_ORDER,
+    WALKTHROUGH_GATES,
+    DirectionWeights,
+    LSTMWeights,
+    pytorch_name,
+)
+
+ONNX_GATE_ORDER: tuple[str, ...] = ("i", "o", "f", "c")
+KERAS_FIELDS: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
+
+_PT_KEY = re.compile(r"^(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What a weights file says about the LSTM; None where it cannot say (Keras dtype never)."""
+
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bidirectional: bool
+    proj_size: int
+    dtype: str | None
+
+    def as_options(self) -> dict[str, Any]:
+        return {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "proj_size": self.proj_size,
+            "dtype": self.dtype,
+        }
+
+
+def _float_dtype(arrays: Mapping[str, NDArray[Any]]) -> str | None:
+    kinds = {np.asarray(a).dtype for a in arrays.values()}
+    if kinds == {np.dtype(np.float64)}:
+        return "float64"
+    if kinds == {np.dtype(np.float32)}:
+        return "float32"
+    return None
+
+
+def strip_pytorch_prefix(state: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
+    """Find the nn.LSTM inside a larger state_dict ('encoder.lstm.weight_ih_l0' -> prefix).
+
+    A bare nn.LSTM state_dict is returned as is. Several LSTMs are ambiguous: refused, listed.
+    """
+    if "weight_ih_l0" in state:
+        return dict(state)
+    prefixes = sorted({k[: -len("weight_ih_l0")] for k in state if k.endswith(".weight_ih_l0")})
+    if not prefixes:
+        raise ConfigError(
+            "no PyTorch LSTM weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
+        )
+    if len(prefixes) > 1:
+        names = ", ".join(p.rstrip(".") for p in prefixes)
+        raise ConfigError(f"several LSTMs in this state_dict ({names}); save just one")
+    prefix = prefixes[0]
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def infer_pytorch(state: Mapping[str, NDArray[Any]]) -> Architecture:
+    """The architecture of an nn.LSTM state_dict (names already stripped of any prefix)."""
+    layers: set[int] = set()
+    for key in state:
+        m = _PT_KEY.match(key)
+        if not m:
+            raise ConfigError(f"unexpected tensor {key!r} in a PyTorch LSTM state_dict")
+        layers.add(int(m.group(3)))
+    n = max(layers) + 1
+    if layers != set(range(n)):
+        raise ConfigError(f"layers {sorted(layers)} are not numbered 0 to {n - 1}")
+    w = np.asarray(state["weight_ih_l0"])
+    if w.ndim != 2 or w.shape[0] % 4:
+        raise ConfigError(
+            f"weight_ih_l0: expected shape (4*hidden, input), got {w.shape} "
+            "(the first dimension must be a multiple of 4)"
+        )
+    hr = state.get("weight_hr_l0")
+    return Architecture(
+        input_size=int(w.shape[1]),
+        hidden_size=int(w.shape[0]) // 4,
+        num_layers=n,
+        bidirectional=any(k.endswith("_reverse") for k in state),
+        proj_size=0 if hr is None else int(np.asarray(hr).shape[0]),
+        dtype=_float_dtype(state),
+    )
+
+
+def from_pytorch(state: Mapping[str, NDArray[Any]], config: LSTMConfig) -> LSTMWeights:
+    """LSTMWeights from an nn.LSTM state_dict; a model saved with bias=False gets zero biases."""
+    from .weights import weights_from_pytorch
+
+    full = dict(state)
+    if not any(k.startswith("bias_") for k in full):
+        zeros = np.zeros(4 * config.hidden_size, dtype=config.dtype)
+        for k in range(config.num_layers):
+            for d in range(config.num_directions):
+                full[pytorch_name("b_ih", k, d)] = zeros
+                full[pytorch_name("b_hh", k, d)] = zeros
+    return weights_from_pytorch(full, config)
+
+
+# --- Keras ------------------------------------------------------------------------------------
+
+#: One Keras LSTM layer's variables per direction: [{kernel, recurrent_kernel, bias}, ...]
+KerasLayer = list[dict[str, NDArray[Any]]]
+
+
+def infer_keras(layers: list[KerasLayer]) -> Architecture:
+    """The architecture of stacked Keras LSTM (or Bidirectional(LSTM)) layers."""
+    if not layers:
+        raise ConfigError("no Keras LSTM weights found (no kernel, recurrent_kernel, bias)")
+    first = layers[0][0]
+    kernel, recurrent = np.asarray(first["kernel"]), np.asarray(first["recurrent_kernel"])
+    if kernel.ndim != 2 or kernel.shape[1] % 4:
+        raise ConfigError(f"kernel: expected shape (input, 4*units), got {kernel.shape}")
+    units = [int(np.shape(layer[0]["recurrent_kernel"])[0]) for layer in layers]
+    if len(set(units)) > 1:
+        raise ConfigError(
+            f"the Keras layers have different units ({', '.join(map(str, units))}); like "
+            "nn.LSTM, lstm-trace traces stacks whose layers share one hidden size"
+        )
+    directions = {len(layer) for layer in layers}
+    if len(directions) != 1:
+        raise ConfigError("some Keras layers are bidirectional and others are not")
+    return Architecture(
+        input_size=int(kernel.shape[0]),
+        hidden_size=int(recurrent.shape[0]),
+        num_layers=len(layers),
+        bidirectional=directions == {2},
+        proj_size=0,
+        dtype=_float_dtype({k: v for layer in layers for d in layer for k, v in d.items()}),
+    )
+
+
+def from_keras(layers: list[KerasLayer], config: LSTMConfig) -> LSTMWeights:
+    """LSTMWeights from Keras variables: w_ih = kernel^T, w_hh = recurrent_kernel^T,
+    b_ih = bias, b_hh = 0 (Keras keeps one bias, the sum of PyTorch's two)."""
+    h, dtype = config.hidden_size, np.dtype(config.dtype)
+    out = []
+    for k, layer in enumerate(layers):
+        directions = []
+        for d, variables in enumerate(layer):
+            where = f"layer {k} {DIRECTIONS[d]}"
+            expect = {
+                "kernel": (config.layer_input_size(k), 4 * h),
+                "recurrent_kernel": (h, 4 * h),
+                "bias": (4 * h,),
+            }
+            for name, shape in expect.items():
+                if name == "bias" and name not in variables:
+                    continue  # use_bias=False
+                got = np.shape(variables[name]) if name in variables else "missing"
+                if got != shape:
+                    raise ConfigError(f"{where} {name}: expected shape {shape}, got {got}")
+            bias = np.asarray(variables.get("bias", np.zeros(4 * h)), dtype=dtype)
+            directions.append(
+                DirectionWeights(
+                    w_ih=np.ascontiguousarray(np.asarray(variables["kernel"], dtype=dtype).T),
+                    w_hh=np.ascontiguousarray(
+                        np.asarray(variables["recurrent_kernel"], dtype=dtype).T
+                    ),
+                    b_ih=bias,
+                    b_hh=np.zeros_like(bias),
+                )
+            )
+        out.append(tuple(directions))
+    return LSTMWeights(config, tuple(out))
+
+
+def to_keras(weights: LSTMWeights) -> list[KerasLayer]:
+    """Keras variables per layer and direction; PyTorch's two biases are summed."""
+    if weights.config.proj_size:
+        raise ConfigError(
+            "Keras has no LSTM with a projection (proj_size); these weights cannot be converted",
+            option="proj_size",
+        )
+    return [
+        [
+            {
+                "kernel": np.ascontiguousarray(w.w_ih.T),
+                "recurrent_kernel": np.ascontiguousarray(w.w_hh.T),
+                "bias": w.b_ih + w.b_hh,
+            }
+            for w in layer
+        ]
+        for layer in weights.layers
+    ]
+
+
+# --- Where each walkthrough weight lives ------------------------------------------------------
+
+
+def gate_slice(gate: str, hidden: int, order: tuple[str, ...] = GATE_ORDER) -> str:
+    """'f', 70 -> '70:140': the rows (PyTorch) or columns (Keras) of a gate in 4H."""
+    k = order.index(gate)
+    return f"{k * hidden}:{(k + 1) * hidden}"
+
+
+def weight_locations(
+    config: LSTMConfig, layer: int = 0, direction: int = 0
+) -> list[dict[str, str]]:
+    """For W_f ... b_o of one layer and direction: where it lives in PyTorch, Keras and ONNX."""
+    h = config.hidden_size
+    ih, hh = pytorch_name("w_ih", layer, direction), pytorch_name("w_hh", layer, direction)
+    bih, bhh = pytorch_name("b_ih", layer, direction), pytorch_name("b_hh", layer, direction)
+    d = str(direction)
+    rows = []
+    for g in WALKTHROUGH_GATES:
+        s, o = gate_slice(g, h), gate_slice(g, h, ONNX_GATE_ORDER)
+        o_bias = gate_slice(g, h, ONNX_GATE_ORDER)
+        o_lo, o_hi = (int(v) for v in o_bias.split(":"))
+        rows.append(
+            {
+                "name": f"W_{g}",
+                "pytorch": f"[{hh}[{s}] | {ih}[{s}]]",
+                "keras": f"[recurrent_kernel[:, {s}] | kernel[:, {s}]] transposed",
+                "onnx": f"[R[{d}, {o}] | W[{d}, {o}]]",
+            }
+        )
+        rows.append(
+            {
+                "name": f"b_{g}",
+                "pytorch": f"{bih}[{s}] + {bhh}[{s}]",
+                "keras": f"bias[{s}]",
+                "onnx": f"B[{d}, {o}] + B[{d}, {o_lo + 4 * h}:{o_hi + 4 * h}]",
+            }
+        )
+    if config.proj_size:
+        rows.append(
+            {
+                "name": "W_hr",
+                "pytorch": pytorch_name("w_hr", layer, direction),
+                "keras": "none (Keras has no projection)",
+                "onnx": "none (ONNX LSTM has no projection)",
+            }
+        )
+    return rows
+
+
+def tensor_counts(config: LSTMConfig) -> dict[str, list[dict[str, Any]]]:
+    """Every stored tensor per framework with its shape and count (the counts' breakdown)."""
+    h, h_out = config.hidden_size, config.h_out
+    pytorch: list[dict[str, Any]] = []
+    keras: list[dict[str, Any]] = []
+    for k in range(config.num_layers):
+        i = config.layer_input_size(k)
+        for d in range(config.num_directions):
+            shapes = {
+                "w_ih": (4 * h, i),
+                "w_hh": (4 * h, h_out),
+                "b_ih": (4 * h,),
+                "b_hh": (4 * h,),
+            }
+            if config.proj_size:
+                shapes["w_hr"] = (h_out, h)
+            for field, shape in shapes.items():
+                pytorch.append(_count(pytorch_name(field, k, d), shape))
+            if not config.proj_size:
+                where = f"layer {k} {DIRECTIONS[d]} "
+                keras += [
+                    _count(where + "kernel", (i, 4 * h)),
+                    _count(where + "recurrent_kernel", (h, 4 * h)),
+                    _count(where + "bias", (4 * h,)),
+                ]
+    return {"pytorch": pytorch, "keras": keras}
+
+
+def _count(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
+    return {"name": name, "shape": list(shape), "count": int(np.prod(shape))}
+
+
+def return_shapes(config: LSTMConfig) -> dict[str, Any]:
+    """What each framework returns for this configuration, and which h_n index is which."""
+    t, d, h, h_out = config.seq_len, config.num_directions, config.hidden_size, config.h_out
+    n = config.batch or 1
+    states = d * config.num_layers
+    pytorch = {
+        "output (batch_first=True)": [n, t, d * h_out],
+        "output (batch_first=False)": [t, n, d * h_out],
+        "output (unbatched input)": [t, d * h_out],
+        "h_n": [states, n, h_out],
+        "c_n": [states, n, h],
+    }
+    keras: dict[str, Any] | None
+    if config.proj_size:
+        keras = None
+    else:
+        keras = {
+            "output (return_sequences=True)": [n, t, d * h],
+            "output (return_sequences=False)": [n, d * h],
+            "states (return_state=True)": ([[n, h]] * 4 if config.bidirectional else [[n, h]] * 2),
+            "states order": (
+                "forward h, forward c, backward h, backward c (of the last layer)"
+                if config.bidirectional
+                else "h, c (of the last layer)"
+            ),
+        }
+    index = [
+        {"index": k * d + di, "layer": k, "direction": DIRECTIONS[di]}
+        for k in range(config.num_layers)
+        for di in range(d)
+    ]
+    return {"pytorch": pytorch, "keras": keras, "h_n_index": index}

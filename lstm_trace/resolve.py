@@ -1,0 +1,169 @@
+"""From what the user gave (options and files) to what the tracer runs: config, weights, x.
+
+An option the user did not give is None here. Each configuration value comes from, in order:
+the option, the weights file, the input file, the walkthrough's default. An option that
+contradicts a file is an error naming both values; nothing is silently overridden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .config import LSTMConfig
+from .errors import ConfigError, FileError
+from .io import WeightsFile, read_array, read_weights
+from .weights import LSTMWeights
+
+#: Config fields as the user typed them, for messages.
+OPTION_NAMES = {
+    "input_size": "--input",
+    "hidden_size": "--hidden",
+    "seq_len": "--seq-len",
+    "batch": "--batch",
+    "num_layers": "--layers",
+    "bidirectional": "--direction",
+    "proj_size": "--proj",
+    "dtype": "--dtype",
+    "seed": "--seed",
+    "max_memory": "--max-memory",
+    "samples": "--samples",
+    "steps": "--steps",
+}
+
+_WORDS = {
+    "input_size": "input size",
+    "hidden_size": "hidden size",
+    "num_layers": "number of layers",
+    "bidirectional": "direction",
+    "proj_size": "proj size",
+    "seq_len": "sequence length",
+    "batch": "batch size",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "input_size": 32,
+    "hidden_size": 70,
+    "seq_len": 3,
+    "batch": None,
+    "num_layers": 1,
+    "bidirectional": False,
+    "proj_size": 0,
+    "dtype": "float32",
+    "seed": 0,
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Everything a trace run needs; weights and x are None when seeded."""
+
+    config: LSTMConfig
+    weights: LSTMWeights | None
+    weights_file: WeightsFile | None
+    x: NDArray[Any] | None
+    h0: NDArray[Any] | None
+    c0: NDArray[Any] | None
+
+
+def _show(field: str, value: Any) -> str:
+    if field == "bidirectional":
+        return "bi" if value else "uni"
+    return str(value)
+
+
+def _merge(
+    options: Mapping[str, Any], source: str, facts: Mapping[str, Any], values: dict[str, Any]
+) -> None:
+    """Fill values from facts, refusing an option that contradicts them."""
+    for field, fact in facts.items():
+        if fact is None:
+            continue
+        given = options.get(field)
+        if given is not None and given != fact:
+            raise ConfigError(
+                f"{OPTION_NAMES[field]} {_show(field, given)} contradicts {source}, whose "
+                f"{_WORDS[field]} is {_show(field, fact)}; drop the option or use other files"
+            )
+        values.setdefault(field, fact)
+
+
+def resolve(
+    options: Mapping[str, Any],
+    weights_path: Path | None = None,
+    x_path: Path | None = None,
+    h0_path: Path | None = None,
+    c0_path: Path | None = None,
+    seq_first: bool = False,
+) -> Resolved:
+    """Combine options (None: not given) with the files they name into a runnable config."""
+    values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    wf = read_weights(weights_path) if weights_path else None
+    if wf is not None:
+        facts = wf.architecture.as_options()
+        dtype = facts.pop("dtype")
+        _merge(options, str(wf.path), facts, values)
+        if dtype is not None:
+            values.setdefault("dtype", dtype)
+    x = None
+    if x_path is not None:
+        x = read_array(x_path, "x")
+        if x.ndim not in (2, 3):
+            raise FileError(
+                f"{x_path}: x must be (T, features) or "
+                f"{'(T, batch, features)' if seq_first else '(batch, T, features)'}, "
+                f"got shape {x.shape}"
+            )
+        if seq_first and x.ndim == 3:
+            x = x.transpose(1, 0, 2)
+        if x.shape[-2] == 0 or x.shape[-1] == 0 or (x.ndim == 3 and x.shape[0] == 0):
+            raise FileError(f"{x_path}: x has an empty dimension, shape {x.shape}")
+        facts_x = {
+            "seq_len": x.shape[-2],
+            "batch": x.shape[0] if x.ndim == 3 else None,
+            "input_size": x.shape[-1],
+        }
+        if x.ndim == 2 and options.get("batch") is not None:
+            raise ConfigError(
+                f"--batch {options['batch']} contradicts {x_path}, which is unbatched"
+            )
+        if "input_size" in values and values["input_size"] != facts_x["input_size"]:
+            raise ConfigError(
+                f"{x_path} has {facts_x['input_size']} features per step, but the LSTM reads "
+                f"{values['input_size']}"
+            )
+        _merge(options, str(x_path), facts_x, values)
+    if wf is not None and wf.keras_config and wf.keras_config.get("seq_len"):
+        values.setdefault("seq_len", wf.keras_config["seq_len"])  # the model's Input((T, I))
+    for field, default in DEFAULTS.items():
+        values.setdefault(field, default)
+    config = LSTMConfig(**values)
+    weights = wf.build(config) if wf is not None else None
+    h0 = _state(h0_path, "h0", config, config.h_out)
+    c0 = _state(c0_path, "c0", config, config.hidden_size)
+    return Resolved(config, weights, wf, x, h0, c0)
+
+
+def _state(path: Path | None, name: str, config: LSTMConfig, size: int) -> NDArray[Any] | None:
+    """An initial state: (D*layers, batch, size), or (D*layers, size) when unbatched."""
+    if path is None:
+        return None
+    a = read_array(path, name)
+    n = config.num_directions * config.num_layers
+    want = (n, size) if config.batch is None else (n, config.batch, size)
+    if a.shape != want:
+        axes = (
+            "D*layers",
+            *(() if config.batch is None else ("batch",)),
+            "H_out" if name == "h0" else "H",
+        )
+        raise FileError(
+            f"{path}: {name} must have shape {want} ({', '.join(axes)}) for this LSTM, "
+            f"got {a.shape}"
+        )
+    return np.asarray(a, dtype=config.dtype)
