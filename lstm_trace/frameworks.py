@@ -244,7 +244,7 @@ def weight_locations(
             {
                 "name": f"W_{g}",
                 "pytorch": f"[{hh}[{s}] | {ih}[{s}]]",
-                "keras": f"[recurrent_kernel[:, {s}] | kernel[:, {s}]] transposed",
+                "keras": f"[recurrent_kernel[:, {s}].T | kernel[:, {s}].T]",
                 "onnx": f"[R[{d}, {o}] | W[{d}, {o}]]",
             }
         )

@@ -39,6 +39,11 @@ from .frameworks import (
 )
 from .weights import LSTMWeights
 
+_NEEDS_PICKLE = (
+    "not a plain NumPy file: reading it would mean unpickling, which lstm-trace never does "
+    "(allow_pickle=False)"
+)
+
 EXTRAS = {"safetensors": "safetensors", "torch": "torch", "h5py": "keras"}
 
 
@@ -145,8 +150,8 @@ def _read_npz(path: Path) -> dict[str, NDArray[Any]]:
             return {k: _numeric(path, k, data[k]) for k in data.files}
     except FileError:
         raise
-    except ValueError as exc:  # object arrays need pickle, which we never allow
-        raise FileError(f"{path}: cannot be read without running pickled code ({exc})") from None
+    except ValueError:  # object arrays, or not NumPy at all: either would need unpickling
+        raise FileError(f"{path}: {_NEEDS_PICKLE}") from None
     except Exception as exc:  # BadZipFile, truncated archives, OSError, EOFError
         raise FileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
 
@@ -207,8 +212,8 @@ def read_array(path: Path, what: str) -> NDArray[Any]:
     _must_exist(path)
     try:
         a = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise FileError(f"{path}: cannot be read without running pickled code ({exc})") from None
+    except ValueError:
+        raise FileError(f"{path}: {_NEEDS_PICKLE}") from None
     except Exception as exc:
         raise FileError(f"{path}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
     if not isinstance(a, np.ndarray):
