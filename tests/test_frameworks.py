@@ -356,3 +356,21 @@ def test_keras_weights_file_written_by_us_matches_keras_layout() -> None:
             return found
 
         assert datasets(ours) == datasets(FIXTURES / "keras_bi_stack2.weights.h5")
+
+
+@pytest.mark.parametrize("case", ["uni", "bi", "bi_stack2"])
+def test_keras_file_converted_to_pt_runs_in_nn_lstm(case: str, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    with np.load(FIXTURES / f"keras_{case}_expected.npz") as data:
+        x, expected = data["x"], data["output"]
+    target = tmp_path / "from_keras.pt"
+    assert main(["convert", str(FIXTURES / f"keras_{case}.keras"), str(target), "--to", "pytorch"]) == 0
+    arch = read_weights(FIXTURES / f"keras_{case}.keras").architecture
+    lstm = torch.nn.LSTM(
+        arch.input_size, arch.hidden_size, num_layers=arch.num_layers,
+        bidirectional=arch.bidirectional, batch_first=True,
+    )
+    lstm.load_state_dict(torch.load(target, weights_only=True))  # strict: every name matches
+    with torch.no_grad():
+        out, _ = lstm(torch.from_numpy(x))
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-5)
