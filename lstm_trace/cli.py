@@ -12,7 +12,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,11 @@ from . import __version__
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError
 from .resolve import OPTION_NAMES
+
+if TYPE_CHECKING:
+    from .expect import Checker
+    from .resolve import Resolved
+    from .trace import TensorRecord, Trace
 
 
 class Direction(str, Enum):
@@ -32,16 +37,13 @@ class Format(str, Enum):
     table = "table"
     tree = "tree"
     json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
 
 
 class DType(str, Enum):
     float32 = "float32"
     float64 = "float64"
-
-
-class Framework(str, Enum):
-    pytorch = "pytorch"
-    keras = "keras"
 
 
 app = typer.Typer(
@@ -210,6 +212,15 @@ def main_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Shorthand for --format json.", rich_help_panel=OUTPUT)
     ] = False,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect",
+            help="NAME=VALUE, repeatable: output=10,140, W_f=70,102, concat@1=*,210, "
+            "params.keras=28840. Exit 1 if any fails.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     frameworks: Annotated[
         bool,
         typer.Option(
@@ -232,10 +243,8 @@ def main_command(
     """Trace an LSTM. With no options: the walkthrough's input 32, hidden 70."""
     if ctx.invoked_subcommand is not None:
         return
-    from .io import write_npz, write_weights
-    from .render import render_json, render_table, render_tree
+    from .expect import Checker, parse
     from .resolve import resolve
-    from .trace import trace
 
     if bidirectional and direction is Direction.uni:
         raise LSTMTraceError("--bidirectional contradicts --direction uni; give one of them")
@@ -243,21 +252,90 @@ def main_command(
         raise LSTMTraceError(f"--json contradicts --format {fmt.value}; give one of them")
     if dump_all and dump is None:
         raise LSTMTraceError("--dump-all needs --dump FILE.npz")
+    fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
+    expectations = [parse(e) for e in expect or []]
+    bi = None if direction is None else direction is Direction.bi
     options: dict[str, Any] = {
         "input_size": input_size,
         "hidden_size": hidden_size,
         "seq_len": seq_len,
         "batch": batch,
         "num_layers": num_layers,
-        "bidirectional": True
-        if bidirectional
-        else (None if direction is None else direction is Direction.bi),
+        "bidirectional": True if bidirectional else bi,
         "proj_size": proj_size,
         "dtype": None if dtype is None else dtype.value,
         "seed": seed,
     }
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
+    checker = Checker(run.config, expectations) if expectations else None
+    result = _run_and_render(run, fmt, steps, samples, limit, dump_all, frameworks, checker)
+    if dump is not None:
+        from .io import write_npz
+
+        write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=dump_all))
+        note(f"wrote {dump}")
+    if save_weights is not None:
+        from .io import suffix_of, write_weights
+
+        framework = "keras" if suffix_of(save_weights) == ".weights.h5" else "pytorch"
+        write_weights(save_weights, result.weights, framework)
+        note(f"wrote {save_weights} ({framework} names)")
+    if checker is not None:
+        outcomes = checker.finish(result.outputs, result.param_count)
+        failed = [o for o in outcomes if not o.passed]
+        for o in failed:
+            note(o.message)
+        if failed:
+            note(f"{len(failed)} of {len(outcomes)} expectations failed")
+            raise typer.Exit(1)
+        note(f"all {len(outcomes)} expectations passed")
+
+
+def _run_and_render(
+    run: Resolved,
+    fmt: Format,
+    steps: str | None,
+    samples: int,
+    limit: int,
+    keep_values: bool,
+    frameworks: bool,
+    checker: Checker | None,
+) -> Trace:
+    """Trace and print in the chosen format; JSONL streams each record as it is computed."""
+    from .render import render_json, render_markdown, render_table, render_tree
+    from .trace import prepare, trace
+
+    if fmt is Format.jsonl:
+        from .render.jsonl import header_line, outputs_line, tensor_line
+
+        out = sys.stdout
+        out.write(header_line(run.config, prepare(run.config, steps, samples, limit)))
+        out.flush()  # the header is known before the pass: show it at once
+        count = 0
+
+        def sink(record: TensorRecord) -> None:
+            nonlocal count
+            out.write(tensor_line(record))
+            count += 1
+            if checker is not None:
+                checker.observe(record)
+
+        result = trace(
+            run.config,
+            run.weights,
+            run.x,
+            h0=run.h0,
+            c0=run.c0,
+            steps=steps,
+            samples=samples,
+            max_memory=limit,
+            keep_values=keep_values,
+            sink=sink,
+        )
+        out.write(outputs_line(result.outputs, count))
+        out.flush()
+        return result
     result = trace(
         run.config,
         run.weights,
@@ -267,63 +345,25 @@ def main_command(
         steps=steps,
         samples=samples,
         max_memory=limit,
-        keep_values=dump_all,
+        keep_values=keep_values,
     )
-    if dump is not None:
-        write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=dump_all))
-        note(f"wrote {dump}")
-    if save_weights is not None:
-        from .io import suffix_of
-
-        framework = "keras" if suffix_of(save_weights) == ".weights.h5" else "pytorch"
-        write_weights(save_weights, result.weights, framework)
-        note(f"wrote {save_weights} ({framework} names)")
-    if as_json or fmt is Format.json:
+    if checker is not None:
+        checker.observe_all(result.tensors)
+    show_frameworks = frameworks or run.weights_file is not None
+    if fmt is Format.json:
         sys.stdout.write(render_json(result))
-        sys.stdout.flush()
-        return
-    # NO_COLOR (https://no-color.org) means no escape codes at all, bold included.
-    plain = bool(os.environ.get("NO_COLOR"))
-    console = Console(highlight=False, color_system=None if plain else "auto")
-    show_frameworks = frameworks or weights is not None
-    if fmt is Format.tree:
-        console.print(render_tree(result))
+    elif fmt is Format.markdown:
+        sys.stdout.write(render_markdown(result, frameworks=show_frameworks))
     else:
-        console.print(render_table(result, frameworks=show_frameworks))
-
-
-@app.command()
-def convert(
-    source: Annotated[Path, typer.Argument(help="Weights file to read (any supported kind).")],
-    target: Annotated[
-        Path,
-        typer.Argument(
-            help="File to write; its suffix picks the format: .npz, .safetensors, .pt, .weights.h5."
-        ),
-    ],
-    to: Annotated[
-        Framework, typer.Option("--to", help="The framework whose names and layout to write.")
-    ],
-    dtype: Annotated[
-        DType | None, typer.Option("--dtype", help="Cast to this type [default: the source's].")
-    ] = None,
-) -> None:
-    """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
-    from .io import read_weights, write_weights
-    from .resolve import DEFAULTS
-
-    wf = read_weights(source)
-    arch = wf.architecture.as_options()
-    arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
-    from .config import LSTMConfig
-
-    config = LSTMConfig(**arch)
-    write_weights(target, wf.build(config), to.value)
-    note(
-        f"wrote {target}: {to.value} weights of an LSTM with input {config.input_size}, "
-        f"hidden {config.hidden_size}, {config.num_layers} layer(s), "
-        f"{'bidirectional' if config.bidirectional else 'unidirectional'}, {config.dtype}"
-    )
+        # NO_COLOR (https://no-color.org) means no escape codes at all, bold included.
+        plain = bool(os.environ.get("NO_COLOR"))
+        console = Console(highlight=False, color_system=None if plain else "auto")
+        if fmt is Format.tree:
+            console.print(render_tree(result))
+        else:
+            console.print(render_table(result, frameworks=show_frameworks))
+    sys.stdout.flush()
+    return result
 
 
 def _error_line(exc: LSTMTraceError) -> str:
@@ -366,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return rv if isinstance(rv, int) else 0
+
+
+from . import commands as _commands  # noqa: E402,F401  (registers the subcommands)
 
 
 def run() -> None:

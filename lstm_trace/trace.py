@@ -8,7 +8,7 @@ array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSO
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,8 +161,9 @@ class Recorder:
         samples: int = 4,
         steps: Sequence[int] | None = None,
         keep_values: bool = False,
+        sink: Callable[[TensorRecord], None] | None = None,
     ) -> None:
-        self.config, self.samples = config, samples
+        self.config, self.samples, self.sink = config, samples, sink
         self.steps = None if steps is None else frozenset(steps)
         self.records: list[TensorRecord] = []
         #: full copies of the values, by (name, layer, direction, step), when asked for.
@@ -179,20 +180,22 @@ class Recorder:
         value = event.value
         if self.values is not None:
             self.values[(event.name, event.layer, event.direction, event.step)] = value.copy()
-        self.records.append(
-            TensorRecord(
-                name=event.name,
-                symbol=symbol,
-                layer=event.layer,
-                direction=event.direction,
-                step=event.step,
-                shape=tuple(value.shape),
-                dtype=str(value.dtype),
-                equation=equation,
-                sample=summary.sample(value, self.samples),
-                stats=summary.stats(value),
-            )
+        record = TensorRecord(
+            name=event.name,
+            symbol=symbol,
+            layer=event.layer,
+            direction=event.direction,
+            step=event.step,
+            shape=tuple(value.shape),
+            dtype=str(value.dtype),
+            equation=equation,
+            sample=summary.sample(value, self.samples),
+            stats=summary.stats(value),
         )
+        if self.sink is not None:
+            self.sink(record)  # streamed: the record is not kept
+        else:
+            self.records.append(record)
 
 
 @dataclass
@@ -229,30 +232,27 @@ class Trace:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        from . import __version__
+        doc = header_dict(self.config, self.selection)
+        doc["tensors"] = [r.to_dict() for r in self.tensors]
+        doc["outputs"] = outputs_dict(self.outputs)
+        return doc
 
-        cfg = self.config
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "lstm_trace_version": __version__,
-            "config": {
-                "input_size": cfg.input_size,
-                "hidden_size": cfg.hidden_size,
-                "seq_len": cfg.seq_len,
-                "batch": cfg.batch,
-                "num_layers": cfg.num_layers,
-                "bidirectional": cfg.bidirectional,
-                "proj_size": cfg.proj_size,
-                "dtype": cfg.dtype,
-                "seed": cfg.seed,
-            },
-            "steps": {"selected": list(self.selection.steps), "rule": self.selection.rule},
-            "parameters": [p.to_dict() for p in self.parameters],
-            "param_count": {"keras": self.param_count.keras, "pytorch": self.param_count.pytorch},
-            "tensors": [r.to_dict() for r in self.tensors],
-            "outputs": {name: {"shape": list(shape)} for name, shape in self.outputs.items()},
-            "frameworks": frameworks_dict(cfg),
-        }
+
+def prepare(
+    config: LSTMConfig,
+    steps: str | Sequence[int] | None = None,
+    samples: int = 4,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+) -> StepSelection:
+    """Validate a trace's options before anything runs or prints; return the steps."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise SelectionError(
+            f"samples must be a whole number >= 0 (0 shows none), got {samples!r}",
+            option="samples",
+        )
+    selection = select_steps(steps, config.seq_len)
+    config.check_memory(max_memory)
+    return selection
 
 
 def trace(
@@ -267,6 +267,7 @@ def trace(
     hooks: Sequence[Hook] = (),
     max_memory: int = DEFAULT_MAX_MEMORY,
     keep_values: bool = False,
+    sink: Callable[[TensorRecord], None] | None = None,
 ) -> Trace:
     """Run the LSTM of config and record every hook point at the selected steps.
 
@@ -275,14 +276,10 @@ def trace(
     selection), 'all', '0,2,-1', '1:4' or a list of ints. samples: values kept per tensor.
     hooks run before the recorder, so the trace shows what they replaced. keep_values keeps
     a full copy of every traced tensor in Trace.values (memory grows with the selection).
+    sink, when given, receives each record as it is computed (in the order the pass visits
+    layers, directions and steps) and Trace.tensors stays empty: memory stays flat.
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-        raise SelectionError(
-            f"samples must be a whole number >= 0 (0 shows none), got {samples!r}",
-            option="samples",
-        )
-    selection = select_steps(steps, config.seq_len)
-    config.check_memory(max_memory)
+    selection = prepare(config, steps, samples, max_memory)
     if weights is None:
         weights = init_weights(config)
     elif weights.config != config:
@@ -291,7 +288,7 @@ def trace(
     expected = (*output_shapes(config)["output"][:-1], config.input_size)
     if xa.shape != expected:
         raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")
-    recorder = Recorder(config, samples, selection.steps, keep_values)
+    recorder = Recorder(config, samples, selection.steps, keep_values, sink)
     # User hooks see every step; with none, hooks fire only at the selected steps, so the
     # unselected ones run the plain loop.
     output, (h_n, c_n) = forward(
@@ -310,6 +307,37 @@ def trace(
         c_n=c_n,
         values=recorder.values,
     )
+
+
+def header_dict(config: LSTMConfig, selection: StepSelection) -> dict[str, Any]:
+    """Everything the JSON document says before the tensors; known before the pass runs
+    (the JSONL stream's first line)."""
+    from . import __version__
+
+    count = param_count(config)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "lstm_trace_version": __version__,
+        "config": {
+            "input_size": config.input_size,
+            "hidden_size": config.hidden_size,
+            "seq_len": config.seq_len,
+            "batch": config.batch,
+            "num_layers": config.num_layers,
+            "bidirectional": config.bidirectional,
+            "proj_size": config.proj_size,
+            "dtype": config.dtype,
+            "seed": config.seed,
+        },
+        "steps": {"selected": list(selection.steps), "rule": selection.rule},
+        "parameters": [p.to_dict() for p in parameters(config)],
+        "param_count": {"keras": count.keras, "pytorch": count.pytorch},
+        "frameworks": frameworks_dict(config),
+    }
+
+
+def outputs_dict(outputs: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    return {name: {"shape": list(shape)} for name, shape in outputs.items()}
 
 
 def frameworks_dict(config: LSTMConfig) -> dict[str, Any]:

@@ -364,11 +364,17 @@ def test_keras_file_converted_to_pt_runs_in_nn_lstm(case: str, tmp_path: Path) -
     with np.load(FIXTURES / f"keras_{case}_expected.npz") as data:
         x, expected = data["x"], data["output"]
     target = tmp_path / "from_keras.pt"
-    assert main(["convert", str(FIXTURES / f"keras_{case}.keras"), str(target), "--to", "pytorch"]) == 0
+    assert (
+        main(["convert", str(FIXTURES / f"keras_{case}.keras"), str(target), "--to", "pytorch"])
+        == 0
+    )
     arch = read_weights(FIXTURES / f"keras_{case}.keras").architecture
     lstm = torch.nn.LSTM(
-        arch.input_size, arch.hidden_size, num_layers=arch.num_layers,
-        bidirectional=arch.bidirectional, batch_first=True,
+        arch.input_size,
+        arch.hidden_size,
+        num_layers=arch.num_layers,
+        bidirectional=arch.bidirectional,
+        batch_first=True,
     )
     lstm.load_state_dict(torch.load(target, weights_only=True))  # strict: every name matches
     with torch.no_grad():

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich import box
-from rich.table import Table
-from rich.text import Text
-
 from ..config import LSTMConfig
 from ..summary import Stats, describe
 
@@ -54,16 +50,3 @@ def config_line(cfg: LSTMConfig) -> str:
         f"seed={cfg.seed}",
     ]
     return "LSTM " + " ".join(parts)
-
-
-def make_table(title: str, *columns: str) -> Table:
-    """A titled table in the house style; a column name ending in '>' is right-aligned."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    for column in columns:
-        table.add_column(column.rstrip(">"), justify="right" if column.endswith(">") else "left")
-    return table
-
-
-def add_row(table: Table, *cells: str) -> None:
-    """Add a row of plain text: brackets such as [h_(t-1), x_t] are data, not Rich markup."""
-    table.add_row(*(Text(c) for c in cells))

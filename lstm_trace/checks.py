@@ -1,0 +1,91 @@
+"""Running a spec's models and reporting: per model and expectation, pass or fail; JUnit XML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import LSTMTraceError
+from .expect import Outcome, check_trace
+from .resolve import resolve
+from .spec import ModelSpec
+from .trace import trace
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """A model's outcomes, or the error that kept it from running."""
+
+    spec: ModelSpec
+    outcomes: list[Outcome]
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(o.passed for o in self.outcomes)
+
+
+def run_models(models: list[ModelSpec]) -> list[ModelResult]:
+    """Trace each model (default steps, no samples: shapes do not depend on values) and check
+    its expectations. A model that cannot run fails with its error; the others still run."""
+    results = []
+    for model in models:
+        try:
+            run = resolve(model.options, model.weights, model.x)
+            result = trace(run.config, run.weights, run.x, samples=0)
+            results.append(ModelResult(model, check_trace(result, model.expectations)))
+        except LSTMTraceError as exc:
+            results.append(ModelResult(model, [], error=exc.message))
+    return results
+
+
+def results_dict(spec: str, results: list[ModelResult]) -> dict[str, Any]:
+    """The --format json report."""
+    return {
+        "schema_version": 1,
+        "spec": spec,
+        "passed": all(r.passed for r in results),
+        "models": [
+            {
+                "name": r.spec.name,
+                "passed": r.passed,
+                "error": r.error,
+                "expectations": [
+                    {
+                        "name": o.expectation.label,
+                        "expected": o.expectation.expected,
+                        "got": o.got,
+                        "passed": o.passed,
+                        "message": o.message or None,
+                    }
+                    for o in r.outcomes
+                ],
+            }
+            for r in results
+        ],
+    }
+
+
+def junit_xml(spec: str, results: list[ModelResult]) -> str:
+    """JUnit XML: a testsuite per spec, a testcase per expectation (or per model that errored)."""
+    cases = sum(max(len(r.outcomes), 1 if r.error else 0) for r in results)
+    failures = sum(1 for r in results for o in r.outcomes if not o.passed)
+    errors = sum(1 for r in results if r.error)
+    counts = {"tests": str(cases), "failures": str(failures), "errors": str(errors)}
+    root = ET.Element("testsuites", {"name": "lstm-trace", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": spec, **counts})
+    for r in results:
+        classname = f"lstm-trace.{r.spec.name}"
+        if r.error:
+            case = ET.SubElement(
+                suite, "testcase", {"classname": classname, "name": "configuration"}
+            )
+            ET.SubElement(case, "error", {"message": r.error}).text = r.error
+        for o in r.outcomes:
+            name = f"{o.expectation.label} {o.expectation.expected}"
+            case = ET.SubElement(suite, "testcase", {"classname": classname, "name": name})
+            if not o.passed:
+                ET.SubElement(case, "failure", {"message": o.message}).text = o.message
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,144 @@
+"""The subcommands: convert, check, diff and schema. Registered on cli.app."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from .cli import DType, app, note
+
+
+class Framework(str, Enum):
+    pytorch = "pytorch"
+    keras = "keras"
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def convert(
+    source: Annotated[Path, typer.Argument(help="Weights file to read (any supported kind).")],
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="File to write; its suffix picks the format: .npz, .safetensors, .pt, .weights.h5."
+        ),
+    ],
+    to: Annotated[
+        Framework, typer.Option("--to", help="The framework whose names and layout to write.")
+    ],
+    dtype: Annotated[
+        DType | None, typer.Option("--dtype", help="Cast to this type [default: the source's].")
+    ] = None,
+) -> None:
+    """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
+    from .config import LSTMConfig
+    from .io import read_weights, write_weights
+    from .resolve import DEFAULTS
+
+    wf = read_weights(source)
+    arch = wf.architecture.as_options()
+    arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
+    config = LSTMConfig(**arch)
+    write_weights(target, wf.build(config), to.value)
+    note(
+        f"wrote {target}: {to.value} weights of an LSTM with input {config.input_size}, "
+        f"hidden {config.hidden_size}, {config.num_layers} layer(s), "
+        f"{'bidirectional' if config.bidirectional else 'unidirectional'}, {config.dtype}"
+    )
+
+
+@app.command()
+def check(
+    spec: Annotated[Path, typer.Argument(help="A TOML spec of named models and expectations.")],
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="table for people, json for machines.")
+    ] = ReportFormat.table,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")
+    ] = None,
+) -> None:
+    """Check every model of a spec file; exit 0 only when every expectation passes."""
+    from .checks import junit_xml, results_dict, run_models
+    from .io import atomic_open
+    from .render.sections import Section
+    from .render.table import rich_table
+    from .spec import load_spec
+
+    results = run_models(load_spec(spec))
+    if fmt is ReportFormat.json:
+        sys.stdout.write(json.dumps(results_dict(str(spec), results), indent=2) + "\n")
+    else:
+        section = Section.of(
+            f"lstm-trace check {spec}", "model", "expectation", "expected", "got", "result"
+        )
+        for r in results:
+            if r.error:
+                section.add(r.spec.name, "configuration", "", r.error, "ERROR")
+            for o in r.outcomes:
+                section.add(
+                    r.spec.name,
+                    o.expectation.label,
+                    o.expectation.expected,
+                    o.got,
+                    "pass" if o.passed else "FAIL",
+                )
+        console = Console(highlight=False)
+        console.print(rich_table(section))
+        for r in results:
+            for o in r.outcomes:
+                if not o.passed:
+                    console.print(Text(f"{r.spec.name}: {o.message}"))
+    if junit is not None:
+        with atomic_open(junit) as f:
+            f.write(junit_xml(str(spec), results).encode())
+        note(f"wrote {junit}")
+    failed = [r for r in results if not r.passed]
+    note(f"{len(results) - len(failed)} of {len(results)} models passed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def diff(
+    first: Annotated[Path, typer.Argument(help="A saved trace (--json or --format jsonl).")],
+    second: Annotated[Path, typer.Argument(help="The trace to compare it with.")],
+    values: Annotated[
+        bool, typer.Option("--values", help="Compare samples and stats too, not only shapes.")
+    ] = False,
+    atol: Annotated[
+        float, typer.Option("--atol", help="With --values: absolute tolerance.", min=0.0)
+    ] = 0.0,
+) -> None:
+    """Compare two saved traces; print what differs; exit 1 when something does."""
+    from .diff import diff_traces, load_trace_doc
+
+    lines = diff_traces(load_trace_doc(first), load_trace_doc(second), values=values, atol=atol)
+    for line in lines:
+        sys.stdout.write(line + "\n")
+    if lines:
+        note(f"{len(lines)} difference(s) between {first} and {second}")
+        raise typer.Exit(1)
+    note(f"no differences between {first} and {second}")
+
+
+@app.command()
+def schema(
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="The schema of one --format jsonl line instead.")
+    ] = False,
+) -> None:
+    """Print the JSON Schema of the --json document (or of a --format jsonl line)."""
+    from .schema import load_schema
+
+    sys.stdout.write(json.dumps(load_schema("trace-jsonl" if jsonl else "trace"), indent=2) + "\n")

@@ -1,0 +1,251 @@
+"""Expectations for CI: 'output=10,140', 'W_f=(70, 102)', 'params.keras=57680'.
+
+A NAME is output, h_n or c_n; a tensor name (x, concat, forget_gate, ...), checked at every
+traced step, layer and direction; a parameter name (W_f, b_o, W_hr), checked at every layer
+and direction; or params.keras / params.pytorch. 'NAME@k' limits a tensor or parameter to
+layer k. A VALUE is a shape, '10,140' or '(10, 140)', with '*' for any one dimension, or a
+bare integer: a count of elements (of parameters, for params.*).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .cell import HOOK_POINTS
+from .config import LSTMConfig
+from .errors import LSTMTraceError
+from .trace import TensorRecord, Trace, parameters
+from .weights import ParamCount
+
+OUTPUT_NAMES = ("output", "h_n", "c_n")
+COUNT_NAMES = ("params.keras", "params.pytorch")
+
+Shape = tuple[int, ...]
+Pattern = tuple[int | None, ...]  # None matches any one dimension
+
+
+class ExpectationError(LSTMTraceError):
+    """A malformed expectation or an unknown name (a usage mistake: exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One expectation: a NAME (with an optional layer) and either a shape or a count."""
+
+    name: str
+    layer: int | None = None
+    shape: Pattern | None = None
+    count: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.layer is None else f"{self.name}@{self.layer}"
+
+    @property
+    def expected(self) -> str:
+        if self.shape is not None:
+            return shape_text(self.shape)
+        return f"{self.count:,}"
+
+
+def shape_text(shape: Sequence[int | None]) -> str:
+    """(10, None) -> '(10, *)'; (70,) -> '(70,)'."""
+    parts = ["*" if d is None else str(d) for d in shape]
+    return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+
+
+_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*?)(?:@(\d+))?$")
+
+
+def parse(text: str) -> Expectation:
+    """'NAME=VALUE' -> Expectation; a malformed one raises ExpectationError."""
+    if "=" not in text:
+        raise ExpectationError(
+            f"--expect {text!r}: expected NAME=VALUE, e.g. output=10,140 or params.keras=28840"
+        )
+    name, value = (part.strip() for part in text.split("=", 1))
+    return expectation(name, value)
+
+
+def expectation(name: str, value: object) -> Expectation:
+    """Build an Expectation from a NAME and a VALUE (text, an int, or a list of ints/'*')."""
+    m = _NAME.match(name)
+    if not m:
+        raise ExpectationError(f"--expect {name!r}: not a name such as output, W_f or concat@1")
+    base, layer = m.group(1), (int(m.group(2)) if m.group(2) is not None else None)
+    if layer is not None and (base in OUTPUT_NAMES or base in COUNT_NAMES):
+        raise ExpectationError(f"--expect {name}: @layer applies to tensors and weights only")
+    if isinstance(value, bool):
+        raise ExpectationError(f"--expect {name}: {value!r} is neither a shape nor a count")
+    if isinstance(value, int):
+        return Expectation(base, layer, count=_count(name, value))
+    if isinstance(value, (list, tuple)):
+        return Expectation(base, layer, shape=tuple(_dim(name, str(v)) for v in value))
+    text = str(value).strip().replace("_", "")
+    if text.isdigit():  # a bare whole number is a count of elements (or parameters)
+        return Expectation(base, layer, count=int(text))
+    inner = text[1:-1] if text.startswith("(") and text.endswith(")") else text
+    dims = [d.strip() for d in inner.split(",")]
+    if len(dims) > 1 and dims[-1] == "":
+        dims.pop()  # '(70,)' and '70,' are one-dimensional
+    if base in COUNT_NAMES or not inner.strip():
+        what = "a count such as 28840" if base in COUNT_NAMES else "a shape such as 10,140"
+        raise ExpectationError(f"--expect {name}={value}: expected {what}")
+    return Expectation(base, layer, shape=tuple(_dim(name, d) for d in dims))
+
+
+def _dim(name: str, text: str) -> int | None:
+    text = text.strip()
+    if text == "*":
+        return None
+    if not text.isdigit():
+        raise ExpectationError(
+            f"--expect {name}: {text!r} is not a dimension (a whole number or '*')"
+        )
+    return int(text)
+
+
+def _count(name: str, value: int) -> int:
+    if value < 0:
+        raise ExpectationError(f"--expect {name}: a count cannot be negative ({value})")
+    return value
+
+
+def valid_names(config: LSTMConfig) -> list[str]:
+    """Every NAME an expectation may use for this configuration."""
+    weights = list(dict.fromkeys(p.name for p in parameters(config)))
+    return [*OUTPUT_NAMES, *HOOK_POINTS, *weights, *COUNT_NAMES]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one expectation; message is set on failure."""
+
+    expectation: Expectation
+    got: str
+    passed: bool
+    message: str = ""
+
+
+@dataclass
+class Checker:
+    """Checks expectations against a trace; tensors may be fed one record at a time, so a
+    streamed (JSONL) run is checked without keeping its records."""
+
+    config: LSTMConfig
+    expectations: Sequence[Expectation]
+    #: distinct shapes seen per (tensor name, layer), in first-seen order
+    seen: dict[tuple[str, int], list[Shape]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = valid_names(self.config)
+        for e in self.expectations:
+            if e.name not in names:
+                raise ExpectationError(
+                    f"--expect {e.label}: no such name; valid names: {', '.join(names)}"
+                )
+            if e.layer is not None and e.layer >= self.config.num_layers:
+                raise ExpectationError(
+                    f"--expect {e.label}: layer {e.layer} does not exist "
+                    f"(layers 0 to {self.config.num_layers - 1})"
+                )
+
+    def observe(self, record: TensorRecord) -> None:
+        shapes = self.seen.setdefault((record.name, record.layer), [])
+        if record.shape not in shapes:
+            shapes.append(record.shape)
+
+    def observe_all(self, records: Iterable[TensorRecord]) -> None:
+        for r in records:
+            self.observe(r)
+
+    def finish(self, outputs: Mapping[str, Shape], counts: ParamCount) -> list[Outcome]:
+        """Evaluate every expectation once the run is over."""
+        weights: dict[tuple[str, int], list[Shape]] = {}
+        for p in parameters(self.config):
+            shapes = weights.setdefault((p.name, p.layer), [])
+            if p.shape not in shapes:
+                shapes.append(p.shape)
+        return [self._one(e, outputs, counts, weights) for e in self.expectations]
+
+    def _one(
+        self,
+        e: Expectation,
+        outputs: Mapping[str, Shape],
+        counts: ParamCount,
+        weights: Mapping[tuple[str, int], list[Shape]],
+    ) -> Outcome:
+        if e.name in COUNT_NAMES:
+            got_count = counts.keras if e.name == "params.keras" else counts.pytorch
+            if got_count is None:
+                return Outcome(
+                    e,
+                    "none",
+                    False,
+                    f"expected {e.name} {e.expected}, got none "
+                    "(Keras has no LSTM with a projection)",
+                )
+            ok = got_count == e.count
+            return Outcome(
+                e,
+                f"{got_count:,}",
+                ok,
+                "" if ok else f"expected {e.name} {e.expected}, got {got_count:,}",
+            )
+        if e.name in OUTPUT_NAMES:
+            places: dict[int | None, list[Shape]] = {None: [tuple(outputs[e.name])]}
+        else:
+            table = weights if e.name[0] in "Wb" and e.name not in HOOK_POINTS else self.seen
+            places = {
+                layer: shapes
+                for (name, layer), shapes in table.items()
+                if name == e.name and (e.layer is None or layer == e.layer)
+            }
+        if not any(places.values()):
+            return Outcome(
+                e, "not traced", False, f"expected {e.label} {e.expected}, but it was not traced"
+            )
+        wrong = [
+            (layer, shape)
+            for layer, shapes in places.items()
+            for shape in shapes
+            if not _matches(e, shape)
+        ]
+        got = ", ".join(sorted({_got(e, s) for shapes in places.values() for s in shapes}))
+        if not wrong:
+            return Outcome(e, got, True)
+        layer, shape = wrong[0]
+        where = "" if layer is None or self.config.num_layers == 1 else f" at layer {layer}"
+        return Outcome(
+            e, got, False, f"expected {e.label} {e.expected}, got {_got(e, shape)}{where}"
+        )
+
+
+def _matches(e: Expectation, shape: Shape) -> bool:
+    if e.count is not None:
+        n = 1
+        for d in shape:
+            n *= d
+        return n == e.count
+    assert e.shape is not None
+    return len(e.shape) == len(shape) and all(
+        w is None or w == d for w, d in zip(e.shape, shape, strict=True)
+    )
+
+
+def _got(e: Expectation, shape: Shape) -> str:
+    if e.count is not None:
+        n = 1
+        for d in shape:
+            n *= d
+        return f"{n:,}"
+    return shape_text(shape)
+
+
+def check_trace(trace: Trace, expectations: Sequence[Expectation]) -> list[Outcome]:
+    """Evaluate expectations against a finished Trace."""
+    checker = Checker(trace.config, expectations)
+    checker.observe_all(trace.tensors)
+    return checker.finish(trace.outputs, trace.param_count)

@@ -1,0 +1,251 @@
+"""What the human-readable views say, as data: titled tables and notes.
+
+The Rich table view and the Markdown view both render these sections, so the two never
+disagree. Building them needs no console.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ..cell import HOOK_POINTS
+from ..config import LSTMConfig
+from ..frameworks import ONNX_GATE_ORDER, gate_slice, return_shapes, tensor_counts, weight_locations
+from ..trace import Parameter, TensorRecord, Trace, symbol_and_equation
+from ..weights import DIRECTIONS
+from .common import config_line, matrix_text, numel, sample_text, shape_text, stats_text
+
+Row = tuple[str, ...]
+
+
+@dataclass
+class Section:
+    """A titled table; a column name ending in '>' is right-aligned; a None row is a break."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[Row | None] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, title: str, *columns: str) -> Section:
+        return cls(title, columns)
+
+    def add(self, *cells: str) -> None:
+        self.rows.append(tuple(cells))
+
+
+@dataclass(frozen=True)
+class Note:
+    """A paragraph between tables; dim ones are asides."""
+
+    text: str
+    dim: bool = False
+
+
+Item = Section | Note
+
+
+def sections(trace: Trace, frameworks: bool = False) -> list[Item]:
+    """Everything the table view shows, in order; frameworks adds the PyTorch/Keras/ONNX part."""
+    items: list[Item] = [
+        Note(config_line(trace.config)),
+        _weights(trace),
+        _counts(trace),
+        *_cell_tables(trace),
+        *_value_tables(trace),
+        _outputs(trace),
+    ]
+    if frameworks:
+        items += framework_tables(trace)
+    return items
+
+
+def _weights(trace: Trace) -> Section:
+    """One row per kind of weight and place: 'W_f W_i W_c W_o  70 x 102  4 x 7,140 = 28,560'."""
+    table = Section.of("Weights", "layer>", "direction", "weights", "shape, each", "count>")
+    by_place: dict[tuple[int, str], list[Parameter]] = defaultdict(list)
+    for p in trace.parameters:
+        by_place[(p.layer, p.direction)].append(p)
+    for (layer, direction), params in by_place.items():
+        kinds = [
+            [p for p in params if p.name[0] == "W" and p.name != "W_hr"],
+            [p for p in params if p.name[0] == "b"],
+            [p for p in params if p.name == "W_hr"],
+        ]
+        first = True
+        for group in filter(None, kinds):
+            each = group[0].count
+            total = (
+                f"{len(group)} x {each:,} = {each * len(group):,}"
+                if len(group) > 1
+                else f"{each:,}"
+            )
+            table.add(
+                str(layer) if first else "",
+                direction if first else "",
+                " ".join(p.name for p in group),
+                matrix_text(group[0].shape),
+                total,
+            )
+            first = False
+    return table
+
+
+def _counts(trace: Trace) -> Note:
+    cfg, count = trace.config, trace.param_count
+    keras = (
+        "none in Keras (it has no projection)" if count.keras is None else f"Keras {count.keras:,}"
+    )
+    return Note(
+        f"Parameters: {keras}; PyTorch {count.pytorch:,}, whose second bias b_hh adds "
+        f"4 x {cfg.hidden_size} per layer and direction."
+    )
+
+
+def _cell_tables(trace: Trace) -> list[Item]:
+    """The equations once per distinct layer shape: layer 0, and the layers above it if any."""
+    cfg = trace.config
+    out: list[Item] = []
+    for layer in range(min(cfg.num_layers, 2)):
+        if cfg.num_layers == 1:
+            title = "The cell"
+        elif layer == 0:
+            title = "The cell, layer 0"
+        else:
+            above = ", ".join(str(k) for k in range(1, cfg.num_layers))
+            title = f"The cell, layer{'s' if cfg.num_layers > 2 else ''} {above}"
+        table = Section.of(title, "tensor", "symbol", "size>", "equation")
+        for name in HOOK_POINTS:
+            symbol, equation = symbol_and_equation(name, layer, "forward", cfg)
+            size = _size(name, layer, cfg)
+            if name == "concat":
+                equation += f": {cfg.h_out} + {cfg.layer_input_size(layer)} = {size}"
+            table.add(name, symbol, str(size), equation)
+        out.append(table)
+    if cfg.bidirectional:
+        out.append(
+            Note(
+                "The backward direction reads x_t from t = T-1 down to 0; its h_prev and "
+                "c_prev at step t are its states from step t+1."
+            )
+        )
+    return out
+
+
+def _size(name: str, layer: int, cfg: LSTMConfig) -> int:
+    i = cfg.layer_input_size(layer)
+    sizes = {"x": i, "concat": cfg.h_out + i, "h_prev": cfg.h_out, "hidden_state": cfg.h_out}
+    return sizes.get(name, cfg.hidden_size)
+
+
+def _value_tables(trace: Trace) -> list[Item]:
+    """One table per layer and direction, a section per step, a row per tensor."""
+    groups: dict[tuple[int, str], list[TensorRecord]] = defaultdict(list)
+    for r in trace.tensors:
+        groups[(r.layer, r.direction)].append(r)
+    k = trace.samples
+    tables: list[Item] = []
+    for (layer, direction), records in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], DIRECTIONS.index(kv[0][1]))
+    ):
+        table = Section.of(
+            f"Values, layer {layer}, {direction}",
+            "t>",
+            "tensor",
+            "shape",
+            f"first {k}" if k else "stats",
+        )
+        last_step: int | None = None
+        for r in records:
+            if last_step is not None and r.step != last_step:
+                table.rows.append(None)
+            values = sample_text(r.sample, numel(r.shape) > k) if k else stats_text(r.stats)
+            if k and (r.stats.nan or r.stats.inf):
+                values += "  " + stats_text(r.stats)
+            table.add(
+                str(r.step) if r.step != last_step else "",
+                r.name,
+                shape_text(r.shape),
+                values,
+            )
+            last_step = r.step
+        tables.append(table)
+    tables.append(Note(f"Showing {trace.selection.rule}.", dim=True))
+    return tables
+
+
+def _outputs(trace: Trace) -> Section:
+    cfg = trace.config
+    table = Section.of("Outputs", "name", "shape", "what it holds")
+    features = f": {cfg.h_out} forward + {cfg.h_out} backward" if cfg.bidirectional else ""
+    holds = {
+        "output": f"each step's h_t, last layer{features}",
+        "h_n": "final h_t per layer and direction, index k*D + d",
+        "c_n": "final C_t per layer and direction, same order",
+    }
+    for name, shape in trace.outputs.items():
+        table.add(name, shape_text(shape), holds[name])
+    return table
+
+
+def framework_tables(trace: Trace) -> list[Item]:
+    """PyTorch, Keras and ONNX views of this configuration, for people moving weights."""
+    cfg = trace.config
+    h = cfg.hidden_size
+    gates = Section.of(
+        "Gate slices of the 4H axis (PyTorch i f g o, Keras i f c o, ONNX i o f c)",
+        "gate",
+        "PyTorch rows",
+        "Keras columns",
+        "ONNX rows",
+    )
+    for g, name in (("f", "forget"), ("i", "input"), ("c", "candidate"), ("o", "output")):
+        gates.add(
+            f"{g} ({name})",
+            gate_slice(g, h),
+            gate_slice(g, h),
+            gate_slice(g, h, ONNX_GATE_ORDER),
+        )
+    rows = {r["name"]: r for r in weight_locations(cfg)}
+    example = Note(
+        f"Layer 0 forward: W_f = {rows['W_f']['pytorch']}, b_f = {rows['b_f']['pytorch']}; "
+        f"Keras: W_f = {rows['W_f']['keras']}, b_f = {rows['b_f']['keras']}. "
+        "Layer k is l<k>, the backward direction adds _reverse (Keras: the backward layer of "
+        "Bidirectional). PyTorch's second bias has no Keras twin: converting sums them."
+    )
+    stored = Section.of("Stored tensors", "framework", "tensor", "shape", "count>")
+    counts = tensor_counts(cfg)
+    for framework, entries in counts.items():
+        for i, e in enumerate(entries):
+            stored.add(
+                framework if i == 0 else "",
+                e["name"],
+                shape_text(e["shape"]),
+                f"{e['count']:,}",
+            )
+    if not counts["keras"]:
+        stored.add("keras", "none: Keras has no LSTM projection", "", "")
+    returns = Section.of("What each framework returns", "framework", "value", "shape")
+    shapes = return_shapes(cfg)
+    for framework in ("pytorch", "keras"):
+        table = shapes[framework]
+        if table is None:
+            returns.add(framework, "no equivalent layer (projection)", "")
+            continue
+        for i, (name, value) in enumerate(table.items()):
+            text = (
+                value
+                if isinstance(value, str)
+                else ", ".join(
+                    shape_text(v) for v in (value if isinstance(value[0], list) else [value])
+                )
+            )
+            returns.add(framework if i == 0 else "", name, text)
+    parts: list[Item] = [gates, example, stored, returns]
+    if len(shapes["h_n_index"]) > 1:
+        index = Section.of("Which h_n (and c_n) index is which", "index>", "layer>", "direction")
+        for e in shapes["h_n_index"]:
+            index.add(str(e["index"]), str(e["layer"]), e["direction"])
+        parts.append(index)
+    return parts

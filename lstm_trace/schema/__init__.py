@@ -1,0 +1,55 @@
+"""JSON Schemas (draft 2020-12) of lstm-trace's output, shipped inside the package.
+
+- ``trace``: the JSON document of ``lstm-trace --json`` and ``Trace.to_dict()``
+  (schema_version 1), ``$id`` https://lstm-trace.invalid/schema/trace-1.json.
+- ``trace-jsonl``: one line of ``lstm-trace --format jsonl`` (a header, tensor or outputs
+  line, told apart by ``type``), ``$id`` https://lstm-trace.invalid/schema/trace-jsonl-1.json.
+  It ``$ref``s the ``$defs`` of ``trace`` by that schema's ``$id``, so a validator needs both
+  in its registry; nothing is fetched over the network (the ``.invalid`` host never resolves).
+
+lstm-trace itself does not validate, so it does not depend on a validator. With the
+``jsonschema`` package::
+
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+    from lstm_trace.schema import load_schema, schemas_by_id
+
+    registry = Registry().with_resources(
+        (uri, DRAFT202012.create_resource(s)) for uri, s in schemas_by_id().items()
+    )
+    Draft202012Validator(load_schema("trace-jsonl"), registry=registry).validate(line)
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+#: the schemas this package ships, by name; each is the file ``<name>.schema.json``.
+SCHEMA_NAMES: tuple[str, ...] = ("trace", "trace-jsonl")
+
+__all__ = ["SCHEMA_NAMES", "load_schema", "schemas_by_id"]
+
+
+def load_schema(name: str = "trace") -> dict[str, Any]:
+    """The schema called name ('trace' or 'trace-jsonl') as a fresh dict.
+
+    Raises ValueError for any other name.
+    """
+    if name not in SCHEMA_NAMES:
+        raise ValueError(f"no schema named {name!r}; the schemas are {', '.join(SCHEMA_NAMES)}")
+    text = files(__name__).joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def schemas_by_id() -> dict[str, dict[str, Any]]:
+    """Every shipped schema keyed by its ``$id``: what a local registry needs to resolve the
+    references between them without the network."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in SCHEMA_NAMES:
+        schema = load_schema(name)
+        out[schema["$id"]] = schema
+    return out

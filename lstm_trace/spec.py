@@ -1,0 +1,159 @@
+"""Spec files for `lstm-trace check`: named models, each a configuration and expectations.
+
+    [models.walkthrough]          # a configuration, as the command line's options
+    input = 32
+    hidden = 70
+    seq_len = 10
+    direction = "bi"
+    [models.walkthrough.expect]   # NAME = VALUE, as --expect
+    output = "10,140"
+    W_f = "70,102"
+    "params.keras" = 57680
+
+    [models.encoder]
+    weights = "encoder.pt"        # relative to the spec file
+    expect = { output = "*,256" }
+
+A bad spec is refused with the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from .errors import FileError, LSTMTraceError
+from .expect import Expectation, ExpectationError, expectation
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: spec key -> (config field, accepted types, description)
+MODEL_KEYS: dict[str, tuple[str, tuple[type, ...], str]] = {
+    "input": ("input_size", (int,), "a whole number"),
+    "hidden": ("hidden_size", (int,), "a whole number"),
+    "seq_len": ("seq_len", (int,), "a whole number"),
+    "batch": ("batch", (int,), "a whole number"),
+    "layers": ("num_layers", (int,), "a whole number"),
+    "proj": ("proj_size", (int,), "a whole number"),
+    "seed": ("seed", (int,), "a whole number"),
+    "bidirectional": ("bidirectional", (bool,), "true or false"),
+    "direction": ("bidirectional", (str,), '"uni" or "bi"'),
+    "dtype": ("dtype", (str,), '"float32" or "float64"'),
+    "weights": ("weights", (str,), "a file name"),
+    "x": ("x", (str,), "a file name"),
+    "expect": ("expect", (dict,), "a table of NAME = VALUE"),
+}
+
+
+class SpecError(LSTMTraceError):
+    """A malformed spec file (a usage mistake: exit status 2)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One named model of a spec: config options (None: not given), files, expectations."""
+
+    name: str
+    options: dict[str, Any]
+    weights: Path | None
+    x: Path | None
+    expectations: list[Expectation]
+
+
+def load_spec(path: Path) -> list[ModelSpec]:
+    """Parse and validate a spec file; every problem names the file, the line and the key."""
+    if not path.is_file():
+        raise FileError(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    unknown = [k for k in data if k != "models"]
+    if unknown:
+        raise SpecError(
+            f"{path}:{_line(text, [], unknown[0])}: unknown key {unknown[0]!r}; "
+            "a spec holds [models.NAME] tables"
+        )
+    models = data.get("models")
+    if not isinstance(models, dict) or not models:
+        raise SpecError(f"{path}: no models; add a table such as [models.walkthrough]")
+    return [_model(path, text, name, body) for name, body in models.items()]
+
+
+def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> ModelSpec:
+    where = ["models", name]
+    if not isinstance(body, dict):
+        raise SpecError(f"{path}:{_line(text, ['models'], name)}: models.{name} must be a table")
+    options: dict[str, Any] = {}
+    files: dict[str, Path | None] = {"weights": None, "x": None}
+    expectations: list[Expectation] = []
+    for key, value in body.items():
+        line = _line(text, where, key)
+        if key not in MODEL_KEYS:
+            raise SpecError(
+                f"{path}:{line}: models.{name}.{key}: unknown key; "
+                f"accepted: {', '.join(MODEL_KEYS)}"
+            )
+        field, types, what = MODEL_KEYS[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            raise SpecError(f"{path}:{line}: models.{name}.{key}: expected {what}, got {value!r}")
+        if key == "direction":
+            if value not in ("uni", "bi"):
+                raise SpecError(
+                    f"{path}:{line}: models.{name}.direction: expected {what}, got {value!r}"
+                )
+            options[field] = value == "bi"
+        elif key in files:
+            files[key] = path.parent / str(value)  # an absolute path stays absolute
+        elif key == "expect":
+            for ename, evalue in cast(dict[str, Any], value).items():
+                try:
+                    expectations.append(expectation(ename, evalue))
+                except ExpectationError as exc:
+                    eline = _line(text, [*where, "expect"], ename) or line
+                    raise SpecError(
+                        f"{path}:{eline}: models.{name}.expect: {exc.message}"
+                    ) from None
+        else:
+            options[field] = value
+    if not expectations:
+        raise SpecError(
+            f"{path}:{_line(text, ['models'], name)}: models.{name} has no expectations"
+        )
+    return ModelSpec(name, options, files["weights"], files["x"], expectations)
+
+
+def _line(text: str, table: list[str], key: str) -> int | str:
+    """The line of `key` inside [table] (or an inline table of it), 1-based; '?' if not found.
+
+    tomllib gives values without positions, so the key is looked up in the text: first in the
+    section whose header is the table, then as a dotted or inline key anywhere.
+    """
+    lines = text.splitlines()
+    header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(_key_re(p) for p in table) + r"\s*\]\s*$")
+    key_re = re.compile(r"^\s*" + _key_re(key) + r"\s*[=.]")
+    start = next((i for i, line in enumerate(lines) if table and header.match(line)), None)
+    if start is not None:
+        for i in range(start + 1, len(lines)):
+            if lines[i].lstrip().startswith("["):
+                break
+            if key_re.match(lines[i]):
+                return i + 1
+    anywhere = re.compile(r"(^|[\s{,.\[])" + _key_re(key) + r"\s*[=.\]]")
+    for i, line in enumerate(lines):
+        if anywhere.search(line.split("#", 1)[0]):
+            return i + 1
+    return "?"
+
+
+def _key_re(key: str) -> str:
+    """A TOML key bare or quoted."""
+    k = re.escape(key)
+    return rf"(?:{k}|\"{k}\"|'{k}')"
