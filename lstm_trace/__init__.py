@@ -6,6 +6,7 @@ Public API::
     cfg = LSTMConfig(input_size=32, hidden_size=70)
     out, (h_n, c_n) = forward(init_weights(cfg, seed=0), x)
     t = trace(cfg)          # t.to_dict() is the JSON document
+    assert_shapes(cfg, output=(3, 70), W_f=(70, 102), params_keras=28_840)
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -18,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
+from .expect import assert_shapes
 from .steps import StepSelection, select_steps
 from .trace import Parameter, TensorRecord, Trace, trace
 from .weights import (
@@ -48,6 +50,7 @@ __all__ = [
     "TensorRecord",
     "Trace",
     "__version__",
+    "assert_shapes",
     "forward",
     "init_input",
     "init_weights",

@@ -249,3 +249,29 @@ def check_trace(trace: Trace, expectations: Sequence[Expectation]) -> list[Outco
     checker = Checker(trace.config, expectations)
     checker.observe_all(trace.tensors)
     return checker.finish(trace.outputs, trace.param_count)
+
+
+def assert_shapes(target: LSTMConfig | Trace, **expected: object) -> Trace:
+    """Assert shapes and counts in one line of a user's own test suite; return the Trace.
+
+        assert_shapes(LSTMConfig(input_size=32, hidden_size=70, bidirectional=True, seq_len=10),
+                      output=(10, 140), W_f=(70, 102), params_keras=57680)
+
+    Keys are expectation NAMEs; params_keras / params_pytorch stand for params.keras /
+    params.pytorch, and names such as 'concat@1' can be passed with **{...}. Values are shapes
+    (tuples, with None or '*' for any dimension, or text such as '10,140') or counts (ints).
+    On failure an AssertionError lists every failed expectation, as the CLI does.
+    """
+    from .trace import trace as run_trace
+
+    result = run_trace(target, samples=0) if isinstance(target, LSTMConfig) else target
+    expectations = []
+    for name, value in expected.items():
+        name = {"params_keras": "params.keras", "params_pytorch": "params.pytorch"}.get(name, name)
+        if isinstance(value, (tuple, list)):
+            value = ["*" if v is None else v for v in value]
+        expectations.append(expectation(name, value))
+    failed = [o.message for o in check_trace(result, expectations) if not o.passed]
+    if failed:
+        raise AssertionError("lstm-trace: " + "; ".join(failed))
+    return result
