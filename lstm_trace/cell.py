@@ -9,17 +9,18 @@ Per layer, direction and step t (DESIGN.md), with X = [h_(t-1), x_t]:
     o_t  = sigmoid(W_o X + b_o)          (B, H)
     h_t  = o_t * tanh(C_t)               (B, H), then W_hr h_t (B, H_out) when proj_size > 0
 
-Two things keep the pass fast: the input projection x_t W_ih^T + b for every step is one
-matrix product per layer and direction, so only the recurrence h_(t-1) W_hh^T loops in
-Python; and sigmoid(z) = 0.5 * tanh(z / 2) + 0.5, so the rows of the three sigmoid gates are
-pre-scaled by 1/2 (exact in floating point) and the four gates need one tanh.
+Two things keep the pass fast: the input projection x_t W_ih^T + b of every step is one
+matrix product per layer and direction (per block of steps for very long sequences, so memory
+stays bounded), so only the recurrence h_(t-1) W_hh^T loops in Python; and
+sigmoid(z) = 0.5 * tanh(z / 2) + 0.5, so the rows of the three sigmoid gates are pre-scaled by
+1/2 (exact in floating point) and the four gates need one tanh.
 
 This module does no I/O and knows nothing of how results are shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,13 +197,35 @@ class _Fire:
         return value, replaced
 
 
+#: the input projection is computed in blocks of about this many elements (16 MB in float32):
+#: one matrix product for a whole ordinary sequence, bounded memory for a very long one.
+PROJECTION_BLOCK = 1 << 22
+
+
 class _Direction:
     """The recurrence of one layer and direction over the whole sequence."""
 
     def __init__(self, p: _Prepared, seq: FloatArray, out: FloatArray):
         self.p, self.seq, self.out = p, seq, out  # seq (T, B, I_k), out (T, B, H_out) view
-        # One product for the input projection of every step: (T, B, I_k) @ (I_k, 4H).
-        self.xproj = seq @ p.w_ih_t + p.bias  # (T, B, 4H)
+        batch = seq.shape[1]
+        self.block = max(1, PROJECTION_BLOCK // (batch * p.w_ih_t.shape[1]))
+
+    def projections(self, backward: bool) -> Iterator[tuple[int, FloatArray]]:
+        """(t, x_t W_ih^T + b) for every step in visiting order, (B, 4H) each.
+
+        Each block of steps is one matrix product, (steps*B, I_k) @ (I_k, 4H).
+        """
+        seq, p = self.seq, self.p
+        steps, batch = seq.shape[:2]
+        starts = range(0, steps, self.block)
+        for start in reversed(starts) if backward else starts:
+            chunk = seq[start : start + self.block]
+            block = np.matmul(chunk.reshape(-1, chunk.shape[2]), p.w_ih_t)  # (c*B, 4H)
+            block += p.bias
+            block = block.reshape(len(chunk), batch, -1)  # (c, B, 4H)
+            offsets = range(len(chunk))
+            for i in reversed(offsets) if backward else offsets:
+                yield start + i, block[i]
 
     def run(
         self,
@@ -214,14 +237,13 @@ class _Direction:
         active: set[int],
     ) -> tuple[FloatArray, FloatArray]:
         """Step through time (T-1 down to 0 when backward); return the final (h, c)."""
-        p, xproj, out = self.p, self.xproj, self.out
+        p, out = self.p, self.out
         hs = p.w_ih_t.shape[1] // 4
-        order = range(len(xproj) - 1, -1, -1) if backward else range(len(xproj))
-        for t in order:
+        for t, xproj in self.projections(backward):
             if fire is not None and t in active:
-                h, c = self._hooked_step(t, h, c, fire)
+                h, c = self._hooked_step(t, xproj, h, c, fire)
             else:
-                z = _activate(xproj[t] + h @ p.w_hh_t, p)  # (B, 4H)
+                z = _activate(xproj + h @ p.w_hh_t, p)  # (B, 4H)
                 c = z[:, hs : 2 * hs] * c + z[:, :hs] * z[:, 2 * hs : 3 * hs]
                 h = z[:, 3 * hs :] * np.tanh(c)
                 if p.w_hr_t is not None:
@@ -230,7 +252,7 @@ class _Direction:
         return h, c
 
     def _hooked_step(
-        self, t: int, h: FloatArray, c: FloatArray, fire: _Fire
+        self, t: int, xproj: FloatArray, h: FloatArray, c: FloatArray, fire: _Fire
     ) -> tuple[FloatArray, FloatArray]:
         """The same arithmetic as the plain step, with every intermediate offered to hooks."""
         p = self.p
@@ -244,7 +266,7 @@ class _Direction:
             n = h.shape[1]
             pre = (concat[:, n:] @ p.w_ih_t + p.bias) + concat[:, :n] @ p.w_hh_t
         else:
-            pre = self.xproj[t] + h @ p.w_hh_t
+            pre = xproj + h @ p.w_hh_t
         z = _activate(pre, p)
         f, _ = fire("forget_gate", t, z[:, hs : 2 * hs])
         i, _ = fire("input_gate", t, z[:, :hs])

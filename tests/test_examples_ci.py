@@ -93,7 +93,8 @@ def test_golden_trace_is_current() -> None:
     """The committed golden trace matches what the tool prints today (diff would fail CI)."""
     result = bash(
         "lstm-trace --bidirectional --seq-len 10 --json > /tmp/_golden_check.json && "
-        "lstm-trace diff examples/ci/golden-trace.json /tmp/_golden_check.json --values",
+        "lstm-trace diff examples/ci/golden-trace.json /tmp/_golden_check.json "
+        "--values --atol 1e-5",  # BLAS may round the last bit differently on another CPU
         ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
