@@ -135,11 +135,14 @@ def forward(
     c_init = _initial_state(c0, "c0", (n_states, batch, h), unbatched, dtype)
     h_n = np.empty((n_states, batch, h_out), dtype=dtype)
     c_n = np.empty((n_states, batch, h), dtype=dtype)
-    active = set(range(steps)) if hook_steps is None else set(hook_steps)
+    active = None if hook_steps is None else frozenset(hook_steps)  # None: every step
 
     layer_in = seq
     for k, layer in enumerate(weights.layers):
-        layer_out = np.empty((steps, batch, d_count * h_out), dtype=dtype)
+        # Stored batch first, the layout returned, and used through a (T, B, ...) view: the
+        # output is never copied, which matters for long sequences.
+        result = np.empty((batch, steps, d_count * h_out), dtype=dtype)
+        layer_out = result.transpose(1, 0, 2)  # (T, B, D*H_out) view
         for d, w in enumerate(layer):
             s = k * d_count + d
             runner = _Direction(_prepare(w), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out])
@@ -150,8 +153,8 @@ def forward(
         layer_in = layer_out
 
     if unbatched:
-        return layer_in[:, 0, :].copy(), (h_n[:, 0, :].copy(), c_n[:, 0, :].copy())
-    return np.ascontiguousarray(layer_in.transpose(1, 0, 2)), (h_n, c_n)
+        return result[0], (h_n[:, 0, :].copy(), c_n[:, 0, :].copy())
+    return result, (h_n, c_n)
 
 
 def _initial_state(
@@ -234,13 +237,13 @@ class _Direction:
         *,
         backward: bool,
         fire: _Fire | None,
-        active: set[int],
+        active: frozenset[int] | None,
     ) -> tuple[FloatArray, FloatArray]:
         """Step through time (T-1 down to 0 when backward); return the final (h, c)."""
         p, out = self.p, self.out
         hs = p.w_ih_t.shape[1] // 4
         for t, xproj in self.projections(backward):
-            if fire is not None and t in active:
+            if fire is not None and (active is None or t in active):
                 h, c = self._hooked_step(t, xproj, h, c, fire)
             else:
                 z = _activate(xproj + h @ p.w_hh_t, p)  # (B, 4H)
