@@ -12,7 +12,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,17 +20,28 @@ from rich.console import Console
 from . import __version__
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError
+from .options import (
+    FILES,
+    OUTPUT,
+    BatchOpt,
+    BidirectionalOpt,
+    DirectionOpt,
+    DTypeOpt,
+    HiddenOpt,
+    InputOpt,
+    LayersOpt,
+    ProjOpt,
+    SeedOpt,
+    SeqLenOpt,
+    WeightsOpt,
+    config_options,
+)
 from .resolve import OPTION_NAMES
 
 if TYPE_CHECKING:
     from .expect import Checker
     from .resolve import Resolved
     from .trace import TensorRecord, Trace
-
-
-class Direction(str, Enum):
-    uni = "uni"
-    bi = "bi"
 
 
 class Format(str, Enum):
@@ -41,11 +52,6 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
-class DType(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
-
-
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -54,7 +60,6 @@ app = typer.Typer(
 )
 
 DEFAULT_MAX_MEMORY_TEXT = format_bytes(DEFAULT_MAX_MEMORY).replace(" ", "")
-CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
 
 
 def _version(value: bool) -> None:
@@ -71,82 +76,17 @@ def note(message: str) -> None:
 @app.callback(invoke_without_command=True)
 def main_command(
     ctx: typer.Context,
-    input_size: Annotated[
-        int | None,
-        typer.Option(
-            "--input", "-i", help="Input features I of x_t [default: 32].", rich_help_panel=CONFIG
-        ),
-    ] = None,
-    hidden_size: Annotated[
-        int | None,
-        typer.Option(
-            "--hidden", "-H", help="Hidden units H [default: 70].", rich_help_panel=CONFIG
-        ),
-    ] = None,
-    seq_len: Annotated[
-        int | None,
-        typer.Option(
-            "--seq-len", "-T", help="Sequence length T [default: 3].", rich_help_panel=CONFIG
-        ),
-    ] = None,
-    batch: Annotated[
-        int | None,
-        typer.Option(
-            "--batch",
-            "-B",
-            help="Batch size; omit for unbatched input (T, I).",
-            rich_help_panel=CONFIG,
-        ),
-    ] = None,
-    num_layers: Annotated[
-        int | None,
-        typer.Option("--layers", "-L", help="Stacked layers [default: 1].", rich_help_panel=CONFIG),
-    ] = None,
-    direction: Annotated[
-        Direction | None,
-        typer.Option(
-            "--direction",
-            help="uni or bi [default: uni].",
-            case_sensitive=False,
-            rich_help_panel=CONFIG,
-        ),
-    ] = None,
-    bidirectional: Annotated[
-        bool,
-        typer.Option(
-            "--bidirectional", help="Shorthand for --direction bi.", rich_help_panel=CONFIG
-        ),
-    ] = False,
-    proj_size: Annotated[
-        int | None,
-        typer.Option(
-            "--proj",
-            help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P [default: 0, off].",
-            rich_help_panel=CONFIG,
-        ),
-    ] = None,
-    dtype: Annotated[
-        DType | None,
-        typer.Option(
-            "--dtype",
-            help="float32 or float64 [default: float32, or the weights'].",
-            rich_help_panel=CONFIG,
-        ),
-    ] = None,
-    seed: Annotated[
-        int,
-        typer.Option("--seed", help="Seed of the weights and the input.", rich_help_panel=CONFIG),
-    ] = 0,
-    weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--weights",
-            "-w",
-            help="Weights: .npz, .safetensors, .pt/.pth, .weights.h5 or .keras (PyTorch or "
-            "Keras names); sets the architecture.",
-            rich_help_panel=FILES,
-        ),
-    ] = None,
+    input_size: InputOpt = None,
+    hidden_size: HiddenOpt = None,
+    seq_len: SeqLenOpt = None,
+    batch: BatchOpt = None,
+    num_layers: LayersOpt = None,
+    direction: DirectionOpt = None,
+    bidirectional: BidirectionalOpt = False,
+    proj_size: ProjOpt = None,
+    dtype: DTypeOpt = None,
+    seed: SeedOpt = 0,
+    weights: WeightsOpt = None,
     x_path: Annotated[
         Path | None,
         typer.Option(
@@ -246,8 +186,6 @@ def main_command(
     from .expect import Checker, parse
     from .resolve import resolve
 
-    if bidirectional and direction is Direction.uni:
-        raise LSTMTraceError("--bidirectional contradicts --direction uni; give one of them")
     if as_json and fmt not in (Format.table, Format.json):
         raise LSTMTraceError(f"--json contradicts --format {fmt.value}; give one of them")
     if dump_all and dump is None:
@@ -255,18 +193,18 @@ def main_command(
     fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
     expectations = [parse(e) for e in expect or []]
-    bi = None if direction is None else direction is Direction.bi
-    options: dict[str, Any] = {
-        "input_size": input_size,
-        "hidden_size": hidden_size,
-        "seq_len": seq_len,
-        "batch": batch,
-        "num_layers": num_layers,
-        "bidirectional": True if bidirectional else bi,
-        "proj_size": proj_size,
-        "dtype": None if dtype is None else dtype.value,
-        "seed": seed,
-    }
+    options = config_options(
+        input_size=input_size,
+        hidden_size=hidden_size,
+        seq_len=seq_len,
+        batch=batch,
+        num_layers=num_layers,
+        direction=direction,
+        bidirectional=bidirectional,
+        proj_size=proj_size,
+        dtype=dtype,
+        seed=seed,
+    )
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
     checker = Checker(run.config, expectations) if expectations else None
     result = _run_and_render(run, fmt, steps, samples, limit, dump_all, frameworks, checker)

@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .cli import DType, app, note
+from .cli import app, note
+from .options import DType
 
 
 class Framework(str, Enum):

@@ -1,0 +1,97 @@
+"""The command line's shared options: the LSTM configuration, as Typer annotations.
+
+The trace command and `explain` take the same configuration options; defining them once keeps
+their names, short forms and help identical. An option left out is None, so that a weights
+file can supply it (resolve.py).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .errors import LSTMTraceError
+
+CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
+
+
+class Direction(str, Enum):
+    uni = "uni"
+    bi = "bi"
+
+
+class DType(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+def _opt(*names: str, help: str, panel: str = CONFIG, **kwargs: Any) -> Any:
+    return typer.Option(*names, help=help, rich_help_panel=panel, **kwargs)
+
+
+InputOpt = Annotated[
+    int | None, _opt("--input", "-i", help="Input features I of x_t [default: 32].")
+]
+HiddenOpt = Annotated[int | None, _opt("--hidden", "-H", help="Hidden units H [default: 70].")]
+SeqLenOpt = Annotated[int | None, _opt("--seq-len", "-T", help="Sequence length T [default: 3].")]
+BatchOpt = Annotated[
+    int | None, _opt("--batch", "-B", help="Batch size; omit for unbatched input (T, I).")
+]
+LayersOpt = Annotated[int | None, _opt("--layers", "-L", help="Stacked layers [default: 1].")]
+DirectionOpt = Annotated[
+    Direction | None, _opt("--direction", help="uni or bi [default: uni].", case_sensitive=False)
+]
+BidirectionalOpt = Annotated[bool, _opt("--bidirectional", help="Shorthand for --direction bi.")]
+ProjOpt = Annotated[
+    int | None,
+    _opt(
+        "--proj", help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P [default: 0, off]."
+    ),
+]
+DTypeOpt = Annotated[
+    DType | None, _opt("--dtype", help="float32 or float64 [default: float32, or the weights'].")
+]
+SeedOpt = Annotated[int, _opt("--seed", help="Seed of the weights and the input.")]
+WeightsOpt = Annotated[
+    Path | None,
+    _opt(
+        "--weights",
+        "-w",
+        help="Weights: .npz, .safetensors, .pt/.pth, .weights.h5 or .keras (PyTorch or Keras "
+        "names); sets the architecture.",
+        panel=FILES,
+    ),
+]
+
+
+def config_options(
+    *,
+    input_size: int | None,
+    hidden_size: int | None,
+    seq_len: int | None,
+    batch: int | None,
+    num_layers: int | None,
+    direction: Direction | None,
+    bidirectional: bool,
+    proj_size: int | None,
+    dtype: DType | None,
+    seed: int,
+) -> dict[str, Any]:
+    """The options as LSTMConfig fields, None where not given; refuses a contradiction."""
+    if bidirectional and direction is Direction.uni:
+        raise LSTMTraceError("--bidirectional contradicts --direction uni; give one of them")
+    bi = True if bidirectional else (None if direction is None else direction is Direction.bi)
+    return {
+        "input_size": input_size,
+        "hidden_size": hidden_size,
+        "seq_len": seq_len,
+        "batch": batch,
+        "num_layers": num_layers,
+        "bidirectional": bi,
+        "proj_size": proj_size,
+        "dtype": None if dtype is None else dtype.value,
+        "seed": seed,
+    }
