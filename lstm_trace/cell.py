@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -57,6 +58,12 @@ class HookEvent:
 #: A hook observes an event and returns None, or returns an array (anything broadcastable to
 #: the value's shape) that replaces the value downstream.
 Hook = Callable[[HookEvent], "ArrayLike | None"]
+
+
+#: Receives, for each layer, direction and block of steps, the gate activations [i, f, g, o]
+#: of those steps, (c, B, 4H), with the steps in visiting order: a cheap way to summarise
+#: every step (gate health) without hooks.
+BlockObserver = Callable[[int, str, Sequence[int], "FloatArray"], None]
 
 
 class HookError(ValueError):
@@ -106,6 +113,7 @@ def forward(
     c0: ArrayLike | None = None,
     hooks: Sequence[Hook] = (),
     hook_steps: Collection[int] | None = None,
+    observer: BlockObserver | None = None,
 ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
     """Run the LSTM over a sequence, firing hooks at every hook point.
 
@@ -113,6 +121,7 @@ def forward(
     h0: (D*L, B, H_out) or (D*L, H_out); c0: (D*L, B, H) or (D*L, H); zeros when omitted.
     hooks: called in order at every hook point; hook_steps limits them to those time steps
     (all steps when None). With no hooks the loop is the plain one and pays nothing.
+    observer, when given, receives every step's gate activations block by block.
 
     Returns (output, (h_n, c_n)) shaped as PyTorch with batch_first=True:
     output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, B, H_out); c_n (D*L, B, H)
@@ -147,8 +156,9 @@ def forward(
             s = k * d_count + d
             runner = _Direction(_prepare(w), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out])
             fire = _Fire(hooks, k, DIRECTIONS[d], unbatched) if hooks else None
+            watch = None if observer is None else partial(observer, k, DIRECTIONS[d])
             h_n[s], c_n[s] = runner.run(
-                h_init[s], c_init[s], backward=d == 1, fire=fire, active=active
+                h_init[s], c_init[s], backward=d == 1, fire=fire, active=active, watch=watch
             )
         layer_in = layer_out
 
@@ -213,10 +223,10 @@ class _Direction:
         batch = seq.shape[1]
         self.block = max(1, PROJECTION_BLOCK // (batch * p.w_ih_t.shape[1]))
 
-    def projections(self, backward: bool) -> Iterator[tuple[int, FloatArray]]:
-        """(t, x_t W_ih^T + b) for every step in visiting order, (B, 4H) each.
+    def blocks(self, backward: bool) -> Iterator[tuple[int, range, FloatArray]]:
+        """(first step, steps in visiting order, x W_ih^T + b of the steps (c, B, 4H)).
 
-        Each block of steps is one matrix product, (steps*B, I_k) @ (I_k, 4H).
+        Each block of steps is one matrix product, (c*B, I_k) @ (I_k, 4H).
         """
         seq, p = self.seq, self.p
         steps, batch = seq.shape[:2]
@@ -225,10 +235,8 @@ class _Direction:
             chunk = seq[start : start + self.block]
             block = np.matmul(chunk.reshape(-1, chunk.shape[2]), p.w_ih_t)  # (c*B, 4H)
             block += p.bias
-            block = block.reshape(len(chunk), batch, -1)  # (c, B, 4H)
-            offsets = range(len(chunk))
-            for i in reversed(offsets) if backward else offsets:
-                yield start + i, block[i]
+            ts = range(start, start + len(chunk))
+            yield start, (ts[::-1] if backward else ts), block.reshape(len(chunk), batch, -1)
 
     def run(
         self,
@@ -238,26 +246,36 @@ class _Direction:
         backward: bool,
         fire: _Fire | None,
         active: frozenset[int] | None,
+        watch: Callable[[Sequence[int], FloatArray], None] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Step through time (T-1 down to 0 when backward); return the final (h, c)."""
         p, out = self.p, self.out
         hs = p.w_ih_t.shape[1] // 4
-        for t, xproj in self.projections(backward):
-            if fire is not None and (active is None or t in active):
-                h, c = self._hooked_step(t, xproj, h, c, fire)
-            else:
-                z = _activate(xproj + h @ p.w_hh_t, p)  # (B, 4H)
-                c = z[:, hs : 2 * hs] * c + z[:, :hs] * z[:, 2 * hs : 3 * hs]
-                h = z[:, 3 * hs :] * np.tanh(c)
-                if p.w_hr_t is not None:
-                    h = h @ p.w_hr_t  # (B, H_out)
-            out[t] = h
+        for start, ts, block in self.blocks(backward):
+            gates: list[FloatArray] = []
+            for t in ts:
+                xproj = block[t - start]  # (B, 4H)
+                if fire is not None and (active is None or t in active):
+                    h, c, z = self._hooked_step(t, xproj, h, c, fire)
+                else:
+                    z = _activate(xproj + h @ p.w_hh_t, p)  # (B, 4H)
+                    c = z[:, hs : 2 * hs] * c + z[:, :hs] * z[:, 2 * hs : 3 * hs]
+                    h = z[:, 3 * hs :] * np.tanh(c)
+                    if p.w_hr_t is not None:
+                        h = h @ p.w_hr_t  # (B, H_out)
+                out[t] = h
+                if watch is not None:
+                    gates.append(z)  # a fresh array each step: keeping it is safe
+            if watch is not None:
+                watch(ts, np.stack(gates))
         return h, c
 
     def _hooked_step(
         self, t: int, xproj: FloatArray, h: FloatArray, c: FloatArray, fire: _Fire
-    ) -> tuple[FloatArray, FloatArray]:
-        """The same arithmetic as the plain step, with every intermediate offered to hooks."""
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The same arithmetic as the plain step, with every intermediate offered to hooks.
+
+        Returns (h_t, C_t, the gate activations before any replacement)."""
         p = self.p
         hs = p.w_ih_t.shape[1] // 4
         x_t, x_new = fire("x", t, self.seq[t])
@@ -280,4 +298,4 @@ class _Direction:
         if p.w_hr_t is not None:
             h = h @ p.w_hr_t
         h, _ = fire("hidden_state", t, h)
-        return h, c
+        return h, c, z

@@ -271,7 +271,7 @@ def _run_and_render(
             keep_values=keep_values,
             sink=sink,
         )
-        out.write(outputs_line(result.outputs, count))
+        out.write(outputs_line(result.outputs, count, result.health))
         out.flush()
         return result
     result = trace(

@@ -20,6 +20,7 @@ from .cell import HOOK_POINTS, Hook, HookEvent, forward
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .errors import ConfigError, SelectionError
 from .frameworks import return_shapes, tensor_counts, weight_locations
+from .health import HealthMonitor
 from .steps import StepSelection, select_steps
 from .weights import (
     DIRECTIONS,
@@ -214,6 +215,8 @@ class Trace:
     c_n: FloatArray = field(repr=False)
     #: full values of the traced tensors, when trace(keep_values=True)
     values: dict[tuple[str, int, str, int], FloatArray] | None = field(default=None, repr=False)
+    #: gate health over every step (health.py), the JSON 'health' object
+    health: dict[str, Any] = field(default_factory=dict)
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
@@ -235,6 +238,7 @@ class Trace:
         doc = header_dict(self.config, self.selection)
         doc["tensors"] = [r.to_dict() for r in self.tensors]
         doc["outputs"] = outputs_dict(self.outputs)
+        doc["health"] = self.health
         return doc
 
 
@@ -291,9 +295,18 @@ def trace(
     recorder = Recorder(config, samples, selection.steps, keep_values, sink)
     # User hooks see every step; with none, hooks fire only at the selected steps, so the
     # unselected ones run the plain loop.
-    output, (h_n, c_n) = forward(
-        weights, xa, h0, c0, hooks=[*hooks, recorder], hook_steps=None if hooks else selection.steps
-    )
+    monitor = HealthMonitor(config)
+    # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        output, (h_n, c_n) = forward(
+            weights,
+            xa,
+            h0,
+            c0,
+            hooks=[*hooks, recorder],
+            hook_steps=None if hooks else selection.steps,
+            observer=monitor,
+        )
     return Trace(
         config=config,
         selection=selection,
@@ -306,6 +319,7 @@ def trace(
         h_n=h_n,
         c_n=c_n,
         values=recorder.values,
+        health=monitor.report(),
     )
 
 

@@ -250,12 +250,18 @@ def jsonl_lines(doc: Doc) -> list[Doc]:
     """The lines --format jsonl writes for doc, built by hand from the JSON document."""
     header = {"type": "header", **{k: doc[k] for k in HEADER_KEYS}}
     tensors = [{"type": "tensor", **record} for record in doc["tensors"]]
-    outputs = {"type": "outputs", "outputs": doc["outputs"], "tensor_count": len(tensors)}
+    outputs = {
+        "type": "outputs",
+        "outputs": doc["outputs"],
+        "tensor_count": len(tensors),
+        "health": doc["health"],
+    }
     return [strict(line) for line in (header, *tensors, outputs)]
 
 
-def test_header_keys_are_the_documents_but_tensors_and_outputs() -> None:
-    assert set(HEADER_KEYS) == set(load_schema()["required"]) - {"tensors", "outputs"}
+def test_header_keys_are_the_documents_but_tensors_outputs_and_health() -> None:
+    # tensors, outputs and health come after the pass: in their own lines of the stream
+    assert set(HEADER_KEYS) == set(load_schema()["required"]) - {"tensors", "outputs", "health"}
     header = load_schema("trace-jsonl")["$defs"]["headerLine"]
     assert set(header["required"]) == {"type", *HEADER_KEYS}
 

@@ -37,8 +37,9 @@ def test_jsonl_lines_parse_validate_and_agree_with_json(capsys: Any) -> None:
     doc = json.loads(capsys.readouterr().out)
     strip = lambda d: {k: v for k, v in d.items() if k != "type"}  # noqa: E731
     assert {k: v for k, v in strip(lines[0]).items()} == {
-        k: v for k, v in doc.items() if k not in ("tensors", "outputs")
+        k: v for k, v in doc.items() if k not in ("tensors", "outputs", "health")
     }
+    assert lines[-1]["health"] == doc["health"]
     key = lambda t: (t["layer"], t["direction"], t["step"], t["name"])  # noqa: E731
     assert sorted(map(strip, tensors), key=key) == sorted(doc["tensors"], key=key)
     assert lines[-1]["outputs"] == doc["outputs"]

@@ -27,7 +27,14 @@ def tensor_line(record: TensorRecord) -> str:
     return _line({"type": "tensor", **record.to_dict()})
 
 
-def outputs_line(outputs: dict[str, tuple[int, ...]], tensor_count: int) -> str:
+def outputs_line(
+    outputs: dict[str, tuple[int, ...]], tensor_count: int, health: dict[str, Any]
+) -> str:
     return _line(
-        {"type": "outputs", "outputs": outputs_dict(outputs), "tensor_count": tensor_count}
+        {
+            "type": "outputs",
+            "outputs": outputs_dict(outputs),
+            "tensor_count": tensor_count,
+            "health": health,
+        }
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..cell import HOOK_POINTS
 from ..config import LSTMConfig
@@ -55,6 +56,7 @@ def sections(trace: Trace, frameworks: bool = False) -> list[Item]:
         *_cell_tables(trace),
         *_value_tables(trace),
         _outputs(trace),
+        *_health(trace),
     ]
     if frameworks:
         items += framework_tables(trace)
@@ -187,6 +189,54 @@ def _outputs(trace: Trace) -> Section:
     for name, shape in trace.outputs.items():
         table.add(name, shape_text(shape), holds[name])
     return table
+
+
+def health_cells(health: dict[str, Any]) -> dict[tuple[int, str], dict[str, str]]:
+    """Per layer and direction, per gate: '9.4%' saturated, with ', 3 stuck' when units never
+    move and ', 12 NaN/Inf' when values are not finite."""
+    cells: dict[tuple[int, str], dict[str, str]] = {}
+    for g in health.get("gates", []):
+        text = f"{100 * g['saturated_share']:.1f}%"
+        if g["stuck_count"]:
+            text += f", {g['stuck_count']} stuck"
+        if g["nonfinite"]:
+            text += f", {g['nonfinite']} NaN/Inf"
+        cells.setdefault((g["layer"], g["direction"]), {})[g["gate"]] = text
+    return cells
+
+
+def health_note(health: dict[str, Any]) -> str:
+    first = health.get("first_nonfinite")
+    if first is None:
+        return "No NaN or Inf in any gate."
+    return (
+        f"First NaN or Inf: step {first['step']}, layer {first['layer']}, "
+        f"{first['direction']}, {first['gate']}."
+    )
+
+
+def _health(trace: Trace) -> list[Item]:
+    """Saturated share per gate over every step (not only the traced ones), stuck units."""
+    section = Section.of(
+        "Gate health, every step (saturated share)",
+        "layer>",
+        "direction",
+        "forget",
+        "input",
+        "candidate",
+        "output",
+    )
+    for (layer, direction), gates in health_cells(trace.health).items():
+        section.add(
+            str(layer),
+            direction,
+            *(gates.get(g, "") for g in ("forget_gate", "input_gate", "candidate", "output_gate")),
+        )
+    rule = (
+        "Saturated: sigmoid gates below 0.05 or above 0.95, the candidate beyond +-0.95; "
+        "stuck: a unit that never moves. "
+    )
+    return [section, Note(rule + health_note(trace.health))]
 
 
 def framework_tables(trace: Trace) -> list[Item]:

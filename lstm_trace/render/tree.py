@@ -8,6 +8,7 @@ from rich.tree import Tree
 
 from ..trace import Trace
 from .common import config_line, matrix_text, numel, sample_text, shape_text, stats_text
+from .sections import health_cells, health_note
 
 
 def render_tree(trace: Trace) -> RenderableType:
@@ -42,4 +43,10 @@ def render_tree(trace: Trace) -> RenderableType:
     outputs = root.add("[bold]outputs[/]")
     for name, shape in trace.outputs.items():
         outputs.add(f"{name} {shape_text(shape)}")
+    health = root.add(
+        f"[bold]gate health[/] (saturated share, every step): {health_note(trace.health)}"
+    )
+    for (layer, direction), gates in health_cells(trace.health).items():
+        parts = ", ".join(f"{name.removesuffix('_gate')} {text}" for name, text in gates.items())
+        health.add(escape(f"layer {layer} {direction}: {parts}"))
     return root

@@ -1,0 +1,133 @@
+"""Gate health: saturation, units that never move, and the first NaN or Inf.
+
+Computed over every step, not only the traced ones, from the blocks of gate activations the
+forward pass hands to an observer, so it costs a few vectorised operations per block rather
+than hooks at every step.
+
+- saturated: a sigmoid gate (forget, input, output) below 0.05 or above 0.95; the candidate,
+  a tanh, beyond +-0.95. A saturated gate passes almost no gradient.
+- stuck units: units whose activation never moves, max - min <= 1e-6 over every step and
+  batch row (not judged from a single value).
+- first non-finite: the first step (in the order the pass computes them), layer, direction
+  and gate whose activations hold a NaN or an Inf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import LSTMConfig
+from .weights import FloatArray
+
+SATURATION = 0.05
+STUCK_TOLERANCE = 1e-6
+#: gate names in the order of the 4H axis (PyTorch's i, f, g, o)
+GATES_BY_INDEX = ("input_gate", "forget_gate", "candidate", "output_gate")
+#: the walkthrough's order, used for reports
+REPORT_ORDER = ("forget_gate", "input_gate", "candidate", "output_gate")
+#: stuck unit indices listed per gate; the rest are counted
+MAX_LISTED = 20
+
+
+@dataclass
+class _Place:
+    """Running totals for one layer and direction."""
+
+    hidden: int
+    values: int = 0  # per gate
+    rows: int = 0  # steps x batch rows seen
+    saturated: FloatArray = field(init=False)  # (4,) counts
+    nonfinite: FloatArray = field(init=False)  # (4,) counts
+    low: FloatArray = field(init=False)  # (4H,) running min (NaN-ignoring)
+    high: FloatArray = field(init=False)  # (4H,) running max
+
+    def __post_init__(self) -> None:
+        self.saturated = np.zeros(4, dtype=np.int64)
+        self.nonfinite = np.zeros(4, dtype=np.int64)
+        self.low = np.full(4 * self.hidden, np.inf)
+        self.high = np.full(4 * self.hidden, -np.inf)
+
+
+class HealthMonitor:
+    """A BlockObserver for forward(): accumulates health over every step."""
+
+    def __init__(self, config: LSTMConfig) -> None:
+        self.config = config
+        self.places: dict[tuple[int, str], _Place] = {}
+        self.first_nonfinite: dict[str, Any] | None = None
+
+    def __call__(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
+        """block: (c, B, 4H) activations [i, f, g, o] of `steps`, which are in visiting order
+        while block rows are in time order."""
+        h = block.shape[-1] // 4
+        place = self.places.setdefault((layer, direction), _Place(h))
+        gates = block.reshape(-1, 4, h)  # (c*B, gate, unit)
+        place.rows += gates.shape[0]
+        place.values += gates.shape[0] * h
+        sigmoid = (gates < SATURATION) | (gates > 1 - SATURATION)
+        tanh = np.abs(gates) > 1 - SATURATION
+        sigmoid[:, 2, :] = tanh[:, 2, :]  # the candidate is a tanh
+        place.saturated += sigmoid.sum(axis=(0, 2))
+        finite = np.isfinite(gates)
+        if not finite.all():
+            place.nonfinite += (~finite).sum(axis=(0, 2))
+            self._locate(layer, direction, steps, block)
+        flat = block.reshape(-1, 4 * h)
+        # fmin/fmax skip NaN, so one bad value does not hide how the other values move
+        np.fmin(place.low, np.fmin.reduce(flat, axis=0), out=place.low)
+        np.fmax(place.high, np.fmax.reduce(flat, axis=0), out=place.high)
+
+    def _locate(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
+        if self.first_nonfinite is not None:
+            return
+        first = min(steps)
+        for t in steps:  # visiting order
+            row = block[t - first].reshape(-1, 4, block.shape[-1] // 4)
+            bad = ~np.isfinite(row).all(axis=(0, 2))
+            for name in REPORT_ORDER:
+                if bad[GATES_BY_INDEX.index(name)]:
+                    self.first_nonfinite = {
+                        "step": int(t),
+                        "layer": layer,
+                        "direction": direction,
+                        "gate": name,
+                    }
+                    return
+
+    def report(self) -> dict[str, Any]:
+        """The JSON 'health' object."""
+        gates = []
+        for (layer, direction), place in self.places.items():
+            spread = place.high - place.low
+            for name in REPORT_ORDER:
+                g = GATES_BY_INDEX.index(name)
+                units = spread[g * place.hidden : (g + 1) * place.hidden]
+                stuck = (
+                    [int(u) for u in np.flatnonzero(units <= STUCK_TOLERANCE)]
+                    if place.rows > 1
+                    else None  # one value cannot show whether a unit moves
+                )
+                gates.append(
+                    {
+                        "layer": layer,
+                        "direction": direction,
+                        "gate": name,
+                        "values": place.values,
+                        "saturated": int(place.saturated[g]),
+                        "saturated_share": round(int(place.saturated[g]) / place.values, 6)
+                        if place.values
+                        else 0.0,
+                        "stuck_count": None if stuck is None else len(stuck),
+                        "stuck_units": None if stuck is None else stuck[:MAX_LISTED],
+                        "nonfinite": int(place.nonfinite[g]),
+                    }
+                )
+        return {
+            "saturation_threshold": SATURATION,
+            "gates": gates,
+            "first_nonfinite": self.first_nonfinite,
+        }

@@ -1,0 +1,527 @@
+"""SVG pictures of an LSTM: the cell with the shape on every arrow, and the network unrolled.
+
+Every render function is pure: LSTMConfig in, a self-contained SVG 1.1 document out (a
+<style> element, markers in <defs>, no external fonts, images, links or scripts). Only
+`svg_to_png` touches files and runs programs. The gate-activation heatmap is in
+svg_heatmap.py, which draws with the Drawing and document helpers below.
+
+Layouts are computed from text widths: labels are monospace, so a label of n characters at
+size s is at most n * s * CHAR pixels wide, and every position is derived from those widths
+so that no label touches a line, a box or another label.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+
+from ..config import LSTMConfig
+
+SVG_NS = "http://www.w3.org/2000/svg"
+FONT = 12  # px: shape labels
+CHAR = 0.62  # em: advance of one monospace character (DejaVu Sans Mono: 0.602)
+MONO = "'DejaVu Sans Mono',Menlo,Consolas,'Liberation Mono',monospace"
+SANS = "'DejaVu Sans',Helvetica,Arial,sans-serif"
+STYLE = f"""
+text{{font-family:{MONO};fill:#222}}
+.title{{font-family:{SANS};font-weight:bold}}
+.label{{fill:#1a4a8a}}
+.sym{{font-weight:bold}}
+.wire{{fill:none;stroke:#444;stroke-width:1.6}}
+.cstate{{fill:none;stroke:#b23b2e;stroke-width:2.6}}
+.gate{{fill:#fbe3a4;stroke:#a57c1b;stroke-width:1.4}}
+.proj{{fill:#d8ecd0;stroke:#4d7f3a;stroke-width:1.4}}
+.op{{fill:#f6c9c4;stroke:#a3392f;stroke-width:1.4}}
+.body{{fill:#eef3fa;stroke:#8aa0bd;stroke-width:1.2}}
+.cell{{fill:#dde9f7;stroke:#3d5a80;stroke-width:1.4}}
+.dot{{fill:#444}}
+"""
+
+Point = tuple[float, float]
+SIGMA, TIMES = "\u03c3", "\u00d7"  # sigma and times, escaped for linters
+
+
+def text_width(s: str, size: float = FONT) -> float:
+    """An upper bound of the width of s in pixels, set in the monospace font at size."""
+    return len(s) * size * CHAR
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.1f}".removesuffix(".0")
+
+
+def dims(cfg: LSTMConfig, n: int) -> str:
+    """The shape of a vector of n per sequence: '(70)' unbatched, '(4, 70)' with a batch of 4."""
+    return f"({n})" if cfg.batch is None else f"({cfg.batch}, {n})"
+
+
+class Drawing:
+    """A <g> of SVG elements and the size (width, height) of the area they cover."""
+
+    def __init__(self) -> None:
+        self.group = ET.Element("g")
+        self.width = 0.0
+        self.height = 0.0
+
+    def add(self, tag: str, attrs: dict[str, str | float]) -> ET.Element:
+        """Append an element; numbers are written with one decimal at most."""
+        values = {k: v if isinstance(v, str) else _fmt(v) for k, v in attrs.items()}
+        return ET.SubElement(self.group, tag, values)
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        s: str,
+        *,
+        size: float = FONT,
+        anchor: str = "start",
+        cls: str = "label",
+        middle: bool = False,
+    ) -> None:
+        """A line of text with its baseline at y (or centred on y when middle)."""
+        base = y + 0.35 * size if middle else y
+        el = self.add("text", {"x": x, "y": base, "font-size": size, "class": cls})
+        if anchor != "start":
+            el.set("text-anchor", anchor)
+        el.text = s
+
+    def wire(self, points: Sequence[Point], *, cls: str = "wire", arrow: bool = True) -> None:
+        """A polyline through points, with an arrowhead at the last one."""
+        attrs: dict[str, str | float] = {
+            "points": " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in points),
+            "class": cls,
+        }
+        if arrow:
+            attrs["marker-end"] = "url(#arrow-c)" if cls == "cstate" else "url(#arrow)"
+        self.add("polyline", attrs)
+
+    def box(self, x: float, y: float, w: float, h: float, cls: str, r: float = 6) -> None:
+        """A rounded rectangle with its top-left corner at (x, y)."""
+        self.add("rect", {"x": x, "y": y, "width": w, "height": h, "rx": r, "class": cls})
+
+    def node(self, x: float, y: float, symbol: str, rx: float = 13, ry: float = 13) -> None:
+        """A pointwise operation: an ellipse centred on (x, y) with its symbol inside."""
+        self.add("ellipse", {"cx": x, "cy": y, "rx": rx, "ry": ry, "class": "op"})
+        self.text(x, y, symbol, size=14, anchor="middle", cls="sym", middle=True)
+
+    def dot(self, x: float, y: float) -> None:
+        """A junction where a wire splits or two wires join."""
+        self.add("circle", {"cx": x, "cy": y, "r": 3.5, "class": "dot"})
+
+
+def document(
+    parts: Iterable[tuple[Drawing, float]], title: str, defs: Iterable[ET.Element] = ()
+) -> str:
+    """The SVG document of the drawings, each placed at (0, its y offset), on white."""
+    parts = list(parts)
+    width = math.ceil(max(d.width for d, _ in parts))
+    height = math.ceil(max(y + d.height for d, y in parts))
+    root = ET.Element("svg", {"xmlns": SVG_NS, "version": "1.1"})
+    root.attrib.update(width=str(width), height=str(height), viewBox=f"0 0 {width} {height}")
+    ET.SubElement(root, "title").text = title
+    ET.SubElement(root, "style", {"type": "text/css"}).text = STYLE
+    defs_el = ET.SubElement(root, "defs")
+    for name, colour in (("arrow", "#444"), ("arrow-c", "#b23b2e")):
+        marker = ET.SubElement(defs_el, "marker", {"id": name, "viewBox": "0 0 10 10"})
+        marker.attrib.update(refX="10", refY="5", markerWidth="10", markerHeight="10")
+        marker.attrib.update(orient="auto", markerUnits="userSpaceOnUse")
+        ET.SubElement(marker, "path", {"d": "M0,1 L10,5 L0,9 z", "fill": colour})
+    defs_el.extend(defs)
+    ET.SubElement(root, "rect", {"width": "100%", "height": "100%", "fill": "#ffffff"})
+    for drawing, y in parts:
+        if y:
+            drawing.group.set("transform", f"translate(0,{_fmt(y)})")
+        root.append(drawing.group)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _cell(cfg: LSTMConfig) -> Drawing:
+    """The cell diagram of layer 0 (see render_cell_svg)."""
+    d = Drawing()
+    H, Ho, In = cfg.hidden_size, cfg.h_out, cfg.input_size  # the names of DESIGN.md
+    X = Ho + In
+    # the gates, left to right, with their output labels and box lines
+    gates = [("f", f"{SIGMA} forget"), ("i", f"{SIGMA} input"), ("c", "tanh candidate")]
+    gates.append(("o", f"{SIGMA} output"))
+    outs = [f"f_t {dims(cfg, H)}", f"i_t {dims(cfg, H)}", f"C~_t {dims(cfg, H)}"]
+    outs.append(f"o_t {dims(cfg, H)}")
+    lines = [(name, f"W_{g} {H}x{X}", f"b_{g} {H}") for g, name in gates]
+    bw = max(130, *(text_width(s, 13) + 24 for ls in lines for s in ls))
+    pitch = max(bw + 30, *(text_width(s) + 36 for s in [*outs, f"i_t*C~_t {dims(cfg, H)}"]))
+    c_in, h_in = f"C_(t-1) {dims(cfg, H)}", f"h_(t-1) {dims(cfg, Ho)}"
+    bus, branch = f"X = [h, x] {dims(cfg, X)}", dims(cfg, X)
+    # rows (y) of the picture
+    y_c, y_tanh, y_prod, y_box, bh = 120.0, 182.0, 245.0, 300.0, 62.0
+    y_bus = y_box + bh + 58
+    y_mid = (y_prod + y_box) / 2 + 4  # labels of the gate outputs
+    # columns (x)
+    left = 16 + max(text_width(c_in), text_width(h_in))
+    body_left = left + 20
+    x_j = body_left + 24  # where x_t joins h_(t-1)
+    gx0 = max(x_j + text_width(bus) + 30, body_left + bw / 2 + 16)
+    gx = [gx0 + k * pitch for k in range(4)]
+    proj = f"W_hr {Ho}x{H}" if cfg.proj_size else ""
+    pw = text_width(proj) + 20 if proj else 0.0
+    x_out = max(gx[3] + bw / 2 + 40 + pw / 2, gx[3] + text_width(outs[3]) + 30)
+    tanh_c, c_branch = f"tanh(C_t) {dims(cfg, H)}", f"C_t {dims(cfg, H)}"
+    h_label = f"h_t {dims(cfg, Ho)}"
+    right_labels = [c_branch, h_label, dims(cfg, H) if proj else ""]
+    body_right = x_out + max(pw / 2, *(text_width(s) + 8 for s in right_labels)) + 14
+    x_cend = body_right + 20
+    x_up = x_cend + 6 + text_width(c_branch) + 30
+    x_end = x_up + 40
+    d.width = max(x_end + 6 + text_width(h_label) + 16, x_up + text_width(h_label) / 2 + 16)
+
+    title = f"LSTM cell: input {In}, hidden {H}"
+    title += (f", proj {cfg.proj_size}" if proj else "") + (
+        f", batch {cfg.batch}" if cfg.batch else ""
+    )
+    d.text(16, 28, title, size=17, cls="title")
+    d.text(
+        16,
+        50,
+        f"X = [h_(t-1), x_t] has {Ho} + {In} = {X} entries; each gate weight W is "
+        f"{H} x {X}, each bias b is {H}",
+        size=13,
+        cls="sub",
+    )
+    d.box(body_left, y_c - 28, body_right - body_left, y_bus + 28 - (y_c - 28), "body", 14)
+
+    # the cell state: C_(t-1) -> x (forget) -> + -> C_t
+    d.text(left, y_c, c_in, anchor="end", middle=True)
+    d.wire([(left + 6, y_c), (gx[0] - 13, y_c)], cls="cstate")
+    d.node(gx[0], y_c, TIMES)
+    d.wire([(gx[0] + 13, y_c), (gx[2] - 13, y_c)], cls="cstate")
+    d.text((gx[0] + gx[2]) / 2, y_c - 8, f"f_t*C_(t-1) {dims(cfg, H)}", anchor="middle")
+    d.node(gx[2], y_c, "+")
+    d.wire([(gx[2] + 13, y_c), (x_cend, y_c)], cls="cstate")
+    d.text(x_cend + 6, y_c, c_branch, anchor="start", middle=True)
+
+    # h_(t-1) and x_t join into X, which feeds the four gates
+    d.text(left, y_bus, h_in, anchor="end", middle=True)
+    d.wire([(left + 6, y_bus), (x_j - 4, y_bus)])
+    d.wire([(x_j, y_bus + 70), (x_j, y_bus + 4)])
+    d.text(x_j + 8, y_bus + 52, f"x_t {dims(cfg, In)}")
+    d.dot(x_j, y_bus)
+    d.wire([(x_j, y_bus), (gx[3], y_bus)], arrow=False)
+    d.text(x_j + 14, y_bus - 7, bus)
+    for k, (x, (name, w_line, b_line)) in enumerate(zip(gx, lines, strict=True)):
+        d.dot(x, y_bus)
+        d.wire([(x, y_bus), (x, y_box + bh)])
+        d.text(x + 7, y_bus - 20, branch)
+        d.box(x - bw / 2, y_box, bw, bh, "gate")
+        d.text(x, y_box + 18, name, size=13, anchor="middle", cls="sym")
+        d.text(x, y_box + 36, w_line, size=13, anchor="middle", cls="weight")
+        d.text(x, y_box + 53, b_line, size=13, anchor="middle", cls="weight")
+        d.text(x + 7, y_mid, outs[k])
+
+    # gate outputs: f_t up to the forget multiply; i_t x C~_t up to the +; o_t to the output
+    d.wire([(gx[0], y_box), (gx[0], y_c + 13)])
+    d.wire([(gx[1], y_box), (gx[1], y_prod), (gx[2] - 13, y_prod)])
+    d.wire([(gx[2], y_box), (gx[2], y_prod + 13)])
+    d.node(gx[2], y_prod, TIMES)
+    d.wire([(gx[2], y_prod - 13), (gx[2], y_c + 13)])
+    d.text(gx[2] + 7, (y_c + y_prod) / 2 + 4, f"i_t*C~_t {dims(cfg, H)}")
+    d.wire([(gx[3], y_box), (gx[3], y_prod), (x_out - 13, y_prod)])
+
+    # h_t = o_t * tanh(C_t) [then W_hr h_t], leaving right (next step) and up (next layer)
+    d.dot(x_out, y_c)
+    d.wire([(x_out, y_c), (x_out, y_tanh - 13)])
+    d.text(x_out + 7, (y_c + y_tanh) / 2 + 2, c_branch)
+    d.node(x_out, y_tanh, "tanh", rx=22)
+    d.wire([(x_out, y_tanh + 13), (x_out, y_prod - 13)])
+    d.text(x_out - 8, (y_tanh + y_prod) / 2 + 4, tanh_c, anchor="end")
+    d.node(x_out, y_prod, TIMES)
+    if proj:
+        y_p = y_box + bh / 2 - 15
+        d.wire([(x_out, y_prod + 13), (x_out, y_p)])
+        d.text(x_out + 7, (y_prod + y_p) / 2 + 8, dims(cfg, H))
+        d.box(x_out - pw / 2, y_p, pw, 30, "proj")
+        d.text(x_out, y_p + 15, proj, size=FONT, anchor="middle", cls="weight", middle=True)
+        d.wire([(x_out, y_p + 30), (x_out, y_bus), (x_end, y_bus)])
+        d.text(x_out + 7, (y_p + 30 + y_bus) / 2 + 4, h_label)
+    else:
+        d.wire([(x_out, y_prod + 13), (x_out, y_bus), (x_end, y_bus)])
+        d.text(x_out + 7, (y_prod + y_bus) / 2 + 4, h_label)
+    d.text(x_end + 6, y_bus, h_label, middle=True)
+    d.dot(x_up, y_bus)
+    d.wire([(x_up, y_bus), (x_up, y_c - 40)])
+    d.text(x_up, y_c - 48, h_label, anchor="middle")
+
+    # legend and notes
+    y = y_bus + 100
+    x = 16.0
+    d.box(x, y - 10, 26, 18, "gate", 3)
+    x = _legend_text(d, x + 34, y, f"layer: W ({H} x {X}) and b ({H}), then {SIGMA} or tanh")
+    d.add("ellipse", {"cx": x + 11, "cy": y - 1, "rx": 11, "ry": 9, "class": "op"})
+    x = _legend_text(d, x + 30, y, f"pointwise {TIMES} + tanh")
+    d.wire([(x, y - 1), (x + 30, y - 1)])
+    x = _legend_text(d, x + 38, y, "vector, shape in ()")
+    d.wire([(x, y - 1), (x + 30, y - 1)], cls="cstate")
+    x = _legend_text(d, x + 38, y, "cell state")
+    notes = [f"{SIGMA} = sigmoid; tanh squashes to (-1, 1); {TIMES} and + act entry by entry."]
+    if cfg.batch is not None:
+        notes.append(f"Batch {cfg.batch}: each vector is ({cfg.batch}, n), one row per sequence.")
+    if proj:
+        notes.append(
+            f"proj_size {Ho}: h_t = W_hr (o_t * tanh(C_t)) is {Ho} entries, so "
+            f"h_(t-1) is {Ho} too; C_t stays {H}."
+        )
+    if cfg.num_layers > 1:
+        k, xin = cfg.num_layers - 1, cfg.output_size
+        layers = "layer 1" if k == 1 else f"layers 1 to {k}"
+        notes.append(
+            f"Layer 0 shown; {layers} read x_t of {cfg.num_directions} x {Ho} = {xin},"
+            f" so their X is {Ho} + {xin} = {Ho + xin} and each W is {H}x{Ho + xin}."
+        )
+    if cfg.bidirectional:
+        notes.append(
+            "The backward direction has its own weights of the same shapes and reads "
+            "t = T-1 down to 0."
+        )
+    for i, note in enumerate(notes):
+        d.text(16, y + 28 + 18 * i, note, size=12, cls="note")
+    d.width = max(d.width, x + 16, *(text_width(s, 13) + 32 for s in notes), text_width(title, 17))
+    d.height = y + 28 + 18 * len(notes)
+    return d
+
+
+def _legend_text(d: Drawing, x: float, y: float, s: str) -> float:
+    """A legend entry's text at x; returns where the next entry starts."""
+    d.text(x, y + 4, s, size=12, cls="legend")
+    return x + text_width(s) + 24
+
+
+def _columns(seq_len: int, max_steps: int) -> list[int | None]:
+    """The time steps drawn, None for the ellipsis: all, or the first max_steps-1 and the last."""
+    if seq_len <= max_steps:
+        return list(range(seq_len))
+    return [*range(max_steps - 1), None, seq_len - 1]
+
+
+def _unrolled(cfg: LSTMConfig, max_steps: int) -> Drawing:
+    """The network unrolled over time (see render_unrolled_svg)."""
+    if max_steps < 2:
+        raise ValueError(
+            f"max_steps must be at least 2 (the first and the last step), got {max_steps}"
+        )
+    d = Drawing()
+    H, Ho, In, T = cfg.hidden_size, cfg.h_out, cfg.input_size, cfg.seq_len
+    L, D, bi = cfg.num_layers, cfg.num_directions, cfg.bidirectional
+    cols = _columns(T, max_steps)
+    h_lab, c_lab, up = f"h {dims(cfg, Ho)}", f"C {dims(cfg, H)}", dims(cfg, cfg.output_size)
+    x_labs = {t: f"x_{t} {dims(cfg, In)}" for t in cols if t is not None}
+    y_labs = {t: f"y_{t} {dims(cfg, cfg.output_size)}" for t in cols if t is not None}
+    cw = max(110.0, 2 * (text_width(up) + 18), *(text_width(s) + 12 for s in y_labs.values()))
+    cw = max(cw, *(text_width(s) + 12 for s in x_labs.values()))
+    ch, gap = 44.0, max(text_width(h_lab), text_width(c_lab)) + 56
+    cx = [20 + cw / 2 + j * (cw + gap) for j in range(len(cols))]
+
+    d.text(
+        16,
+        28,
+        f"Unrolled over T = {T}: {L} layer{'s' * (L > 1)}, "
+        f"{'bidirectional' if bi else 'unidirectional'}",
+        size=17,
+        cls="title",
+    )
+    # rows, top to bottom: per layer (top layer first) the concat, backward row, forward row
+    y = 100.0
+    rows: dict[tuple[int, str], float] = {}
+    concat: dict[int, float] = {}
+    for layer in reversed(range(L)):
+        if bi:
+            concat[layer], rows[layer, "bwd"] = y + 12, y + 34
+            y += 34 + ch + 44
+        rows[layer, "fwd"] = y
+        y += ch + 60
+    y_x = y - 4  # where the inputs x_t start
+
+    for j, t in enumerate(cols):
+        x = cx[j]
+        if t is None:
+            for yr in rows.values():
+                d.text(x, yr + ch / 2, "…", size=20, anchor="middle", cls="sym", middle=True)
+            d.text(x, y_x + 16, "…", size=20, anchor="middle", cls="sym")
+            continue
+        for (layer, direction), yr in rows.items():
+            d.box(x - cw / 2, yr, cw, ch, "cell", 10)
+            d.text(
+                x,
+                yr + ch / 2,
+                f"L{layer} {direction}",
+                size=13,
+                anchor="middle",
+                middle=True,
+                cls="sym",
+            )
+        # inputs: x_t into layer 0, the layer below's output into layer k > 0
+        for layer in range(L):
+            y_in = y_x if layer == 0 else (concat[layer - 1] - 9 if bi else rows[layer - 1, "fwd"])
+            fwd = rows[layer, "fwd"]
+            d.wire([(x, y_in), (x, fwd + ch)])
+            if layer == 0:
+                d.text(x, y_x + 16, x_labs[t], anchor="middle")
+            else:
+                d.text(x + 7, fwd + ch + 44, up)
+            if bi:  # the same input goes round the forward cell to the backward one
+                y_f, y_m, xr = fwd + ch + 14, fwd - 22, x + cw / 2 + 12
+                d.dot(x, y_f)
+                d.wire([(x, y_f), (xr, y_f), (xr, y_m), (x + 20, y_m), (x + 20, y_m - 22)])
+                # the forward output goes round the backward cell to the concat
+                xl, y_cat = x - cw / 2 - 12, concat[layer]
+                d.wire([(x - 20, fwd), (x - 20, y_m), (xl, y_m), (xl, y_cat), (x - 9, y_cat)])
+                d.wire([(x, rows[layer, "bwd"]), (x, y_cat + 9)])
+                d.add("circle", {"cx": x, "cy": y_cat, "r": 9, "class": "op"})
+                d.text(
+                    x,
+                    y_cat,
+                    "⊕" if False else "+",
+                    size=13,
+                    anchor="middle",
+                    cls="sym",
+                    middle=True,
+                )
+        top = concat[L - 1] - 9 if bi else rows[L - 1, "fwd"]
+        d.wire([(x, top), (x, 70)])
+        d.text(x, 62, y_labs[t], anchor="middle")
+
+    # the states flowing along each row: forward left to right, backward right to left
+    for (_, direction), yr in rows.items():
+        for j in range(len(cols) - 1):
+            a = cx[j] + (16 if cols[j] is None else cw / 2)
+            b = cx[j + 1] - (16 if cols[j + 1] is None else cw / 2)
+            for dy, lab, ly in ((-7, h_lab, -12), (7, c_lab, 22)):
+                yy = yr + ch / 2 + dy
+                d.wire([(a, yy), (b, yy)] if direction == "fwd" else [(b, yy), (a, yy)])
+                d.text((a + b) / 2, yy + ly, lab, anchor="middle")
+
+    # caption: what was drawn and the shapes PyTorch returns
+    b = "" if cfg.batch is None else f"{cfg.batch}, "
+    bl = "" if cfg.batch is None else "B, "
+    caption = []
+    if None in cols:
+        caption.append(
+            f"T = {T}: steps 0 to {max_steps - 2} and {T - 1} drawn; steps "
+            f"{max_steps - 1} to {T - 2} are elided (…)."
+        )
+    caption.append(
+        f"Each cell is one layer and direction at one step: L0 fwd = layer 0, "
+        f"forward{'; bwd reads t = T-1 down to 0' if bi else ''}."
+    )
+    if bi:
+        caption.append(f"+ concatenates the forward and backward h_t: {Ho} + {Ho} = {D * Ho}.")
+    caption.append(
+        f"output ({b}{T}, {cfg.output_size})   h_n ({D * L}, {b}{Ho})   c_n ({D * L}, {b}{H})"
+    )
+    caption.append(
+        f"(PyTorch's layout: output ({bl}T, D*h_out), h_n (D*layers, {bl}h_out), "
+        f"c_n (D*layers, {bl}H))"
+    )
+    for i, line in enumerate(caption):
+        d.text(16, y_x + 48 + 18 * i, line, size=12, cls="caption")
+    d.height = y_x + 48 + 18 * len(caption)
+    d.width = max(cx[-1] + cw / 2 + 20, *(text_width(s) + 32 for s in caption))
+    return d
+
+
+def render_cell_svg(config: LSTMConfig) -> str:
+    """The classic LSTM cell diagram (after colah's "Understanding LSTM Networks") as SVG.
+
+    Drawn: the cell state running across the top from C_(t-1) through the forget multiply
+    and the + to C_t; h_(t-1) entering bottom left and x_t from below, joining into
+    X = [h_(t-1), x_t]; the four gate boxes (sigmoid forget, sigmoid input, tanh candidate,
+    sigmoid output)
+    each with its weight and bias shapes (W_f 70x102, b_f 70); the i_t x C~_t product; the
+    tanh of C_t and the output multiply with o_t; W_hr when proj_size is set; h_t leaving to
+    the right and up. Every arrow carries its shape for this configuration, with a leading
+    batch dimension when batched. A title, a legend and notes (batch, projection, upper
+    layers, backward direction) sit around it.
+    """
+    return document([(_cell(config), 0)], "LSTM cell diagram")
+
+
+def render_unrolled_svg(config: LSTMConfig, max_steps: int = 4) -> str:
+    """The network unrolled over time as SVG.
+
+    Drawn: one column per time step (with more than max_steps steps, the first max_steps-1,
+    an ellipsis column and the last, as the caption says); per layer a forward row of cells
+    (arrows left to right) and, when bidirectional, a backward row (right to left), cells
+    labelled 'L0 fwd'; the h and C arrows between cells labelled with their shapes; x_t into
+    layer 0 labelled (I), the layer below's output into layer k > 0 labelled (D*h_out); the
+    forward and backward outputs concatenated into y_t at the top; a caption with the shapes
+    of output, h_n and c_n in PyTorch's layout.
+    """
+    return document([(_unrolled(config, max_steps), 0)], "LSTM unrolled over time")
+
+
+def render_svg(config: LSTMConfig) -> str:
+    """The picture `--svg FILE` writes: the cell diagram, and below it the unrolled network
+    when there is more than one layer, direction or step."""
+    cell = _cell(config)
+    parts = [(cell, 0.0)]
+    if config.num_layers > 1 or config.bidirectional or config.seq_len > 1:
+        cell.add(
+            "line",
+            {
+                "x1": 16,
+                "y1": cell.height + 14,
+                "x2": cell.width - 16,
+                "y2": cell.height + 14,
+                "stroke": "#bbbbbb",
+            },
+        )
+        parts.append((_unrolled(config, 4), cell.height + 20))
+    return document(parts, "LSTM cell and unrolled network")
+
+
+def svg_to_png(svg_text: str, png_path: str) -> None:
+    """Render SVG text to a PNG file with rsvg-convert or, failing that, headless Chromium.
+
+    The one function here that touches files and runs programs. Raises FileNotFoundError
+    naming both converters when neither is installed, RuntimeError when the converter fails.
+    """
+    rsvg = shutil.which("rsvg-convert")
+    if rsvg is not None:
+        done = subprocess.run(
+            [rsvg, "--format", "png", "--output", png_path],
+            input=svg_text.encode("utf-8"),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"rsvg-convert failed: {done.stderr.decode(errors='replace')}")
+        return
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None and os.path.exists("/usr/bin/chromium"):
+        chromium = "/usr/bin/chromium"
+    if chromium is None:
+        raise FileNotFoundError(
+            "rendering SVG to PNG needs rsvg-convert or chromium, and neither is on PATH; "
+            "install one (Debian/Ubuntu: apt-get install librsvg2-bin, or apt-get install "
+            "chromium)"
+        )
+    root = ET.fromstring(svg_text)
+    width = math.ceil(float(root.get("width", "800")))
+    height = math.ceil(float(root.get("height", "600")))
+    with tempfile.TemporaryDirectory(prefix="lstm-trace-svg-") as tmp:
+        page = os.path.join(tmp, "picture.svg")
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(svg_text)
+        command = [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp}/profile",
+            f"--screenshot={os.path.abspath(png_path)}", f"--window-size={width},{height}",
+            f"file://{page}",
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, timeout=120, check=False)
+        if done.returncode != 0 or not os.path.exists(png_path):
+            raise RuntimeError(f"chromium failed: {done.stderr.decode(errors='replace')[-2000:]}")

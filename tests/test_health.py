@@ -1,0 +1,128 @@
+"""Gate health over every step: saturation, stuck units, and the first NaN or Inf."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights, trace
+from lstm_trace.cli import main
+from lstm_trace.health import HealthMonitor
+
+
+def gates_of(result: Any, layer: int = 0, direction: str = "forward") -> dict[str, dict[str, Any]]:
+    return {
+        g["gate"]: g
+        for g in result.health["gates"]
+        if g["layer"] == layer and g["direction"] == direction
+    }
+
+
+def test_saturation_share_counts_every_step_against_an_independent_count() -> None:
+    cfg = LSTMConfig(input_size=4, hidden_size=6, seq_len=40, batch=3, dtype="float64")
+    w, x = init_weights(cfg), init_input(cfg) * 4.0  # large inputs saturate some gates
+    seen: dict[str, list[np.ndarray]] = {"forget_gate": [], "candidate": []}
+
+    def hook(e: HookEvent) -> None:
+        if e.name in seen:
+            seen[e.name].append(e.value.copy())
+
+    forward(w, x, hooks=[hook])
+    result = trace(cfg, w, x)  # default steps: only 0 and 39 are traced...
+    gates = gates_of(result)
+    f = np.stack(seen["forget_gate"])
+    g = np.stack(seen["candidate"])
+    # ...but health covers all 40 steps
+    assert gates["forget_gate"]["values"] == f.size == 40 * 3 * 6
+    assert gates["forget_gate"]["saturated"] == int(((f < 0.05) | (f > 0.95)).sum())
+    assert gates["candidate"]["saturated"] == int((np.abs(g) > 0.95).sum())
+    assert gates["candidate"]["saturated"] > 0
+    assert gates["forget_gate"]["saturated_share"] == pytest.approx(
+        gates["forget_gate"]["saturated"] / f.size, abs=1e-6
+    )
+
+
+def test_stuck_units_are_found() -> None:
+    cfg = LSTMConfig(input_size=3, hidden_size=5, seq_len=6, dtype="float64")
+    w = init_weights(cfg)
+    d = w.layers[0][0]
+    rows = d.gate_rows("o")
+    # output-gate unit 2 ignores its inputs: its activation is sigmoid(bias) at every step
+    d.w_ih[rows.start + 2] = 0.0
+    d.w_hh[rows.start + 2] = 0.0
+    gates = gates_of(trace(cfg, w))
+    assert gates["output_gate"]["stuck_units"] == [2] and gates["output_gate"]["stuck_count"] == 1
+    assert gates["forget_gate"]["stuck_count"] == 0
+    one = gates_of(trace(LSTMConfig(seq_len=1)))  # a single value cannot show movement
+    assert one["forget_gate"]["stuck_count"] is None
+
+
+def test_first_nan_points_at_the_step_it_enters() -> None:
+    cfg = LSTMConfig(input_size=4, hidden_size=3, seq_len=6, bidirectional=True, num_layers=2)
+    x = init_input(cfg)
+    x[4, 1] = np.nan
+    result = trace(cfg, x=x)
+    assert result.health["first_nonfinite"] == {
+        "step": 4,
+        "layer": 0,
+        "direction": "forward",
+        "gate": "forget_gate",
+    }
+    forward_gates = gates_of(result)
+    assert all(g["nonfinite"] == 2 * 3 for g in forward_gates.values())  # steps 4 and 5
+    clean = trace(LSTMConfig(seq_len=6))
+    assert clean.health["first_nonfinite"] is None
+
+
+def test_first_nonfinite_in_one_gate_names_that_gate() -> None:
+    cfg = LSTMConfig(input_size=2, hidden_size=3, seq_len=5)
+    w = init_weights(cfg)
+    d = w.layers[0][0]
+    d.b_ih[d.gate_rows("o").start] = np.inf  # only o's pre-activation is infinite: sigmoid -> 1
+    d.b_hh[d.gate_rows("o").start] = -np.inf  # inf - inf = NaN in the output gate only
+    result = trace(cfg, w)
+    assert result.health["first_nonfinite"] == {
+        "step": 0,
+        "layer": 0,
+        "direction": "forward",
+        "gate": "output_gate",
+    }
+
+
+def test_backward_direction_reports_in_visiting_order() -> None:
+    monitor = HealthMonitor(LSTMConfig(hidden_size=1, input_size=1, seq_len=4))
+    block = np.full((4, 1, 4), 0.5)
+    block[1, 0, 1] = np.nan  # time step 1
+    block[3, 0, 0] = np.nan  # time step 3, visited first going backward
+    monitor(0, "backward", range(3, -1, -1), block)
+    assert monitor.first_nonfinite == {
+        "step": 3,
+        "layer": 0,
+        "direction": "backward",
+        "gate": "input_gate",
+    }
+
+
+def test_health_in_table_and_json(capsys: Any, tmp_path: Any) -> None:
+    x = np.random.default_rng(1).standard_normal((5, 32)).astype(np.float32)
+    x[2, 0] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    assert main(["--x", str(tmp_path / "x.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "Gate health, every step" in out
+    assert "First NaN or Inf: step 2, layer 0, forward, forget_gate." in " ".join(out.split())
+    assert main(["--json"]) == 0
+    import json
+
+    health = json.loads(capsys.readouterr().out)["health"]
+    assert health["first_nonfinite"] is None and len(health["gates"]) == 4
+
+
+def test_health_does_not_change_the_numbers() -> None:
+    cfg = LSTMConfig(bidirectional=True, num_layers=2, batch=2, seq_len=9)
+    w, x = init_weights(cfg), init_input(cfg)
+    plain = forward(w, x)
+    watched = forward(w, x, observer=HealthMonitor(cfg))
+    assert np.array_equal(plain[0], watched[0]) and np.array_equal(plain[1][1], watched[1][1])
