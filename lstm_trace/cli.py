@@ -10,46 +10,58 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from . import __version__
+from .cli_output import Format, Request, data_console, note, run_and_render, save_exports
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError
 from .options import (
-    FILES,
     OUTPUT,
     BatchOpt,
     BidirectionalOpt,
+    C0Opt,
     DirectionOpt,
     DTypeOpt,
+    DumpAllOpt,
+    DumpOpt,
+    ExpectOpt,
+    ExportHtmlOpt,
+    ExportSvgOpt,
+    FrameworksOpt,
+    GateOpt,
+    H0Opt,
     HiddenOpt,
     InputOpt,
+    JsonOpt,
     LayersOpt,
+    PngOpt,
     ProjOpt,
+    SamplesOpt,
+    SaveWeightsOpt,
     SeedOpt,
+    SeqFirstOpt,
     SeqLenOpt,
+    StepsOpt,
+    SvgOpt,
     WeightsOpt,
+    XOpt,
     config_options,
 )
 from .resolve import OPTION_NAMES
 
-if TYPE_CHECKING:
-    from .expect import Checker
-    from .resolve import Resolved
-    from .trace import TensorRecord, Trace
-
-
-class Format(str, Enum):
-    table = "table"
-    tree = "tree"
-    json = "json"
-    jsonl = "jsonl"
-    markdown = "markdown"
+__all__ = [
+    "ExportHtmlOpt",
+    "ExportSvgOpt",
+    "app",
+    "data_console",
+    "main",
+    "note",
+    "run",
+    "save_exports",
+]
 
 
 app = typer.Typer(
@@ -68,11 +80,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def note(message: str) -> None:
-    """A diagnostic for the user, on stderr, never mixed into the answer."""
-    sys.stderr.write(f"lstm-trace: {message}\n")
-
-
 @app.callback(invoke_without_command=True)
 def main_command(
     ctx: typer.Context,
@@ -87,88 +94,26 @@ def main_command(
     dtype: DTypeOpt = None,
     seed: SeedOpt = 0,
     weights: WeightsOpt = None,
-    x_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--x",
-            help="Input .npy, (B, T, I) or (T, I); sets T and the batch.",
-            rich_help_panel=FILES,
-        ),
-    ] = None,
-    h0_path: Annotated[
-        Path | None,
-        typer.Option("--h0", help="Initial h .npy, (D*layers, [B,] H_out).", rich_help_panel=FILES),
-    ] = None,
-    c0_path: Annotated[
-        Path | None,
-        typer.Option("--c0", help="Initial C .npy, (D*layers, [B,] H).", rich_help_panel=FILES),
-    ] = None,
-    seq_first: Annotated[
-        bool,
-        typer.Option(
-            "--seq-first",
-            help="--x is (T, B, I) and --dump's output (T, B, ...), as batch_first=False.",
-            rich_help_panel=FILES,
-        ),
-    ] = False,
-    dump: Annotated[
-        Path | None,
-        typer.Option(
-            "--dump", help="Write output, h_n and c_n to this .npz.", rich_help_panel=FILES
-        ),
-    ] = None,
-    dump_all: Annotated[
-        bool,
-        typer.Option(
-            "--dump-all", help="With --dump: every traced tensor too.", rich_help_panel=FILES
-        ),
-    ] = False,
-    save_weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--save-weights",
-            help="Save the weights of this run (PyTorch names; Keras for .weights.h5).",
-            rich_help_panel=FILES,
-        ),
-    ] = None,
-    steps: Annotated[
-        str | None,
-        typer.Option(
-            "--steps",
-            help="Steps to show: all, a list (0,2,-1) or a range (1:4). "
-            "Default: every step of a short sequence, else the first and last.",
-            rich_help_panel=OUTPUT,
-        ),
-    ] = None,
-    samples: Annotated[
-        int,
-        typer.Option(
-            "--samples", help="Values shown per tensor (0: none).", rich_help_panel=OUTPUT
-        ),
-    ] = 4,
+    x_path: XOpt = None,
+    h0_path: H0Opt = None,
+    c0_path: C0Opt = None,
+    seq_first: SeqFirstOpt = False,
+    dump: DumpOpt = None,
+    dump_all: DumpAllOpt = False,
+    save_weights: SaveWeightsOpt = None,
+    steps: StepsOpt = None,
+    samples: SamplesOpt = 4,
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)
     ] = Format.table,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Shorthand for --format json.", rich_help_panel=OUTPUT)
-    ] = False,
-    expect: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--expect",
-            help="NAME=VALUE, repeatable: output=10,140, W_f=70,102, concat@1=*,210, "
-            "params.keras=28840. Exit 1 if any fails.",
-            rich_help_panel=OUTPUT,
-        ),
-    ] = None,
-    frameworks: Annotated[
-        bool,
-        typer.Option(
-            "--frameworks",
-            help="Show where each weight lives in PyTorch, Keras and ONNX (on with --weights).",
-            rich_help_panel=OUTPUT,
-        ),
-    ] = False,
+    as_json: JsonOpt = False,
+    expect: ExpectOpt = None,
+    frameworks: FrameworksOpt = False,
+    gate: GateOpt = "forget_gate",
+    svg: SvgOpt = None,
+    png: PngOpt = None,
+    export_svg: ExportSvgOpt = None,
+    export_html: ExportHtmlOpt = None,
     max_memory: Annotated[
         str,
         typer.Option("--max-memory", help="Refuse runs whose arrays would need more than this."),
@@ -207,7 +152,20 @@ def main_command(
     )
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
     checker = Checker(run.config, expectations) if expectations else None
-    result = _run_and_render(run, fmt, steps, samples, limit, dump_all, frameworks, checker)
+    request = Request(
+        fmt=fmt,
+        steps=steps,
+        samples=samples,
+        limit=limit,
+        keep_values=dump_all,
+        frameworks=frameworks,
+        gate=gate,
+        svg=svg,
+        png=png,
+        export_svg=export_svg,
+        export_html=export_html,
+    )
+    result = run_and_render(run, request, checker)
     if dump is not None:
         from .io import write_npz
 
@@ -228,80 +186,6 @@ def main_command(
             note(f"{len(failed)} of {len(outcomes)} expectations failed")
             raise typer.Exit(1)
         note(f"all {len(outcomes)} expectations passed")
-
-
-def _run_and_render(
-    run: Resolved,
-    fmt: Format,
-    steps: str | None,
-    samples: int,
-    limit: int,
-    keep_values: bool,
-    frameworks: bool,
-    checker: Checker | None,
-) -> Trace:
-    """Trace and print in the chosen format; JSONL streams each record as it is computed."""
-    from .render import render_json, render_markdown, render_table, render_tree
-    from .trace import prepare, trace
-
-    if fmt is Format.jsonl:
-        from .render.jsonl import header_line, outputs_line, tensor_line
-
-        out = sys.stdout
-        out.write(header_line(run.config, prepare(run.config, steps, samples, limit)))
-        out.flush()  # the header is known before the pass: show it at once
-        count = 0
-
-        def sink(record: TensorRecord) -> None:
-            nonlocal count
-            out.write(tensor_line(record))
-            count += 1
-            if checker is not None:
-                checker.observe(record)
-
-        result = trace(
-            run.config,
-            run.weights,
-            run.x,
-            h0=run.h0,
-            c0=run.c0,
-            steps=steps,
-            samples=samples,
-            max_memory=limit,
-            keep_values=keep_values,
-            sink=sink,
-        )
-        out.write(outputs_line(result.outputs, count, result.health))
-        out.flush()
-        return result
-    result = trace(
-        run.config,
-        run.weights,
-        run.x,
-        h0=run.h0,
-        c0=run.c0,
-        steps=steps,
-        samples=samples,
-        max_memory=limit,
-        keep_values=keep_values,
-    )
-    if checker is not None:
-        checker.observe_all(result.tensors)
-    show_frameworks = frameworks or run.weights_file is not None
-    if fmt is Format.json:
-        sys.stdout.write(render_json(result))
-    elif fmt is Format.markdown:
-        sys.stdout.write(render_markdown(result, frameworks=show_frameworks))
-    else:
-        # NO_COLOR (https://no-color.org) means no escape codes at all, bold included.
-        plain = bool(os.environ.get("NO_COLOR"))
-        console = Console(highlight=False, color_system=None if plain else "auto")
-        if fmt is Format.tree:
-            console.print(render_tree(result))
-        else:
-            console.print(render_table(result, frameworks=show_frameworks))
-    sys.stdout.flush()
-    return result
 
 
 def _error_line(exc: LSTMTraceError) -> str:

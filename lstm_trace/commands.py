@@ -12,8 +12,20 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .cli import app, note
-from .options import DType
+from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
+from .options import (
+    BatchOpt,
+    BidirectionalOpt,
+    DirectionOpt,
+    DType,
+    HiddenOpt,
+    InputOpt,
+    LayersOpt,
+    ProjOpt,
+    SeqLenOpt,
+    WeightsOpt,
+    config_options,
+)
 
 
 class Framework(str, Enum):
@@ -143,3 +155,53 @@ def schema(
     from .schema import load_schema
 
     sys.stdout.write(json.dumps(load_schema("trace-jsonl" if jsonl else "trace"), indent=2) + "\n")
+
+
+class ExplainFormat(str, Enum):
+    terminal = "terminal"
+    markdown = "markdown"
+
+
+@app.command()
+def explain(
+    input_size: InputOpt = None,
+    hidden_size: HiddenOpt = None,
+    seq_len: SeqLenOpt = None,
+    batch: BatchOpt = None,
+    num_layers: LayersOpt = None,
+    direction: DirectionOpt = None,
+    bidirectional: BidirectionalOpt = False,
+    proj_size: ProjOpt = None,
+    weights: WeightsOpt = None,
+    fmt: Annotated[
+        ExplainFormat,
+        typer.Option("--format", "-f", help="terminal (rendered) or markdown (raw text)."),
+    ] = ExplainFormat.terminal,
+    export_svg: ExportSvgOpt = None,
+    export_html: ExportHtmlOpt = None,
+) -> None:
+    """The walkthrough narrated with your numbers: 32 + 70 = 102, W_f is 70 x 102, ..."""
+    from rich.markdown import Markdown
+
+    from .explain import explain as explain_text
+    from .resolve import resolve
+
+    options = config_options(
+        input_size=input_size,
+        hidden_size=hidden_size,
+        seq_len=seq_len,
+        batch=batch,
+        num_layers=num_layers,
+        direction=direction,
+        bidirectional=bidirectional,
+        proj_size=proj_size,
+        dtype=None,
+        seed=0,
+    )
+    text = explain_text(resolve(options, weights).config)
+    if fmt is ExplainFormat.markdown:
+        sys.stdout.write(text)
+        return
+    console = data_console(record=bool(export_svg or export_html))
+    console.print(Markdown(text, code_theme="ansi_dark", inline_code_lexer=None))
+    save_exports(console, export_svg, export_html)

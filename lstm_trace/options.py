@@ -95,3 +95,99 @@ def config_options(
         "dtype": None if dtype is None else dtype.value,
         "seed": seed,
     }
+
+
+# --- files and output of the trace command ---------------------------------------------------
+
+XOpt = Annotated[
+    Path | None,
+    _opt("--x", help="Input .npy, (B, T, I) or (T, I); sets T and the batch.", panel=FILES),
+]
+H0Opt = Annotated[
+    Path | None, _opt("--h0", help="Initial h .npy, (D*layers, [B,] H_out).", panel=FILES)
+]
+C0Opt = Annotated[
+    Path | None, _opt("--c0", help="Initial C .npy, (D*layers, [B,] H).", panel=FILES)
+]
+SeqFirstOpt = Annotated[
+    bool,
+    _opt(
+        "--seq-first",
+        help="--x is (T, B, I) and --dump's output (T, B, ...), as batch_first=False.",
+        panel=FILES,
+    ),
+]
+DumpOpt = Annotated[
+    Path | None, _opt("--dump", help="Write output, h_n and c_n to this .npz.", panel=FILES)
+]
+DumpAllOpt = Annotated[
+    bool, _opt("--dump-all", help="With --dump: every traced tensor too.", panel=FILES)
+]
+SaveWeightsOpt = Annotated[
+    Path | None,
+    _opt(
+        "--save-weights",
+        help="Save the weights of this run (PyTorch names; Keras for .weights.h5).",
+        panel=FILES,
+    ),
+]
+StepsOpt = Annotated[
+    str | None,
+    _opt(
+        "--steps",
+        help="Steps to show: all, a list (0,2,-1) or a range (1:4). "
+        "Default: every step of a short sequence, else the first and last.",
+        panel=OUTPUT,
+    ),
+]
+SamplesOpt = Annotated[
+    int, _opt("--samples", help="Values shown per tensor (0: none).", panel=OUTPUT)
+]
+JsonOpt = Annotated[bool, _opt("--json", help="Shorthand for --format json.", panel=OUTPUT)]
+ExpectOpt = Annotated[
+    list[str] | None,
+    _opt(
+        "--expect",
+        help="NAME=VALUE, repeatable: output=10,140, W_f=70,102, concat@1=*,210, "
+        "params.keras=28840. Exit 1 if any fails.",
+        panel=OUTPUT,
+    ),
+]
+FrameworksOpt = Annotated[
+    bool,
+    _opt(
+        "--frameworks",
+        help="Show where each weight lives in PyTorch, Keras and ONNX (on with --weights).",
+        panel=OUTPUT,
+    ),
+]
+GateOpt = Annotated[
+    str,
+    _opt(
+        "--gate",
+        help="With --format heatmap: forget_gate, input_gate, candidate or output_gate, "
+        "optionally @LAYER and :backward.",
+        panel=OUTPUT,
+    ),
+]
+SvgOpt = Annotated[
+    Path | None,
+    _opt(
+        "--svg",
+        help="Write a diagram of the cell (and the unrolled network) with this run's shapes; "
+        "with --format heatmap, the heatmap.",
+        panel=OUTPUT,
+    ),
+]
+PngOpt = Annotated[
+    Path | None,
+    _opt("--png", help="The same picture as PNG (needs rsvg-convert or chromium).", panel=OUTPUT),
+]
+ExportSvgOpt = Annotated[
+    Path | None,
+    _opt("--export-svg", help="Save the terminal output as an SVG picture.", panel=OUTPUT),
+]
+ExportHtmlOpt = Annotated[
+    Path | None,
+    _opt("--export-html", help="Save the terminal output as an HTML page.", panel=OUTPUT),
+]

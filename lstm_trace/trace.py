@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import summary
-from .cell import HOOK_POINTS, Hook, HookEvent, forward
+from .cell import HOOK_POINTS, BlockObserver, Hook, HookEvent, forward
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .errors import ConfigError, SelectionError
 from .frameworks import return_shapes, tensor_counts, weight_locations
@@ -272,6 +272,7 @@ def trace(
     max_memory: int = DEFAULT_MAX_MEMORY,
     keep_values: bool = False,
     sink: Callable[[TensorRecord], None] | None = None,
+    observers: Sequence[BlockObserver] = (),
 ) -> Trace:
     """Run the LSTM of config and record every hook point at the selected steps.
 
@@ -282,6 +283,8 @@ def trace(
     a full copy of every traced tensor in Trace.values (memory grows with the selection).
     sink, when given, receives each record as it is computed (in the order the pass visits
     layers, directions and steps) and Trace.tensors stays empty: memory stays flat.
+    observers receive every step's gate activations block by block (see forward()), beside
+    the gate-health monitor that every trace runs.
     """
     selection = prepare(config, steps, samples, max_memory)
     if weights is None:
@@ -296,6 +299,12 @@ def trace(
     # User hooks see every step; with none, hooks fire only at the selected steps, so the
     # unselected ones run the plain loop.
     monitor = HealthMonitor(config)
+
+    def observe(layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
+        monitor(layer, direction, steps, block)
+        for observer in observers:
+            observer(layer, direction, steps, block)
+
     # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         output, (h_n, c_n) = forward(
@@ -305,7 +314,7 @@ def trace(
             c0,
             hooks=[*hooks, recorder],
             hook_steps=None if hooks else selection.steps,
-            observer=monitor,
+            observer=observe,
         )
     return Trace(
         config=config,

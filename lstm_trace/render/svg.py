@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from ..config import LSTMConfig
 
@@ -166,7 +167,7 @@ def _cell(cfg: LSTMConfig) -> Drawing:
     x_j = body_left + 24  # where x_t joins h_(t-1)
     gx0 = max(x_j + text_width(bus) + 30, body_left + bw / 2 + 16)
     gx = [gx0 + k * pitch for k in range(4)]
-    proj = f"W_hr {Ho}x{H}" if cfg.proj_size else ""
+    proj = f"W_hr {Ho}x{H}" if cfg.proj_size else ""  # on the path of h_t
     pw = text_width(proj) + 20 if proj else 0.0
     x_out = max(gx[3] + bw / 2 + 40 + pw / 2, gx[3] + text_width(outs[3]) + 30)
     tanh_c, c_branch = f"tanh(C_t) {dims(cfg, H)}", f"C_t {dims(cfg, H)}"
@@ -178,19 +179,11 @@ def _cell(cfg: LSTMConfig) -> Drawing:
     x_end = x_up + 40
     d.width = max(x_end + 6 + text_width(h_label) + 16, x_up + text_width(h_label) / 2 + 16)
 
-    title = f"LSTM cell: input {In}, hidden {H}"
-    title += (f", proj {cfg.proj_size}" if proj else "") + (
-        f", batch {cfg.batch}" if cfg.batch else ""
-    )
+    title = f"LSTM cell: input {In}, hidden {H}" + (f", proj {Ho}" if proj else "")
+    title += f", batch {cfg.batch}" if cfg.batch else ""
+    sub = f"X = [h_(t-1), x_t] has {Ho} + {In} = {X} entries; each gate W is {H} x {X}, b is {H}"
     d.text(16, 28, title, size=17, cls="title")
-    d.text(
-        16,
-        50,
-        f"X = [h_(t-1), x_t] has {Ho} + {In} = {X} entries; each gate weight W is "
-        f"{H} x {X}, each bias b is {H}",
-        size=13,
-        cls="sub",
-    )
+    d.text(16, 50, sub, size=13, cls="sub")
     d.box(body_left, y_c - 28, body_right - body_left, y_bus + 28 - (y_c - 28), "body", 14)
 
     # the cell state: C_(t-1) -> x (forget) -> + -> C_t
@@ -255,47 +248,47 @@ def _cell(cfg: LSTMConfig) -> Drawing:
     d.text(x_up, y_c - 48, h_label, anchor="middle")
 
     # legend and notes
-    y = y_bus + 100
-    x = 16.0
-    d.box(x, y - 10, 26, 18, "gate", 3)
-    x = _legend_text(d, x + 34, y, f"layer: W ({H} x {X}) and b ({H}), then {SIGMA} or tanh")
-    d.add("ellipse", {"cx": x + 11, "cy": y - 1, "rx": 11, "ry": 9, "class": "op"})
-    x = _legend_text(d, x + 30, y, f"pointwise {TIMES} + tanh")
-    d.wire([(x, y - 1), (x + 30, y - 1)])
-    x = _legend_text(d, x + 38, y, "vector, shape in ()")
-    d.wire([(x, y - 1), (x + 30, y - 1)], cls="cstate")
-    x = _legend_text(d, x + 38, y, "cell state")
-    notes = [f"{SIGMA} = sigmoid; tanh squashes to (-1, 1); {TIMES} and + act entry by entry."]
-    if cfg.batch is not None:
-        notes.append(f"Batch {cfg.batch}: each vector is ({cfg.batch}, n), one row per sequence.")
-    if proj:
-        notes.append(
-            f"proj_size {Ho}: h_t = W_hr (o_t * tanh(C_t)) is {Ho} entries, so "
-            f"h_(t-1) is {Ho} too; C_t stays {H}."
-        )
-    if cfg.num_layers > 1:
-        k, xin = cfg.num_layers - 1, cfg.output_size
-        layers = "layer 1" if k == 1 else f"layers 1 to {k}"
-        notes.append(
-            f"Layer 0 shown; {layers} read x_t of {cfg.num_directions} x {Ho} = {xin},"
-            f" so their X is {Ho} + {xin} = {Ho + xin} and each W is {H}x{Ho + xin}."
-        )
-    if cfg.bidirectional:
-        notes.append(
-            "The backward direction has its own weights of the same shapes and reads "
-            "t = T-1 down to 0."
-        )
+    y, x = y_bus + 100, 16.0
+    legend = [("gate", f"layer: W ({H} x {X}) and b ({H}), then {SIGMA} or tanh")]
+    legend += [("proj", f"projection W_hr ({Ho} x {H})")] if proj else []
+    legend += [("op", f"pointwise {TIMES} + tanh"), ("wire", "vector (shape)")]
+    for kind, s in [*legend, ("cstate", "cell state")]:
+        if kind in ("gate", "proj"):
+            d.box(x, y - 10, 26, 18, kind, 3)
+        elif kind == "op":
+            d.add("ellipse", {"cx": x + 13, "cy": y - 1, "rx": 12, "ry": 9, "class": "op"})
+        else:
+            d.wire([(x, y - 1), (x + 26, y - 1)], cls=kind)
+        d.text(x + 34, y + 4, s, cls="legend")
+        x += 34 + text_width(s) + 26
+    notes = _cell_notes(cfg)
     for i, note in enumerate(notes):
-        d.text(16, y + 28 + 18 * i, note, size=12, cls="note")
-    d.width = max(d.width, x + 16, *(text_width(s, 13) + 32 for s in notes), text_width(title, 17))
+        d.text(16, y + 28 + 18 * i, note, cls="note")
     d.height = y + 28 + 18 * len(notes)
+    d.width = max(d.width, x, text_width(title, 17) + 32, text_width(sub, 13) + 32,
+                  *(text_width(s) + 32 for s in notes))  # fmt: skip
     return d
 
 
-def _legend_text(d: Drawing, x: float, y: float, s: str) -> float:
-    """A legend entry's text at x; returns where the next entry starts."""
-    d.text(x, y + 4, s, size=12, cls="legend")
-    return x + text_width(s) + 24
+def _cell_notes(cfg: LSTMConfig) -> list[str]:
+    """The lines under the cell diagram: what sigma and the batch mean, what else differs."""
+    H, Ho, xin = cfg.hidden_size, cfg.h_out, cfg.output_size
+    notes = [f"{SIGMA} = sigmoid; tanh squashes to (-1, 1); {TIMES} and + act entry by entry."]
+    if cfg.batch is not None:
+        notes.append(f"Batch {cfg.batch}: each vector is ({cfg.batch}, n), one row per sequence.")
+    if cfg.proj_size:
+        notes.append(f"proj_size {Ho}: h_t = W_hr (o_t * tanh(C_t)) has {Ho} entries, so "
+                     f"h_(t-1) has {Ho} too; C_t keeps {H}.")  # fmt: skip
+    if cfg.num_layers > 1:
+        k = cfg.num_layers - 1
+        upper = "layer 1 reads" if k == 1 else f"layers 1 to {k} read"
+        what = f"[forward h_t, backward h_t] = 2 x {Ho}" if cfg.bidirectional else "h_t"
+        notes.append(f"Layer 0 shown; {upper} x_t = the layer below's {what} = {xin}, "
+                     f"so X is {Ho} + {xin} = {Ho + xin} and W is {H}x{Ho + xin}.")  # fmt: skip
+    if cfg.bidirectional:
+        notes.append("The backward direction has its own weights of the same shapes and "
+                     "reads t = T-1 down to 0.")  # fmt: skip
+    return notes
 
 
 def _columns(seq_len: int, max_steps: int) -> list[int | None]:
@@ -308,9 +301,7 @@ def _columns(seq_len: int, max_steps: int) -> list[int | None]:
 def _unrolled(cfg: LSTMConfig, max_steps: int) -> Drawing:
     """The network unrolled over time (see render_unrolled_svg)."""
     if max_steps < 2:
-        raise ValueError(
-            f"max_steps must be at least 2 (the first and the last step), got {max_steps}"
-        )
+        raise ValueError(f"max_steps must be at least 2 (first and last step), got {max_steps}")
     d = Drawing()
     H, Ho, In, T = cfg.hidden_size, cfg.h_out, cfg.input_size, cfg.seq_len
     L, D, bi = cfg.num_layers, cfg.num_directions, cfg.bidirectional
@@ -318,116 +309,90 @@ def _unrolled(cfg: LSTMConfig, max_steps: int) -> Drawing:
     h_lab, c_lab, up = f"h {dims(cfg, Ho)}", f"C {dims(cfg, H)}", dims(cfg, cfg.output_size)
     x_labs = {t: f"x_{t} {dims(cfg, In)}" for t in cols if t is not None}
     y_labs = {t: f"y_{t} {dims(cfg, cfg.output_size)}" for t in cols if t is not None}
-    cw = max(110.0, 2 * (text_width(up) + 18), *(text_width(s) + 12 for s in y_labs.values()))
-    cw = max(cw, *(text_width(s) + 12 for s in x_labs.values()))
+    ends = [*x_labs.values(), *y_labs.values()]
+    cw = max(110.0, 2 * (text_width(up) + 18), *(text_width(s) + 12 for s in ends))
     ch, gap = 44.0, max(text_width(h_lab), text_width(c_lab)) + 56
-    cx = [20 + cw / 2 + j * (cw + gap) for j in range(len(cols))]
+    half = [20 if t is None else cw / 2 for t in cols]  # half the width of each column
+    cx = [30 + sum(2 * w + gap for w in half[:j]) + half[j] for j in range(len(cols))]
+    kind = "bidirectional" if bi else "unidirectional"
+    title = f"Unrolled over T = {T}: {L} layer{'s' * (L > 1)}, {kind}"
+    d.text(16, 28, title, size=17, cls="title")
 
-    d.text(
-        16,
-        28,
-        f"Unrolled over T = {T}: {L} layer{'s' * (L > 1)}, "
-        f"{'bidirectional' if bi else 'unidirectional'}",
-        size=17,
-        cls="title",
-    )
-    # rows, top to bottom: per layer (top layer first) the concat, backward row, forward row
+    # rows, top to bottom: per layer (the top layer first) the concat, backward, forward row
     y = 100.0
     rows: dict[tuple[int, str], float] = {}
     concat: dict[int, float] = {}
     for layer in reversed(range(L)):
         if bi:
             concat[layer], rows[layer, "bwd"] = y + 12, y + 34
-            y += 34 + ch + 44
+            y += 34 + ch + 56
         rows[layer, "fwd"] = y
         y += ch + 60
     y_x = y - 4  # where the inputs x_t start
 
-    for j, t in enumerate(cols):
-        x = cx[j]
+    for x, t in zip(cx, cols, strict=True):
         if t is None:
-            for yr in rows.values():
-                d.text(x, yr + ch / 2, "…", size=20, anchor="middle", cls="sym", middle=True)
-            d.text(x, y_x + 16, "…", size=20, anchor="middle", cls="sym")
+            for yc in [58, *(yr + ch / 2 for yr in rows.values()), y_x + 12]:
+                d.text(x, yc, "\u2026", size=22, anchor="middle", middle=True)
             continue
         for (layer, direction), yr in rows.items():
             d.box(x - cw / 2, yr, cw, ch, "cell", 10)
-            d.text(
-                x,
-                yr + ch / 2,
-                f"L{layer} {direction}",
-                size=13,
-                anchor="middle",
-                middle=True,
-                cls="sym",
-            )
+            d.text(x, yr + ch / 2, f"L{layer} {direction}", size=13, anchor="middle", cls="sym",
+                   middle=True)  # fmt: skip
+        d.text(x, y_x + 16, x_labs[t], anchor="middle")
         # inputs: x_t into layer 0, the layer below's output into layer k > 0
         for layer in range(L):
             y_in = y_x if layer == 0 else (concat[layer - 1] - 9 if bi else rows[layer - 1, "fwd"])
             fwd = rows[layer, "fwd"]
             d.wire([(x, y_in), (x, fwd + ch)])
-            if layer == 0:
-                d.text(x, y_x + 16, x_labs[t], anchor="middle")
-            else:
+            if layer > 0:
                 d.text(x + 7, fwd + ch + 44, up)
-            if bi:  # the same input goes round the forward cell to the backward one
-                y_f, y_m, xr = fwd + ch + 14, fwd - 22, x + cw / 2 + 12
+            if bi:  # x_t goes round the forward cell to the backward one, and the forward
+                # output round the backward cell to the concatenation
+                y_f, xr, xl, y_cat = fwd + ch + 14, x + cw / 2 + 12, x - cw / 2 - 12, concat[layer]
                 d.dot(x, y_f)
-                d.wire([(x, y_f), (xr, y_f), (xr, y_m), (x + 20, y_m), (x + 20, y_m - 22)])
-                # the forward output goes round the backward cell to the concat
-                xl, y_cat = x - cw / 2 - 12, concat[layer]
-                d.wire([(x - 20, fwd), (x - 20, y_m), (xl, y_m), (xl, y_cat), (x - 9, y_cat)])
+                d.wire(
+                    [(x, y_f), (xr, y_f), (xr, fwd - 38), (x + 20, fwd - 38), (x + 20, fwd - 56)]
+                )
+                d.wire(
+                    [(x - 20, fwd), (x - 20, fwd - 18), (xl, fwd - 18), (xl, y_cat), (x - 9, y_cat)]
+                )
                 d.wire([(x, rows[layer, "bwd"]), (x, y_cat + 9)])
                 d.add("circle", {"cx": x, "cy": y_cat, "r": 9, "class": "op"})
-                d.text(
-                    x,
-                    y_cat,
-                    "⊕" if False else "+",
-                    size=13,
-                    anchor="middle",
-                    cls="sym",
-                    middle=True,
-                )
-        top = concat[L - 1] - 9 if bi else rows[L - 1, "fwd"]
-        d.wire([(x, top), (x, 70)])
+                d.text(x, y_cat, "+", size=13, anchor="middle", cls="sym", middle=True)
+        d.wire([(x, concat[L - 1] - 9 if bi else rows[L - 1, "fwd"]), (x, 70)])
         d.text(x, 62, y_labs[t], anchor="middle")
 
-    # the states flowing along each row: forward left to right, backward right to left
+    # the states along each row: forward left to right, backward right to left
     for (_, direction), yr in rows.items():
         for j in range(len(cols) - 1):
-            a = cx[j] + (16 if cols[j] is None else cw / 2)
-            b = cx[j + 1] - (16 if cols[j + 1] is None else cw / 2)
+            a, b = cx[j] + half[j], cx[j + 1] - half[j + 1]
             for dy, lab, ly in ((-7, h_lab, -12), (7, c_lab, 22)):
                 yy = yr + ch / 2 + dy
                 d.wire([(a, yy), (b, yy)] if direction == "fwd" else [(b, yy), (a, yy)])
                 d.text((a + b) / 2, yy + ly, lab, anchor="middle")
 
-    # caption: what was drawn and the shapes PyTorch returns
-    b = "" if cfg.batch is None else f"{cfg.batch}, "
-    bl = "" if cfg.batch is None else "B, "
+    # caption: what is drawn and the shapes PyTorch returns
+    bs, bl = ("", "") if cfg.batch is None else (f"{cfg.batch}, ", "B, ")
     caption = []
     if None in cols:
-        caption.append(
-            f"T = {T}: steps 0 to {max_steps - 2} and {T - 1} drawn; steps "
-            f"{max_steps - 1} to {T - 2} are elided (…)."
-        )
+        caption.append(f"T = {T}: steps 0 to {max_steps - 2} and {T - 1} drawn; "
+                       f"steps {max_steps - 1} to {T - 2} are elided (\u2026).")  # fmt: skip
+    back = "; bwd runs from t = T-1 down to 0" if bi else ""
     caption.append(
-        f"Each cell is one layer and direction at one step: L0 fwd = layer 0, "
-        f"forward{'; bwd reads t = T-1 down to 0' if bi else ''}."
+        f"A cell is one layer and direction at one step (L0 fwd: layer 0, forward){back}."
     )
     if bi:
         caption.append(f"+ concatenates the forward and backward h_t: {Ho} + {Ho} = {D * Ho}.")
-    caption.append(
-        f"output ({b}{T}, {cfg.output_size})   h_n ({D * L}, {b}{Ho})   c_n ({D * L}, {b}{H})"
-    )
-    caption.append(
-        f"(PyTorch's layout: output ({bl}T, D*h_out), h_n (D*layers, {bl}h_out), "
-        f"c_n (D*layers, {bl}H))"
-    )
+    caption.append(f"output ({bs}{T}, {cfg.output_size}); h_n ({D * L}, {bs}{Ho}); "
+                   f"c_n ({D * L}, {bs}{H})")  # fmt: skip
+    caption.append(f"PyTorch's layout: output ({bl}T, D*h_out), h_n (D*layers, {bl}h_out), "
+                   f"c_n (D*layers, {bl}H).")  # fmt: skip
     for i, line in enumerate(caption):
-        d.text(16, y_x + 48 + 18 * i, line, size=12, cls="caption")
-    d.height = y_x + 48 + 18 * len(caption)
-    d.width = max(cx[-1] + cw / 2 + 20, *(text_width(s) + 32 for s in caption))
+        d.text(16, y_x + 52 + 18 * i, line, size=12, cls="caption")
+    d.height = y_x + 52 + 18 * len(caption)
+    d.width = max(cx[-1] + cw / 2 + 30, text_width(title, 17) + 32,
+                  *(text_width(s) + 32 for s in caption))  # fmt: skip
     return d
 
 
@@ -437,12 +402,11 @@ def render_cell_svg(config: LSTMConfig) -> str:
     Drawn: the cell state running across the top from C_(t-1) through the forget multiply
     and the + to C_t; h_(t-1) entering bottom left and x_t from below, joining into
     X = [h_(t-1), x_t]; the four gate boxes (sigmoid forget, sigmoid input, tanh candidate,
-    sigmoid output)
-    each with its weight and bias shapes (W_f 70x102, b_f 70); the i_t x C~_t product; the
-    tanh of C_t and the output multiply with o_t; W_hr when proj_size is set; h_t leaving to
-    the right and up. Every arrow carries its shape for this configuration, with a leading
-    batch dimension when batched. A title, a legend and notes (batch, projection, upper
-    layers, backward direction) sit around it.
+    sigmoid output), each with its weight and bias shapes (W_f 70x102, b_f 70); the
+    i_t x C~_t product; the tanh of C_t and the output multiply with o_t; W_hr when
+    proj_size is set; h_t leaving to the right and up. Every arrow carries its shape for
+    this configuration, with a leading batch dimension when batched. A title, a legend
+    and notes (batch, projection, upper layers, backward direction) sit around it.
     """
     return document([(_cell(config), 0)], "LSTM cell diagram")
 
@@ -467,17 +431,10 @@ def render_svg(config: LSTMConfig) -> str:
     cell = _cell(config)
     parts = [(cell, 0.0)]
     if config.num_layers > 1 or config.bidirectional or config.seq_len > 1:
-        cell.add(
-            "line",
-            {
-                "x1": 16,
-                "y1": cell.height + 14,
-                "x2": cell.width - 16,
-                "y2": cell.height + 14,
-                "stroke": "#bbbbbb",
-            },
-        )
-        parts.append((_unrolled(config, 4), cell.height + 20))
+        unrolled = _unrolled(config, 4)
+        y, x2 = cell.height + 14, max(cell.width, unrolled.width) - 16
+        cell.add("line", {"x1": 16, "y1": y, "x2": x2, "y2": y, "stroke": "#bbbbbb"})
+        parts.append((unrolled, cell.height + 20))
     return document(parts, "LSTM cell and unrolled network")
 
 
@@ -509,19 +466,17 @@ def svg_to_png(svg_text: str, png_path: str) -> None:
             "chromium)"
         )
     root = ET.fromstring(svg_text)
-    width = math.ceil(float(root.get("width", "800")))
-    height = math.ceil(float(root.get("height", "600")))
+    size = ",".join(str(math.ceil(float(root.get(k, "800")))) for k in ("width", "height"))
     with tempfile.TemporaryDirectory(prefix="lstm-trace-svg-") as tmp:
-        page = os.path.join(tmp, "picture.svg")
-        with open(page, "w", encoding="utf-8") as f:
-            f.write(svg_text)
+        page, shot = Path(tmp, "picture.svg"), Path(tmp, "picture.png")
+        page.write_text(svg_text, encoding="utf-8")
         command = [
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp}/profile",
-            f"--screenshot={os.path.abspath(png_path)}", f"--window-size={width},{height}",
-            f"file://{page}",
+            "--disable-sync", "--hide-scrollbars", f"--user-data-dir={Path(tmp, 'profile')}",
+            f"--screenshot={shot}", f"--window-size={size}", page.as_uri(),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, timeout=120, check=False)
-        if done.returncode != 0 or not os.path.exists(png_path):
+        if done.returncode != 0 or not shot.exists():
             raise RuntimeError(f"chromium failed: {done.stderr.decode(errors='replace')[-2000:]}")
+        shutil.copyfile(shot, png_path)

@@ -1,0 +1,236 @@
+"""The trace command's output: run the trace and print it in the chosen format.
+
+Part of the command line (with cli.py, the only modules that print): consoles, the JSONL
+stream, pictures (--svg, --png, --export-svg, --export-html) and the heatmap.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console, RenderableType
+
+from .errors import FileError, LSTMTraceError
+
+if TYPE_CHECKING:
+    from .expect import Checker
+    from .resolve import Resolved
+    from .trace import TensorRecord, Trace
+
+
+class Format(str, Enum):
+    table = "table"
+    tree = "tree"
+    json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
+    heatmap = "heatmap"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked the trace command to show."""
+
+    fmt: Format
+    steps: str | None = None
+    samples: int = 4
+    limit: int = 0
+    keep_values: bool = False
+    frameworks: bool = False
+    gate: str = "forget_gate"
+    svg: Path | None = None
+    png: Path | None = None
+    export_svg: Path | None = None
+    export_html: Path | None = None
+
+
+def note(message: str) -> None:
+    """A diagnostic for the user, on stderr, never mixed into the answer."""
+    sys.stderr.write(f"lstm-trace: {message}\n")
+
+
+def data_console(record: bool = False) -> Console:
+    """The console for the answer (stdout). NO_COLOR (https://no-color.org) means no escape
+    codes at all, bold included; a pipe gets plain text by Rich's own detection."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(highlight=False, color_system=None if plain else "auto", record=record)
+
+
+def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
+    """--export-svg / --export-html: what was printed, as a picture or a page."""
+    from .io import atomic_open
+
+    for path, kind in ((svg, "svg"), (html, "html")):
+        if path is None:
+            continue
+        if kind == "svg":
+            text = console.export_svg(title="lstm-trace", clear=False)
+        else:
+            text = console.export_html(clear=False)
+        with atomic_open(path) as f:
+            f.write(text.encode())
+        note(f"wrote {path}")
+
+
+def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
+    """Write an SVG document and/or its PNG rendering."""
+    from .io import atomic_open
+
+    if svg is not None:
+        with atomic_open(svg) as f:
+            f.write(svg_text.encode())
+        note(f"wrote {svg}")
+    if png is not None:
+        from .render.svg import svg_to_png
+
+        try:
+            svg_to_png(svg_text, str(png))
+        except FileNotFoundError as exc:
+            raise FileError(str(exc)) from None
+        note(f"wrote {png}")
+
+
+def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> Trace:
+    """Trace and print in the chosen format; JSONL streams each record as it is computed."""
+    from .trace import trace
+
+    if request.fmt is Format.jsonl:
+        return _stream(run, request, checker)
+    observers = []
+    collector = None
+    if request.fmt is Format.heatmap:
+        from .heatmap import HeatmapCollector, parse_gate
+
+        cfg = run.config
+        choice = parse_gate(request.gate, cfg.num_layers, cfg.bidirectional)
+        collector = HeatmapCollector(choice, cfg.seq_len, cfg.hidden_size)
+        observers.append(collector)
+    result = trace(
+        run.config,
+        run.weights,
+        run.x,
+        h0=run.h0,
+        c0=run.c0,
+        steps=request.steps,
+        samples=request.samples,
+        max_memory=request.limit,
+        keep_values=request.keep_values,
+        observers=observers,
+    )
+    if checker is not None:
+        checker.observe_all(result.tensors)
+    _print(result, run, request, collector)
+    return result
+
+
+def _print(result: Trace, run: Resolved, request: Request, collector: object) -> None:
+    from .render import render_json, render_markdown, render_table, render_tree
+
+    fmt = request.fmt
+    frameworks = request.frameworks or run.weights_file is not None
+    if fmt in (Format.json, Format.markdown) and (request.export_svg or request.export_html):
+        raise LSTMTraceError(
+            "--export-svg and --export-html save terminal views (table, tree, heatmap)"
+        )
+    if fmt is Format.json:
+        sys.stdout.write(render_json(result))
+    elif fmt is Format.markdown:
+        sys.stdout.write(render_markdown(result, frameworks=frameworks))
+    else:
+        console = data_console(record=bool(request.export_svg or request.export_html))
+        if fmt is Format.heatmap:
+            # colour when the terminal has it, and always in an exported picture
+            color = console.color_system is not None or console.record
+            console.print(_heatmap(collector, console.width, color))
+        elif fmt is Format.tree:
+            console.print(render_tree(result))
+        else:
+            console.print(render_table(result, frameworks=frameworks))
+        save_exports(console, request.export_svg, request.export_html)
+    sys.stdout.flush()
+    if request.svg is not None or request.png is not None:
+        from .render.svg import render_heatmap_svg, render_svg
+
+        if fmt is Format.heatmap:
+            text = render_heatmap_svg(*_heatmap_parts(collector))
+        else:
+            text = render_svg(result.config)
+        write_picture(text, request.svg, request.png)
+
+
+def _heatmap_parts(collector: object) -> tuple[object, str, str, str, str]:
+    from .heatmap import HeatmapCollector
+    from .render.heatmap import scale
+
+    assert isinstance(collector, HeatmapCollector)
+    gate = collector.choice.gate
+    note_text = f"Rows: {collector.rule()}. Batch row 0."
+    if gate == "candidate":
+        note_text += " The candidate (tanh) is shown from [-1, 1] as [0, 1]."
+    return (
+        scale(collector.matrix(), gate),
+        f"{collector.choice.label}: activation over time",
+        "time step",
+        "unit",
+        note_text,
+    )
+
+
+def _heatmap(collector: object, width: int, color: bool) -> RenderableType:
+    from .heatmap import HeatmapCollector
+    from .render.heatmap import render_heatmap
+
+    assert isinstance(collector, HeatmapCollector)
+    firsts = [
+        (r * collector.seq_len + collector.rows - 1) // collector.rows
+        for r in range(collector.rows)
+    ]
+    return render_heatmap(
+        collector.matrix(),
+        collector.choice.gate,
+        f"{collector.choice.label} (rows: steps, columns: units)",
+        collector.rule(),
+        width,
+        firsts,
+        color,
+    )
+
+
+def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
+    from .render.jsonl import header_line, outputs_line, tensor_line
+    from .trace import prepare, trace
+
+    out = sys.stdout
+    out.write(
+        header_line(run.config, prepare(run.config, request.steps, request.samples, request.limit))
+    )
+    out.flush()  # the header is known before the pass: show it at once
+    count = 0
+
+    def sink(record: TensorRecord) -> None:
+        nonlocal count
+        out.write(tensor_line(record))
+        count += 1
+        if checker is not None:
+            checker.observe(record)
+
+    result = trace(
+        run.config,
+        run.weights,
+        run.x,
+        h0=run.h0,
+        c0=run.c0,
+        steps=request.steps,
+        samples=request.samples,
+        max_memory=request.limit,
+        keep_values=request.keep_values,
+        sink=sink,
+    )
+    out.write(outputs_line(result.outputs, count, result.health))
+    out.flush()
+    return result

@@ -1,0 +1,91 @@
+"""Gate activations over time for a heatmap, downsampled as they arrive.
+
+A HeatmapCollector is a BlockObserver: it keeps one gate of one layer and direction, batch
+row 0, and averages steps into at most `max_rows` rows as the pass runs, so even a very long
+sequence needs only rows x H numbers. The rule: row r is the mean of steps
+[r*T/rows, (r+1)*T/rows); with T <= max_rows, one row per step.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import LSTMTraceError
+from .health import GATES_BY_INDEX
+from .weights import DIRECTIONS, FloatArray
+
+GATE_NAMES = ("forget_gate", "input_gate", "candidate", "output_gate")
+_SPEC = re.compile(r"^(\w+?)(?:@(\d+))?(?::(forward|backward))?$")
+
+
+@dataclass(frozen=True)
+class GateChoice:
+    """--gate forget_gate@1:backward -> gate, layer 1, backward."""
+
+    gate: str
+    layer: int = 0
+    direction: str = "forward"
+
+    @property
+    def label(self) -> str:
+        return f"{self.gate}, layer {self.layer}, {self.direction}"
+
+
+def parse_gate(text: str, num_layers: int, bidirectional: bool) -> GateChoice:
+    """Parse --gate NAME[@LAYER][:DIRECTION] against the configuration."""
+    m = _SPEC.match(text.strip())
+    if not m or m.group(1) not in GATE_NAMES:
+        raise LSTMTraceError(
+            f"--gate {text!r}: expected one of {', '.join(GATE_NAMES)}, optionally with "
+            "@LAYER and :forward or :backward (e.g. forget_gate@1:backward)"
+        )
+    layer = int(m.group(2) or 0)
+    direction = m.group(3) or "forward"
+    if layer >= num_layers:
+        raise LSTMTraceError(f"--gate {text}: layer {layer} does not exist (0 to {num_layers - 1})")
+    if direction == "backward" and not bidirectional:
+        raise LSTMTraceError(f"--gate {text}: this LSTM has no backward direction")
+    return GateChoice(m.group(1), layer, direction)
+
+
+class HeatmapCollector:
+    """Collects one gate's activations (batch row 0) into at most max_rows x H means."""
+
+    def __init__(self, choice: GateChoice, seq_len: int, hidden: int, max_rows: int = 48):
+        self.choice, self.seq_len = choice, seq_len
+        self.rows = min(seq_len, max_rows)
+        self.sums = np.zeros((self.rows, hidden))
+        self.counts = np.zeros(self.rows)
+        self.index = GATES_BY_INDEX.index(choice.gate)
+        assert choice.direction in DIRECTIONS
+
+    def __call__(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
+        if (layer, direction) != (self.choice.layer, self.choice.direction):
+            return
+        h = self.sums.shape[1]
+        first = min(steps)
+        values = block[:, 0, self.index * h : (self.index + 1) * h]  # (c, H), time order
+        rows = (np.arange(first, first + len(values)) * self.rows) // self.seq_len
+        np.add.at(self.sums, rows, values)
+        np.add.at(self.counts, rows, 1)
+
+    @property
+    def steps_per_row(self) -> int:
+        return math.ceil(self.seq_len / self.rows)
+
+    def matrix(self) -> FloatArray:
+        """(rows, H) means; NaN where a value was NaN."""
+        return self.sums / np.maximum(self.counts, 1)[:, None]
+
+    def rule(self) -> str:
+        if self.rows == self.seq_len:
+            return f"one row per step (T = {self.seq_len})"
+        return (
+            f"each row is the mean of about {self.steps_per_row} consecutive steps "
+            f"(T = {self.seq_len} in {self.rows} rows)"
+        )

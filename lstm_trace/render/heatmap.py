@@ -1,0 +1,100 @@
+"""The terminal heatmap: time steps down, units across, one gate's activation as colour.
+
+Two steps share a text line (the upper half block takes the first as its colour, the
+background the second); units are averaged into columns to fit the width, and both rules are
+stated under the picture.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.text import Text
+
+from ..weights import FloatArray
+from .colors import viridis
+
+LABEL = 7  # width of the step labels on the left
+
+
+def fit_columns(matrix: FloatArray, width: int) -> tuple[FloatArray, int]:
+    """Average groups of consecutive units so that at most `width` columns remain."""
+    units = matrix.shape[1]
+    group = max(1, math.ceil(units / max(width, 1)))
+    if group == 1:
+        return matrix, 1
+    cols = math.ceil(units / group)
+    padded = np.full((matrix.shape[0], cols * group), np.nan)
+    padded[:, :units] = matrix
+    with np.errstate(invalid="ignore"):
+        means = np.nanmean(padded.reshape(matrix.shape[0], cols, group), axis=2)
+    return means, group
+
+
+def scale(matrix: FloatArray, gate: str) -> FloatArray:
+    """Gate values to [0, 1]: sigmoid gates as they are, the candidate (tanh) from [-1, 1]."""
+    return (matrix + 1.0) / 2.0 if gate == "candidate" else matrix
+
+
+#: without colour (a pipe, NO_COLOR), shades of one character stand for the values
+SHADES = " .:-=+*#%@"
+
+
+def render_heatmap(
+    matrix: FloatArray,
+    gate: str,
+    title: str,
+    rows_rule: str,
+    width: int,
+    first_steps: list[int],
+    color: bool = True,
+) -> RenderableType:
+    """matrix: (rows, units) means; first_steps[r]: the first time step averaged into row r.
+
+    With color, two rows per line in half blocks; without, one row per line in shades."""
+    values, group = fit_columns(scale(matrix, gate), width - LABEL)
+    lines: list[Text] = [Text(title, style="bold")]
+    if not color:
+        for r in range(values.shape[0]):
+            cells = "".join(_shade(float(v)) for v in values[r])
+            lines.append(Text(f"t={first_steps[r]:<4} "[:LABEL].ljust(LABEL) + cells))
+        low, high = ("-1", "1") if gate == "candidate" else ("0", "1")
+        lines.append(Text(" " * LABEL + SHADES[1:] + f"  {low} .. {high} (shades; ? is NaN)"))
+        return Group(*lines, _notes(rows_rule, group, matrix.shape[1], per_line=1))
+    for r in range(0, values.shape[0], 2):
+        line = Text(f"t={first_steps[r]:<4} "[:LABEL].ljust(LABEL))
+        lower = values[r + 1] if r + 1 < values.shape[0] else None
+        for c in range(values.shape[1]):
+            top = viridis(float(values[r, c]))
+            bottom = viridis(float(lower[c])) if lower is not None else None
+            style = Style(color=f"rgb{top}", bgcolor=None if bottom is None else f"rgb{bottom}")
+            line.append("▀", style=style)
+        lines.append(line)
+    legend = Text(" " * LABEL)
+    for k in range(11):
+        legend.append("█", style=Style(color=f"rgb{viridis(k / 10)}"))
+    low, high = ("-1", "1") if gate == "candidate" else ("0", "1")
+    legend.append(f"  {low} .. {high}")
+    return Group(*lines, legend, _notes(rows_rule, group, matrix.shape[1], per_line=2))
+
+
+def _shade(value: float) -> str:
+    if math.isnan(value):
+        return "?"
+    return SHADES[min(int(min(max(value, 0.0), 1.0) * len(SHADES)), len(SHADES) - 1)]
+
+
+def _notes(rows_rule: str, group: int, units: int, per_line: int) -> Text:
+    cols_rule = (
+        f"one column per unit ({units} units)"
+        if group == 1
+        else f"each column is the mean of {group} consecutive units ({units} units)"
+    )
+    lines, nan = ("two per line", "grey") if per_line == 2 else ("one per line", "?")
+    return Text(
+        f"Rows: {rows_rule}, {lines}. Columns: {cols_rule}. Batch row 0. NaN: {nan}.",
+        style="dim",
+    )
