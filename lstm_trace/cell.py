@@ -61,8 +61,8 @@ Hook = Callable[[HookEvent], "ArrayLike | None"]
 
 
 #: Receives, for each layer, direction and block of steps, the gate activations [i, f, g, o]
-#: of those steps, (c, B, 4H), with the steps in visiting order: a cheap way to summarise
-#: every step (gate health) without hooks.
+#: of those steps, (c, B, 4H), rows in time order, and the steps in visiting order: a cheap
+#: way to summarise every step (gate health, heatmaps) without hooks.
 BlockObserver = Callable[[int, str, Sequence[int], "FloatArray"], None]
 
 
@@ -267,7 +267,8 @@ class _Direction:
                 if watch is not None:
                     gates.append(z)  # a fresh array each step: keeping it is safe
             if watch is not None:
-                watch(ts, np.stack(gates))
+                # rows in time order, whatever the direction; ts says the visiting order
+                watch(ts, np.stack(gates[::-1] if backward else gates))
         return h, c
 
     def _hooked_step(

@@ -135,7 +135,9 @@ def layout_problems(svg: str) -> list[str]:
     for s, a, el in labels:
         if not (0 <= a[0] and a[2] <= width and 0 <= a[1] and a[3] <= height):
             problems.append(f"{s!r} leaves the picture")
-        problems += [f"{s!r} crosses a line {p}-{q}" for p, q in segments if _segment_meets(p, q, a)]
+        problems += [
+            f"{s!r} crosses a line {p}-{q}" for p, q in segments if _segment_meets(p, q, a)
+        ]
         for box in boxes:
             inside = box[0] <= a[0] and a[2] <= box[2] and box[1] <= a[1] and a[3] <= box[3]
             if _meets(a, box) and not inside:

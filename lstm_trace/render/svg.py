@@ -22,6 +22,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..config import LSTMConfig
+from .svg_heatmap import render_heatmap_svg
+
+__all__ = ["render_cell_svg", "render_heatmap_svg", "render_svg", "render_unrolled_svg"]
+__all__ += ["svg_to_png"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = 12  # px: shape labels
@@ -282,9 +286,9 @@ def _cell_notes(cfg: LSTMConfig) -> list[str]:
     if cfg.num_layers > 1:
         k = cfg.num_layers - 1
         upper = "layer 1 reads" if k == 1 else f"layers 1 to {k} read"
-        what = f"[forward h_t, backward h_t] = 2 x {Ho}" if cfg.bidirectional else "h_t"
-        notes.append(f"Layer 0 shown; {upper} x_t = the layer below's {what} = {xin}, "
-                     f"so X is {Ho} + {xin} = {Ho + xin} and W is {H}x{Ho + xin}.")  # fmt: skip
+        what = f"[h_fwd, h_bwd] of 2 x {Ho} = {xin}" if cfg.bidirectional else f"h_t of {xin}"
+        notes.append(f"Layer 0 shown; {upper} x_t = {what} from below, so X = {Ho} + {xin} = "
+                     f"{Ho + xin} and W is {H}x{Ho + xin}.")  # fmt: skip
     if cfg.bidirectional:
         notes.append("The backward direction has its own weights of the same shapes and "
                      "reads t = T-1 down to 0.")  # fmt: skip
@@ -376,8 +380,13 @@ def _unrolled(cfg: LSTMConfig, max_steps: int) -> Drawing:
     bs, bl = ("", "") if cfg.batch is None else (f"{cfg.batch}, ", "B, ")
     caption = []
     if None in cols:
-        caption.append(f"T = {T}: steps 0 to {max_steps - 2} and {T - 1} drawn; "
-                       f"steps {max_steps - 1} to {T - 2} are elided (\u2026).")  # fmt: skip
+        first = f"steps 0 to {max_steps - 2}" if max_steps > 2 else "step 0"
+        gone = (
+            f"step {T - 2} is"
+            if max_steps - 1 == T - 2
+            else f"steps {max_steps - 1} to {T - 2} are"
+        )
+        caption.append(f"T = {T}: {first} and {T - 1} drawn; {gone} elided (\u2026).")
     back = "; bwd runs from t = T-1 down to 0" if bi else ""
     caption.append(
         f"A cell is one layer and direction at one step (L0 fwd: layer 0, forward){back}."

@@ -1,6 +1,7 @@
 """An SVG heatmap of gate activations: time steps down, units across, viridis colours.
 
-Pure: an array in, a self-contained SVG 1.1 document out (drawn with svg.py's helpers).
+Pure: an array in, a self-contained SVG 1.1 document out, drawn with svg.py's helpers
+(imported inside the function, because svg.py re-exports render_heatmap_svg).
 The caller decides any downsampling and says how in the note; the picture shows one cell
 per entry of the array it is given.
 """
@@ -13,8 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-
-from .svg import FONT, Drawing, document, text_width
 
 #: viridis (matplotlib's perceptually uniform colormap) at 0, 0.1, ..., 1; linear between
 VIRIDIS = (
@@ -61,6 +60,8 @@ def render_heatmap_svg(
     the axis labels; a colour bar labelled 0 and 1 (and a grey NaN swatch when there are
     NaNs); the note, wrapped, at the bottom.
     """
+    from .svg import FONT, Drawing, document, text_width
+
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
         raise ValueError(f"values must be a non-empty 2-D array, got shape {v.shape}")
