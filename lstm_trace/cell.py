@@ -27,6 +27,7 @@ from functools import partial
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .config import PROJECTION_BLOCK
 from .weights import DIRECTIONS, DirectionWeights, FloatArray, LSTMWeights
 
 #: Hook points, in the order they fire within a step.
@@ -208,11 +209,6 @@ class _Fire:
             value = new[None] if self.unbatched else new
             replaced = True
         return value, replaced
-
-
-#: the input projection is computed in blocks of about this many elements (16 MB in float32):
-#: one matrix product for a whole ordinary sequence, bounded memory for a very long one.
-PROJECTION_BLOCK = 1 << 22
 
 
 class _Direction:

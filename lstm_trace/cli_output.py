@@ -206,9 +206,10 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
     from .trace import prepare, trace
 
     out = sys.stdout
-    out.write(
-        header_line(run.config, prepare(run.config, request.steps, request.samples, request.limit))
+    selection = prepare(
+        run.config, request.steps, request.samples, request.limit, request.keep_values, False
     )
+    out.write(header_line(run.config, selection))
     out.flush()  # the header is known before the pass: show it at once
     count = 0
 

@@ -17,6 +17,11 @@ DTYPES: tuple[str, ...] = ("float32", "float64")
 #: the default memory limit: far above any configuration a tracer is used for, far below
 #: what would make the machine swap.
 DEFAULT_MAX_MEMORY = 4 * 1024**3
+#: what the interpreter, NumPy, Rich and Typer take before any array (measured: about 55 MB)
+BASE_BYTES = 55 * 1024**2
+#: the forward pass works on blocks of steps of about this many numbers (16 MB in float32):
+#: one matrix product for an ordinary sequence, bounded memory for a very long one.
+PROJECTION_BLOCK = 1 << 22
 
 
 def _positive_int(name: str, value: object, what: str) -> None:
@@ -95,31 +100,42 @@ class LSTMConfig:
         """Bytes per element of the configured dtype."""
         return 4 if self.dtype == "float32" else 8
 
-    def estimate_bytes(self) -> int:
-        """Peak bytes the forward pass needs: weights, input, and per-layer work arrays.
+    def weight_elements(self) -> int:
+        """Numbers in all weights, PyTorch's count: per layer and direction
+        4H * (I_k + H_out) + 2 * 4H + H_out * H; every layer above the first reads D * H_out.
+        Closed form, so that an absurd --layers is refused at once, not after a long loop."""
+        h, h_out, d = self.hidden_size, self.h_out, self.num_directions
+        per_layer = 4 * h * h_out + 8 * h + self.proj_size * h  # all but the input weights
+        first = d * (4 * h * self.input_size + per_layer)
+        above = d * (4 * h * self.output_size + per_layer)
+        return first + (self.num_layers - 1) * above
 
-        Per layer and direction the input projection (T, B, 4H) is held for the whole
-        sequence; a layer's output (T, B, D*H_out) and the one below it are alive together.
+    def estimate_bytes(self, extra: int = 0) -> int:
+        """Peak bytes of a traced run: a fixed base for the interpreter and libraries, the
+        weights, the input (drawn in float64 when seeded, then cast), the layer outputs
+        (the one being written and the one below it, each (B, T, D*H_out)), and the blocks of
+        steps the pass works on (the input projection and the gate activations the health
+        monitor reads, each at most PROJECTION_BLOCK numbers). extra: what the trace adds
+        (records, kept values), from trace.prepare.
         """
-        t, b, h, d = self.seq_len, self.batch or 1, self.hidden_size, self.num_directions
-        elements = 0
-        for layer in range(self.num_layers):
-            i = self.layer_input_size(layer)
-            per_dir = 4 * h * (i + self.h_out) + 8 * h + self.proj_size * h
-            elements += d * per_dir
-        elements += t * b * self.input_size  # the input x
-        elements += t * b * 4 * h * d  # input projections of one layer, every direction
-        elements += 2 * t * b * self.output_size  # this layer's output and the one below
-        return elements * self.itemsize
+        t, b, h = self.seq_len, self.batch or 1, self.hidden_size
+        block_steps = min(t, max(1, PROJECTION_BLOCK // (b * 4 * h)))
+        widest = max(self.input_size, self.output_size)
+        elements = self.weight_elements()
+        elements += t * b * self.input_size  # x
+        elements += (2 if self.num_layers > 1 else 1) * t * b * self.output_size  # outputs
+        elements += 3 * block_steps * b * 4 * h + block_steps * b * widest  # work blocks
+        drawn = t * b * self.input_size * 8  # the float64 draw of a seeded input
+        return BASE_BYTES + elements * self.itemsize + drawn + extra
 
-    def check_memory(self, limit: int = DEFAULT_MAX_MEMORY) -> None:
-        """Refuse, before allocating anything, a configuration that needs more than limit."""
-        need = self.estimate_bytes()
+    def check_memory(self, limit: int = DEFAULT_MAX_MEMORY, extra: int = 0) -> None:
+        """Refuse, before allocating anything, a run that needs more than limit bytes."""
+        need = self.estimate_bytes(extra)
         if need > limit:
+            suggestion = format_bytes(int(need * 1.1)).replace(" ", "")
             raise MemoryLimitError(
-                f"this configuration needs about {format_bytes(need)} of memory, more than the "
-                f"limit of {format_bytes(limit)}; raise it with --max-memory "
-                f"{format_bytes(int(need * 1.1))} if you mean it",
+                f"this run needs about {format_bytes(need)} of memory, more than the limit of "
+                f"{format_bytes(limit)}; raise it with --max-memory {suggestion} if you mean it",
                 option="max_memory",
             )
 

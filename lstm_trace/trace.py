@@ -242,20 +242,48 @@ class Trace:
         return doc
 
 
+#: bytes a kept record costs beside its samples: the record, its JSON dict and JSON text
+RECORD_BYTES = 2500
+SAMPLE_BYTES = 60
+
+
+def trace_bytes(
+    config: LSTMConfig,
+    selection: StepSelection,
+    samples: int,
+    keep_values: bool = False,
+    keep_records: bool = True,
+) -> int:
+    """What a trace adds to the forward pass's memory: its records (unless streamed) and,
+    with keep_values, a copy of every traced tensor."""
+    records = len(selection.steps) * len(HOOK_POINTS) * config.num_layers * config.num_directions
+    widest = (config.batch or 1) * (config.h_out + max(config.input_size, config.output_size))
+    cost = records * (RECORD_BYTES + SAMPLE_BYTES * min(samples, widest)) if keep_records else 0
+    if keep_values:
+        cost += records * widest * config.itemsize
+    return cost
+
+
 def prepare(
     config: LSTMConfig,
     steps: str | Sequence[int] | None = None,
     samples: int = 4,
     max_memory: int = DEFAULT_MAX_MEMORY,
+    keep_values: bool = False,
+    keep_records: bool = True,
 ) -> StepSelection:
-    """Validate a trace's options before anything runs or prints; return the steps."""
+    """Validate a trace's options before anything runs or prints; return the steps.
+
+    The memory check counts the forward pass and what the trace keeps (trace_bytes)."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
         raise SelectionError(
             f"samples must be a whole number >= 0 (0 shows none), got {samples!r}",
             option="samples",
         )
     selection = select_steps(steps, config.seq_len)
-    config.check_memory(max_memory)
+    config.check_memory(
+        max_memory, extra=trace_bytes(config, selection, samples, keep_values, keep_records)
+    )
     return selection
 
 
@@ -286,7 +314,7 @@ def trace(
     observers receive every step's gate activations block by block (see forward()), beside
     the gate-health monitor that every trace runs.
     """
-    selection = prepare(config, steps, samples, max_memory)
+    selection = prepare(config, steps, samples, max_memory, keep_values, sink is None)
     if weights is None:
         weights = init_weights(config)
     elif weights.config != config:

@@ -226,11 +226,9 @@ def param_count(config: LSTMConfig) -> ParamCount:
     None when proj_size > 0). PyTorch: 4H * (I_k + H_out) + 2 * 4H (two biases) + H_out * H
     (W_hr) per layer and direction. LSTM(32, 70): Keras 28,840, PyTorch 29,120.
     """
-    h, h_out, d = config.hidden_size, config.h_out, config.num_directions
-    keras = 0
-    pytorch = 0
-    for k in range(config.num_layers):
-        i = config.layer_input_size(k)
-        keras += d * 4 * (h * (i + h) + h)
-        pytorch += d * (4 * h * (i + h_out) + 8 * h + config.proj_size * h)
+    h, d = config.hidden_size, config.num_directions
+    # Keras: one bias; layers above the first read D * H (Keras has no projection)
+    keras = d * 4 * (h * (config.input_size + h) + h)
+    keras += (config.num_layers - 1) * d * 4 * (h * (d * h + h) + h)
+    pytorch = config.weight_elements()
     return ParamCount(keras=None if config.proj_size else keras, pytorch=pytorch)

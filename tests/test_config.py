@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from lstm_trace import ConfigError, LSTMConfig, MemoryLimitError
-from lstm_trace.config import format_bytes, parse_bytes
+from lstm_trace.config import BASE_BYTES, format_bytes, parse_bytes
 
 
 def test_defaults_are_the_walkthrough() -> None:
@@ -64,8 +64,20 @@ def test_memory_guard_refuses_before_allocating() -> None:
 def test_memory_estimate_counts_weights_and_arrays() -> None:
     cfg = LSTMConfig(input_size=2, hidden_size=3, seq_len=5, dtype="float64")
     weights = 4 * 3 * (2 + 3) + 8 * 3
-    arrays = 5 * 2 + 5 * 4 * 3 + 2 * 5 * 3
-    assert cfg.estimate_bytes() == 8 * (weights + arrays)
+    x, output = 5 * 2, 5 * 3
+    blocks = 3 * 5 * 4 * 3 + 5 * 3  # projection, gates and their stack; the widest input
+    drawn = 5 * 2 * 8  # the seeded input is drawn in float64
+    assert cfg.estimate_bytes() == BASE_BYTES + 8 * (weights + x + output + blocks) + drawn
+    assert cfg.estimate_bytes(extra=1000) == cfg.estimate_bytes() + 1000
+
+
+def test_absurd_layer_counts_are_refused_at_once() -> None:
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(MemoryLimitError, match="--max-memory"):
+        LSTMConfig(num_layers=10**9).check_memory()
+    assert time.monotonic() - start < 1.0  # closed form, no loop over a billion layers
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lstm_trace import ConfigError, LSTMConfig, init_input, init_weights, param_count
 from lstm_trace.weights import pytorch_name, weights_from_pytorch
@@ -30,6 +32,26 @@ def test_param_count_with_projection() -> None:
     count = param_count(LSTMConfig(input_size=10, hidden_size=20, proj_size=5))
     assert count.pytorch == 80 * 10 + 80 * 5 + 160 + 5 * 20
     assert count.keras is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    i=st.integers(1, 9),
+    h=st.integers(2, 9),
+    layers=st.integers(1, 4),
+    bi=st.booleans(),
+    proj=st.integers(0, 1),
+)
+def test_param_count_closed_form_matches_the_arrays(
+    i: int, h: int, layers: int, bi: bool, proj: int
+) -> None:
+    cfg = LSTMConfig(input_size=i, hidden_size=h, num_layers=layers, bidirectional=bi,
+                     proj_size=proj)
+    count = param_count(cfg)
+    assert count.pytorch == sum(a.size for a in init_weights(cfg).to_pytorch().values())
+    d = 2 if bi else 1
+    keras = sum(d * 4 * (h * ((i if k == 0 else d * h) + h) + h) for k in range(layers))
+    assert count.keras == (None if proj else keras)
 
 
 def test_param_count_equals_sum_of_arrays() -> None:

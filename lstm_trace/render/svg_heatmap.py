@@ -36,9 +36,13 @@ def viridis(values: ArrayLike) -> NDArray[np.str_]:
     return np.where(nan.reshape(-1), NAN_COLOUR, hexes).reshape(v.shape)
 
 
-def _ticks(n: int, most: int = 6) -> list[int]:
-    """A few evenly spread indices of 0..n-1, always the first and the last."""
-    return sorted({round(float(i)) for i in np.linspace(0, n - 1, min(n, most))})
+def _ticks(n: int, most: int = 5) -> list[int]:
+    """Indices of 0..n-1 for ticks: every 1, 2, 5, 10, 20, 50, ... from 0, and the last one."""
+    step = 1
+    while (n - 1) / step > most:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    ticks = list(range(0, n, step))
+    return [*ticks, n - 1] if n - 1 - ticks[-1] >= step / 2 else ticks
 
 
 def render_heatmap_svg(
