@@ -235,6 +235,8 @@ from . import commands as _commands  # noqa: E402,F401  (registers the subcomman
 
 def run() -> None:
     """Console-script entry point."""
+    if sys.stdout is None:  # started with stdout closed (`lstm-trace >&-`)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     try:
         code = main()
         sys.stdout.flush()
@@ -243,6 +245,9 @@ def run() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 0
+    except OSError as exc:  # a full disk, a closed or unwritable stdout
+        sys.stderr.write(f"lstm-trace: error: cannot write the output: {exc.strerror or exc}\n")
+        code = 1
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)

@@ -19,6 +19,7 @@ from .errors import FileError, LSTMTraceError
 
 if TYPE_CHECKING:
     from .expect import Checker
+    from .heatmap import HeatmapCollector
     from .resolve import Resolved
     from .trace import TensorRecord, Trace
 
@@ -86,12 +87,14 @@ def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
             f.write(svg_text.encode())
         note(f"wrote {svg}")
     if png is not None:
-        from .render.svg import svg_to_png
+        from .render.png import svg_to_png
 
         try:
-            svg_to_png(svg_text, str(png))
-        except FileNotFoundError as exc:
-            raise FileError(str(exc)) from None
+            data = svg_to_png(svg_text)
+        except (FileNotFoundError, RuntimeError, OSError) as exc:
+            raise FileError(f"{png}: {exc}") from None
+        with atomic_open(png) as f:
+            f.write(data)
         note(f"wrote {png}")
 
 
@@ -128,7 +131,9 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
     return result
 
 
-def _print(result: Trace, run: Resolved, request: Request, collector: object) -> None:
+def _print(
+    result: Trace, run: Resolved, request: Request, collector: HeatmapCollector | None
+) -> None:
     from .render import render_json, render_markdown, render_table, render_tree
 
     fmt = request.fmt
@@ -146,6 +151,7 @@ def _print(result: Trace, run: Resolved, request: Request, collector: object) ->
         if fmt is Format.heatmap:
             # colour when the terminal has it, and always in an exported picture
             color = console.color_system is not None or console.record
+            assert collector is not None
             console.print(_heatmap(collector, console.width, color))
         elif fmt is Format.tree:
             console.print(render_tree(result))
@@ -154,49 +160,46 @@ def _print(result: Trace, run: Resolved, request: Request, collector: object) ->
         save_exports(console, request.export_svg, request.export_html)
     sys.stdout.flush()
     if request.svg is not None or request.png is not None:
-        from .render.svg import render_heatmap_svg, render_svg
+        from .render.svg import render_svg
 
-        if fmt is Format.heatmap:
-            text = render_heatmap_svg(*_heatmap_parts(collector))
-        else:
-            text = render_svg(result.config)
+        text = _heatmap_svg(collector) if collector is not None else render_svg(result.config)
         write_picture(text, request.svg, request.png)
 
 
-def _heatmap_parts(collector: object) -> tuple[object, str, str, str, str]:
-    from .heatmap import HeatmapCollector
-    from .render.heatmap import scale
+def _first_steps(collector: HeatmapCollector) -> list[int]:
+    """The first time step averaged into each row: row r holds steps t with t*rows//T == r."""
+    rows, steps = collector.rows, collector.seq_len
+    return [(r * steps + rows - 1) // rows for r in range(rows)]
 
-    assert isinstance(collector, HeatmapCollector)
+
+def _heatmap_svg(collector: HeatmapCollector) -> str:
+    from .render.heatmap import scale
+    from .render.svg import render_heatmap_svg
+
     gate = collector.choice.gate
     note_text = f"Rows: {collector.rule()}. Batch row 0."
     if gate == "candidate":
         note_text += " The candidate (tanh) is shown from [-1, 1] as [0, 1]."
-    return (
+    return render_heatmap_svg(
         scale(collector.matrix(), gate),
         f"{collector.choice.label}: activation over time",
         "time step",
         "unit",
         note_text,
+        row_ids=_first_steps(collector),
     )
 
 
-def _heatmap(collector: object, width: int, color: bool) -> RenderableType:
-    from .heatmap import HeatmapCollector
+def _heatmap(collector: HeatmapCollector, width: int, color: bool) -> RenderableType:
     from .render.heatmap import render_heatmap
 
-    assert isinstance(collector, HeatmapCollector)
-    firsts = [
-        (r * collector.seq_len + collector.rows - 1) // collector.rows
-        for r in range(collector.rows)
-    ]
     return render_heatmap(
         collector.matrix(),
         collector.choice.gate,
         f"{collector.choice.label} (rows: steps, columns: units)",
         collector.rule(),
         width,
-        firsts,
+        _first_steps(collector),
         color,
     )
 

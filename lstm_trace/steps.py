@@ -90,7 +90,7 @@ def _parse(text: str, original: str, seq_len: int) -> list[int]:
 def _index(value: int, original: str, seq_len: int) -> int:
     if not -seq_len <= value < seq_len:
         raise SelectionError(
-            f"--steps {original}: step {value} is out of range for a sequence of {seq_len} "
+            f"--steps {original!r}: step {value} is out of range for a sequence of {seq_len} "
             f"(valid: 0 to {seq_len - 1}, or -{seq_len} to -1 from the end)",
             option="steps",
         )

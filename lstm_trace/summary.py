@@ -52,6 +52,15 @@ def sample(value: FloatArray, k: int) -> list[float | None]:
     return [to_float(v, value.dtype) for v in flat]
 
 
+def marks(value: FloatArray, k: int) -> tuple[str, ...]:
+    """For display: 'nan', 'inf' or '-inf' where the first k values are not finite, else ''.
+    Empty when they all are finite (JSON keeps null; people should see which it was)."""
+    flat = value.reshape(-1)[:k]
+    if np.isfinite(flat).all():
+        return ()
+    return tuple("" if np.isfinite(v) else str(float(v)) for v in flat)
+
+
 def stats(value: FloatArray) -> Stats:
     """min, max, mean and std (population) of the finite values, plus NaN and Inf counts."""
     dtype = value.dtype

@@ -35,8 +35,6 @@ from .weights import (
 
 SCHEMA_VERSION = 1
 
-GATE_NAMES = {"f": "forget", "i": "input", "c": "candidate", "o": "output"}
-
 
 def symbol_and_equation(
     name: str, layer: int, direction: str, config: LSTMConfig
@@ -79,6 +77,8 @@ class TensorRecord:
     equation: str
     sample: list[float | None]
     stats: summary.Stats
+    #: for display only: 'nan', 'inf' or '-inf' where a sample is None (see summary.marks)
+    marks: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +125,19 @@ class Parameter:
             "shape": list(self.shape),
             "count": self.count,
         }
+
+
+def point_size(name: str, layer: int, config: LSTMConfig) -> int:
+    """The size n of a hook point's value, (n,) unbatched: I_k for x, H_out + I_k for concat,
+    H_out for h_prev and hidden_state, H for C and the gates."""
+    i = config.layer_input_size(layer)
+    sizes = {
+        "x": i,
+        "concat": config.h_out + i,
+        "h_prev": config.h_out,
+        "hidden_state": config.h_out,
+    }
+    return sizes.get(name, config.hidden_size)
 
 
 def parameters(config: LSTMConfig) -> list[Parameter]:
@@ -192,6 +205,7 @@ class Recorder:
             equation=equation,
             sample=summary.sample(value, self.samples),
             stats=summary.stats(value),
+            marks=summary.marks(value, self.samples),
         )
         if self.sink is not None:
             self.sink(record)  # streamed: the record is not kept

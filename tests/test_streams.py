@@ -91,7 +91,7 @@ def test_streamed_trace_keeps_no_records() -> None:
 def test_markdown(capsys: Any) -> None:
     assert main(["--format", "markdown", "--bidirectional", "-T", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("## LSTM input=32 hidden=70 layers=1 bidirectional")
+    assert out.startswith("## LSTM input=32 hidden=70 layers=1 bi unbatched")
     assert "### Weights" in out and "### Values, layer 0, backward" in out
     assert "| `W_f W_i W_c W_o` | 70 x 102 | 4 x 7,140 = 28,560 |" in out
     assert "| concat | X | 102 | `[h_(t-1), x_t]: 70 + 32 = 102` |" in out

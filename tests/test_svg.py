@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig
+from lstm_trace.render.colors import viridis
+from lstm_trace.render.png import svg_to_png
 from lstm_trace.render.svg import (
     render_cell_svg,
     render_svg,
     render_unrolled_svg,
-    svg_to_png,
 )
-from lstm_trace.render.svg_heatmap import render_heatmap_svg, viridis
+from lstm_trace.render.svg_heatmap import render_heatmap_svg
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -251,7 +252,7 @@ def test_unrolled_bidirectional_two_layers_batched() -> None:
     assert labels.count("h (4, 70)") == 16 and labels.count("C (4, 70)") == 16
     assert "output (4, 5, 140); h_n (4, 4, 70); c_n (4, 4, 70)" in labels
     assert any("step 3 is elided" in s for s in labels)
-    assert any("70 + 70 = 140" in s for s in labels)
+    assert "cat = [forward h_t, backward h_t]: 70 + 70 = 140 entries." in labels
 
 
 def test_unrolled_caption_with_projection_and_elision() -> None:
@@ -316,6 +317,13 @@ def test_heatmap_draws_nan_grey_and_says_so() -> None:
     assert "NaN" not in clean
 
 
+def test_heatmap_text_is_escaped() -> None:
+    svg = render_heatmap_svg(np.zeros((2, 2)), "a < b & c", "r<", "c>", 'say "<script>"')
+    self_contained(svg)
+    labels = texts(parse(svg))
+    assert "a < b & c" in labels and 'say "<script>"' in labels
+
+
 def test_heatmap_rejects_what_it_cannot_draw() -> None:
     with pytest.raises(ValueError, match="2-D"):
         render_heatmap_svg(np.zeros(5), "t", "r", "c", "")
@@ -339,9 +347,7 @@ def test_viridis_interpolates_and_clips() -> None:
 def test_svg_to_png_with_rsvg_convert(tmp_path: Path) -> None:
     svg = render_svg(WALKTHROUGH)
     root = parse(svg)
-    png = tmp_path / "walkthrough.png"
-    svg_to_png(svg, str(png))
-    data = png.read_bytes()
+    data = svg_to_png(svg)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 20_000
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
@@ -352,7 +358,7 @@ def test_svg_to_png_without_a_converter(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(os.path, "exists", lambda path: False)
     with pytest.raises(FileNotFoundError, match="rsvg-convert or chromium") as info:
-        svg_to_png(render_cell_svg(WALKTHROUGH), str(tmp_path / "x.png"))
+        svg_to_png(render_cell_svg(WALKTHROUGH))
     assert "apt-get install librsvg2-bin" in str(info.value)
 
 
@@ -373,9 +379,7 @@ def test_svg_to_png_falls_back_to_headless_chromium(
     monkeypatch.setattr(subprocess, "run", run)
     svg = render_cell_svg(WALKTHROUGH)
     root = parse(svg)
-    png = tmp_path / "cell.png"
-    svg_to_png(svg, str(png))
-    assert png.read_bytes() == b"\x89PNG fake"
+    assert svg_to_png(svg) == b"\x89PNG fake"
     (command,) = calls
     assert command[0] == "/opt/chromium"
     for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]:
@@ -424,7 +428,7 @@ def test_example_pictures_are_current(name: str, make: Callable[[], str]) -> Non
         PICTURES.mkdir(exist_ok=True)
         path.write_text(svg, encoding="utf-8")
         if name != "forget-gate-heatmap":
-            svg_to_png(svg, str(path.with_suffix(".png")))
+            path.with_suffix(".png").write_bytes(svg_to_png(svg))
     assert svg == path.read_text(encoding="utf-8"), f"{path} differs; UPDATE_GOLDEN=1 redraws it"
     assert path.stat().st_size < 200_000
     self_contained(svg)

@@ -45,8 +45,9 @@ def test_param_count_with_projection() -> None:
 def test_param_count_closed_form_matches_the_arrays(
     i: int, h: int, layers: int, bi: bool, proj: int
 ) -> None:
-    cfg = LSTMConfig(input_size=i, hidden_size=h, num_layers=layers, bidirectional=bi,
-                     proj_size=proj)
+    cfg = LSTMConfig(
+        input_size=i, hidden_size=h, num_layers=layers, bidirectional=bi, proj_size=proj
+    )
     count = param_count(cfg)
     assert count.pytorch == sum(a.size for a in init_weights(cfg).to_pytorch().values())
     d = 2 if bi else 1

@@ -26,9 +26,13 @@ def matrix_text(shape: Sequence[int]) -> str:
     return " x ".join(str(n) for n in shape)
 
 
-def sample_text(sample: Sequence[float | None], more: bool) -> str:
-    """[0.4123, -1.5] -> ' 0.412 -1.500 ...': fixed width so the columns line up."""
-    parts = ["  nan " if v is None else f"{v: .3f}" for v in sample]
+def sample_text(sample: Sequence[float | None], more: bool, marks: Sequence[str] = ()) -> str:
+    """[0.4123, -1.5] -> ' 0.412 -1.500 ...': fixed width so the columns line up; a value
+    that is not finite shows as nan, inf or -inf (marks), not as a number."""
+    parts = [
+        f"{(marks[i] if i < len(marks) else 'nan'):>6}" if v is None else f"{v: .3f}"
+        for i, v in enumerate(sample)
+    ]
     return " ".join(parts) + (" ..." if more else "")
 
 
@@ -37,13 +41,14 @@ def stats_text(stats: Stats, digits: int = 3) -> str:
 
 
 def config_line(cfg: LSTMConfig) -> str:
-    """'LSTM input=32 hidden=70 layers=1 uni unbatched T=3 float32 seed=0' (fits 80 columns)."""
+    """'LSTM input=32 hidden=70 layers=1 uni unbatched T=3 float32 seed=0' (fits 80 columns,
+    a projection and a batch included)."""
     parts = [
         f"input={cfg.input_size}",
         f"hidden={cfg.hidden_size}",
         *([f"proj={cfg.proj_size}"] if cfg.proj_size else []),
         f"layers={cfg.num_layers}",
-        "bidirectional" if cfg.bidirectional else "unidirectional",
+        "bi" if cfg.bidirectional else "uni",
         "unbatched" if cfg.batch is None else f"batch={cfg.batch}",
         f"T={cfg.seq_len}",
         cfg.dtype,

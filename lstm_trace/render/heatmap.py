@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ..weights import FloatArray
-from .colors import viridis
+from .colors import viridis_rgb
 
 LABEL = 7  # width of the step labels on the left
 
@@ -64,18 +64,19 @@ def render_heatmap(
         low, high = ("-1", "1") if gate == "candidate" else ("0", "1")
         lines.append(Text(" " * LABEL + SHADES[1:] + f"  {low} .. {high} (shades; ? is NaN)"))
         return Group(*lines, _notes(rows_rule, group, matrix.shape[1], per_line=1))
+    colours = viridis_rgb(values)  # (rows, cols, 3)
     for r in range(0, values.shape[0], 2):
         line = Text(f"t={first_steps[r]:<4} "[:LABEL].ljust(LABEL))
         lower = values[r + 1] if r + 1 < values.shape[0] else None
         for c in range(values.shape[1]):
-            top = viridis(float(values[r, c]))
-            bottom = viridis(float(lower[c])) if lower is not None else None
-            style = Style(color=f"rgb{top}", bgcolor=None if bottom is None else f"rgb{bottom}")
+            top = "rgb({},{},{})".format(*colours[r, c])
+            bottom = None if lower is None else "rgb({},{},{})".format(*colours[r + 1, c])
+            style = Style(color=top, bgcolor=bottom)
             line.append("▀", style=style)
         lines.append(line)
     legend = Text(" " * LABEL)
     for k in range(11):
-        legend.append("█", style=Style(color=f"rgb{viridis(k / 10)}"))
+        legend.append("█", style=Style(color="rgb({},{},{})".format(*viridis_rgb(k / 10))))
     low, high = ("-1", "1") if gate == "candidate" else ("0", "1")
     legend.append(f"  {low} .. {high}")
     return Group(*lines, legend, _notes(rows_rule, group, matrix.shape[1], per_line=2))

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cell import HOOK_POINTS
-from ..config import LSTMConfig
 from ..frameworks import ONNX_GATE_ORDER, gate_slice, return_shapes, tensor_counts, weight_locations
-from ..trace import Parameter, TensorRecord, Trace, symbol_and_equation
+from ..trace import Parameter, TensorRecord, Trace, point_size, symbol_and_equation
 from ..weights import DIRECTIONS
 from .common import config_line, matrix_text, numel, sample_text, shape_text, stats_text
 
@@ -120,7 +119,7 @@ def _cell_tables(trace: Trace) -> list[Item]:
         table = Section.of(title, "tensor", "symbol", "size>", "equation")
         for name in HOOK_POINTS:
             symbol, equation = symbol_and_equation(name, layer, "forward", cfg)
-            size = _size(name, layer, cfg)
+            size = point_size(name, layer, cfg)
             if name == "concat":
                 equation += f": {cfg.h_out} + {cfg.layer_input_size(layer)} = {size}"
             table.add(name, symbol, str(size), equation)
@@ -135,12 +134,6 @@ def _cell_tables(trace: Trace) -> list[Item]:
     return out
 
 
-def _size(name: str, layer: int, cfg: LSTMConfig) -> int:
-    i = cfg.layer_input_size(layer)
-    sizes = {"x": i, "concat": cfg.h_out + i, "h_prev": cfg.h_out, "hidden_state": cfg.h_out}
-    return sizes.get(name, cfg.hidden_size)
-
-
 def _value_tables(trace: Trace) -> list[Item]:
     """One table per layer and direction, a section per step, a row per tensor."""
     groups: dict[tuple[int, str], list[TensorRecord]] = defaultdict(list)
@@ -151,18 +144,22 @@ def _value_tables(trace: Trace) -> list[Item]:
     for (layer, direction), records in sorted(
         groups.items(), key=lambda kv: (kv[0][0], DIRECTIONS.index(kv[0][1]))
     ):
+        order = " (visits t = T-1 down to 0)" if direction == "backward" else ""
+        first = f"first {k}" + (" of batch row 0" if trace.config.batch is not None else "")
         table = Section.of(
-            f"Values, layer {layer}, {direction}",
+            f"Values, layer {layer}, {direction}{order}",
             "t>",
             "tensor",
             "shape",
-            f"first {k}" if k else "stats",
+            first if k else "stats",
         )
         last_step: int | None = None
         for r in records:
             if last_step is not None and r.step != last_step:
                 table.rows.append(None)
-            values = sample_text(r.sample, numel(r.shape) > k) if k else stats_text(r.stats)
+            values = (
+                sample_text(r.sample, numel(r.shape) > k, r.marks) if k else stats_text(r.stats)
+            )
             if k and (r.stats.nan or r.stats.inf):
                 values += "  " + stats_text(r.stats)
             table.add(

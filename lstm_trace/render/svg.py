@@ -1,149 +1,32 @@
 """SVG pictures of an LSTM: the cell with the shape on every arrow, and the network unrolled.
 
-Every render function is pure: LSTMConfig in, a self-contained SVG 1.1 document out (a
-<style> element, markers in <defs>, no external fonts, images, links or scripts). Only
-`svg_to_png` touches files and runs programs. The gate-activation heatmap is in
-svg_heatmap.py, which draws with the Drawing and document helpers below.
-
-Layouts are computed from text widths: labels are monospace, so a label of n characters at
-size s is at most n * s * CHAR pixels wide, and every position is derived from those widths
-so that no label touches a line, a box or another label.
+Render functions are pure: LSTMConfig in, a self-contained SVG 1.1 document out (a <style>,
+markers in <defs>; no external fonts, images, links or scripts); png.py turns them into PNG.
+The heatmap is in svg_heatmap.py (re-exported here). Labels are monospace, so a label of n
+characters at size s is at most n * s * CHAR wide; every position is derived from those widths
+so that no label touches a line, a box or another label (tests/test_svg.py checks it).
 """
 
 from __future__ import annotations
 
-import math
-import os
-import shutil
-import subprocess
-import tempfile
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
-from pathlib import Path
-
 from ..config import LSTMConfig
+from .svg_draw import (
+    FONT,
+    SIGMA,
+    TIMES,
+    Drawing,
+    dims,
+    document,
+    text_width,
+)
 from .svg_heatmap import render_heatmap_svg
 
-__all__ = ["render_cell_svg", "render_heatmap_svg", "render_svg", "render_unrolled_svg"]
-__all__ += ["svg_to_png"]
-
-SVG_NS = "http://www.w3.org/2000/svg"
-FONT = 12  # px: shape labels
-CHAR = 0.62  # em: advance of one monospace character (DejaVu Sans Mono: 0.602)
-MONO = "'DejaVu Sans Mono',Menlo,Consolas,'Liberation Mono',monospace"
-SANS = "'DejaVu Sans',Helvetica,Arial,sans-serif"
-STYLE = f"""
-text{{font-family:{MONO};fill:#222}}
-.title{{font-family:{SANS};font-weight:bold}}
-.label{{fill:#1a4a8a}}
-.sym{{font-weight:bold}}
-.wire{{fill:none;stroke:#444;stroke-width:1.6}}
-.cstate{{fill:none;stroke:#b23b2e;stroke-width:2.6}}
-.gate{{fill:#fbe3a4;stroke:#a57c1b;stroke-width:1.4}}
-.proj{{fill:#d8ecd0;stroke:#4d7f3a;stroke-width:1.4}}
-.op{{fill:#f6c9c4;stroke:#a3392f;stroke-width:1.4}}
-.body{{fill:#eef3fa;stroke:#8aa0bd;stroke-width:1.2}}
-.cell{{fill:#dde9f7;stroke:#3d5a80;stroke-width:1.4}}
-.dot{{fill:#444}}
-"""
-
-Point = tuple[float, float]
-SIGMA, TIMES = "\u03c3", "\u00d7"  # sigma and times, escaped for linters
-
-
-def text_width(s: str, size: float = FONT) -> float:
-    """An upper bound of the width of s in pixels, set in the monospace font at size."""
-    return len(s) * size * CHAR
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.1f}".removesuffix(".0")
-
-
-def dims(cfg: LSTMConfig, n: int) -> str:
-    """The shape of a vector of n per sequence: '(70)' unbatched, '(4, 70)' with a batch of 4."""
-    return f"({n})" if cfg.batch is None else f"({cfg.batch}, {n})"
-
-
-class Drawing:
-    """A <g> of SVG elements and the size (width, height) of the area they cover."""
-
-    def __init__(self) -> None:
-        self.group = ET.Element("g")
-        self.width = 0.0
-        self.height = 0.0
-
-    def add(self, tag: str, attrs: dict[str, str | float]) -> ET.Element:
-        """Append an element; numbers are written with one decimal at most."""
-        values = {k: v if isinstance(v, str) else _fmt(v) for k, v in attrs.items()}
-        return ET.SubElement(self.group, tag, values)
-
-    def text(
-        self,
-        x: float,
-        y: float,
-        s: str,
-        *,
-        size: float = FONT,
-        anchor: str = "start",
-        cls: str = "label",
-        middle: bool = False,
-    ) -> None:
-        """A line of text with its baseline at y (or centred on y when middle)."""
-        base = y + 0.35 * size if middle else y
-        el = self.add("text", {"x": x, "y": base, "font-size": size, "class": cls})
-        if anchor != "start":
-            el.set("text-anchor", anchor)
-        el.text = s
-
-    def wire(self, points: Sequence[Point], *, cls: str = "wire", arrow: bool = True) -> None:
-        """A polyline through points, with an arrowhead at the last one."""
-        attrs: dict[str, str | float] = {
-            "points": " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in points),
-            "class": cls,
-        }
-        if arrow:
-            attrs["marker-end"] = "url(#arrow-c)" if cls == "cstate" else "url(#arrow)"
-        self.add("polyline", attrs)
-
-    def box(self, x: float, y: float, w: float, h: float, cls: str, r: float = 6) -> None:
-        """A rounded rectangle with its top-left corner at (x, y)."""
-        self.add("rect", {"x": x, "y": y, "width": w, "height": h, "rx": r, "class": cls})
-
-    def node(self, x: float, y: float, symbol: str, rx: float = 13, ry: float = 13) -> None:
-        """A pointwise operation: an ellipse centred on (x, y) with its symbol inside."""
-        self.add("ellipse", {"cx": x, "cy": y, "rx": rx, "ry": ry, "class": "op"})
-        self.text(x, y, symbol, size=14, anchor="middle", cls="sym", middle=True)
-
-    def dot(self, x: float, y: float) -> None:
-        """A junction where a wire splits or two wires join."""
-        self.add("circle", {"cx": x, "cy": y, "r": 3.5, "class": "dot"})
-
-
-def document(
-    parts: Iterable[tuple[Drawing, float]], title: str, defs: Iterable[ET.Element] = ()
-) -> str:
-    """The SVG document of the drawings, each placed at (0, its y offset), on white."""
-    parts = list(parts)
-    width = math.ceil(max(d.width for d, _ in parts))
-    height = math.ceil(max(y + d.height for d, y in parts))
-    root = ET.Element("svg", {"xmlns": SVG_NS, "version": "1.1"})
-    root.attrib.update(width=str(width), height=str(height), viewBox=f"0 0 {width} {height}")
-    ET.SubElement(root, "title").text = title
-    ET.SubElement(root, "style", {"type": "text/css"}).text = STYLE
-    defs_el = ET.SubElement(root, "defs")
-    for name, colour in (("arrow", "#444"), ("arrow-c", "#b23b2e")):
-        marker = ET.SubElement(defs_el, "marker", {"id": name, "viewBox": "0 0 10 10"})
-        marker.attrib.update(refX="10", refY="5", markerWidth="10", markerHeight="10")
-        marker.attrib.update(orient="auto", markerUnits="userSpaceOnUse")
-        ET.SubElement(marker, "path", {"d": "M0,1 L10,5 L0,9 z", "fill": colour})
-    defs_el.extend(defs)
-    ET.SubElement(root, "rect", {"width": "100%", "height": "100%", "fill": "#ffffff"})
-    for drawing, y in parts:
-        if y:
-            drawing.group.set("transform", f"translate(0,{_fmt(y)})")
-        root.append(drawing.group)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+__all__ = [
+    "render_cell_svg",
+    "render_heatmap_svg",
+    "render_svg",
+    "render_unrolled_svg",
+]
 
 
 def _cell(cfg: LSTMConfig) -> Drawing:
@@ -285,7 +168,7 @@ def _cell_notes(cfg: LSTMConfig) -> list[str]:
                      f"h_(t-1) has {Ho} too; C_t keeps {H}.")  # fmt: skip
     if cfg.num_layers > 1:
         k = cfg.num_layers - 1
-        upper = "layer 1 reads" if k == 1 else f"layers 1 to {k} read"
+        upper = {1: "layer 1 reads", 2: "layers 1 and 2 read"}.get(k, f"layers 1 to {k} read")
         what = f"[h_fwd, h_bwd] of 2 x {Ho} = {xin}" if cfg.bidirectional else f"h_t of {xin}"
         notes.append(f"Layer 0 shown; {upper} x_t = {what} from below, so X = {Ho} + {xin} = "
                      f"{Ho + xin} and W is {H}x{Ho + xin}.")  # fmt: skip
@@ -337,7 +220,7 @@ def _unrolled(cfg: LSTMConfig, max_steps: int) -> Drawing:
     for x, t in zip(cx, cols, strict=True):
         if t is None:
             for yc in [58, *(yr + ch / 2 for yr in rows.values()), y_x + 12]:
-                d.text(x, yc, "\u2026", size=22, anchor="middle", middle=True)
+                d.text(x, yc, "\u2026", size=22, anchor="middle", cls="sym", middle=True)
             continue
         for (layer, direction), yr in rows.items():
             d.box(x - cw / 2, yr, cw, ch, "cell", 10)
@@ -359,11 +242,16 @@ def _unrolled(cfg: LSTMConfig, max_steps: int) -> Drawing:
                     [(x, y_f), (xr, y_f), (xr, fwd - 38), (x + 20, fwd - 38), (x + 20, fwd - 56)]
                 )
                 d.wire(
-                    [(x - 20, fwd), (x - 20, fwd - 18), (xl, fwd - 18), (xl, y_cat), (x - 9, y_cat)]
+                    [
+                        (x - 20, fwd),
+                        (x - 20, fwd - 18),
+                        (xl, fwd - 18),
+                        (xl, y_cat),
+                        (x - 16, y_cat),
+                    ]
                 )
                 d.wire([(x, rows[layer, "bwd"]), (x, y_cat + 9)])
-                d.add("circle", {"cx": x, "cy": y_cat, "r": 9, "class": "op"})
-                d.text(x, y_cat, "+", size=13, anchor="middle", cls="sym", middle=True)
+                d.node(x, y_cat, "cat", rx=16, ry=9)
         d.wire([(x, concat[L - 1] - 9 if bi else rows[L - 1, "fwd"]), (x, 70)])
         d.text(x, 62, y_labs[t], anchor="middle")
 
@@ -392,7 +280,7 @@ def _unrolled(cfg: LSTMConfig, max_steps: int) -> Drawing:
         f"A cell is one layer and direction at one step (L0 fwd: layer 0, forward){back}."
     )
     if bi:
-        caption.append(f"+ concatenates the forward and backward h_t: {Ho} + {Ho} = {D * Ho}.")
+        caption.append(f"cat = [forward h_t, backward h_t]: {Ho} + {Ho} = {D * Ho} entries.")
     caption.append(f"output ({bs}{T}, {cfg.output_size}); h_n ({D * L}, {bs}{Ho}); "
                    f"c_n ({D * L}, {bs}{H})")  # fmt: skip
     caption.append(f"PyTorch's layout: output ({bl}T, D*h_out), h_n (D*layers, {bl}h_out), "
@@ -445,47 +333,3 @@ def render_svg(config: LSTMConfig) -> str:
         cell.add("line", {"x1": 16, "y1": y, "x2": x2, "y2": y, "stroke": "#bbbbbb"})
         parts.append((unrolled, cell.height + 20))
     return document(parts, "LSTM cell and unrolled network")
-
-
-def svg_to_png(svg_text: str, png_path: str) -> None:
-    """Render SVG text to a PNG file with rsvg-convert or, failing that, headless Chromium.
-
-    The one function here that touches files and runs programs. Raises FileNotFoundError
-    naming both converters when neither is installed, RuntimeError when the converter fails.
-    """
-    rsvg = shutil.which("rsvg-convert")
-    if rsvg is not None:
-        done = subprocess.run(
-            [rsvg, "--format", "png", "--output", png_path],
-            input=svg_text.encode("utf-8"),
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"rsvg-convert failed: {done.stderr.decode(errors='replace')}")
-        return
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None and os.path.exists("/usr/bin/chromium"):
-        chromium = "/usr/bin/chromium"
-    if chromium is None:
-        raise FileNotFoundError(
-            "rendering SVG to PNG needs rsvg-convert or chromium, and neither is on PATH; "
-            "install one (Debian/Ubuntu: apt-get install librsvg2-bin, or apt-get install "
-            "chromium)"
-        )
-    root = ET.fromstring(svg_text)
-    size = ",".join(str(math.ceil(float(root.get(k, "800")))) for k in ("width", "height"))
-    with tempfile.TemporaryDirectory(prefix="lstm-trace-svg-") as tmp:
-        page, shot = Path(tmp, "picture.svg"), Path(tmp, "picture.png")
-        page.write_text(svg_text, encoding="utf-8")
-        command = [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--hide-scrollbars", f"--user-data-dir={Path(tmp, 'profile')}",
-            f"--screenshot={shot}", f"--window-size={size}", page.as_uri(),
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, timeout=120, check=False)
-        if done.returncode != 0 or not shot.exists():
-            raise RuntimeError(f"chromium failed: {done.stderr.decode(errors='replace')[-2000:]}")
-        shutil.copyfile(shot, png_path)

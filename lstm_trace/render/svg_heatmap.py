@@ -13,27 +13,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-#: viridis (matplotlib's perceptually uniform colormap) at 0, 0.1, ..., 1; linear between
-VIRIDIS = (
-    "#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
-    "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725",
-)  # fmt: skip
-NAN_COLOUR = "#a6a6a6"  # grey: no value
-
-
-def viridis(values: ArrayLike) -> NDArray[np.str_]:
-    """Colours ('#rrggbb') of values in [0, 1] (clipped), NAN_COLOUR where a value is NaN."""
-    v = np.asarray(values, dtype=np.float64)
-    nan = np.isnan(v)
-    anchors = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in VIRIDIS], float)
-    pos = np.clip(np.where(nan, 0.0, v), 0.0, 1.0) * (len(VIRIDIS) - 1)
-    lo = np.minimum(np.floor(pos).astype(np.int64), len(VIRIDIS) - 2)
-    frac = (pos - lo)[..., None]
-    rgb = np.rint(anchors[lo] * (1 - frac) + anchors[lo + 1] * frac).astype(np.int64)
-    hexes = np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb.reshape(-1, 3)])
-    return np.where(nan.reshape(-1), NAN_COLOUR, hexes).reshape(v.shape)
+from .colors import NAN_COLOUR, VIRIDIS, viridis
+from .svg_draw import FONT, Drawing, document, text_width
 
 
 def _ticks(n: int, most: int = 5) -> list[int]:
@@ -64,8 +47,6 @@ def render_heatmap_svg(
     the axis labels; a colour bar labelled 0 and 1 (and a grey NaN swatch when there are
     NaNs); the note, wrapped, at the bottom.
     """
-    from .svg import FONT, Drawing, document, text_width
-
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
         raise ValueError(f"values must be a non-empty 2-D array, got shape {v.shape}")

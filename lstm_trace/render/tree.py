@@ -35,7 +35,7 @@ def render_tree(trace: Trace) -> RenderableType:
         if key3 not in steps:
             steps[key3] = directions[(r.layer, r.direction)].add(f"step {r.step}")
         more = trace.samples > 0 and len(r.sample) < numel(r.shape)
-        values = sample_text(r.sample, more) if trace.samples else ""
+        values = sample_text(r.sample, more, r.marks) if trace.samples else ""
         steps[key3].add(
             f"{escape(r.symbol)} [cyan]{r.name}[/] {shape_text(r.shape)} = {escape(r.equation)}"
             f"\n[dim]{escape(values)}  {escape(stats_text(r.stats, digits=2))}[/]"

@@ -1,0 +1,126 @@
+"""Drawing primitives for the SVG pictures: text metrics, a Drawing of elements, documents.
+
+Labels are monospace, so a label of n characters at size s is at most n * s * CHAR wide;
+the pictures derive every position from those widths.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+
+from ..config import LSTMConfig
+
+SVG_NS = "http://www.w3.org/2000/svg"
+FONT = 12  # px: shape labels
+CHAR = 0.62  # em: advance of one monospace character (DejaVu Sans Mono: 0.602)
+MONO = "'DejaVu Sans Mono',Menlo,Consolas,'Liberation Mono',monospace"
+SANS = "'DejaVu Sans',Helvetica,Arial,sans-serif"
+STYLE = f"""
+text{{font-family:{MONO};fill:#222}} .title{{font-family:{SANS};font-weight:bold}}
+.label{{fill:#1a4a8a}} .sym{{font-weight:bold}} .dot{{fill:#444}}
+.wire{{fill:none;stroke:#444;stroke-width:1.6}} .cstate{{fill:none;stroke:#b23b2e;stroke-width:2.6}}
+.gate{{fill:#fbe3a4;stroke:#a57c1b;stroke-width:1.4}} .proj{{fill:#d8ecd0;stroke:#4d7f3a}}
+.op{{fill:#f6c9c4;stroke:#a3392f;stroke-width:1.4}} .body{{fill:#eef3fa;stroke:#8aa0bd}}
+.cell{{fill:#dde9f7;stroke:#3d5a80;stroke-width:1.4}}
+"""
+
+Point = tuple[float, float]
+SIGMA, TIMES = "\u03c3", "\u00d7"  # sigma and times, escaped for linters
+
+
+def text_width(s: str, size: float = FONT) -> float:
+    """An upper bound of the width of s in pixels, set in the monospace font at size."""
+    return len(s) * size * CHAR
+
+
+def fmt(v: float) -> str:
+    return f"{v:.1f}".removesuffix(".0")
+
+
+def dims(cfg: LSTMConfig, n: int) -> str:
+    """The shape of a vector of n per sequence: '(70)' unbatched, '(4, 70)' with a batch of 4."""
+    return f"({n})" if cfg.batch is None else f"({cfg.batch}, {n})"
+
+
+class Drawing:
+    """A <g> of SVG elements and the size (width, height) of the area they cover."""
+
+    def __init__(self) -> None:
+        self.group = ET.Element("g")
+        self.width = 0.0
+        self.height = 0.0
+
+    def add(self, tag: str, attrs: dict[str, str | float]) -> ET.Element:
+        """Append an element; numbers are written with one decimal at most."""
+        values = {k: v if isinstance(v, str) else fmt(v) for k, v in attrs.items()}
+        return ET.SubElement(self.group, tag, values)
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        s: str,
+        *,
+        size: float = FONT,
+        anchor: str = "start",
+        cls: str = "label",
+        middle: bool = False,
+    ) -> None:
+        """A line of text with its baseline at y (or centred on y when middle)."""
+        base = y + 0.35 * size if middle else y
+        el = self.add("text", {"x": x, "y": base, "font-size": size, "class": cls})
+        if anchor != "start":
+            el.set("text-anchor", anchor)
+        el.text = s
+
+    def wire(self, points: Sequence[Point], *, cls: str = "wire", arrow: bool = True) -> None:
+        """A polyline through points, with an arrowhead at the last one."""
+        attrs: dict[str, str | float] = {
+            "points": " ".join(f"{fmt(x)},{fmt(y)}" for x, y in points),
+            "class": cls,
+        }
+        if arrow:
+            attrs["marker-end"] = "url(#arrow-c)" if cls == "cstate" else "url(#arrow)"
+        self.add("polyline", attrs)
+
+    def box(self, x: float, y: float, w: float, h: float, cls: str, r: float = 6) -> None:
+        """A rounded rectangle with its top-left corner at (x, y)."""
+        self.add("rect", {"x": x, "y": y, "width": w, "height": h, "rx": r, "class": cls})
+
+    def node(self, x: float, y: float, symbol: str, rx: float = 13, ry: float = 13) -> None:
+        """A pointwise operation: an ellipse centred on (x, y) with its symbol inside."""
+        self.add("ellipse", {"cx": x, "cy": y, "rx": rx, "ry": ry, "class": "op"})
+        size = 14 if ry > 10 else 11
+        self.text(x, y, symbol, size=size, anchor="middle", cls="sym", middle=True)
+
+    def dot(self, x: float, y: float) -> None:
+        """A junction where a wire splits or two wires join."""
+        self.add("circle", {"cx": x, "cy": y, "r": 3.5, "class": "dot"})
+
+
+def document(
+    parts: Iterable[tuple[Drawing, float]], title: str, defs: Iterable[ET.Element] = ()
+) -> str:
+    """The SVG document of the drawings, each placed at (0, its y offset), on white."""
+    parts = list(parts)
+    width = math.ceil(max(d.width for d, _ in parts))
+    height = math.ceil(max(y + d.height for d, y in parts))
+    root = ET.Element("svg", {"xmlns": SVG_NS, "version": "1.1"})
+    root.attrib.update(width=str(width), height=str(height), viewBox=f"0 0 {width} {height}")
+    ET.SubElement(root, "title").text = title
+    ET.SubElement(root, "style", {"type": "text/css"}).text = STYLE
+    defs_el = ET.SubElement(root, "defs")
+    for name, colour in (("arrow", "#444"), ("arrow-c", "#b23b2e")):
+        marker = ET.SubElement(defs_el, "marker", {"id": name, "viewBox": "0 0 10 10"})
+        marker.attrib.update(refX="10", refY="5", markerWidth="10", markerHeight="10")
+        marker.attrib.update(orient="auto", markerUnits="userSpaceOnUse")
+        ET.SubElement(marker, "path", {"d": "M0,1 L10,5 L0,9 z", "fill": colour})
+    defs_el.extend(defs)
+    ET.SubElement(root, "rect", {"width": "100%", "height": "100%", "fill": "#ffffff"})
+    for drawing, y in parts:
+        if y:
+            drawing.group.set("transform", f"translate(0,{fmt(y)})")
+        root.append(drawing.group)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
