@@ -289,3 +289,76 @@ def test_matches_live_torch(kwargs: dict[str, Any]) -> None:
     np.testing.assert_allclose(out, t_out.numpy(), rtol=0, atol=tol)
     np.testing.assert_allclose(hn, t_h.numpy(), rtol=0, atol=tol)
     np.testing.assert_allclose(cn, t_c.numpy(), rtol=0, atol=tol)
+
+
+def reference_forward(
+    w: DirectionWeights, xs: np.ndarray, replace: dict[tuple[str, int], np.ndarray]
+) -> np.ndarray:
+    """One direction, unbatched, written out step by step, applying `replace` at each hook
+    point: an independent check of what a replacement changes downstream."""
+    h_size = w.w_ih.shape[0] // 4
+    h = np.zeros(w.w_hh.shape[1])
+    c = np.zeros(h_size)
+    outputs = []
+
+    def sig(v: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-v))
+
+    for t, x in enumerate(xs):
+        get = lambda name, value: replace.get((name, t), value)  # noqa: E731
+        x, h, c = get("x", x), get("h_prev", h), get("c_prev", c)
+        big_x = get("concat", np.concatenate([h, x]))
+        n = h.shape[0]
+        z = w.w_ih @ big_x[n:] + w.w_hh @ big_x[:n] + w.b_ih + w.b_hh
+        i, f = sig(z[:h_size]), sig(z[h_size : 2 * h_size])
+        g, o = np.tanh(z[2 * h_size : 3 * h_size]), sig(z[3 * h_size :])
+        f, i, g = get("forget_gate", f), get("input_gate", i), get("candidate", g)
+        c = get("cell_state", f * c + i * g)
+        o = get("output_gate", o)
+        h = o * np.tanh(c)
+        if w.w_hr is not None:
+            h = w.w_hr @ h
+        h = get("hidden_state", h)
+        outputs.append(h)
+    return np.stack(outputs)
+
+
+@pytest.mark.parametrize("point", HOOK_POINTS)
+def test_every_hook_point_can_be_replaced(point: str) -> None:
+    cfg = LSTMConfig(input_size=3, hidden_size=4, proj_size=2, seq_len=3, dtype="float64")
+    weights, x = init_weights(cfg), init_input(cfg)
+    seen: dict[str, tuple[int, ...]] = {}
+
+    def record(e: HookEvent) -> None:
+        seen[e.name] = e.value.shape
+
+    forward(weights, x, hooks=[record])
+    replacement = np.random.default_rng(5).uniform(-0.9, 0.9, seen[point])
+
+    def replace(e: HookEvent) -> Any:
+        return replacement if (e.name, e.step) == (point, 1) else None
+
+    out, _ = forward(weights, x, hooks=[replace])
+    expected = reference_forward(weights.layers[0][0], x, {(point, 1): replacement})
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-14)
+    assert not np.allclose(out[1:], forward(weights, x)[0][1:])  # it did change what follows
+
+
+def test_returning_an_equal_copy_is_not_a_replacement() -> None:
+    cfg = LSTMConfig(batch=2, seq_len=4)  # float32: a recomputed projection would differ
+    plain = run(cfg)
+    copied = run(cfg, hooks=[lambda e: e.value.copy() if e.name in ("x", "concat") else None])
+    assert np.array_equal(plain[0], copied[0])
+
+
+def test_without_hooks_the_plain_loop_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstm_trace import cell
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("the hooked step ran without hooks")
+
+    monkeypatch.setattr(cell._Direction, "_hooked_step", refuse)
+    out, _ = run(LSTMConfig(seq_len=5, bidirectional=True))
+    assert out.shape == (5, 140)
+    with pytest.raises(AssertionError, match="hooked step"):
+        run(LSTMConfig(seq_len=5), hooks=[lambda e: None])

@@ -202,3 +202,49 @@ def test_broken_pipe_is_quiet() -> None:
     result = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60)
     assert result.stdout == '{\n  "schem'
     assert "Traceback" not in result.stderr and "Error" not in result.stderr
+
+
+def test_version_is_the_packages() -> None:
+    import tomllib
+    from importlib.metadata import version
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert __version__ == version("lstm-trace") == pyproject["project"]["version"]
+
+
+def test_json_with_nan_and_inf_inside_is_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    x = np.zeros((2, 4), dtype=np.float32)
+    x[0, :3] = [np.nan, np.inf, -np.inf]
+    np.save(tmp_path / "x.npy", x)
+    code, out, _ = cli(capsys, "--x", str(tmp_path / "x.npy"), "--json")
+    doc = strict_json(out)
+    assert code == 0
+    first = doc["tensors"][0]
+    assert first["sample"][:3] == [None, None, None] and first["stats"]["nan"] == 1
+    assert first["stats"]["inf"] == 2
+    code, out, _ = cli(capsys, "--x", str(tmp_path / "x.npy"))
+    assert "   nan    inf   -inf  0.000" in out  # the table says which, where JSON says null
+
+
+def test_unwritable_stdout_is_one_line() -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    result = subprocess.run(
+        f"{sys.executable} -m lstm_trace --json > /dev/full",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("lstm-trace: error: cannot write the output")
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_newline_in_steps_stays_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "--steps", "7\n")
+    assert code == 2 and err.count("\n") == 1
