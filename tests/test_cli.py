@@ -205,8 +205,9 @@ def test_broken_pipe_is_quiet() -> None:
 
 
 def test_version_is_the_packages() -> None:
-    import tomllib
     from importlib.metadata import version
+
+    import tomllib
 
     pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     assert __version__ == version("lstm-trace") == pyproject["project"]["version"]
