@@ -305,7 +305,7 @@ def reference_forward(
         return 1.0 / (1.0 + np.exp(-v))
 
     for t, x in enumerate(xs):
-        get = lambda name, value: replace.get((name, t), value)  # noqa: E731
+        get = lambda name, value, t=t: replace.get((name, t), value)  # noqa: E731
         x, h, c = get("x", x), get("h_prev", h), get("c_prev", c)
         big_x = get("concat", np.concatenate([h, x]))
         n = h.shape[0]
