@@ -52,3 +52,14 @@ def test_walkthrough_example_prints_the_walkthrough() -> None:
     ).stdout
     assert "70 + 32 = 102" in out and "W_f: (70, 102)" in out
     assert "Keras 28,840, PyTorch 29,120" in out and "bidirectional output (3, 140)" in out
+
+
+def test_readme_tour_is_real_output() -> None:
+    """The tour's table is the first lines of the golden walkthrough table (COLUMNS=80)."""
+    golden = (ROOT / "tests" / "golden" / "walkthrough_table.txt").read_text()
+    shown = README.split("```text\n", 1)[1].split("\n...\n```", 1)[0]
+    assert (
+        shown.splitlines()
+        == [line.rstrip() for line in golden.splitlines()][: len(shown.splitlines())]
+    )
+    assert len(shown.splitlines()) >= 30

@@ -151,3 +151,24 @@ def test_export_svg_and_html(tmp_path: Path, capsys: Any) -> None:
     assert main(["--format", "heatmap", "--export-svg", str(tmp_path / "h.svg")]) == 0
     assert "fill" in (tmp_path / "h.svg").read_text()  # coloured even when piped
     assert main(["--json", "--export-svg", str(tmp_path / "j.svg")]) == 2
+
+
+def test_svg_and_png_from_the_cli(tmp_path: Path, capsys: Any) -> None:
+    import shutil
+
+    svg = tmp_path / "cell.svg"
+    assert main(["--bidirectional", "-L", "2", "--svg", str(svg), "--json"]) == 0
+    text = svg.read_text()
+    ET.fromstring(text)
+    assert "140" in text and "70x210" in text.replace(" ", "")  # layer 1 reads 140, W is 70 x 210
+    heat = tmp_path / "heat.svg"
+    assert main(["--format", "heatmap", "-T", "120", "--svg", str(heat)]) == 0
+    assert "heatmap-cells" in heat.read_text()
+    capsys.readouterr()
+    png = tmp_path / "cell.png"
+    code = main(["--png", str(png), "--json"])
+    if shutil.which("rsvg-convert") or shutil.which("chromium"):
+        assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert code == 1 and "rsvg-convert or chromium" in capsys.readouterr().err
+        assert not png.exists()
