@@ -1,0 +1,180 @@
+"""lstm-trace benchmarks: speed against torch.nn.LSTM, trace overhead, cold start, memory.
+
+Run from the repository root (torch and torchinfo optional; without them their columns are
+empty):
+
+    python bench/run.py            # everything, a few minutes
+    python bench/run.py --quick    # fewer repeats
+
+Medians of repeated runs, float32. lstm-trace's NumPy uses OpenBLAS with all cores; torch is
+given the same number of threads. Ratios, not absolute times, are what the targets mean:
+forward <= 1.5 x torch, default trace <= 1.2 x forward, full trace <= 3 x forward, cold start
+<= 0.3 s and >= 3 x faster than torchinfo's summary. Never run as part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from lstm_trace import LSTMConfig, forward, init_input, init_weights, trace
+from lstm_trace.trace import prepare, trace_bytes
+
+SHAPES = [  # (T, B, I, H, layers, bidirectional)
+    (1000, 1, 32, 70, 1, False),
+    (100, 32, 256, 512, 1, False),
+    (50, 8, 1024, 1024, 1, False),
+    (200, 16, 128, 256, 2, True),
+]
+THREADS = os.cpu_count() or 1
+
+
+def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def torch_forward(cfg: LSTMConfig, x: np.ndarray, repeats: int) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(THREADS)
+    lstm = torch.nn.LSTM(
+        cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
+        bidirectional=cfg.bidirectional, batch_first=True,
+    )
+    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in init_weights(cfg).to_pytorch().items()})
+    xt = torch.from_numpy(x)
+
+    def run() -> None:
+        with torch.no_grad():
+            lstm(xt)
+
+    return median_time(run, repeats, warmup=2)
+
+
+def speed(repeats: int) -> list[list[str]]:
+    rows = []
+    for t, b, i, h, layers, bi in SHAPES:
+        cfg = LSTMConfig(
+            input_size=i, hidden_size=h, seq_len=t, batch=b, num_layers=layers, bidirectional=bi
+        )
+        w, x = init_weights(cfg), init_input(cfg)
+        fwd = median_time(lambda: forward(w, x), repeats)
+        ref = torch_forward(cfg, x, repeats)
+        default = median_time(lambda: trace(cfg, w, x), repeats)
+        full = median_time(lambda: trace(cfg, w, x, steps="all"), max(1, repeats // 2))
+        name = f"T={t} B={b} I={i} H={h}" + (f" L={layers} bi" if bi else "")
+        rows.append([
+            name,
+            f"{fwd * 1e3:.1f}",
+            "" if ref is None else f"{ref * 1e3:.1f}",
+            "" if ref is None else f"{fwd / ref:.2f}",
+            f"{default / fwd:.2f}",
+            f"{full / fwd:.2f}",
+        ])
+    return rows
+
+
+def cold_start(repeats: int) -> list[list[str]]:
+    def run(cmd: list[str]) -> float:
+        return median_time(
+            lambda: subprocess.run(cmd, capture_output=True, check=True), repeats, warmup=1
+        )
+
+    ours = run([sys.executable, "-m", "lstm_trace", "--input", "32", "--hidden", "70"])
+    rows = [["lstm-trace --input 32 --hidden 70", f"{ours:.3f}", ""]]
+    try:
+        import torchinfo  # noqa: F401
+    except ImportError:
+        return rows
+    code = ("import torch, torchinfo; "
+            "torchinfo.summary(torch.nn.LSTM(32, 70), input_size=(1, 3, 32), verbose=1)")
+    theirs = run([sys.executable, "-c", code])
+    rows.append(["torchinfo.summary(nn.LSTM(32, 70)) with import torch", f"{theirs:.3f}",
+                 f"{theirs / ours:.1f} x slower"])
+    return rows
+
+
+def peak_rss(args: list[str]) -> int:
+    """Peak resident memory of a fresh `lstm-trace ARGS` in bytes (/usr/bin/time -v)."""
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", sys.executable, "-m", "lstm_trace", *args],
+        capture_output=True, text=True, check=True,
+    )
+    kb = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    assert kb, done.stderr
+    return int(kb.group(1)) * 1024
+
+
+def memory() -> list[list[str]]:
+    rows = []
+    for t in (10_000, 100_000):
+        for label, extra, streamed in (("default steps, JSON", ["--json"], False),
+                                       ("every step, JSONL", ["--format", "jsonl", "--steps", "all"], True)):
+            h = 256
+            if streamed and t == 100_000:
+                h = 70  # a million JSONL lines at H=256 take minutes; the records stay flat
+            cfg = LSTMConfig(seq_len=t, hidden_size=h)
+            selection = prepare(cfg, "all" if streamed else None, 4, keep_records=not streamed)
+            estimate = cfg.estimate_bytes(trace_bytes(cfg, selection, 4, keep_records=not streamed))
+            measured = peak_rss(["-T", str(t), "-H", str(h), *extra])
+            rows.append([f"T={t} H={h} {label}", f"{measured / 2**20:.0f}",
+                         f"{estimate / 2**20:.0f}", f"{estimate / measured:.2f}"])
+    return rows
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}\n")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 7
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"NumPy {np.__version__}" + _torch_version())
+    table("Speed (float32, median ms; ratios: lower is better)",
+          ["shape", "forward", "torch", "fwd / torch", "default trace / fwd", "full trace / fwd"],
+          speed(repeats))
+    table("Cold start (median s of fresh processes)", ["command", "seconds", "vs lstm-trace"],
+          cold_start(repeats))
+    if not args.skip_memory:
+        table("Peak memory (MB): measured with /usr/bin/time -v, and the guard's estimate",
+              ["run", "measured", "estimate", "estimate / measured"], memory())
+
+
+def _torch_version() -> str:
+    try:
+        import torch
+    except ImportError:
+        return ", torch not installed"
+    return f", torch {torch.__version__} ({THREADS} threads)"
+
+
+if __name__ == "__main__":
+    main()
