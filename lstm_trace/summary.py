@@ -8,6 +8,7 @@ compact and the same bytes every run; non-finite values become None.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +40,14 @@ class Stats:
 
 
 def to_float(value: np.floating[Any] | float, dtype: np.dtype[Any]) -> float | None:
-    """A scalar as the shortest Python float that round-trips in dtype; None if not finite."""
+    """A scalar as the shortest Python float that round-trips in dtype; None if not finite.
+
+    str() of a NumPy scalar is that shortest decimal (float32 0.1 is '0.1', not
+    0.10000000149011612); a float64 is already a Python float's own shortest repr."""
     v = dtype.type(value)
-    if not np.isfinite(v):
+    if not math.isfinite(v):
         return None
-    return float(np.format_float_positional(v, unique=True, trim="-"))
+    return float(v) if dtype.itemsize == 8 else float(str(v))
 
 
 def sample(value: FloatArray, k: int) -> list[float | None]:
@@ -74,12 +78,15 @@ def stats(value: FloatArray) -> Stats:
         inf = int(value.size - data.size - nan)
     if data.size == 0:
         return Stats(None, None, None, None, nan, inf)
-    wide = data.astype(np.float64, copy=False)  # accumulate in float64 whatever the dtype
+    wide = data.astype(np.float64, copy=False).reshape(-1)  # accumulate in float64
+    mean = wide.sum() / wide.size
+    centred = wide - mean
+    std = math.sqrt(float(np.dot(centred, centred)) / wide.size)  # two-pass: no cancellation
     return Stats(
         min=to_float(data.min(), dtype),
         max=to_float(data.max(), dtype),
-        mean=to_float(wide.mean(), dtype),
-        std=to_float(wide.std(), dtype),
+        mean=to_float(mean, dtype),
+        std=to_float(std, dtype),
         nan=nan,
         inf=inf,
     )

@@ -8,6 +8,7 @@ array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSO
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from .weights import (
 SCHEMA_VERSION = 1
 
 
+@functools.lru_cache(maxsize=256)
 def symbol_and_equation(
     name: str, layer: int, direction: str, config: LSTMConfig
 ) -> tuple[str, str]:
@@ -201,7 +203,7 @@ class Recorder:
             direction=event.direction,
             step=event.step,
             shape=tuple(value.shape),
-            dtype=str(value.dtype),
+            dtype=self.config.dtype,  # every value is in the configured dtype
             equation=equation,
             sample=summary.sample(value, self.samples),
             stats=summary.stats(value),
