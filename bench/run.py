@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -57,10 +58,14 @@ def torch_forward(cfg: LSTMConfig, x: np.ndarray, repeats: int) -> float | None:
         return None
     torch.set_num_threads(THREADS)
     lstm = torch.nn.LSTM(
-        cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
-        bidirectional=cfg.bidirectional, batch_first=True,
+        cfg.input_size,
+        cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        bidirectional=cfg.bidirectional,
+        batch_first=True,
     )
-    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in init_weights(cfg).to_pytorch().items()})
+    state = init_weights(cfg).to_pytorch()
+    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     xt = torch.from_numpy(x)
 
     def run() -> None:
@@ -77,19 +82,21 @@ def speed(repeats: int) -> list[list[str]]:
             input_size=i, hidden_size=h, seq_len=t, batch=b, num_layers=layers, bidirectional=bi
         )
         w, x = init_weights(cfg), init_input(cfg)
-        fwd = median_time(lambda: forward(w, x), repeats)
+        fwd = median_time(partial(forward, w, x), repeats)
         ref = torch_forward(cfg, x, repeats)
-        default = median_time(lambda: trace(cfg, w, x), repeats)
-        full = median_time(lambda: trace(cfg, w, x, steps="all"), max(1, repeats // 2))
+        default = median_time(partial(trace, cfg, w, x), repeats)
+        full = median_time(partial(trace, cfg, w, x, steps="all"), max(1, repeats // 2))
         name = f"T={t} B={b} I={i} H={h}" + (f" L={layers} bi" if bi else "")
-        rows.append([
-            name,
-            f"{fwd * 1e3:.1f}",
-            "" if ref is None else f"{ref * 1e3:.1f}",
-            "" if ref is None else f"{fwd / ref:.2f}",
-            f"{default / fwd:.2f}",
-            f"{full / fwd:.2f}",
-        ])
+        rows.append(
+            [
+                name,
+                f"{fwd * 1e3:.1f}",
+                "" if ref is None else f"{ref * 1e3:.1f}",
+                "" if ref is None else f"{fwd / ref:.2f}",
+                f"{default / fwd:.2f}",
+                f"{full / fwd:.2f}",
+            ]
+        )
     return rows
 
 
@@ -105,11 +112,18 @@ def cold_start(repeats: int) -> list[list[str]]:
         import torchinfo  # noqa: F401
     except ImportError:
         return rows
-    code = ("import torch, torchinfo; "
-            "torchinfo.summary(torch.nn.LSTM(32, 70), input_size=(1, 3, 32), verbose=1)")
+    code = (
+        "import torch, torchinfo; "
+        "torchinfo.summary(torch.nn.LSTM(32, 70), input_size=(1, 3, 32), verbose=1)"
+    )
     theirs = run([sys.executable, "-c", code])
-    rows.append(["torchinfo.summary(nn.LSTM(32, 70)) with import torch", f"{theirs:.3f}",
-                 f"{theirs / ours:.1f} x slower"])
+    rows.append(
+        [
+            "torchinfo.summary(nn.LSTM(32, 70)) with import torch",
+            f"{theirs:.3f}",
+            f"{theirs / ours:.1f} x slower",
+        ]
+    )
     return rows
 
 
@@ -117,7 +131,9 @@ def peak_rss(args: list[str]) -> int:
     """Peak resident memory of a fresh `lstm-trace ARGS` in bytes (/usr/bin/time -v)."""
     done = subprocess.run(
         ["/usr/bin/time", "-v", sys.executable, "-m", "lstm_trace", *args],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     kb = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     assert kb, done.stderr
@@ -127,8 +143,11 @@ def peak_rss(args: list[str]) -> int:
 def memory() -> list[list[str]]:
     rows = []
     for t in (10_000, 100_000):
-        for label, extra, streamed in (("default steps, JSON", ["--json"], False),
-                                       ("every step, JSONL", ["--format", "jsonl", "--steps", "all"], True)):
+        runs = (
+            ("default steps, JSON", ["--json"], False),
+            ("every step, JSONL", ["--format", "jsonl", "--steps", "all"], True),
+        )
+        for label, extra, streamed in runs:
             h = 256
             if streamed and t == 100_000:
                 h = 70  # a million JSONL lines at H=256 take minutes; the records stay flat
@@ -136,8 +155,14 @@ def memory() -> list[list[str]]:
             selection = prepare(cfg, "all" if streamed else None, 4, keep_records=not streamed)
             estimate = cfg.estimate_bytes(trace_bytes(cfg, selection, 4, keep_records=not streamed))
             measured = peak_rss(["-T", str(t), "-H", str(h), *extra])
-            rows.append([f"T={t} H={h} {label}", f"{measured / 2**20:.0f}",
-                         f"{estimate / 2**20:.0f}", f"{estimate / measured:.2f}"])
+            rows.append(
+                [
+                    f"T={t} H={h} {label}",
+                    f"{measured / 2**20:.0f}",
+                    f"{estimate / 2**20:.0f}",
+                    f"{estimate / measured:.2f}",
+                ]
+            )
     return rows
 
 
@@ -156,16 +181,26 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}" + _torch_version())
-    table("Speed (float32, median ms; ratios: lower is better)",
-          ["shape", "forward", "torch", "fwd / torch", "default trace / fwd", "full trace / fwd"],
-          speed(repeats))
-    table("Cold start (median s of fresh processes)", ["command", "seconds", "vs lstm-trace"],
-          cold_start(repeats))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}" + _torch_version()
+    )
+    table(
+        "Speed (float32, median ms; ratios: lower is better)",
+        ["shape", "forward", "torch", "fwd / torch", "default trace / fwd", "full trace / fwd"],
+        speed(repeats),
+    )
+    table(
+        "Cold start (median s of fresh processes)",
+        ["command", "seconds", "vs lstm-trace"],
+        cold_start(repeats),
+    )
     if not args.skip_memory:
-        table("Peak memory (MB): measured with /usr/bin/time -v, and the guard's estimate",
-              ["run", "measured", "estimate", "estimate / measured"], memory())
+        table(
+            "Peak memory (MB): measured with /usr/bin/time -v, and the guard's estimate",
+            ["run", "measured", "estimate", "estimate / measured"],
+            memory(),
+        )
 
 
 def _torch_version() -> str:

@@ -9,12 +9,7 @@ Public API::
     assert_shapes(cfg, output=(3, 70), W_f=(70, 102), params_keras=28_840)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("lstm-trace")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+from typing import Any
 
 from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
 from .config import LSTMConfig
@@ -59,3 +54,18 @@ __all__ = [
     "trace",
     "weights_from_pytorch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """__version__, read from the package metadata when first asked for (importlib.metadata
+    costs some 15 ms of start-up that most runs do not need)."""
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("lstm-trace")
+        except PackageNotFoundError:  # a source tree that was never installed
+            value = "0+unknown"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 
-from . import __version__
 from .cli_output import Format, Request, data_console, note, run_and_render, save_exports
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError
@@ -76,6 +75,8 @@ DEFAULT_MAX_MEMORY_TEXT = format_bytes(DEFAULT_MAX_MEMORY).replace(" ", "")
 
 def _version(value: bool) -> None:
     if value:
+        from . import __version__
+
         typer.echo(f"lstm-trace {__version__}")
         raise typer.Exit()
 
