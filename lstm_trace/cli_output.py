@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
 
@@ -98,9 +98,26 @@ def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
         note(f"wrote {png}")
 
 
+def _trace(run: Resolved, request: Request, **extra: Any) -> Trace:
+    """trace() with what the user gave and asked for; extra: observers or a sink."""
+    from .trace import trace
+
+    return trace(
+        run.config,
+        run.weights,
+        run.x,
+        h0=run.h0,
+        c0=run.c0,
+        steps=request.steps,
+        samples=request.samples,
+        max_memory=request.limit,
+        keep_values=request.keep_values,
+        **extra,
+    )
+
+
 def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> Trace:
     """Trace and print in the chosen format; JSONL streams each record as it is computed."""
-    from .trace import trace
 
     if request.fmt is Format.jsonl:
         return _stream(run, request, checker)
@@ -113,18 +130,7 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
         choice = parse_gate(request.gate, cfg.num_layers, cfg.bidirectional)
         collector = HeatmapCollector(choice, cfg.seq_len, cfg.hidden_size)
         observers.append(collector)
-    result = trace(
-        run.config,
-        run.weights,
-        run.x,
-        h0=run.h0,
-        c0=run.c0,
-        steps=request.steps,
-        samples=request.samples,
-        max_memory=request.limit,
-        keep_values=request.keep_values,
-        observers=observers,
-    )
+    result = _trace(run, request, observers=observers)
     if checker is not None:
         checker.observe_all(result.tensors)
     _print(result, run, request, collector)
@@ -206,7 +212,7 @@ def _heatmap(collector: HeatmapCollector, width: int, color: bool) -> Renderable
 
 def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
     from .render.jsonl import header_line, outputs_line, tensor_line
-    from .trace import prepare, trace
+    from .trace import prepare
 
     out = sys.stdout
     selection = prepare(
@@ -223,18 +229,7 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
         if checker is not None:
             checker.observe(record)
 
-    result = trace(
-        run.config,
-        run.weights,
-        run.x,
-        h0=run.h0,
-        c0=run.c0,
-        steps=request.steps,
-        samples=request.samples,
-        max_memory=request.limit,
-        keep_values=request.keep_values,
-        sink=sink,
-    )
+    result = _trace(run, request, sink=sink)
     out.write(outputs_line(result.outputs, count, result.health))
     out.flush()
     return result
