@@ -332,3 +332,19 @@ def return_shapes(config: LSTMConfig) -> dict[str, Any]:
         for di in range(d)
     ]
     return {"pytorch": pytorch, "keras": keras, "h_n_index": index}
+
+
+def frameworks_dict(config: LSTMConfig) -> dict[str, Any]:
+    """Where every weight lives in PyTorch, Keras and ONNX; counts per tensor; return shapes."""
+    locations = [
+        {"layer": k, "direction": DIRECTIONS[d], **row}
+        for k in range(config.num_layers)
+        for d in range(config.num_directions)
+        for row in weight_locations(config, k, d)
+    ]
+    return {
+        "gate_order": {"pytorch": "i f g o", "keras": "i f c o", "onnx": "i o f c"},
+        "locations": locations,
+        "tensors": tensor_counts(config),
+        "returns": return_shapes(config),
+    }

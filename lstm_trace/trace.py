@@ -20,7 +20,7 @@ from . import summary
 from .cell import HOOK_POINTS, BlockObserver, Hook, HookEvent, forward
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .errors import ConfigError, SelectionError
-from .frameworks import return_shapes, tensor_counts, weight_locations
+from .frameworks import frameworks_dict
 from .health import HealthMonitor
 from .steps import StepSelection, select_steps
 from .weights import (
@@ -405,19 +405,3 @@ def header_dict(config: LSTMConfig, selection: StepSelection) -> dict[str, Any]:
 
 def outputs_dict(outputs: dict[str, tuple[int, ...]]) -> dict[str, Any]:
     return {name: {"shape": list(shape)} for name, shape in outputs.items()}
-
-
-def frameworks_dict(config: LSTMConfig) -> dict[str, Any]:
-    """Where every weight lives in PyTorch, Keras and ONNX; counts per tensor; return shapes."""
-    locations = [
-        {"layer": k, "direction": DIRECTIONS[d], **row}
-        for k in range(config.num_layers)
-        for d in range(config.num_directions)
-        for row in weight_locations(config, k, d)
-    ]
-    return {
-        "gate_order": {"pytorch": "i f g o", "keras": "i f c o", "onnx": "i o f c"},
-        "locations": locations,
-        "tensors": tensor_counts(config),
-        "returns": return_shapes(config),
-    }
