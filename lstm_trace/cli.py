@@ -14,7 +14,15 @@ from typing import Annotated
 
 import typer
 
-from .cli_output import Format, Request, data_console, note, run_and_render, save_exports
+from .cli_output import (
+    Format,
+    Request,
+    check_targets,
+    data_console,
+    note,
+    run_and_render,
+    save_exports,
+)
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError
 from .options import (
@@ -110,7 +118,7 @@ def main_command(
     as_json: JsonOpt = False,
     expect: ExpectOpt = None,
     frameworks: FrameworksOpt = False,
-    gate: GateOpt = "forget_gate",
+    gate: GateOpt = None,
     svg: SvgOpt = None,
     png: PngOpt = None,
     export_svg: ExportSvgOpt = None,
@@ -136,6 +144,18 @@ def main_command(
         raise LSTMTraceError(f"--json contradicts --format {fmt.value}; give one of them")
     if dump_all and dump is None:
         raise LSTMTraceError("--dump-all needs --dump FILE.npz")
+    if gate is not None and fmt is not Format.heatmap:
+        raise LSTMTraceError("--gate chooses what --format heatmap shows; add --format heatmap")
+    if seq_first and x_path is None:
+        raise LSTMTraceError("--seq-first says how --x is laid out; it needs --x FILE.npy")
+    check_targets(
+        dump=dump,
+        save_weights=save_weights,
+        svg=svg,
+        png=png,
+        export_svg=export_svg,
+        export_html=export_html,
+    )
     fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
     expectations = [parse(e) for e in expect or []]
@@ -160,7 +180,7 @@ def main_command(
         limit=limit,
         keep_values=dump_all,
         frameworks=frameworks,
-        gate=gate,
+        gate=gate or "forget_gate",
         svg=svg,
         png=png,
         export_svg=export_svg,
@@ -173,9 +193,9 @@ def main_command(
         write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=dump_all))
         note(f"wrote {dump}")
     if save_weights is not None:
-        from .io import suffix_of, write_weights
+        from .io import framework_for, write_weights
 
-        framework = "keras" if suffix_of(save_weights) == ".weights.h5" else "pytorch"
+        framework = framework_for(save_weights)
         write_weights(save_weights, result.weights, framework)
         note(f"wrote {save_weights} ({framework} names)")
     if checker is not None:

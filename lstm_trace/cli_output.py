@@ -50,6 +50,24 @@ class Request:
     export_html: Path | None = None
 
 
+def check_targets(**paths: Path | None) -> None:
+    """Refuse, before any work, files that could not be written at the end: a missing folder,
+    a weights kind that cannot be written, a PNG without a converter."""
+    from .io import check_target, framework_for
+
+    for option, path in paths.items():
+        if path is None:
+            continue
+        check_target(path)
+        if option == "save_weights":
+            framework_for(path)
+        if option == "png":
+            from .render.png import NO_CONVERTER, have_converter
+
+            if not have_converter():
+                raise FileError(f"{path}: {NO_CONVERTER}")
+
+
 def note(message: str) -> None:
     """A diagnostic for the user, on stderr, never mixed into the answer."""
     sys.stderr.write(f"lstm-trace: {message}\n")

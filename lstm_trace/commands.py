@@ -48,24 +48,37 @@ def convert(
         ),
     ],
     to: Annotated[
-        Framework, typer.Option("--to", help="The framework whose names and layout to write.")
-    ],
+        Framework | None,
+        typer.Option(
+            "--to",
+            help="The framework whose names and layout to write (implied by .weights.h5 and "
+            ".pt; needed for .npz and .safetensors).",
+        ),
+    ] = None,
     dtype: Annotated[
-        DType | None, typer.Option("--dtype", help="Cast to this type [default: the source's].")
+        DType | None, typer.Option("--dtype", help="Cast to this type (default: the source's).")
     ] = None,
 ) -> None:
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
     from .config import LSTMConfig
-    from .io import read_weights, write_weights
+    from .errors import LSTMTraceError
+    from .io import check_target, framework_for, read_weights, suffix_of, write_weights
     from .resolve import DEFAULTS
 
+    if to is None and suffix_of(target) in (".npz", ".safetensors"):
+        raise LSTMTraceError(
+            f"{target}: a {suffix_of(target)} file can hold PyTorch or Keras names; "
+            "say which with --to pytorch or --to keras"
+        )
+    framework = framework_for(target, None if to is None else to.value)
+    check_target(target)
     wf = read_weights(source)
     arch = wf.architecture.as_options()
     arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
     config = LSTMConfig(**arch)
-    write_weights(target, wf.build(config), to.value)
+    write_weights(target, wf.build(config), framework)
     note(
-        f"wrote {target}: {to.value} weights of an LSTM with input {config.input_size}, "
+        f"wrote {target}: {framework} weights of an LSTM with input {config.input_size}, "
         f"hidden {config.hidden_size}, {config.num_layers} layer(s), "
         f"{'bidirectional' if config.bidirectional else 'unidirectional'}, {config.dtype}"
     )
@@ -88,6 +101,10 @@ def check(
     from .render.table import rich_table
     from .spec import load_spec
 
+    if junit is not None:
+        from .io import check_target
+
+        check_target(junit)
     results = run_models(load_spec(spec))
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(results_dict(str(spec), results), indent=2) + "\n")
@@ -152,9 +169,10 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of the --json document (or of a --format jsonl line)."""
-    from .schema import load_schema
+    from .schema import bundled_schema
 
-    sys.stdout.write(json.dumps(load_schema("trace-jsonl" if jsonl else "trace"), indent=2) + "\n")
+    schema = bundled_schema("trace-jsonl" if jsonl else "trace")
+    sys.stdout.write(json.dumps(schema, indent=2) + "\n")
 
 
 class ExplainFormat(str, Enum):

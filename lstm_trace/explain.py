@@ -136,8 +136,9 @@ def _bidirectional(cfg: LSTMConfig) -> list[str]:
         f"{lead}: a second cell with its own weights reads the sequence from the last step to "
         f"the first. At each step the two outputs are concatenated: {h_out} forward + {h_out} "
         f"backward = {2 * h_out}. The parameters double: {keras}{_n(both.pytorch)} in PyTorch "
-        "for one layer. In PyTorch, h_n[1] is the backward "
-        "direction's state after reading t = 0, which is output[:, 0, H:], not output[:, -1].",
+        "for one layer. In PyTorch, the top layer's backward state, h_n[-1], is the state "
+        f"after reading t = 0: output[:, 0, {h_out}:] (batch first), not output[:, -1, "
+        f"{h_out}:]; h_n[2k + 1] is layer k's backward state.",
     ]
 
 
@@ -149,13 +150,13 @@ def _stacked(cfg: LSTMConfig) -> list[str]:
     return [
         "## 8. Stacked layers",
         "",
-        f"{lead}: layer 2 reads the outputs of layer 1, {reads} numbers per step"
+        f"{lead}: layer 1 reads the outputs of layer 0, {reads} numbers per step"
         + (f" ({h_out} forward + {h_out} backward)" if d == 2 else "")
         + f", instead of x_t. Its X is {h_out} + {reads} = {x2}, so its W_f is {h} x {x2}."
         + (
             ""
             if d == 2
-            else f" Bidirectional, layer 2 would read {2 * h_out} and its X would be "
+            else f" Bidirectional, layer 1 would read {2 * h_out} and its X would be "
             f"{h_out} + {2 * h_out} = {3 * h_out}."
         ),
     ]
@@ -179,7 +180,9 @@ def _projection(cfg: LSTMConfig) -> list[str]:
 
 def _total(cfg: LSTMConfig, d: int) -> list[str]:
     count = param_count(cfg)
-    keras = "no Keras equivalent" if count.keras is None else f"Keras {_n(count.keras)}"
+    keras = (
+        "none in Keras (no projection there)" if count.keras is None else f"Keras {_n(count.keras)}"
+    )
     shape = f"({cfg.seq_len}, {cfg.output_size})"
     if cfg.batch is not None:
         shape = f"({cfg.batch}, {cfg.seq_len}, {cfg.output_size})"

@@ -8,7 +8,6 @@ sequence needs only rows x H numbers. The rule: row r is the mean of steps
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,10 +73,6 @@ class HeatmapCollector:
         np.add.at(self.sums, rows, values)
         np.add.at(self.counts, rows, 1)
 
-    @property
-    def steps_per_row(self) -> int:
-        return math.ceil(self.seq_len / self.rows)
-
     def matrix(self) -> FloatArray:
         """(rows, H) means; NaN where a value was NaN."""
         return self.sums / np.maximum(self.counts, 1)[:, None]
@@ -85,7 +80,10 @@ class HeatmapCollector:
     def rule(self) -> str:
         if self.rows == self.seq_len:
             return f"one row per step (T = {self.seq_len})"
+        sizes = np.bincount(np.arange(self.seq_len) * self.rows // self.seq_len)
+        low, high = int(sizes.min()), int(sizes.max())
+        each = f"{low}" if low == high else f"{low} or {high}"
         return (
-            f"each row is the mean of about {self.steps_per_row} consecutive steps "
+            f"each row is the mean of {each} consecutive steps "
             f"(T = {self.seq_len} in {self.rows} rows)"
         )

@@ -16,7 +16,7 @@ import contextlib
 import importlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -228,13 +228,14 @@ def read_array(path: Path, what: str) -> NDArray[Any]:
 @contextlib.contextmanager
 def atomic_open(path: Path) -> Iterator[IO[bytes]]:
     """Write to a temporary file beside path and rename it into place only on success."""
+    check_target(path)
     directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileError(f"{path}: the folder {directory} does not exist")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -242,9 +243,48 @@ def atomic_open(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 def write_npz(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
     with atomic_open(path) as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
+
+
+#: the file kinds each framework's weights can be written as
+WEIGHT_KINDS = {
+    "pytorch": (".npz", ".safetensors", ".pt", ".pth"),
+    "keras": (".npz", ".safetensors", ".weights.h5"),
+}
+
+
+def check_target(path: Path) -> None:
+    """Refuse, before any work, an output path that cannot be written: no such folder, or a
+    folder where a file should go."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileError(f"{path}: the folder {directory} does not exist")
+    if path.is_dir():
+        raise FileError(f"{path}: is a directory, not a file")
+
+
+def framework_for(path: Path, framework: str | None = None) -> str:
+    """The framework to write path as: the one given, else the one its kind implies
+    (.weights.h5: keras; .pt/.pth: pytorch); .npz and .safetensors default to pytorch
+    unless given. Refuses a kind the framework cannot be written as."""
+    kind = suffix_of(path)
+    if framework is None:
+        framework = "keras" if kind == ".weights.h5" else "pytorch"
+    if kind not in WEIGHT_KINDS[framework]:
+        every = sorted({k for kinds in WEIGHT_KINDS.values() for k in kinds})
+        raise FileError(
+            f"{path}: cannot write {framework} weights as {kind or '(no suffix)'}; use "
+            f"{', '.join(WEIGHT_KINDS[framework])} (of all kinds: {', '.join(every)})"
+        )
+    return framework
 
 
 def write_weights(path: Path, weights: LSTMWeights, framework: str) -> None:
@@ -254,32 +294,27 @@ def write_weights(path: Path, weights: LSTMWeights, framework: str) -> None:
     keras: .npz (Keras variable paths), .weights.h5 (model.load_weights on a Sequential of
     LSTM or Bidirectional(LSTM) layers), .safetensors.
     """
+    framework_for(path, framework)
+    check_target(path)
     kind = suffix_of(path)
-    writers: dict[str, Callable[[], None]]
     if framework == "pytorch":
         state = weights.to_pytorch()
-        writers = {
-            ".npz": lambda: write_npz(path, state),
-            ".safetensors": lambda: _write_safetensors(path, state),
-            ".pt": lambda: _write_torch(path, state),
-            ".pth": lambda: _write_torch(path, state),
-        }
-    else:
-        from .keras_files import keras_names, write_keras_weights
+        if kind == ".npz":
+            write_npz(path, state)
+        elif kind == ".safetensors":
+            _write_safetensors(path, state)
+        else:
+            _write_torch(path, state)
+        return
+    from .keras_files import keras_names, write_keras_weights
 
-        layers = _to_keras(weights)
-        named = keras_names(layers)
-        writers = {
-            ".npz": lambda: write_npz(path, named),
-            ".safetensors": lambda: _write_safetensors(path, named),
-            ".weights.h5": lambda: write_keras_weights(path, layers),
-        }
-    if kind not in writers:
-        raise FileError(
-            f"{path}: cannot write {framework} weights as {kind or '(no suffix)'}; use "
-            + ", ".join(sorted(writers))
-        )
-    writers[kind]()
+    layers = _to_keras(weights)
+    if kind == ".weights.h5":
+        write_keras_weights(path, layers)
+    elif kind == ".npz":
+        write_npz(path, keras_names(layers))
+    else:
+        _write_safetensors(path, keras_names(layers))
 
 
 def _to_keras(weights: LSTMWeights) -> list[KerasLayer]:

@@ -33,26 +33,26 @@ def _opt(*names: str, help: str, panel: str = CONFIG, **kwargs: Any) -> Any:
 
 
 InputOpt = Annotated[
-    int | None, _opt("--input", "-i", help="Input features I of x_t [default: 32].")
+    int | None, _opt("--input", "-i", help="Input features I of x_t (default: 32).")
 ]
-HiddenOpt = Annotated[int | None, _opt("--hidden", "-H", help="Hidden units H [default: 70].")]
-SeqLenOpt = Annotated[int | None, _opt("--seq-len", "-T", help="Sequence length T [default: 3].")]
+HiddenOpt = Annotated[int | None, _opt("--hidden", "-H", help="Hidden units H (default: 70).")]
+SeqLenOpt = Annotated[int | None, _opt("--seq-len", "-T", help="Sequence length T (default: 3).")]
 BatchOpt = Annotated[
     int | None, _opt("--batch", "-B", help="Batch size; omit for unbatched input (T, I).")
 ]
-LayersOpt = Annotated[int | None, _opt("--layers", "-L", help="Stacked layers [default: 1].")]
+LayersOpt = Annotated[int | None, _opt("--layers", "-L", help="Stacked layers (default: 1).")]
 DirectionOpt = Annotated[
-    Direction | None, _opt("--direction", help="uni or bi [default: uni].", case_sensitive=False)
+    Direction | None, _opt("--direction", help="uni or bi (default: uni).", case_sensitive=False)
 ]
 BidirectionalOpt = Annotated[bool, _opt("--bidirectional", help="Shorthand for --direction bi.")]
 ProjOpt = Annotated[
     int | None,
     _opt(
-        "--proj", help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P [default: 0, off]."
+        "--proj", help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P (default: 0, off)."
     ),
 ]
 DTypeOpt = Annotated[
-    DType | None, _opt("--dtype", help="float32 or float64 [default: float32, or the weights'].")
+    DType | None, _opt("--dtype", help="float32 or float64 (default: float32, or the weights').")
 ]
 SeedOpt = Annotated[int, _opt("--seed", help="Seed of the weights and the input.")]
 WeightsOpt = Annotated[
@@ -148,7 +148,7 @@ ExpectOpt = Annotated[
     list[str] | None,
     _opt(
         "--expect",
-        help="NAME=VALUE, repeatable: output=10,140, W_f=70,102, concat@1=*,210, "
+        help="NAME=VALUE, repeatable: output=10,140, W_f=70,102, W_f@1=70,210, "
         "params.keras=28840. Exit 1 if any fails.",
         panel=OUTPUT,
     ),
@@ -162,7 +162,7 @@ FrameworksOpt = Annotated[
     ),
 ]
 GateOpt = Annotated[
-    str,
+    str | None,
     _opt(
         "--gate",
         help="With --format heatmap: forget_gate, input_gate, candidate or output_gate, "

@@ -133,7 +133,7 @@ def resolve(
                 f"--batch {options['batch']} contradicts {x_path}, which is unbatched"
             )
         if "input_size" in values and values["input_size"] != facts_x["input_size"]:
-            raise ConfigError(
+            raise FileError(  # a file of the wrong shape for the weights or the options
                 f"{x_path} has {facts_x['input_size']} features per step, but the LSTM reads "
                 f"{values['input_size']}"
             )

@@ -89,11 +89,11 @@ def test_jq_pipeline_runs() -> None:
     assert len(lines) == 2 + 6 and lines[2].startswith('{"step":0,"mean":')
 
 
-def test_golden_trace_is_current() -> None:
+def test_golden_trace_is_current(tmp_path: Path) -> None:
     """The committed golden trace matches what the tool prints today (diff would fail CI)."""
     result = bash(
-        "lstm-trace --bidirectional --seq-len 10 --json > /tmp/_golden_check.json && "
-        "lstm-trace diff examples/ci/golden-trace.json /tmp/_golden_check.json "
+        f"lstm-trace --bidirectional --seq-len 10 --json > {tmp_path}/now.json && "
+        f"lstm-trace diff examples/ci/golden-trace.json {tmp_path}/now.json "
         "--values --atol 1e-5",  # BLAS may round the last bit differently on another CPU
         ROOT,
     )

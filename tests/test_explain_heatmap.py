@@ -63,7 +63,7 @@ def test_walkthrough_explain_says_the_classic_numbers() -> None:
         "= 28,840",
         "PyTorch reports 29,120",
         "70 forward + 70 backward = 140",
-        "Bidirectional, layer 2 would read 140 and its X would be 70 + 140 = 210",
+        "Bidirectional, layer 1 would read 140 and its X would be 70 + 140 = 210",
     ):
         assert phrase in text
 
@@ -103,7 +103,7 @@ def test_heatmap_collector_keeps_the_right_values_and_downsamples() -> None:
     # rows hold steps [0, 4), [4, 7), [7, 10): row r gets steps t with t * 3 // 10 == r
     np.testing.assert_allclose(small.matrix()[0], expected[0:4].mean(axis=0), atol=1e-15)
     np.testing.assert_allclose(small.matrix()[2], expected[7:10].mean(axis=0), atol=1e-15)
-    assert "mean of about 4 consecutive steps (T = 10 in 3 rows)" in small.rule()
+    assert "mean of 3 or 4 consecutive steps (T = 10 in 3 rows)" in small.rule()
 
 
 def test_fit_columns_averages_units() -> None:
@@ -133,7 +133,7 @@ def test_heatmap_cli_piped_uses_shades_and_states_the_rule(capsys: Any, monkeypa
     rows = [line for line in out.splitlines() if re.match(r"t=\d", line)]
     assert len(rows) == 48  # 100 steps in 48 rows, one per line without colour
     assert all(len(r) <= 80 for r in rows)
-    assert "each row is the mean of about 3 consecutive steps (T = 100 in 48 rows)" in flat(out)
+    assert "each row is the mean of 2 or 3 consecutive steps (T = 100 in 48 rows)" in flat(out)
     assert "each column is the mean of 3 consecutive units (150 units)" in flat(out)
     assert "\x1b" not in out
     assert main(["--format", "heatmap", "--gate", "cell_state"]) == 2
@@ -172,3 +172,13 @@ def test_svg_and_png_from_the_cli(tmp_path: Path, capsys: Any) -> None:
     else:
         assert code == 1 and "rsvg-convert or chromium" in capsys.readouterr().err
         assert not png.exists()
+
+
+def test_explain_names_the_right_h_n_index(capsys: Any, tmp_path: Path) -> None:
+    """What explain says of h_n holds: h_n[-1] == output[:, 0, H:] for a stacked bi-LSTM."""
+    text = flat(explain(LSTMConfig(bidirectional=True, num_layers=2, hidden_size=5)))
+    assert "h_n[-1], is the state after reading t = 0: output[:, 0, 5:]" in text
+    cfg = LSTMConfig(bidirectional=True, num_layers=2, hidden_size=5, batch=3, input_size=4)
+    out, (h_n, _) = forward(init_weights(cfg), init_input(cfg))
+    np.testing.assert_array_equal(h_n[-1], out[:, 0, 5:])
+    assert not np.array_equal(h_n[1], out[:, 0, 5:])  # h_n[1] is layer 0, not the output's

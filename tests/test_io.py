@@ -187,7 +187,7 @@ def test_options_that_contradict_the_weights(
 def test_x_that_contradicts_options(tmp_path: Path, capsys: Any) -> None:
     np.save(tmp_path / "x.npy", np.zeros((2, 5, 16), dtype=np.float32))
     code, _, err = run_cli(capsys, "--x", tmp_path / "x.npy", "--input", "32")
-    assert code == 2 and "has 16 features per step, but the LSTM reads 32" in err
+    assert code == 1 and "has 16 features per step, but the LSTM reads 32" in err
     code, _, err = run_cli(capsys, "--x", tmp_path / "x.npy", "--seq-len", "4")
     assert code == 2 and "--seq-len 4 contradicts" in err
     code, out, _ = run_cli(capsys, "--x", tmp_path / "x.npy", "--json")
@@ -319,3 +319,66 @@ def test_missing_optional_library_is_one_line(
     monkeypatch.setitem(sys.modules, "h5py", None)  # makes `import h5py` fail
     code, _, err = run_cli(capsys, "--weights", FIXTURES / "keras_uni.weights.h5")
     assert code == 1 and "pip install 'lstm-trace[keras]'" in err
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path, capsys: Any) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        assert (
+            main(
+                [
+                    "--dump",
+                    str(tmp_path / "d.npz"),
+                    "--save-weights",
+                    str(tmp_path / "w.npz"),
+                    "--json",
+                ]
+            )
+            == 0
+        )
+    finally:
+        os.umask(old)
+    for name in ("d.npz", "w.npz"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+    (tmp_path / "keep.npz").write_bytes(b"")
+    (tmp_path / "keep.npz").chmod(0o640)
+    assert main(["--dump", str(tmp_path / "keep.npz"), "--json"]) == 0
+    assert (tmp_path / "keep.npz").stat().st_mode & 0o777 == 0o640  # an overwrite keeps its mode
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--save-weights", "w.keras"], "cannot write pytorch weights as .keras"),
+        (["--svg", "nowhere/cell.svg"], "does not exist"),
+        (["--export-html", "nowhere/t.html"], "does not exist"),
+        (["--dump", "."], "is a directory"),
+    ],
+)
+def test_unwritable_outputs_are_refused_before_any_output(
+    tmp_path: Path, capsys: Any, monkeypatch: Any, args: list[str], words: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *args)
+    assert code == 1 and out == "" and words in err
+
+
+def test_options_that_would_be_ignored_are_refused(tmp_path: Path, capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "--gate", "input_gate")
+    assert code == 2 and "--format heatmap" in err
+    code, _, err = run_cli(capsys, "--seq-first")
+    assert code == 2 and "needs --x" in err
+
+
+def test_convert_infers_the_framework_from_the_kind(tmp_path: Path, capsys: Any) -> None:
+    np.savez(
+        tmp_path / "w.npz", **init_weights(LSTMConfig(hidden_size=4, input_size=3)).to_pytorch()
+    )
+    code, _, err = run_cli(capsys, "convert", tmp_path / "w.npz", tmp_path / "k.weights.h5")
+    assert code == 0 and "keras weights" in err
+    code, _, err = run_cli(capsys, "convert", tmp_path / "k.weights.h5", tmp_path / "again.npz")
+    assert (
+        code == 2 and "--to pytorch or --to keras" in err and not (tmp_path / "again.npz").exists()
+    )

@@ -113,3 +113,16 @@ def test_schema_command(capsys: Any) -> None:
     assert json.loads(capsys.readouterr().out)["$id"].endswith("trace-1.json")
     assert main(["schema", "--jsonl"]) == 0
     assert json.loads(capsys.readouterr().out)["$id"].endswith("trace-jsonl-1.json")
+
+
+def test_printed_jsonl_schema_stands_alone(capsys: Any) -> None:
+    """`lstm-trace schema --jsonl` validates lines with no registry: nothing left to resolve."""
+    assert main(["schema", "--jsonl"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert "trace-1.json#" not in json.dumps(schema)
+    assert main(["--format", "jsonl", "--bidirectional", "-T", "2"]) == 0
+    validator = jsonschema.Draft202012Validator(schema)
+    for line in capsys.readouterr().out.splitlines():
+        validator.validate(json.loads(line))
+    bad = {"type": "tensor", "name": "x"}
+    assert not validator.is_valid(bad)

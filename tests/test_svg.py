@@ -394,22 +394,21 @@ def test_svg_to_png_falls_back_to_headless_chromium(
 PICTURES = Path(__file__).parent.parent / "examples" / "pictures"
 
 
+#: the heatmap in examples/pictures is the tool's own: this command, in float64 so that a
+#: different BLAS cannot move a colour
+HEATMAP_COMMAND = ["--format", "heatmap", "-T", "400", "--dtype", "float64", "--seed", "1"]
+
+
 def forget_gate_example() -> str:
-    """An illustrative forget gate: mostly remembering, with two resets that some units obey."""
-    t = np.arange(0, 400, 10, dtype=float)[:, None]
-    u = np.arange(70, dtype=float)[None, :]
-    sensitivity = 0.5 + 0.5 * np.sin(u / 5.0)
-    events = np.exp(-(((t - 120) / 28) ** 2)) + 0.8 * np.exp(-(((t - 290) / 40) ** 2))
-    z = 1.6 + 0.9 * np.cos(u / 9.0) - 4.0 * sensitivity * events + 0.35 * np.sin(t / 37 + u / 3)
-    return render_heatmap_svg(
-        1 / (1 + np.exp(-z)),
-        "Forget gate f_t (layer 0, forward) over time",
-        "time step t",
-        "unit",
-        "Illustrative values (a smooth pattern, not a trained model). Rows: every 10th step "
-        "of T = 400; columns: all 70 units.",
-        row_ids=list(range(0, 400, 10)),
-    )
+    """What `lstm-trace --format heatmap -T 400 --dtype float64 --seed 1 --svg FILE` writes."""
+    import tempfile
+
+    from lstm_trace.cli import main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "heatmap.svg"
+        assert main([*HEATMAP_COMMAND, "--svg", str(path)]) == 0
+        return path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

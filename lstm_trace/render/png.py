@@ -16,6 +16,17 @@ CHROMIUM_FLAGS = (
 )  # fmt: skip
 
 
+NO_CONVERTER = (
+    "rendering SVG to PNG needs rsvg-convert or chromium, and neither is on PATH; install "
+    "one (Debian/Ubuntu: apt-get install librsvg2-bin, or apt-get install chromium)"
+)
+
+
+def have_converter() -> bool:
+    """Whether svg_to_png can run here, so a missing converter is reported before any work."""
+    return any(shutil.which(name) for name in ("rsvg-convert", "chromium", "chromium-browser"))
+
+
 def svg_to_png(svg_text: str) -> bytes:
     """The PNG bytes of an SVG document, rendered by rsvg-convert or else headless Chromium.
 
@@ -32,10 +43,7 @@ def svg_to_png(svg_text: str) -> bytes:
         return done.stdout
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        raise FileNotFoundError(
-            "rendering SVG to PNG needs rsvg-convert or chromium, and neither is on PATH; install "
-            "one (Debian/Ubuntu: apt-get install librsvg2-bin, or apt-get install chromium)"
-        )
+        raise FileNotFoundError(NO_CONVERTER)
     root = ET.fromstring(svg_text)
     size = ",".join(str(math.ceil(float(root.get(k, "800")))) for k in ("width", "height"))
     with tempfile.TemporaryDirectory(prefix="lstm-trace-svg-") as tmp:

@@ -241,7 +241,7 @@ def framework_tables(trace: Trace) -> list[Item]:
     cfg = trace.config
     h = cfg.hidden_size
     gates = Section.of(
-        "Gate slices of the 4H axis (PyTorch i f g o, Keras i f c o, ONNX i o f c)",
+        "Gate slices of the 4H axis",
         "gate",
         "PyTorch rows",
         "Keras columns",
@@ -256,8 +256,9 @@ def framework_tables(trace: Trace) -> list[Item]:
         )
     rows = {r["name"]: r for r in weight_locations(cfg)}
     example = Note(
-        f"Layer 0 forward: W_f = {rows['W_f']['pytorch']}, b_f = {rows['b_f']['pytorch']}; "
-        f"Keras: W_f = {rows['W_f']['keras']}, b_f = {rows['b_f']['keras']}. "
+        "Gate order: PyTorch i f g o, Keras i f c o, ONNX i o f c.\n"
+        f"Layer 0 forward: W_f = {rows['W_f']['pytorch']}, b_f = {rows['b_f']['pytorch']}.\n"
+        f"Keras: W_f = {rows['W_f']['keras']},\nb_f = {rows['b_f']['keras']}.\n"
         "Layer k is l<k>, the backward direction adds _reverse (Keras: the backward layer of "
         "Bidirectional). PyTorch's second bias has no Keras twin: converting sums them."
     )
@@ -291,7 +292,7 @@ def framework_tables(trace: Trace) -> list[Item]:
             returns.add(framework if i == 0 else "", name, text)
     parts: list[Item] = [gates, example, stored, returns]
     if len(shapes["h_n_index"]) > 1:
-        index = Section.of("Which h_n (and c_n) index is which", "index>", "layer>", "direction")
+        index = Section.of("h_n and c_n index", "index>", "layer>", "direction")
         for e in shapes["h_n_index"]:
             index.add(str(e["index"]), str(e["layer"]), e["direction"])
         parts.append(index)

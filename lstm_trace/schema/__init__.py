@@ -30,7 +30,7 @@ from typing import Any
 #: the schemas this package ships, by name; each is the file ``<name>.schema.json``.
 SCHEMA_NAMES: tuple[str, ...] = ("trace", "trace-jsonl")
 
-__all__ = ["SCHEMA_NAMES", "load_schema", "schemas_by_id"]
+__all__ = ["SCHEMA_NAMES", "bundled_schema", "load_schema", "schemas_by_id"]
 
 
 def load_schema(name: str = "trace") -> dict[str, Any]:
@@ -53,3 +53,35 @@ def schemas_by_id() -> dict[str, dict[str, Any]]:
         schema = load_schema(name)
         out[schema["$id"]] = schema
     return out
+
+
+def bundled_schema(name: str = "trace") -> dict[str, Any]:
+    """The schema with every definition it borrows from another shipped schema copied in,
+    so that a validator needs nothing else (what ``lstm-trace schema`` prints)."""
+    schema = load_schema(name)
+    if name == "trace":
+        return schema
+    trace = load_schema("trace")
+    prefix = trace["$id"] + "#"
+    defs = schema.setdefault("$defs", {})
+    clash = set(defs) & set(trace["$defs"])
+    if clash:  # pragma: no cover - a guard for whoever adds definitions
+        raise ValueError(f"definitions in both schemas: {', '.join(sorted(clash))}")
+    defs.update(trace["$defs"])
+    defs["parameters"] = trace["properties"]["parameters"]
+
+    def local(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: local(v) for k, v in node.items()}
+            ref = out.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix):
+                out["$ref"] = "#" + ref[len(prefix) :].replace(
+                    "/properties/parameters", "/$defs/parameters"
+                )
+            return out
+        if isinstance(node, list):
+            return [local(v) for v in node]
+        return node
+
+    bundled: dict[str, Any] = local(schema)
+    return bundled
