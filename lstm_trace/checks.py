@@ -37,6 +37,8 @@ def run_models(models: list[ModelSpec]) -> list[ModelResult]:
             results.append(ModelResult(model, check_trace(result, model.expectations)))
         except LSTMTraceError as exc:
             results.append(ModelResult(model, [], error=exc.message))
+        except Exception as exc:  # one broken model must not hide the others' results
+            results.append(ModelResult(model, [], error=f"{type(exc).__name__}: {exc}"))
     return results
 
 
@@ -67,6 +69,14 @@ def results_dict(spec: str, results: list[ModelResult]) -> dict[str, Any]:
     }
 
 
+_CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+
+
+def _xml_text(text: str) -> str:
+    """XML 1.0 cannot hold most control characters, even escaped: drop them."""
+    return text.translate(_CONTROL)
+
+
 def junit_xml(spec: str, results: list[ModelResult]) -> str:
     """JUnit XML: a testsuite per spec, a testcase per expectation (or per model that errored)."""
     cases = sum(max(len(r.outcomes), 1 if r.error else 0) for r in results)
@@ -74,18 +84,20 @@ def junit_xml(spec: str, results: list[ModelResult]) -> str:
     errors = sum(1 for r in results if r.error)
     counts = {"tests": str(cases), "failures": str(failures), "errors": str(errors)}
     root = ET.Element("testsuites", {"name": "lstm-trace", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": spec, **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": _xml_text(spec), **counts})
     for r in results:
-        classname = f"lstm-trace.{r.spec.name}"
+        classname = _xml_text(f"lstm-trace.{r.spec.name}")
         if r.error:
             case = ET.SubElement(
                 suite, "testcase", {"classname": classname, "name": "configuration"}
             )
-            ET.SubElement(case, "error", {"message": r.error}).text = r.error
+            error = _xml_text(r.error)
+            ET.SubElement(case, "error", {"message": error}).text = error
         for o in r.outcomes:
-            name = f"{o.expectation.label} {o.expectation.expected}"
+            name = _xml_text(f"{o.expectation.label} {o.expectation.expected}")
             case = ET.SubElement(suite, "testcase", {"classname": classname, "name": name})
             if not o.passed:
-                ET.SubElement(case, "failure", {"message": o.message}).text = o.message
+                message = _xml_text(o.message)
+                ET.SubElement(case, "failure", {"message": message}).text = message
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -172,6 +172,8 @@ def main_command(
         seed=seed,
     )
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
+    for message in run.weights_file.notes if run.weights_file else ():
+        note(message)
     checker = Checker(run.config, expectations) if expectations else None
     request = Request(
         fmt=fmt,
@@ -180,7 +182,7 @@ def main_command(
         limit=limit,
         keep_values=dump_all,
         frameworks=frameworks,
-        gate=gate or "forget_gate",
+        gate="forget_gate" if gate is None else gate,
         svg=svg,
         png=png,
         export_svg=export_svg,
@@ -248,6 +250,16 @@ def main(argv: list[str] | None = None) -> int:
             "lstm-trace: error: out of memory; try smaller sizes or a lower --max-memory\n"
         )
         return 1
+    except (OSError, KeyboardInterrupt):
+        raise  # run() turns a closed pipe, a full disk or Ctrl-C into the right exit
+    except Exception as exc:  # a bug, or a file nothing above foresaw: one line, not a trace
+        if os.environ.get("LSTM_TRACE_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"lstm-trace: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(please report it; LSTM_TRACE_DEBUG=1 shows the traceback)\n"
+        )
+        return 70
     return rv if isinstance(rv, int) else 0
 
 

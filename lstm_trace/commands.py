@@ -73,6 +73,8 @@ def convert(
     framework = framework_for(target, None if to is None else to.value)
     check_target(target)
     wf = read_weights(source)
+    for message in wf.notes:
+        note(message)
     arch = wf.architecture.as_options()
     arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
     config = LSTMConfig(**arch)

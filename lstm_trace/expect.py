@@ -56,7 +56,8 @@ def shape_text(shape: Sequence[int | None]) -> str:
     return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
 
 
-_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*?)(?:@(\d+))?$")
+_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*?)(?:@([0-9]{1,9}))?$")
+_WHOLE = re.compile(r"[0-9]{1,18}")  # ASCII digits only, and a size no array reaches
 
 
 def parse(text: str) -> Expectation:
@@ -84,7 +85,7 @@ def expectation(name: str, value: object) -> Expectation:
     if isinstance(value, (list, tuple)):
         return Expectation(base, layer, shape=tuple(_dim(name, str(v)) for v in value))
     text = str(value).strip().replace("_", "")
-    if text.isdigit():  # a bare whole number is a count of elements (or parameters)
+    if _WHOLE.fullmatch(text):  # a bare whole number is a count of elements (or parameters)
         return Expectation(base, layer, count=int(text))
     inner = text[1:-1] if text.startswith("(") and text.endswith(")") else text
     dims = [d.strip() for d in inner.split(",")]
@@ -100,7 +101,7 @@ def _dim(name: str, text: str) -> int | None:
     text = text.strip()
     if text == "*":
         return None
-    if not text.isdigit():
+    if not _WHOLE.fullmatch(text):
         raise ExpectationError(
             f"--expect {name}: {text!r} is not a dimension (a whole number or '*')"
         )

@@ -19,7 +19,7 @@ from .health import GATES_BY_INDEX
 from .weights import DIRECTIONS, FloatArray
 
 GATE_NAMES = ("forget_gate", "input_gate", "candidate", "output_gate")
-_SPEC = re.compile(r"^(\w+?)(?:@(\d+))?(?::(forward|backward))?$")
+_SPEC = re.compile(r"^([a-z_]+?)(?:@([0-9]{1,9}))?(?::(forward|backward))?$")
 
 
 @dataclass(frozen=True)

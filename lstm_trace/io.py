@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ _NEEDS_PICKLE = (
     "(allow_pickle=False)"
 )
 
-EXTRAS = {"safetensors": "safetensors", "torch": "torch", "h5py": "keras"}
+EXTRAS = {"safetensors.numpy": "safetensors", "torch": "torch", "h5py": "keras"}
 
 
 def optional(module: str, what: str) -> ModuleType:
@@ -75,6 +76,8 @@ class WeightsFile:
     keras: list[KerasLayer] | None = None
     #: facts a .keras archive's config.json adds (return_sequences, ...), else empty.
     keras_config: dict[str, Any] | None = None
+    #: what the user should know about how the file was read (shown on stderr)
+    notes: tuple[str, ...] = ()
 
     def build(self, config: LSTMConfig) -> LSTMWeights:
         """The canonical weights in config's dtype; every name and shape checked."""
@@ -101,8 +104,8 @@ def read_weights(path: Path) -> WeightsFile:
     elif kind in (".weights.h5", ".h5", ".keras"):
         from .keras_files import read_keras_file
 
-        layers, keras_config = read_keras_file(path)
-        return _keras_file(path, layers, keras_config)
+        layers, keras_config, notes = read_keras_file(path)
+        return _keras_file(path, layers, keras_config, tuple(notes))
     else:
         raise FileError(
             f"{path}: unknown weights file kind {kind or '(no suffix)'!r}; use .npz, "
@@ -117,18 +120,23 @@ def read_weights(path: Path) -> WeightsFile:
     from .keras_files import keras_layers_from_names
 
     try:
-        layers = keras_layers_from_names(arrays)
+        layers = keras_layers_from_names(arrays, ordered=kind == ".npz")
     except ConfigError as exc:
         raise FileError(f"{path}: {exc.message}") from None
     return _keras_file(path, layers, None)
 
 
-def _keras_file(path: Path, layers: list[KerasLayer], cfg: dict[str, Any] | None) -> WeightsFile:
+def _keras_file(
+    path: Path,
+    layers: list[KerasLayer],
+    cfg: dict[str, Any] | None,
+    notes: tuple[str, ...] = (),
+) -> WeightsFile:
     try:
         arch = infer_keras(layers)
     except ConfigError as exc:
         raise FileError(f"{path}: {exc.message}") from None
-    return WeightsFile(path, "keras", arch, keras=layers, keras_config=cfg)
+    return WeightsFile(path, "keras", arch, keras=layers, keras_config=cfg, notes=notes)
 
 
 def _is_pytorch_key(key: str) -> bool:
@@ -177,7 +185,8 @@ def _read_torch(path: Path) -> dict[str, NDArray[Any]]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for anything but plain tensors and containers
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch colours its messages
+        first = text.splitlines()[0] if text else type(exc).__name__
         raise FileError(
             f"{path}: refused: not a plain state_dict that loads with weights_only=True ({first})"
         ) from None
@@ -191,8 +200,13 @@ def _read_torch(path: Path) -> dict[str, NDArray[Any]]:
     for k, v in state.items():
         if not isinstance(v, torch.Tensor):
             raise FileError(f"{path}: {k} is a {type(v).__name__}, not a tensor")
-        t = v.detach().cpu()
-        out[k] = (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+        try:
+            t = v.detach().cpu()
+            if not t.is_floating_point() or t.is_sparse or t.is_quantized:
+                raise TypeError(f"{t.dtype} {t.layout}")
+            out[k] = (t if t.dtype in (torch.float32, torch.float64) else t.float()).numpy()
+        except (TypeError, RuntimeError, NotImplementedError) as exc:
+            raise FileError(f"{path}: {k} is not a dense floating-point tensor ({exc})") from None
     return out
 
 
@@ -333,5 +347,9 @@ def _write_safetensors(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
 
 def _write_torch(path: Path, state: dict[str, NDArray[Any]]) -> None:
     torch = optional("torch", "writing .pt files")
-    with atomic_open(path) as f:
-        torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, f)
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
+    try:
+        with atomic_open(path) as f:
+            torch.save(tensors, f)
+    except RuntimeError as exc:  # torch reports a full disk this way
+        raise FileError(f"{path}: cannot write it ({' '.join(str(exc).split())})") from None

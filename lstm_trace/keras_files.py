@@ -38,10 +38,21 @@ def _h5py() -> Any:
     return optional("h5py", "reading and writing Keras .h5/.keras files")
 
 
-def read_keras_file(path: Path) -> tuple[list[KerasLayer], dict[str, Any] | None]:
-    """(layers, facts from config.json or None) from a .weights.h5, .h5 or .keras file."""
+#: what a .weights.h5 cannot say, said once on stderr
+H5_ASSUMPTIONS = (
+    "a .weights.h5 holds weights, not layer settings: traced as tanh and sigmoid, "
+    "go_backwards=False and merge_mode='concat'; a .keras file would be checked"
+)
+
+
+def read_keras_file(
+    path: Path,
+) -> tuple[list[KerasLayer], dict[str, Any] | None, list[str]]:
+    """(layers, facts from config.json or None, notes for the user) from a .weights.h5, .h5
+    or .keras file."""
     h5py = _h5py()
     config = None
+    notes: list[str] = []
     try:
         if path.suffix.lower() == ".keras":
             with zipfile.ZipFile(path) as archive:
@@ -52,39 +63,61 @@ def read_keras_file(path: Path) -> tuple[list[KerasLayer], dict[str, Any] | None
                     )
                 config = json.loads(archive.read("config.json"))
                 blob = io.BytesIO(archive.read("model.weights.h5"))
+            order, after = _layer_order(path, config)
+            if after:
+                notes.append(f"{path}: traced the LSTM layers only, not {', '.join(after)}")
             with h5py.File(blob, "r") as f:
-                layers = _read_h5(path, f, _layer_order(path, config))
+                layers = _read_h5(path, f, order)
         else:
             with h5py.File(path, "r") as f:
                 layers = _read_h5(path, f, None)
+            notes.append(f"{path}: {H5_ASSUMPTIONS}")
+        facts = _facts(path, config) if config is not None else None
     except FileError:
         raise
-    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, KeyError, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
         raise FileError(
             f"{path}: not a readable Keras file ({type(exc).__name__}: {exc})"
         ) from None
-    return layers, (_facts(path, config) if config is not None else None)
-
-
-def _layer_order(path: Path, config: dict[str, Any]) -> list[str]:
-    """The h5 group names of the LSTM layers, in model order, from config.json."""
-    layers = config.get("config", {}).get("layers")
-    if not isinstance(layers, list):
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # a config.json or an h5 layout other than Keras 3 writes: refuse, don't guess
         raise FileError(
-            f"{path}: config.json has no list of layers (only Sequential models are read)"
+            f"{path}: not laid out as a Keras 3 file ({type(exc).__name__}: {exc})"
+        ) from None
+    return layers, facts, notes
+
+
+def _layer_order(path: Path, config: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The h5 group names of the LSTM layers in model order, from config.json, and the
+    layers after the last of them (not traced). Layers between LSTMs are refused."""
+    layers = config.get("config", {}).get("layers")
+    if config.get("class_name") != "Sequential" or not isinstance(layers, list):
+        raise FileError(
+            f"{path}: only Sequential models are read from .keras files (this is a "
+            f"{config.get('class_name')!r}); save the LSTM's weights as .weights.h5 instead"
         )
     counters: dict[str, int] = {}
-    order = []
+    order: list[str] = []
+    between: list[str] = []  # layers after an LSTM, before the next one
     for layer in layers:
         cls = layer.get("class_name", "")
-        if cls == "InputLayer":
+        if cls in ("InputLayer", "Dropout"):  # Dropout does nothing at inference
             continue
+        if cls == "Masking":
+            raise FileError(f"{path}: a Masking layer changes what the LSTM computes; not traced")
         snake = _snake_case(cls)
         n = counters.get(snake, 0)
         counters[snake] = n + 1
         if cls in ("LSTM", "Bidirectional"):
+            if order and between:
+                raise FileError(
+                    f"{path}: {', '.join(between)} between the LSTM layers; lstm-trace traces "
+                    "a stack of LSTM layers only"
+                )
             order.append(snake if n == 0 else f"{snake}_{n}")
-    return order
+        elif order:
+            between.append(cls)
+    return order, between
 
 
 def _snake_case(name: str) -> str:
@@ -170,7 +203,13 @@ def _cell_vars(path: Path, root: Any, where: str) -> dict[str, NDArray[Any]]:
     for key in vars_group:
         if key not in _VAR_INDEX:
             raise FileError(f"{path}: unexpected variable layers/{where}/cell/vars/{key}")
-        out[_VAR_INDEX[key]] = np.asarray(vars_group[key][()])
+        value = np.asarray(vars_group[key][()])
+        if value.dtype.kind != "f":  # bfloat16 is stored as raw 2-byte void, complex as c
+            raise FileError(
+                f"{path}: layers/{where}/cell/vars/{key} holds {value.dtype} values; "
+                "lstm-trace reads float16, float32 and float64 weights"
+            )
+        out[_VAR_INDEX[key]] = value
     for needed in ("kernel", "recurrent_kernel"):
         if needed not in out:
             raise FileError(f"{path}: layers/{where} has no {needed}")
@@ -184,11 +223,15 @@ def _natural(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def keras_layers_from_names(arrays: Mapping[str, NDArray[Any]]) -> list[KerasLayer]:
+def keras_layers_from_names(
+    arrays: Mapping[str, NDArray[Any]], ordered: bool = True
+) -> list[KerasLayer]:
     """Group arrays named '<layer path>/kernel' (or .../vars/0) into layers and directions.
 
-    A path component starting with 'backward' marks the backward direction; layers are
-    ordered by their path, numbers compared as numbers (lstm, lstm_1, ..., lstm_10).
+    A path component starting with 'backward' marks the backward direction. Layers named as
+    Keras names them by default (lstm, lstm_1, ..., bidirectional_2) are ordered by that
+    number; other names keep the file's order when it has one (ordered: .npz keeps it,
+    .safetensors sorts names), and are refused when it has none.
     """
     layers: dict[str, dict[str, dict[str, NDArray[Any]]]] = {}
     for key, value in arrays.items():
@@ -212,12 +255,25 @@ def keras_layers_from_names(arrays: Mapping[str, NDArray[Any]]) -> list[KerasLay
         if field in slot:
             raise ConfigError(f"two tensors for {layer or 'the layer'} {direction} {field}")
         slot[field] = value
+    names = list(layers)
+    auto = all(_GROUP.match(n.rsplit("/", 1)[-1]) for n in names)
+    if auto:
+        names.sort(key=lambda n: int(_GROUP.match(n.rsplit("/", 1)[-1]).group(2) or 0))  # type: ignore[union-attr]
+    elif not ordered and len(names) > 1:
+        raise ConfigError(
+            f"layers {', '.join(names)}: their order is not recorded in this kind of file; "
+            "save them as .npz (which keeps the order) or as a Keras .weights.h5"
+        )
     out = []
-    for name in sorted(layers, key=_natural):
+    for name in names:
         directions = layers[name]
         out.append([directions[d] for d in ("forward", "backward") if d in directions])
         if "forward" not in directions:
             raise ConfigError(f"layer {name!r} has a backward direction but no forward one")
+        for direction, variables in directions.items():
+            for needed in ("kernel", "recurrent_kernel"):
+                if needed not in variables:
+                    raise ConfigError(f"layer {name or '0'!r} {direction}: no {needed}")
     return out
 
 

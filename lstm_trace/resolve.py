@@ -142,7 +142,14 @@ def resolve(
         values.setdefault("seq_len", wf.keras_config["seq_len"])  # the model's Input((T, I))
     for field, default in DEFAULTS.items():
         values.setdefault(field, default)
-    config = LSTMConfig(**values)
+    try:
+        config = LSTMConfig(**values)
+    except ConfigError as exc:
+        given = exc.option is not None and options.get(exc.option) is not None
+        source = wf.path if wf is not None else x_path
+        if given or source is None:
+            raise
+        raise FileError(f"{source}: {exc.message}") from None
     weights = wf.build(config) if wf is not None else None
     h0 = _state(h0_path, "h0", config, config.h_out)
     c0 = _state(c0_path, "c0", config, config.hidden_size)
