@@ -138,7 +138,16 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
     """Trace and print in the chosen format; JSONL streams each record as it is computed."""
 
     if request.fmt is Format.jsonl:
-        return _stream(run, request, checker)
+        if request.export_svg or request.export_html:
+            raise LSTMTraceError(
+                "--export-svg and --export-html save terminal views (table, tree, heatmap)"
+            )
+        result = _stream(run, request, checker)
+        if request.svg is not None or request.png is not None:
+            from .render.svg import render_svg
+
+            write_picture(render_svg(result.config), request.svg, request.png)
+        return result
     observers = []
     collector = None
     if request.fmt is Format.heatmap:

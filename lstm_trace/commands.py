@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
+from .errors import FileError, LSTMTraceError
 from .options import (
     BatchOpt,
     BidirectionalOpt,
@@ -155,11 +156,21 @@ def diff(
     """Compare two saved traces; print what differs; exit 1 when something does."""
     from .diff import diff_traces, load_trace_doc
 
-    lines = diff_traces(load_trace_doc(first), load_trace_doc(second), values=values, atol=atol)
+    a, b = load_trace_doc(first), load_trace_doc(second)
+    try:
+        lines = diff_traces(a, b, values=values, atol=atol)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise FileError(
+            f"{first} or {second}: a record is not as lstm-trace writes it ({type(exc).__name__}: "
+            f"{exc})"
+        ) from None
     for line in lines:
         sys.stdout.write(line + "\n")
     if lines:
-        note(f"{len(lines)} difference(s) between {first} and {second}")
+        shown = [line for line in lines if not line.startswith("... and ")]
+        hidden = len(lines) - len(shown)
+        more = int(lines[-1].split()[2]) if hidden else 0
+        note(f"{len(shown) + more} difference(s) between {first} and {second}")
         raise typer.Exit(1)
     note(f"no differences between {first} and {second}")
 
@@ -218,6 +229,8 @@ def explain(
         dtype=None,
         seed=0,
     )
+    if fmt is ExplainFormat.markdown and (export_svg or export_html):
+        raise LSTMTraceError("--export-svg and --export-html save the terminal view, not markdown")
     text = explain_text(resolve(options, weights).config)
     if fmt is ExplainFormat.markdown:
         sys.stdout.write(text)

@@ -36,15 +36,22 @@ def load_trace_doc(path: Path) -> dict[str, Any]:
                 for line in lines
                 if line.get("type") == "tensor"
             ]
-            doc["outputs"] = next(
-                (line["outputs"] for line in lines if line.get("type") == "outputs"), {}
-            )
+            if lines[-1].get("type") != "outputs":
+                raise ValueError("the stream ends before its outputs line: cut short?")
+            doc["outputs"] = lines[-1]["outputs"]
         else:
             doc = json.loads(text, parse_constant=refuse)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, AttributeError, IndexError) as exc:
         raise FileError(f"{path}: not a JSON or JSONL trace ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("schema_version") != 1 or "config" not in doc:
-        raise FileError(f"{path}: not an lstm-trace trace (schema_version 1 with a config)")
+    if not isinstance(doc, dict) or doc.get("schema_version") != 1:
+        raise FileError(f"{path}: not an lstm-trace trace (schema_version 1)")
+    missing = [
+        k for k in ("config", "parameters", "param_count", "tensors", "outputs") if k not in doc
+    ]
+    if missing or not isinstance(doc["config"], dict):
+        raise FileError(
+            f"{path}: not a whole lstm-trace trace (missing {', '.join(missing) or 'config'})"
+        )
     return doc
 
 

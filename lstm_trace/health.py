@@ -9,7 +9,8 @@ than hooks at every step.
 - stuck units: units whose activation never moves, max - min <= 1e-6 over every step and
   batch row (not judged from a single value).
 - first non-finite: the first step (in the order the pass computes them), layer, direction
-  and gate whose activations hold a NaN or an Inf.
+  and gate whose activations hold a NaN or an Inf, or the input x or initial state that held
+  one before any gate did (an Inf can saturate every gate and still poison C_t).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .config import LSTMConfig
-from .weights import FloatArray
+from .weights import DIRECTIONS, FloatArray
 
 SATURATION = 0.05
 STUCK_TOLERANCE = 1e-6
@@ -98,6 +99,40 @@ class HealthMonitor:
                     }
                     return
 
+    def note_inputs(
+        self, x: FloatArray, h0: FloatArray | None, c0: FloatArray | None, steps: int
+    ) -> None:
+        """Non-finite values that enter before any gate: in x (layer 0 reads it first, going
+        forward) or in an initial state. Kept if they come before the first bad gate in the
+        order the pass computes things."""
+        from .cell import HOOK_POINTS
+
+        d_count = self.config.num_directions
+        candidates: list[tuple[tuple[int, int, int, int], dict[str, Any]]] = []
+        if self.first_nonfinite is not None:
+            f = self.first_nonfinite
+            d = DIRECTIONS.index(f["direction"])
+            visit = f["step"] if d == 0 else steps - 1 - f["step"]
+            candidates.append(((f["layer"], d, visit, HOOK_POINTS.index(f["gate"])), f))
+        per_step = x if x.ndim == 2 else x.transpose(1, 0, 2).reshape(x.shape[1], -1)
+        bad_x = np.flatnonzero(~np.isfinite(per_step).all(axis=1))  # steps with a bad value
+        if bad_x.size:
+            t = int(bad_x[0])
+            candidates.append(
+                ((0, 0, t, 0), {"step": t, "layer": 0, "direction": "forward", "gate": "x"})
+            )
+        for name, state in (("h_prev", h0), ("c_prev", c0)):
+            if state is None:
+                continue
+            rows = np.asarray(state).reshape(len(state), -1)
+            for s in np.flatnonzero(~np.isfinite(rows).all(axis=1)):
+                layer, d = divmod(int(s), d_count)
+                step = 0 if d == 0 else steps - 1
+                where = {"step": step, "layer": layer, "direction": DIRECTIONS[d], "gate": name}
+                candidates.append(((layer, d, 0, HOOK_POINTS.index(name)), where))
+        if candidates:
+            self.first_nonfinite = min(candidates, key=lambda c: c[0])[1]
+
     def report(self) -> dict[str, Any]:
         """The JSON 'health' object."""
         gates = []
@@ -107,7 +142,11 @@ class HealthMonitor:
                 g = GATES_BY_INDEX.index(name)
                 units = spread[g * place.hidden : (g + 1) * place.hidden]
                 stuck = (
-                    [int(u) for u in np.flatnonzero(units <= STUCK_TOLERANCE)]
+                    # a unit that was never finite did not "stay put": it is counted as NaN/Inf
+                    [
+                        int(u)
+                        for u in np.flatnonzero(np.isfinite(units) & (units <= STUCK_TOLERANCE))
+                    ]
                     if place.rows > 1
                     else None  # one value cannot show whether a unit moves
                 )

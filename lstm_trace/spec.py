@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from .errors import FileError, LSTMTraceError
+from .config import LSTMConfig
+from .errors import ConfigError, FileError, LSTMTraceError
 from .expect import Expectation, ExpectationError, expectation
 
 if sys.version_info >= (3, 11):
@@ -70,7 +71,7 @@ def load_spec(path: Path) -> list[ModelSpec]:
     """Parse and validate a spec file; every problem names the file, the line and the key."""
     if not path.is_file():
         raise FileError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")  # a BOM is not content
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -94,8 +95,10 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
     options: dict[str, Any] = {}
     files: dict[str, Path | None] = {"weights": None, "x": None}
     expectations: list[Expectation] = []
-    for key, value in body.items():
-        line = _line(text, where, key)
+    lines: dict[str, int | str] = {}  # config field -> line, for errors found later
+    for raw_key, value in body.items():
+        line = _line(text, where, raw_key)
+        key = raw_key.replace("-", "_")  # the options' long names: seq-len or seq_len
         if key not in MODEL_KEYS:
             raise SpecError(
                 f"{path}:{line}: models.{name}.{key}: unknown key; "
@@ -109,12 +112,19 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
                 raise SpecError(
                     f"{path}:{line}: models.{name}.direction: expected {what}, got {value!r}"
                 )
-            options[field] = value == "bi"
+            value = value == "bi"
+        if field == "bidirectional" and field in options and options[field] != value:
+            raise SpecError(f"{path}:{line}: models.{name}: direction and bidirectional disagree")
+        if key in ("direction", "bidirectional"):
+            options[field] = value
+            lines[field] = line
         elif key in files:
             files[key] = path.parent / str(value)  # an absolute path stays absolute
         elif key == "expect":
             for ename, evalue in cast(dict[str, Any], value).items():
                 try:
+                    if isinstance(evalue, list) and not evalue:
+                        raise ExpectationError(f"--expect {ename}: an empty shape")
                     expectations.append(expectation(ename, evalue))
                 except ExpectationError as exc:
                     eline = _line(text, [*where, "expect"], ename) or line
@@ -123,6 +133,13 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
                     ) from None
         else:
             options[field] = value
+            lines[field] = line
+    if files["weights"] is None:  # without weights every value is known now: check it here
+        try:
+            LSTMConfig(**options)
+        except ConfigError as exc:
+            where_line = lines.get(exc.option or "", "?")
+            raise SpecError(f"{path}:{where_line}: models.{name}: {exc.message}") from None
     if not expectations:
         raise SpecError(
             f"{path}:{_line(text, ['models'], name)}: models.{name} has no expectations"

@@ -101,7 +101,7 @@ def describe(s: Stats, digits: int = 3) -> str:
         flags.append(f"Inf! x{s.inf}")
     if s.min is None or s.max is None or s.mean is None or s.std is None:
         return " ".join(flags) or "empty"
-    if s.min == 0 and s.max == 0:
+    if s.min == 0 and s.max == 0 and not flags:
         flags.insert(0, "all_zeros")
         return " ".join(flags)
     text = f"[{s.min:.{digits}g}, {s.max:.{digits}g}] mu={s.mean:.{digits}g} sd={s.std:.{digits}g}"

@@ -372,8 +372,25 @@ def trace(
         h_n=h_n,
         c_n=c_n,
         values=recorder.values,
-        health=monitor.report(),
+        health=_health(monitor, xa, h0, c0, config),
     )
+
+
+def _health(
+    monitor: HealthMonitor,
+    x: FloatArray,
+    h0: ArrayLike | None,
+    c0: ArrayLike | None,
+    config: LSTMConfig,
+) -> dict[str, Any]:
+    """The monitor's report, with NaN or Inf that entered through x, h0 or c0 located too."""
+    monitor.note_inputs(
+        x,
+        None if h0 is None else np.asarray(h0, dtype=config.dtype),
+        None if c0 is None else np.asarray(c0, dtype=config.dtype),
+        config.seq_len,
+    )
+    return monitor.report()
 
 
 def header_dict(config: LSTMConfig, selection: StepSelection) -> dict[str, Any]:

@@ -64,11 +64,11 @@ def test_first_nan_points_at_the_step_it_enters() -> None:
     x = init_input(cfg)
     x[4, 1] = np.nan
     result = trace(cfg, x=x)
-    assert result.health["first_nonfinite"] == {
+    assert result.health["first_nonfinite"] == {  # it entered through x, before any gate
         "step": 4,
         "layer": 0,
         "direction": "forward",
-        "gate": "forget_gate",
+        "gate": "x",
     }
     forward_gates = gates_of(result)
     assert all(g["nonfinite"] == 2 * 3 for g in forward_gates.values())  # steps 4 and 5
@@ -112,7 +112,7 @@ def test_health_in_table_and_json(capsys: Any, tmp_path: Any) -> None:
     assert main(["--x", str(tmp_path / "x.npy")]) == 0
     out = capsys.readouterr().out
     assert "Gate health, every step" in out
-    assert "First NaN or Inf: step 2, layer 0, forward, forget_gate." in " ".join(out.split())
+    assert "First NaN or Inf: step 2, layer 0, forward, x." in " ".join(out.split())
     assert main(["--json"]) == 0
     import json
 
@@ -126,3 +126,25 @@ def test_health_does_not_change_the_numbers() -> None:
     plain = forward(w, x)
     watched = forward(w, x, observer=HealthMonitor(cfg))
     assert np.array_equal(plain[0], watched[0]) and np.array_equal(plain[1][1], watched[1][1])
+
+
+def test_an_inf_that_never_reaches_a_gate_is_still_found() -> None:
+    """An Inf saturates sigmoid and tanh to finite values, yet C_t = inf: say where it came in."""
+    cfg = LSTMConfig(input_size=4, hidden_size=3, seq_len=5, bidirectional=True)
+    c0 = np.zeros((2, 3), dtype=np.float32)
+    c0[1, 0] = np.inf
+    result = trace(cfg, c0=c0)
+    assert all(g["nonfinite"] == 0 for g in result.health["gates"])  # the gates stay finite
+    assert np.isinf(result.c_n).any()
+    assert result.health["first_nonfinite"] == {
+        "step": 4,  # the backward direction starts at t = T-1
+        "layer": 0,
+        "direction": "backward",
+        "gate": "c_prev",
+    }
+
+
+def test_all_nan_units_are_not_called_stuck() -> None:
+    x = np.full((4, 2), np.nan, dtype=np.float32)
+    gates = gates_of(trace(LSTMConfig(input_size=2, hidden_size=3, seq_len=4), x=x))
+    assert all(g["stuck_count"] == 0 and g["nonfinite"] == 12 for g in gates.values())
