@@ -25,6 +25,7 @@ from .cli_output import (
 )
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError
+from .io import framework_for
 from .options import (
     OUTPUT,
     BatchOpt,
@@ -174,6 +175,8 @@ def main_command(
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
+    if save_weights is not None and run.config.proj_size and framework_for(save_weights) == "keras":
+        raise LSTMTraceError(f"{save_weights}: Keras has no LSTM with a projection (--proj)")
     checker = Checker(run.config, expectations) if expectations else None
     request = Request(
         fmt=fmt,
@@ -195,7 +198,7 @@ def main_command(
         write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=dump_all))
         note(f"wrote {dump}")
     if save_weights is not None:
-        from .io import framework_for, write_weights
+        from .io import write_weights
 
         framework = framework_for(save_weights)
         write_weights(save_weights, result.weights, framework)

@@ -309,8 +309,8 @@ def return_shapes(config: LSTMConfig) -> dict[str, Any]:
         "output (batch_first=True)": [n, t, d * h_out],
         "output (batch_first=False)": [t, n, d * h_out],
         "output (unbatched input)": [t, d * h_out],
-        "h_n": [states, n, h_out],
-        "c_n": [states, n, h],
+        "h_n": [states, n, h_out] if config.batch is not None else [states, h_out],
+        "c_n": [states, n, h] if config.batch is not None else [states, h],
     }
     keras: dict[str, Any] | None
     if config.proj_size:

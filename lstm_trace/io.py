@@ -45,6 +45,14 @@ _NEEDS_PICKLE = (
     "(allow_pickle=False)"
 )
 
+
+def _value_error(exc: ValueError) -> str:
+    """np.load's ValueError: a file that needs pickle, or a damaged or truncated one."""
+    if "pickle" in str(exc):
+        return _NEEDS_PICKLE
+    return f"damaged or truncated ({' '.join(str(exc).split())})"
+
+
 EXTRAS = {"safetensors.numpy": "safetensors", "torch": "torch", "h5py": "keras"}
 
 
@@ -158,8 +166,8 @@ def _read_npz(path: Path) -> dict[str, NDArray[Any]]:
             return {k: _numeric(path, k, data[k]) for k in data.files}
     except FileError:
         raise
-    except ValueError:  # object arrays, or not NumPy at all: either would need unpickling
-        raise FileError(f"{path}: {_NEEDS_PICKLE}") from None
+    except ValueError as exc:  # object arrays or not NumPy at all (both need unpickling)
+        raise FileError(f"{path}: {_value_error(exc)}") from None
     except Exception as exc:  # BadZipFile, truncated archives, OSError, EOFError
         raise FileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
 
@@ -226,8 +234,8 @@ def read_array(path: Path, what: str) -> NDArray[Any]:
     _must_exist(path)
     try:
         a = np.load(path, allow_pickle=False)
-    except ValueError:
-        raise FileError(f"{path}: {_NEEDS_PICKLE}") from None
+    except ValueError as exc:
+        raise FileError(f"{path}: {_value_error(exc)}") from None
     except Exception as exc:
         raise FileError(f"{path}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
     if not isinstance(a, np.ndarray):

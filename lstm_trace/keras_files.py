@@ -174,8 +174,8 @@ def _read_h5(path: Path, f: Any, order: list[str] | None) -> list[KerasLayer]:
         kinds = {_GROUP.match(name).group(1) for name in groups}  # type: ignore[union-attr]
         if len(kinds) > 1:
             raise FileError(
-                f"{path}: mixes LSTM and Bidirectional layers, whose order only a .keras file "
-                "records; use the .keras file"
+                f"{path}: mixes LSTM and Bidirectional layers; lstm-trace traces stacks whose "
+                "layers all have the same direction"
             )
         order = sorted(groups, key=lambda n: int(_GROUP.match(n).group(2) or 0))  # type: ignore[union-attr]
     layers = []

@@ -335,7 +335,8 @@ def trace(
         weights = init_weights(config)
     elif weights.config != config:
         raise ConfigError("the weights were built for a different configuration")
-    xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
+    with np.errstate(over="ignore"):  # a float64 1e300 cast to float32 is inf: health says so
+        xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
     expected = (*output_shapes(config)["output"][:-1], config.input_size)
     if xa.shape != expected:
         raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")

@@ -39,7 +39,8 @@ def svg_to_png(svg_text: str) -> bytes:
             [rsvg, "--format", "png"], input=svg_text.encode(), capture_output=True, timeout=120
         )
         if done.returncode != 0 or not done.stdout:
-            raise RuntimeError(f"rsvg-convert failed: {done.stderr.decode(errors='replace')}")
+            detail = " ".join(done.stderr.decode(errors="replace").split())
+            raise RuntimeError(f"rsvg-convert failed: {detail}")
         return done.stdout
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
