@@ -22,7 +22,7 @@ from lstm_trace import (
 )
 from lstm_trace.weights import DirectionWeights, LSTMWeights
 
-from .conftest import tolerance
+from .conftest import tolerance, torch_lstm
 
 
 def run(cfg: LSTMConfig, **kwargs: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -272,16 +272,7 @@ def test_matches_live_torch(kwargs: dict[str, Any]) -> None:
     }  # biases made more different still
     weights = weights_from_pytorch(sd, cfg)
     x = init_input(cfg)
-    lstm = torch.nn.LSTM(
-        cfg.input_size,
-        cfg.hidden_size,
-        num_layers=cfg.num_layers,
-        bidirectional=cfg.bidirectional,
-        proj_size=cfg.proj_size,
-        batch_first=True,
-        dtype=getattr(torch, cfg.dtype),
-    )
-    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
+    lstm = torch_lstm(cfg, sd)
     with torch.no_grad():
         t_out, (t_h, t_c) = lstm(torch.from_numpy(x))
     out, (hn, cn) = forward(weights, x)

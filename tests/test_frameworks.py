@@ -22,7 +22,7 @@ from lstm_trace.frameworks import (
 from lstm_trace.io import read_weights
 from lstm_trace.resolve import resolve
 
-from .conftest import FIXTURES, load_torch_fixture
+from .conftest import FIXTURES, load_torch_fixture, torch_lstm
 
 RANDOM_CONFIGS = [
     # (input, hidden, layers, bidirectional, proj, batch, seq_len, dtype)
@@ -207,16 +207,7 @@ def test_random_configs_match_torch(row: tuple[Any, ...]) -> None:
     torch = pytest.importorskip("torch")
     cfg = config_of(row)
     sd = different_biases(cfg)
-    lstm = torch.nn.LSTM(
-        cfg.input_size,
-        cfg.hidden_size,
-        num_layers=cfg.num_layers,
-        bidirectional=cfg.bidirectional,
-        proj_size=cfg.proj_size,
-        batch_first=True,
-        dtype=getattr(torch, cfg.dtype),
-    )
-    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
+    lstm = torch_lstm(cfg, sd)
     assert sum(p.numel() for p in lstm.parameters()) == param_count(cfg).pytorch
     x = init_input(cfg)
     with torch.no_grad():
