@@ -88,6 +88,17 @@ def data_console(record: bool = False) -> Console:
     return Console(highlight=False, color_system=None if plain else "auto", record=record)
 
 
+def show(console: Console, renderable: RenderableType) -> None:
+    """Print a view. Into a pipe or a file (plain text, no colour) the lines lose the spaces
+    Rich pads tables with, so that diffs and greps of the output stay clean."""
+    if console.is_terminal or console.record:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    console.file.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+
+
 def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
     """--export-svg / --export-html: what was printed, as a picture or a page."""
     from .io import atomic_open
@@ -193,11 +204,11 @@ def _print(
             # colour when the terminal has it, and always in an exported picture
             color = console.color_system is not None or console.record
             assert collector is not None
-            console.print(_heatmap(collector, console.width, color))
+            show(console, _heatmap(collector, console.width, color))
         elif fmt is Format.tree:
-            console.print(render_tree(result))
+            show(console, render_tree(result))
         else:
-            console.print(render_table(result, frameworks=frameworks))
+            show(console, render_table(result, frameworks=frameworks))
         save_exports(console, request.export_svg, request.export_html)
     sys.stdout.flush()
     if request.svg is not None or request.png is not None:

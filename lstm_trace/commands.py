@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
+from .cli_output import show
 from .errors import FileError, LSTMTraceError
 from .options import (
     BatchOpt,
@@ -126,12 +126,12 @@ def check(
                     o.got,
                     "pass" if o.passed else "FAIL",
                 )
-        console = Console(highlight=False)
-        console.print(rich_table(section))
+        console = data_console()
+        show(console, rich_table(section))
         for r in results:
             for o in r.outcomes:
                 if not o.passed:
-                    console.print(Text(f"{r.spec.name}: {o.message}"))
+                    show(console, Text(f"{r.spec.name}: {o.message}"))
     if junit is not None:
         with atomic_open(junit) as f:
             f.write(junit_xml(str(spec), results).encode())
@@ -236,5 +236,5 @@ def explain(
         sys.stdout.write(text)
         return
     console = data_console(record=bool(export_svg or export_html))
-    console.print(Markdown(text, code_theme="ansi_dark", inline_code_lexer=None))
+    show(console, Markdown(text, code_theme="ansi_dark", inline_code_lexer=None))
     save_exports(console, export_svg, export_html)
