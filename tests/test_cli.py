@@ -207,8 +207,7 @@ def test_broken_pipe_is_quiet() -> None:
 def test_version_is_the_packages() -> None:
     from importlib.metadata import version
 
-    import tomllib
-
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
     pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     assert __version__ == version("lstm-trace") == pyproject["project"]["version"]
 
