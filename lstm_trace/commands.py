@@ -158,7 +158,7 @@ def diff(
 
     a, b = load_trace_doc(first), load_trace_doc(second)
     try:
-        lines = diff_traces(a, b, values=values, atol=atol)
+        lines, total = diff_traces(a, b, values=values, atol=atol)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise FileError(
             f"{first} or {second}: a record is not as lstm-trace writes it ({type(exc).__name__}: "
@@ -166,11 +166,8 @@ def diff(
         ) from None
     for line in lines:
         sys.stdout.write(line + "\n")
-    if lines:
-        shown = [line for line in lines if not line.startswith("... and ")]
-        hidden = len(lines) - len(shown)
-        more = int(lines[-1].split()[2]) if hidden else 0
-        note(f"{len(shown) + more} difference(s) between {first} and {second}")
+    if total:
+        note(f"{total} difference(s) between {first} and {second}")
         raise typer.Exit(1)
     note(f"no differences between {first} and {second}")
 

@@ -65,8 +65,9 @@ def _first_line(text: str, refuse: Any) -> Any:
 
 def diff_traces(
     a: dict[str, Any], b: dict[str, Any], values: bool = False, atol: float = 0.0
-) -> list[str]:
-    """Lines that say what differs from a to b; empty when they agree.
+) -> tuple[list[str], int]:
+    """(lines that say what differs from a to b, how many differences): ([], 0) when they
+    agree. Value differences beyond MAX_VALUE_LINES are counted but summed up in one line.
 
     Compared: the configuration, every weight's shape, the parameter counts, the output
     shapes, and each tensor's shape; with values, also samples and stats beyond atol.
@@ -89,12 +90,14 @@ def diff_traces(
     lines += _keyed(
         "tensor", {k: v["shape"] for k, v in ta.items()}, {k: v["shape"] for k, v in tb.items()}
     )
+    total = len(lines)
     if values:
         moved = list(_value_diffs(ta, tb, atol))
+        total += len(moved)
         lines += moved[:MAX_VALUE_LINES]
         if len(moved) > MAX_VALUE_LINES:
             lines.append(f"... and {len(moved) - MAX_VALUE_LINES} more value differences")
-    return lines
+    return lines, total
 
 
 def _keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
