@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from lstm_trace import LSTMConfig, forward, init_input, init_weights, trace
+from lstm_trace.frameworks import to_torch
 from lstm_trace.trace import prepare, trace_bytes
 
 SHAPES = [  # (T, B, I, H, layers, bidirectional)
@@ -57,15 +58,7 @@ def torch_forward(cfg: LSTMConfig, x: np.ndarray, repeats: int) -> float | None:
     except ImportError:
         return None
     torch.set_num_threads(THREADS)
-    lstm = torch.nn.LSTM(
-        cfg.input_size,
-        cfg.hidden_size,
-        num_layers=cfg.num_layers,
-        bidirectional=cfg.bidirectional,
-        batch_first=True,
-    )
-    state = init_weights(cfg).to_pytorch()
-    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    lstm = to_torch(init_weights(cfg))
     xt = torch.from_numpy(x)
 
     def run() -> None:

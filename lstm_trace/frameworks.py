@@ -348,3 +348,23 @@ def frameworks_dict(config: LSTMConfig) -> dict[str, Any]:
         "tensors": tensor_counts(config),
         "returns": return_shapes(config),
     }
+
+
+def to_torch(weights: LSTMWeights) -> Any:
+    """A torch.nn.LSTM (batch_first=True) holding these weights, for comparing with PyTorch.
+
+    Needs torch (an optional extra), imported here only; raises ImportError without it."""
+    import torch
+
+    cfg = weights.config
+    lstm = torch.nn.LSTM(
+        cfg.input_size,
+        cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        bidirectional=cfg.bidirectional,
+        proj_size=cfg.proj_size,
+        batch_first=True,
+        dtype=getattr(torch, cfg.dtype),
+    )
+    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in weights.to_pytorch().items()})
+    return lstm

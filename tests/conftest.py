@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -44,20 +43,3 @@ def torch_fixture(
 def tolerance(config: LSTMConfig) -> float:
     """The issue's tolerances: 1e-5 in float32, 1e-10 in float64."""
     return 1e-5 if config.dtype == "float32" else 1e-10
-
-
-def torch_lstm(config: LSTMConfig, state: dict[str, np.ndarray]) -> Any:
-    """A torch.nn.LSTM (batch_first) of config holding state; the caller has imported torch."""
-    import torch
-
-    lstm = torch.nn.LSTM(
-        config.input_size,
-        config.hidden_size,
-        num_layers=config.num_layers,
-        bidirectional=config.bidirectional,
-        proj_size=config.proj_size,
-        batch_first=True,
-        dtype=getattr(torch, config.dtype),
-    )
-    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    return lstm

@@ -20,9 +20,10 @@ from lstm_trace import (
     init_weights,
     weights_from_pytorch,
 )
+from lstm_trace.frameworks import to_torch
 from lstm_trace.weights import DirectionWeights, LSTMWeights
 
-from .conftest import tolerance, torch_lstm
+from .conftest import tolerance
 
 
 def run(cfg: LSTMConfig, **kwargs: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -272,7 +273,7 @@ def test_matches_live_torch(kwargs: dict[str, Any]) -> None:
     }  # biases made more different still
     weights = weights_from_pytorch(sd, cfg)
     x = init_input(cfg)
-    lstm = torch_lstm(cfg, sd)
+    lstm = to_torch(weights_from_pytorch(sd, cfg))
     with torch.no_grad():
         t_out, (t_h, t_c) = lstm(torch.from_numpy(x))
     out, (hn, cn) = forward(weights, x)

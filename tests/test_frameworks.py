@@ -10,19 +10,28 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lstm_trace import LSTMConfig, forward, init_input, init_weights, param_count, trace
+from lstm_trace import (
+    LSTMConfig,
+    forward,
+    init_input,
+    init_weights,
+    param_count,
+    trace,
+    weights_from_pytorch,
+)
 from lstm_trace.cli import main
 from lstm_trace.frameworks import (
     from_keras,
     return_shapes,
     tensor_counts,
     to_keras,
+    to_torch,
     weight_locations,
 )
 from lstm_trace.io import read_weights
 from lstm_trace.resolve import resolve
 
-from .conftest import FIXTURES, load_torch_fixture, torch_lstm
+from .conftest import FIXTURES, load_torch_fixture
 
 RANDOM_CONFIGS = [
     # (input, hidden, layers, bidirectional, proj, batch, seq_len, dtype)
@@ -207,21 +216,16 @@ def test_random_configs_match_torch(row: tuple[Any, ...]) -> None:
     torch = pytest.importorskip("torch")
     cfg = config_of(row)
     sd = different_biases(cfg)
-    lstm = torch_lstm(cfg, sd)
+    weights = weights_from_pytorch(sd, cfg)
+    lstm = to_torch(weights)
     assert sum(p.numel() for p in lstm.parameters()) == param_count(cfg).pytorch
     x = init_input(cfg)
     with torch.no_grad():
         t_out, (t_h, t_c) = lstm(torch.from_numpy(x))
-    out, (hn, cn) = forward(resolve_weights(cfg, sd), x)
+    out, (hn, cn) = forward(weights, x)
     tol = 1e-5 if cfg.dtype == "float32" else 1e-10
     for ours, theirs in ((out, t_out), (hn, t_h), (cn, t_c)):
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=0, atol=tol)
-
-
-def resolve_weights(cfg: LSTMConfig, sd: dict[str, np.ndarray]) -> Any:
-    from lstm_trace import weights_from_pytorch
-
-    return weights_from_pytorch(sd, cfg)
 
 
 def test_pt_files_through_torch(tmp_path: Path, capsys: Any) -> None:

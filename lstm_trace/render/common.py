@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..config import LSTMConfig
-from ..summary import Stats, describe
 
 
 def shape_text(shape: Sequence[int]) -> str:
@@ -34,10 +33,6 @@ def sample_text(sample: Sequence[float | None], more: bool, marks: Sequence[str]
         for i, v in enumerate(sample)
     ]
     return " ".join(parts) + (" ..." if more else "")
-
-
-def stats_text(stats: Stats, digits: int = 3) -> str:
-    return describe(stats, digits)
 
 
 def config_line(cfg: LSTMConfig) -> str:

@@ -12,9 +12,10 @@ from typing import Any
 
 from ..cell import HOOK_POINTS
 from ..frameworks import ONNX_GATE_ORDER, gate_slice, return_shapes, tensor_counts, weight_locations
+from ..summary import describe
 from ..trace import Parameter, TensorRecord, Trace, point_size, symbol_and_equation
 from ..weights import DIRECTIONS
-from .common import config_line, matrix_text, numel, sample_text, shape_text, stats_text
+from .common import config_line, matrix_text, numel, sample_text, shape_text
 
 Row = tuple[str, ...]
 
@@ -157,11 +158,9 @@ def _value_tables(trace: Trace) -> list[Item]:
         for r in records:
             if last_step is not None and r.step != last_step:
                 table.rows.append(None)
-            values = (
-                sample_text(r.sample, numel(r.shape) > k, r.marks) if k else stats_text(r.stats)
-            )
+            values = sample_text(r.sample, numel(r.shape) > k, r.marks) if k else describe(r.stats)
             if k and (r.stats.nan or r.stats.inf):
-                values += "  " + stats_text(r.stats)
+                values += "  " + describe(r.stats)
             table.add(
                 str(r.step) if r.step != last_step else "",
                 r.name,

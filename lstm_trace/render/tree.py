@@ -6,8 +6,9 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.tree import Tree
 
+from ..summary import describe
 from ..trace import Trace
-from .common import config_line, matrix_text, numel, sample_text, shape_text, stats_text
+from .common import config_line, matrix_text, numel, sample_text, shape_text
 from .sections import health_cells, health_note
 
 
@@ -38,7 +39,7 @@ def render_tree(trace: Trace) -> RenderableType:
         values = sample_text(r.sample, more, r.marks) if trace.samples else ""
         steps[key3].add(
             f"{escape(r.symbol)} [cyan]{r.name}[/] {shape_text(r.shape)} = {escape(r.equation)}"
-            f"\n[dim]{escape(values)}  {escape(stats_text(r.stats, digits=2))}[/]"
+            f"\n[dim]{escape(values)}  {escape(describe(r.stats, digits=2))}[/]"
         )
     outputs = root.add("[bold]outputs[/]")
     for name, shape in trace.outputs.items():
