@@ -9,11 +9,13 @@ Per layer, direction and step t (DESIGN.md), with X = [h_(t-1), x_t]:
     o_t  = sigmoid(W_o X + b_o)          (B, H)
     h_t  = o_t * tanh(C_t)               (B, H), then W_hr h_t (B, H_out) when proj_size > 0
 
-Two things keep the pass fast: the input projection x_t W_ih^T + b of every step is one
-matrix product per layer and direction (per block of steps for very long sequences, so memory
-stays bounded), so only the recurrence h_(t-1) W_hh^T loops in Python; and
-sigmoid(z) = 0.5 * tanh(z / 2) + 0.5, so the rows of the three sigmoid gates are pre-scaled by
-1/2 (exact in floating point) and the four gates need one tanh.
+What keeps the pass fast: the input projection x_t W_ih^T + b of every step is one matrix
+product per layer and direction (per block of steps for long sequences, in one reused buffer,
+so memory stays bounded), so only the recurrence h_(t-1) W_hh^T loops in Python;
+sigmoid(z) = 0.5 * tanh(z / 2) + 0.5, so the sigmoid pre-activations are halved (exact in
+floating point) and the four gates need one tanh; the recurrent product is laid out the way
+OpenBLAS runs fastest (see _Prepared); and the loop works in place in that buffer, writing h_t
+straight into the output, with no allocation per step.
 
 This module does no I/O and knows nothing of how results are shown.
 """
@@ -73,42 +75,91 @@ class HookError(ValueError):
     """A hook returned something that cannot replace the value it was given."""
 
 
+#: recurrent matrices larger than this are multiplied gate by gate (see _Prepared)
+SPLIT_BYTES = 8 << 20
+
+
 @dataclass(frozen=True)
 class _Prepared:
-    """One direction's weights, pre-scaled for the fused gate activation, seen transposed.
+    """One direction's weights, laid out for the loop.
 
-    The transposes are views (BLAS reads them without a copy), except the recurrent weights
-    on long sequences: a contiguous copy makes each step's product about 15 % faster, which
-    pays for the copy after some 60 steps.
+    The fused activation needs the pre-activations of the three sigmoid gates halved
+    (exact in binary floating point). Each matrix is halved where it is cheaper: as a scaled
+    copy of the weights when they are smaller than the values they produce over the whole
+    sequence, otherwise on the values (the projected block, or each step's recurrent
+    product). Either way the numbers are bit for bit the same; what is saved is copying
+    (and touching fresh memory for) large weights on short sequences.
+
+    The recurrent product is W_hh h^T into a (4H, B) buffer: OpenBLAS is 1.3 to 2 times
+    faster with the long side first than h W_hh^T; for B = 1 it is h W_hh^T, the quicker
+    vector product. A matrix of more than SPLIT_BYTES is multiplied gate by gate (one
+    stacked matmul), 5 to 25 % faster once it no longer fits the caches.
     """
 
-    w_ih_t: FloatArray  # (I_k, 4H) view, sigmoid rows scaled by 1/2
-    w_hh_t: FloatArray  # (H_out, 4H) view, likewise
-    bias: FloatArray  # (4H,) = (b_ih + b_hh), likewise
+    w_ih_t: FloatArray  # (I_k, 4H) view of W_ih or of its scaled copy
+    ih_scaled: bool
+    w_hh: FloatArray  # (4H, H_out) for B > 1, (4, H, H_out) when split; (H_out, 4H) for B = 1
+    hh_scaled: bool
+    row: bool  # B == 1: the product is h W_hh^T
+    split: bool  # B > 1 and w_hh is (4, H, H_out)
+    bias: FloatArray  # (4H,) = (b_ih + b_hh), scaled
     w_hr_t: FloatArray | None  # (H, H_out)
     gain: FloatArray  # (4H,) 0.5 for sigmoid gates, 1 for the candidate
     offset: FloatArray  # (4H,) 0.5 for sigmoid gates, 0 for the candidate
 
+    def recurrent(self, h: FloatArray, out: FloatArray) -> FloatArray:
+        """h (B, H_out) -> the scaled h W_hh^T, (B, 4H), computed into out (see _buffer)."""
+        if self.row:
+            np.dot(h, self.w_hh, out=out)
+        else:
+            if self.split:
+                np.matmul(self.w_hh, h.T, out=out.reshape(self.w_hh.shape[0], -1, out.shape[1]))
+            else:
+                np.dot(self.w_hh, h.T, out=out)
+            if not self.hh_scaled:
+                out *= self.gain[:, None]
+        return out if self.row else out.T
 
-#: from this many steps on, the recurrent weights are copied into the transposed layout:
-#: the copy costs about as much as 60 steps save (measured with bench/run.py)
-COPY_RECURRENT_FROM = 64
+    def buffer(self, batch: int) -> FloatArray:
+        """Scratch for recurrent(): (1, 4H) for B = 1, (4H, B) otherwise."""
+        n = self.gain.shape[0]
+        return np.empty((1, n) if self.row else (n, batch), dtype=self.gain.dtype)
+
+    def project(self, x: FloatArray, out: FloatArray) -> FloatArray:
+        """x (n, I_k) -> scaled x W_ih^T + b (n, 4H), computed into out."""
+        np.dot(x, self.w_ih_t, out=out)
+        if not self.ih_scaled:
+            out *= self.gain
+        out += self.bias
+        return out
 
 
-def _prepare(w: DirectionWeights, steps: int) -> _Prepared:
-    h = w.hidden_size
-    dtype = w.w_ih.dtype
+def _prepare(w: DirectionWeights, steps: int, batch: int) -> _Prepared:
+    h, dtype = w.hidden_size, w.w_ih.dtype
+    rows = steps * batch  # how many times each weight is used
     # gate order i, f, g, o: sigmoid, sigmoid, tanh, sigmoid
-    scale = np.full(4 * h, 0.5, dtype=dtype)
-    scale[2 * h : 3 * h] = 1.0
-    recurrent = (w.w_hh * scale[:, None]).T  # used at every step: worth a copy on long runs
+    gain = np.full(4 * h, 0.5, dtype=dtype)
+    gain[2 * h : 3 * h] = 1.0
+    ih_scaled = w.w_ih.shape[1] < rows
+    row = batch == 1
+    hh_scaled = row or w.w_hh.shape[1] < rows  # B = 1 copies the matrix anyway
+    w_hh = w.w_hh * gain[:, None] if hh_scaled else np.ascontiguousarray(w.w_hh)
+    split = not row and w_hh.nbytes > SPLIT_BYTES
+    if row:
+        w_hh = np.ascontiguousarray(w_hh.T)
+    elif split:
+        w_hh = w_hh.reshape(4, h, -1)
     return _Prepared(
-        w_ih_t=(w.w_ih * scale[:, None]).T,
-        w_hh_t=recurrent.copy() if steps >= COPY_RECURRENT_FROM else recurrent,
-        bias=(w.b_ih + w.b_hh) * scale,
+        w_ih_t=(w.w_ih * gain[:, None] if ih_scaled else w.w_ih).T,
+        ih_scaled=ih_scaled,
+        w_hh=w_hh,
+        hh_scaled=hh_scaled,
+        row=row,
+        split=split,
+        bias=(w.b_ih + w.b_hh) * gain,
         w_hr_t=None if w.w_hr is None else w.w_hr.T,
-        gain=scale,
-        offset=(1.0 - scale).astype(dtype),
+        gain=gain,
+        offset=(1.0 - gain).astype(dtype),
     )
 
 
@@ -169,7 +220,7 @@ def forward(
         for d, w in enumerate(layer):
             s = k * d_count + d
             runner = _Direction(
-                _prepare(w, steps), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out]
+                _prepare(w, steps, batch), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out]
             )
             fire = _Fire(hooks, k, DIRECTIONS[d], unbatched) if hooks else None
             watch = None if observer is None else partial(observer, k, DIRECTIONS[d])
@@ -233,23 +284,27 @@ class _Direction:
 
     def __init__(self, p: _Prepared, seq: FloatArray, out: FloatArray):
         self.p, self.seq, self.out = p, seq, out  # seq (T, B, I_k), out (T, B, H_out) view
-        batch = seq.shape[1]
-        self.block = max(1, PROJECTION_BLOCK // (batch * p.w_ih_t.shape[1]))
+        steps, batch = seq.shape[:2]
+        width = batch * p.gain.shape[0]
+        self.block = min(steps, max(1, PROJECTION_BLOCK // width))
+        # One buffer for every block, reused: fresh memory costs a page fault per page.
+        self.work = np.empty(self.block * width, dtype=p.gain.dtype)
 
-    def blocks(self, backward: bool) -> Iterator[tuple[int, range, FloatArray]]:
-        """(first step, steps in visiting order, x W_ih^T + b of the steps (c, B, 4H)).
+    def blocks(self, backward: bool) -> Iterator[tuple[range, FloatArray]]:
+        """(the block's steps in time order, x W_ih^T + b of those steps (c, B, 4H)).
 
-        Each block of steps is one matrix product, (c*B, I_k) @ (I_k, 4H).
+        Each block of steps is one matrix product, (c*B, I_k) @ (I_k, 4H), written into the
+        same buffer: a block is only valid until the next one is made.
         """
         seq, p = self.seq, self.p
-        steps, batch = seq.shape[:2]
+        steps, batch, _ = seq.shape
+        n4 = p.gain.shape[0]
         starts = range(0, steps, self.block)
         for start in reversed(starts) if backward else starts:
             chunk = seq[start : start + self.block]
-            block = np.matmul(chunk.reshape(-1, chunk.shape[2]), p.w_ih_t)  # (c*B, 4H)
-            block += p.bias
-            ts = range(start, start + len(chunk))
-            yield start, (ts[::-1] if backward else ts), block.reshape(len(chunk), batch, -1)
+            rows = len(chunk) * batch
+            block = p.project(chunk.reshape(rows, -1), self.work[: rows * n4].reshape(rows, n4))
+            yield range(start, start + len(chunk)), block.reshape(len(chunk), batch, n4)
 
     def run(
         self,
@@ -261,52 +316,83 @@ class _Direction:
         active: frozenset[int] | None,
         watch: Callable[[Sequence[int], FloatArray], None] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Step through time (T-1 down to 0 when backward); return the final (h, c)."""
-        out, w_hh_t, w_hr_t = self.out, self.p.w_hh_t, self.p.w_hr_t
-        gain, offset = self.p.gain, self.p.offset
-        hs = w_hh_t.shape[1] // 4
-        f, i, g, o = slice(hs, 2 * hs), slice(0, hs), slice(2 * hs, 3 * hs), slice(3 * hs, None)
-        for start, ts, block in self.blocks(backward):
-            gates = np.empty_like(block)  # (c, B, 4H) activations, time order, for `watch`
-            for t in ts:
-                z = gates[t - start]  # (B, 4H), written in place: no allocation per step
+        """Step through time (T-1 down to 0 when backward); return the final (h, c).
+
+        Each block's projection is turned into the gate activations in place, so the block
+        handed to `watch` holds the activations [i, f, g, o] of its steps, rows in time order.
+        """
+        p = self.p
+        hs = p.gain.shape[0] // 4
+        w_hh, row, split, rescale = p.w_hh, p.row, p.split, not p.hh_scaled
+        gain, offset, column_gain, w_hr_t = p.gain, p.offset, p.gain[:, None], p.w_hr_t
+        c = c.copy()  # C_t, (B, H), updated in place
+        tmp, h_full = np.empty_like(c), np.empty_like(c)
+        scratch = p.buffer(c.shape[0])
+        recurrent = scratch if row else scratch.T  # (B, 4H) view of h W_hh^T
+        parts = scratch.reshape(4, -1, scratch.shape[1]) if split else scratch
+        way = slice(None, None, -1) if backward else slice(None)
+        for ts, block in self.blocks(backward):
+            # Per-step views come from iterating pre-sliced arrays: no indexing in the loop.
+            gates = [block[:, :, k * hs : (k + 1) * hs][way] for k in range(4)]
+            outs = self.out[ts.start : ts.stop][way]
+            for t, z, i, f, g, o, y in zip(ts[way], block[way], *gates, outs, strict=True):
                 if fire is not None and (active is None or t in active):
-                    h, c, z[...] = self._hooked_step(t, block[t - start], h, c, fire)
-                    out[t] = h
+                    h_t, c[...], z[...] = self._hooked_step(t, z, h, c, fire, scratch)
+                    y[...] = h_t
+                    h = y
                     continue
-                np.dot(h, w_hh_t, out=z)  # np.dot: less overhead than matmul on small h
-                z += block[t - start]  # + x_t W_ih^T + b
-                np.tanh(z, out=z)  # the same operations as _activate, inlined
+                # the same operations as _Prepared.recurrent and _activate, inlined
+                if row:
+                    np.dot(h, w_hh, out=scratch)
+                elif split:
+                    np.matmul(w_hh, h.T, out=parts)
+                else:
+                    np.dot(w_hh, h.T, out=scratch)
+                    if rescale:
+                        scratch *= column_gain
+                z += recurrent  # (x_t W_ih^T + b) + h_(t-1) W_hh^T, pre-scaled
+                np.tanh(z, out=z)
                 z *= gain
                 z += offset
-                c = z[:, f] * c + z[:, i] * z[:, g]
-                h = z[:, o] * np.tanh(c)
-                if w_hr_t is not None:
-                    h = h @ w_hr_t  # (B, H_out)
-                out[t] = h
+                np.multiply(f, c, out=c)
+                np.multiply(i, g, out=tmp)
+                c += tmp  # C_t = f * C_(t-1) + i * C~
+                np.tanh(c, out=tmp)
+                if w_hr_t is None:
+                    np.multiply(o, tmp, out=y)  # h_t = o * tanh(C_t), straight into the output
+                else:
+                    np.multiply(o, tmp, out=h_full)
+                    np.matmul(h_full, w_hr_t, out=y)
+                h = y
             if watch is not None:
-                watch(ts, gates)  # rows in time order; ts says the visiting order
+                watch(ts[way], block)  # rows in time order; the steps in visiting order
         return h, c
 
     def _hooked_step(
-        self, t: int, xproj: FloatArray, h: FloatArray, c: FloatArray, fire: _Fire
+        self,
+        t: int,
+        xproj: FloatArray,
+        h: FloatArray,
+        c: FloatArray,
+        fire: _Fire,
+        scratch: FloatArray,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The same arithmetic as the plain step, with every intermediate offered to hooks.
 
-        Returns (h_t, C_t, the gate activations before any replacement)."""
+        xproj: the step's pre-scaled x_t W_ih^T + b (B, 4H). Returns (h_t, C_t, the gate
+        activations before any replacement). Every value shown to a hook is one nothing
+        overwrites later."""
         p = self.p
-        hs = p.w_ih_t.shape[1] // 4
+        hs = p.gain.shape[0] // 4
         x_t, x_new = fire("x", t, self.seq[t])
         h, _ = fire("h_prev", t, h)
-        c, _ = fire("c_prev", t, c)
+        c, _ = fire("c_prev", t, c.copy())  # the caller updates its C in place
         concat, cat_new = fire("concat", t, np.concatenate([h, x_t], axis=1))
         if x_new or cat_new:
             # The precomputed projection no longer matches what the hooks made of x_t or X.
             n = h.shape[1]
-            pre = (concat[:, n:] @ p.w_ih_t + p.bias) + concat[:, :n] @ p.w_hh_t
-        else:
-            pre = np.dot(h, p.w_hh_t) + xproj  # as the plain step, for bit-identical results
-        z = _activate(pre, p)
+            h, xproj = concat[:, :n], p.project(concat[:, n:], np.empty_like(xproj))
+        z = _activate(p.recurrent(h, scratch) + xproj, p)  # as the plain step: bit-identical
         f, _ = fire("forget_gate", t, z[:, hs : 2 * hs])
         i, _ = fire("input_gate", t, z[:, :hs])
         g, _ = fire("candidate", t, z[:, 2 * hs : 3 * hs])
