@@ -15,8 +15,9 @@ from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
 from .expect import assert_shapes
+from .records import TensorRecord
 from .steps import StepSelection, select_steps
-from .trace import Parameter, TensorRecord, Trace, trace
+from .trace import Parameter, Trace, trace
 from .weights import (
     DirectionWeights,
     LSTMWeights,

@@ -20,8 +20,9 @@ from .errors import FileError, LSTMTraceError
 if TYPE_CHECKING:
     from .expect import Checker
     from .heatmap import HeatmapCollector
+    from .records import TensorRecord
     from .resolve import Resolved
-    from .trace import TensorRecord, Trace
+    from .trace import Trace
 
 
 class Format(str, Enum):

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from .cell import HOOK_POINTS
 from .config import LSTMConfig
 from .errors import LSTMTraceError
-from .trace import TensorRecord, Trace, parameters
+from .records import TensorRecord
+from .trace import Trace, parameters
 from .weights import ParamCount
 
 OUTPUT_NAMES = ("output", "h_n", "c_n")

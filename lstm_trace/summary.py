@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .weights import FloatArray
 
@@ -65,31 +66,64 @@ def marks(value: FloatArray, k: int) -> tuple[str, ...]:
     return tuple("" if np.isfinite(v) else str(float(v)) for v in flat)
 
 
+@dataclass(frozen=True)
+class StatsRows:
+    """stats() of r tensors at once, each a row of a (r, m) array: float64 columns (r,) for
+    min, max, mean and std (NaN where a row has no finite value), int columns for the counts."""
+
+    min: FloatArray
+    max: FloatArray
+    mean: FloatArray
+    std: FloatArray
+    nan: npt.NDArray[np.int64]
+    inf: npt.NDArray[np.int64]
+
+    def row(self, k: int, dtype: np.dtype[Any]) -> Stats:
+        """Row k as a Stats, the numbers at the precision of dtype."""
+        return Stats(
+            min=to_float(self.min[k], dtype),
+            max=to_float(self.max[k], dtype),
+            mean=to_float(self.mean[k], dtype),
+            std=to_float(self.std[k], dtype),
+            nan=int(self.nan[k]),
+            inf=int(self.inf[k]),
+        )
+
+
+def stats_rows(values: FloatArray) -> StatsRows:
+    """min, max, mean and std (population) of the finite values of each row of (r, m) values,
+    plus NaN and Inf counts; sums in float64, the variance in two passes (no cancellation).
+
+    A row's numbers do not depend on the other rows: stats() is this on one row, so a trace
+    made with hooks and one made from whole blocks agree to the last bit."""
+    finite = np.isfinite(values)
+    wide = values.astype(np.float64)
+    if finite.all():
+        count = np.full(values.shape[0], values.shape[1])
+        nan = inf = np.zeros(values.shape[0], dtype=np.int64)
+        low, high = wide.min(axis=1), wide.max(axis=1)
+    else:
+        count = finite.sum(axis=1)
+        nan = np.isnan(values).sum(axis=1)
+        inf = values.shape[1] - count - nan
+        wide[~finite] = 0.0  # out of the sums
+        low = np.where(finite, values, np.inf).min(axis=1).astype(np.float64)
+        high = np.where(finite, values, -np.inf).max(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # rows with no finite value: NaN
+        mean = wide.sum(axis=1) / count
+        centred = wide - mean[:, None]
+        if not finite.all():
+            centred[~finite] = 0.0
+        std = np.sqrt((centred * centred).sum(axis=1) / count)
+    empty = count == 0
+    if empty.any():
+        low[empty] = high[empty] = np.nan
+    return StatsRows(low, high, mean, std, nan.astype(np.int64), inf.astype(np.int64))
+
+
 def stats(value: FloatArray) -> Stats:
     """min, max, mean and std (population) of the finite values, plus NaN and Inf counts."""
-    dtype = value.dtype
-    finite = np.isfinite(value)
-    if finite.all():
-        data = value
-        nan = inf = 0
-    else:
-        data = value[finite]
-        nan = int(np.isnan(value).sum())
-        inf = int(value.size - data.size - nan)
-    if data.size == 0:
-        return Stats(None, None, None, None, nan, inf)
-    wide = data.astype(np.float64, copy=False).reshape(-1)  # accumulate in float64
-    mean = wide.sum() / wide.size
-    centred = wide - mean
-    std = math.sqrt(float(np.dot(centred, centred)) / wide.size)  # two-pass: no cancellation
-    return Stats(
-        min=to_float(data.min(), dtype),
-        max=to_float(data.max(), dtype),
-        mean=to_float(mean, dtype),
-        std=to_float(std, dtype),
-        nan=nan,
-        inf=inf,
-    )
+    return stats_rows(value.reshape(1, -1)).row(0, value.dtype)
 
 
 def describe(s: Stats, digits: int = 3) -> str:

@@ -1,4 +1,4 @@
-"""Hook events become a Trace: tensor records, parameters, counts and output shapes.
+"""A traced run becomes a Trace: tensor records (records.py), parameters, counts, shapes.
 
 A Trace is everything a renderer needs and nothing it must compute: each record holds a
 tensor's name, symbol, equation, shape, dtype, a sample of values and stats, never the full
@@ -8,7 +8,6 @@ array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSO
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +15,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import summary
-from .cell import HOOK_POINTS, BlockObserver, Hook, HookEvent, forward
+from .cell import HOOK_POINTS, BlockObserver, Hook, forward
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .errors import ConfigError, SelectionError
 from .frameworks import frameworks_dict
 from .health import HealthMonitor
+from .records import BlockRecorder, Recorder, TensorRecord
 from .steps import StepSelection, select_steps
 from .weights import (
     DIRECTIONS,
@@ -35,75 +34,6 @@ from .weights import (
 )
 
 SCHEMA_VERSION = 1
-
-
-@functools.lru_cache(maxsize=256)
-def symbol_and_equation(
-    name: str, layer: int, direction: str, config: LSTMConfig
-) -> tuple[str, str]:
-    """The walkthrough's symbol and equation for a hook point; backward reads state from t+1."""
-    prev = "t+1" if direction == "backward" else "t-1"
-    if name == "x":
-        if layer == 0:
-            return "x_t", "input at step t"
-        below = "[forward h_t, backward h_t]" if config.bidirectional else "h_t"
-        return "x_t", f"{below} of layer {layer - 1}"
-    table = {
-        "h_prev": (f"h_({prev})", f"h_t of step {prev}; zeros (or h0) at first"),
-        "c_prev": (f"C_({prev})", f"C_t of step {prev}; zeros (or c0) at first"),
-        "concat": ("X", f"[h_({prev}), x_t]"),
-        "forget_gate": ("f_t", "sigmoid(W_f X + b_f)"),
-        "input_gate": ("i_t", "sigmoid(W_i X + b_i)"),
-        "candidate": ("C~_t", "tanh(W_c X + b_c)"),
-        "cell_state": ("C_t", f"f_t * C_({prev}) + i_t * C~_t"),
-        "output_gate": ("o_t", "sigmoid(W_o X + b_o)"),
-        "hidden_state": (
-            "h_t",
-            "W_hr (o_t * tanh(C_t))" if config.proj_size else "o_t * tanh(C_t)",
-        ),
-    }
-    return table[name]
-
-
-@dataclass(frozen=True)
-class TensorRecord:
-    """One hook point at one layer, direction and step, summarised."""
-
-    name: str
-    symbol: str
-    layer: int
-    direction: str
-    step: int
-    shape: tuple[int, ...]
-    dtype: str
-    equation: str
-    sample: list[float | None]
-    stats: summary.Stats
-    #: for display only: 'nan', 'inf' or '-inf' where a sample is None (see summary.marks)
-    marks: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "symbol": self.symbol,
-            "layer": self.layer,
-            "direction": self.direction,
-            "step": self.step,
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "equation": self.equation,
-            "sample": self.sample,
-            "stats": self.stats.to_dict(),
-        }
-
-    @property
-    def sort_key(self) -> tuple[int, int, int, int]:
-        return (
-            self.layer,
-            DIRECTIONS.index(self.direction),
-            self.step,
-            HOOK_POINTS.index(self.name),
-        )
 
 
 @dataclass(frozen=True)
@@ -127,19 +57,6 @@ class Parameter:
             "shape": list(self.shape),
             "count": self.count,
         }
-
-
-def point_size(name: str, layer: int, config: LSTMConfig) -> int:
-    """The size n of a hook point's value, (n,) unbatched: I_k for x, H_out + I_k for concat,
-    H_out for h_prev and hidden_state, H for C and the gates."""
-    i = config.layer_input_size(layer)
-    sizes = {
-        "x": i,
-        "concat": config.h_out + i,
-        "h_prev": config.h_out,
-        "hidden_state": config.h_out,
-    }
-    return sizes.get(name, config.hidden_size)
 
 
 def parameters(config: LSTMConfig) -> list[Parameter]:
@@ -168,53 +85,6 @@ def output_shapes(config: LSTMConfig) -> dict[str, tuple[int, ...]]:
     }
 
 
-class Recorder:
-    """A hook that summarises every value it sees into a TensorRecord; it never replaces."""
-
-    def __init__(
-        self,
-        config: LSTMConfig,
-        samples: int = 4,
-        steps: Sequence[int] | None = None,
-        keep_values: bool = False,
-        sink: Callable[[TensorRecord], None] | None = None,
-    ) -> None:
-        self.config, self.samples, self.sink = config, samples, sink
-        self.steps = None if steps is None else frozenset(steps)
-        self.records: list[TensorRecord] = []
-        #: full copies of the values, by (name, layer, direction, step), when asked for.
-        self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
-            {} if keep_values else None
-        )
-
-    def __call__(self, event: HookEvent) -> None:
-        if self.steps is not None and event.step not in self.steps:
-            return
-        symbol, equation = symbol_and_equation(
-            event.name, event.layer, event.direction, self.config
-        )
-        value = event.value
-        if self.values is not None:
-            self.values[(event.name, event.layer, event.direction, event.step)] = value.copy()
-        record = TensorRecord(
-            name=event.name,
-            symbol=symbol,
-            layer=event.layer,
-            direction=event.direction,
-            step=event.step,
-            shape=tuple(value.shape),
-            dtype=self.config.dtype,  # every value is in the configured dtype
-            equation=equation,
-            sample=summary.sample(value, self.samples),
-            stats=summary.stats(value),
-            marks=summary.marks(value, self.samples),
-        )
-        if self.sink is not None:
-            self.sink(record)  # streamed: the record is not kept
-        else:
-            self.records.append(record)
-
-
 @dataclass
 class Trace:
     """The result of a traced run. ``to_dict()`` is the JSON document, schema_version 1."""
@@ -224,7 +94,7 @@ class Trace:
     samples: int
     parameters: list[Parameter]
     param_count: ParamCount
-    tensors: list[TensorRecord]
+    tensors: Sequence[TensorRecord]  # sorted by layer, direction, step, hook point
     weights: LSTMWeights = field(repr=False)
     output: FloatArray = field(repr=False)
     h_n: FloatArray = field(repr=False)
@@ -340,9 +210,6 @@ def trace(
     expected = (*output_shapes(config)["output"][:-1], config.input_size)
     if xa.shape != expected:
         raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")
-    recorder = Recorder(config, samples, selection.steps, keep_values, sink)
-    # User hooks see every step; with none, hooks fire only at the selected steps, so the
-    # unselected ones run the plain loop.
     monitor = HealthMonitor(config)
 
     def observe(layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
@@ -350,24 +217,33 @@ def trace(
         for observer in observers:
             observer(layer, direction, steps, block)
 
+    # Without user hooks nothing can change a value, so every hook point is read from the
+    # blocks of the plain loop (BlockRecorder); a user's hooks may replace values, so then the
+    # recorder is a hook too, after them, and sees what they made.
+    recorder: Recorder | BlockRecorder
+    if hooks:
+        recorder = Recorder(config, samples, selection.steps, keep_values, sink)
+        run: dict[str, Any] = {"hooks": [*hooks, recorder]}
+    else:
+        recorder = BlockRecorder(config, samples, selection.steps, keep_values, sink)
+        run = {"on_block": recorder}
     # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        output, (h_n, c_n) = forward(
-            weights,
-            xa,
-            h0,
-            c0,
-            hooks=[*hooks, recorder],
-            hook_steps=None if hooks else selection.steps,
-            observer=observe,
-        )
+        output, (h_n, c_n) = forward(weights, xa, h0, c0, observer=observe, **run)
+    tensors: Sequence[TensorRecord] = (
+        []  # streamed to the sink
+        if sink is not None
+        else recorder.table
+        if isinstance(recorder, BlockRecorder)
+        else sorted(recorder.records, key=lambda r: r.sort_key)
+    )
     return Trace(
         config=config,
         selection=selection,
         samples=samples,
         parameters=parameters(config),
         param_count=param_count(config),
-        tensors=sorted(recorder.records, key=lambda r: r.sort_key),
+        tensors=tensors,
         weights=weights,
         output=output,
         h_n=h_n,

@@ -1,10 +1,10 @@
 """The plain loop's layouts against an independent reference.
 
-forward() picks, per layer and direction, how to run the recurrence: h W_hh^T for B = 1, W_hh h^T
-for B > 1 (gate by gate for large matrices), the sigmoid halving on the weights or on the
-values, and blocks of steps sharing one buffer. Each layout is forced here and checked against
-a written-out float64 reference, with observing hooks bit-identical and the observer seeing
-every step's gates.
+recurrence.prepare() picks, per layer and direction, how to run the recurrence: h W_hh^T for
+B = 1, W_hh h^T for B > 1 (gate by gate for large matrices), the sigmoid halving on the
+weights or on the values, and blocks of steps sharing one buffer. Each layout is forced here
+and checked against a written-out float64 reference, with observing hooks bit-identical and
+the observer seeing every step's gates.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lstm_trace import HookEvent, LSTMConfig, cell, forward, init_input, init_weights
+from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights, recurrence
 from lstm_trace.weights import LSTMWeights
 
 from .test_cell import reference_forward
 
-# (name, config, patches of lstm_trace.cell, the layout expected of layer 0 forward)
+# (name, config, patches of lstm_trace.recurrence, the layout expected of layer 0 forward)
 LAYOUTS: list[tuple[str, dict[str, Any], dict[str, int], dict[str, bool]]] = [
     (
         "row product, weights scaled",
@@ -76,7 +76,7 @@ def layout(
 ) -> Iterator[tuple[LSTMConfig, dict[str, bool]]]:
     _, kwargs, patches, expected = request.param
     for name, value in patches.items():
-        monkeypatch.setattr(cell, name, value)
+        monkeypatch.setattr(recurrence, name, value)
     yield LSTMConfig(dtype="float64", **kwargs), expected
 
 
@@ -99,7 +99,7 @@ def test_each_layout_is_taken_and_matches_the_reference(
 ) -> None:
     cfg, expected = layout
     weights, x = init_weights(cfg), init_input(cfg)
-    p = cell._prepare(weights.layers[0][0], cfg.seq_len, cfg.batch or 1)
+    p = recurrence.prepare(weights.layers[0][0], cfg.seq_len, cfg.batch or 1)
     assert {key: getattr(p, key) for key in expected} == expected
     out, (h_n, c_n) = forward(weights, x)
     want = reference(weights, x)

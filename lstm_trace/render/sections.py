@@ -12,8 +12,9 @@ from typing import Any
 
 from ..cell import HOOK_POINTS
 from ..frameworks import ONNX_GATE_ORDER, gate_slice, return_shapes, tensor_counts, weight_locations
+from ..records import TensorRecord, point_size, symbol_and_equation
 from ..summary import describe
-from ..trace import Parameter, TensorRecord, Trace, point_size, symbol_and_equation
+from ..trace import Parameter, Trace
 from ..weights import DIRECTIONS
 from .common import config_line, matrix_text, numel, sample_text, shape_text
 

@@ -1,0 +1,343 @@
+"""Trace records: what a hook point held at one layer, direction and step, summarised.
+
+Two ways to make them, with the same numbers: Recorder, a hook that summarises each value it
+is shown (used when the user's own hooks run, since they may replace values), and
+BlockRecorder, which slices every hook point out of the blocks forward() hands to on_block and
+summarises each over all of a block's selected steps at once (the fast path: a full trace
+costs array operations per block, not Python per tensor).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from . import summary
+from .cell import HOOK_POINTS, HookEvent, StepBlock
+from .config import LSTMConfig
+from .weights import DIRECTIONS, FloatArray
+
+
+@functools.lru_cache(maxsize=256)
+def symbol_and_equation(
+    name: str, layer: int, direction: str, config: LSTMConfig
+) -> tuple[str, str]:
+    """The walkthrough's symbol and equation for a hook point; backward reads state from t+1."""
+    prev = "t+1" if direction == "backward" else "t-1"
+    if name == "x":
+        if layer == 0:
+            return "x_t", "input at step t"
+        below = "[forward h_t, backward h_t]" if config.bidirectional else "h_t"
+        return "x_t", f"{below} of layer {layer - 1}"
+    table = {
+        "h_prev": (f"h_({prev})", f"h_t of step {prev}; zeros (or h0) at first"),
+        "c_prev": (f"C_({prev})", f"C_t of step {prev}; zeros (or c0) at first"),
+        "concat": ("X", f"[h_({prev}), x_t]"),
+        "forget_gate": ("f_t", "sigmoid(W_f X + b_f)"),
+        "input_gate": ("i_t", "sigmoid(W_i X + b_i)"),
+        "candidate": ("C~_t", "tanh(W_c X + b_c)"),
+        "cell_state": ("C_t", f"f_t * C_({prev}) + i_t * C~_t"),
+        "output_gate": ("o_t", "sigmoid(W_o X + b_o)"),
+        "hidden_state": (
+            "h_t",
+            "W_hr (o_t * tanh(C_t))" if config.proj_size else "o_t * tanh(C_t)",
+        ),
+    }
+    return table[name]
+
+
+@dataclass(frozen=True)
+class TensorRecord:
+    """One hook point at one layer, direction and step, summarised."""
+
+    name: str
+    symbol: str
+    layer: int
+    direction: str
+    step: int
+    shape: tuple[int, ...]
+    dtype: str
+    equation: str
+    sample: list[float | None]
+    stats: summary.Stats
+    #: for display only: 'nan', 'inf' or '-inf' where a sample is None (see summary.marks)
+    marks: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "symbol": self.symbol,
+            "layer": self.layer,
+            "direction": self.direction,
+            "step": self.step,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "equation": self.equation,
+            "sample": self.sample,
+            "stats": self.stats.to_dict(),
+        }
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, int]:
+        return (
+            self.layer,
+            DIRECTIONS.index(self.direction),
+            self.step,
+            HOOK_POINTS.index(self.name),
+        )
+
+
+def point_size(name: str, layer: int, config: LSTMConfig) -> int:
+    """The size n of a hook point's value, (n,) unbatched: I_k for x, H_out + I_k for concat,
+    H_out for h_prev and hidden_state, H for C and the gates."""
+    i = config.layer_input_size(layer)
+    sizes = {
+        "x": i,
+        "concat": config.h_out + i,
+        "h_prev": config.h_out,
+        "hidden_state": config.h_out,
+    }
+    return sizes.get(name, config.hidden_size)
+
+
+class Recorder:
+    """A hook that summarises every value it sees into a TensorRecord; it never replaces."""
+
+    def __init__(
+        self,
+        config: LSTMConfig,
+        samples: int = 4,
+        steps: Sequence[int] | None = None,
+        keep_values: bool = False,
+        sink: Callable[[TensorRecord], None] | None = None,
+    ) -> None:
+        self.config, self.samples, self.sink = config, samples, sink
+        self.steps = None if steps is None else frozenset(steps)
+        self.records: list[TensorRecord] = []
+        #: full copies of the values, by (name, layer, direction, step), when asked for.
+        self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
+            {} if keep_values else None
+        )
+
+    def __call__(self, event: HookEvent) -> None:
+        if self.steps is not None and event.step not in self.steps:
+            return
+        symbol, equation = symbol_and_equation(
+            event.name, event.layer, event.direction, self.config
+        )
+        value = event.value
+        if self.values is not None:
+            self.values[(event.name, event.layer, event.direction, event.step)] = value.copy()
+        record = TensorRecord(
+            name=event.name,
+            symbol=symbol,
+            layer=event.layer,
+            direction=event.direction,
+            step=event.step,
+            shape=tuple(value.shape),
+            dtype=self.config.dtype,  # every value is in the configured dtype
+            equation=equation,
+            sample=summary.sample(value, self.samples),
+            stats=summary.stats(value),
+            marks=summary.marks(value, self.samples),
+        )
+        if self.sink is not None:
+            self.sink(record)  # streamed: the record is not kept
+        else:
+            self.records.append(record)
+
+
+#: gate columns of a StepBlock's gates, [i, f, g, o]
+_GATE_COLUMNS = {"input_gate": 0, "forget_gate": 1, "candidate": 2, "output_gate": 3}
+
+
+class RecordTable(Sequence[TensorRecord]):
+    """Records kept as columns and made into TensorRecords when read, sorted as a Trace's.
+
+    A full trace of a long sequence is then a few arrays (about 100 bytes a record), not an
+    object per tensor; the numbers were all computed when the table was filled."""
+
+    def __init__(self, config: LSTMConfig, samples: int) -> None:
+        self.config, self.samples = config, samples
+        self._chunks: list[tuple[npt.NDArray[np.int64], summary.StatsRows, FloatArray]] = []
+        self._keys = np.empty((0, 4), dtype=np.int64)
+        self._order: npt.NDArray[np.intp] | None = None
+
+    def add(
+        self, keys: npt.NDArray[np.int64], stats: summary.StatsRows, samples: FloatArray
+    ) -> None:
+        """keys (n, 4): layer, direction index, step, hook point index; samples (n, k)."""
+        self._chunks.append((keys, stats, samples))
+        self._order = None
+
+    def _columns(self) -> None:
+        if self._order is not None:
+            return
+        if len(self._chunks) > 1:
+            keys = np.concatenate([k for k, _, _ in self._chunks])
+            parts = [s for _, s, _ in self._chunks]
+            stats = summary.StatsRows(
+                *(np.concatenate([getattr(p, f) for p in parts]) for f in STATS_FIELDS)
+            )
+            self._chunks = [(keys, stats, np.concatenate([v for _, _, v in self._chunks]))]
+        if self._chunks:
+            self._keys = self._chunks[0][0]
+        self._order = np.lexsort(self._keys.T[::-1])  # by layer, direction, step, point
+
+    def __len__(self) -> int:
+        return sum(len(k) for k, _, _ in self._chunks)
+
+    @overload
+    def __getitem__(self, index: int) -> TensorRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TensorRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> TensorRecord | list[TensorRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        self._columns()
+        assert self._order is not None
+        row = int(self._order[index])
+        return self.record(row)
+
+    def record(self, row: int) -> TensorRecord:
+        """The row-th record added (in the order added)."""
+        self._columns()
+        keys, stats, samples = self._chunks[0]
+        layer, d, step, point = (int(v) for v in keys[row])
+        return _record(self.config, layer, d, step, point, stats, row, samples[row])
+
+    def records_from(self, first: int) -> Iterator[TensorRecord]:
+        """The records added from the first-th on, in the order added."""
+        self._columns()
+        for row in range(first, len(self)):
+            yield self.record(row)
+
+
+STATS_FIELDS = ("min", "max", "mean", "std", "nan", "inf")
+
+
+def _record(
+    config: LSTMConfig,
+    layer: int,
+    d: int,
+    step: int,
+    point: int,
+    stats: summary.StatsRows,
+    row: int,
+    samples: FloatArray,
+) -> TensorRecord:
+    name, direction = HOOK_POINTS[point], DIRECTIONS[d]
+    symbol, equation = symbol_and_equation(name, layer, direction, config)
+    n = point_size(name, layer, config)
+    shape = (n,) if config.batch is None else (config.batch, n)
+    dtype = np.dtype(config.dtype)
+    shown = samples[: min(len(samples), (config.batch or 1) * n)].astype(dtype)
+    return TensorRecord(
+        name=name,
+        symbol=symbol,
+        layer=layer,
+        direction=direction,
+        step=step,
+        shape=shape,
+        dtype=config.dtype,
+        equation=equation,
+        sample=summary.sample(shown, len(shown)),
+        stats=stats.row(row, dtype),
+        marks=summary.marks(shown, len(shown)),
+    )
+
+
+class BlockRecorder:
+    """Records every hook point at the selected steps from the blocks forward() hands to
+    on_block, without hooks: the values are sliced out of each block and summarised a hook
+    point at a time over all the block's selected steps (summary.stats_rows), so a full trace
+    costs a few array operations per block rather than Python per tensor. The records equal
+    Recorder's to the last bit (tests/test_records.py)."""
+
+    def __init__(
+        self,
+        config: LSTMConfig,
+        samples: int,
+        steps: Sequence[int],
+        keep_values: bool = False,
+        sink: Callable[[TensorRecord], None] | None = None,
+    ) -> None:
+        self.config, self.samples, self.sink = config, samples, sink
+        self.selected = np.zeros(config.seq_len, dtype=bool)
+        self.selected[list(steps)] = True
+        self.table = RecordTable(config, samples)
+        self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
+            {} if keep_values else None
+        )
+
+    def __call__(self, block: StepBlock) -> None:
+        visiting = np.asarray(block.steps)
+        steps = visiting[self.selected[visiting]]  # visiting order
+        if steps.size == 0:
+            return
+        first = min(block.steps)
+        rows = steps - first
+        d = DIRECTIONS.index(block.direction)
+        values = self._values(block, rows, d)
+        r, p = len(rows), len(HOOK_POINTS)
+        flat = [values[name].reshape(r, -1) for name in HOOK_POINTS]
+        per_point = [summary.stats_rows(v) for v in flat]
+        # record j = step j // p, point j % p: the order the hooks would have fired in
+        stats = summary.StatsRows(
+            *(
+                np.stack([getattr(s, f) for s in per_point], axis=1).reshape(-1)
+                for f in STATS_FIELDS
+            )
+        )
+        k = self.samples
+        samples = np.full((r, p, k), np.nan)
+        for j, v in enumerate(flat):
+            taken = v[:, :k]
+            samples[:, j, : taken.shape[1]] = taken
+        keys = np.empty((r, p, 4), dtype=np.int64)
+        keys[..., 0], keys[..., 1] = block.layer, d
+        keys[..., 2] = steps[:, None]
+        keys[..., 3] = np.arange(p)
+        start = len(self.table)
+        self.table.add(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
+        if self.values is not None:
+            for name, v in values.items():
+                for step, value in zip(steps, v, strict=True):
+                    kept = value[0] if self.config.batch is None else value
+                    self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
+        if self.sink is not None:
+            for record in self.table.records_from(start):
+                self.sink(record)
+            self.table = RecordTable(self.config, self.samples)  # streamed: nothing kept
+
+    def _values(
+        self, block: StepBlock, rows: npt.NDArray[np.int64], d: int
+    ) -> dict[str, FloatArray]:
+        """Each hook point's values at the given block rows, (r, B, n)."""
+        c = len(block.steps)
+        before = rows - 1 if d == 0 else rows + 1  # the row of the step visited before
+        outside = (before < 0) | (before >= c)
+        at = np.clip(before, 0, c - 1)
+        h_prev, c_prev = block.hidden[at], block.cells[at]
+        h_prev[outside], c_prev[outside] = block.h_before, block.c_before
+        x = block.x[rows]
+        hs = block.cells.shape[-1]
+        gates = block.gates[rows]
+        out = {
+            "x": x,
+            "h_prev": h_prev,
+            "c_prev": c_prev,
+            "concat": np.concatenate([h_prev, x], axis=-1),
+            "cell_state": block.cells[rows],
+            "hidden_state": block.hidden[rows],
+        }
+        for name, g in _GATE_COLUMNS.items():
+            out[name] = gates[..., g * hs : (g + 1) * hs]
+        return out

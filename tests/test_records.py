@@ -1,0 +1,84 @@
+"""The two ways a trace is recorded agree to the last bit.
+
+Without user hooks, trace() reads every hook point out of the blocks of the plain loop
+(BlockRecorder); with them, a hook records each value (Recorder). A hook that does nothing
+forces the second way, so the two can be compared on the same run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lstm_trace import LSTMConfig, init_input, recurrence, trace
+from lstm_trace.records import RecordTable, TensorRecord
+
+
+def noop(event: Any) -> None:
+    return None
+
+
+CONFIGS = [
+    {"seq_len": 6},
+    {"seq_len": 5, "batch": 3, "num_layers": 2, "bidirectional": True},
+    {"seq_len": 4, "batch": 2, "proj_size": 3, "bidirectional": True, "dtype": "float64"},
+    {"seq_len": 9, "input_size": 3, "hidden_size": 2, "samples": 40},  # more samples than values
+]
+
+
+@pytest.mark.parametrize("kwargs", CONFIGS)
+@pytest.mark.parametrize("steps", [None, "all", "0,-1,2"])
+@pytest.mark.parametrize("block", [None, 2])
+def test_block_recorder_equals_the_hook_recorder(
+    kwargs: dict[str, Any], steps: str | None, block: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = dict(kwargs)
+    samples = options.pop("samples", 4)
+    cfg = LSTMConfig(**options)
+    if block:  # blocks of 2 steps: the step read before a block's first is in the last block
+        size = block * (cfg.batch or 1) * 4 * cfg.hidden_size
+        monkeypatch.setattr(recurrence, "PROJECTION_BLOCK", size)
+    fast = trace(cfg, steps=steps, samples=samples, keep_values=True)
+    hooked = trace(cfg, steps=steps, samples=samples, keep_values=True, hooks=[noop])
+    assert isinstance(fast.tensors, RecordTable) and isinstance(hooked.tensors, list)
+    assert len(fast.tensors) == len(hooked.tensors) > 0
+    assert list(fast.tensors) == hooked.tensors  # every field, sample and stat
+    assert json.dumps(fast.to_dict()) == json.dumps(hooked.to_dict())
+    assert fast.values is not None and hooked.values is not None
+    assert fast.values.keys() == hooked.values.keys()
+    for key, value in hooked.values.items():
+        assert np.array_equal(fast.values[key], value)
+
+
+def test_non_finite_values_are_counted_alike() -> None:
+    cfg = LSTMConfig(seq_len=5, batch=2, input_size=3, hidden_size=4)
+    x = init_input(cfg)
+    x[0, 1, 0], x[1, 3, 2] = np.nan, np.inf
+    fast = trace(cfg, x=x, steps="all")
+    hooked = trace(cfg, x=x, steps="all", hooks=[noop])
+    assert list(fast.tensors) == hooked.tensors
+    assert any(r.stats.nan for r in fast.tensors) and any(r.stats.inf for r in fast.tensors)
+
+
+def test_streamed_records_come_in_the_hooks_order() -> None:
+    cfg = LSTMConfig(seq_len=4, batch=2, bidirectional=True, num_layers=2)
+    fast: list[TensorRecord] = []
+    hooked: list[TensorRecord] = []
+    trace(cfg, steps="all", sink=fast.append)
+    trace(cfg, steps="all", sink=hooked.append, hooks=[noop])
+    assert fast == hooked
+    assert [r.step for r in fast[:20:10]] == [0, 1]  # forward visits 0, 1, ...
+    backward = [r.step for r in fast if r.direction == "backward" and r.name == "x"]
+    assert backward[:4] == [3, 2, 1, 0]
+
+
+def test_record_table_indexes_and_slices_in_sorted_order() -> None:
+    result = trace(LSTMConfig(seq_len=3, bidirectional=True), steps="all")
+    table = result.tensors
+    keys = [r.sort_key for r in table]
+    assert keys == sorted(keys) and len(keys) == 2 * 3 * 10
+    assert table[5] == list(table)[5] and table[-1] == list(table)[-1]
+    assert table[2:4] == list(table)[2:4]
