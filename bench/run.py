@@ -52,33 +52,55 @@ def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def torch_forward(cfg: LSTMConfig, x: np.ndarray, repeats: int) -> float | None:
+def take_turns(runs: dict[str, tuple[Callable[[], Any], int]], rounds: int) -> dict[str, float]:
+    """Median seconds of each run, {name: (function, calls per burst)}, timed in bursts that
+    take turns for a few rounds: a slow spell of a shared machine then falls on all of them
+    alike. Each burst starts with an untimed call, so it is timed warm, back to back, as a
+    framework is used in a loop (torch's thread pool is then awake: the fair comparison)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (fn, calls) in runs.items():
+            fn()
+            for _ in range(calls):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def torch_run(cfg: LSTMConfig) -> Callable[[], Any] | None:
     try:
         import torch
     except ImportError:
         return None
     torch.set_num_threads(THREADS)
     lstm = to_torch(init_weights(cfg))
-    xt = torch.from_numpy(x)
+    xt = torch.from_numpy(init_input(cfg))
 
     def run() -> None:
         with torch.no_grad():
             lstm(xt)
 
-    return median_time(run, repeats, warmup=2)
+    return run
 
 
-def speed(repeats: int) -> list[list[str]]:
+def speed(rounds: int) -> list[list[str]]:
     rows = []
     for t, b, i, h, layers, bi in SHAPES:
         cfg = LSTMConfig(
             input_size=i, hidden_size=h, seq_len=t, batch=b, num_layers=layers, bidirectional=bi
         )
         w, x = init_weights(cfg), init_input(cfg)
-        fwd = median_time(partial(forward, w, x), repeats)
-        ref = torch_forward(cfg, x, repeats)
-        default = median_time(partial(trace, cfg, w, x), repeats)
-        full = median_time(partial(trace, cfg, w, x, steps="all"), max(1, repeats // 2))
+        runs = {
+            "forward": (partial(forward, w, x), 5),
+            "default": (partial(trace, cfg, w, x), 5),
+            "full": (partial(trace, cfg, w, x, steps="all"), 2),
+        }
+        reference = torch_run(cfg)
+        if reference is not None:
+            runs["torch"] = (reference, 5)
+        median = take_turns(runs, rounds)
+        fwd, ref = median["forward"], median.get("torch")
         name = f"T={t} B={b} I={i} H={h}" + (f" L={layers} bi" if bi else "")
         rows.append(
             [
@@ -86,8 +108,8 @@ def speed(repeats: int) -> list[list[str]]:
                 f"{fwd * 1e3:.1f}",
                 "" if ref is None else f"{ref * 1e3:.1f}",
                 "" if ref is None else f"{fwd / ref:.2f}",
-                f"{default / fwd:.2f}",
-                f"{full / fwd:.2f}",
+                f"{median['default'] / fwd:.2f}",
+                f"{median['full'] / fwd:.2f}",
             ]
         )
     return rows
@@ -174,6 +196,7 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
+    rounds = 2 if args.quick else 4
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, NumPy {np.__version__}" + _torch_version()
@@ -181,7 +204,7 @@ def main() -> None:
     table(
         "Speed (float32, median ms; ratios: lower is better)",
         ["shape", "forward", "torch", "fwd / torch", "default trace / fwd", "full trace / fwd"],
-        speed(repeats),
+        speed(rounds),
     )
     table(
         "Cold start (median s of fresh processes)",

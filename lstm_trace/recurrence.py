@@ -182,6 +182,7 @@ class Direction:
         recurrent = scratch if row else scratch.T  # (B, 4H) view of h W_hh^T
         parts = scratch.reshape(4, -1, scratch.shape[1]) if split else scratch
         way = slice(None, None, -1) if backward else slice(None)
+        dot, tanh, multiply = np.dot, np.tanh, np.multiply
         for ts, block in self.blocks(backward):
             # Per-step views come from iterating pre-sliced arrays: no indexing in the loop.
             gates = [block[:, :, k * hs : (k + 1) * hs][way] for k in range(4)]
@@ -196,28 +197,29 @@ class Direction:
                     y[...] = h_t
                     h, c_prev = y, c
                     continue
-                # the same operations as Prepared.recurrent and _activate, inlined
+                # the same operations as Prepared.recurrent and activate, inlined; positional
+                # out= and local names: this loop is the floor of the pass on small shapes
                 if row:
-                    np.dot(h, w_hh, out=scratch)
+                    dot(h, w_hh, scratch)
                 elif split:
-                    np.matmul(w_hh, h.T, out=parts)
+                    np.matmul(w_hh, h.T, parts)
                 else:
-                    np.dot(w_hh, h.T, out=scratch)
+                    dot(w_hh, h.T, scratch)
                     if rescale:
                         scratch *= column_gain
                 z += recurrent  # (x_t W_ih^T + b) + h_(t-1) W_hh^T, pre-scaled
-                np.tanh(z, out=z)
+                tanh(z, z)
                 z *= gain
                 z += offset
-                np.multiply(f, c_prev, out=c)
-                np.multiply(i, g, out=tmp)
+                multiply(f, c_prev, c)
+                multiply(i, g, tmp)
                 c += tmp  # C_t = f * C_(t-1) + i * C~
-                np.tanh(c, out=tmp)
+                tanh(c, tmp)
                 if w_hr_t is None:
-                    np.multiply(o, tmp, out=y)  # h_t = o * tanh(C_t), straight into the output
+                    multiply(o, tmp, y)  # h_t = o * tanh(C_t), straight into the output
                 else:
-                    np.multiply(o, tmp, out=h_full)
-                    np.matmul(h_full, w_hr_t, out=y)
+                    multiply(o, tmp, h_full)
+                    np.matmul(h_full, w_hr_t, y)
                 h, c_prev = y, c
             if watch is not None:
                 watch(ts[way], block)  # rows in time order; the steps in visiting order
