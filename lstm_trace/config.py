@@ -114,9 +114,9 @@ class LSTMConfig:
         """Peak bytes of a traced run: a fixed base for the interpreter and libraries, the
         weights, the input (drawn in float64 when seeded, then cast), the layer outputs
         (the one being written and the one below it, each (B, T, D*H_out)), and the blocks of
-        steps the pass works on (the buffer that holds a block's projection, then its gate
-        activations, and the health monitor's temporaries, each at most PROJECTION_BLOCK
-        numbers). extra: what the trace adds (records, kept values), from trace.prepare.
+        steps the pass works on (of at most PROJECTION_BLOCK gate values: the buffer that
+        holds a block's projection, then its gate activations; its cell states; a copy of its
+        input). extra: what the trace adds (records, kept values), from trace.prepare.
         """
         t, b, h = self.seq_len, self.batch or 1, self.hidden_size
         block_steps = min(t, max(1, PROJECTION_BLOCK // (b * 4 * h)))
@@ -124,7 +124,7 @@ class LSTMConfig:
         elements = self.weight_elements()
         elements += t * b * self.input_size  # x
         elements += (2 if self.num_layers > 1 else 1) * t * b * self.output_size  # outputs
-        elements += 2 * block_steps * b * 4 * h + block_steps * b * widest  # work blocks
+        elements += block_steps * b * (4 * h + h + widest)  # gates, cell states, input
         drawn = t * b * self.input_size * 8  # the float64 draw of a seeded input
         return BASE_BYTES + elements * self.itemsize + drawn + extra
 

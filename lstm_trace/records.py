@@ -221,6 +221,8 @@ class RecordTable(Sequence[TensorRecord]):
 
 
 STATS_FIELDS = ("min", "max", "mean", "std", "nan", "inf")
+#: BlockRecorder summarises this many numbers of hook-point values at a time (8 MB in float64)
+RECORD_CHUNK = 1 << 20
 
 
 def _record(
@@ -280,10 +282,15 @@ class BlockRecorder:
     def __call__(self, block: StepBlock) -> None:
         visiting = np.asarray(block.steps)
         steps = visiting[self.selected[visiting]]  # visiting order
-        if steps.size == 0:
-            return
-        first = min(block.steps)
-        rows = steps - first
+        # a few steps at a time: the values of every hook point, in float64 for the sums,
+        # would otherwise take several times the block's own memory
+        width = sum(point_size(name, block.layer, self.config) for name in HOOK_POINTS)
+        chunk = max(1, RECORD_CHUNK // ((self.config.batch or 1) * width))
+        for start in range(0, len(steps), chunk):
+            self._record(block, steps[start : start + chunk])
+
+    def _record(self, block: StepBlock, steps: npt.NDArray[np.int64]) -> None:
+        rows = steps - min(block.steps)
         d = DIRECTIONS.index(block.direction)
         values = self._values(block, rows, d)
         r, p = len(rows), len(HOOK_POINTS)

@@ -65,7 +65,7 @@ def test_memory_estimate_counts_weights_and_arrays() -> None:
     cfg = LSTMConfig(input_size=2, hidden_size=3, seq_len=5, dtype="float64")
     weights = 4 * 3 * (2 + 3) + 8 * 3
     x, output = 5 * 2, 5 * 3
-    blocks = 2 * 5 * 4 * 3 + 5 * 3  # the block buffer, the monitor's temporaries; the widest input
+    blocks = 5 * (4 * 3 + 3 + 3)  # per step: gates, cell states and the widest input
     drawn = 5 * 2 * 8  # the seeded input is drawn in float64
     assert cfg.estimate_bytes() == BASE_BYTES + 8 * (weights + x + output + blocks) + drawn
     assert cfg.estimate_bytes(extra=1000) == cfg.estimate_bytes() + 1000

@@ -82,3 +82,17 @@ def test_record_table_indexes_and_slices_in_sorted_order() -> None:
     assert keys == sorted(keys) and len(keys) == 2 * 3 * 10
     assert table[5] == list(table)[5] and table[-1] == list(table)[-1]
     assert table[2:4] == list(table)[2:4]
+
+
+def test_steps_summarised_a_few_at_a_time_give_the_same_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lstm_trace import records
+
+    cfg = LSTMConfig(seq_len=7, batch=2, bidirectional=True)
+    whole = trace(cfg, steps="all")
+    monkeypatch.setattr(records, "RECORD_CHUNK", 1)  # one step at a time
+    streamed: list[TensorRecord] = []
+    assert list(trace(cfg, steps="all").tensors) == list(whole.tensors)
+    trace(cfg, steps="all", sink=streamed.append)
+    assert sorted(streamed, key=lambda r: r.sort_key) == list(whole.tensors)
