@@ -63,7 +63,8 @@ Hook = Callable[[HookEvent], "ArrayLike | None"]
 
 #: Receives, for each layer, direction and block of steps, the gate activations [i, f, g, o]
 #: of those steps, (c, B, 4H), rows in time order, and the steps in visiting order: a cheap
-#: way to summarise every step (gate health, heatmaps) without hooks.
+#: way to summarise every step (gate health, heatmaps) without hooks. The block is read-only
+#: and valid only during the call (its buffer holds the next block after): copy to keep.
 BlockObserver = Callable[[int, str, Sequence[int], "FloatArray"], None]
 
 
@@ -72,8 +73,8 @@ class StepBlock:
     """Everything the pass computed over one block of steps of one layer and direction: enough
     to summarise every hook point at every step without a hook (trace.py's fast path).
 
-    Arrays are (c, B, n), rows in time order, and valid only during the call (their buffers
-    are reused for the next block). The value of a hook point at step t is:
+    Arrays are (c, B, n), rows in time order, read-only, and valid only during the call
+    (their buffers are reused for the next block). The value of a hook point at step t is:
     x -> x[t - first]; forget/input/candidate/output gates -> gates[t - first] columns
     [f: H..2H, i: 0..H, g: 2H..3H, o: 3H..4H]; cell_state -> cells[t - first];
     hidden_state -> hidden[t - first]; h_prev and c_prev -> those of the step visited just
@@ -112,12 +113,16 @@ def forward(
     hooks: called in order at every hook point; hook_steps limits them to those time steps
     (all steps when None). With no hooks the loop is the plain one and pays nothing.
     observer, when given, receives every step's gate activations block by block; on_block
-    receives every block's StepBlock.
+    receives every block's StepBlock (not with hooks). Both see read-only views valid only
+    during the call.
 
     Returns (output, (h_n, c_n)) shaped as PyTorch with batch_first=True:
     output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, B, H_out); c_n (D*L, B, H)
     (without the B axis when unbatched). h_n[k*D + d] is layer k, direction d.
     """
+    if on_block is not None and hooks:
+        # a StepBlock is read from the plain loop: it cannot show what hooks replaced
+        raise ValueError("on_block cannot be combined with hooks")
     cfg = weights.config
     dtype = np.dtype(cfg.dtype)
     xa = np.asarray(x, dtype=dtype)
@@ -149,7 +154,7 @@ def forward(
                 prepare(w, steps, batch), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out]
             )
             fire = _Fire(hooks, k, DIRECTIONS[d], unbatched) if hooks else None
-            watch = None if observer is None else partial(observer, k, DIRECTIONS[d])
+            watch = None if observer is None else partial(_observe, observer, k, DIRECTIONS[d])
             whole = None if on_block is None else partial(_whole, on_block, k, DIRECTIONS[d])
             h_n[s], c_n[s] = runner.run(
                 h_init[s],
@@ -160,6 +165,7 @@ def forward(
                 watch=watch,
                 whole=whole,
             )
+            del runner  # its buffers and weight copies go before the next direction's come
         layer_in = layer_out
 
     if unbatched:
@@ -168,7 +174,20 @@ def forward(
 
 
 def _whole(on_block: Callable[[StepBlock], None], layer: int, direction: str, *parts: Any) -> None:
-    on_block(StepBlock(layer, direction, *parts))
+    steps, *arrays = parts
+    on_block(StepBlock(layer, direction, steps, *(_read_only(a) for a in arrays)))
+
+
+def _observe(observer: BlockObserver, layer: int, direction: str, *parts: Any) -> None:
+    steps, block = parts
+    observer(layer, direction, steps, _read_only(block))
+
+
+def _read_only(a: FloatArray) -> FloatArray:
+    """A view nobody can write through: blocks are shared by every observer and the pass."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def _initial_state(
@@ -184,7 +203,10 @@ def _initial_state(
     want = (shape[0], shape[2]) if unbatched else shape
     if a.shape != want:
         raise ValueError(f"{name} must have shape {want}, got {a.shape}")
-    return a[:, None, :] if unbatched else a
+    # C order, whatever the caller's: the products then take the same BLAS path (and give the
+    # same bits) for every layout of the same numbers; a copy only when needed
+    ordered: FloatArray = np.ascontiguousarray(a[:, None, :] if unbatched else a)
+    return ordered
 
 
 class _Fire:

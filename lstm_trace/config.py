@@ -116,12 +116,14 @@ class LSTMConfig:
         (the one being written and the one below it, each (B, T, D*H_out)), and the blocks of
         steps the pass works on (of at most PROJECTION_BLOCK gate values: the buffer that
         holds a block's projection, then its gate activations; its cell states; a copy of its
-        input). extra: what the trace adds (records, kept values), from trace.prepare.
+        input), and one direction's weights again (the pass may scale a copy). extra: what the
+        trace adds (records, kept values), from trace.prepare.
         """
         t, b, h = self.seq_len, self.batch or 1, self.hidden_size
         block_steps = min(t, max(1, PROJECTION_BLOCK // (b * 4 * h)))
         widest = max(self.input_size, self.output_size)
         elements = self.weight_elements()
+        elements += 4 * h * (widest + self.h_out)  # one direction's weights, copied to scale
         elements += t * b * self.input_size  # x
         elements += (2 if self.num_layers > 1 else 1) * t * b * self.output_size  # outputs
         elements += block_steps * b * (4 * h + h + widest)  # gates, cell states, input

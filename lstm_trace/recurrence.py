@@ -177,7 +177,7 @@ class Direction:
         w_hh, row, split, rescale = p.w_hh, p.row, p.split, not p.hh_scaled
         gain, offset, column_gain, w_hr_t = p.gain, p.offset, p.gain[:, None], p.w_hr_t
         c_prev = c  # C_(t-1), (B, H): the initial state, then a row of self.cells
-        tmp, h_full = np.empty_like(c), np.empty_like(c)
+        tmp, h_full = np.empty(c.shape, c.dtype), np.empty(c.shape, c.dtype)  # C order
         scratch = p.buffer(c.shape[0])
         recurrent = scratch if row else scratch.T  # (B, 4H) view of h W_hh^T
         parts = scratch.reshape(4, -1, scratch.shape[1]) if split else scratch
@@ -201,10 +201,11 @@ class Direction:
                 # out= and local names: this loop is the floor of the pass on small shapes
                 if row:
                     dot(h, w_hh, scratch)
-                elif split:
-                    np.matmul(w_hh, h.T, parts)
                 else:
-                    dot(w_hh, h.T, scratch)
+                    if split:
+                        np.matmul(w_hh, h.T, parts)
+                    else:
+                        dot(w_hh, h.T, scratch)
                     if rescale:
                         scratch *= column_gain
                 z += recurrent  # (x_t W_ih^T + b) + h_(t-1) W_hh^T, pre-scaled

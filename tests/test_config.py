@@ -64,6 +64,7 @@ def test_memory_guard_refuses_before_allocating() -> None:
 def test_memory_estimate_counts_weights_and_arrays() -> None:
     cfg = LSTMConfig(input_size=2, hidden_size=3, seq_len=5, dtype="float64")
     weights = 4 * 3 * (2 + 3) + 8 * 3
+    weights += 4 * 3 * (3 + 3)  # one direction's weights again, the widest input (3) + H_out
     x, output = 5 * 2, 5 * 3
     blocks = 5 * (4 * 3 + 3 + 3)  # per step: gates, cell states and the widest input
     drawn = 5 * 2 * 8  # the seeded input is drawn in float64

@@ -48,7 +48,13 @@ LAYOUTS: list[tuple[str, dict[str, Any], dict[str, int], dict[str, bool]]] = [
         {"row": False, "split": True, "hh_scaled": True, "ih_scaled": True},
     ),
     (
-        "gate-split product, values scaled, projection",
+        "gate-split product, values scaled",
+        {"seq_len": 2, "batch": 2, "input_size": 9, "hidden_size": 8},
+        {"SPLIT_BYTES": 0},
+        {"row": False, "split": True, "hh_scaled": False, "ih_scaled": False},
+    ),
+    (
+        "gate-split product, input values scaled, projection",
         {"seq_len": 2, "batch": 2, "input_size": 9, "hidden_size": 8, "proj_size": 3},
         {"SPLIT_BYTES": 0},
         {"row": False, "split": True, "hh_scaled": True, "ih_scaled": False},
@@ -157,3 +163,40 @@ def test_the_observer_sees_every_steps_gates_on_each_layout(
     assert observed.keys() == hooked.keys()
     for key, value in hooked.items():
         np.testing.assert_array_equal(observed[key], value)
+
+
+@pytest.mark.parametrize("proj_size", [0, 8])
+def test_the_layout_of_h0_and_c0_does_not_change_a_bit(proj_size: int) -> None:
+    """Fortran-ordered or strided initial states (np.load keeps a file's order) give the same
+    numbers as C-ordered ones, with and without hooks; the caller's arrays are not touched."""
+    cfg = LSTMConfig(
+        input_size=5, hidden_size=64, proj_size=proj_size, seq_len=3, batch=2, dtype="float64"
+    )
+    weights, x = init_weights(cfg), init_input(cfg)
+    rng = np.random.default_rng(0)
+    h0 = rng.standard_normal((1, 2, cfg.h_out))
+    c0 = rng.standard_normal((1, 2, 64))
+    plain = forward(weights, x, h0=h0, c0=c0)
+    for layout in (np.asfortranarray, lambda a: np.ascontiguousarray(a[:, ::-1])[:, ::-1]):
+        h0_other, c0_other = layout(h0), layout(c0)
+        kept = c0_other.copy()
+        for hooks in ([], [lambda e: None]):
+            other = forward(weights, x, h0=h0_other, c0=c0_other, hooks=hooks)
+            assert np.array_equal(plain[0], other[0])
+            assert np.array_equal(plain[1][1], other[1][1])
+        assert np.array_equal(c0_other, kept)
+
+
+def test_blocks_handed_out_are_read_only() -> None:
+    cfg = LSTMConfig(seq_len=3)
+    weights, x = init_weights(cfg), init_input(cfg)
+    with pytest.raises(ValueError, match="read-only"):
+        forward(weights, x, observer=lambda layer, direction, steps, block: block.fill(0))
+    with pytest.raises(ValueError, match="read-only"):
+        forward(weights, x, on_block=lambda block: block.cells.fill(0))
+
+
+def test_on_block_cannot_be_combined_with_hooks() -> None:
+    cfg = LSTMConfig(seq_len=3)
+    with pytest.raises(ValueError, match="on_block"):
+        forward(init_weights(cfg), init_input(cfg), hooks=[lambda e: None], on_block=print)
