@@ -185,7 +185,7 @@ def _observe(observer: BlockObserver, layer: int, direction: str, *parts: Any) -
 
 def _read_only(a: FloatArray) -> FloatArray:
     """A view nobody can write through: blocks are shared by every observer and the pass."""
-    view = a.view()
+    view: FloatArray = a.view()
     view.flags.writeable = False
     return view
 
