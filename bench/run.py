@@ -55,11 +55,14 @@ def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
 def take_turns(runs: dict[str, tuple[Callable[[], Any], int]], rounds: int) -> dict[str, float]:
     """Median seconds of each run, {name: (function, calls per burst)}, timed in bursts that
     take turns for a few rounds: a slow spell of a shared machine then falls on all of them
-    alike. Each burst starts with an untimed call, so it is timed warm, back to back, as a
-    framework is used in a loop (torch's thread pool is then awake: the fair comparison)."""
+    alike. Each burst starts after a pause, so that the threads the previous burst left
+    spinning (OpenBLAS's, torch's) are asleep and do not slow it, and with an untimed call, so
+    it is timed warm, back to back, as a framework is used in a loop (torch's thread pool is
+    then awake: the fair comparison)."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, (fn, calls) in runs.items():
+            time.sleep(0.2)
             fn()
             for _ in range(calls):
                 start = time.perf_counter()

@@ -69,14 +69,6 @@ class HealthMonitor:
         gates = block.reshape(-1, 4, h)  # (c*B, gate, unit)
         place.rows += gates.shape[0]
         place.values += gates.shape[0] * h
-        low, high = block.dtype.type(SATURATION), block.dtype.type(1 - SATURATION)
-        for g in range(4):  # one gate at a time: a third of the passes of whole-block masks
-            unit = gates[:, g, :]
-            if g == 2:  # the candidate is a tanh
-                place.saturated[g] += np.count_nonzero(np.abs(unit) > high)
-            else:
-                place.saturated[g] += np.count_nonzero(unit < low)
-                place.saturated[g] += np.count_nonzero(unit > high)
         flat = block.reshape(-1, 4 * h)
         lowest, highest = flat.min(axis=0), flat.max(axis=0)  # NaN if a column has one
         if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
@@ -87,6 +79,24 @@ class HealthMonitor:
             lowest, highest = np.fmin.reduce(flat, axis=0), np.fmax.reduce(flat, axis=0)
         np.fmin(place.low, lowest, out=place.low)
         np.fmax(place.high, highest, out=place.high)
+        self._saturation(place, gates, lowest.reshape(4, h), highest.reshape(4, h))
+
+    @staticmethod
+    def _saturation(
+        place: _Place, gates: FloatArray, lowest: FloatArray, highest: FloatArray
+    ) -> None:
+        """Counts values beyond the thresholds, a gate at a time; a gate whose extremes (of
+        its finite values) stay inside them has none, so it is not scanned."""
+        dtype = gates.dtype.type  # thresholds compared in the values' own precision
+        low, high = dtype(SATURATION), dtype(1 - SATURATION)
+        for g in range(4):
+            # the candidate is a tanh: |v| > high, i.e. v > high or v < -high
+            below = -high if g == 2 else low
+            unit = gates[:, g, :]
+            if lowest[g].min() < below:
+                place.saturated[g] += np.count_nonzero(unit < below)
+            if highest[g].max() > high:
+                place.saturated[g] += np.count_nonzero(unit > high)
 
     def _locate(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
         if self.first_nonfinite is not None:

@@ -148,3 +148,33 @@ def test_all_nan_units_are_not_called_stuck() -> None:
     x = np.full((4, 2), np.nan, dtype=np.float32)
     gates = gates_of(trace(LSTMConfig(input_size=2, hidden_size=3, seq_len=4), x=x))
     assert all(g["stuck_count"] == 0 and g["nonfinite"] == 12 for g in gates.values())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_monitor_counts_match_the_definition_on_crafted_blocks(dtype: Any) -> None:
+    """Values on and just past the thresholds, NaN, +-Inf, and a gate whose values stay
+    inside them but for one just past (the monitor scans a gate only when its extremes cross
+    a threshold): counts equal the docstring's definition."""
+    rng = np.random.default_rng(1)
+    h = 5
+    monitor = HealthMonitor(LSTMConfig(input_size=2, hidden_size=h, seq_len=6, batch=2))
+    edge = [0.05, 0.95, -0.95, np.nextafter(dtype(0.05), 0), np.nextafter(dtype(0.95), 1)]
+    blocks = []
+    for first in (0, 3):
+        block = rng.uniform(-1, 1, size=(3, 2, 4 * h)).astype(dtype)
+        block[..., h : 2 * h] = rng.uniform(0.2, 0.8, size=(3, 2, h))  # forget gate: inside...
+        block[0, 1, h + first] = edge[3 if first else 4]  # ...but one value just past each end
+        block[0, 0, : len(edge)] = edge
+        block[1, 1, 2 * h : 2 * h + len(edge)] = edge
+        block[2, 0, 3 * h], block[2, 1, 3 * h + 1], block[1, 0, 2 * h + 4] = np.inf, -np.inf, np.nan
+        monitor(0, "forward", range(first, first + 3), block)
+        blocks.append(block)
+    values = np.concatenate(blocks).reshape(-1, 4, h)
+    low, high = dtype(0.05), dtype(0.95)
+    report = {g["gate"]: g for g in monitor.report()["gates"]}
+    for name, g in (("input_gate", 0), ("forget_gate", 1), ("output_gate", 3)):
+        v = values[:, g]
+        assert report[name]["saturated"] == int(((v < low) | (v > high)).sum()), name
+    assert report["forget_gate"]["saturated"] == 2
+    assert report["candidate"]["saturated"] == int((np.abs(values[:, 2]) > high).sum())
+    assert report["candidate"]["nonfinite"] == 2 and report["output_gate"]["nonfinite"] == 4
