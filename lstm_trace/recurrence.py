@@ -45,7 +45,7 @@ class Prepared:
     product). Either way the numbers are bit for bit the same; what is saved is copying
     (and touching fresh memory for) large weights on short sequences.
 
-    The recurrent product is W_hh h^T into a (4H, B) buffer: OpenBLAS is 1.3 to 2 times
+    The recurrent product is W_hh h^T into a (4H, B) buffer: OpenBLAS is often 1.5 to 2 times
     faster with the long side first than h W_hh^T; for B = 1 it is h W_hh^T, the quicker
     vector product. A matrix of more than SPLIT_BYTES is multiplied gate by gate (one
     stacked matmul), 5 to 25 % faster once it no longer fits the caches.
