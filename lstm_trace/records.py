@@ -165,8 +165,7 @@ class RecordTable(Sequence[TensorRecord]):
     def __init__(self, config: LSTMConfig, samples: int) -> None:
         self.config, self.samples = config, samples
         self._chunks: list[tuple[npt.NDArray[np.int64], summary.StatsRows, FloatArray]] = []
-        self._keys = np.empty((0, 4), dtype=np.int64)
-        self._order: npt.NDArray[np.intp] | None = None
+        self._order: npt.NDArray[np.intp] | None = None  # sorted position -> row
 
     def add(
         self, keys: npt.NDArray[np.int64], stats: summary.StatsRows, samples: FloatArray
@@ -176,6 +175,7 @@ class RecordTable(Sequence[TensorRecord]):
         self._order = None
 
     def _columns(self) -> None:
+        """Joins what was added into one set of columns and sorts it, once per change."""
         if self._order is not None:
             return
         if len(self._chunks) > 1:
@@ -185,9 +185,8 @@ class RecordTable(Sequence[TensorRecord]):
                 *(np.concatenate([getattr(p, f) for p in parts]) for f in STATS_FIELDS)
             )
             self._chunks = [(keys, stats, np.concatenate([v for _, _, v in self._chunks]))]
-        if self._chunks:
-            self._keys = self._chunks[0][0]
-        self._order = np.lexsort(self._keys.T[::-1])  # by layer, direction, step, point
+        keys = self._chunks[0][0] if self._chunks else np.empty((0, 4), dtype=np.int64)
+        self._order = np.lexsort(keys.T[::-1])  # by layer, direction, step, point
 
     def __len__(self) -> int:
         return sum(len(k) for k, _, _ in self._chunks)

@@ -63,7 +63,7 @@ class Prepared:
     offset: FloatArray  # (4H,) 0.5 for sigmoid gates, 0 for the candidate
 
     def recurrent(self, h: FloatArray, out: FloatArray) -> FloatArray:
-        """h (B, H_out) -> the scaled h W_hh^T, (B, 4H), computed into out (see _buffer)."""
+        """h (B, H_out) -> the scaled h W_hh^T, (B, 4H), computed into out (from buffer())."""
         if self.row:
             np.dot(h, self.w_hh, out=out)
         else:
@@ -90,6 +90,8 @@ class Prepared:
 
 
 def prepare(w: DirectionWeights, steps: int, batch: int) -> Prepared:
+    """One direction's weights laid out for a run of `steps` steps of `batch` rows (see
+    Prepared for the choices, made here from the sizes alone)."""
     h, dtype = w.hidden_size, w.w_ih.dtype
     rows = steps * batch  # how many times each weight is used
     # gate order i, f, g, o: sigmoid, sigmoid, tanh, sigmoid
