@@ -24,7 +24,7 @@ from .cli_output import (
     save_exports,
 )
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
-from .errors import LSTMTraceError
+from .errors import LSTMTraceError, ReaderGone
 from .io import framework_for
 from .options import (
     OUTPUT,
@@ -211,7 +211,11 @@ def main_command(
         if failed:
             note(f"{len(failed)} of {len(outcomes)} expectations failed")
             raise typer.Exit(1)
-        note(f"all {len(outcomes)} expectations passed")
+        note(
+            f"all {len(outcomes)} expectations passed"
+            if len(outcomes) > 1
+            else "the expectation passed"
+        )
 
 
 def _error_line(exc: LSTMTraceError) -> str:
@@ -241,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     except LSTMTraceError as exc:
         sys.stderr.write(_error_line(exc) + "\n")
         return exc.exit_code
+    except ReaderGone:
+        _quiet_stdout()
+        return 0
     except typer.Abort:
         sys.stderr.write("lstm-trace: aborted\n")
         return 130
@@ -277,9 +284,7 @@ def run() -> None:
         code = main()
         sys.stdout.flush()
     except BrokenPipeError:
-        # `lstm-trace ... | head`: the reader left; exit quietly as Unix tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _quiet_stdout()
         code = 0
     except OSError as exc:  # a full disk, a closed or unwritable stdout
         sys.stderr.write(f"lstm-trace: error: cannot write the output: {exc.strerror or exc}\n")
@@ -287,3 +292,10 @@ def run() -> None:
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
+
+
+def _quiet_stdout() -> None:
+    """`lstm-trace ... | head`: the reader left. What is still buffered goes nowhere, so the
+    exit is quiet, as Unix tools' is."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
 
-from .errors import FileError, LSTMTraceError
+from .errors import FileError, LSTMTraceError, ReaderGone
 
 if TYPE_CHECKING:
     from .expect import Checker
@@ -265,8 +265,6 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
     selection = prepare(
         run.config, request.steps, request.samples, request.limit, request.keep_values, False
     )
-    out.write(header_line(run.config, selection))
-    out.flush()  # the header is known before the pass: show it at once
     count = 0
 
     def sink(record: TensorRecord) -> None:
@@ -276,7 +274,12 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
         if checker is not None:
             checker.observe(record)
 
-    result = _trace(run, request, sink=sink)
-    out.write(outputs_line(result.outputs, count, result.health))
-    out.flush()
+    try:
+        out.write(header_line(run.config, selection))
+        out.flush()  # the header is known before the pass: show it at once
+        result = _trace(run, request, sink=sink)
+        out.write(outputs_line(result.outputs, count, result.health))
+        out.flush()
+    except BrokenPipeError:
+        raise ReaderGone from None
     return result

@@ -37,3 +37,9 @@ class FileError(LSTMTraceError):
     """A file is missing, unreadable, of the wrong kind, or holds the wrong tensors."""
 
     exit_code = 1
+
+
+class ReaderGone(Exception):
+    """stdout's reader left (`lstm-trace ... | head`) while a command was still writing:
+    stop quietly, as Unix tools do. Raised instead of BrokenPipeError, which Typer would turn
+    into exit status 1 before main() could see it."""

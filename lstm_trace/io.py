@@ -46,9 +46,14 @@ _NEEDS_PICKLE = (
 )
 
 
-def _value_error(exc: ValueError) -> str:
-    """np.load's ValueError: a file that needs pickle, or a damaged or truncated one."""
+def _value_error(exc: ValueError, path: Path) -> str:
+    """np.load's ValueError: a file that needs pickle, one that is not NumPy's at all (np.load
+    takes anything without NumPy's magic bytes for a pickle), or a damaged one."""
     if "pickle" in str(exc):
+        with path.open("rb") as f:
+            pickled = f.read(1) == b"\x80"  # how a pickle of protocol 2 or later starts
+        if not pickled and "Object arrays" not in str(exc):  # not NumPy's, not a pickle
+            return "not a NumPy file (an .npz is a zip archive of .npy arrays)"
         return _NEEDS_PICKLE
     return f"damaged or truncated ({' '.join(str(exc).split())})"
 
@@ -167,7 +172,7 @@ def _read_npz(path: Path) -> dict[str, NDArray[Any]]:
     except FileError:
         raise
     except ValueError as exc:  # object arrays or not NumPy at all (both need unpickling)
-        raise FileError(f"{path}: {_value_error(exc)}") from None
+        raise FileError(f"{path}: {_value_error(exc, path)}") from None
     except Exception as exc:  # BadZipFile, truncated archives, OSError, EOFError
         raise FileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
 
@@ -235,7 +240,7 @@ def read_array(path: Path, what: str) -> NDArray[Any]:
     try:
         a = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise FileError(f"{path}: {_value_error(exc)}") from None
+        raise FileError(f"{path}: {_value_error(exc, path)}") from None
     except Exception as exc:
         raise FileError(f"{path}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
     if not isinstance(a, np.ndarray):

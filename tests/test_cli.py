@@ -197,11 +197,18 @@ def test_python_dash_m_piped_has_no_ansi_and_bad_input_no_traceback() -> None:
     assert bad.stderr.strip().count("\n") == 0
 
 
-def test_broken_pipe_is_quiet() -> None:
-    cmd = f"{sys.executable} -m lstm_trace -T 2000 --steps all --json | head -c 10"
+@pytest.mark.parametrize(
+    ("options", "head", "shown"),
+    [("--json", "-c 10", '{\n  "schem'), ("--format jsonl", "-c 7", '{"type"')],
+)
+def test_broken_pipe_is_quiet(options: str, head: str, shown: str) -> None:
+    cmd = (
+        f"{sys.executable} -m lstm_trace -T 2000 --steps all {options} | head {head}; "
+        'exit "${PIPESTATUS[0]}"'
+    )
     result = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60)
-    assert result.stdout == '{\n  "schem'
-    assert "Traceback" not in result.stderr and "Error" not in result.stderr
+    assert result.stdout == shown
+    assert result.stderr == "" and result.returncode == 0
 
 
 def test_version_is_the_packages() -> None:

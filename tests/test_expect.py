@@ -93,6 +93,8 @@ def test_cli_all_pass(capsys: Any) -> None:
     )
     assert code == 0 and out.startswith("{")
     assert err == "lstm-trace: all 2 expectations passed\n"
+    code, _, err = cli(capsys, "--json", "--expect", "output=3,70")
+    assert code == 0 and err == "lstm-trace: the expectation passed\n"
 
 
 def test_cli_failure_prints_output_and_one_line_per_failure(capsys: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,21 @@ def test_truncated_npz_is_refused(tmp_path: Path, capsys: Any) -> None:
     cut = write_bad(tmp_path, "cut.npz", good.read_bytes()[: good.stat().st_size // 2])
     code, _, err = run_cli(capsys, "--weights", cut)
     assert code == 1 and "not a readable .npz" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"hello, not numpy at all", "not a NumPy file (an .npz is a zip archive"),
+        (bytes(range(256)) * 2, "not a NumPy file (an .npz is a zip archive"),
+        (pickle.dumps({"weight_ih_l0": 1}, protocol=4), "unpickling, which lstm-trace never does"),
+    ],
+)
+def test_files_that_are_not_numpy_say_what_they_are(
+    tmp_path: Path, capsys: Any, content: bytes, words: str
+) -> None:
+    code, _, err = run_cli(capsys, "--weights", write_bad(tmp_path, "w.npz", content))
+    assert code == 1 and words in err and err.count("\n") == 1
 
 
 def test_pickled_object_array_is_never_loaded(tmp_path: Path, capsys: Any) -> None:
