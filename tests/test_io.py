@@ -210,7 +210,7 @@ def write_bad(tmp_path: Path, name: str, content: bytes) -> Path:
     ("make", "words"),
     [
         (lambda p: p / "missing.npz", "no such file"),
-        (lambda p: write_bad(p, "text.npz", b"not a zip"), "never does (allow_pickle=False)"),
+        (lambda p: write_bad(p, "text.npz", b"not a zip"), "not a NumPy file"),
         (lambda p: write_bad(p, "w.safetensors", b"\x00\x01"), "not a readable .safetensors"),
         (lambda p: write_bad(p, "w.weights.h5", b"garbage"), "not a readable Keras file"),
         (lambda p: write_bad(p, "w.keras", b"PK\x03\x04trunc"), "not a readable Keras file"),
