@@ -285,11 +285,14 @@ class BlockRecorder:
         # would otherwise take several times the block's own memory
         width = sum(point_size(name, block.layer, self.config) for name in HOOK_POINTS)
         chunk = max(1, RECORD_CHUNK // ((self.config.batch or 1) * width))
+        first = int(visiting.min())  # the step of the block's first row
         for start in range(0, len(steps), chunk):
-            self._record(block, steps[start : start + chunk])
+            self._record(block, steps[start : start + chunk], steps[start : start + chunk] - first)
 
-    def _record(self, block: StepBlock, steps: npt.NDArray[np.int64]) -> None:
-        rows = steps - min(block.steps)
+    def _record(
+        self, block: StepBlock, steps: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
+    ) -> None:
+        """Records for `steps` (visiting order), which are these `rows` of the block."""
         d = DIRECTIONS.index(block.direction)
         values = self._values(block, rows, d)
         r, p = len(rows), len(HOOK_POINTS)

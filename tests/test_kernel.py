@@ -107,13 +107,22 @@ def test_each_layout_is_taken_and_matches_the_reference(
     weights, x = init_weights(cfg), init_input(cfg)
     p = recurrence.prepare(weights.layers[0][0], cfg.seq_len, cfg.batch or 1)
     assert {key: getattr(p, key) for key in expected} == expected
+    cells: dict[tuple[int, str, int], np.ndarray] = {}
+    hook = lambda e: cells.__setitem__((e.layer, e.direction, e.step), e.value.copy())  # noqa: E731
     out, (h_n, c_n) = forward(weights, x)
     want = reference(weights, x)
     np.testing.assert_allclose(out, want, rtol=0, atol=1e-12)
-    # h_n: the last step going forward, the first going backward
-    last = want[..., -1, : cfg.h_out] if cfg.batch else want[-1, : cfg.h_out]
-    np.testing.assert_allclose(h_n[cfg.num_directions * (cfg.num_layers - 1)], last, atol=1e-12)
-    assert np.isfinite(c_n).all()
+    # h_n of the top layer: the last step going forward, the first going backward
+    top, h_out = cfg.num_directions * (cfg.num_layers - 1), cfg.h_out
+    np.testing.assert_allclose(h_n[top], want[..., -1, :h_out], rtol=0, atol=1e-12)
+    if cfg.bidirectional:
+        np.testing.assert_allclose(h_n[top + 1], want[..., 0, h_out:], rtol=0, atol=1e-12)
+    # c_n: C_t of the last step each layer and direction visits, as a hook sees it
+    forward(weights, x, hooks=[lambda e: hook(e) if e.name == "cell_state" else None])
+    for s in range(len(c_n)):
+        layer, d = divmod(s, cfg.num_directions)
+        last = cfg.seq_len - 1 if d == 0 else 0
+        np.testing.assert_array_equal(c_n[s], cells[(layer, ("forward", "backward")[d], last)])
 
 
 def test_observing_hooks_are_bit_identical_on_each_layout(
