@@ -63,9 +63,17 @@ def convert(
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
     from .config import LSTMConfig
     from .errors import LSTMTraceError
-    from .io import check_target, framework_for, read_weights, suffix_of, write_weights
+    from .io import (
+        check_target,
+        framework_for,
+        must_exist,
+        read_weights,
+        suffix_of,
+        write_weights,
+    )
     from .resolve import DEFAULTS
 
+    must_exist(source)  # the first thing a user should hear about
     if to is None and suffix_of(target) in (".npz", ".safetensors"):
         raise LSTMTraceError(
             f"{target}: a {suffix_of(target)} file can hold PyTorch or Keras names; "

@@ -133,6 +133,12 @@ class LSTMConfig:
     def check_memory(self, limit: int = DEFAULT_MAX_MEMORY, extra: int = 0) -> None:
         """Refuse, before allocating anything, a run that needs more than limit bytes."""
         need = self.estimate_bytes(extra)
+        if need > ABSURD_BYTES:  # no machine has it: suggesting a --max-memory would mislead
+            raise MemoryLimitError(
+                f"this run needs more than {format_bytes(ABSURD_BYTES)} of memory, more than "
+                "any machine has; use smaller sizes",
+                option="max_memory",
+            )
         if need > limit:
             suggestion = format_bytes(int(need * 1.1)).replace(" ", "")
             raise MemoryLimitError(
@@ -143,6 +149,8 @@ class LSTMConfig:
 
 
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
+#: past this (1 PB) a run is refused outright, whatever --max-memory says
+ABSURD_BYTES = 1 << 50
 
 
 def format_bytes(n: int) -> str:

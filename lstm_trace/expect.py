@@ -144,6 +144,8 @@ class Checker:
     def __post_init__(self) -> None:
         names = valid_names(self.config)
         for e in self.expectations:
+            if e.name == "W_hr" and "W_hr" not in names:
+                raise ExpectationError(f"--expect {e.label}: W_hr exists only with --proj")
             if e.name not in names:
                 raise ExpectationError(
                     f"--expect {e.label}: no such name; valid names: {', '.join(names)}"

@@ -106,7 +106,7 @@ class WeightsFile:
 def read_weights(path: Path) -> WeightsFile:
     """Read any supported weights file; the kind comes from the suffix, the framework from
     the names inside."""
-    _must_exist(path)
+    must_exist(path)
     kind = suffix_of(path)
     if kind == ".npz":
         arrays = _read_npz(path)
@@ -156,7 +156,7 @@ def _is_pytorch_key(key: str) -> bool:
     return key.rsplit(".", 1)[-1].startswith(("weight_ih_l", "weight_hh_l"))
 
 
-def _must_exist(path: Path) -> None:
+def must_exist(path: Path) -> None:
     if not path.exists():
         raise FileError(f"{path}: no such file")
     if path.is_dir():
@@ -236,7 +236,7 @@ def _find_state_dict(obj: Any) -> dict[str, Any] | None:
 
 def read_array(path: Path, what: str) -> NDArray[Any]:
     """A .npy array of numbers (x, h0 or c0)."""
-    _must_exist(path)
+    must_exist(path)
     try:
         a = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -306,10 +306,10 @@ def framework_for(path: Path, framework: str | None = None) -> str:
     if framework is None:
         framework = "keras" if kind == ".weights.h5" else "pytorch"
     if kind not in WEIGHT_KINDS[framework]:
-        every = sorted({k for kinds in WEIGHT_KINDS.values() for k in kinds})
+        other = "keras" if framework == "pytorch" else "pytorch"
         raise FileError(
             f"{path}: cannot write {framework} weights as {kind or '(no suffix)'}; use "
-            f"{', '.join(WEIGHT_KINDS[framework])} (of all kinds: {', '.join(every)})"
+            f"{', '.join(WEIGHT_KINDS[framework])} ({other}: {', '.join(WEIGHT_KINDS[other])})"
         )
     return framework
 

@@ -105,3 +105,11 @@ def test_format_bytes() -> None:
     assert format_bytes(512) == "512 B"
     assert format_bytes(1536) == "1.5 KB"
     assert format_bytes(16 * 1024**4) == "16.0 TB"
+
+
+def test_sizes_no_machine_has_are_refused_without_a_suggestion() -> None:
+    cfg = LSTMConfig(seq_len=10**20)
+    with pytest.raises(MemoryLimitError) as info:
+        cfg.check_memory(limit=10**30)  # not even a huge --max-memory lets it through
+    assert "more than any machine has; use smaller sizes" in info.value.message
+    assert "EB" not in info.value.message and "raise it" not in info.value.message

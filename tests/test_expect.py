@@ -160,3 +160,9 @@ def test_assert_shapes() -> None:
         assert_shapes(LSTMConfig(seq_len=10), output=(10, 140), params_pytorch=29_120)
     assert str(info.value) == "lstm-trace: expected output (10, 140), got (10, 70)"
     assert_shapes(result, h_n="2,70")  # a Trace works too, and text shapes
+
+
+def test_w_hr_without_a_projection_says_it_needs_proj(capsys: Any) -> None:
+    code, _, err = cli(capsys, "--expect", "W_hr=2,70")
+    assert code == 2 and err == "lstm-trace: error: --expect W_hr: W_hr exists only with --proj\n"
+    assert cli(capsys, "--proj", "2", "--expect", "W_hr=2,70")[0] == 0

@@ -398,3 +398,17 @@ def test_convert_infers_the_framework_from_the_kind(tmp_path: Path, capsys: Any)
     assert (
         code == 2 and "--to pytorch or --to keras" in err and not (tmp_path / "again.npz").exists()
     )
+
+
+def test_convert_names_a_missing_source_first(tmp_path: Path, capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "convert", tmp_path / "nope.npz", tmp_path / "out.npz")
+    assert code == 1 and err.strip().endswith("nope.npz: no such file")
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_a_weights_suffix_of_the_wrong_kind_lists_each_frameworks_kinds(
+    tmp_path: Path, capsys: Any
+) -> None:
+    code, _, err = run_cli(capsys, "--save-weights", tmp_path / "w.txt")
+    assert code == 1
+    assert "use .npz, .safetensors, .pt, .pth (keras: .npz, .safetensors, .weights.h5)" in err
