@@ -133,7 +133,13 @@ def resolve(
                 f"--batch {options['batch']} contradicts {x_path}, which is unbatched"
             )
         if "input_size" in values and values["input_size"] != facts_x["input_size"]:
-            raise FileError(  # a file of the wrong shape for the weights or the options
+            if options.get("input_size") is not None:  # the option, as every other contradiction
+                raise ConfigError(
+                    f"--input {options['input_size']} contradicts {x_path}, whose input size "
+                    f"is {facts_x['input_size']}; drop the option or use other files",
+                    option="input_size",
+                )
+            raise FileError(  # a file of the wrong shape for the weights
                 f"{x_path} has {facts_x['input_size']} features per step, but the LSTM reads "
                 f"{values['input_size']}"
             )

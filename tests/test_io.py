@@ -188,6 +188,11 @@ def test_options_that_contradict_the_weights(
 def test_x_that_contradicts_options(tmp_path: Path, capsys: Any) -> None:
     np.save(tmp_path / "x.npy", np.zeros((2, 5, 16), dtype=np.float32))
     code, _, err = run_cli(capsys, "--x", tmp_path / "x.npy", "--input", "32")
+    assert code == 2 and "--input 32 contradicts" in err and "whose input size is 16" in err
+    # weights and x that disagree are a file of the wrong shape: exit status 1
+    weights = tmp_path / "w.npz"
+    assert run_cli(capsys, "--save-weights", weights)[0] == 0  # input size 32
+    code, _, err = run_cli(capsys, "--x", tmp_path / "x.npy", "--weights", weights)
     assert code == 1 and "has 16 features per step, but the LSTM reads 32" in err
     code, _, err = run_cli(capsys, "--x", tmp_path / "x.npy", "--seq-len", "4")
     assert code == 2 and "--seq-len 4 contradicts" in err
