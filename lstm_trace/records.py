@@ -1,7 +1,7 @@
 """Trace records: what a hook point held at one layer, direction and step, summarised.
 
-Two ways to make them, with the same numbers: Recorder, a hook that summarises each value it
-is shown (used when the user's own hooks run, since they may replace values), and
+Two ways to make them, into the same RecordTable: Recorder, a hook that summarises each value
+it is shown (used when the user's own hooks run, since they may replace values), and
 BlockRecorder, which slices every hook point out of the blocks forward() hands to on_block and
 summarises each over all of a block's selected steps at once (the fast path: a full trace
 costs array operations per block, not Python per tensor).
@@ -105,53 +105,6 @@ def point_size(name: str, layer: int, config: LSTMConfig) -> int:
     return sizes.get(name, config.hidden_size)
 
 
-class Recorder:
-    """A hook that summarises every value it sees into a TensorRecord; it never replaces."""
-
-    def __init__(
-        self,
-        config: LSTMConfig,
-        samples: int = 4,
-        steps: Sequence[int] | None = None,
-        keep_values: bool = False,
-        sink: Callable[[TensorRecord], None] | None = None,
-    ) -> None:
-        self.config, self.samples, self.sink = config, samples, sink
-        self.steps = None if steps is None else frozenset(steps)
-        self.records: list[TensorRecord] = []
-        #: full copies of the values, by (name, layer, direction, step), when asked for.
-        self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
-            {} if keep_values else None
-        )
-
-    def __call__(self, event: HookEvent) -> None:
-        if self.steps is not None and event.step not in self.steps:
-            return
-        symbol, equation = symbol_and_equation(
-            event.name, event.layer, event.direction, self.config
-        )
-        value = event.value
-        if self.values is not None:
-            self.values[(event.name, event.layer, event.direction, event.step)] = value.copy()
-        record = TensorRecord(
-            name=event.name,
-            symbol=symbol,
-            layer=event.layer,
-            direction=event.direction,
-            step=event.step,
-            shape=tuple(value.shape),
-            dtype=self.config.dtype,  # every value is in the configured dtype
-            equation=equation,
-            sample=summary.sample(value, self.samples),
-            stats=summary.stats(value),
-            marks=summary.marks(value, self.samples),
-        )
-        if self.sink is not None:
-            self.sink(record)  # streamed: the record is not kept
-        else:
-            self.records.append(record)
-
-
 #: gate columns of a StepBlock's gates, [i, f, g, o]
 _GATE_COLUMNS = {"input_gate": 0, "forget_gate": 1, "candidate": 2, "output_gate": 3}
 
@@ -166,12 +119,14 @@ class RecordTable(Sequence[TensorRecord]):
         self.config, self.samples = config, samples
         self._chunks: list[tuple[npt.NDArray[np.int64], summary.StatsRows, FloatArray]] = []
         self._order: npt.NDArray[np.intp] | None = None  # sorted position -> row
+        self._count = 0
 
     def add(
         self, keys: npt.NDArray[np.int64], stats: summary.StatsRows, samples: FloatArray
     ) -> None:
         """keys (n, 4): layer, direction index, step, hook point index; samples (n, k)."""
         self._chunks.append((keys, stats, samples))
+        self._count += len(keys)
         self._order = None
 
     def _columns(self) -> None:
@@ -189,7 +144,7 @@ class RecordTable(Sequence[TensorRecord]):
         self._order = np.lexsort(keys.T[::-1])  # by layer, direction, step, point
 
     def __len__(self) -> int:
-        return sum(len(k) for k, _, _ in self._chunks)
+        return self._count
 
     @overload
     def __getitem__(self, index: int) -> TensorRecord: ...
@@ -255,12 +210,9 @@ def _record(
     )
 
 
-class BlockRecorder:
-    """Records every hook point at the selected steps from the blocks forward() hands to
-    on_block, without hooks: the values are sliced out of each block and summarised a hook
-    point at a time over all the block's selected steps (summary.stats_rows), so a full trace
-    costs a few array operations per block rather than Python per tensor. The records equal
-    Recorder's to the last bit (tests/test_records.py)."""
+class _Keeper:
+    """What both recorders share: the selected steps, a RecordTable that keeps the records
+    (or a sink that receives them as they come), and full copies of the values if asked."""
 
     def __init__(
         self,
@@ -274,9 +226,50 @@ class BlockRecorder:
         self.selected = np.zeros(config.seq_len, dtype=bool)
         self.selected[list(steps)] = True
         self.table = RecordTable(config, samples)
+        #: full copies of the values, by (name, layer, direction, step), when asked for.
         self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
             {} if keep_values else None
         )
+
+    def _keep(
+        self, keys: npt.NDArray[np.int64], stats: summary.StatsRows, samples: FloatArray
+    ) -> None:
+        """Adds records (keys (n, 4), samples (n, k)); streamed ones go to the sink at once."""
+        start = len(self.table)
+        self.table.add(keys, stats, samples)
+        if self.sink is not None:
+            for record in self.table.records_from(start):
+                self.sink(record)
+            self.table = RecordTable(self.config, self.samples)  # streamed: nothing kept
+
+
+class Recorder(_Keeper):
+    """A hook that summarises every value it is shown at the selected steps; it never
+    replaces. Used when the user's own hooks run, since they may replace values."""
+
+    def __call__(self, event: HookEvent) -> None:
+        if not self.selected[event.step]:
+            return
+        value = event.value
+        if self.values is not None:
+            self.values[(event.name, event.layer, event.direction, event.step)] = value.copy()
+        keys = np.array(
+            [[event.layer, DIRECTIONS.index(event.direction), event.step,
+              HOOK_POINTS.index(event.name)]],
+            dtype=np.int64,
+        )  # fmt: skip
+        flat = value.reshape(1, -1)
+        samples = np.full((1, self.samples), np.nan)
+        samples[0, : min(self.samples, flat.shape[1])] = flat[0, : self.samples]
+        self._keep(keys, summary.stats_rows(flat), samples)
+
+
+class BlockRecorder(_Keeper):
+    """Records every hook point at the selected steps from the blocks forward() hands to
+    on_block, without hooks: the values are sliced out of each block and summarised a hook
+    point at a time over all the block's selected steps (summary.stats_rows), so a full trace
+    costs a few array operations per block rather than Python per tensor. The records equal
+    Recorder's to the last bit (tests/test_records.py)."""
 
     def __call__(self, block: StepBlock) -> None:
         visiting = np.asarray(block.steps)
@@ -314,17 +307,12 @@ class BlockRecorder:
         keys[..., 0], keys[..., 1] = block.layer, d
         keys[..., 2] = steps[:, None]
         keys[..., 3] = np.arange(p)
-        start = len(self.table)
-        self.table.add(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
         if self.values is not None:
             for name, v in values.items():
                 for step, value in zip(steps, v, strict=True):
                     kept = value[0] if self.config.batch is None else value
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
-        if self.sink is not None:
-            for record in self.table.records_from(start):
-                self.sink(record)
-            self.table = RecordTable(self.config, self.samples)  # streamed: nothing kept
+        self._keep(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
 
     def _values(
         self, block: StepBlock, rows: npt.NDArray[np.int64], d: int

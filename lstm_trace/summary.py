@@ -68,7 +68,7 @@ def marks(value: FloatArray, k: int) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class StatsRows:
-    """stats() of r tensors at once, each a row of a (r, m) array: float64 columns (r,) for
+    """The stats of r tensors at once, each a row of a (r, m) array: float64 columns (r,) for
     min, max, mean and std (NaN where a row has no finite value), int columns for the counts."""
 
     min: FloatArray
@@ -94,36 +94,31 @@ def stats_rows(values: FloatArray) -> StatsRows:
     """min, max, mean and std (population) of the finite values of each row of (r, m) values,
     plus NaN and Inf counts; sums in float64, the variance in two passes (no cancellation).
 
-    A row's numbers do not depend on the other rows: stats() is this on one row, so a trace
-    made with hooks and one made from whole blocks agree to the last bit."""
+    A row's numbers do not depend on the other rows, so a trace made with hooks (a row at a
+    time) and one made from whole blocks agree to the last bit."""
     finite = np.isfinite(values)
     wide = values.astype(np.float64)
-    if finite.all():
-        count = np.full(values.shape[0], values.shape[1])
-        nan = inf = np.zeros(values.shape[0], dtype=np.int64)
-        low, high = wide.min(axis=1), wide.max(axis=1)
-    else:
-        count = finite.sum(axis=1)
-        nan = np.isnan(values).sum(axis=1)
-        inf = values.shape[1] - count - nan
-        wide[~finite] = 0.0  # out of the sums
-        low = np.where(finite, values, np.inf).min(axis=1).astype(np.float64)
-        high = np.where(finite, values, -np.inf).max(axis=1).astype(np.float64)
+    rows, width = values.shape
+    if finite.all() and width:  # the common case, kept short: the hook path calls it per value
+        mean = wide.sum(axis=1) / width
+        centred = wide - mean[:, None]
+        std = np.sqrt((centred * centred).sum(axis=1) / width)
+        none = np.zeros(rows, dtype=np.int64)
+        return StatsRows(wide.min(axis=1), wide.max(axis=1), mean, std, none, none)
+    count = finite.sum(axis=1)
+    nan = np.isnan(values).sum(axis=1)
+    inf = width - count - nan
+    wide[~finite] = 0.0  # out of the sums
+    low = np.where(finite, values, np.inf).min(axis=1).astype(np.float64)
+    high = np.where(finite, values, -np.inf).max(axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):  # rows with no finite value: NaN
         mean = wide.sum(axis=1) / count
         centred = wide - mean[:, None]
-        if not finite.all():
-            centred[~finite] = 0.0
+        centred[~finite] = 0.0
         std = np.sqrt((centred * centred).sum(axis=1) / count)
     empty = count == 0
-    if empty.any():
-        low[empty] = high[empty] = np.nan
+    low[empty] = high[empty] = np.nan
     return StatsRows(low, high, mean, std, nan.astype(np.int64), inf.astype(np.int64))
-
-
-def stats(value: FloatArray) -> Stats:
-    """min, max, mean and std (population) of the finite values, plus NaN and Inf counts."""
-    return stats_rows(value.reshape(1, -1)).row(0, value.dtype)
 
 
 def describe(s: Stats, digits: int = 3) -> str:

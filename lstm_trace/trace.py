@@ -230,13 +230,7 @@ def trace(
     # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         output, (h_n, c_n) = forward(weights, xa, h0, c0, observer=observe, **run)
-    tensors: Sequence[TensorRecord] = (
-        []  # streamed to the sink
-        if sink is not None
-        else recorder.table
-        if isinstance(recorder, BlockRecorder)
-        else sorted(recorder.records, key=lambda r: r.sort_key)
-    )
+    tensors: Sequence[TensorRecord] = [] if sink is not None else recorder.table  # sorted
     return Trace(
         config=config,
         selection=selection,
