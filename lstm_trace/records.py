@@ -109,17 +109,36 @@ def point_size(name: str, layer: int, config: LSTMConfig) -> int:
 _GATE_COLUMNS = {"input_gate": 0, "forget_gate": 1, "candidate": 2, "output_gate": 3}
 
 
+@dataclass(frozen=True)
+class _Window:
+    """WINDOW rows of a RecordTable as Python values, made at once (summary.to_floats)."""
+
+    start: int
+    keys: list[list[int]]  # per row: layer, direction index, step, hook point index
+    stats: list[list[float | None]]  # per row: min, max, mean, std
+    counts: list[list[int]]  # per row: nan, inf
+    samples: list[float | None]  # rows of k, flattened
+    raw: FloatArray  # the samples (rows, k), for summary.marks
+
+
 class RecordTable(Sequence[TensorRecord]):
     """Records kept as columns and made into TensorRecords when read, sorted as a Trace's.
 
     A full trace of a long sequence is then a few arrays (about 100 bytes a record), not an
-    object per tensor; the numbers were all computed when the table was filled."""
+    object per tensor; the numbers were all computed when the table was filled. Reading
+    turns WINDOW rows at a time into Python numbers, which is where most of a record's cost
+    was: records are mostly read in order, and the rows of one direction's steps lie
+    together."""
+
+    #: rows made into Python numbers at a time
+    WINDOW = 4096
 
     def __init__(self, config: LSTMConfig, samples: int) -> None:
         self.config, self.samples = config, samples
         self._chunks: list[tuple[npt.NDArray[np.int64], summary.StatsRows, FloatArray]] = []
         self._order: npt.NDArray[np.intp] | None = None  # sorted position -> row
         self._count = 0
+        self._window: _Window | None = None
 
     def add(
         self, keys: npt.NDArray[np.int64], stats: summary.StatsRows, samples: FloatArray
@@ -142,6 +161,7 @@ class RecordTable(Sequence[TensorRecord]):
             self._chunks = [(keys, stats, np.concatenate([v for _, _, v in self._chunks]))]
         keys = self._chunks[0][0] if self._chunks else np.empty((0, 4), dtype=np.int64)
         self._order = np.lexsort(keys.T[::-1])  # by layer, direction, step, point
+        self._window = None
 
     def __len__(self) -> int:
         return self._count
@@ -163,9 +183,51 @@ class RecordTable(Sequence[TensorRecord]):
     def record(self, row: int) -> TensorRecord:
         """The row-th record added (in the order added)."""
         self._columns()
+        w = self._rows(row)
+        j, cfg, k = row - w.start, self.config, self.samples
+        layer, d, step, point = w.keys[j]
+        name, direction = HOOK_POINTS[point], DIRECTIONS[d]
+        symbol, equation = symbol_and_equation(name, layer, direction, cfg)
+        n = point_size(name, layer, cfg)
+        shown = min(k, (cfg.batch or 1) * n)  # the padding of a short tensor is not a sample
+        sample = w.samples[j * k : j * k + shown]
+        low, high, mean, std = w.stats[j]
+        nan, inf = w.counts[j]
+        return TensorRecord(
+            name=name,
+            symbol=symbol,
+            layer=layer,
+            direction=direction,
+            step=step,
+            shape=(n,) if cfg.batch is None else (cfg.batch, n),
+            dtype=cfg.dtype,
+            equation=equation,
+            sample=sample,
+            stats=summary.Stats(low, high, mean, std, nan, inf),
+            marks=() if None not in sample else summary.marks(w.raw[j], shown),
+        )
+
+    def _rows(self, row: int) -> _Window:
+        """The window of rows holding `row`, made once while reads stay in it."""
+        w = self._window
+        if w is not None and w.start <= row < w.start + len(w.keys):
+            return w
+        start = row - row % self.WINDOW
+        rows = slice(start, start + self.WINDOW)
         keys, stats, samples = self._chunks[0]
-        layer, d, step, point = (int(v) for v in keys[row])
-        return _record(self.config, layer, d, step, point, stats, row, samples[row])
+        dtype = np.dtype(self.config.dtype)
+        floats = np.stack([stats.min[rows], stats.max[rows], stats.mean[rows], stats.std[rows]], 1)
+        numbers = summary.to_floats(floats, dtype)
+        raw = samples[rows].astype(dtype)
+        self._window = w = _Window(
+            start=start,
+            keys=keys[rows].tolist(),
+            stats=[numbers[i : i + 4] for i in range(0, len(numbers), 4)],
+            counts=np.stack([stats.nan[rows], stats.inf[rows]], 1).tolist(),
+            samples=summary.to_floats(raw, dtype),
+            raw=raw,
+        )
+        return w
 
     def records_from(self, first: int) -> Iterator[TensorRecord]:
         """The records added from the first-th on, in the order added."""
@@ -177,37 +239,6 @@ class RecordTable(Sequence[TensorRecord]):
 STATS_FIELDS = ("min", "max", "mean", "std", "nan", "inf")
 #: BlockRecorder summarises this many numbers of hook-point values at a time (8 MB in float64)
 RECORD_CHUNK = 1 << 20
-
-
-def _record(
-    config: LSTMConfig,
-    layer: int,
-    d: int,
-    step: int,
-    point: int,
-    stats: summary.StatsRows,
-    row: int,
-    samples: FloatArray,
-) -> TensorRecord:
-    name, direction = HOOK_POINTS[point], DIRECTIONS[d]
-    symbol, equation = symbol_and_equation(name, layer, direction, config)
-    n = point_size(name, layer, config)
-    shape = (n,) if config.batch is None else (config.batch, n)
-    dtype = np.dtype(config.dtype)
-    shown = samples[: min(len(samples), (config.batch or 1) * n)].astype(dtype)
-    return TensorRecord(
-        name=name,
-        symbol=symbol,
-        layer=layer,
-        direction=direction,
-        step=step,
-        shape=shape,
-        dtype=config.dtype,
-        equation=equation,
-        sample=summary.sample(shown, len(shown)),
-        stats=stats.row(row, dtype),
-        marks=summary.marks(shown, len(shown)),
-    )
 
 
 class _Keeper:

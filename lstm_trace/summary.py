@@ -51,10 +51,21 @@ def to_float(value: np.floating[Any] | float, dtype: np.dtype[Any]) -> float | N
     return float(v) if dtype.itemsize == 8 else float(str(v))
 
 
-def sample(value: FloatArray, k: int) -> list[float | None]:
-    """The first k values in row-major order (batch 0 first)."""
-    flat = value.reshape(-1)[:k]
-    return [to_float(v, value.dtype) for v in flat]
+def to_floats(values: npt.ArrayLike, dtype: np.dtype[Any]) -> list[float | None]:
+    """to_float of every value, flattened: the same numbers, made at once.
+
+    NumPy writes the shortest decimals of a whole float32 array in C (astype(str), the same
+    digits as str() of each scalar), two to three times quicker than a call per value; a
+    record holds eight such numbers."""
+    a = np.asarray(values).astype(dtype, copy=False).reshape(-1)
+    out: list[float | None] = (
+        a.tolist() if dtype.itemsize == 8 else [float(s) for s in a.astype(str).tolist()]
+    )
+    finite = np.isfinite(a)
+    if not finite.all():
+        for k in np.flatnonzero(~finite).tolist():
+            out[k] = None
+    return out
 
 
 def marks(value: FloatArray, k: int) -> tuple[str, ...]:
@@ -77,17 +88,6 @@ class StatsRows:
     std: FloatArray
     nan: npt.NDArray[np.int64]
     inf: npt.NDArray[np.int64]
-
-    def row(self, k: int, dtype: np.dtype[Any]) -> Stats:
-        """Row k as a Stats, the numbers at the precision of dtype."""
-        return Stats(
-            min=to_float(self.min[k], dtype),
-            max=to_float(self.max[k], dtype),
-            mean=to_float(self.mean[k], dtype),
-            std=to_float(self.std[k], dtype),
-            nan=int(self.nan[k]),
-            inf=int(self.inf[k]),
-        )
 
 
 def stats_rows(values: FloatArray) -> StatsRows:

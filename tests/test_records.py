@@ -99,3 +99,34 @@ def test_steps_summarised_a_few_at_a_time_give_the_same_records(
     assert list(trace(cfg, steps="all").tensors) == list(whole.tensors)
     trace(cfg, steps="all", sink=streamed.append)
     assert sorted(streamed, key=lambda r: r.sort_key) == list(whole.tensors)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numbers_made_at_once_equal_those_made_one_at_a_time(dtype: str) -> None:
+    from lstm_trace.summary import to_float, to_floats
+
+    rng = np.random.default_rng(7)
+    specials = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, 1e-310, 3.4028235e38, 0.1, 1 / 3]
+    scales = rng.standard_normal(500) * 10.0 ** rng.integers(-30, 30, 500)
+    values = np.concatenate([specials, scales]).reshape(-1, 10)  # 2-D: flattened in C order
+    made = to_floats(values, np.dtype(dtype))
+    one_by_one = [to_float(v, np.dtype(dtype)) for v in values.reshape(-1)]
+    assert made == one_by_one
+    # the same objects JSON writes: same text, None for what is not finite
+    assert json.dumps(made) == json.dumps(one_by_one)
+    assert made[:3] == [None, None, None]
+    assert made[9] == (0.33333334 if dtype == "float32" else 1 / 3)  # shortest in its dtype
+
+
+def test_records_read_in_any_order_across_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = LSTMConfig(seq_len=5, batch=2, input_size=3, hidden_size=4, bidirectional=True)
+    x = init_input(cfg)
+    x[0, 2, 1] = np.nan  # a sample that is not finite: its mark must follow it
+    expected = list(trace(cfg, x=x, steps="all", samples=6).tensors)
+    monkeypatch.setattr(RecordTable, "WINDOW", 3)  # many windows, records cut across them
+    table = trace(cfg, x=x, steps="all", samples=6).tensors
+    order = np.random.default_rng(0).permutation(len(table))
+    assert [table[int(i)] for i in order] == [expected[int(i)] for i in order]
+    assert list(reversed(table)) == expected[::-1]
+    marked = [r for r in expected if r.marks]
+    assert marked and all(r.marks[r.sample.index(None)] == "nan" for r in marked)
