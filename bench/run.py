@@ -184,6 +184,27 @@ def memory() -> list[list[str]]:
     return rows
 
 
+def rendering(repeats: int) -> list[list[str]]:
+    """Full traces printed: the time of a fresh process, start-up included, per record."""
+    rows = []
+    for t, h, fmt in ((20_000, 256, "jsonl"), (1_000, 70, "json")):
+        args = ["-T", str(t), "-H", str(h), "--steps", "all", "--format", fmt]
+        cmd = [sys.executable, "-m", "lstm_trace", *args]
+        seconds = median_time(
+            lambda cmd=cmd: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True), repeats
+        )
+        records = t * 10  # ten hook points a step
+        rows.append(
+            [
+                f"lstm-trace {' '.join(args)}",
+                f"{records:,}",
+                f"{seconds:.2f}",
+                f"{seconds / records * 1e6:.0f}",
+            ]
+        )
+    return rows
+
+
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print(f"\n{title}\n")
@@ -213,6 +234,11 @@ def main() -> None:
         "Cold start (median s of fresh processes)",
         ["command", "seconds", "vs lstm-trace"],
         cold_start(repeats),
+    )
+    table(
+        "Full traces printed (median s of fresh processes, output to /dev/null)",
+        ["command", "records", "seconds", "us / record"],
+        rendering(3 if args.quick else 5),
     )
     if not args.skip_memory:
         table(
