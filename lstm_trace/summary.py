@@ -8,7 +8,6 @@ compact and the same bytes every run; non-finite values become None.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,23 +39,14 @@ class Stats:
         }
 
 
-def to_float(value: np.floating[Any] | float, dtype: np.dtype[Any]) -> float | None:
-    """A scalar as the shortest Python float that round-trips in dtype; None if not finite.
-
-    str() of a NumPy scalar is that shortest decimal (float32 0.1 is '0.1', not
-    0.10000000149011612); a float64 is already a Python float's own shortest repr."""
-    v = dtype.type(value)
-    if not math.isfinite(v):
-        return None
-    return float(v) if dtype.itemsize == 8 else float(str(v))
-
-
 def to_floats(values: npt.ArrayLike, dtype: np.dtype[Any]) -> list[float | None]:
-    """to_float of every value, flattened: the same numbers, made at once.
+    """Values, flattened, as the shortest Python floats that round-trip in dtype; None where
+    not finite.
 
-    NumPy writes the shortest decimals of a whole float32 array in C (astype(str), the same
-    digits as str() of each scalar), two to three times quicker than a call per value; a
-    record holds eight such numbers."""
+    A float32 0.1 becomes 0.1, not 0.10000000149011612: its shortest decimal, which NumPy
+    writes for a whole array in C (astype(str), the digits str() gives each scalar), two to
+    three times quicker than a call per value; a record holds eight such numbers. A float64
+    is already a Python float's own shortest repr."""
     a = np.asarray(values).astype(dtype, copy=False).reshape(-1)
     out: list[float | None] = (
         a.tolist() if dtype.itemsize == 8 else [float(s) for s in a.astype(str).tolist()]
