@@ -1,7 +1,7 @@
 """lstm-trace benchmarks: speed against torch.nn.LSTM, trace overhead, cold start, memory.
 
-Run from the repository root (torch and torchinfo optional; without them their columns are
-empty):
+It measures the checkout it sits in, whatever copy of lstm-trace is installed (torch and
+torchinfo optional; without them their columns are empty):
 
     python bench/run.py            # everything, a few minutes
     python bench/run.py --quick    # fewer repeats
@@ -24,13 +24,19 @@ import sys
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lstm_trace import LSTMConfig, forward, init_input, init_weights, trace
-from lstm_trace.frameworks import to_torch
-from lstm_trace.trace import prepare, trace_bytes
+# The checkout this script sits in, never another copy of lstm_trace that happens to be
+# installed: a script's own folder, not the working directory, starts sys.path.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lstm_trace import LSTMConfig, forward, init_input, init_weights, trace  # noqa: E402
+from lstm_trace.frameworks import to_torch  # noqa: E402
+from lstm_trace.trace import prepare, trace_bytes  # noqa: E402
 
 SHAPES = [  # (T, B, I, H, layers, bidirectional)
     (1000, 1, 32, 70, 1, False),
@@ -121,7 +127,9 @@ def speed(rounds: int) -> list[list[str]]:
 def cold_start(repeats: int) -> list[list[str]]:
     def run(cmd: list[str]) -> float:
         return median_time(
-            lambda: subprocess.run(cmd, capture_output=True, check=True), repeats, warmup=1
+            lambda: subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT),
+            repeats,
+            warmup=1,
         )
 
     ours = run([sys.executable, "-m", "lstm_trace", "--input", "32", "--hidden", "70"])
@@ -152,6 +160,7 @@ def peak_rss(args: list[str]) -> int:
         capture_output=True,
         text=True,
         check=True,
+        cwd=ROOT,
     )
     kb = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     assert kb, done.stderr
@@ -191,7 +200,8 @@ def rendering(repeats: int) -> list[list[str]]:
         args = ["-T", str(t), "-H", str(h), "--steps", "all", "--format", fmt]
         cmd = [sys.executable, "-m", "lstm_trace", *args]
         seconds = median_time(
-            lambda cmd=cmd: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True), repeats
+            lambda cmd=cmd: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, cwd=ROOT),
+            repeats,
         )
         records = t * 10  # ten hook points a step
         rows.append(
@@ -225,6 +235,7 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, NumPy {np.__version__}" + _torch_version()
     )
+    print(f"lstm-trace: {Path(sys.modules['lstm_trace'].__file__ or '').parent}")
     table(
         "Speed (float32, median ms; ratios: lower is better)",
         ["shape", "forward", "torch", "fwd / torch", "default trace / fwd", "full trace / fwd"],
