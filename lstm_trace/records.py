@@ -318,10 +318,27 @@ class BlockRecorder(_Keeper):
     ) -> None:
         """Records for `steps` (visiting order), which are these `rows` of the block."""
         d = DIRECTIONS.index(block.direction)
-        values = self._values(block, rows, d)
+        before = rows - 1 if d == 0 else rows + 1  # the row of the step visited before
+        values = self._values(block, rows, before)
         r, p = len(rows), len(HOOK_POINTS)
         flat = [values[name].reshape(r, -1) for name in HOOK_POINTS]
-        per_point = [summary.stats_rows(v) for v in flat]
+        # When the steps follow one another (a full trace, a range), h_prev and c_prev at a
+        # step are hidden_state and cell_state at the one before: their stats are those rows'
+        # again, bit for bit, but for the first step's.
+        follows = r > 1 and np.array_equal(before[1:], rows[:-1])
+        per_point = [
+            summary.stats_rows(v[:1] if follows and name in _PREVIOUS else v)
+            for name, v in zip(HOOK_POINTS, flat, strict=True)
+        ]
+        if follows:
+            for prev, current in _PREVIOUS.items():
+                first, rest = (per_point[HOOK_POINTS.index(n)] for n in (prev, current))
+                per_point[HOOK_POINTS.index(prev)] = summary.StatsRows(
+                    *(
+                        np.concatenate([getattr(first, f), getattr(rest, f)[:-1]])
+                        for f in STATS_FIELDS
+                    )
+                )
         # record j = step j // p, point j % p: the order the hooks would have fired in
         stats = summary.StatsRows(
             *(
@@ -346,26 +363,42 @@ class BlockRecorder(_Keeper):
         self._keep(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
 
     def _values(
-        self, block: StepBlock, rows: npt.NDArray[np.int64], d: int
+        self, block: StepBlock, rows: npt.NDArray[np.int64], before: npt.NDArray[np.int64]
     ) -> dict[str, FloatArray]:
-        """Each hook point's values at the given block rows, (r, B, n)."""
+        """Each hook point's values at the given block rows, (r, B, n); `before` holds the
+        rows of the steps visited just before them (outside the block: h_before, c_before)."""
         c = len(block.steps)
-        before = rows - 1 if d == 0 else rows + 1  # the row of the step visited before
         outside = (before < 0) | (before >= c)
         at = np.clip(before, 0, c - 1)
         h_prev, c_prev = block.hidden[at], block.cells[at]
         h_prev[outside], c_prev[outside] = block.h_before, block.c_before
-        x = block.x[rows]
+        taken = _rows_index(rows)
+        x = block.x[taken]
         hs = block.cells.shape[-1]
-        gates = block.gates[rows]
+        gates = block.gates[taken]
         out = {
             "x": x,
             "h_prev": h_prev,
             "c_prev": c_prev,
             "concat": np.concatenate([h_prev, x], axis=-1),
-            "cell_state": block.cells[rows],
-            "hidden_state": block.hidden[rows],
+            "cell_state": block.cells[taken],
+            "hidden_state": block.hidden[taken],
         }
         for name, g in _GATE_COLUMNS.items():
             out[name] = gates[..., g * hs : (g + 1) * hs]
         return out
+
+
+#: hook points whose value is another's at the step visited before
+_PREVIOUS = {"h_prev": "hidden_state", "c_prev": "cell_state"}
+
+
+def _rows_index(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | slice:
+    """rows as a slice when they run one by one up or down (a view, not a copy)."""
+    if len(rows) < 2 or abs(int(rows[1] - rows[0])) != 1:
+        return rows
+    step = int(rows[1] - rows[0])
+    if not np.array_equal(np.diff(rows), np.full(len(rows) - 1, step)):
+        return rows
+    stop = int(rows[-1]) + step
+    return slice(int(rows[0]), None if stop < 0 else stop, step)

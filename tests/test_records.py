@@ -30,7 +30,7 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("kwargs", CONFIGS)
-@pytest.mark.parametrize("steps", [None, "all", "0,-1,2"])
+@pytest.mark.parametrize("steps", [None, "all", "0,-1,2", "1:4"])
 @pytest.mark.parametrize("block", [None, 2])
 def test_block_recorder_equals_the_hook_recorder(
     kwargs: dict[str, Any], steps: str | None, block: int | None, monkeypatch: pytest.MonkeyPatch
@@ -87,14 +87,17 @@ def test_record_table_indexes_and_slices_in_sorted_order() -> None:
     assert table[2:4] == list(table)[2:4]
 
 
+@pytest.mark.parametrize("steps_at_a_time", [1, 3])
 def test_steps_summarised_a_few_at_a_time_give_the_same_records(
-    monkeypatch: pytest.MonkeyPatch,
+    steps_at_a_time: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lstm_trace import records
 
     cfg = LSTMConfig(seq_len=7, batch=2, bidirectional=True)
     whole = trace(cfg, steps="all")
-    monkeypatch.setattr(records, "RECORD_CHUNK", 1)  # one step at a time
+    width = sum(records.point_size(name, 0, cfg) for name in records.HOOK_POINTS)
+    # 3 steps at a time: a chunk's first step reads h_prev and c_prev from the chunk before
+    monkeypatch.setattr(records, "RECORD_CHUNK", steps_at_a_time * 2 * width)
     streamed: list[TensorRecord] = []
     assert list(trace(cfg, steps="all").tensors) == list(whole.tensors)
     trace(cfg, steps="all", sink=streamed.append)
