@@ -111,7 +111,7 @@ _GATE_COLUMNS = {"input_gate": 0, "forget_gate": 1, "candidate": 2, "output_gate
 
 @dataclass(frozen=True)
 class _Window:
-    """WINDOW rows of a RecordTable as Python values, made at once (summary.to_floats)."""
+    """Rows of a RecordTable as Python values, made at once (summary.to_floats)."""
 
     start: int
     keys: list[list[int]]  # per row: layer, direction index, step, hook point index
@@ -126,12 +126,13 @@ class RecordTable(Sequence[TensorRecord]):
 
     A full trace of a long sequence is then a few arrays (about 100 bytes a record), not an
     object per tensor; the numbers were all computed when the table was filled. Reading
-    turns WINDOW rows at a time into Python numbers, which is where most of a record's cost
-    was: records are mostly read in order, and the rows of one direction's steps lie
+    turns a window of rows at a time into Python numbers, which is where most of a record's
+    cost was: records are mostly read in order, and the rows of one direction's steps lie
     together."""
 
-    #: rows made into Python numbers at a time
-    WINDOW = 4096
+    #: numbers (4 stats and the samples a row) made into Python floats at a time: 4096 rows
+    #: with the default 4 samples, and a few MB of temporaries with any --samples
+    WINDOW_NUMBERS = 1 << 15
 
     def __init__(self, config: LSTMConfig, samples: int) -> None:
         self.config, self.samples = config, samples
@@ -212,8 +213,9 @@ class RecordTable(Sequence[TensorRecord]):
         w = self._window
         if w is not None and w.start <= row < w.start + len(w.keys):
             return w
-        start = row - row % self.WINDOW
-        rows = slice(start, start + self.WINDOW)
+        size = max(1, self.WINDOW_NUMBERS // (4 + self.samples))
+        start = row - row % size
+        rows = slice(start, start + size)
         keys, stats, samples = self._chunks[0]
         dtype = np.dtype(self.config.dtype)
         floats = np.stack([stats.min[rows], stats.max[rows], stats.mean[rows], stats.std[rows]], 1)

@@ -130,7 +130,8 @@ def test_records_read_in_any_order_across_windows(monkeypatch: pytest.MonkeyPatc
     x = init_input(cfg)
     x[0, 2, 1] = np.nan  # a sample that is not finite: its mark must follow it
     expected = list(trace(cfg, x=x, steps="all", samples=6).tensors)
-    monkeypatch.setattr(RecordTable, "WINDOW", 3)  # many windows, records cut across them
+    # windows of 3 rows (4 stats and 6 samples a row): many, and records cut across them
+    monkeypatch.setattr(RecordTable, "WINDOW_NUMBERS", 3 * (4 + 6))
     table = trace(cfg, x=x, steps="all", samples=6).tensors
     order = np.random.default_rng(0).permutation(len(table))
     assert [table[int(i)] for i in order] == [expected[int(i)] for i in order]
