@@ -140,6 +140,7 @@ class RecordTable(Sequence[TensorRecord]):
         self._order: npt.NDArray[np.intp] | None = None  # sorted position -> row
         self._count = 0
         self._window: _Window | None = None
+        self._last = -2  # the row read last
 
     def add(
         self, keys: npt.NDArray[np.int64], stats: summary.StatsRows, samples: FloatArray
@@ -182,8 +183,9 @@ class RecordTable(Sequence[TensorRecord]):
         return self.record(row)
 
     def record(self, row: int) -> TensorRecord:
-        """The row-th record added (in the order added)."""
+        """The row-th record added (in the order added; negative rows count from the end)."""
         self._columns()
+        row = range(self._count)[row]  # IndexError past either end
         w = self._rows(row)
         j, cfg, k = row - w.start, self.config, self.samples
         layer, d, step, point = w.keys[j]
@@ -209,24 +211,27 @@ class RecordTable(Sequence[TensorRecord]):
         )
 
     def _rows(self, row: int) -> _Window:
-        """The window of rows holding `row`, made once while reads stay in it."""
-        w = self._window
+        """The window of rows holding `row`, made once while reads stay in it: a whole window
+        when reads go row by row (up or down), the row alone when they jump about."""
+        w, last, self._last = self._window, self._last, row
         if w is not None and w.start <= row < w.start + len(w.keys):
             return w
-        size = max(1, self.WINDOW_NUMBERS // (4 + self.samples))
+        size = max(1, self.WINDOW_NUMBERS // (4 + self.samples)) if abs(row - last) == 1 else 1
         start = row - row % size
         rows = slice(start, start + size)
         keys, stats, samples = self._chunks[0]
         dtype = np.dtype(self.config.dtype)
         floats = np.stack([stats.min[rows], stats.max[rows], stats.mean[rows], stats.std[rows]], 1)
-        numbers = summary.to_floats(floats, dtype)
         raw = samples[rows].astype(dtype)
+        # one call for all of the window's numbers (float32 samples go through float64 exactly)
+        numbers = summary.to_floats(np.concatenate([floats.ravel(), raw.ravel()]), dtype)
+        n = 4 * len(floats)
         self._window = w = _Window(
             start=start,
             keys=keys[rows].tolist(),
-            stats=[numbers[i : i + 4] for i in range(0, len(numbers), 4)],
+            stats=[numbers[i : i + 4] for i in range(0, n, 4)],
             counts=np.stack([stats.nan[rows], stats.inf[rows]], 1).tolist(),
-            samples=summary.to_floats(raw, dtype),
+            samples=numbers[n:],
             raw=raw,
         )
         return w

@@ -48,9 +48,13 @@ def to_floats(values: npt.ArrayLike, dtype: np.dtype[Any]) -> list[float | None]
     three times quicker than a call per value; a record holds eight such numbers. A float64
     is already a Python float's own shortest repr."""
     a = np.asarray(values).astype(dtype, copy=False).reshape(-1)
-    out: list[float | None] = (
-        a.tolist() if dtype.itemsize == 8 else [float(s) for s in a.astype(str).tolist()]
-    )
+    if dtype.itemsize == 8:
+        out: list[float | None] = a.tolist()
+    elif np.get_printoptions()["legacy"] is False:
+        out = [float(s) for s in a.astype(str).tolist()]
+    else:  # legacy="1.13" prints 6 digits; set only then, since setting costs 4 us
+        with np.printoptions(legacy=False):
+            out = [float(s) for s in a.astype(str).tolist()]
     finite = np.isfinite(a)
     if not finite.all():
         for k in np.flatnonzero(~finite).tolist():

@@ -138,3 +138,50 @@ def test_records_read_in_any_order_across_windows(monkeypatch: pytest.MonkeyPatc
     assert list(reversed(table)) == expected[::-1]
     marked = [r for r in expected if r.marks]
     assert marked and all(r.marks[r.sample.index(None)] == "nan" for r in marked)
+
+
+def test_records_read_out_of_order_make_only_their_own_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading in order makes a window of rows at a time; jumping about makes one row at a
+    time, not a window per read (which made random reads a thousand times slower)."""
+    from lstm_trace import summary
+
+    made: list[int] = []
+    to_floats = summary.to_floats
+
+    def counting(values: Any, dtype: Any) -> list[float | None]:
+        made.append(np.size(values))
+        return to_floats(values, dtype)
+
+    cfg = LSTMConfig(seq_len=300, input_size=3, hidden_size=4, bidirectional=True)
+    table = trace(cfg, steps="all").tensors
+    expected = list(table)  # in order
+    table = trace(cfg, steps="all").tensors  # a fresh table, no window yet
+    monkeypatch.setattr(summary, "to_floats", counting)
+    order = np.random.default_rng(1).permutation(len(table))[:200]
+    assert [table[int(i)] for i in order] == [expected[int(i)] for i in order]
+    assert sum(made) <= 200 * (4 + 4) * 1.1  # 4 stats and 4 samples a record, and a little
+    made.clear()
+    assert list(table) == expected
+    # in order, windows of 4096 rows: a row is made about once (a few windows twice, where
+    # the backward direction's sorted order crosses between two), not a window per read
+    assert sum(made) < 3 * len(table) * (4 + 4)
+
+
+def test_record_rows_count_from_the_end_and_stop_there() -> None:
+    table = trace(LSTMConfig(seq_len=3), steps="all").tensors
+    assert table.record(-1) == table.record(len(table) - 1)
+    assert table.record(-len(table)) == table.record(0)
+    with pytest.raises(IndexError):
+        table.record(len(table))
+
+
+def test_numbers_keep_their_digits_under_legacy_print_options() -> None:
+    from lstm_trace.summary import to_floats
+
+    with np.printoptions(legacy="1.13"):  # str() of a float32 gives 6 digits there
+        assert to_floats(np.float32([1 / 3, 12345.678]), np.dtype("float32")) == [
+            0.33333334,
+            12345.678,
+        ]
