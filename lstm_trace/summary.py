@@ -8,6 +8,7 @@ compact and the same bytes every run; non-finite values become None.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +51,10 @@ def to_floats(values: npt.ArrayLike, dtype: np.dtype[Any]) -> list[float | None]
     a = np.asarray(values).astype(dtype, copy=False).reshape(-1)
     if dtype.itemsize == 8:
         out: list[float | None] = a.tolist()
-    elif np.get_printoptions()["legacy"] is False:
-        out = [float(s) for s in a.astype(str).tolist()]
-    else:  # legacy="1.13" prints 6 digits; set only then, since setting costs 4 us
-        with np.printoptions(legacy=False):
+    else:
+        # legacy="1.13" would print 6 digits; the option is set only then (setting costs 4 us)
+        legacy = np.get_printoptions()["legacy"] is not False
+        with np.printoptions(legacy=False) if legacy else contextlib.nullcontext():
             out = [float(s) for s in a.astype(str).tolist()]
     finite = np.isfinite(a)
     if not finite.all():
