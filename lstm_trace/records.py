@@ -156,10 +156,7 @@ class RecordTable(Sequence[TensorRecord]):
             return
         if len(self._chunks) > 1:
             keys = np.concatenate([k for k, _, _ in self._chunks])
-            parts = [s for _, s, _ in self._chunks]
-            stats = summary.StatsRows(
-                *(np.concatenate([getattr(p, f) for p in parts]) for f in STATS_FIELDS)
-            )
+            stats = summary.StatsRows.join([s for _, s, _ in self._chunks])
             self._chunks = [(keys, stats, np.concatenate([v for _, _, v in self._chunks]))]
         keys = self._chunks[0][0] if self._chunks else np.empty((0, 4), dtype=np.int64)
         self._order = np.lexsort(keys.T[::-1])  # by layer, direction, step, point
@@ -243,7 +240,6 @@ class RecordTable(Sequence[TensorRecord]):
             yield self.record(row)
 
 
-STATS_FIELDS = ("min", "max", "mean", "std", "nan", "inf")
 #: BlockRecorder summarises this many numbers of hook-point values at a time (8 MB in float64)
 RECORD_CHUNK = 1 << 20
 
@@ -340,19 +336,9 @@ class BlockRecorder(_Keeper):
         if follows:
             for prev, current in _PREVIOUS.items():
                 first, rest = (per_point[HOOK_POINTS.index(n)] for n in (prev, current))
-                per_point[HOOK_POINTS.index(prev)] = summary.StatsRows(
-                    *(
-                        np.concatenate([getattr(first, f), getattr(rest, f)[:-1]])
-                        for f in STATS_FIELDS
-                    )
-                )
+                per_point[HOOK_POINTS.index(prev)] = summary.StatsRows.join([first, rest[:-1]])
         # record j = step j // p, point j % p: the order the hooks would have fired in
-        stats = summary.StatsRows(
-            *(
-                np.stack([getattr(s, f) for s in per_point], axis=1).reshape(-1)
-                for f in STATS_FIELDS
-            )
-        )
+        stats = summary.StatsRows.join(per_point, interleave=True)
         k = self.samples
         samples = np.full((r, p, k), np.nan)
         for j, v in enumerate(flat):

@@ -9,7 +9,8 @@ compact and the same bytes every run; non-finite values become None.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,21 @@ class StatsRows:
     std: FloatArray
     nan: npt.NDArray[np.int64]
     inf: npt.NDArray[np.int64]
+
+    def __getitem__(self, rows: slice) -> StatsRows:
+        """These rows only."""
+        return StatsRows(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+    @staticmethod
+    def join(parts: Sequence[StatsRows], interleave: bool = False) -> StatsRows:
+        """The rows of each part, one part after another; or, interleaved (parts of r rows
+        each), row j of every part in turn: part p's row j becomes row j * len(parts) + p."""
+        names = [f.name for f in fields(StatsRows)]
+        if interleave:
+            return StatsRows(
+                *(np.stack([getattr(p, n) for p in parts], axis=1).reshape(-1) for n in names)
+            )
+        return StatsRows(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
 
 
 def stats_rows(values: FloatArray) -> StatsRows:
