@@ -54,7 +54,7 @@ class Request:
 def check_targets(**paths: Path | None) -> None:
     """Refuse, before any work, files that could not be written at the end: a missing folder,
     a weights kind that cannot be written, a PNG without a converter."""
-    from .io import check_target, framework_for, optional, suffix_of
+    from .io import check_target, framework_for, require_writer
 
     for option, path in paths.items():
         if path is None:
@@ -62,14 +62,7 @@ def check_targets(**paths: Path | None) -> None:
         check_target(path)
         if option == "save_weights":
             framework_for(path)
-            library = {
-                ".pt": "torch",
-                ".pth": "torch",
-                ".safetensors": "safetensors.numpy",
-                ".weights.h5": "h5py",
-            }.get(suffix_of(path))
-            if library:  # a missing library is said now, not after the whole trace
-                optional(library, f"writing {suffix_of(path)} files")
+            require_writer(path)  # a missing library is said now, not after the whole trace
         if option == "png":
             from .render.png import NO_CONVERTER, have_converter
 

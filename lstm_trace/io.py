@@ -288,6 +288,22 @@ WEIGHT_KINDS = {
 }
 
 
+#: the optional library each kind of weights file is written with (.npz needs none)
+WRITERS = {
+    ".safetensors": "safetensors.numpy",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".weights.h5": "h5py",
+}
+
+
+def require_writer(path: Path) -> None:
+    """Refuse, before any work, a weights file whose library is not installed."""
+    kind = suffix_of(path)
+    if kind in WRITERS:
+        optional(WRITERS[kind], f"writing {kind} files")
+
+
 def check_target(path: Path) -> None:
     """Refuse, before any work, an output path that cannot be written: no such folder, or a
     folder where a file should go."""

@@ -417,3 +417,21 @@ def test_a_weights_suffix_of_the_wrong_kind_lists_each_frameworks_kinds(
     code, _, err = run_cli(capsys, "--save-weights", tmp_path / "w.txt")
     assert code == 1
     assert "use .npz, .safetensors, .pt, .pth (keras: .npz, .safetensors, .weights.h5)" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "extra"),
+    [
+        ("w.pt", "torch", "torch"),
+        ("w.pth", "torch", "torch"),
+        ("w.safetensors", "safetensors.numpy", "safetensors"),
+        ("w.weights.h5", "h5py", "keras"),
+    ],
+)
+def test_missing_writer_library_is_said_before_the_trace(
+    name: str, module: str, extra: str, tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes the import fail
+    code, out, err = run_cli(capsys, "--save-weights", tmp_path / name, "--json")
+    assert code == 1 and f"pip install 'lstm-trace[{extra}]'" in err
+    assert out == "" and not (tmp_path / name).exists()  # refused before any work
