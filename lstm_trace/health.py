@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .cell import HOOK_POINTS
 from .config import LSTMConfig
 from .weights import DIRECTIONS, FloatArray
 
@@ -121,8 +122,6 @@ class HealthMonitor:
         """Non-finite values that enter before any gate: in x (layer 0 reads it first, going
         forward) or in an initial state. Kept if they come before the first bad gate in the
         order the pass computes things."""
-        from .cell import HOOK_POINTS
-
         d_count = self.config.num_directions
         candidates: list[tuple[tuple[int, int, int, int], dict[str, Any]]] = []
         if self.first_nonfinite is not None:
