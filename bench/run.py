@@ -15,6 +15,7 @@ forward <= 1.5 x torch, default trace <= 1.2 x forward, full trace <= 3 x forwar
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import re
@@ -100,7 +101,7 @@ def speed(rounds: int) -> list[list[str]]:
             input_size=i, hidden_size=h, seq_len=t, batch=b, num_layers=layers, bidirectional=bi
         )
         w, x = init_weights(cfg), init_input(cfg)
-        runs = {
+        runs: dict[str, tuple[Callable[[], Any], int]] = {
             "forward": (partial(forward, w, x), 5),
             "default": (partial(trace, cfg, w, x), 5),
             "full": (partial(trace, cfg, w, x, steps="all"), 2),
@@ -132,8 +133,15 @@ def cold_start(repeats: int) -> list[list[str]]:
             warmup=1,
         )
 
+    # pip compiles an installed package's bytecode; a checkout run with
+    # PYTHONDONTWRITEBYTECODE set would otherwise time the compiler (25 ms) at every start.
+    compileall.compile_dir(ROOT / "lstm_trace", quiet=1)
     ours = run([sys.executable, "-m", "lstm_trace", "--input", "32", "--hidden", "70"])
-    rows = [["lstm-trace --input 32 --hidden 70", f"{ours:.3f}", ""]]
+    bare = run([sys.executable, "-c", "pass"])
+    rows = [
+        ["lstm-trace --input 32 --hidden 70", f"{ours:.3f}", ""],
+        ["python -c pass (the interpreter alone, for scale)", f"{bare:.3f}", ""],
+    ]
     try:
         import torchinfo  # noqa: F401
     except ImportError:
@@ -200,7 +208,7 @@ def rendering(repeats: int) -> list[list[str]]:
         args = ["-T", str(t), "-H", str(h), "--steps", "all", "--format", fmt]
         cmd = [sys.executable, "-m", "lstm_trace", *args]
         seconds = median_time(
-            lambda cmd=cmd: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, cwd=ROOT),
+            partial(subprocess.run, cmd, stdout=subprocess.DEVNULL, check=True, cwd=ROOT),
             repeats,
         )
         records = t * 10  # ten hook points a step

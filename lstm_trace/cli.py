@@ -9,6 +9,7 @@ mistake.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Annotated
 
@@ -225,15 +226,18 @@ def _error_line(exc: LSTMTraceError) -> str:
     return f"lstm-trace: error: {exc.message}"
 
 
+#: Click's words for a value it could not convert, and the ones lstm-trace uses
+_CONVERSIONS = (
+    (re.compile(r"is not a valid int(eger)?\.?$"), "is not a whole number"),
+    (re.compile(r"is not a valid float( range)?\.?$"), "is not a number"),
+)
+
+
 def _usage_message(exc: typer.TyperException) -> str:
-    """Typer's message on one line, naming the value where Typer's own words do not."""
-    message = " ".join(exc.format_message().split()).replace("Value error, ", "")
-    errors = getattr(exc.__cause__, "errors", None)  # Typer validates values with pydantic
-    if callable(errors):
-        first = errors()[0]
-        if str(first.get("type", "")).startswith("int_"):
-            where = message.split(": ", 1)[0]
-            message = f"{where}: {first.get('input')!r} is not a whole number"
+    """Typer's message on one line, in lstm-trace's words for a value that is not a number."""
+    message = " ".join(exc.format_message().split())
+    for pattern, words in _CONVERSIONS:
+        message = pattern.sub(words, message)
     return message
 
 
