@@ -228,17 +228,21 @@ def _error_line(exc: LSTMTraceError) -> str:
 
 #: Click's words for a value it could not convert, and the ones lstm-trace uses
 _CONVERSIONS = (
-    (re.compile(r"is not a valid int(eger)?\.?$"), "is not a whole number"),
-    (re.compile(r"is not a valid float( range)?\.?$"), "is not a number"),
+    (re.compile(r"is not a valid int( range)?$"), "is not a whole number"),
+    (re.compile(r"is not a valid float( range)?$"), "is not a number"),
 )
 
 
 def _usage_message(exc: typer.TyperException) -> str:
-    """Typer's message on one line, in lstm-trace's words for a value that is not a number."""
-    message = " ".join(exc.format_message().split())
-    for pattern, words in _CONVERSIONS:
-        message = pattern.sub(words, message)
-    return message
+    """Typer's message on one line, without its full stop, in lstm-trace's words for a value
+    that is not a number, and the --help to read: the subcommand's, when it is one."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    if isinstance(exc, typer.BadParameter):
+        for pattern, words in _CONVERSIONS:
+            message = pattern.sub(words, message)
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "lstm-trace"
+    return f"{message} (see {command} --help)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.TyperException as exc:
         # Typer's usage errors (bad integers, unknown choices or options): exit status 2.
-        sys.stderr.write(f"lstm-trace: error: {_usage_message(exc)} (see lstm-trace --help)\n")
+        sys.stderr.write(f"lstm-trace: error: {_usage_message(exc)}\n")
         return int(getattr(exc, "exit_code", 2))
     except MemoryError:
         sys.stderr.write(

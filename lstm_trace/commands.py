@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from enum import Enum
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.text import Text
 
 from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
 from .cli_output import show
-from .errors import FileError, LSTMTraceError
+from .errors import ConfigError, FileError, LSTMTraceError
 from .options import (
     BatchOpt,
     BidirectionalOpt,
@@ -157,13 +158,13 @@ def diff(
     values: Annotated[
         bool, typer.Option("--values", help="Compare samples and stats too, not only shapes.")
     ] = False,
-    atol: Annotated[
-        float, typer.Option("--atol", help="With --values: absolute tolerance.", min=0.0)
-    ] = 0.0,
+    atol: Annotated[float, typer.Option("--atol", help="With --values: absolute tolerance.")] = 0.0,
 ) -> None:
     """Compare two saved traces; print what differs; exit 1 when something does."""
     from .diff import diff_traces, load_trace_doc
 
+    if not 0.0 <= atol < math.inf:  # also NaN, under which every difference would pass
+        raise ConfigError(f"--atol: tolerance must be a finite number >= 0, got {atol}")
     a, b = load_trace_doc(first), load_trace_doc(second)
     try:
         lines, total = diff_traces(a, b, values=values, atol=atol)

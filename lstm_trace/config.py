@@ -17,7 +17,7 @@ DTYPES: tuple[str, ...] = ("float32", "float64")
 #: the default memory limit: far above any configuration a tracer is used for, far below
 #: what would make the machine swap.
 DEFAULT_MAX_MEMORY = 4 * 1024**3
-#: what the interpreter, NumPy, Rich and Typer take before any array (measured: about 42 MB)
+#: what the interpreter, NumPy, Rich and Typer take before any array (measured: 39 to 41 MB)
 BASE_BYTES = 43 * 1024**2
 #: the forward pass works on blocks of steps of about this many numbers (16 MB in float32):
 #: one matrix product for an ordinary sequence, bounded memory for a very long one.
