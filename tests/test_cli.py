@@ -263,3 +263,20 @@ def test_unwritable_stdout_is_one_line() -> None:
 def test_a_newline_in_steps_stays_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "--steps", "7\n")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_the_default_run_loads_no_optional_or_slow_library() -> None:
+    """Cold start: the classic walkthrough imports neither the optional libraries (they are
+    imported where a file or command needs them) nor pydantic (Typer 0.29 would bring it,
+    about 80 ms at every start; see pyproject.toml)."""
+    code = (
+        "import sys, lstm_trace.cli as cli\n"
+        "assert cli.main(['--input', '32', '--hidden', '70']) == 0\n"
+        "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stderr.split())
+    assert {"numpy", "rich", "typer", "lstm_trace"} <= loaded
+    slow = {"torch", "keras", "h5py", "safetensors", "jsonschema", "yaml", "pydantic"}
+    assert not slow & loaded
