@@ -274,7 +274,8 @@ def test_the_default_run_loads_no_optional_or_slow_library() -> None:
         "assert cli.main(['--input', '32', '--hidden', '70']) == 0\n"
         "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})), file=sys.stderr)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    root = Path(__file__).resolve().parents[1]  # this checkout's lstm_trace, wherever pytest runs
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert done.returncode == 0, done.stderr
     loaded = set(done.stderr.split())
     assert {"numpy", "rich", "typer", "lstm_trace"} <= loaded
