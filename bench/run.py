@@ -128,9 +128,7 @@ def speed(rounds: int) -> list[list[str]]:
 def cold_start(repeats: int) -> list[list[str]]:
     def run(cmd: list[str]) -> float:
         return median_time(
-            lambda: subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT),
-            repeats,
-            warmup=1,
+            partial(subprocess.run, cmd, capture_output=True, check=True, cwd=ROOT), repeats
         )
 
     # pip compiles an installed package's bytecode; a checkout run with

@@ -221,15 +221,17 @@ def trace(
     # blocks of the plain loop (BlockRecorder); a user's hooks may replace values, so then the
     # recorder is a hook too, after them, and sees what they made.
     recorder: Recorder | BlockRecorder
+    on_block: BlockRecorder | None = None
     if hooks:
         recorder = Recorder(config, samples, selection.steps, keep_values, sink)
-        run: dict[str, Any] = {"hooks": [*hooks, recorder]}
+        hooks = [*hooks, recorder]
     else:
-        recorder = BlockRecorder(config, samples, selection.steps, keep_values, sink)
-        run = {"on_block": recorder}
+        recorder = on_block = BlockRecorder(config, samples, selection.steps, keep_values, sink)
     # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        output, (h_n, c_n) = forward(weights, xa, h0, c0, observer=observe, **run)
+        output, (h_n, c_n) = forward(
+            weights, xa, h0, c0, hooks=hooks, observer=observe, on_block=on_block
+        )
     tensors: Sequence[TensorRecord] = [] if sink is not None else recorder.table  # sorted
     return Trace(
         config=config,
