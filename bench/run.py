@@ -78,11 +78,15 @@ def take_turns(runs: dict[str, tuple[Callable[[], Any], int]], rounds: int) -> d
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def torch_run(cfg: LSTMConfig) -> Callable[[], Any] | None:
+def torch_runs(cfg: LSTMConfig) -> dict[str, Callable[[], Any]]:
+    """torch.nn.LSTM on the same weights and input: as it runs by default (oneDNN's fused RNN
+    primitive, weights packed once), and with oneDNN off (ATen's own loop, one matrix product
+    and the gate arithmetic per step, the way lstm-trace works). Empty without torch."""
     try:
         import torch
+        import torch.backends.mkldnn as onednn
     except ImportError:
-        return None
+        return {}
     torch.set_num_threads(THREADS)
     lstm = to_torch(init_weights(cfg))
     xt = torch.from_numpy(init_input(cfg))
@@ -91,7 +95,16 @@ def torch_run(cfg: LSTMConfig) -> Callable[[], Any] | None:
         with torch.no_grad():
             lstm(xt)
 
-    return run
+    def run_aten() -> None:
+        # the flag itself, not torch.backends.mkldnn.flags(), which also sets TF32 and warns;
+        # torch's stubs type it as the descriptor behind it (ContextProp)
+        onednn.enabled = False  # type: ignore[assignment]
+        try:
+            run()
+        finally:
+            onednn.enabled = True  # type: ignore[assignment]
+
+    return {"torch": run, "aten": run_aten}
 
 
 def speed(rounds: int) -> list[list[str]]:
@@ -106,22 +119,16 @@ def speed(rounds: int) -> list[list[str]]:
             "default": (partial(trace, cfg, w, x), 5),
             "full": (partial(trace, cfg, w, x, steps="all"), 2),
         }
-        reference = torch_run(cfg)
-        if reference is not None:
-            runs["torch"] = (reference, 5)
+        runs.update((name, (fn, 5)) for name, fn in torch_runs(cfg).items())
         median = take_turns(runs, rounds)
-        fwd, ref = median["forward"], median.get("torch")
+        fwd = median["forward"]
         name = f"T={t} B={b} I={i} H={h}" + (f" L={layers} bi" if bi else "")
-        rows.append(
-            [
-                name,
-                f"{fwd * 1e3:.1f}",
-                "" if ref is None else f"{ref * 1e3:.1f}",
-                "" if ref is None else f"{fwd / ref:.2f}",
-                f"{median['default'] / fwd:.2f}",
-                f"{median['full'] / fwd:.2f}",
-            ]
-        )
+        row = [name, f"{fwd * 1e3:.1f}"]
+        for reference in ("torch", "aten"):
+            ref = median.get(reference)
+            row += ["", ""] if ref is None else [f"{ref * 1e3:.1f}", f"{fwd / ref:.2f}"]
+        row += [f"{median['default'] / fwd:.2f}", f"{median['full'] / fwd:.2f}"]
+        rows.append(row)
     return rows
 
 
@@ -244,7 +251,16 @@ def main() -> None:
     print(f"lstm-trace: {Path(sys.modules['lstm_trace'].__file__ or '').parent}")
     table(
         "Speed (float32, median ms; ratios: lower is better)",
-        ["shape", "forward", "torch", "fwd / torch", "default trace / fwd", "full trace / fwd"],
+        [
+            "shape",
+            "forward",
+            "torch",
+            "fwd / torch",
+            "torch, oneDNN off",
+            "fwd / that",
+            "default trace / fwd",
+            "full trace / fwd",
+        ],
         speed(rounds),
     )
     table(
