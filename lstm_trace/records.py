@@ -306,7 +306,7 @@ class BlockRecorder(_Keeper):
     Recorder's to the last bit (tests/test_records.py)."""
 
     def __call__(self, block: StepBlock) -> None:
-        visiting = np.asarray(block.steps)
+        visiting = _step_array(block.steps)
         steps = visiting[self.selected[visiting]]  # visiting order
         # a few steps at a time: the values of every hook point, in float64 for the sums,
         # would otherwise take several times the block's own memory
@@ -380,6 +380,14 @@ class BlockRecorder(_Keeper):
         for name, g in _GATE_COLUMNS.items():
             out[name] = gates[..., g * hs : (g + 1) * hs]
         return out
+
+
+def _step_array(steps: Sequence[int]) -> npt.NDArray[np.int64]:
+    """steps as an array; forward() hands over a range, made without a Python int per step
+    (np.asarray of a range of 15,000 steps takes 0.5 ms, np.arange 5 us)."""
+    if isinstance(steps, range):
+        return np.arange(steps.start, steps.stop, steps.step, dtype=np.int64)
+    return np.asarray(steps, dtype=np.int64)
 
 
 #: hook points whose value is another's at the step visited before
