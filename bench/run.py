@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lstm_trace import LSTMConfig, forward, init_input, init_weights, trace  # noqa: E402
+from lstm_trace import HOOK_POINTS, LSTMConfig, forward, init_input, init_weights, trace  # noqa: E402
 from lstm_trace.frameworks import to_torch  # noqa: E402
 from lstm_trace.trace import prepare, trace_bytes  # noqa: E402
 
@@ -216,7 +216,7 @@ def rendering(repeats: int) -> list[list[str]]:
             partial(subprocess.run, cmd, stdout=subprocess.DEVNULL, check=True, cwd=ROOT),
             repeats,
         )
-        records = t * 10  # ten hook points a step
+        records = t * len(HOOK_POINTS)
         rows.append(
             [
                 f"lstm-trace {' '.join(args)}",

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -173,13 +172,20 @@ def forward(
     return result, (h_n, c_n)
 
 
-def _whole(on_block: Callable[[StepBlock], None], layer: int, direction: str, *parts: Any) -> None:
-    steps, *arrays = parts
+def _whole(
+    on_block: Callable[[StepBlock], None],
+    layer: int,
+    direction: str,
+    steps: Sequence[int],
+    *arrays: FloatArray,
+) -> None:
+    """Direction.run's `whole` callback: arrays are StepBlock's, x to c_before, in order."""
     on_block(StepBlock(layer, direction, steps, *(_read_only(a) for a in arrays)))
 
 
-def _observe(observer: BlockObserver, layer: int, direction: str, *parts: Any) -> None:
-    steps, block = parts
+def _observe(
+    observer: BlockObserver, layer: int, direction: str, steps: Sequence[int], block: FloatArray
+) -> None:
     observer(layer, direction, steps, _read_only(block))
 
 

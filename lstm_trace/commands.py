@@ -69,6 +69,7 @@ def convert(
         framework_for,
         must_exist,
         read_weights,
+        require_writer,
         suffix_of,
         write_weights,
     )
@@ -82,6 +83,7 @@ def convert(
         )
     framework = framework_for(target, None if to is None else to.value)
     check_target(target)
+    require_writer(target)  # a missing library is said now, not after reading the source
     wf = read_weights(source)
     for message in wf.notes:
         note(message)

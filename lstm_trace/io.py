@@ -301,7 +301,12 @@ def require_writer(path: Path) -> None:
     """Refuse, before any work, a weights file whose library is not installed."""
     kind = suffix_of(path)
     if kind in WRITERS:
-        optional(WRITERS[kind], f"writing {kind} files")
+        _writer(kind)
+
+
+def _writer(kind: str) -> ModuleType:
+    """The library that writes files of this kind (a key of WRITERS)."""
+    return optional(WRITERS[kind], f"writing {kind} files")
 
 
 def check_target(path: Path) -> None:
@@ -347,7 +352,7 @@ def write_weights(path: Path, weights: LSTMWeights, framework: str) -> None:
         elif kind == ".safetensors":
             _write_safetensors(path, state)
         else:
-            _write_torch(path, state)
+            _write_torch(path, state, kind)
         return
     from .keras_files import keras_names, write_keras_weights
 
@@ -368,14 +373,14 @@ def _to_keras(weights: LSTMWeights) -> list[KerasLayer]:
 
 
 def _write_safetensors(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
-    st = optional("safetensors.numpy", "writing .safetensors")
+    st = _writer(".safetensors")
     data = st.save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
     with atomic_open(path) as f:
         f.write(data)
 
 
-def _write_torch(path: Path, state: dict[str, NDArray[Any]]) -> None:
-    torch = optional("torch", "writing .pt files")
+def _write_torch(path: Path, state: dict[str, NDArray[Any]], kind: str) -> None:
+    torch = _writer(kind)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
     try:
         with atomic_open(path) as f:

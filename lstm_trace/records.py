@@ -1,16 +1,10 @@
-"""Trace records: what a hook point held at one layer, direction and step, summarised.
-
-Two ways to make them, into the same RecordTable: Recorder, a hook that summarises each value
-it is shown (used when the user's own hooks run, since they may replace values), and
-BlockRecorder, which slices every hook point out of the blocks forward() hands to on_block and
-summarises each over all of a block's selected steps at once (the fast path: a full trace
-costs array operations per block, not Python per tensor).
-"""
+"""Trace records: what a hook point held at one layer, direction and step, summarised, and the
+RecordTable that keeps them as columns. They are made by recorders.py."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -18,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import summary
-from .cell import HOOK_POINTS, HookEvent, StepBlock
+from .cell import HOOK_POINTS
 from .config import LSTMConfig
 from .weights import DIRECTIONS, FloatArray
 
@@ -103,10 +97,6 @@ def point_size(name: str, layer: int, config: LSTMConfig) -> int:
         "hidden_state": config.h_out,
     }
     return sizes.get(name, config.hidden_size)
-
-
-#: gate columns of a StepBlock's gates, [i, f, g, o]
-_GATE_COLUMNS = {"input_gate": 0, "forget_gate": 1, "candidate": 2, "output_gate": 3}
 
 
 @dataclass(frozen=True)
@@ -216,9 +206,10 @@ class RecordTable(Sequence[TensorRecord]):
         size = max(1, self.WINDOW_NUMBERS // (4 + self.samples)) if abs(row - last) == 1 else 1
         start = row - row % size
         rows = slice(start, start + size)
-        keys, stats, samples = self._chunks[0]
+        keys, all_stats, samples = self._chunks[0]
+        stats = all_stats[rows]
         dtype = np.dtype(self.config.dtype)
-        floats = np.stack([stats.min[rows], stats.max[rows], stats.mean[rows], stats.std[rows]], 1)
+        floats = np.stack([stats.min, stats.max, stats.mean, stats.std], 1)
         raw = samples[rows].astype(dtype)
         # one call for all of the window's numbers (float32 samples go through float64 exactly)
         numbers = summary.to_floats(np.concatenate([floats.ravel(), raw.ravel()]), dtype)
@@ -227,179 +218,13 @@ class RecordTable(Sequence[TensorRecord]):
             start=start,
             keys=keys[rows].tolist(),
             stats=[numbers[i : i + 4] for i in range(0, n, 4)],
-            counts=np.stack([stats.nan[rows], stats.inf[rows]], 1).tolist(),
+            counts=np.stack([stats.nan, stats.inf], 1).tolist(),
             samples=numbers[n:],
             raw=raw,
         )
         return w
 
-    def records_from(self, first: int) -> Iterator[TensorRecord]:
-        """The records added from the first-th on, in the order added."""
-        self._columns()
-        for row in range(first, len(self)):
+    def in_added_order(self) -> Iterator[TensorRecord]:
+        """The records in the order added (not sorted)."""
+        for row in range(len(self)):
             yield self.record(row)
-
-
-#: BlockRecorder summarises this many numbers of hook-point values at a time (8 MB in float64)
-RECORD_CHUNK = 1 << 20
-
-
-class _Keeper:
-    """What both recorders share: the selected steps, a RecordTable that keeps the records
-    (or a sink that receives them as they come), and full copies of the values if asked."""
-
-    def __init__(
-        self,
-        config: LSTMConfig,
-        samples: int,
-        steps: Sequence[int],
-        keep_values: bool = False,
-        sink: Callable[[TensorRecord], None] | None = None,
-    ) -> None:
-        self.config, self.samples, self.sink = config, samples, sink
-        self.selected = np.zeros(config.seq_len, dtype=bool)
-        self.selected[list(steps)] = True
-        self.table = RecordTable(config, samples)
-        #: full copies of the values, by (name, layer, direction, step), when asked for.
-        self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
-            {} if keep_values else None
-        )
-
-    def _keep(
-        self, keys: npt.NDArray[np.int64], stats: summary.StatsRows, samples: FloatArray
-    ) -> None:
-        """Adds records (keys (n, 4), samples (n, k)); streamed ones go to the sink at once."""
-        start = len(self.table)
-        self.table.add(keys, stats, samples)
-        if self.sink is not None:
-            for record in self.table.records_from(start):
-                self.sink(record)
-            self.table = RecordTable(self.config, self.samples)  # streamed: nothing kept
-
-
-class Recorder(_Keeper):
-    """A hook that summarises every value it is shown at the selected steps; it never
-    replaces. Used when the user's own hooks run, since they may replace values."""
-
-    def __call__(self, event: HookEvent) -> None:
-        if not self.selected[event.step]:
-            return
-        value = event.value
-        if self.values is not None:
-            self.values[(event.name, event.layer, event.direction, event.step)] = value.copy()
-        keys = np.array(
-            [[event.layer, DIRECTIONS.index(event.direction), event.step,
-              HOOK_POINTS.index(event.name)]],
-            dtype=np.int64,
-        )  # fmt: skip
-        flat = value.reshape(1, -1)
-        samples = np.full((1, self.samples), np.nan)
-        samples[0, : min(self.samples, flat.shape[1])] = flat[0, : self.samples]
-        self._keep(keys, summary.stats_rows(flat), samples)
-
-
-class BlockRecorder(_Keeper):
-    """Records every hook point at the selected steps from the blocks forward() hands to
-    on_block, without hooks: the values are sliced out of each block and summarised a hook
-    point at a time over all the block's selected steps (summary.stats_rows), so a full trace
-    costs a few array operations per block rather than Python per tensor. The records equal
-    Recorder's to the last bit (tests/test_records.py)."""
-
-    def __call__(self, block: StepBlock) -> None:
-        visiting = _step_array(block.steps)
-        steps = visiting[self.selected[visiting]]  # visiting order
-        # a few steps at a time: the values of every hook point, in float64 for the sums,
-        # would otherwise take several times the block's own memory
-        width = sum(point_size(name, block.layer, self.config) for name in HOOK_POINTS)
-        chunk = max(1, RECORD_CHUNK // ((self.config.batch or 1) * width))
-        first = int(visiting.min())  # the step of the block's first row
-        for start in range(0, len(steps), chunk):
-            self._record(block, steps[start : start + chunk], steps[start : start + chunk] - first)
-
-    def _record(
-        self, block: StepBlock, steps: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
-    ) -> None:
-        """Records for `steps` (visiting order), which are these `rows` of the block."""
-        d = DIRECTIONS.index(block.direction)
-        before = rows - 1 if d == 0 else rows + 1  # the row of the step visited before
-        values = self._values(block, rows, before)
-        r, p = len(rows), len(HOOK_POINTS)
-        flat = [values[name].reshape(r, -1) for name in HOOK_POINTS]
-        # When the steps follow one another (a full trace, a range), h_prev and c_prev at a
-        # step are hidden_state and cell_state at the one before: their stats are those rows'
-        # again, bit for bit, but for the first step's.
-        follows = r > 1 and np.array_equal(before[1:], rows[:-1])
-        per_point = [
-            summary.stats_rows(v[:1] if follows and name in _PREVIOUS else v)
-            for name, v in zip(HOOK_POINTS, flat, strict=True)
-        ]
-        if follows:
-            for prev, current in _PREVIOUS.items():
-                first, rest = (per_point[HOOK_POINTS.index(n)] for n in (prev, current))
-                per_point[HOOK_POINTS.index(prev)] = summary.StatsRows.join([first, rest[:-1]])
-        # record j = step j // p, point j % p: the order the hooks would have fired in
-        stats = summary.StatsRows.join(per_point, interleave=True)
-        k = self.samples
-        samples = np.full((r, p, k), np.nan)
-        for j, v in enumerate(flat):
-            taken = v[:, :k]
-            samples[:, j, : taken.shape[1]] = taken
-        keys = np.empty((r, p, 4), dtype=np.int64)
-        keys[..., 0], keys[..., 1] = block.layer, d
-        keys[..., 2] = steps[:, None]
-        keys[..., 3] = np.arange(p)
-        if self.values is not None:
-            for name, v in values.items():
-                for step, value in zip(steps, v, strict=True):
-                    kept = value[0] if self.config.batch is None else value
-                    self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
-        self._keep(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
-
-    def _values(
-        self, block: StepBlock, rows: npt.NDArray[np.int64], before: npt.NDArray[np.int64]
-    ) -> dict[str, FloatArray]:
-        """Each hook point's values at the given block rows, (r, B, n); `before` holds the
-        rows of the steps visited just before them (outside the block: h_before, c_before)."""
-        c = len(block.steps)
-        outside = (before < 0) | (before >= c)
-        at = np.clip(before, 0, c - 1)
-        h_prev, c_prev = block.hidden[at], block.cells[at]
-        h_prev[outside], c_prev[outside] = block.h_before, block.c_before
-        taken = _rows_index(rows)
-        x = block.x[taken]
-        hs = block.cells.shape[-1]
-        gates = block.gates[taken]
-        out = {
-            "x": x,
-            "h_prev": h_prev,
-            "c_prev": c_prev,
-            "concat": np.concatenate([h_prev, x], axis=-1),
-            "cell_state": block.cells[taken],
-            "hidden_state": block.hidden[taken],
-        }
-        for name, g in _GATE_COLUMNS.items():
-            out[name] = gates[..., g * hs : (g + 1) * hs]
-        return out
-
-
-def _step_array(steps: Sequence[int]) -> npt.NDArray[np.int64]:
-    """steps as an array; forward() hands over a range, made without a Python int per step
-    (np.asarray of a range of 15,000 steps takes 0.5 ms, np.arange 5 us)."""
-    if isinstance(steps, range):
-        return np.arange(steps.start, steps.stop, steps.step, dtype=np.int64)
-    return np.asarray(steps, dtype=np.int64)
-
-
-#: hook points whose value is another's at the step visited before
-_PREVIOUS = {"h_prev": "hidden_state", "c_prev": "cell_state"}
-
-
-def _rows_index(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | slice:
-    """rows as a slice when they run one by one up or down (a view, not a copy)."""
-    if len(rows) < 2 or abs(int(rows[1] - rows[0])) != 1:
-        return rows
-    step = int(rows[1] - rows[0])
-    if not np.array_equal(np.diff(rows), np.full(len(rows) - 1, step)):
-        return rows
-    stop = int(rows[-1]) + step
-    return slice(int(rows[0]), None if stop < 0 else stop, step)

@@ -88,7 +88,8 @@ def _merge(
         if given is not None and given != fact:
             raise ConfigError(
                 f"{OPTION_NAMES[field]} {_show(field, given)} contradicts {source}, whose "
-                f"{_WORDS[field]} is {_show(field, fact)}; drop the option or use other files"
+                f"{_WORDS[field]} is {_show(field, fact)}; drop the option or use other files",
+                option=field,
             )
         values.setdefault(field, fact)
 
@@ -132,18 +133,12 @@ def resolve(
             raise ConfigError(
                 f"--batch {options['batch']} contradicts {x_path}, which is unbatched"
             )
-        if "input_size" in values and values["input_size"] != facts_x["input_size"]:
-            if options.get("input_size") is not None:  # the option, as every other contradiction
-                raise ConfigError(
-                    f"--input {options['input_size']} contradicts {x_path}, whose input size "
-                    f"is {facts_x['input_size']}; drop the option or use other files",
-                    option="input_size",
-                )
-            raise FileError(  # a file of the wrong shape for the weights
+        _merge(options, str(x_path), facts_x, values)  # an option it contradicts first
+        if values["input_size"] != facts_x["input_size"]:  # then the weights it does not fit
+            raise FileError(
                 f"{x_path} has {facts_x['input_size']} features per step, but the LSTM reads "
                 f"{values['input_size']}"
             )
-        _merge(options, str(x_path), facts_x, values)
     if wf is not None and wf.keras_config and wf.keras_config.get("seq_len"):
         values.setdefault("seq_len", wf.keras_config["seq_len"])  # the model's Input((T, I))
     for field, default in DEFAULTS.items():

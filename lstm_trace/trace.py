@@ -20,7 +20,8 @@ from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .errors import ConfigError, SelectionError
 from .frameworks import frameworks_dict
 from .health import HealthMonitor
-from .records import BlockRecorder, Recorder, TensorRecord
+from .recorders import BlockRecorder, Recorder
+from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .weights import (
     DIRECTIONS,

@@ -435,3 +435,14 @@ def test_missing_writer_library_is_said_before_the_trace(
     code, out, err = run_cli(capsys, "--save-weights", tmp_path / name, "--json")
     assert code == 1 and f"pip install 'lstm-trace[{extra}]'" in err
     assert out == "" and not (tmp_path / name).exists()  # refused before any work
+
+
+def test_convert_says_a_missing_writer_library_before_reading_the_source(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    damaged = tmp_path / "w.npz"
+    damaged.write_bytes(b"PK\x03\x04 not really a zip")  # reading it would fail differently
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes the import fail
+    code, _, err = run_cli(capsys, "convert", damaged, tmp_path / "out.pt")
+    assert code == 1 and "pip install 'lstm-trace[torch]'" in err
+    assert not (tmp_path / "out.pt").exists()

@@ -91,13 +91,13 @@ def test_record_table_indexes_and_slices_in_sorted_order() -> None:
 def test_steps_summarised_a_few_at_a_time_give_the_same_records(
     steps_at_a_time: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lstm_trace import records
+    from lstm_trace import recorders
 
     cfg = LSTMConfig(seq_len=7, batch=2, bidirectional=True)
     whole = trace(cfg, steps="all")
-    width = sum(records.point_size(name, 0, cfg) for name in records.HOOK_POINTS)
+    width = sum(recorders.point_size(name, 0, cfg) for name in recorders.HOOK_POINTS)
     # 3 steps at a time: a chunk's first step reads h_prev and c_prev from the chunk before
-    monkeypatch.setattr(records, "RECORD_CHUNK", steps_at_a_time * 2 * width)
+    monkeypatch.setattr(recorders, "RECORD_CHUNK", steps_at_a_time * 2 * width)
     streamed: list[TensorRecord] = []
     assert list(trace(cfg, steps="all").tensors) == list(whole.tensors)
     trace(cfg, steps="all", sink=streamed.append)
