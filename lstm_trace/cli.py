@@ -26,7 +26,6 @@ from .cli_output import (
 )
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError, ReaderGone
-from .io import framework_for
 from .options import (
     OUTPUT,
     BatchOpt,
@@ -60,6 +59,7 @@ from .options import (
     config_options,
 )
 from .resolve import OPTION_NAMES
+from .writing import framework_for
 
 __all__ = [
     "ExportHtmlOpt",
@@ -194,12 +194,12 @@ def main_command(
     )
     result = run_and_render(run, request, checker)
     if dump is not None:
-        from .io import write_npz
+        from .writing import write_npz
 
         write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=dump_all))
         note(f"wrote {dump}")
     if save_weights is not None:
-        from .io import write_weights
+        from .writing import write_weights
 
         framework = framework_for(save_weights)
         write_weights(save_weights, result.weights, framework)

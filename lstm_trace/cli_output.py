@@ -54,7 +54,7 @@ class Request:
 def check_targets(**paths: Path | None) -> None:
     """Refuse, before any work, files that could not be written at the end: a missing folder,
     a weights kind that cannot be written, a PNG without a converter."""
-    from .io import check_target, framework_for, require_writer
+    from .writing import check_target, framework_for, require_writer
 
     for option, path in paths.items():
         if path is None:
@@ -95,7 +95,7 @@ def show(console: Console, renderable: RenderableType) -> None:
 
 def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
     """--export-svg / --export-html: what was printed, as a picture or a page."""
-    from .io import atomic_open
+    from .writing import atomic_open
 
     for path, kind in ((svg, "svg"), (html, "html")):
         if path is None:
@@ -111,7 +111,7 @@ def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
 
 def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
     """Write an SVG document and/or its PNG rendering."""
-    from .io import atomic_open
+    from .writing import atomic_open
 
     if svg is not None:
         with atomic_open(svg) as f:

@@ -64,16 +64,9 @@ def convert(
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
     from .config import LSTMConfig
     from .errors import LSTMTraceError
-    from .io import (
-        check_target,
-        framework_for,
-        must_exist,
-        read_weights,
-        require_writer,
-        suffix_of,
-        write_weights,
-    )
+    from .io import must_exist, read_weights, suffix_of
     from .resolve import DEFAULTS
+    from .writing import check_target, framework_for, require_writer, write_weights
 
     must_exist(source)  # the first thing a user should hear about
     if to is None and suffix_of(target) in (".npz", ".safetensors"):
@@ -110,13 +103,13 @@ def check(
 ) -> None:
     """Check every model of a spec file; exit 0 only when every expectation passes."""
     from .checks import junit_xml, results_dict, run_models
-    from .io import atomic_open
     from .render.sections import Section
     from .render.table import rich_table
     from .spec import load_spec
+    from .writing import atomic_open
 
     if junit is not None:
-        from .io import check_target
+        from .writing import check_target
 
         check_target(junit)
     results = run_models(load_spec(spec))

@@ -300,7 +300,7 @@ def keras_names(layers: list[KerasLayer]) -> dict[str, NDArray[Any]]:
 def write_keras_weights(path: Path, layers: list[KerasLayer]) -> None:
     """A .weights.h5 that model.load_weights() takes, for a Sequential model of these LSTM
     (or Bidirectional(LSTM)) layers, in order, and nothing else with weights."""
-    from .io import atomic_open
+    from .writing import atomic_open
 
     h5py = _h5py()
     with atomic_open(path) as raw, h5py.File(raw, "w") as f:

@@ -317,7 +317,7 @@ def test_random_configs_match_keras(row: tuple[Any, ...], tmp_path: Path) -> Non
     out, _ = forward(from_keras(keras_weights, cfg), x)
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
     # and a converted .weights.h5 loads into Keras unmodified
-    from lstm_trace.io import write_weights
+    from lstm_trace.writing import write_weights
 
     write_weights(tmp_path / "m.weights.h5", weights, "keras")
     fresh = keras_model(keras, cfg)
@@ -330,7 +330,7 @@ def test_keras_weights_file_written_by_us_matches_keras_layout() -> None:
     h5py = pytest.importorskip("h5py")
     import tempfile
 
-    from lstm_trace.io import write_weights
+    from lstm_trace.writing import write_weights
 
     theirs = read_weights(FIXTURES / "keras_bi_stack2.weights.h5")
     cfg = LSTMConfig(**theirs.architecture.as_options())  # type: ignore[arg-type]
