@@ -95,14 +95,17 @@ def torch_runs(cfg: LSTMConfig) -> dict[str, Callable[[], Any]]:
         with torch.no_grad():
             lstm(xt)
 
+    # the flag itself, not torch.backends.mkldnn.flags(), which also sets TF32 and warns;
+    # torch's stubs type it as the descriptor behind it (ContextProp), so it is set through
+    # an untyped name, which type-checks the same with torch installed or not
+    flags: Any = onednn
+
     def run_aten() -> None:
-        # the flag itself, not torch.backends.mkldnn.flags(), which also sets TF32 and warns;
-        # torch's stubs type it as the descriptor behind it (ContextProp)
-        onednn.enabled = False  # type: ignore[assignment]
+        flags.enabled = False
         try:
             run()
         finally:
-            onednn.enabled = True  # type: ignore[assignment]
+            flags.enabled = True
 
     return {"torch": run, "aten": run_aten}
 
