@@ -94,7 +94,7 @@ def test_markdown(capsys: Any) -> None:
     assert out.startswith("## LSTM input=32 hidden=70 layers=1 bi unbatched")
     assert "### Weights" in out and "### Values, layer 0, backward" in out
     assert "| `W_f W_i W_c W_o` | 70 x 102 | 4 x 7,140 = 28,560 |" in out
-    assert "| concat | X | 102 | `[h_(t-1), x_t]: 70 + 32 = 102` |" in out
+    assert "| `concat` | `X` | 102 | `[h_(t-1), x_t]: 70 + 32 = 102` |" in out
     for line in out.splitlines():
         if line.startswith("|"):  # every table row has the same number of cells as its header
             assert line.endswith("|")
@@ -106,6 +106,22 @@ def test_markdown(capsys: Any) -> None:
     out = " ".join(capsys.readouterr().out.split())
     assert "W_f = [weight_hh_l0[70:140] | weight_ih_l0[70:140]]" in out
     assert "| f (forget) | 70:140 | 70:140 | 140:210 |" in out
+
+
+def test_markdown_code_spans_follow_one_rule(capsys: Any) -> None:
+    """Every tensor name and symbol is code, whether or not it has an underscore; prose stays
+    prose, with only the names inside it as code."""
+    assert main(["--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in out.splitlines()}
+    assert rows["`x`"].endswith("| `x_t` | 32 | input at step t |")
+    assert "| `h_prev` | `h_(t-1)` | 70 | `h_t` of step t-1; zeros (or h0) at first |" in out
+    assert "| `forget_gate` | `f_t` | 70 | `sigmoid(W_f X + b_f)` |" in out
+    assert "| `output` | (3, 70) | each step's `h_t`, last layer |" in out
+    values = out.split("### Values, layer 0, forward")[1].split("\n\n")[1].splitlines()[2:]
+    assert len(values) == 30
+    for line in values:  # the values table: every tensor name is code
+        assert line.split(" | ")[1].startswith("`"), line
 
 
 def test_schema_command(capsys: Any) -> None:

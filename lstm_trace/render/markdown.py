@@ -1,6 +1,14 @@
-"""GitHub-flavoured Markdown: the table view's sections as GFM tables, for pull requests."""
+"""GitHub-flavoured Markdown: the table view's sections as GFM tables, for pull requests.
+
+Code spans follow one rule: names and equations are code (`forget_gate`, `x`, `W_f W_i W_c
+W_o`, `sigmoid(W_f X + b_f)`), prose is prose, with only the names inside it as code
+("each step's `h_t`, last layer").
+"""
 
 from __future__ import annotations
+
+import re
+from itertools import pairwise
 
 from ..trace import Trace
 from .sections import Note, Section, sections
@@ -19,27 +27,54 @@ def render_markdown(trace: Trace, frameworks: bool = False) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+#: columns whose cells are names or equations: always code spans, unless a cell is prose
+CODE_COLUMNS = frozenset({"tensor", "symbol", "weights", "name", "value", "equation"})
+#: characters Markdown would read as emphasis, strikethrough or escapes
+_SPECIAL = "_*~\\"
+#: a plain lower-case word; two in a row make a cell prose ("input at step t")
+_WORD = re.compile(r"^[a-z]{2,}[,;:.]?$")
+
+
 def _table(section: Section) -> list[str]:
     head = [c.rstrip(">") for c in section.columns]
     align = ["---:" if c.endswith(">") else "---" for c in section.columns]
-    out = [f"### {_inline(section.title)}", "", _row(head), _row(align)]
-    out += [_row(row) for row in section.rows if row is not None]
+    code = [c in CODE_COLUMNS for c in head]
+    plain = [False] * len(head)
+    out = [f"### {_inline(section.title)}", "", _row(head, plain), _row(align, plain)]
+    out += [_row(row, code) for row in section.rows if row is not None]
     return out
 
 
-def _row(cells: tuple[str, ...] | list[str]) -> str:
-    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+def _row(cells: tuple[str, ...] | list[str], code: list[bool]) -> str:
+    return "| " + " | ".join(_cell(c, k) for c, k in zip(cells, code, strict=True)) + " |"
 
 
-def _cell(text: str) -> str:
-    """Names and equations as code spans, so '_' and '*' stay literal; a pipe would end the
-    cell, so it is escaped (GFM honours that inside code spans too)."""
+def _cell(text: str, code: bool) -> str:
+    """A name or an equation as a code span, so '_' and '*' stay literal; prose as prose with
+    its names as code spans. A pipe would end the cell, so it is escaped (GFM honours that
+    inside code spans too)."""
     text = " ".join(text.split())
-    if not text:
-        return " "
-    if any(c in text for c in "_*~\\") and "`" not in text:
+    if not text or "`" in text:
+        return text.replace("|", "\\|") or " "
+    if _is_prose(text):
+        text = " ".join(_prose_token(t) for t in text.split(" "))
+    elif code or any(c in text for c in _SPECIAL):
         text = f"`{text}`"
     return text.replace("|", "\\|")
+
+
+def _is_prose(text: str) -> bool:
+    words = [bool(_WORD.match(t)) for t in text.split(" ")]
+    return any(a and b for a, b in pairwise(words))
+
+
+def _prose_token(token: str) -> str:
+    """A word of prose: a name in it ('h_t,', 'k*D') becomes a code span, punctuation kept
+    outside."""
+    core = token.rstrip(",;:.")
+    if not any(c in core for c in _SPECIAL):
+        return token
+    return f"`{core}`{token[len(core) :]}"
 
 
 def _inline(text: str) -> str:
