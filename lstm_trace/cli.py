@@ -27,11 +27,18 @@ from .cli_output import (
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError, ReaderGone
 from .options import (
+    DEFAULT_HIDDEN,
+    DEFAULT_INPUT,
+    DEFAULT_LAYERS,
+    DEFAULT_PROJ,
+    DEFAULT_SEQ_LEN,
     OUTPUT,
     BatchOpt,
     BidirectionalOpt,
     C0Opt,
+    Direction,
     DirectionOpt,
+    DType,
     DTypeOpt,
     DumpAllOpt,
     DumpOpt,
@@ -75,6 +82,8 @@ __all__ = [
 
 app = typer.Typer(
     add_completion=False,
+    # the trace itself runs with no subcommand: the usage line must not suggest one is needed
+    subcommand_metavar="[COMMAND] [ARGS]...",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Trace every gate of an LSTM: shapes, equations and values, as a table, a tree or JSON.",
@@ -94,15 +103,15 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def main_command(
     ctx: typer.Context,
-    input_size: InputOpt = None,
-    hidden_size: HiddenOpt = None,
-    seq_len: SeqLenOpt = None,
+    input_size: InputOpt = DEFAULT_INPUT,
+    hidden_size: HiddenOpt = DEFAULT_HIDDEN,
+    seq_len: SeqLenOpt = DEFAULT_SEQ_LEN,
     batch: BatchOpt = None,
-    num_layers: LayersOpt = None,
-    direction: DirectionOpt = None,
+    num_layers: LayersOpt = DEFAULT_LAYERS,
+    direction: DirectionOpt = Direction.uni,
     bidirectional: BidirectionalOpt = False,
-    proj_size: ProjOpt = None,
-    dtype: DTypeOpt = None,
+    proj_size: ProjOpt = DEFAULT_PROJ,
+    dtype: DTypeOpt = DType.float32,
     seed: SeedOpt = 0,
     weights: WeightsOpt = None,
     x_path: XOpt = None,
@@ -115,7 +124,14 @@ def main_command(
     steps: StepsOpt = None,
     samples: SamplesOpt = 4,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT)
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="<format>",  # the six choices in the help: a choice list would wrap mid-word
+            help="table, tree, json, jsonl, markdown or heatmap.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = Format.table,
     as_json: JsonOpt = False,
     expect: ExpectOpt = None,
@@ -162,6 +178,7 @@ def main_command(
     limit = parse_bytes(max_memory)
     expectations = [parse(e) for e in expect or []]
     options = config_options(
+        ctx,
         input_size=input_size,
         hidden_size=hidden_size,
         seq_len=seq_len,

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
+from typer.core import TyperCommand
 
 from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
 from .cli_output import show
 from .errors import ConfigError, FileError, LSTMTraceError
 from .options import (
+    DEFAULT_HIDDEN,
+    DEFAULT_INPUT,
+    DEFAULT_LAYERS,
+    DEFAULT_PROJ,
+    DEFAULT_SEQ_LEN,
     BatchOpt,
     BidirectionalOpt,
+    Direction,
     DirectionOpt,
     DType,
     HiddenOpt,
@@ -30,6 +38,15 @@ from .options import (
 )
 
 
+class PlainUsage(TyperCommand):
+    """A subcommand whose usage line names its arguments as Click does (`SPEC`), not as
+    Typer 0.28 writes a required one (`{SPEC}`), which reads like a placeholder to fill in."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # Typer's own copy of Click's Context
+        pieces: list[str] = super().collect_usage_pieces(ctx)
+        return [re.sub(r"^\{(.*)\}$", r"\1", piece) for piece in pieces]
+
+
 class Framework(str, Enum):
     pytorch = "pytorch"
     keras = "keras"
@@ -40,13 +57,17 @@ class ReportFormat(str, Enum):
     json = "json"
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def convert(
-    source: Annotated[Path, typer.Argument(help="Weights file to read (any supported kind).")],
+    source: Annotated[
+        Path, typer.Argument(metavar="SOURCE", help="Weights file to read (any supported kind).")
+    ],
     target: Annotated[
         Path,
         typer.Argument(
-            help="File to write; its suffix picks the format: .npz, .safetensors, .pt, .weights.h5."
+            metavar="TARGET",
+            help="File to write; its suffix picks the format: .npz, .safetensors, .pt, "
+            ".weights.h5.",
         ),
     ],
     to: Annotated[
@@ -58,7 +79,8 @@ def convert(
         ),
     ] = None,
     dtype: Annotated[
-        DType | None, typer.Option("--dtype", help="Cast to this type (default: the source's).")
+        DType | None,
+        typer.Option("--dtype", help="Cast to this type.", show_default="the source's"),
     ] = None,
 ) -> None:
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
@@ -91,9 +113,11 @@ def convert(
     )
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def check(
-    spec: Annotated[Path, typer.Argument(help="A TOML spec of named models and expectations.")],
+    spec: Annotated[
+        Path, typer.Argument(metavar="SPEC", help="A TOML spec of named models and expectations.")
+    ],
     fmt: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="table for people, json for machines.")
     ] = ReportFormat.table,
@@ -146,10 +170,12 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def diff(
-    first: Annotated[Path, typer.Argument(help="A saved trace (--json or --format jsonl).")],
-    second: Annotated[Path, typer.Argument(help="The trace to compare it with.")],
+    first: Annotated[
+        Path, typer.Argument(metavar="FIRST", help="A saved trace (--json or --format jsonl).")
+    ],
+    second: Annotated[Path, typer.Argument(metavar="SECOND", help="The trace to compare it with.")],
     values: Annotated[
         bool, typer.Option("--values", help="Compare samples and stats too, not only shapes.")
     ] = False,
@@ -176,7 +202,7 @@ def diff(
     note(f"no differences between {first} and {second}")
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def schema(
     jsonl: Annotated[
         bool, typer.Option("--jsonl", help="The schema of one --format jsonl line instead.")
@@ -194,16 +220,17 @@ class ExplainFormat(str, Enum):
     markdown = "markdown"
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def explain(
-    input_size: InputOpt = None,
-    hidden_size: HiddenOpt = None,
-    seq_len: SeqLenOpt = None,
+    ctx: typer.Context,
+    input_size: InputOpt = DEFAULT_INPUT,
+    hidden_size: HiddenOpt = DEFAULT_HIDDEN,
+    seq_len: SeqLenOpt = DEFAULT_SEQ_LEN,
     batch: BatchOpt = None,
-    num_layers: LayersOpt = None,
-    direction: DirectionOpt = None,
+    num_layers: LayersOpt = DEFAULT_LAYERS,
+    direction: DirectionOpt = Direction.uni,
     bidirectional: BidirectionalOpt = False,
-    proj_size: ProjOpt = None,
+    proj_size: ProjOpt = DEFAULT_PROJ,
     weights: WeightsOpt = None,
     fmt: Annotated[
         ExplainFormat,
@@ -219,6 +246,7 @@ def explain(
     from .resolve import resolve
 
     options = config_options(
+        ctx,
         input_size=input_size,
         hidden_size=hidden_size,
         seq_len=seq_len,

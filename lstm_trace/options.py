@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .config import LSTMConfig
 from .errors import LSTMTraceError
 
 CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
@@ -32,28 +33,19 @@ def _opt(*names: str, help: str, panel: str = CONFIG, **kwargs: Any) -> Any:
     return typer.Option(*names, help=help, rich_help_panel=panel, **kwargs)
 
 
-InputOpt = Annotated[
-    int | None, _opt("--input", "-i", help="Input features I of x_t (default: 32).")
-]
-HiddenOpt = Annotated[int | None, _opt("--hidden", "-H", help="Hidden units H (default: 70).")]
-SeqLenOpt = Annotated[int | None, _opt("--seq-len", "-T", help="Sequence length T (default: 3).")]
+InputOpt = Annotated[int, _opt("--input", "-i", help="Input features I of x_t.")]
+HiddenOpt = Annotated[int, _opt("--hidden", "-H", help="Hidden units H.")]
+SeqLenOpt = Annotated[int, _opt("--seq-len", "-T", help="Sequence length T.")]
 BatchOpt = Annotated[
     int | None, _opt("--batch", "-B", help="Batch size; omit for unbatched input (T, I).")
 ]
-LayersOpt = Annotated[int | None, _opt("--layers", "-L", help="Stacked layers (default: 1).")]
-DirectionOpt = Annotated[
-    Direction | None, _opt("--direction", help="uni or bi (default: uni).", case_sensitive=False)
-]
+LayersOpt = Annotated[int, _opt("--layers", "-L", help="Stacked layers.")]
+DirectionOpt = Annotated[Direction, _opt("--direction", help="uni or bi.", case_sensitive=False)]
 BidirectionalOpt = Annotated[bool, _opt("--bidirectional", help="Shorthand for --direction bi.")]
 ProjOpt = Annotated[
-    int | None,
-    _opt(
-        "--proj", help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P (default: 0, off)."
-    ),
+    int, _opt("--proj", help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P; 0 is off.")
 ]
-DTypeOpt = Annotated[
-    DType | None, _opt("--dtype", help="float32 or float64 (default: float32, or the weights').")
-]
+DTypeOpt = Annotated[DType, _opt("--dtype", help="float32 or float64; a weights file sets it.")]
 SeedOpt = Annotated[int, _opt("--seed", help="Seed of the weights and the input.")]
 WeightsOpt = Annotated[
     Path | None,
@@ -67,7 +59,17 @@ WeightsOpt = Annotated[
 ]
 
 
+#: what the configuration options default to: the walkthrough's LSTMConfig
+DEFAULT_INPUT, DEFAULT_HIDDEN, DEFAULT_SEQ_LEN = (
+    LSTMConfig.input_size,
+    LSTMConfig.hidden_size,
+    LSTMConfig.seq_len,
+)
+DEFAULT_LAYERS, DEFAULT_PROJ = LSTMConfig.num_layers, LSTMConfig.proj_size
+
+
 def config_options(
+    ctx: typer.Context,
     *,
     input_size: int | None,
     hidden_size: int | None,
@@ -80,7 +82,20 @@ def config_options(
     dtype: DType | None,
     seed: int,
 ) -> dict[str, Any]:
-    """The options as LSTMConfig fields, None where not given; refuses a contradiction."""
+    """The options as LSTMConfig fields, None where not given (an option left at its default
+    is not given: a weights file may supply it); refuses a contradiction.
+
+    The options carry their real defaults, so that --help shows them as every other default
+    is shown; ctx tells which ones the user typed."""
+
+    def typed(name: str, value: Any) -> Any:
+        source = ctx.get_parameter_source(name)  # Click's ParameterSource (Typer vendors Click)
+        return None if source is not None and source.name == "DEFAULT" else value
+
+    input_size, hidden_size = typed("input_size", input_size), typed("hidden_size", hidden_size)
+    seq_len, num_layers = typed("seq_len", seq_len), typed("num_layers", num_layers)
+    proj_size, dtype = typed("proj_size", proj_size), typed("dtype", dtype)
+    direction = typed("direction", direction)
     if bidirectional and direction is Direction.uni:
         raise LSTMTraceError("--bidirectional contradicts --direction uni; give one of them")
     bi = True if bidirectional else (None if direction is None else direction is Direction.bi)
@@ -135,9 +150,9 @@ StepsOpt = Annotated[
     str | None,
     _opt(
         "--steps",
-        help="Steps to show: all, a list (0,2,-1) or a range (1:4). "
-        "Default: every step of a short sequence, else the first and last.",
+        help="Steps to show: all, a list (0,2,-1) or a range (1:4).",
         panel=OUTPUT,
+        show_default="every step up to 4, else the first and last",
     ),
 ]
 SamplesOpt = Annotated[
