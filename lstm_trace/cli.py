@@ -29,6 +29,7 @@ from .errors import LSTMTraceError, ReaderGone
 from .options import (
     OUTPUT,
     BatchOpt,
+    BiasOpt,
     BidirectionalOpt,
     C0Opt,
     DirectionOpt,
@@ -57,6 +58,7 @@ from .options import (
     WeightsOpt,
     XOpt,
     config_options,
+    typed_options,
 )
 from .resolve import OPTION_NAMES
 from .writing import framework_for
@@ -102,6 +104,7 @@ def main_command(
     direction: DirectionOpt = None,
     bidirectional: BidirectionalOpt = False,
     proj_size: ProjOpt = None,
+    bias: BiasOpt = None,
     dtype: DTypeOpt = None,
     seed: SeedOpt = 0,
     weights: WeightsOpt = None,
@@ -170,10 +173,12 @@ def main_command(
         direction=direction,
         bidirectional=bidirectional,
         proj_size=proj_size,
+        bias=bias,
         dtype=dtype,
         seed=seed,
     )
-    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
+    typed = typed_options(bidirectional=bidirectional)
+    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
     if save_weights is not None and run.config.proj_size and framework_for(save_weights) == "keras":
@@ -221,7 +226,7 @@ def main_command(
 
 def _error_line(exc: LSTMTraceError) -> str:
     flag = OPTION_NAMES.get(exc.option or "")
-    if flag and not exc.message.startswith(flag):
+    if flag and not exc.message.startswith("--"):  # one that names an option names its own
         return f"lstm-trace: error: {flag}: {exc.message}"
     return f"lstm-trace: error: {exc.message}"
 

@@ -17,6 +17,7 @@ from .cli_output import show
 from .errors import ConfigError, FileError, LSTMTraceError
 from .options import (
     BatchOpt,
+    BiasOpt,
     BidirectionalOpt,
     DirectionOpt,
     DType,
@@ -27,6 +28,7 @@ from .options import (
     SeqLenOpt,
     WeightsOpt,
     config_options,
+    typed_options,
 )
 
 
@@ -204,6 +206,7 @@ def explain(
     direction: DirectionOpt = None,
     bidirectional: BidirectionalOpt = False,
     proj_size: ProjOpt = None,
+    bias: BiasOpt = None,
     weights: WeightsOpt = None,
     fmt: Annotated[
         ExplainFormat,
@@ -227,12 +230,14 @@ def explain(
         direction=direction,
         bidirectional=bidirectional,
         proj_size=proj_size,
+        bias=bias,
         dtype=None,
         seed=0,
     )
     if fmt is ExplainFormat.markdown and (export_svg or export_html):
         raise LSTMTraceError("--export-svg and --export-html save the terminal view, not markdown")
-    text = explain_text(resolve(options, weights).config)
+    typed = typed_options(bidirectional=bidirectional)
+    text = explain_text(resolve(options, weights, typed=typed).config)
     if fmt is ExplainFormat.markdown:
         sys.stdout.write(text)
         return

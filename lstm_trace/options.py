@@ -51,6 +51,15 @@ ProjOpt = Annotated[
         "--proj", help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P (default: 0, off)."
     ),
 ]
+BiasOpt = Annotated[
+    bool | None,
+    _opt(
+        "--bias/--no-bias",
+        help="Biases b_f ... b_o, or none (PyTorch bias=False, Keras use_bias=False) "
+        "(default: --bias, or the weights').",
+        show_default=False,
+    ),
+]
 DTypeOpt = Annotated[
     DType | None, _opt("--dtype", help="float32 or float64 (default: float32, or the weights').")
 ]
@@ -79,6 +88,7 @@ def config_options(
     proj_size: int | None,
     dtype: DType | None,
     seed: int,
+    bias: bool | None = None,
 ) -> dict[str, Any]:
     """The options as LSTMConfig fields, None where not given; refuses a contradiction."""
     if bidirectional and direction is Direction.uni:
@@ -92,9 +102,16 @@ def config_options(
         "num_layers": num_layers,
         "bidirectional": bi,
         "proj_size": proj_size,
+        "bias": bias,
         "dtype": None if dtype is None else dtype.value,
         "seed": seed,
     }
+
+
+def typed_options(*, bidirectional: bool) -> dict[str, str]:
+    """What the user typed for a field that two options set, so that a message names the one
+    typed: --bidirectional, not --direction bi."""
+    return {"bidirectional": "--bidirectional"} if bidirectional else {}
 
 
 # --- files and output of the trace command ---------------------------------------------------
