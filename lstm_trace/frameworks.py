@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -52,15 +52,8 @@ class Architecture:
     bias: bool = True  # False: no layer has a bias (bias=False, use_bias=False)
 
     def as_options(self) -> dict[str, Any]:
-        return {
-            "input_size": self.input_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "bidirectional": self.bidirectional,
-            "proj_size": self.proj_size,
-            "bias": self.bias,
-            "dtype": self.dtype,
-        }
+        """The architecture as LSTMConfig fields (dtype None: the file does not say)."""
+        return asdict(self)
 
 
 def _float_dtype(arrays: Mapping[str, NDArray[Any]]) -> str | None:
