@@ -19,10 +19,9 @@ def _gate(cfg: LSTMConfig, g: str, fn: str, width: int = 3) -> str:
     for a layer that has none; the shapes column starts at the same place on every line, and
     width aligns the '=' of lines shown together."""
     h, x = cfg.hidden_size, cfg.h_out + cfg.input_size
-    name = f"{'C~_t' if g == 'c' else f'{g}_t':<{width}}"
-    if cfg.bias:
-        return f"{f'{name} = {fn}(W_{g} X + b_{g})':<31}({h} x {x})({x}) + ({h}) -> ({h})"
-    return f"{f'{name} = {fn}(W_{g} X)':<31}({h} x {x})({x}) -> ({h})"
+    name = ("C~_t" if g == "c" else f"{g}_t").ljust(width)
+    bias, bias_shape = (f" + b_{g}", f" + ({h})") if cfg.bias else ("", "")
+    return f"{name} = {fn}(W_{g} X{bias})".ljust(31) + f"({h} x {x})({x}){bias_shape} -> ({h})"
 
 
 def explain(cfg: LSTMConfig) -> str:

@@ -55,7 +55,7 @@ BiasOpt = Annotated[
     bool | None,
     _opt(
         "--bias/--no-bias",
-        help="Biases b_f ... b_o, or none (PyTorch bias=False, Keras use_bias=False) "
+        help="--no-bias: no b_f ... b_o, as nn.LSTM(bias=False) and LSTM(use_bias=False) "
         "(default: --bias, or the weights').",
         show_default=False,
     ),

@@ -152,7 +152,7 @@ def test_parameters_locations_and_tensors_have_no_bias() -> None:
 
 
 def test_json_config_says_bias_and_validates(capsys: Any) -> None:
-    from .test_schema import TRACE, errors
+    from .test_schema import JSONL, TRACE, errors
 
     code, out, err = run_cli(capsys, "--no-bias", "--json")
     assert code == 0, err
@@ -166,6 +166,11 @@ def test_json_config_says_bias_and_validates(capsys: Any) -> None:
     assert json.loads(run_cli(capsys, "--json")[1])["config"]["bias"] is True
     broken = dict(doc, config={k: v for k, v in doc["config"].items() if k != "bias"})
     assert errors(TRACE, broken)  # bias is required
+    code, out, err = run_cli(capsys, "--no-bias", "--format", "jsonl")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["config"]["bias"] is False
+    assert all(errors(JSONL, line) == [] for line in lines)
 
 
 def test_table_shows_the_count_without_biases(capsys: Any) -> None:
