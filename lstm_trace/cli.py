@@ -34,6 +34,7 @@ from .options import (
     DEFAULT_SEQ_LEN,
     OUTPUT,
     BatchOpt,
+    BiasOpt,
     BidirectionalOpt,
     C0Opt,
     Direction,
@@ -64,6 +65,7 @@ from .options import (
     WeightsOpt,
     XOpt,
     config_options,
+    typed_options,
 )
 from .resolve import OPTION_NAMES
 from .writing import framework_for
@@ -111,6 +113,7 @@ def main_command(
     direction: DirectionOpt = Direction.uni,
     bidirectional: BidirectionalOpt = False,
     proj_size: ProjOpt = DEFAULT_PROJ,
+    bias: BiasOpt = True,
     dtype: DTypeOpt = DType.float32,
     seed: SeedOpt = 0,
     weights: WeightsOpt = None,
@@ -187,10 +190,12 @@ def main_command(
         direction=direction,
         bidirectional=bidirectional,
         proj_size=proj_size,
+        bias=bias,
         dtype=dtype,
         seed=seed,
     )
-    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
+    typed = typed_options(bidirectional=bidirectional)
+    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
     if save_weights is not None and run.config.proj_size and framework_for(save_weights) == "keras":
@@ -238,7 +243,7 @@ def main_command(
 
 def _error_line(exc: LSTMTraceError) -> str:
     flag = OPTION_NAMES.get(exc.option or "")
-    if flag and not exc.message.startswith(flag):
+    if flag and not exc.message.startswith("--"):  # one that names an option names its own
         return f"lstm-trace: error: {flag}: {exc.message}"
     return f"lstm-trace: error: {exc.message}"
 

@@ -24,6 +24,7 @@ from .options import (
     DEFAULT_PROJ,
     DEFAULT_SEQ_LEN,
     BatchOpt,
+    BiasOpt,
     BidirectionalOpt,
     Direction,
     DirectionOpt,
@@ -35,6 +36,7 @@ from .options import (
     SeqLenOpt,
     WeightsOpt,
     config_options,
+    typed_options,
 )
 
 
@@ -231,6 +233,7 @@ def explain(
     direction: DirectionOpt = Direction.uni,
     bidirectional: BidirectionalOpt = False,
     proj_size: ProjOpt = DEFAULT_PROJ,
+    bias: BiasOpt = True,
     weights: WeightsOpt = None,
     fmt: Annotated[
         ExplainFormat,
@@ -255,12 +258,14 @@ def explain(
         direction=direction,
         bidirectional=bidirectional,
         proj_size=proj_size,
+        bias=bias,
         dtype=None,
         seed=0,
     )
     if fmt is ExplainFormat.markdown and (export_svg or export_html):
         raise LSTMTraceError("--export-svg and --export-html save the terminal view, not markdown")
-    text = explain_text(resolve(options, weights).config)
+    typed = typed_options(bidirectional=bidirectional)
+    text = explain_text(resolve(options, weights, typed=typed).config)
     if fmt is ExplainFormat.markdown:
         sys.stdout.write(text)
         return

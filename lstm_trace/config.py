@@ -47,6 +47,7 @@ class LSTMConfig:
     num_layers: int = 1  # stacked layers; layer k > 0 reads D * H_out features
     bidirectional: bool = False  # D = 2 when True
     proj_size: int = 0  # PyTorch's proj_size: h_t = W_hr (o_t * tanh(C_t)), 0 = off
+    bias: bool = True  # False: no b_f ... b_o (PyTorch bias=False, Keras use_bias=False)
     dtype: DType = "float32"
     seed: int = 0  # seeds the weights and the input
 
@@ -62,6 +63,8 @@ class LSTMConfig:
                 f"bidirectional must be True or False, got {self.bidirectional!r}",
                 option="bidirectional",
             )
+        if not isinstance(self.bias, bool):
+            raise ConfigError(f"bias must be True or False, got {self.bias!r}", option="bias")
         p = self.proj_size
         if isinstance(p, bool) or not isinstance(p, int) or p < 0 or p >= self.hidden_size:
             raise ConfigError(
@@ -102,10 +105,12 @@ class LSTMConfig:
 
     def weight_elements(self) -> int:
         """Numbers in all weights, PyTorch's count: per layer and direction
-        4H * (I_k + H_out) + 2 * 4H + H_out * H; every layer above the first reads D * H_out.
-        Closed form, so that an absurd --layers is refused at once, not after a long loop."""
+        4H * (I_k + H_out) + 2 * 4H (the two biases, without bias=False) + H_out * H; every
+        layer above the first reads D * H_out. Closed form, so that an absurd --layers is
+        refused at once, not after a long loop."""
         h, h_out, d = self.hidden_size, self.h_out, self.num_directions
-        per_layer = 4 * h * h_out + 8 * h + self.proj_size * h  # all but the input weights
+        biases = 8 * h if self.bias else 0
+        per_layer = 4 * h * h_out + biases + self.proj_size * h  # all but the input weights
         first = d * (4 * h * self.input_size + per_layer)
         above = d * (4 * h * self.output_size + per_layer)
         return first + (self.num_layers - 1) * above
@@ -123,6 +128,8 @@ class LSTMConfig:
         block_steps = min(t, max(1, PROJECTION_BLOCK // (b * 4 * h)))
         widest = max(self.input_size, self.output_size)
         elements = self.weight_elements()
+        if not self.bias:  # the pass keeps zero biases (it adds them), though none is counted
+            elements += self.num_layers * self.num_directions * 8 * h
         elements += 4 * h * (widest + self.h_out)  # one direction's weights, copied to scale
         elements += t * b * self.input_size  # x
         elements += (2 if self.num_layers > 1 else 1) * t * b * self.output_size  # outputs

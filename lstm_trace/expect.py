@@ -22,6 +22,7 @@ from .weights import ParamCount
 
 OUTPUT_NAMES = ("output", "h_n", "c_n")
 COUNT_NAMES = ("params.keras", "params.pytorch")
+BIAS_NAMES = ("b_f", "b_i", "b_c", "b_o")
 
 Shape = tuple[int, ...]
 Pattern = tuple[int | None, ...]  # None matches any one dimension
@@ -146,6 +147,10 @@ class Checker:
         for e in self.expectations:
             if e.name == "W_hr" and "W_hr" not in names:
                 raise ExpectationError(f"--expect {e.label}: W_hr exists only with --proj")
+            if e.name in BIAS_NAMES and not self.config.bias:
+                raise ExpectationError(
+                    f"--expect {e.label}: {e.name} exists only with biases; this LSTM has none"
+                )
             if e.name not in names:
                 raise ExpectationError(
                     f"--expect {e.label}: no such name; valid names: {', '.join(names)}"

@@ -14,6 +14,16 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
+def _gate(cfg: LSTMConfig, g: str, fn: str, width: int = 3) -> str:
+    """'f_t = sigmoid(W_f X + b_f)     (70 x 102)(102) + (70) -> (70)', without the bias
+    for a layer that has none; the shapes column starts at the same place on every line, and
+    width aligns the '=' of lines shown together."""
+    h, x = cfg.hidden_size, cfg.h_out + cfg.input_size
+    name = ("C~_t" if g == "c" else f"{g}_t").ljust(width)
+    bias, bias_shape = (f" + b_{g}", f" + ({h})") if cfg.bias else ("", "")
+    return f"{name} = {fn}(W_{g} X{bias})".ljust(31) + f"({h} x {x})({x}){bias_shape} -> ({h})"
+
+
 def explain(cfg: LSTMConfig) -> str:
     """The walkthrough for cfg as Markdown: concatenation, gates, cell update, output,
     parameter counts, and what bidirectional, stacking and projection change."""
@@ -21,9 +31,8 @@ def explain(cfg: LSTMConfig) -> str:
     h_out = cfg.h_out
     x = h_out + i
     gate_w = h * x
-    per_gate = gate_w + h
-    keras_one = 4 * per_gate
     d = cfg.num_directions
+    b_f = f"b_f has {h}" if cfg.bias else "there is no b_f (this LSTM has no biases)"
     lines = [
         f"# The LSTM cell with input {i} and hidden {h}" + (f", projection {p}" if p else ""),
         "",
@@ -42,10 +51,10 @@ def explain(cfg: LSTMConfig) -> str:
         "## 2. The forget gate: what to keep of the old cell state",
         "",
         "```text",
-        f"f_t = sigmoid(W_f X + b_f)     ({h} x {x})({x}) + ({h}) -> ({h})",
+        _gate(cfg, "f", "sigmoid"),
         "```",
         "",
-        f"W_f is {h} x {x} ({_n(gate_w)} weights) and b_f has {h}. The sigmoid squashes each "
+        f"W_f is {h} x {x} ({_n(gate_w)} weights) and {b_f}. The sigmoid squashes each "
         "of the {h} values into (0, 1): 1 keeps that unit of C_(t-1), 0 forgets it.".replace(
             "{h}", str(h)
         ),
@@ -53,8 +62,8 @@ def explain(cfg: LSTMConfig) -> str:
         "## 3. The input gate and the candidate: what to write",
         "",
         "```text",
-        f"i_t  = sigmoid(W_i X + b_i)    ({h} x {x})({x}) + ({h}) -> ({h})",
-        f"C~_t = tanh(W_c X + b_c)       ({h} x {x})({x}) + ({h}) -> ({h})",
+        _gate(cfg, "i", "sigmoid", width=4),
+        _gate(cfg, "c", "tanh", width=4),
         "```",
         "",
         "The candidate C~_t proposes new values in (-1, 1); the input gate i_t, in (0, 1), "
@@ -72,7 +81,7 @@ def explain(cfg: LSTMConfig) -> str:
         "## 5. The output gate and the new hidden state",
         "",
         "```text",
-        f"o_t = sigmoid(W_o X + b_o)     ({h} x {x})({x}) + ({h}) -> ({h})",
+        _gate(cfg, "o", "sigmoid"),
         f"h_t = o_t * tanh(C_t)          ({h}) * ({h}) -> ({h})",
         *([f"h_t = W_hr (o_t * tanh(C_t))   ({p} x {h})({h}) -> ({p})"] if p else []),
         "```",
@@ -81,31 +90,7 @@ def explain(cfg: LSTMConfig) -> str:
         "the output gate scales it. PyTorch and Keras both compute it; some write-ups leave it "
         "out of the equation.",
         "",
-        "## 6. Counting the parameters",
-        "",
-        "```text",
-        f"one gate:   W ({h} x {x}) + b ({h})  = {_n(gate_w)} + {h} = {_n(per_gate)}",
-        f"four gates: 4 x ({h} x {x} + {h})     = {_n(keras_one)}",
-        "```",
-    ]
-    one_layer = LSTMConfig(input_size=i, hidden_size=h, proj_size=p)
-    count = param_count(one_layer)
-    if p:
-        lines += [
-            "",
-            f"With the projection, PyTorch adds W_hr ({p} x {h} = {_n(p * h)}) and keeps two "
-            f"biases, b_ih and b_hh, each 4 x {h}: {_n(keras_one)} + {_n(4 * h)} + "
-            f"{_n(p * h)} = {_n(count.pytorch)}. Keras has no LSTM with a projection.",
-        ]
-    else:
-        lines += [
-            "",
-            f"That is what Keras reports: {_n(keras_one)}. PyTorch reports "
-            f"{_n(count.pytorch)}: it keeps two biases, b_ih and b_hh, each 4 x {h}, and adds "
-            f"them, so it stores {_n(4 * h)} more numbers ({_n(keras_one)} + {_n(4 * h)}) that "
-            "compute nothing a single bias could not.",
-        ]
-    lines += [
+        *_counting(cfg),
         "",
         *_bidirectional(cfg),
         "",
@@ -118,6 +103,53 @@ def explain(cfg: LSTMConfig) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _counting(cfg: LSTMConfig) -> list[str]:
+    """Section 6: one layer's parameters, Keras's count and PyTorch's, with or without biases."""
+    i, h, p = cfg.input_size, cfg.hidden_size, cfg.proj_size
+    x = cfg.h_out + i
+    gate_w = h * x
+    count = param_count(LSTMConfig(input_size=i, hidden_size=h, proj_size=p, bias=cfg.bias))
+    lines = ["## 6. Counting the parameters", "", "```text"]
+    if not cfg.bias:
+        lines += [
+            f"one gate:   W ({h} x {x})      = {_n(gate_w)}",
+            f"four gates: 4 x ({h} x {x})    = {_n(4 * gate_w)}",
+            "```",
+            "",
+            "This LSTM has no biases (PyTorch bias=False, Keras use_bias=False), so the count "
+            f"is the weights alone: {_n(4 * gate_w)}"
+            + (
+                f", and PyTorch adds W_hr ({p} x {h} = {_n(p * h)}): {_n(count.pytorch)}. "
+                "Keras has no LSTM with a projection."
+                if p
+                else f", in Keras and in PyTorch. With biases Keras would add 4 x {h} and "
+                f"PyTorch 2 x 4 x {h}."
+            ),
+        ]
+        return lines
+    keras_one = 4 * (gate_w + h)
+    lines += [
+        f"one gate:   W ({h} x {x}) + b ({h})  = {_n(gate_w)} + {h} = {_n(gate_w + h)}",
+        f"four gates: 4 x ({h} x {x} + {h})     = {_n(keras_one)}",
+        "```",
+        "",
+    ]
+    if p:
+        return [
+            *lines,
+            f"With the projection, PyTorch adds W_hr ({p} x {h} = {_n(p * h)}) and keeps two "
+            f"biases, b_ih and b_hh, each 4 x {h}: {_n(keras_one)} + {_n(4 * h)} + "
+            f"{_n(p * h)} = {_n(count.pytorch)}. Keras has no LSTM with a projection.",
+        ]
+    return [
+        *lines,
+        f"That is what Keras reports: {_n(keras_one)}. PyTorch reports "
+        f"{_n(count.pytorch)}: it keeps two biases, b_ih and b_hh, each 4 x {h}, and adds "
+        f"them, so it stores {_n(4 * h)} more numbers ({_n(keras_one)} + {_n(4 * h)}) that "
+        "compute nothing a single bias could not.",
+    ]
+
+
 def _bidirectional(cfg: LSTMConfig) -> list[str]:
     h_out = cfg.h_out
     lead = "This LSTM is bidirectional" if cfg.bidirectional else "With --bidirectional"
@@ -127,6 +159,7 @@ def _bidirectional(cfg: LSTMConfig) -> list[str]:
             hidden_size=cfg.hidden_size,
             proj_size=cfg.proj_size,
             bidirectional=True,
+            bias=cfg.bias,
         )
     )
     keras = "" if both.keras is None else f"{_n(both.keras)} in Keras, "

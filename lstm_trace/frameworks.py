@@ -4,10 +4,10 @@ Pure functions over arrays; reading and writing files is io.py's job.
 
 - PyTorch nn.LSTM: weight_ih_l{k} (4H, I_k), weight_hh_l{k} (4H, H_out), bias_ih_l{k} and
   bias_hh_l{k} (4H), weight_hr_l{k} (H_out, H) with proj_size; '_reverse' marks the backward
-  direction; gate order i, f, g, o.
+  direction; gate order i, f, g, o. nn.LSTM(bias=False) has no bias_* at all.
 - Keras LSTM: kernel (I_k, 4H), recurrent_kernel (H, 4H), bias (4H), gate order i, f, c, o:
   the same order as PyTorch, so converting is a transpose, and PyTorch's two biases become
-  their sum. Keras has no projection.
+  their sum. Keras has no projection. LSTM(use_bias=False) has no bias variable.
 - ONNX LSTM: W (D, 4H, I), R (D, 4H, H), B (D, 8H), gate order i, o, f, c.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from .weights import (
     WALKTHROUGH_GATES,
     DirectionWeights,
     LSTMWeights,
+    pytorch_fields,
     pytorch_name,
 )
 
@@ -48,16 +49,11 @@ class Architecture:
     bidirectional: bool
     proj_size: int
     dtype: str | None
+    bias: bool = True  # False: no layer has a bias (bias=False, use_bias=False)
 
     def as_options(self) -> dict[str, Any]:
-        return {
-            "input_size": self.input_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "bidirectional": self.bidirectional,
-            "proj_size": self.proj_size,
-            "dtype": self.dtype,
-        }
+        """The architecture as LSTMConfig fields (dtype None: the file does not say)."""
+        return asdict(self)
 
 
 def _float_dtype(arrays: Mapping[str, NDArray[Any]]) -> str | None:
@@ -113,21 +109,37 @@ def infer_pytorch(state: Mapping[str, NDArray[Any]]) -> Architecture:
         bidirectional=any(k.endswith("_reverse") for k in state),
         proj_size=0 if hr is None else int(np.asarray(hr).shape[0]),
         dtype=_float_dtype(state),
+        bias=_pytorch_bias(state),
     )
 
 
+def _pytorch_bias(state: Mapping[str, NDArray[Any]]) -> bool:
+    """True when every layer and direction has bias_ih and bias_hh, False when none has any
+    (bias=False); a mix is refused: nn.LSTM never makes one."""
+    present = {k for k in state if k.startswith("bias_")}
+    if not present:
+        return False
+    wanted = {
+        k.replace("weight_ih", f"bias_{part}")
+        for k in state
+        if k.startswith("weight_ih_l")
+        for part in ("ih", "hh")
+    }
+    missing = sorted(wanted - present)
+    if missing:
+        raise ConfigError(
+            f"some layers have biases and others not (missing {', '.join(missing)}); nn.LSTM has "
+            "bias_ih and bias_hh in every layer and direction, or none with bias=False"
+        )
+    return True
+
+
 def from_pytorch(state: Mapping[str, NDArray[Any]], config: LSTMConfig) -> LSTMWeights:
-    """LSTMWeights from an nn.LSTM state_dict; a model saved with bias=False gets zero biases."""
+    """LSTMWeights from an nn.LSTM state_dict; one saved with bias=False (config.bias False)
+    has no bias_* keys and gets zero biases, which the pass adds and nothing reports."""
     from .weights import weights_from_pytorch
 
-    full = dict(state)
-    if not any(k.startswith("bias_") for k in full):
-        zeros = np.zeros(4 * config.hidden_size, dtype=config.dtype)
-        for k in range(config.num_layers):
-            for d in range(config.num_directions):
-                full[pytorch_name("b_ih", k, d)] = zeros
-                full[pytorch_name("b_hh", k, d)] = zeros
-    return weights_from_pytorch(full, config)
+    return weights_from_pytorch(state, config)
 
 
 # --- Keras ------------------------------------------------------------------------------------
@@ -153,6 +165,12 @@ def infer_keras(layers: list[KerasLayer]) -> Architecture:
     directions = {len(layer) for layer in layers}
     if len(directions) != 1:
         raise ConfigError("some Keras layers are bidirectional and others are not")
+    biased = {"bias" in variables for layer in layers for variables in layer}
+    if len(biased) != 1:
+        raise ConfigError(
+            "some Keras layers have a bias and others not (use_bias differs); like nn.LSTM, "
+            "lstm-trace traces stacks whose layers all have biases or all have none"
+        )
     return Architecture(
         input_size=int(kernel.shape[0]),
         hidden_size=int(recurrent.shape[0]),
@@ -160,12 +178,14 @@ def infer_keras(layers: list[KerasLayer]) -> Architecture:
         bidirectional=directions == {2},
         proj_size=0,
         dtype=_float_dtype({k: v for layer in layers for d in layer for k, v in d.items()}),
+        bias=biased == {True},
     )
 
 
 def from_keras(layers: list[KerasLayer], config: LSTMConfig) -> LSTMWeights:
     """LSTMWeights from Keras variables: w_ih = kernel^T, w_hh = recurrent_kernel^T,
-    b_ih = bias, b_hh = 0 (Keras keeps one bias, the sum of PyTorch's two)."""
+    b_ih = bias, b_hh = 0 (Keras keeps one bias, the sum of PyTorch's two). With config.bias
+    False (use_bias=False) there is no bias variable, and both biases are zero."""
     h, dtype = config.hidden_size, np.dtype(config.dtype)
     out = []
     for k, layer in enumerate(layers):
@@ -177,9 +197,13 @@ def from_keras(layers: list[KerasLayer], config: LSTMConfig) -> LSTMWeights:
                 "recurrent_kernel": (h, 4 * h),
                 "bias": (4 * h,),
             }
+            if ("bias" in variables) != config.bias:
+                has = "has a bias" if "bias" in variables else "has no bias (use_bias=False)"
+                wanted = "with biases" if config.bias else "without biases"
+                raise ConfigError(f"{where} {has}, but the LSTM is configured {wanted}")
             for name, shape in expect.items():
-                if name == "bias" and name not in variables:
-                    continue  # use_bias=False
+                if name == "bias" and not config.bias:
+                    continue
                 got = np.shape(variables[name]) if name in variables else "missing"
                 if got != shape:
                     raise ConfigError(f"{where} {name}: expected shape {shape}, got {got}")
@@ -199,18 +223,20 @@ def from_keras(layers: list[KerasLayer], config: LSTMConfig) -> LSTMWeights:
 
 
 def to_keras(weights: LSTMWeights) -> list[KerasLayer]:
-    """Keras variables per layer and direction; PyTorch's two biases are summed."""
+    """Keras variables per layer and direction; PyTorch's two biases are summed. Without
+    biases there is no bias variable, as in LSTM(use_bias=False)."""
     if weights.config.proj_size:
         raise ConfigError(
             "Keras has no LSTM with a projection (proj_size); these weights cannot be converted",
             option="proj_size",
         )
+    bias = weights.config.bias
     return [
         [
             {
                 "kernel": np.ascontiguousarray(w.w_ih.T),
                 "recurrent_kernel": np.ascontiguousarray(w.w_hh.T),
-                "bias": w.b_ih + w.b_hh,
+                **({"bias": w.b_ih + w.b_hh} if bias else {}),
             }
             for w in layer
         ]
@@ -230,7 +256,8 @@ def gate_slice(gate: str, hidden: int, order: tuple[str, ...] = GATE_ORDER) -> s
 def weight_locations(
     config: LSTMConfig, layer: int = 0, direction: int = 0
 ) -> list[dict[str, str]]:
-    """For W_f ... b_o of one layer and direction: where it lives in PyTorch, Keras and ONNX."""
+    """For W_f ... b_o of one layer and direction: where it lives in PyTorch, Keras and ONNX
+    (no b_* rows for a layer without biases)."""
     h = config.hidden_size
     ih, hh = pytorch_name("w_ih", layer, direction), pytorch_name("w_hh", layer, direction)
     bih, bhh = pytorch_name("b_ih", layer, direction), pytorch_name("b_hh", layer, direction)
@@ -248,6 +275,8 @@ def weight_locations(
                 "onnx": f"[R[{d}, {o}] | W[{d}, {o}]]",
             }
         )
+        if not config.bias:
+            continue
         rows.append(
             {
                 "name": f"b_{g}",
@@ -269,7 +298,8 @@ def weight_locations(
 
 
 def tensor_counts(config: LSTMConfig) -> dict[str, list[dict[str, Any]]]:
-    """Every stored tensor per framework with its shape and count (the counts' breakdown)."""
+    """Every stored tensor per framework with its shape and count (the counts' breakdown);
+    no bias tensors without biases."""
     h, h_out = config.hidden_size, config.h_out
     pytorch: list[dict[str, Any]] = []
     keras: list[dict[str, Any]] = []
@@ -281,18 +311,18 @@ def tensor_counts(config: LSTMConfig) -> dict[str, list[dict[str, Any]]]:
                 "w_hh": (4 * h, h_out),
                 "b_ih": (4 * h,),
                 "b_hh": (4 * h,),
+                "w_hr": (h_out, h),
             }
-            if config.proj_size:
-                shapes["w_hr"] = (h_out, h)
-            for field, shape in shapes.items():
-                pytorch.append(_count(pytorch_name(field, k, d), shape))
+            for field in pytorch_fields(config):
+                pytorch.append(_count(pytorch_name(field, k, d), shapes[field]))
             if not config.proj_size:
                 where = f"layer {k} {DIRECTIONS[d]} "
                 keras += [
                     _count(where + "kernel", (i, 4 * h)),
                     _count(where + "recurrent_kernel", (h, 4 * h)),
-                    _count(where + "bias", (4 * h,)),
                 ]
+                if config.bias:
+                    keras.append(_count(where + "bias", (4 * h,)))
     return {"pytorch": pytorch, "keras": keras}
 
 
@@ -363,6 +393,7 @@ def to_torch(weights: LSTMWeights) -> Any:
         num_layers=cfg.num_layers,
         bidirectional=cfg.bidirectional,
         proj_size=cfg.proj_size,
+        bias=cfg.bias,
         batch_first=True,
         dtype=getattr(torch, cfg.dtype),
     )

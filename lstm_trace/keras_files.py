@@ -293,13 +293,15 @@ def keras_names(layers: list[KerasLayer]) -> dict[str, NDArray[Any]]:
             prefixes = [f"{base}/forward_layer", f"{base}/backward_layer"]
         for prefix, variables in zip(prefixes, layer, strict=True):
             for field in KERAS_FIELDS:
-                out[f"{prefix}/{field}"] = variables[field]
+                if field in variables:  # no bias with use_bias=False
+                    out[f"{prefix}/{field}"] = variables[field]
     return out
 
 
 def write_keras_weights(path: Path, layers: list[KerasLayer]) -> None:
     """A .weights.h5 that model.load_weights() takes, for a Sequential model of these LSTM
-    (or Bidirectional(LSTM)) layers, in order, and nothing else with weights."""
+    (or Bidirectional(LSTM)) layers, in order, and nothing else with weights. Layers without
+    a bias get no vars/2, as Keras writes LSTM(use_bias=False)."""
     from .writing import atomic_open
 
     h5py = _h5py()
@@ -323,4 +325,5 @@ def write_keras_weights(path: Path, layers: list[KerasLayer]) -> None:
                 cell = g.create_group("cell").create_group("vars")
                 cell.attrs["name"] = "lstm_cell"
                 for index, field in enumerate(KERAS_FIELDS):
-                    cell.create_dataset(str(index), data=np.asarray(variables[field]))
+                    if field in variables:
+                        cell.create_dataset(str(index), data=np.asarray(variables[field]))

@@ -45,6 +45,14 @@ BidirectionalOpt = Annotated[bool, _opt("--bidirectional", help="Shorthand for -
 ProjOpt = Annotated[
     int, _opt("--proj", help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P; 0 is off.")
 ]
+BiasOpt = Annotated[
+    bool,
+    _opt(
+        "--bias/--no-bias",
+        help="--no-bias: no b_f ... b_o, as nn.LSTM(bias=False) and LSTM(use_bias=False); a "
+        "weights file sets it.",
+    ),
+]
 DTypeOpt = Annotated[DType, _opt("--dtype", help="float32 or float64; a weights file sets it.")]
 SeedOpt = Annotated[int, _opt("--seed", help="Seed of the weights and the input.")]
 WeightsOpt = Annotated[
@@ -81,6 +89,7 @@ def config_options(
     proj_size: int | None,
     dtype: DType | None,
     seed: int,
+    bias: bool = True,
 ) -> dict[str, Any]:
     """The options as LSTMConfig fields, None where not given (an option left at its default
     is not given: a weights file may supply it); refuses a contradiction.
@@ -95,7 +104,7 @@ def config_options(
     input_size, hidden_size = typed("input_size", input_size), typed("hidden_size", hidden_size)
     seq_len, num_layers = typed("seq_len", seq_len), typed("num_layers", num_layers)
     proj_size, dtype = typed("proj_size", proj_size), typed("dtype", dtype)
-    direction = typed("direction", direction)
+    direction, bias = typed("direction", direction), typed("bias", bias)
     if bidirectional and direction is Direction.uni:
         raise LSTMTraceError("--bidirectional contradicts --direction uni; give one of them")
     bi = True if bidirectional else (None if direction is None else direction is Direction.bi)
@@ -107,9 +116,16 @@ def config_options(
         "num_layers": num_layers,
         "bidirectional": bi,
         "proj_size": proj_size,
+        "bias": bias,
         "dtype": None if dtype is None else dtype.value,
         "seed": seed,
     }
+
+
+def typed_options(*, bidirectional: bool) -> dict[str, str]:
+    """What the user typed for a field that two options set, so that a message names the one
+    typed: --bidirectional, not --direction bi."""
+    return {"bidirectional": "--bidirectional"} if bidirectional else {}
 
 
 # --- files and output of the trace command ---------------------------------------------------

@@ -28,15 +28,16 @@ def symbol_and_equation(
             return "x_t", "input at step t"
         below = "[forward h_t, backward h_t]" if config.bidirectional else "h_t"
         return "x_t", f"{below} of layer {layer - 1}"
+    b = " + b_{}" if config.bias else ""  # a layer without biases adds none
     table = {
         "h_prev": (f"h_({prev})", f"h_t of step {prev}; zeros (or h0) at first"),
         "c_prev": (f"C_({prev})", f"C_t of step {prev}; zeros (or c0) at first"),
         "concat": ("X", f"[h_({prev}), x_t]"),
-        "forget_gate": ("f_t", "sigmoid(W_f X + b_f)"),
-        "input_gate": ("i_t", "sigmoid(W_i X + b_i)"),
-        "candidate": ("C~_t", "tanh(W_c X + b_c)"),
+        "forget_gate": ("f_t", f"sigmoid(W_f X{b.format('f')})"),
+        "input_gate": ("i_t", f"sigmoid(W_i X{b.format('i')})"),
+        "candidate": ("C~_t", f"tanh(W_c X{b.format('c')})"),
         "cell_state": ("C_t", f"f_t * C_({prev}) + i_t * C~_t"),
-        "output_gate": ("o_t", "sigmoid(W_o X + b_o)"),
+        "output_gate": ("o_t", f"sigmoid(W_o X{b.format('o')})"),
         "hidden_state": (
             "h_t",
             "W_hr (o_t * tanh(C_t))" if config.proj_size else "o_t * tanh(C_t)",

@@ -29,6 +29,7 @@ OPTION_NAMES = {
     "num_layers": "--layers",
     "bidirectional": "--direction",
     "proj_size": "--proj",
+    "bias": "--bias",
     "dtype": "--dtype",
     "seed": "--seed",
     "max_memory": "--max-memory",
@@ -54,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "num_layers": 1,
     "bidirectional": False,
     "proj_size": 0,
+    "bias": True,
     "dtype": "float32",
     "seed": 0,
 }
@@ -77,8 +79,28 @@ def _show(field: str, value: Any) -> str:
     return str(value)
 
 
+def _typed(field: str, given: Any, typed: Mapping[str, str]) -> str:
+    """The option as the user typed it: '--hidden 64', '--bidirectional', '--no-bias'."""
+    if field in typed:
+        return typed[field]
+    if field == "bias":
+        return "--bias" if given else "--no-bias"
+    return f"{OPTION_NAMES[field]} {_show(field, given)}"
+
+
+def _fact(field: str, fact: Any) -> str:
+    """What a file says: 'whose hidden size is 70', 'which has no biases'."""
+    if field == "bias":
+        return "which has biases" if fact else "which has no biases"
+    return f"whose {_WORDS[field]} is {_show(field, fact)}"
+
+
 def _merge(
-    options: Mapping[str, Any], source: str, facts: Mapping[str, Any], values: dict[str, Any]
+    options: Mapping[str, Any],
+    source: str,
+    facts: Mapping[str, Any],
+    values: dict[str, Any],
+    typed: Mapping[str, str],
 ) -> None:
     """Fill values from facts, refusing an option that contradicts them."""
     for field, fact in facts.items():
@@ -87,8 +109,8 @@ def _merge(
         given = options.get(field)
         if given is not None and given != fact:
             raise ConfigError(
-                f"{OPTION_NAMES[field]} {_show(field, given)} contradicts {source}, whose "
-                f"{_WORDS[field]} is {_show(field, fact)}; drop the option or use other files",
+                f"{_typed(field, given, typed)} contradicts {source}, {_fact(field, fact)}; "
+                "drop the option or use other files",
                 option=field,
             )
         values.setdefault(field, fact)
@@ -101,14 +123,19 @@ def resolve(
     h0_path: Path | None = None,
     c0_path: Path | None = None,
     seq_first: bool = False,
+    typed: Mapping[str, str] | None = None,
 ) -> Resolved:
-    """Combine options (None: not given) with the files they name into a runnable config."""
+    """Combine options (None: not given) with the files they name into a runnable config.
+
+    typed: per field, the option as the user typed it where two options set the field
+    (options.typed_options), for messages."""
+    typed = typed or {}
     values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     wf = read_weights(weights_path) if weights_path else None
     if wf is not None:
         facts = wf.architecture.as_options()
         dtype = facts.pop("dtype")
-        _merge(options, str(wf.path), facts, values)
+        _merge(options, str(wf.path), facts, values, typed)
         if dtype is not None:
             values.setdefault("dtype", dtype)
     x = None
@@ -133,7 +160,7 @@ def resolve(
             raise ConfigError(
                 f"--batch {options['batch']} contradicts {x_path}, which is unbatched"
             )
-        _merge(options, str(x_path), facts_x, values)  # an option it contradicts first
+        _merge(options, str(x_path), facts_x, values, typed)  # an option it contradicts first
         if values["input_size"] != facts_x["input_size"]:  # then the weights it does not fit
             raise FileError(
                 f"{x_path} has {facts_x['input_size']} features per step, but the LSTM reads "

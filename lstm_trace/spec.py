@@ -44,6 +44,7 @@ MODEL_KEYS: dict[str, tuple[str, tuple[type, ...], str]] = {
     "proj": ("proj_size", (int,), "a whole number"),
     "seed": ("seed", (int,), "a whole number"),
     "bidirectional": ("bidirectional", (bool,), "true or false"),
+    "bias": ("bias", (bool,), "true or false"),
     "direction": ("bidirectional", (str,), '"uni" or "bi"'),
     "dtype": ("dtype", (str,), '"float32" or "float64"'),
     "weights": ("weights", (str,), "a file name"),

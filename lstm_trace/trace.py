@@ -61,7 +61,8 @@ class Parameter:
 
 
 def parameters(config: LSTMConfig) -> list[Parameter]:
-    """Every weight of the walkthrough's notation, per layer and direction."""
+    """Every weight of the walkthrough's notation, per layer and direction: W_f ... W_o,
+    b_f ... b_o (unless config.bias is False) and W_hr (with a projection)."""
     out = []
     h, h_out = config.hidden_size, config.h_out
     for k in range(config.num_layers):
@@ -69,7 +70,8 @@ def parameters(config: LSTMConfig) -> list[Parameter]:
         for d in range(config.num_directions):
             direction = DIRECTIONS[d]
             out += [Parameter(f"W_{g}", k, direction, (h, x_size)) for g in WALKTHROUGH_GATES]
-            out += [Parameter(f"b_{g}", k, direction, (h,)) for g in WALKTHROUGH_GATES]
+            if config.bias:
+                out += [Parameter(f"b_{g}", k, direction, (h,)) for g in WALKTHROUGH_GATES]
             if config.proj_size:
                 out.append(Parameter("W_hr", k, direction, (h_out, h)))
     return out
@@ -284,6 +286,7 @@ def header_dict(config: LSTMConfig, selection: StepSelection) -> dict[str, Any]:
             "num_layers": config.num_layers,
             "bidirectional": config.bidirectional,
             "proj_size": config.proj_size,
+            "bias": config.bias,
             "dtype": config.dtype,
             "seed": config.seed,
         },

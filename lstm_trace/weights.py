@@ -8,6 +8,10 @@ Weights are stored the way PyTorch stores them, because its layout is a superset
 with the four gate blocks in PyTorch's order i, f, g (the candidate, C~), o. The walkthrough's
 notation is derived from them: W_f = [w_hh[f] | w_ih[f]] acting on X = [h_(t-1), x_t], of
 shape (H, H_out + I_k), and b_f = b_ih[f] + b_hh[f] of shape (H,).
+
+A layer without biases (config.bias False: PyTorch bias=False, Keras use_bias=False) keeps
+zero b_ih and b_hh here, so the forward pass stays one formula; nothing it exports (the
+state_dict, the counts) has a bias.
 """
 
 from __future__ import annotations
@@ -99,6 +103,10 @@ class LSTMWeights:
                         raise ConfigError(
                             f"{pytorch_name(name, k, d)}: expected shape {shape}, got {got}"
                         )
+                if not cfg.bias and (w.b_ih.any() or w.b_hh.any()):
+                    raise ConfigError(
+                        f"layer {k} {DIRECTIONS[d]}: non-zero biases in a layer without biases"
+                    )
                 if (w.w_hr is None) != (cfg.proj_size == 0):
                     raise ConfigError(f"{pytorch_name('w_hr', k, d)}: present iff proj_size > 0")
                 if w.w_hr is not None and w.w_hr.shape != (h_out, h):
@@ -114,14 +122,26 @@ class LSTMWeights:
                 yield k, d, w
 
     def to_pytorch(self) -> dict[str, FloatArray]:
-        """The weights as a PyTorch nn.LSTM state_dict of NumPy arrays."""
+        """The weights as a PyTorch nn.LSTM state_dict of NumPy arrays (no bias_* keys
+        without biases, as nn.LSTM(bias=False) has none)."""
         out: dict[str, FloatArray] = {}
         for k, d, w in self:
-            for name in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr"):
+            for name in pytorch_fields(self.config):
                 value = getattr(w, name)
                 if value is not None:
                     out[pytorch_name(name, k, d)] = value
         return out
+
+
+def pytorch_fields(config: LSTMConfig) -> tuple[str, ...]:
+    """The tensors nn.LSTM stores per layer and direction: w_ih, w_hh, b_ih and b_hh (unless
+    bias=False), w_hr (with proj_size)."""
+    return (
+        "w_ih",
+        "w_hh",
+        *(("b_ih", "b_hh") if config.bias else ()),
+        *(("w_hr",) if config.proj_size else ()),
+    )
 
 
 def pytorch_name(field: str, layer: int, direction: int) -> str:
@@ -136,7 +156,8 @@ def init_weights(config: LSTMConfig, seed: int | None = None) -> LSTMWeights:
 
     Both biases are drawn too, so they are non-zero and different (equal or zero biases hide
     bugs). The numbers are drawn in float64 and cast, so float32 and float64 runs of the same
-    seed use the same weights up to rounding.
+    seed use the same weights up to rounding. Without biases they are drawn all the same and
+    set to zero, so a seed gives the same W_f ... W_hr with or without biases.
     """
     weight_seed = _seeds(config.seed if seed is None else seed)[0]
     rng = np.random.default_rng(weight_seed)
@@ -152,6 +173,8 @@ def init_weights(config: LSTMConfig, seed: int | None = None) -> LSTMWeights:
         directions = []
         for _ in range(config.num_directions):
             w_ih, w_hh, b_ih, b_hh = draw(4 * h, i), draw(4 * h, h_out), draw(4 * h), draw(4 * h)
+            if not config.bias:
+                b_ih, b_hh = np.zeros_like(b_ih), np.zeros_like(b_hh)
             w_hr = draw(h_out, h) if config.proj_size else None
             directions.append(DirectionWeights(w_ih, w_hh, b_ih, b_hh, w_hr))
         layers.append(tuple(directions))
@@ -174,13 +197,16 @@ def _seeds(seed: int) -> list[np.random.SeedSequence]:
 def weights_from_pytorch(
     state_dict: Mapping[str, NDArray[np.generic]], config: LSTMConfig
 ) -> LSTMWeights:
-    """Build LSTMWeights from an nn.LSTM state_dict of arrays, checking every name and shape."""
+    """Build LSTMWeights from an nn.LSTM state_dict of arrays, checking every name and shape.
+
+    With config.bias False the state_dict has no bias_* keys (nn.LSTM(bias=False)), and the
+    weights get zero biases."""
     dtype = np.dtype(config.dtype)
     expected = {
         pytorch_name(f, k, d)
         for k in range(config.num_layers)
         for d in range(config.num_directions)
-        for f in ("w_ih", "w_hh", "b_ih", "b_hh", *(("w_hr",) if config.proj_size else ()))
+        for f in pytorch_fields(config)
     }
     missing, extra = expected - set(state_dict), set(state_dict) - expected
     if missing or extra:
@@ -201,6 +227,8 @@ def weights_from_pytorch(
         for d in range(config.num_directions):
 
             def get(field: str, k: int = k, d: int = d) -> FloatArray:
+                if field.startswith("b_") and not config.bias:
+                    return np.zeros(4 * config.hidden_size, dtype=dtype)
                 return np.asarray(state_dict[pytorch_name(field, k, d)], dtype=dtype)
 
             w_hr = get("w_hr") if config.proj_size else None
@@ -224,11 +252,13 @@ def param_count(config: LSTMConfig) -> ParamCount:
 
     Keras: 4 * (H * (I_k + H) + H) per layer and direction (one bias; no projection layer, so
     None when proj_size > 0). PyTorch: 4H * (I_k + H_out) + 2 * 4H (two biases) + H_out * H
-    (W_hr) per layer and direction. LSTM(32, 70): Keras 28,840, PyTorch 29,120.
+    (W_hr) per layer and direction. LSTM(32, 70): Keras 28,840, PyTorch 29,120. Without
+    biases both drop their bias terms: 4H * (I_k + H) each, 28,560 for LSTM(32, 70).
     """
     h, d = config.hidden_size, config.num_directions
+    b = h if config.bias else 0  # Keras's one bias per gate
     # Keras: one bias; layers above the first read D * H (Keras has no projection)
-    keras = d * 4 * (h * (config.input_size + h) + h)
-    keras += (config.num_layers - 1) * d * 4 * (h * (d * h + h) + h)
+    keras = d * 4 * (h * (config.input_size + h) + b)
+    keras += (config.num_layers - 1) * d * 4 * (h * (d * h + h) + b)
     pytorch = config.weight_elements()
     return ParamCount(keras=None if config.proj_size else keras, pytorch=pytorch)

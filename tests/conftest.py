@@ -25,6 +25,7 @@ def load_torch_fixture(path: Path) -> tuple[LSTMConfig, LSTMWeights, dict[str, n
         num_layers=int(arrays["meta_num_layers"]),
         bidirectional=bool(arrays["meta_bidirectional"]),
         proj_size=int(arrays["meta_proj_size"]),
+        bias=bool(arrays.get("meta_bias", True)),  # only bias-free fixtures record it
         batch=None if batch < 0 else batch,
         seq_len=int(arrays["meta_seq_len"]),
         dtype=str(arrays["meta_dtype"]),  # type: ignore[arg-type]

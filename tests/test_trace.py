@@ -113,6 +113,7 @@ def test_to_dict_contract() -> None:
         "num_layers": 1,
         "bidirectional": True,
         "proj_size": 0,
+        "bias": True,
         "dtype": "float32",
         "seed": 0,
     }

@@ -37,13 +37,15 @@ def sample_text(sample: Sequence[float | None], more: bool, marks: Sequence[str]
 
 def config_line(cfg: LSTMConfig) -> str:
     """'LSTM input=32 hidden=70 layers=1 uni unbatched T=3 float32 seed=0' (fits 80 columns,
-    a projection and a batch included)."""
+    a projection and a batch included); 'no-bias' after the direction for a layer without
+    biases."""
     parts = [
         f"input={cfg.input_size}",
         f"hidden={cfg.hidden_size}",
         *([f"proj={cfg.proj_size}"] if cfg.proj_size else []),
         f"layers={cfg.num_layers}",
         "bi" if cfg.bidirectional else "uni",
+        *([] if cfg.bias else ["no-bias"]),
         "unbatched" if cfg.batch is None else f"batch={cfg.batch}",
         f"T={cfg.seq_len}",
         cfg.dtype,

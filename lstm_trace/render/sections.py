@@ -100,6 +100,11 @@ def _counts(trace: Trace) -> Note:
     keras = (
         "none in Keras (it has no projection)" if count.keras is None else f"Keras {count.keras:,}"
     )
+    if not cfg.bias:
+        return Note(
+            f"Parameters: {keras}; PyTorch {count.pytorch:,}; no biases (PyTorch bias=False, "
+            "Keras use_bias=False)."
+        )
     return Note(
         f"Parameters: {keras}; PyTorch {count.pytorch:,}, whose second bias b_hh adds "
         f"4 x {cfg.hidden_size} per layer and direction."
@@ -255,12 +260,14 @@ def framework_tables(trace: Trace) -> list[Item]:
             gate_slice(g, h, ONNX_GATE_ORDER),
         )
     rows = {r["name"]: r for r in weight_locations(cfg)}
+    b_f = rows.get("b_f", {"pytorch": "none (bias=False)", "keras": "none (use_bias=False)"})
     example = Note(
         "Gate order: PyTorch i f g o, Keras i f c o, ONNX i o f c.\n"
-        f"Layer 0 forward: W_f = {rows['W_f']['pytorch']}, b_f = {rows['b_f']['pytorch']}.\n"
-        f"Keras: W_f = {rows['W_f']['keras']},\nb_f = {rows['b_f']['keras']}.\n"
+        f"Layer 0 forward: W_f = {rows['W_f']['pytorch']}, b_f = {b_f['pytorch']}.\n"
+        f"Keras: W_f = {rows['W_f']['keras']},\nb_f = {b_f['keras']}.\n"
         "Layer k is l<k>, the backward direction adds _reverse (Keras: the backward layer of "
-        "Bidirectional). PyTorch's second bias has no Keras twin: converting sums them."
+        "Bidirectional)."
+        + (" PyTorch's second bias has no Keras twin: converting sums them." if cfg.bias else "")
     )
     stored = Section.of("Stored tensors", "framework", "tensor", "shape", "count>")
     counts = tensor_counts(cfg)

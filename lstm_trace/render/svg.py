@@ -39,7 +39,7 @@ def _cell(cfg: LSTMConfig) -> Drawing:
     gates.append(("o", f"{SIGMA} output"))
     outs = [f"f_t {dims(cfg, H)}", f"i_t {dims(cfg, H)}", f"C~_t {dims(cfg, H)}"]
     outs.append(f"o_t {dims(cfg, H)}")
-    lines = [(name, f"W_{g} {H}x{X}", f"b_{g} {H}") for g, name in gates]
+    lines = [(name, f"W_{g} {H}x{X}", f"b_{g} {H}" if cfg.bias else "no bias") for g, name in gates]
     bw = max(130, *(text_width(s, 13) + 24 for ls in lines for s in ls))
     pitch = max(bw + 30, *(text_width(s) + 36 for s in [*outs, f"i_t*C~_t {dims(cfg, H)}"]))
     c_in, h_in = f"C_(t-1) {dims(cfg, H)}", f"h_(t-1) {dims(cfg, Ho)}"
