@@ -9,7 +9,7 @@ array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSO
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -177,7 +177,7 @@ def prepare(
 
 
 def trace(
-    config: LSTMConfig,
+    config: LSTMConfig | None = None,
     weights: LSTMWeights | None = None,
     x: ArrayLike | None = None,
     *,
@@ -203,11 +203,13 @@ def trace(
     observers receive every step's gate activations block by block (see forward()), beside
     the gate-health monitor that every trace runs.
     """
+    if config is None:
+        config = _config_of(weights, x)
     selection = prepare(config, steps, samples, max_memory, keep_values, sink is None)
     if weights is None:
         weights = init_weights(config)
     elif weights.config != config:
-        raise ConfigError("the weights were built for a different configuration")
+        weights = _rebuilt(weights, config)
     with np.errstate(over="ignore"):  # a float64 1e300 cast to float32 is inf: health says so
         xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
     expected = (*output_shapes(config)["output"][:-1], config.input_size)
@@ -250,6 +252,41 @@ def trace(
         values=recorder.values,
         health=_health(monitor, xa, h0, c0, config),
     )
+
+
+def _config_of(weights: LSTMWeights | None, x: ArrayLike | None) -> LSTMConfig:
+    """trace(weights=w, x=x): the weights' configuration, with T and the batch from x
+    ((B, T, I) or (T, I)); without x, the weights' own."""
+    if weights is None:
+        raise ConfigError("trace() needs a config, or weights to take it from")
+    if x is None:
+        return weights.config
+    shape = np.shape(x)
+    if len(shape) not in (2, 3):
+        raise ConfigError(f"x must be (T, I) or (B, T, I), got shape {shape}")
+    batch = shape[0] if len(shape) == 3 else None
+    return replace(weights.config, seq_len=shape[-2], batch=batch)
+
+
+#: the fields that describe the input, not the weights: a trace may change them
+_INPUT_FIELDS = ("seq_len", "batch", "seed")
+
+
+def _rebuilt(weights: LSTMWeights, config: LSTMConfig) -> LSTMWeights:
+    """The same weights under config, which may differ in T, the batch and the seed only."""
+    old = weights.config
+    differ = [
+        f.name
+        for f in fields(config)
+        if f.name not in _INPUT_FIELDS and getattr(config, f.name) != getattr(old, f.name)
+    ]
+    if differ:
+        raise ConfigError(
+            "the weights were built for a different configuration ("
+            + ", ".join(f"{n} {getattr(old, n)} != {getattr(config, n)}" for n in differ)
+            + ")"
+        )
+    return LSTMWeights(config, weights.layers)
 
 
 def _health(

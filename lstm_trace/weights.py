@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -195,12 +196,22 @@ def _seeds(seed: int) -> list[np.random.SeedSequence]:
 
 
 def weights_from_pytorch(
-    state_dict: Mapping[str, NDArray[np.generic]], config: LSTMConfig
+    state_dict: Mapping[str, Any], config: LSTMConfig | None = None
 ) -> LSTMWeights:
-    """Build LSTMWeights from an nn.LSTM state_dict of arrays, checking every name and shape.
+    """Build LSTMWeights from an nn.LSTM state_dict, checking every name and shape.
 
+    The values may be NumPy arrays or CPU torch tensors (``model.state_dict()`` as it is).
+    config None: inferred from the names and shapes, as the command line does (a prefix such
+    as 'encoder.lstm.' is found and dropped; the dtype is the tensors', float32 if mixed).
     With config.bias False the state_dict has no bias_* keys (nn.LSTM(bias=False)), and the
     weights get zero biases."""
+    state_dict = {k: _as_array(v) for k, v in state_dict.items()}
+    if config is None:
+        from .frameworks import infer_pytorch, strip_pytorch_prefix
+
+        state_dict = strip_pytorch_prefix(state_dict)
+        options = infer_pytorch(state_dict).as_options()
+        config = LSTMConfig(**{**options, "dtype": options["dtype"] or "float32"})
     dtype = np.dtype(config.dtype)
     expected = {
         pytorch_name(f, k, d)
@@ -237,6 +248,14 @@ def weights_from_pytorch(
             )
         layers.append(tuple(directions))
     return LSTMWeights(config, tuple(layers))
+
+
+def _as_array(value: Any) -> NDArray[Any]:
+    """A NumPy array from an array or a torch tensor (detached and moved to the CPU first, so
+    that parameters with requires_grad and tensors on a GPU are read too)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
 
 
 @dataclass(frozen=True)
