@@ -71,6 +71,8 @@ def plan(path: Path) -> Target:
         raise FileError(f"{path}: cannot write it ({exc.strerror or exc})") from None
     mode = st.st_mode
     if stat.S_ISREG(mode):
+        if not os.access(path, os.W_OK):  # a shell's `>` would refuse it too (not as root)
+            raise FileError(f"{path}: cannot write it (the file is read-only)")
         target = Target(path, Path(os.path.realpath(path)), False, st)
         _writable_folder(target)
         return target
@@ -168,7 +170,8 @@ def _keep_status(tmp: str, old: os.stat_result | None) -> None:
     open() would give a new file; as root, also the old file's owner."""
     os.chmod(tmp, stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_umask())
     if old is not None and hasattr(os, "geteuid") and os.geteuid() == 0:
-        os.chown(tmp, old.st_uid, old.st_gid)
+        with contextlib.suppress(OSError):  # a file system without owners (FAT) keeps none
+            os.chown(tmp, old.st_uid, old.st_gid)
 
 
 def _umask() -> int:

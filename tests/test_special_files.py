@@ -8,6 +8,8 @@ import io
 import os
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 import xml.etree.ElementTree as ET
@@ -270,3 +272,33 @@ def test_a_socket_is_refused_before_any_work(
             assert code == 1 and out == ""
             assert err == "lstm-trace: error: sock: is a socket, not a file\n"
             assert stat.S_ISSOCK(os.lstat("sock").st_mode)
+
+
+def test_a_block_device_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node = tmp_path / "disk"
+    try:
+        os.mknod(node, 0o600 | stat.S_IFBLK, os.makedev(7, 250))  # a loop device; never opened
+    except (PermissionError, OSError) as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    code, out, err = run(capsys, "--dump", node, "--json")
+    assert code == 1 and out == ""
+    assert err == f"lstm-trace: error: {node}: is a block device, not a file\n"
+    assert stat.S_ISBLK(os.lstat(node).st_mode)
+
+
+def test_convert_to_dev_stdout_into_a_pipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "w.npz"
+    assert main(["-H", "4", "-i", "3", "--save-weights", str(source), "--json"]) == 0
+    convert = ["convert", str(source), "/dev/stdout", "--to", "keras"]
+    done = subprocess.run(
+        [sys.executable, "-m", "lstm_trace", *convert],
+        capture_output=True,  # stdout is a pipe: /dev/stdout is a FIFO, opened as it is
+        timeout=120,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert npz_keys(done.stdout) == ["lstm/bias", "lstm/kernel", "lstm/recurrent_kernel"]

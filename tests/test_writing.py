@@ -276,3 +276,48 @@ def test_write_weights_takes_the_kind_apart_from_the_name(tmp_path: Path) -> Non
     write_weights(tmp_path / "blob", weights, "pytorch", ".npz")
     with np.load(tmp_path / "blob", allow_pickle=False) as z:
         np.testing.assert_array_equal(z["weight_hh_l0"], weights.to_pytorch()["weight_hh_l0"])
+
+
+def test_a_read_only_file_is_refused_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "d.npz"
+    target.write_bytes(b"old")
+    target.chmod(0o444)
+    real_access = os.access
+
+    def access(path: Any, mode: int) -> bool:  # as a user who is not root sees a 0444 file
+        if Path(path) == target and mode & os.W_OK:
+            return False
+        return real_access(path, mode)
+
+    monkeypatch.setattr("lstm_trace.targets.os.access", access)
+    code, out, err = run(capsys, "--dump", target, "--json")
+    assert code == 1 and out == ""
+    assert err == f"lstm-trace: error: {target}: cannot write it (the file is read-only)\n"
+    assert target.read_bytes() == b"old"
+
+
+PNG = b"\x89PNG\r\n\x1a\n fake"
+
+
+def test_png_is_written_through_a_symlink_and_rendered_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lstm_trace.render.png.have_converter", lambda: True)
+    monkeypatch.setattr("lstm_trace.render.png.svg_to_png", lambda text: PNG)
+    (tmp_path / "real.png").write_bytes(b"old")
+    link = tmp_path / "p.png"
+    link.symlink_to("real.png")
+    code, _, err = run(capsys, "--png", link, "--json")
+    assert code == 0 and f"wrote {link}" in err
+    assert link.is_symlink() and (tmp_path / "real.png").read_bytes() == PNG
+
+    def broken(text: str) -> bytes:
+        raise RuntimeError("rsvg-convert failed: no fonts")
+
+    monkeypatch.setattr("lstm_trace.render.png.svg_to_png", broken)
+    code, _, err = run(capsys, "--svg", tmp_path / "c.svg", "--png", link, "--json")
+    assert code == 1 and f"{link}: rsvg-convert failed: no fonts" in err
+    assert not (tmp_path / "c.svg").exists()  # the SVG waits for the PNG, so neither is written
+    assert (tmp_path / "real.png").read_bytes() == PNG
