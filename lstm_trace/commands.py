@@ -65,16 +65,16 @@ def convert(
     from .writing import weights_format, write_weights
 
     must_exist(source)  # the first thing a user should hear about
-    out = weights_format(target, None if to is None else to.value, need_to=True)
+    saving = weights_format(target, None if to is None else to.value, need_to=True)
     wf = read_weights(source)
     for message in wf.notes:
         note(message)
     arch = wf.architecture.as_options()
     arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
     config = LSTMConfig(**arch)
-    write_weights(target, wf.build(config), out.framework, out.kind)
+    write_weights(target, wf.build(config), saving.framework, saving.kind)
     note(
-        f"wrote {target}: {out.framework} weights of an LSTM with input {config.input_size}, "
+        f"wrote {target}: {saving.framework} weights of an LSTM with input {config.input_size}, "
         f"hidden {config.hidden_size}, {config.num_layers} layer(s), "
         f"{'bidirectional' if config.bidirectional else 'unidirectional'}, {config.dtype}"
     )

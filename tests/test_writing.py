@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +323,34 @@ def test_png_is_written_through_a_symlink_and_rendered_before_anything_is_writte
     assert code == 1 and f"{link}: rsvg-convert failed: no fonts" in err
     assert not (tmp_path / "c.svg").exists()  # the SVG waits for the PNG, so neither is written
     assert (tmp_path / "real.png").read_bytes() == PNG
+
+
+def test_a_missing_writer_library_is_said_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "h5py", None)  # makes `import h5py` fail
+    for to in ("keras", "keras-h5"):
+        code, out, err = run(capsys, "--save-weights", tmp_path / "w.weights.h5", "--to", to)
+        assert code == 1 and out == "" and "pip install 'lstm-trace[keras]'" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+#: the only places that may write a file by its name: targets.py for every output; the PNG
+#: renderer's own temporary folder (a page for Chromium); cli.py's os.devnull for a closed stdout
+MAY_OPEN_FOR_WRITING = {"targets.py", "render/png.py", "cli.py"}
+WRITING_CALLS = re.compile(
+    r"write_bytes\(|write_text\(|open\([^)]*['\"][wax]b?['\"]|os\.(replace|rename|O_WRONLY)"
+    r"|mkstemp\(|NamedTemporaryFile\(|np\.save\(|savez(_compressed)?\([^f)]"
+    r"|torch\.save\([^,]*, (?!f\))|h5py\.File\((?!raw,)[^)]*['\"][wax]"  # not to a handle
+)
+
+
+def test_every_output_goes_through_atomic_open() -> None:
+    package = Path(__file__).parent.parent / "lstm_trace"
+    writers = {
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if WRITING_CALLS.search(path.read_text())
+    }
+    assert writers <= MAY_OPEN_FOR_WRITING
+    assert "targets.py" in writers  # the pattern finds what it looks for
