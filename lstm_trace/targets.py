@@ -55,11 +55,6 @@ class Target:
     #: the existing regular file's status (mode, owner), None for a new file or a stream
     old: os.stat_result | None = None
 
-    @property
-    def what(self) -> str:
-        """How a message names the kind of target."""
-        return "device or FIFO" if self.stream else "file"
-
 
 def plan(path: Path) -> Target:
     """Classify path for writing, or refuse it (FileError) in one line naming what it is."""

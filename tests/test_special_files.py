@@ -22,6 +22,8 @@ import pytest
 
 from lstm_trace.cli import main
 
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="devices and FIFOs are POSIX's")
+
 #: seconds a test waits for the other end of a FIFO before it gives up (never reached
 #: when the code works; it only keeps a broken build from hanging the suite)
 WAIT = 30.0
@@ -38,6 +40,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
 def device(folder: Path, name: str, major: int, minor: int) -> Path:
     """A character device node in folder (1,3 is null, 1,7 is full), or skip the test where
     making or opening one is not permitted (not root, a nodev mount, a container's policy)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("device numbers 1,3 and 1,7 are Linux's null and full")
     path = folder / name
     try:
         os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))

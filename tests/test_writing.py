@@ -168,6 +168,7 @@ def test_a_directory_is_refused_before_any_work(
     assert list(d.iterdir()) == []
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 def test_an_unwritable_folder_is_named_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--export-html", "/proc/self/x.html")
     assert code == 1 and out == ""
