@@ -86,9 +86,11 @@ SaveAsOpt = Annotated[
     SaveAs | None,
     typer.Option(
         "--to",
+        metavar="<format>",  # the eight choices in the help: a choice list would wrap mid-word
         help="With --save-weights: pytorch or keras names (default: keras for .weights.h5, "
-        "else pytorch); pytorch-npz, keras-h5, ...: also the kind of file, for a device or FIFO "
-        "such as /dev/stdout.",
+        "else pytorch); pytorch-npz, pytorch-safetensors, pytorch-pt, keras-npz, "
+        "keras-safetensors or keras-h5 also name the kind of file, for a device or FIFO such "
+        "as /dev/stdout.",
         rich_help_panel=FILES,
     ),
 ]

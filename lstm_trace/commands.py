@@ -49,9 +49,11 @@ def convert(
         SaveAs | None,
         typer.Option(
             "--to",
-            help="The framework whose names and layout to write (implied by .weights.h5 and "
-            ".pt; needed for .npz and .safetensors); pytorch-npz, keras-h5, ...: also the kind "
-            "of file, for a device or FIFO such as /dev/stdout.",
+            metavar="<format>",  # the eight choices in the help: a choice list would wrap
+            help="pytorch or keras: the names and layout to write (implied by .weights.h5 and "
+            ".pt; needed for .npz and .safetensors); pytorch-npz, pytorch-safetensors, "
+            "pytorch-pt, keras-npz, keras-safetensors or keras-h5 also name the kind of file, "
+            "for a device or FIFO such as /dev/stdout.",
         ),
     ] = None,
     dtype: Annotated[
