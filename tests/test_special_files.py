@@ -159,6 +159,7 @@ def test_the_real_dev_null_works_and_is_never_renamed_over(
     monkeypatch.setattr("lstm_trace.targets.os.replace", refuse)
     monkeypatch.setattr("lstm_trace.targets.os.chmod", refuse)
     before = os.stat("/dev/null")
+    assert stat.S_ISCHR(before.st_mode), "this machine's /dev/null is not a device: restore it"
     for option in ("--dump", "--svg"):
         code, out, err = run(capsys, option, "/dev/null", "--json")
         assert code == 0 and out.startswith("{") and "wrote /dev/null" in err
@@ -306,3 +307,16 @@ def test_convert_to_dev_stdout_into_a_pipe(
     )
     assert done.returncode == 0, done.stderr
     assert npz_keys(done.stdout) == ["lstm/bias", "lstm/kernel", "lstm/recurrent_kernel"]
+
+
+def test_a_symlink_to_a_device_is_written_through_without_a_suffix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node = device(tmp_path, "null", 1, 3)
+    link = tmp_path / "out"  # no suffix: the device it names has none to check
+    link.symlink_to("null")
+    for option in ("--dump", "--svg", "--export-html"):
+        code, _, err = run(capsys, option, link, "--format", "table")
+        assert code == 0 and f"wrote {link}" in err
+    assert link.is_symlink() and os.readlink(link) == "null"
+    assert_device(node, 1, 3)
