@@ -23,6 +23,7 @@ from .cli_output import (
     note,
     run_and_render,
     save_exports,
+    save_results,
 )
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError, ReaderGone
@@ -32,6 +33,7 @@ from .options import (
     DEFAULT_LAYERS,
     DEFAULT_PROJ,
     DEFAULT_SEQ_LEN,
+    FILES,
     OUTPUT,
     BatchOpt,
     BiasOpt,
@@ -68,7 +70,7 @@ from .options import (
     typed_options,
 )
 from .resolve import OPTION_NAMES
-from .writing import framework_for
+from .writing import SaveAs, weights_format
 
 __all__ = [
     "ExportHtmlOpt",
@@ -90,6 +92,19 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Trace every gate of an LSTM: shapes, equations and values, as a table, a tree or JSON.",
 )
+
+SaveAsOpt = Annotated[
+    SaveAs | None,
+    typer.Option(
+        "--to",
+        metavar="<format>",  # the eight choices in the help: a choice list would wrap mid-word
+        help="With --save-weights: pytorch or keras names (without it, keras for .weights.h5 "
+        "and pytorch for the rest); pytorch-npz, pytorch-safetensors, pytorch-pt, keras-npz, "
+        "keras-safetensors or keras-h5 also name the kind of file, for a device or FIFO such "
+        "as /dev/stdout.",
+        rich_help_panel=FILES,
+    ),
+]
 
 DEFAULT_MAX_MEMORY_TEXT = format_bytes(DEFAULT_MAX_MEMORY).replace(" ", "")
 
@@ -124,6 +139,7 @@ def main_command(
     dump: DumpOpt = None,
     dump_all: DumpAllOpt = False,
     save_weights: SaveWeightsOpt = None,
+    save_as: SaveAsOpt = None,
     steps: StepsOpt = None,
     samples: SamplesOpt = 4,
     fmt: Annotated[
@@ -171,12 +187,17 @@ def main_command(
         raise LSTMTraceError("--seq-first says how --x is laid out; it needs --x FILE.npy")
     check_targets(
         dump=dump,
-        save_weights=save_weights,
         svg=svg,
         png=png,
         export_svg=export_svg,
         export_html=export_html,
     )
+    if save_as is not None and save_weights is None:
+        raise LSTMTraceError("--to says how --save-weights writes; it needs --save-weights FILE")
+    weights_out = None
+    if save_weights is not None:
+        to = None if save_as is None else save_as.value
+        weights_out = weights_format(save_weights, to, "--save-weights")
     fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
     expectations = [parse(e) for e in expect or []]
@@ -198,7 +219,7 @@ def main_command(
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
-    if save_weights is not None and run.config.proj_size and framework_for(save_weights) == "keras":
+    if weights_out is not None and run.config.proj_size and weights_out.framework == "keras":
         raise LSTMTraceError(f"{save_weights}: Keras has no LSTM with a projection (--proj)")
     checker = Checker(run.config, expectations) if expectations else None
     request = Request(
@@ -215,17 +236,7 @@ def main_command(
         export_html=export_html,
     )
     result = run_and_render(run, request, checker)
-    if dump is not None:
-        from .writing import write_npz
-
-        write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=dump_all))
-        note(f"wrote {dump}")
-    if save_weights is not None:
-        from .writing import write_weights
-
-        framework = framework_for(save_weights)
-        write_weights(save_weights, result.weights, framework)
-        note(f"wrote {save_weights} ({framework} names)")
+    save_results(result, dump, dump_all, seq_first, save_weights, weights_out)
     if checker is not None:
         outcomes = checker.finish(result.outputs, result.param_count)
         failed = [o for o in outcomes if not o.passed]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .records import TensorRecord
     from .resolve import Resolved
     from .trace import Trace
+    from .writing import WeightsFormat
 
 
 class Format(str, Enum):
@@ -52,18 +53,16 @@ class Request:
 
 
 def check_targets(**paths: Path | None) -> None:
-    """Refuse, before any work, files that could not be written at the end: a missing folder,
-    a weights kind that cannot be written, a PNG without a converter."""
-    from .writing import check_target, framework_for, require_writer
+    """Refuse, before any work, outputs that could not be written at the end: a name without
+    its option's suffix (usage, exit 2), a directory, a missing folder, a socket (exit 1), a
+    PNG without a converter. Keywords are the options' names: export_svg for --export-svg."""
+    from .targets import check_output
 
-    for option, path in paths.items():
+    for name, path in paths.items():
         if path is None:
             continue
-        check_target(path)
-        if option == "save_weights":
-            framework_for(path)
-            require_writer(path)  # a missing library is said now, not after the whole trace
-        if option == "png":
+        check_output(path, "--" + name.replace("_", "-"))
+        if name == "png":
             from .render.png import NO_CONVERTER, have_converter
 
             if not have_converter():
@@ -95,7 +94,7 @@ def show(console: Console, renderable: RenderableType) -> None:
 
 def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
     """--export-svg / --export-html: what was printed, as a picture or a page."""
-    from .writing import atomic_open
+    from .targets import atomic_open
 
     for path, kind in ((svg, "svg"), (html, "html")):
         if path is None:
@@ -110,13 +109,11 @@ def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
 
 
 def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
-    """Write an SVG document and/or its PNG rendering."""
-    from .writing import atomic_open
+    """Write an SVG document and/or its PNG rendering; the PNG is rendered first, so that a
+    converter's failure leaves neither file written."""
+    from .targets import atomic_open
 
-    if svg is not None:
-        with atomic_open(svg) as f:
-            f.write(svg_text.encode())
-        note(f"wrote {svg}")
+    data = None
     if png is not None:
         from .render.png import svg_to_png
 
@@ -124,9 +121,36 @@ def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
             data = svg_to_png(svg_text)
         except (FileNotFoundError, RuntimeError, OSError) as exc:
             raise FileError(f"{png}: {exc}") from None
+    if svg is not None:
+        with atomic_open(svg) as f:
+            f.write(svg_text.encode())
+        note(f"wrote {svg}")
+    if png is not None and data is not None:
         with atomic_open(png) as f:
             f.write(data)
         note(f"wrote {png}")
+
+
+def save_results(
+    result: Trace,
+    dump: Path | None,
+    every_tensor: bool,
+    seq_first: bool,
+    save_weights: Path | None,
+    weights_out: WeightsFormat | None,
+) -> None:
+    """--dump (output, h_n and c_n, every tensor too with --dump-all) and --save-weights."""
+    if dump is not None:
+        from .writing import write_npz
+
+        write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=every_tensor))
+        note(f"wrote {dump}")
+    if save_weights is not None and weights_out is not None:
+        from .writing import write_weights
+
+        framework, kind = weights_out.framework, weights_out.kind
+        write_weights(save_weights, result.weights, framework, kind)
+        note(f"wrote {save_weights} ({framework} names, {kind})")
 
 
 def _trace(run: Resolved, request: Request, **extra: Any) -> Trace:

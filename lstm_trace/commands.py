@@ -15,7 +15,7 @@ from rich.text import Text
 from typer.core import TyperCommand
 
 from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
-from .cli_output import show
+from .cli_output import check_targets, show
 from .errors import ConfigError, FileError, LSTMTraceError
 from .options import (
     DEFAULT_HIDDEN,
@@ -38,6 +38,7 @@ from .options import (
     config_options,
     typed_options,
 )
+from .writing import SaveAs
 
 
 class PlainUsage(TyperCommand):
@@ -47,11 +48,6 @@ class PlainUsage(TyperCommand):
     def collect_usage_pieces(self, ctx: Any) -> list[str]:  # Typer's own copy of Click's Context
         pieces: list[str] = super().collect_usage_pieces(ctx)
         return [re.sub(r"^\{(.*)\}$", r"\1", piece) for piece in pieces]
-
-
-class Framework(str, Enum):
-    pytorch = "pytorch"
-    keras = "keras"
 
 
 class ReportFormat(str, Enum):
@@ -73,11 +69,14 @@ def convert(
         ),
     ],
     to: Annotated[
-        Framework | None,
+        SaveAs | None,
         typer.Option(
             "--to",
-            help="The framework whose names and layout to write (implied by .weights.h5 and "
-            ".pt; needed for .npz and .safetensors).",
+            metavar="<format>",  # the eight choices in the help: a choice list would wrap
+            help="pytorch or keras: the names and layout to write (implied by .weights.h5 and "
+            ".pt; needed for .npz and .safetensors); pytorch-npz, pytorch-safetensors, "
+            "pytorch-pt, keras-npz, keras-safetensors or keras-h5 also name the kind of file, "
+            "for a device or FIFO such as /dev/stdout.",
         ),
     ] = None,
     dtype: Annotated[
@@ -87,29 +86,21 @@ def convert(
 ) -> None:
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
     from .config import LSTMConfig
-    from .errors import LSTMTraceError
-    from .io import must_exist, read_weights, suffix_of
+    from .io import must_exist, read_weights
     from .resolve import DEFAULTS
-    from .writing import check_target, framework_for, require_writer, write_weights
+    from .writing import weights_format, write_weights
 
     must_exist(source)  # the first thing a user should hear about
-    if to is None and suffix_of(target) in (".npz", ".safetensors"):
-        raise LSTMTraceError(
-            f"{target}: a {suffix_of(target)} file can hold PyTorch or Keras names; "
-            "say which with --to pytorch or --to keras"
-        )
-    framework = framework_for(target, None if to is None else to.value)
-    check_target(target)
-    require_writer(target)  # a missing library is said now, not after reading the source
+    saving = weights_format(target, None if to is None else to.value, need_to=True)
     wf = read_weights(source)
     for message in wf.notes:
         note(message)
     arch = wf.architecture.as_options()
     arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
     config = LSTMConfig(**arch)
-    write_weights(target, wf.build(config), framework)
+    write_weights(target, wf.build(config), saving.framework, saving.kind)
     note(
-        f"wrote {target}: {framework} weights of an LSTM with input {config.input_size}, "
+        f"wrote {target}: {saving.framework} weights of an LSTM with input {config.input_size}, "
         f"hidden {config.hidden_size}, {config.num_layers} layer(s), "
         f"{'bidirectional' if config.bidirectional else 'unidirectional'}, {config.dtype}"
     )
@@ -132,12 +123,10 @@ def check(
     from .render.sections import Section
     from .render.table import rich_table
     from .spec import load_spec
-    from .writing import atomic_open
+    from .targets import atomic_open, check_output
 
     if junit is not None:
-        from .writing import check_target
-
-        check_target(junit)
+        check_output(junit, "--junit")
     results = run_models(load_spec(spec))
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(results_dict(str(spec), results), indent=2) + "\n")
@@ -264,6 +253,7 @@ def explain(
     )
     if fmt is ExplainFormat.markdown and (export_svg or export_html):
         raise LSTMTraceError("--export-svg and --export-html save the terminal view, not markdown")
+    check_targets(export_svg=export_svg, export_html=export_html)
     typed = typed_options(bidirectional=bidirectional)
     text = explain_text(resolve(options, weights, typed=typed).config)
     if fmt is ExplainFormat.markdown:

@@ -305,7 +305,7 @@ def write_keras_weights(path: Path, layers: list[KerasLayer]) -> None:
     from .writing import atomic_open
 
     h5py = _h5py()
-    with atomic_open(path) as raw, h5py.File(raw, "w") as f:
+    with atomic_open(path, seekable=True) as raw, h5py.File(raw, "w") as f:
         f.create_group("vars").attrs["name"] = "sequential"
         top = f.create_group("layers")
         for n, layer in enumerate(layers):

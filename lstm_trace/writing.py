@@ -1,54 +1,42 @@
 """Writing files: weights in a framework's names, result arrays, pictures and reports.
 
-Every write goes to a temporary file beside the target and is renamed into place, so a failed
-or interrupted write never leaves a partial file. Optional libraries are imported where used.
+Every write goes through targets.atomic_open, which never destroys what is at the path: a
+regular file is replaced atomically, a symlink is written through, a device or FIFO is written
+in place. Optional libraries are imported where used.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ConfigError, FileError
+from .errors import ConfigError, FileError, LSTMTraceError
 from .frameworks import KerasLayer, to_keras
 from .io import optional, suffix_of
+from .targets import atomic_open, plan
 from .weights import LSTMWeights
 
-
-@contextlib.contextmanager
-def atomic_open(path: Path) -> Iterator[IO[bytes]]:
-    """Write to a temporary file beside path and rename it into place only on success."""
-    check_target(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it is to set it
-    os.umask(mask)
-    return mask
+__all__ = [
+    "WEIGHT_KINDS",
+    "SaveAs",
+    "WeightsFormat",
+    "atomic_open",
+    "require_writer",
+    "weights_format",
+    "write_npz",
+    "write_weights",
+]
 
 
 def write_npz(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
-    with atomic_open(path) as f:
+    """An .npz of these arrays (a zip archive: it seeks while it is written)."""
+    with atomic_open(path, seekable=True) as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
@@ -68,9 +56,80 @@ WRITERS = {
 }
 
 
-def require_writer(path: Path) -> None:
-    """Refuse, before any work, a weights file whose library is not installed."""
-    kind = suffix_of(path)
+class SaveAs(str, Enum):
+    """--to: the framework whose names and layout to write, alone (the kind then comes from
+    the file name) or with the kind (for a device or FIFO, which has no suffix to tell it)."""
+
+    pytorch = "pytorch"
+    keras = "keras"
+    pytorch_npz = "pytorch-npz"
+    pytorch_safetensors = "pytorch-safetensors"
+    pytorch_pt = "pytorch-pt"
+    keras_npz = "keras-npz"
+    keras_safetensors = "keras-safetensors"
+    keras_h5 = "keras-h5"
+
+
+#: the file kind each --to ending names
+KIND_OF = {"npz": ".npz", "safetensors": ".safetensors", "pt": ".pt", "h5": ".weights.h5"}
+
+
+@dataclass(frozen=True)
+class WeightsFormat:
+    """How weights are written: in which framework's names, as which kind of file."""
+
+    framework: str  # "pytorch" or "keras"
+    kind: str  # one of WEIGHT_KINDS[framework]
+
+
+def weights_format(
+    path: Path, to: str | None, option: str = "", *, need_to: bool = False
+) -> WeightsFormat:
+    """The format to write weights to path in, checked before any work (a usage error).
+
+    The framework is --to's, else keras for .weights.h5 and pytorch for the rest (need_to:
+    .npz and .safetensors, which hold either, need --to). The kind is the file name's suffix;
+    a device or FIFO has none, and takes --to's (pytorch-npz, ...), .npz for a bare framework.
+    Also refuses a kind whose library is not installed (FileError).
+    """
+    where = f"{option} {path}" if option else str(path)
+    framework, _, named = (to or "").partition("-")
+    if plan(path).stream:
+        if not framework:
+            raise LSTMTraceError(
+                f"{where}: a device or FIFO has no suffix to tell the kind of file; say it "
+                f"with --to ({', '.join(s.value for s in SaveAs)})"
+            )
+        kind = KIND_OF[named] if named else ".npz"
+    else:
+        kind = suffix_of(path)
+        if named and kind != KIND_OF[named] and not (named == "pt" and kind == ".pth"):
+            raise LSTMTraceError(
+                f"{where}: --to {to} writes a {KIND_OF[named]} file; name it so, or give "
+                f"--to {framework}"
+            )
+        if not framework and need_to and kind in (".npz", ".safetensors"):
+            raise LSTMTraceError(
+                f"{where}: a {kind} file can hold PyTorch or Keras names; "
+                "say which with --to pytorch or --to keras"
+            )
+        framework = framework or ("keras" if kind == ".weights.h5" else "pytorch")
+    _check_kind(where, framework, kind)
+    require_writer(kind)  # a missing library is said now, not after the whole run
+    return WeightsFormat(framework, kind)
+
+
+def _check_kind(where: str, framework: str, kind: str) -> None:
+    if kind not in WEIGHT_KINDS[framework]:
+        other = "keras" if framework == "pytorch" else "pytorch"
+        raise LSTMTraceError(
+            f"{where}: cannot write {framework} weights as {kind or '(no suffix)'}; use "
+            f"{', '.join(WEIGHT_KINDS[framework])} ({other}: {', '.join(WEIGHT_KINDS[other])})"
+        )
+
+
+def require_writer(kind: str) -> None:
+    """Refuse, before any work, a kind of weights file whose library is not installed."""
     if kind in WRITERS:
         _writer(kind)
 
@@ -80,42 +139,18 @@ def _writer(kind: str) -> ModuleType:
     return optional(WRITERS[kind], f"writing {kind} files")
 
 
-def check_target(path: Path) -> None:
-    """Refuse, before any work, an output path that cannot be written: no such folder, or a
-    folder where a file should go."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileError(f"{path}: the folder {directory} does not exist")
-    if path.is_dir():
-        raise FileError(f"{path}: is a directory, not a file")
-
-
-def framework_for(path: Path, framework: str | None = None) -> str:
-    """The framework to write path as: the one given, else the one its kind implies
-    (.weights.h5: keras; .pt/.pth: pytorch); .npz and .safetensors default to pytorch
-    unless given. Refuses a kind the framework cannot be written as."""
-    kind = suffix_of(path)
-    if framework is None:
-        framework = "keras" if kind == ".weights.h5" else "pytorch"
-    if kind not in WEIGHT_KINDS[framework]:
-        other = "keras" if framework == "pytorch" else "pytorch"
-        raise FileError(
-            f"{path}: cannot write {framework} weights as {kind or '(no suffix)'}; use "
-            f"{', '.join(WEIGHT_KINDS[framework])} ({other}: {', '.join(WEIGHT_KINDS[other])})"
-        )
-    return framework
-
-
-def write_weights(path: Path, weights: LSTMWeights, framework: str) -> None:
-    """Save weights in a framework's names; the format comes from the suffix.
+def write_weights(
+    path: Path, weights: LSTMWeights, framework: str, kind: str | None = None
+) -> None:
+    """Save weights in a framework's names, as kind (default: the file name's suffix).
 
     pytorch: .npz, .safetensors, .pt/.pth (a state_dict that nn.LSTM.load_state_dict takes).
     keras: .npz (Keras variable paths), .weights.h5 (model.load_weights on a Sequential of
     LSTM or Bidirectional(LSTM) layers), .safetensors.
     """
-    framework_for(path, framework)
-    check_target(path)
-    kind = suffix_of(path)
+    kind = suffix_of(path) if kind is None else kind
+    _check_kind(str(path), framework, kind)
+    plan(path)
     if framework == "pytorch":
         state = weights.to_pytorch()
         if kind == ".npz":
@@ -146,7 +181,7 @@ def _to_keras(weights: LSTMWeights) -> list[KerasLayer]:
 def _write_safetensors(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
     st = _writer(".safetensors")
     data = st.save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
-    with atomic_open(path) as f:
+    with atomic_open(path) as f:  # the bytes are whole before the file is opened
         f.write(data)
 
 
@@ -154,7 +189,7 @@ def _write_torch(path: Path, state: dict[str, NDArray[Any]], kind: str) -> None:
     torch = _writer(kind)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
     try:
-        with atomic_open(path) as f:
+        with atomic_open(path, seekable=True) as f:  # a zip archive
             torch.save(tensors, f)
     except RuntimeError as exc:  # torch reports a full disk this way
         raise FileError(f"{path}: cannot write it ({' '.join(str(exc).split())})") from None

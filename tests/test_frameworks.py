@@ -201,7 +201,8 @@ def test_convert_pytorch_to_keras_and_back(fixture: Path, tmp_path: Path, capsys
 
 def test_convert_refuses_unknown_target_kind(tmp_path: Path, capsys: Any) -> None:
     np.savez(tmp_path / "w.npz", **init_weights(LSTMConfig()).to_pytorch())
-    assert main(["convert", str(tmp_path / "w.npz"), str(tmp_path / "w.pt"), "--to", "keras"]) == 1
+    # a usage error, like every output name of the wrong kind
+    assert main(["convert", str(tmp_path / "w.npz"), str(tmp_path / "w.pt"), "--to", "keras"]) == 2
     assert "cannot write keras weights as .pt" in capsys.readouterr().err
     assert (
         main(["convert", str(tmp_path / "w.npz"), str(tmp_path / "w.x"), "--to", "sideways"]) == 2
