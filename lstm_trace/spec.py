@@ -76,6 +76,8 @@ def load_spec(path: Path) -> list[ModelSpec]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise SpecError(f"{path}: not a spec: arrays or tables nested too deeply") from None
     unknown = [k for k in data if k != "models"]
     if unknown:
         raise SpecError(
