@@ -205,7 +205,7 @@ def main_command(
         write_weights(save_weights, result.weights, framework)
         note(f"wrote {save_weights} ({framework} names)")
     if checker is not None:
-        outcomes = checker.finish(result.outputs, result.param_count)
+        outcomes = checker.finish(result.outputs, result.param_count, result.health)
         failed = [o for o in outcomes if not o.passed]
         for o in failed:
             note(o.message)

@@ -12,7 +12,7 @@
 
     [models.encoder]
     weights = "encoder.pt"        # relative to the spec file
-    expect = { output = "*,256" }
+    expect = { output = "*,256", finite = true }   # finite: no NaN or Inf anywhere
 
 A bad spec is refused with the file, the line and the key.
 """
@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from .config import LSTMConfig
 from .errors import ConfigError, FileError, LSTMTraceError
-from .expect import Expectation, ExpectationError, expectation
+from .expect import FINITE, Expectation, ExpectationError, expectation
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -124,6 +124,8 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
             files[key] = path.parent / str(value)  # an absolute path stays absolute
         elif key == "expect":
             for ename, evalue in cast(dict[str, Any], value).items():
+                if ename == FINITE and evalue is False:
+                    continue  # finite = false asks for nothing
                 try:
                     if isinstance(evalue, list) and not evalue:
                         raise ExpectationError(f"--expect {ename}: an empty shape")
