@@ -97,9 +97,11 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
     options: dict[str, Any] = {}
     files: dict[str, Path | None] = {"weights": None, "x": None}
     expectations: list[Expectation] = []
-    lines: dict[str, int | str] = {}  # config field -> line, for errors found later
+    keys: dict[str, str] = {}  # config field -> its key, for errors found later
     for raw_key, value in body.items():
-        line = _line(text, where, raw_key)
+        # Lines are looked up in the text only for an error: a lookup scans the text, so
+        # doing it for every key made a spec's check quadratic in its number of models.
+        line = _LazyLine(text, where, raw_key)
         key = raw_key.replace("-", "_")  # the options' long names: seq-len or seq_len
         if key not in MODEL_KEYS:
             raise SpecError(
@@ -119,7 +121,7 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
             raise SpecError(f"{path}:{line}: models.{name}: direction and bidirectional disagree")
         if key in ("direction", "bidirectional"):
             options[field] = value
-            lines[field] = line
+            keys[field] = raw_key
         elif key in files:
             files[key] = path.parent / str(value)  # an absolute path stays absolute
         elif key == "expect":
@@ -131,24 +133,36 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
                         raise ExpectationError(f"--expect {ename}: an empty shape")
                     expectations.append(expectation(ename, evalue))
                 except ExpectationError as exc:
-                    eline = _line(text, [*where, "expect"], ename) or line
+                    found = _line(text, [*where, "expect"], ename)
+                    eline = str(line) if found == "?" else found
                     raise SpecError(
                         f"{path}:{eline}: models.{name}.expect: {exc.message}"
                     ) from None
         else:
             options[field] = value
-            lines[field] = line
+            keys[field] = raw_key
     if files["weights"] is None:  # without weights every value is known now: check it here
         try:
             LSTMConfig(**options)
         except ConfigError as exc:
-            where_line = lines.get(exc.option or "", "?")
+            known = exc.option in keys
+            where_line = _line(text, where, keys[exc.option or ""]) if known else "?"
             raise SpecError(f"{path}:{where_line}: models.{name}: {exc.message}") from None
     if not expectations:
         raise SpecError(
             f"{path}:{_line(text, ['models'], name)}: models.{name} has no expectations"
         )
     return ModelSpec(name, options, files["weights"], files["x"], expectations)
+
+
+class _LazyLine:
+    """The line of a key, looked up when a message shows it (str()), not before."""
+
+    def __init__(self, text: str, table: list[str], key: str) -> None:
+        self.text, self.table, self.key = text, table, key
+
+    def __str__(self) -> str:
+        return str(_line(self.text, self.table, self.key))
 
 
 def _line(text: str, table: list[str], key: str) -> int | str:

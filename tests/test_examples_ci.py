@@ -102,7 +102,7 @@ def test_github_workflow_installs_lstm_trace_and_its_steps_pass(tmp_path: Path) 
         assert result.returncode == 0, result.stdout + result.stderr
     installed = bash('python -c "import lstm_trace; print(lstm_trace.__file__)"', project, env)
     assert installed.stdout.startswith(str(tmp_path / "venv"))  # the job's own install
-    assert (project / "reports" / "lstm-shapes.xml").read_text().count("<testcase") == 10
+    assert (project / "reports" / "lstm-shapes.xml").read_text().count("<testcase") == 11
     assert "all 3 expectations passed" in result.stderr and "no differences" in result.stderr
     assert json.loads((project / "trace.json").read_text())["weights"]["source"] == "seeded"
 
