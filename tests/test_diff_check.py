@@ -213,3 +213,24 @@ def test_deeply_nested_toml_is_a_bad_spec(tmp_path: Path, capsys: Any, text: str
     code, out, err = cli(capsys, "check", tmp_path / "deep.toml")
     assert code == 2 and out == "" and one_line(err)
     assert f"{tmp_path / 'deep.toml'}: not a spec: arrays or tables nested too deeply" in err
+
+
+def test_a_good_spec_looks_no_line_up(tmp_path: Path, monkeypatch: Any) -> None:
+    # each lookup scans the text: one per key made check quadratic in the number of models
+    from lstm_trace import spec
+
+    calls: list[str] = []
+    real = spec._line
+    monkeypatch.setattr(spec, "_line", lambda text, table, key: calls.append(key) or "?")
+    models = "".join(
+        f'[models.m{i}]\nhidden = {i + 1}\n[models.m{i}.expect]\noutput = "3,{i + 1}"\n'
+        for i in range(50)
+    )
+    (tmp_path / "s.toml").write_text(models)
+    assert len(spec.load_spec(tmp_path / "s.toml")) == 50 and calls == []
+    monkeypatch.setattr(spec, "_line", real)  # an error still names its line
+    (tmp_path / "s.toml").write_text(
+        models + "[models.bad]\nhidden = 0\nexpect = { finite = true }\n"
+    )
+    with pytest.raises(spec.SpecError, match=r"s\.toml:202: models\.bad: "):
+        spec.load_spec(tmp_path / "s.toml")

@@ -15,7 +15,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from lstm_trace import HOOK_POINTS, LSTMConfig, trace
+from lstm_trace import HOOK_POINTS, LSTMConfig, init_weights, trace
 from lstm_trace.config import DTYPES
 from lstm_trace.schema import SCHEMA_NAMES, load_schema, schemas_by_id
 from lstm_trace.weights import DIRECTIONS, WALKTHROUGH_GATES
@@ -84,6 +84,10 @@ DOCUMENTS: dict[str, Callable[[], Doc]] = {
         samples=100,
     ).to_dict(),
     "steps_list": lambda: trace(LSTMConfig(seq_len=5), steps="0,2,-1").to_dict(),
+    "weights_in_memory": lambda: trace(LSTMConfig(), init_weights(LSTMConfig())).to_dict(),
+    "weights_from_a_file": lambda: trace(
+        LSTMConfig(), init_weights(LSTMConfig()), source="models/encoder.pt"
+    ).to_dict(),
 }
 
 
@@ -143,6 +147,9 @@ def test_the_cases_cover_what_they_claim() -> None:
     assert DOCUMENTS["proj"]()["param_count"]["keras"] is None
     assert all(r["sample"] == [] for r in DOCUMENTS["samples_0"]()["tensors"])
     assert {r["dtype"] for r in DOCUMENTS["float64"]()["tensors"]} == {"float64"}
+    assert DOCUMENTS["walkthrough"]()["weights"]["seed"] == 0
+    assert set(DOCUMENTS["weights_in_memory"]()["weights"]) == {"digest", "source"}
+    assert DOCUMENTS["weights_from_a_file"]()["weights"]["source"] == "models/encoder.pt"
     bi = DOCUMENTS["bi_stacked_batched_all_steps"]()
     assert bi["config"]["batch"] == 3 and {r["direction"] for r in bi["tensors"]} == set(DIRECTIONS)
 
