@@ -129,8 +129,9 @@ def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
         note(f"wrote {png}")
 
 
-def _trace(run: Resolved, request: Request, **extra: Any) -> Trace:
-    """trace() with what the user gave and asked for; extra: observers or a sink."""
+def _trace(run: Resolved, request: Request, source: str | None = None, **extra: Any) -> Trace:
+    """trace() with what the user gave and asked for; extra: observers or a sink. source:
+    the document's weights.source, by default the weights file's path (seeded without one)."""
     from .trace import trace
 
     return trace(
@@ -143,7 +144,7 @@ def _trace(run: Resolved, request: Request, **extra: Any) -> Trace:
         samples=request.samples,
         max_memory=request.limit,
         keep_values=request.keep_values,
-        source=extra.pop("source", _source(run)),
+        source=_source(run) if source is None else source,
         **extra,
     )
 

@@ -125,19 +125,7 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
         elif key in files:
             files[key] = path.parent / str(value)  # an absolute path stays absolute
         elif key == "expect":
-            for ename, evalue in cast(dict[str, Any], value).items():
-                if ename == FINITE and evalue is False:
-                    continue  # finite = false asks for nothing
-                try:
-                    if isinstance(evalue, list) and not evalue:
-                        raise ExpectationError(f"--expect {ename}: an empty shape")
-                    expectations.append(expectation(ename, evalue))
-                except ExpectationError as exc:
-                    found = _line(text, [*where, "expect"], ename)
-                    eline = str(line) if found == "?" else found
-                    raise SpecError(
-                        f"{path}:{eline}: models.{name}.expect: {exc.message}"
-                    ) from None
+            expectations += _expectations(path, text, name, cast(dict[str, Any], value), line)
         else:
             options[field] = value
             keys[field] = raw_key
@@ -153,6 +141,26 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
             f"{path}:{_line(text, ['models'], name)}: models.{name} has no expectations"
         )
     return ModelSpec(name, options, files["weights"], files["x"], expectations)
+
+
+def _expectations(
+    path: Path, text: str, name: str, table: dict[str, Any], line: _LazyLine
+) -> list[Expectation]:
+    """models.NAME.expect, a table of NAME = VALUE; line: where the table is, for an error
+    whose own key cannot be found (an inline table)."""
+    out = []
+    for ename, evalue in table.items():
+        if ename == FINITE and evalue is False:
+            continue  # finite = false asks for nothing
+        try:
+            if isinstance(evalue, list) and not evalue:
+                raise ExpectationError(f"--expect {ename}: an empty shape")
+            out.append(expectation(ename, evalue))
+        except ExpectationError as exc:
+            found = _line(text, ["models", name, "expect"], ename)
+            where = str(line) if found == "?" else found
+            raise SpecError(f"{path}:{where}: models.{name}.expect: {exc.message}") from None
+    return out
 
 
 class _LazyLine:
