@@ -238,7 +238,7 @@ def main_command(
     result = run_and_render(run, request, checker)
     save_results(result, dump, dump_all, seq_first, save_weights, weights_out)
     if checker is not None:
-        outcomes = checker.finish(result.outputs, result.param_count)
+        outcomes = checker.finish(result.outputs, result.param_count, result.health)
         failed = [o for o in outcomes if not o.passed]
         for o in failed:
             note(o.message)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,8 +153,9 @@ def save_results(
         note(f"wrote {save_weights} ({framework} names, {kind})")
 
 
-def _trace(run: Resolved, request: Request, **extra: Any) -> Trace:
-    """trace() with what the user gave and asked for; extra: observers or a sink."""
+def _trace(run: Resolved, request: Request, source: str | None = None, **extra: Any) -> Trace:
+    """trace() with what the user gave and asked for; extra: observers or a sink. source:
+    the document's weights.source, by default the weights file's path (seeded without one)."""
     from .trace import trace
 
     return trace(
@@ -167,8 +168,14 @@ def _trace(run: Resolved, request: Request, **extra: Any) -> Trace:
         samples=request.samples,
         max_memory=request.limit,
         keep_values=request.keep_values,
+        source=_source(run) if source is None else source,
         **extra,
     )
+
+
+def _source(run: Resolved) -> str | None:
+    """The document's weights.source: the weights file's path as given; None when seeded."""
+    return None if run.weights_file is None else str(run.weights_file.path)
 
 
 def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> Trace:
@@ -275,8 +282,10 @@ def _heatmap(collector: HeatmapCollector, width: int, color: bool) -> Renderable
 
 
 def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
+    from .digest import SEEDED, weights_dict
     from .render.jsonl import header_line, outputs_line, tensor_line
     from .trace import prepare
+    from .weights import init_weights
 
     out = sys.stdout
     selection = prepare(
@@ -292,9 +301,14 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
             checker.observe(record)
 
     try:
-        out.write(header_line(run.config, selection))
+        if run.weights is None:  # drawn here, once, as trace() would: the header's digest
+            run = replace(run, weights=init_weights(run.config))
+        assert run.weights is not None
+        source = _source(run) or SEEDED
+        info = weights_dict(run.weights, source, run.config.seed if source == SEEDED else None)
+        out.write(header_line(run.config, selection, info))
         out.flush()  # the header is known before the pass: show it at once
-        result = _trace(run, request, sink=sink)
+        result = _trace(run, request, sink=sink, source=source)
         out.write(outputs_line(result.outputs, count, result.health))
         out.flush()
     except BrokenPipeError:

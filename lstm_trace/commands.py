@@ -16,7 +16,7 @@ from typer.core import TyperCommand
 
 from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
 from .cli_output import check_targets, show
-from .errors import ConfigError, FileError, LSTMTraceError
+from .errors import ConfigError, LSTMTraceError
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -170,21 +170,28 @@ def diff(
     values: Annotated[
         bool, typer.Option("--values", help="Compare samples and stats too, not only shapes.")
     ] = False,
-    atol: Annotated[float, typer.Option("--atol", help="With --values: absolute tolerance.")] = 0.0,
+    atol: Annotated[
+        float | None,
+        typer.Option("--atol", help="With --values: absolute tolerance (default 0: exact)."),
+    ] = None,
 ) -> None:
     """Compare two saved traces; print what differs; exit 1 when something does."""
-    from .diff import diff_traces, load_trace_doc
+    from .diff import diff_traces, load_trace_doc, weights_unknown
 
-    if not 0.0 <= atol < math.inf:  # also NaN, under which every difference would pass
+    if atol is not None and not 0.0 <= atol < math.inf:  # NaN would pass every difference
         raise ConfigError(f"--atol: tolerance must be a finite number >= 0, got {atol}")
+    if atol is not None and not values:  # it would do nothing: say so rather than pass
+        raise ConfigError(
+            f"--atol {atol} is the tolerance of --values; add --values or drop --atol"
+        )
     a, b = load_trace_doc(first), load_trace_doc(second)
-    try:
-        lines, total = diff_traces(a, b, values=values, atol=atol)
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise FileError(
-            f"{first} or {second}: a record is not as lstm-trace writes it ({type(exc).__name__}: "
-            f"{exc})"
-        ) from None
+    lines, total = diff_traces(a, b, values=values, atol=atol or 0.0)
+    unknown = [str((first, second)[i]) for i in weights_unknown(a, b)]
+    if unknown:  # a version 1 document: its weights are unknown, which is not a difference
+        note(
+            f"the weights could not be compared: {' and '.join(unknown)} "
+            f"{'has' if len(unknown) == 1 else 'have'} no weights digest (schema_version 1)"
+        )
     for line in lines:
         sys.stdout.write(line + "\n")
     if total:

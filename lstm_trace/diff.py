@@ -1,66 +1,21 @@
-"""Comparing two saved traces (JSON documents or JSONL streams): what moved, line by line."""
+"""Comparing two saved traces (JSON documents or JSONL streams): what moved, line by line.
+
+The documents come from trace_doc.load_trace_doc, which has checked every record, so nothing
+here needs to guard against a malformed one.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from .errors import FileError
+from .trace_doc import implied, load_trace_doc, parameter_key, tensor_key
+
+__all__ = ["MAX_VALUE_LINES", "diff_traces", "load_trace_doc", "weights_line", "weights_unknown"]
 
 #: at most this many value differences are listed; the rest are counted.
 MAX_VALUE_LINES = 20
-
-
-def load_trace_doc(path: Path) -> dict[str, Any]:
-    """A trace as the JSON document, from a --json file or a --format jsonl stream."""
-    if not path.is_file():
-        raise FileError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8", errors="replace")
-
-    def refuse(token: str) -> None:
-        raise ValueError(f"non-standard token {token}")
-
-    try:
-        first = _first_line(text, refuse)
-        if isinstance(first, dict) and first.get("type") == "header":
-            lines = [
-                json.loads(line, parse_constant=refuse)
-                for line in text.splitlines()
-                if line.strip()
-            ]
-            doc = {k: v for k, v in lines[0].items() if k != "type"}
-            doc["tensors"] = [
-                {k: v for k, v in line.items() if k != "type"}
-                for line in lines
-                if line.get("type") == "tensor"
-            ]
-            if lines[-1].get("type") != "outputs":
-                raise ValueError("the stream ends before its outputs line: cut short?")
-            doc["outputs"] = lines[-1]["outputs"]
-        else:
-            doc = json.loads(text, parse_constant=refuse)
-    except (ValueError, KeyError, AttributeError, IndexError) as exc:
-        raise FileError(f"{path}: not a JSON or JSONL trace ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("schema_version") != 1:
-        raise FileError(f"{path}: not an lstm-trace trace (schema_version 1)")
-    missing = [
-        k for k in ("config", "parameters", "param_count", "tensors", "outputs") if k not in doc
-    ]
-    if missing or not isinstance(doc["config"], dict):
-        raise FileError(
-            f"{path}: not a whole lstm-trace trace (missing {', '.join(missing) or 'config'})"
-        )
-    return doc
-
-
-def _first_line(text: str, refuse: Any) -> Any:
-    """The first line as JSON when it is a complete object (a JSONL header), else None."""
-    try:
-        return json.loads(text.lstrip().split("\n", 1)[0], parse_constant=refuse)
-    except ValueError:
-        return None
 
 
 def diff_traces(
@@ -69,14 +24,19 @@ def diff_traces(
     """(lines that say what differs from a to b, how many differences): ([], 0) when they
     agree. Value differences beyond MAX_VALUE_LINES are counted but summed up in one line.
 
-    Compared: the configuration, every weight's shape, the parameter counts, the output
-    shapes, and each tensor's shape; with values, also samples and stats beyond atol.
+    Compared: the configuration, the weights (by digest, when both documents have one),
+    every weight's shape, the parameter counts, the output shapes, and each tensor's shape;
+    with values, also samples and stats beyond atol.
     """
+    ca, cb = implied(a, b)
     lines = [
-        f"config.{k}: {_show(a['config'].get(k))} -> {_show(b['config'].get(k))}"
-        for k in _keys(a["config"], b["config"])
-        if a["config"].get(k) != b["config"].get(k)
+        f"config.{k}: {_show(ca.get(k))} -> {_show(cb.get(k))}"
+        for k in _keys(ca, cb)
+        if ca.get(k) != cb.get(k)
     ]
+    weights = weights_line(a, b)
+    if weights:
+        lines.append(weights)
     lines += _keyed("parameter", _params(a), _params(b))
     for fw in ("keras", "pytorch"):
         x, y = a.get("param_count", {}).get(fw), b.get("param_count", {}).get(fw)
@@ -100,6 +60,31 @@ def diff_traces(
     return lines, total
 
 
+def _digest(doc: dict[str, Any]) -> str | None:
+    weights = doc.get("weights")
+    return weights.get("digest") if isinstance(weights, dict) else None
+
+
+def _source(doc: dict[str, Any]) -> str:
+    weights = doc["weights"]
+    source = str(weights.get("source", "unknown source"))
+    return f"{source}, seed {weights['seed']}" if "seed" in weights else source
+
+
+def weights_line(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """'weights: sha256:... (seeded, seed 0) -> sha256:... (model.pt)' when the digests
+    differ; None when they agree or either document has none (unknown is not different)."""
+    x, y = _digest(a), _digest(b)
+    if x is None or y is None or x == y:
+        return None
+    return f"weights: {x} ({_source(a)}) -> {y} ({_source(b)})"
+
+
+def weights_unknown(a: dict[str, Any], b: dict[str, Any]) -> list[int]:
+    """Which documents (0 the first, 1 the second) have no weights digest to compare."""
+    return [i for i, doc in enumerate((a, b)) if _digest(doc) is None]
+
+
 def _keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys([*a, *b]))
 
@@ -113,17 +98,11 @@ def _shape(v: Any) -> str:
 
 
 def _params(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        f"{p['name']} layer {p['layer']} {p['direction']}": p["shape"]
-        for p in doc.get("parameters", [])
-    }
+    return {parameter_key(p): p["shape"] for p in doc.get("parameters", [])}
 
 
 def _tensors(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        f"{t['name']} layer {t['layer']} {t['direction']} step {t['step']}": t
-        for t in doc.get("tensors", [])
-    }
+    return {tensor_key(t): t for t in doc.get("tensors", [])}
 
 
 def _keyed(kind: str, a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -147,7 +126,7 @@ def _value_diffs(
             (f"sample[{i}]", u, v)
             for i, (u, v) in enumerate(zip(x["sample"], y["sample"], strict=False))
         ]
-        pairs += [(f"stats.{s}", x["stats"][s], y["stats"][s]) for s in x["stats"]]
+        pairs += [(f"stats.{s}", x["stats"].get(s), y["stats"].get(s)) for s in x["stats"]]
         for what, u, v in pairs:
             if _differs(u, v, atol):
                 yield f"tensor {key}: {what} {_show(u)} -> {_show(v)}"

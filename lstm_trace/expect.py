@@ -5,6 +5,10 @@ traced step, layer and direction; a parameter name (W_f, b_o, W_hr), checked at 
 and direction; or params.keras / params.pytorch. 'NAME@k' limits a tensor or parameter to
 layer k. A VALUE is a shape, '10,140' or '(10, 140)', with '*' for any one dimension, or a
 bare integer: a count of elements (of parameters, for params.*).
+
+'finite' (no VALUE; ``finite = true`` in a spec file, ``finite=True`` in assert_shapes) fails
+when any value the pass computed, at any step, layer and direction, is NaN or Inf: every gate
+and the inputs and initial states, as gate health scans them (health.first_nonfinite).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .cell import HOOK_POINTS
 from .config import LSTMConfig
@@ -23,6 +28,8 @@ from .weights import ParamCount
 OUTPUT_NAMES = ("output", "h_n", "c_n")
 COUNT_NAMES = ("params.keras", "params.pytorch")
 BIAS_NAMES = ("b_f", "b_i", "b_c", "b_o")
+#: the expectation that every computed value is finite
+FINITE = "finite"
 
 Shape = tuple[int, ...]
 Pattern = tuple[int | None, ...]  # None matches any one dimension
@@ -34,7 +41,8 @@ class ExpectationError(LSTMTraceError):
 
 @dataclass(frozen=True)
 class Expectation:
-    """One expectation: a NAME (with an optional layer) and either a shape or a count."""
+    """One expectation: a NAME (with an optional layer) and either a shape or a count; or
+    'finite' (neither), that no computed value is NaN or Inf."""
 
     name: str
     layer: int | None = None
@@ -47,9 +55,13 @@ class Expectation:
 
     @property
     def expected(self) -> str:
+        if self.name == FINITE:
+            return "every value finite"
         if self.shape is not None:
             return shape_text(self.shape)
-        return f"{self.count:,}"
+        if self.name in COUNT_NAMES:
+            return f"{self.count:,}"
+        return f"{self.count:,} elements"  # not '70', which reads like a shape
 
 
 def shape_text(shape: Sequence[int | None]) -> str:
@@ -63,12 +75,17 @@ _WHOLE = re.compile(r"[0-9]{1,18}")  # ASCII digits only, and a size no array re
 
 
 def parse(text: str) -> Expectation:
-    """'NAME=VALUE' -> Expectation; a malformed one raises ExpectationError."""
+    """'NAME=VALUE' or 'finite' -> Expectation; a malformed one raises ExpectationError."""
+    if text.strip() == FINITE:
+        return Expectation(FINITE)
     if "=" not in text:
         raise ExpectationError(
-            f"--expect {text!r}: expected NAME=VALUE, e.g. output=10,140 or params.keras=28840"
+            f"--expect {text!r}: expected NAME=VALUE, e.g. output=10,140 or params.keras=28840, "
+            "or finite"
         )
     name, value = (part.strip() for part in text.split("=", 1))
+    if name == FINITE:
+        raise ExpectationError(f"--expect {text}: finite takes no value; write --expect finite")
     return expectation(name, value)
 
 
@@ -78,6 +95,12 @@ def expectation(name: str, value: object) -> Expectation:
     if not m:
         raise ExpectationError(f"--expect {name!r}: not a name such as output, W_f or concat@1")
     base, layer = m.group(1), (int(m.group(2)) if m.group(2) is not None else None)
+    if base == FINITE:
+        if layer is not None:
+            raise ExpectationError(f"--expect {name}: finite covers every layer; drop @{layer}")
+        if value is not True:
+            raise ExpectationError(f"--expect {name}: expected true, got {value!r}")
+        return Expectation(FINITE)
     if layer is not None and (base in OUTPUT_NAMES or base in COUNT_NAMES):
         raise ExpectationError(f"--expect {name}: @layer applies to tensors and weights only")
     if isinstance(value, bool):
@@ -119,7 +142,7 @@ def _count(name: str, value: int) -> int:
 def valid_names(config: LSTMConfig) -> list[str]:
     """Every NAME an expectation may use for this configuration."""
     weights = list(dict.fromkeys(p.name for p in parameters(config)))
-    return [*OUTPUT_NAMES, *HOOK_POINTS, *weights, *COUNT_NAMES]
+    return [*OUTPUT_NAMES, *HOOK_POINTS, *weights, *COUNT_NAMES, FINITE]
 
 
 @dataclass(frozen=True)
@@ -170,14 +193,23 @@ class Checker:
         for r in records:
             self.observe(r)
 
-    def finish(self, outputs: Mapping[str, Shape], counts: ParamCount) -> list[Outcome]:
-        """Evaluate every expectation once the run is over."""
+    def finish(
+        self,
+        outputs: Mapping[str, Shape],
+        counts: ParamCount,
+        health: Mapping[str, Any] | None = None,
+    ) -> list[Outcome]:
+        """Evaluate every expectation once the run is over; health is the trace's gate health
+        (Trace.health), which 'finite' reads."""
         weights: dict[tuple[str, int], list[Shape]] = {}
         for p in parameters(self.config):
             shapes = weights.setdefault((p.name, p.layer), [])
             if p.shape not in shapes:
                 shapes.append(p.shape)
-        return [self._one(e, outputs, counts, weights) for e in self.expectations]
+        return [
+            _finite(e, health) if e.name == FINITE else self._one(e, outputs, counts, weights)
+            for e in self.expectations
+        ]
 
     def _one(
         self,
@@ -227,9 +259,24 @@ class Checker:
             return Outcome(e, got, True)
         layer, shape = wrong[0]
         where = "" if layer is None or self.config.num_layers == 1 else f" at layer {layer}"
-        return Outcome(
-            e, got, False, f"expected {e.label} {e.expected}, got {_got(e, shape)}{where}"
-        )
+        shown = _got(e, shape) + (f", shape {shape_text(shape)}" if e.count is not None else "")
+        return Outcome(e, got, False, f"expected {e.label} {e.expected}, got {shown}{where}")
+
+
+def _finite(e: Expectation, health: Mapping[str, Any] | None) -> Outcome:
+    """'finite' against gate health's first NaN or Inf (step, layer, direction, gate)."""
+    if health is None:
+        return Outcome(e, "not traced", False, "expected every value finite, but not traced")
+    first = health.get("first_nonfinite")
+    if first is None:
+        return Outcome(e, "all finite", True)
+    where = f"step {first['step']}, layer {first['layer']}, {first['direction']}, {first['gate']}"
+    return Outcome(
+        e,
+        f"NaN or Inf at {where}",
+        False,
+        f"expected every value finite, got NaN or Inf first at {where}",
+    )
 
 
 def _matches(e: Expectation, shape: Shape) -> bool:
@@ -249,7 +296,7 @@ def _got(e: Expectation, shape: Shape) -> str:
         n = 1
         for d in shape:
             n *= d
-        return f"{n:,}"
+        return f"{n:,} elements"
     return shape_text(shape)
 
 
@@ -257,7 +304,7 @@ def check_trace(trace: Trace, expectations: Sequence[Expectation]) -> list[Outco
     """Evaluate expectations against a finished Trace."""
     checker = Checker(trace.config, expectations)
     checker.observe_all(trace.tensors)
-    return checker.finish(trace.outputs, trace.param_count)
+    return checker.finish(trace.outputs, trace.param_count, trace.health)
 
 
 def assert_shapes(target: LSTMConfig | Trace, **expected: object) -> Trace:
@@ -268,7 +315,8 @@ def assert_shapes(target: LSTMConfig | Trace, **expected: object) -> Trace:
 
     Keys are expectation NAMEs; params_keras / params_pytorch stand for params.keras /
     params.pytorch, and names such as 'concat@1' can be passed with **{...}. Values are shapes
-    (tuples, with None or '*' for any dimension, or text such as '10,140') or counts (ints).
+    (tuples, with None or '*' for any dimension, or text such as '10,140') or counts (ints);
+    finite=True asserts that no value the pass computed is NaN or Inf.
     On failure an AssertionError lists every failed expectation, as the CLI does.
     """
     from .trace import trace as run_trace
@@ -277,6 +325,8 @@ def assert_shapes(target: LSTMConfig | Trace, **expected: object) -> Trace:
     expectations = []
     for name, value in expected.items():
         name = {"params_keras": "params.keras", "params_pytorch": "params.pytorch"}.get(name, name)
+        if name == FINITE and value is False:
+            continue  # finite=False asks for nothing
         if isinstance(value, (tuple, list)):
             value = ["*" if v is None else v for v in value]
         expectations.append(expectation(name, value))

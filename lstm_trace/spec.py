@@ -12,7 +12,7 @@
 
     [models.encoder]
     weights = "encoder.pt"        # relative to the spec file
-    expect = { output = "*,256" }
+    expect = { output = "*,256", finite = true }   # finite: no NaN or Inf anywhere
 
 A bad spec is refused with the file, the line and the key.
 """
@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from .config import LSTMConfig
 from .errors import ConfigError, FileError, LSTMTraceError
-from .expect import Expectation, ExpectationError, expectation
+from .expect import FINITE, Expectation, ExpectationError, expectation
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,6 +77,8 @@ def load_spec(path: Path) -> list[ModelSpec]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise SpecError(f"{path}: not a spec: arrays or tables nested too deeply") from None
     unknown = [k for k in data if k != "models"]
     if unknown:
         raise SpecError(
@@ -96,9 +98,11 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
     options: dict[str, Any] = {}
     files: dict[str, Path | None] = {"weights": None, "x": None}
     expectations: list[Expectation] = []
-    lines: dict[str, int | str] = {}  # config field -> line, for errors found later
+    keys: dict[str, str] = {}  # config field -> its key, for errors found later
     for raw_key, value in body.items():
-        line = _line(text, where, raw_key)
+        # Lines are looked up in the text only for an error: a lookup scans the text, so
+        # doing it for every key made a spec's check quadratic in its number of models.
+        line = _LazyLine(text, where, raw_key)
         key = raw_key.replace("-", "_")  # the options' long names: seq-len or seq_len
         if key not in MODEL_KEYS:
             raise SpecError(
@@ -118,34 +122,56 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
             raise SpecError(f"{path}:{line}: models.{name}: direction and bidirectional disagree")
         if key in ("direction", "bidirectional"):
             options[field] = value
-            lines[field] = line
+            keys[field] = raw_key
         elif key in files:
             files[key] = path.parent / str(value)  # an absolute path stays absolute
         elif key == "expect":
-            for ename, evalue in cast(dict[str, Any], value).items():
-                try:
-                    if isinstance(evalue, list) and not evalue:
-                        raise ExpectationError(f"--expect {ename}: an empty shape")
-                    expectations.append(expectation(ename, evalue))
-                except ExpectationError as exc:
-                    eline = _line(text, [*where, "expect"], ename) or line
-                    raise SpecError(
-                        f"{path}:{eline}: models.{name}.expect: {exc.message}"
-                    ) from None
+            expectations += _expectations(path, text, name, cast(dict[str, Any], value), line)
         else:
             options[field] = value
-            lines[field] = line
+            keys[field] = raw_key
     if files["weights"] is None:  # without weights every value is known now: check it here
         try:
             LSTMConfig(**options)
         except ConfigError as exc:
-            where_line = lines.get(exc.option or "", "?")
+            known = exc.option in keys
+            where_line = _line(text, where, keys[exc.option or ""]) if known else "?"
             raise SpecError(f"{path}:{where_line}: models.{name}: {exc.message}") from None
     if not expectations:
         raise SpecError(
             f"{path}:{_line(text, ['models'], name)}: models.{name} has no expectations"
         )
     return ModelSpec(name, options, files["weights"], files["x"], expectations)
+
+
+def _expectations(
+    path: Path, text: str, name: str, table: dict[str, Any], line: _LazyLine
+) -> list[Expectation]:
+    """models.NAME.expect, a table of NAME = VALUE; line: where the table is, for an error
+    whose own key cannot be found (an inline table)."""
+    out = []
+    for ename, evalue in table.items():
+        if ename == FINITE and evalue is False:
+            continue  # finite = false asks for nothing
+        try:
+            if isinstance(evalue, list) and not evalue:
+                raise ExpectationError(f"--expect {ename}: an empty shape")
+            out.append(expectation(ename, evalue))
+        except ExpectationError as exc:
+            found = _line(text, ["models", name, "expect"], ename)
+            where = str(line) if found == "?" else found
+            raise SpecError(f"{path}:{where}: models.{name}.expect: {exc.message}") from None
+    return out
+
+
+class _LazyLine:
+    """The line of a key, looked up when a message shows it (str()), not before."""
+
+    def __init__(self, text: str, table: list[str], key: str) -> None:
+        self.text, self.table, self.key = text, table, key
+
+    def __str__(self) -> str:
+        return str(_line(self.text, self.table, self.key))
 
 
 def _line(text: str, table: list[str], key: str) -> int | str:

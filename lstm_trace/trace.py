@@ -3,7 +3,7 @@
 A Trace is everything a renderer needs and nothing it must compute: each record holds a
 tensor's name, symbol, equation, shape, dtype, a sample of values and stats, never the full
 array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSON document
-(schema_version 1).
+(schema_version 2: version 1 plus the ``weights`` object, digest.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 
 from .cell import HOOK_POINTS, BlockObserver, Hook, forward
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
+from .digest import IN_MEMORY, SEEDED, weights_dict
 from .errors import ConfigError, SelectionError
 from .frameworks import frameworks_dict
 from .health import HealthMonitor
@@ -34,7 +35,9 @@ from .weights import (
     param_count,
 )
 
-SCHEMA_VERSION = 1
+#: the JSON document's layout. 2 added ``weights`` (digest and source); ``lstm-trace diff``
+#: still reads version 1 documents, which users keep as golden traces.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def output_shapes(config: LSTMConfig) -> dict[str, tuple[int, ...]]:
 
 @dataclass
 class Trace:
-    """The result of a traced run. ``to_dict()`` is the JSON document, schema_version 1."""
+    """The result of a traced run. ``to_dict()`` is the JSON document, schema_version 2."""
 
     config: LSTMConfig
     selection: StepSelection
@@ -106,6 +109,10 @@ class Trace:
     values: dict[tuple[str, int, str, int], FloatArray] | None = field(default=None, repr=False)
     #: gate health over every step (health.py), the JSON 'health' object
     health: dict[str, Any] = field(default_factory=dict)
+    #: where the weights came from: 'seeded' (from config.seed), a file's path, 'in memory'
+    source: str = IN_MEMORY
+    #: the weights were drawn from config.seed (the document's weights.seed says so)
+    seeded: bool = False
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
@@ -123,8 +130,13 @@ class Trace:
                 out[f"{name}.layer{layer}.{direction}.step{step}"] = value
         return out
 
+    def weights_info(self) -> dict[str, Any]:
+        """The document's ``weights`` object: digest and source (and seed, when seeded).
+        Computed on request: a trace that is only checked never hashes its weights."""
+        return weights_dict(self.weights, self.source, self.config.seed if self.seeded else None)
+
     def to_dict(self) -> dict[str, Any]:
-        doc = header_dict(self.config, self.selection)
+        doc = header_dict(self.config, self.selection, self.weights_info())
         doc["tensors"] = [r.to_dict() for r in self.tensors]
         doc["outputs"] = outputs_dict(self.outputs)
         doc["health"] = self.health
@@ -190,6 +202,7 @@ def trace(
     keep_values: bool = False,
     sink: Callable[[TensorRecord], None] | None = None,
     observers: Sequence[BlockObserver] = (),
+    source: str | None = None,
 ) -> Trace:
     """Run the LSTM of config and record every hook point at the selected steps.
 
@@ -201,13 +214,16 @@ def trace(
     sink, when given, receives each record as it is computed (in the order the pass visits
     layers, directions and steps) and Trace.tensors stays empty: memory stays flat.
     observers receive every step's gate activations block by block (see forward()), beside
-    the gate-health monitor that every trace runs.
+    the gate-health monitor that every trace runs. source names where given weights came
+    from (a file's path) for the document's ``weights.source``: 'in memory' when not given;
+    'seeded' when weights is None (they are drawn here) or is init_weights(config).
     """
     if config is None:
         config = _config_of(weights, x)
     selection = prepare(config, steps, samples, max_memory, keep_values, sink is None)
+    seeded = weights is None or source == SEEDED
     if weights is None:
-        weights = init_weights(config)
+        weights, source = init_weights(config), SEEDED
     elif weights.config != config:
         weights = _rebuilt(weights, config)
     with np.errstate(over="ignore"):  # a float64 1e300 cast to float32 is inf: health says so
@@ -251,6 +267,8 @@ def trace(
         c_n=c_n,
         values=recorder.values,
         health=_health(monitor, xa, h0, c0, config),
+        source=IN_MEMORY if source is None else source,
+        seeded=seeded,
     )
 
 
@@ -306,9 +324,11 @@ def _health(
     return monitor.report()
 
 
-def header_dict(config: LSTMConfig, selection: StepSelection) -> dict[str, Any]:
+def header_dict(
+    config: LSTMConfig, selection: StepSelection, weights: dict[str, Any]
+) -> dict[str, Any]:
     """Everything the JSON document says before the tensors; known before the pass runs
-    (the JSONL stream's first line)."""
+    (the JSONL stream's first line). weights: the ``weights`` object (Trace.weights_info)."""
     from . import __version__
 
     count = param_count(config)
@@ -327,6 +347,7 @@ def header_dict(config: LSTMConfig, selection: StepSelection) -> dict[str, Any]:
             "dtype": config.dtype,
             "seed": config.seed,
         },
+        "weights": weights,
         "steps": {"selected": list(selection.steps), "rule": selection.rule},
         "parameters": [p.to_dict() for p in parameters(config)],
         "param_count": {"keras": count.keras, "pytorch": count.pytorch},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -15,31 +17,94 @@ ROOT = Path(__file__).parent.parent
 CI = ROOT / "examples" / "ci"
 
 
-def bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    # The tool as installed for this interpreter, first on PATH, as in a CI job.
-    env_path = f"{Path(sys.executable).parent}:{__import__('os').environ.get('PATH', '')}"
+def bash(
+    script: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """script as a CI job runs it (bash -e -o pipefail). By default the tool on PATH is this
+    interpreter's, importing this checkout (PYTHONPATH), not whatever is installed."""
+    if env is None:
+        env_path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+        env = {**os.environ, "PATH": env_path, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
-        env={**__import__("os").environ, "PATH": env_path},
+        env=env,
     )
 
 
-def test_github_workflow_parses_and_its_commands_pass(tmp_path: Path) -> None:
-    workflow = yaml.safe_load((CI / "github-actions.yml").read_text())
-    steps = workflow["jobs"]["shapes"]["steps"]
-    runs = [s["run"] for s in steps if "run" in s and not s["run"].startswith("pip install")]
-    assert len(runs) == 2
-    work = tmp_path / "repo"
-    shutil.copytree(ROOT / "examples", work / "examples")
+def _source_repository(dest: Path) -> Path:
+    """This checkout's files as they are now (committed or not, as git lists them), committed
+    to a git repository of their own: what the workflow's pip install clones."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "lstm-trace"]):
+        subprocess.run([*git, *args], cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+def _venv(path: Path) -> Path:
+    """A fresh virtual environment whose pip installs into it, offline: the job's runner.
+    It sees this interpreter's packages (lstm-trace's dependencies and setuptools) so that
+    nothing is downloaded; lstm-trace itself must come from the workflow's install."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(path)],
+        check=True,
+    )
+    pip = path / "bin" / "pip"  # this interpreter's pip, run by the venv's python
+    pip.write_text(f'#!/bin/sh\nexec "{path}/bin/python" -m pip "$@"\n')
+    pip.chmod(0o755)
+    return path / "bin"
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs git and a checkout"
+)
+def test_github_workflow_installs_lstm_trace_and_its_steps_pass(tmp_path: Path) -> None:
+    text = (CI / "github-actions.yml").read_text()
+    workflow = yaml.safe_load(text)
+    url = workflow["env"]["LSTM_TRACE_GIT"]
+    assert text.count(url) == 1 and url.endswith("lstm-trace.git")  # named in one place
+    runs = [s["run"] for s in workflow["jobs"]["shapes"]["steps"] if "run" in s]
+    assert runs[0] == 'pip install "git+${LSTM_TRACE_GIT}"'  # lstm-trace, not the project
+    assert len(runs) == 3 and not any("pip" in r for r in runs[1:])
+    source = _source_repository(tmp_path / "lstm-trace")
+    project = tmp_path / "project"  # the user's repository, with the workflow copied in
+    (project / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy(CI / "github-actions.yml", project / ".github" / "workflows" / "lstm-shapes.yml")
+    shutil.copytree(CI, project / "examples" / "ci")
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    bin_dir = _venv(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(
+        PATH=f"{bin_dir}:{env.get('PATH', '')}",
+        LSTM_TRACE_GIT=source.as_uri(),  # the local checkout for the URL
+        # offline: the dependencies and the build backend are this interpreter's
+        PIP_NO_INDEX="1",
+        PIP_NO_DEPS="1",
+        PIP_NO_BUILD_ISOLATION="0",  # pip reads "0" as: do not isolate the build
+        PIP_IGNORE_INSTALLED="1",  # install into the venv even though a copy is visible
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
     for script in runs:
-        result = bash(script, work)
-        assert result.returncode == 0, result.stderr
-    assert (work / "reports" / "lstm-shapes.xml").read_text().count("<testcase") == 10
-    assert "no differences" in result.stderr
+        result = bash(script, project, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    installed = bash('python -c "import lstm_trace; print(lstm_trace.__file__)"', project, env)
+    assert installed.stdout.startswith(str(tmp_path / "venv"))  # the job's own install
+    assert (project / "reports" / "lstm-shapes.xml").read_text().count("<testcase") == 11
+    assert "all 3 expectations passed" in result.stderr and "no differences" in result.stderr
+    assert json.loads((project / "trace.json").read_text())["weights"]["source"] == "seeded"
 
 
 def test_workflow_fails_when_shapes_drift(tmp_path: Path) -> None:
@@ -98,3 +163,5 @@ def test_golden_trace_is_current(tmp_path: Path) -> None:
         ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    golden = json.loads((CI / "golden-trace.json").read_text())
+    assert golden["schema_version"] == 2 and golden["weights"]["source"] == "seeded"

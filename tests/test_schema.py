@@ -15,13 +15,13 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from lstm_trace import HOOK_POINTS, LSTMConfig, trace
+from lstm_trace import HOOK_POINTS, LSTMConfig, init_weights, trace
 from lstm_trace.config import DTYPES
 from lstm_trace.schema import SCHEMA_NAMES, load_schema, schemas_by_id
 from lstm_trace.weights import DIRECTIONS, WALKTHROUGH_GATES
 
-TRACE_ID = "https://lstm-trace.invalid/schema/trace-1.json"
-JSONL_ID = "https://lstm-trace.invalid/schema/trace-jsonl-1.json"
+TRACE_ID = "https://lstm-trace.invalid/schema/trace-2.json"
+JSONL_ID = "https://lstm-trace.invalid/schema/trace-jsonl-2.json"
 
 Doc = dict[str, Any]
 
@@ -84,6 +84,10 @@ DOCUMENTS: dict[str, Callable[[], Doc]] = {
         samples=100,
     ).to_dict(),
     "steps_list": lambda: trace(LSTMConfig(seq_len=5), steps="0,2,-1").to_dict(),
+    "weights_in_memory": lambda: trace(LSTMConfig(), init_weights(LSTMConfig())).to_dict(),
+    "weights_from_a_file": lambda: trace(
+        LSTMConfig(), init_weights(LSTMConfig()), source="models/encoder.pt"
+    ).to_dict(),
 }
 
 
@@ -116,7 +120,7 @@ def test_enums_match_the_code() -> None:
     assert tuple(defs["dtype"]["enum"]) == DTYPES
     names = [f"W_{g}" for g in WALKTHROUGH_GATES] + [f"b_{g}" for g in WALKTHROUGH_GATES]
     assert defs["parameterName"]["enum"] == [*names, "W_hr"]
-    assert defs["schemaVersion"]["const"] == 1
+    assert defs["schemaVersion"]["const"] == 2
 
 
 def test_documents_top_level_keys_are_exactly_the_required_ones() -> None:
@@ -143,6 +147,9 @@ def test_the_cases_cover_what_they_claim() -> None:
     assert DOCUMENTS["proj"]()["param_count"]["keras"] is None
     assert all(r["sample"] == [] for r in DOCUMENTS["samples_0"]()["tensors"])
     assert {r["dtype"] for r in DOCUMENTS["float64"]()["tensors"]} == {"float64"}
+    assert DOCUMENTS["walkthrough"]()["weights"]["seed"] == 0
+    assert set(DOCUMENTS["weights_in_memory"]()["weights"]) == {"digest", "source"}
+    assert DOCUMENTS["weights_from_a_file"]()["weights"]["source"] == "models/encoder.pt"
     bi = DOCUMENTS["bi_stacked_batched_all_steps"]()
     assert bi["config"]["batch"] == 3 and {r["direction"] for r in bi["tensors"]} == set(DIRECTIONS)
 
@@ -202,7 +209,15 @@ BROKEN_DOCUMENTS: dict[str, Callable[[Doc], None]] = {
     "config batch a bool": _set(("config", "batch"), True),
     "config dtype float16": _set(("config", "dtype"), "float16"),
     "config proj_size negative": _set(("config", "proj_size"), -1),
-    "schema_version 2": _set(("schema_version",), 2),
+    "schema_version 1": _set(("schema_version",), 1),
+    "schema_version true": _set(("schema_version",), True),
+    "missing weights": _delete(("weights",)),
+    "weights digest not sha256": _set(("weights", "digest"), "md5:00"),
+    "weights digest uppercase": _set(("weights", "digest"), "sha256:" + "A" * 64),
+    "weights missing source": _delete(("weights", "source")),
+    "weights seeded without seed": _delete(("weights", "seed")),
+    "weights file with a seed": _set(("weights", "source"), "model.pt"),
+    "weights extra key": _set(("weights", "dtype"), "float32"),
     "unknown parameter name": _set(("parameters", 0, "name"), "W_x"),
     "parameter extra key": _set(("parameters", 0, "dtype"), "float32"),
     "parameter count 0": _set(("parameters", 0, "count"), 0),
@@ -239,6 +254,7 @@ HEADER_KEYS = (
     "schema_version",
     "lstm_trace_version",
     "config",
+    "weights",
     "steps",
     "parameters",
     "param_count",
@@ -313,7 +329,8 @@ BROKEN_LINES: dict[str, Callable[[], Any]] = {
         **_line("header"),
         "config": {**_line("header")["config"], "dropout": 0.0},
     },
-    "header schema_version 2": lambda: {**_line("header"), "schema_version": 2},
+    "header schema_version 1": lambda: {**_line("header"), "schema_version": 1},
+    "header missing weights": lambda: {k: v for k, v in _line("header").items() if k != "weights"},
     "header unknown parameter": lambda: {
         **_line("header"),
         "parameters": [{**_line("header")["parameters"][0], "name": "W_x"}],

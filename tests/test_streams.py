@@ -126,16 +126,16 @@ def test_markdown_code_spans_follow_one_rule(capsys: Any) -> None:
 
 def test_schema_command(capsys: Any) -> None:
     assert main(["schema"]) == 0
-    assert json.loads(capsys.readouterr().out)["$id"].endswith("trace-1.json")
+    assert json.loads(capsys.readouterr().out)["$id"].endswith("trace-2.json")
     assert main(["schema", "--jsonl"]) == 0
-    assert json.loads(capsys.readouterr().out)["$id"].endswith("trace-jsonl-1.json")
+    assert json.loads(capsys.readouterr().out)["$id"].endswith("trace-jsonl-2.json")
 
 
 def test_printed_jsonl_schema_stands_alone(capsys: Any) -> None:
     """`lstm-trace schema --jsonl` validates lines with no registry: nothing left to resolve."""
     assert main(["schema", "--jsonl"]) == 0
     schema = json.loads(capsys.readouterr().out)
-    assert "trace-1.json#" not in json.dumps(schema)
+    assert "trace-2.json#" not in json.dumps(schema)
     assert main(["--format", "jsonl", "--bidirectional", "-T", "2"]) == 0
     validator = jsonschema.Draft202012Validator(schema)
     for line in capsys.readouterr().out.splitlines():

@@ -104,7 +104,7 @@ def test_to_dict_contract() -> None:
         "tensors",
         "outputs",
     }
-    assert d["schema_version"] == 1
+    assert d["schema_version"] == 2
     assert d["config"] == {
         "input_size": 32,
         "hidden_size": 70,

@@ -20,8 +20,9 @@ def _line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n"
 
 
-def header_line(config: LSTMConfig, selection: StepSelection) -> str:
-    return _line({"type": "header", **header_dict(config, selection)})
+def header_line(config: LSTMConfig, selection: StepSelection, weights: dict[str, Any]) -> str:
+    """The first line; weights is the document's ``weights`` object (digest.weights_dict)."""
+    return _line({"type": "header", **header_dict(config, selection, weights)})
 
 
 def tensor_line(record: TensorRecord) -> str:

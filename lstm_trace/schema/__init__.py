@@ -1,9 +1,10 @@
 """JSON Schemas (draft 2020-12) of lstm-trace's output, shipped inside the package.
 
 - ``trace``: the JSON document of ``lstm-trace --json`` and ``Trace.to_dict()``
-  (schema_version 1), ``$id`` https://lstm-trace.invalid/schema/trace-1.json.
+  (schema_version 2), ``$id`` https://lstm-trace.invalid/schema/trace-2.json. Later
+  releases add to version 2 (new keys) and extend the schema with them.
 - ``trace-jsonl``: one line of ``lstm-trace --format jsonl`` (a header, tensor or outputs
-  line, told apart by ``type``), ``$id`` https://lstm-trace.invalid/schema/trace-jsonl-1.json.
+  line, told apart by ``type``), ``$id`` https://lstm-trace.invalid/schema/trace-jsonl-2.json.
   It ``$ref``s the ``$defs`` of ``trace`` by that schema's ``$id``, so a validator needs both
   in its registry; nothing is fetched over the network (the ``.invalid`` host never resolves).
 

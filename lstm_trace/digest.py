@@ -1,0 +1,89 @@
+"""A digest that identifies an LSTM's weights: the JSON document's ``weights.digest``.
+
+Two traces of different weights of the same shapes have the same configuration, counts and
+shapes; the digest is what tells them apart (``lstm-trace diff`` reports it), and what says
+that two runs used the same weights.
+
+The canonical form hashed with SHA-256 (the digest is ``"sha256:"`` and 64 hex digits), per
+layer k and direction in PyTorch's order (layer 0 forward, layer 0 backward, layer 1, ...):
+
+    weight_ih_l{k}[_reverse]  (4H, I_k)    gate rows in PyTorch's order i, f, g, o
+    weight_hh_l{k}[_reverse]  (4H, H_out)
+    bias_l{k}[_reverse]       (4H,)        b_ih + b_hh: the one bias the cell adds
+    weight_hr_l{k}[_reverse]  (H_out, H)   only with a projection (proj_size > 0)
+
+each tensor as one line ``name shape\\n`` (shape as comma-separated dimensions, e.g.
+``weight_ih_l0 280,32``) followed by its values as float32, little-endian, in C order. The
+stream starts with the line ``lstm-trace weights v1\\n``.
+
+Why this form:
+
+- float32 values: a float64 run of float32 weights (or a float32 run of float64 ones) is the
+  same model; rounding every value to float32 first makes their digests agree.
+- the summed bias: Keras keeps only b_ih + b_hh, so a PyTorch file and its Keras conversion
+  (``lstm-trace convert``) must agree; the two biases are each rounded to float32, added
+  exactly in float64 and the sum rounded to float32 once. That is bit for bit the sum a
+  float32 file's conversion stores, and it does not depend on the run's dtype (rounding a
+  float64 sum directly would: the float32 and float64 runs of one seed would then differ in
+  a last bit). A float64 file converted in float64 keeps its float64 sum, which may round
+  to another last bit: convert in float32 to compare such a pair by digest.
+- a layer without biases computes what zero biases compute, and hashes as zeros.
+- names and shapes are hashed, so the same numbers in another architecture differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from .weights import FloatArray, LSTMWeights
+
+PREFIX = "sha256:"
+_MAGIC = b"lstm-trace weights v1\n"
+_CANONICAL = np.dtype("<f4")  # float32, little-endian, whatever the machine
+
+
+def canonical_tensors(weights: LSTMWeights) -> list[tuple[str, FloatArray]]:
+    """The (name, float32 array) pairs the digest hashes, in the order it hashes them."""
+    out: list[tuple[str, FloatArray]] = []
+    for k, d, w in weights:
+        suffix = f"_l{k}" + ("_reverse" if d else "")
+        # each bias rounded to float32 first, so that the run's dtype does not matter
+        bias = w.b_ih.astype(_CANONICAL).astype(np.float64) + w.b_hh.astype(_CANONICAL)
+        out += [
+            (f"weight_ih{suffix}", w.w_ih.astype(_CANONICAL)),
+            (f"weight_hh{suffix}", w.w_hh.astype(_CANONICAL)),
+            (f"bias{suffix}", bias.astype(_CANONICAL)),
+        ]
+        if w.w_hr is not None:
+            out.append((f"weight_hr{suffix}", w.w_hr.astype(_CANONICAL)))
+    return out
+
+
+def weights_digest(weights: LSTMWeights) -> str:
+    """'sha256:' and the SHA-256 of the canonical form (see the module's docstring)."""
+    h = hashlib.sha256(_MAGIC)
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range is inf: still hashed
+        tensors = canonical_tensors(weights)
+    for name, array in tensors:
+        h.update(f"{name} {','.join(map(str, array.shape))}\n".encode("ascii"))
+        h.update(np.ascontiguousarray(array).tobytes(order="C"))
+    return PREFIX + h.hexdigest()
+
+
+#: the source of weights that trace() drew from the configuration's seed
+SEEDED = "seeded"
+#: the source of weights handed to trace() without a name
+IN_MEMORY = "in memory"
+
+
+def weights_dict(weights: LSTMWeights, source: str, seed: int | None = None) -> dict[str, Any]:
+    """The JSON document's ``weights`` object: {"digest", "source"}, and "seed" when the
+    weights were drawn from one (source 'seeded'); else source is a file's path as given, or
+    'in memory'."""
+    out: dict[str, Any] = {"digest": weights_digest(weights), "source": source}
+    if seed is not None:
+        out["seed"] = seed
+    return out
