@@ -38,6 +38,7 @@ from .options import (
     config_options,
     typed_options,
 )
+from .words import counted
 from .writing import SaveAs
 
 
@@ -101,8 +102,9 @@ def convert(
     write_weights(target, wf.build(config), saving.framework, saving.kind)
     note(
         f"wrote {target}: {saving.framework} weights of an LSTM with input {config.input_size}, "
-        f"hidden {config.hidden_size}, {config.num_layers} layer(s), "
-        f"{'bidirectional' if config.bidirectional else 'unidirectional'}, {config.dtype}"
+        f"hidden {config.hidden_size}, {counted(config.num_layers, 'layer')}, "
+        f"{'bidirectional' if config.bidirectional else 'unidirectional'}, "
+        f"{'' if config.bias else 'no biases, '}{config.dtype}"
     )
 
 
@@ -195,7 +197,7 @@ def diff(
     for line in lines:
         sys.stdout.write(line + "\n")
     if total:
-        note(f"{total} difference(s) between {first} and {second}")
+        note(f"{counted(total, 'difference')} between {first} and {second}")
         raise typer.Exit(1)
     note(f"no differences between {first} and {second}")
 

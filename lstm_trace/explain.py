@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .config import LSTMConfig
 from .weights import param_count
+from .words import counted
 
 
 def _n(value: int) -> str:
@@ -222,7 +223,8 @@ def _total(cfg: LSTMConfig, d: int) -> list[str]:
     return [
         "## This configuration",
         "",
-        f"{cfg.num_layers} layer(s), {'bidirectional' if d == 2 else 'unidirectional'}: "
+        f"{counted(cfg.num_layers, 'layer').capitalize()}, "
+        f"{'bidirectional' if d == 2 else 'unidirectional'}: "
         f"parameters {keras}, PyTorch {_n(count.pytorch)}; output {shape} for T = "
         f"{cfg.seq_len}" + ("" if cfg.batch is None else f" and a batch of {cfg.batch}") + ".",
     ]

@@ -74,3 +74,10 @@ def test_weights_from_torch_tensors_live(tmp_path: Path) -> None:
     np.testing.assert_allclose(c_n, ref_c.numpy(), atol=1e-5, rtol=0)
     w2 = weights_from_pytorch(dict(lstm.named_parameters()))  # requires_grad tensors too
     np.testing.assert_array_equal(w2.to_pytorch()["weight_ih_l0"], w.to_pytorch()["weight_ih_l0"])
+
+
+def test_counted_messages_read_as_english() -> None:
+    from lstm_trace.words import counted
+
+    assert counted(1, "layer") == "1 layer" and counted(2, "layer") == "2 layers"
+    assert counted(4000, "model") == "4,000 models"

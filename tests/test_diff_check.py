@@ -48,7 +48,7 @@ def test_diff_reports_other_weights_of_the_same_shapes(tmp_path: Path, capsys: A
     [line] = out.splitlines()
     da, db = (json.loads(p.read_text())["weights"]["digest"] for p in (a, b))
     assert line == f"weights: {da} ({tmp_path / 'a.npz'}) -> {db} ({tmp_path / 'b.npz'})"
-    assert "1 difference(s)" in err
+    assert "1 difference between" in err
 
 
 def test_diff_same_weights_from_a_pytorch_and_a_keras_file(tmp_path: Path, capsys: Any) -> None:

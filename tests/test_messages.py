@@ -1,0 +1,33 @@
+"""Messages that read as English: counts with the right noun, no '(s)'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lstm_trace import LSTMConfig, init_weights
+from lstm_trace.cli import main
+from lstm_trace.writing import write_weights
+
+
+def test_convert_says_one_layer_and_no_biases(tmp_path: Path, capsys: Any) -> None:
+    source = tmp_path / "a.npz"
+    write_weights(source, init_weights(LSTMConfig(input_size=3, hidden_size=4)), "pytorch")
+    assert main(["convert", str(source), str(tmp_path / "b.weights.h5")]) == 0
+    err = capsys.readouterr().err
+    assert "hidden 4, 1 layer, unidirectional, float32" in err and "(s)" not in err
+    bare = tmp_path / "c.npz"
+    cfg = LSTMConfig(input_size=3, hidden_size=4, num_layers=2, bias=False)
+    write_weights(bare, init_weights(cfg), "pytorch")
+    assert main(["convert", str(bare), str(tmp_path / "d.weights.h5")]) == 0
+    assert "2 layers, unidirectional, no biases, float32" in capsys.readouterr().err
+
+
+def test_diff_counts_its_differences_in_words(tmp_path: Path, capsys: Any) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path, seq in ((a, "3"), (b, "4")):
+        assert main(["--json", "-T", seq, "--samples", "0"]) == 0
+        path.write_text(capsys.readouterr().out)
+    assert main(["diff", str(a), str(b)]) == 1
+    err = capsys.readouterr().err
+    assert "differences between" in err and "(s)" not in err
