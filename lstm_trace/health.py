@@ -148,6 +148,28 @@ class HealthMonitor:
         if candidates:
             self.first_nonfinite = min(candidates, key=lambda c: c[0])[1]
 
+    def note_output(self, output: FloatArray) -> None:
+        """A NaN or Inf that no gate held but h_t did: with a projection, h_t = W_hr (o_t *
+        tanh(C_t)) is computed after the gates, so a bad W_hr shows first in the last layer's
+        output (lower layers' reach the next layer's gates). output: (B, T, D*H_out) or
+        (T, D*H_out); each direction's first bad step in the order the pass visits them."""
+        if self.first_nonfinite is not None:
+            return
+        per_step = output if output.ndim == 2 else output.transpose(1, 0, 2)  # (T, [B,] D*H_out)
+        d_count, steps = self.config.num_directions, per_step.shape[0]
+        halves = np.split(per_step.reshape(steps, -1, d_count, self.config.h_out), d_count, 2)
+        for d, half in enumerate(halves):
+            bad = np.flatnonzero(~np.isfinite(half.reshape(steps, -1)).all(axis=1))
+            if bad.size:
+                step = int(bad[0] if d == 0 else bad[-1])  # the backward direction runs T-1 -> 0
+                self.first_nonfinite = {
+                    "step": step,
+                    "layer": self.config.num_layers - 1,
+                    "direction": DIRECTIONS[d],
+                    "gate": "hidden_state",
+                }
+                return
+
     def report(self) -> dict[str, Any]:
         """The JSON 'health' object."""
         gates = []

@@ -266,7 +266,7 @@ def trace(
         h_n=h_n,
         c_n=c_n,
         values=recorder.values,
-        health=_health(monitor, xa, h0, c0, config),
+        health=_health(monitor, xa, h0, c0, config, output),
         source=IN_MEMORY if source is None else source,
         seeded=seeded,
     )
@@ -313,14 +313,17 @@ def _health(
     h0: ArrayLike | None,
     c0: ArrayLike | None,
     config: LSTMConfig,
+    output: FloatArray,
 ) -> dict[str, Any]:
-    """The monitor's report, with NaN or Inf that entered through x, h0 or c0 located too."""
+    """The monitor's report, with NaN or Inf that entered through x, h0 or c0 located too,
+    and one that only the output holds (a projection's W_hr)."""
     monitor.note_inputs(
         x,
         None if h0 is None else np.asarray(h0, dtype=config.dtype),
         None if c0 is None else np.asarray(c0, dtype=config.dtype),
         config.seq_len,
     )
+    monitor.note_output(output)
     return monitor.report()
 
 

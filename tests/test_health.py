@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights, trace
 from lstm_trace.cli import main
 from lstm_trace.health import HealthMonitor
+from lstm_trace.weights import LSTMWeights
 
 
 def gates_of(result: Any, layer: int = 0, direction: str = "forward") -> dict[str, dict[str, Any]]:
@@ -178,3 +180,26 @@ def test_monitor_counts_match_the_definition_on_crafted_blocks(dtype: Any) -> No
     assert report["forget_gate"]["saturated"] == 2
     assert report["candidate"]["saturated"] == int((np.abs(values[:, 2]) > high).sum())
     assert report["candidate"]["nonfinite"] == 2 and report["output_gate"]["nonfinite"] == 4
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_nan_only_the_projection_makes_is_found(bidirectional: bool) -> None:
+    """h_t = W_hr (o_t * tanh(C_t)) comes after every gate: a NaN in W_hr at the last step
+    reaches no gate, so the output is where health finds it."""
+    cfg = LSTMConfig(
+        input_size=3, hidden_size=4, proj_size=2, seq_len=1, bidirectional=bidirectional
+    )
+    w = init_weights(cfg)
+    d = 1 if bidirectional else 0
+    bad = w.layers[0][d].w_hr.copy()
+    bad[1, 2] = np.nan
+    layer = list(w.layers[0])
+    layer[d] = replace(layer[d], w_hr=bad)
+    result = trace(cfg, LSTMWeights(cfg, (tuple(layer),)))
+    assert all(g["nonfinite"] == 0 for g in result.health["gates"])  # no gate saw it
+    assert result.health["first_nonfinite"] == {
+        "step": 0,
+        "layer": 0,
+        "direction": "backward" if bidirectional else "forward",
+        "gate": "hidden_state",
+    }
