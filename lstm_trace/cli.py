@@ -173,7 +173,7 @@ def main_command(
         dtype=dtype,
         seed=seed,
     )
-    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first)
+    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, max_memory=limit)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
     if save_weights is not None and run.config.proj_size and framework_for(save_weights) == "keras":

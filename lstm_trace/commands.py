@@ -12,8 +12,17 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
+from .cli import (
+    DEFAULT_MAX_MEMORY_TEXT,
+    ExportHtmlOpt,
+    ExportSvgOpt,
+    app,
+    data_console,
+    note,
+    save_exports,
+)
 from .cli_output import show
+from .config import parse_bytes
 from .errors import ConfigError, FileError, LSTMTraceError
 from .options import (
     BatchOpt,
@@ -28,6 +37,15 @@ from .options import (
     WeightsOpt,
     config_options,
 )
+
+#: --max-memory of the subcommands that read files: their declared sizes are checked first
+MaxMemoryOpt = Annotated[
+    str,
+    typer.Option(
+        "--max-memory",
+        help="Refuse files that declare more than this (and runs that would need more).",
+    ),
+]
 
 
 class Framework(str, Enum):
@@ -60,6 +78,7 @@ def convert(
     dtype: Annotated[
         DType | None, typer.Option("--dtype", help="Cast to this type (default: the source's).")
     ] = None,
+    max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
     from .config import LSTMConfig
@@ -69,6 +88,7 @@ def convert(
     from .writing import check_target, framework_for, require_writer, write_weights
 
     must_exist(source)  # the first thing a user should hear about
+    limit = parse_bytes(max_memory)
     if to is None and suffix_of(target) in (".npz", ".safetensors"):
         raise LSTMTraceError(
             f"{target}: a {suffix_of(target)} file can hold PyTorch or Keras names; "
@@ -77,7 +97,7 @@ def convert(
     framework = framework_for(target, None if to is None else to.value)
     check_target(target)
     require_writer(target)  # a missing library is said now, not after reading the source
-    wf = read_weights(source)
+    wf = read_weights(source, max_memory=limit)
     for message in wf.notes:
         note(message)
     arch = wf.architecture.as_options()
@@ -100,6 +120,7 @@ def check(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")
     ] = None,
+    max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """Check every model of a spec file; exit 0 only when every expectation passes."""
     from .checks import junit_xml, results_dict, run_models
@@ -112,7 +133,8 @@ def check(
         from .writing import check_target
 
         check_target(junit)
-    results = run_models(load_spec(spec))
+    limit = parse_bytes(max_memory)
+    results = run_models(load_spec(spec), max_memory=limit)
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(results_dict(str(spec), results), indent=2) + "\n")
     else:

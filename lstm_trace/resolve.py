@@ -8,15 +8,15 @@ contradicts a file is an error naming both values; nothing is silently overridde
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import LSTMConfig
-from .errors import ConfigError, FileError
+from .config import DEFAULT_MAX_MEMORY, LSTMConfig
+from .errors import ConfigError, FileError, MemoryLimitError
 from .io import WeightsFile, read_array, read_weights
 from .weights import LSTMWeights
 
@@ -101,10 +101,16 @@ def resolve(
     h0_path: Path | None = None,
     c0_path: Path | None = None,
     seq_first: bool = False,
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
 ) -> Resolved:
-    """Combine options (None: not given) with the files they name into a runnable config."""
+    """Combine options (None: not given) with the files they name into a runnable config.
+
+    Every file's declared size is checked against max_memory before it is read, and so is the
+    configuration the files imply, before any weight is built: a size that comes from a file
+    and is too large is the file's fault (FileError), not --max-memory's."""
     values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
-    wf = read_weights(weights_path) if weights_path else None
+    wf = read_weights(weights_path, max_memory=max_memory) if weights_path else None
     if wf is not None:
         facts = wf.architecture.as_options()
         dtype = facts.pop("dtype")
@@ -113,7 +119,7 @@ def resolve(
             values.setdefault("dtype", dtype)
     x = None
     if x_path is not None:
-        x = read_array(x_path, "x")
+        x = read_array(x_path, "x", max_memory=max_memory)
         if x.ndim not in (2, 3):
             raise FileError(
                 f"{x_path}: x must be (T, features) or "
@@ -151,17 +157,48 @@ def resolve(
         if given or source is None:
             raise
         raise FileError(f"{source}: {exc.message}") from None
+    _check_memory(config, options, [p for p in (weights_path, x_path) if p], max_memory)
     weights = wf.build(config) if wf is not None else None
-    h0 = _state(h0_path, "h0", config, config.h_out)
-    c0 = _state(c0_path, "c0", config, config.hidden_size)
+    h0 = _state(h0_path, "h0", config, config.h_out, max_memory)
+    c0 = _state(c0_path, "c0", config, config.hidden_size, max_memory)
     return Resolved(config, weights, wf, x, h0, c0)
 
 
-def _state(path: Path | None, name: str, config: LSTMConfig, size: int) -> NDArray[Any] | None:
+_SIZES = ("input_size", "hidden_size", "seq_len", "batch", "num_layers", "proj_size")
+
+
+def _check_memory(
+    config: LSTMConfig, options: Mapping[str, Any], files: list[Path], limit: int
+) -> None:
+    """The run's memory, before the weights are built. Over the limit even with every size
+    the user gave put back to its default is the files' fault: a FileError naming them."""
+    try:
+        config.check_memory(limit)
+    except MemoryLimitError as exc:
+        given = {f: DEFAULTS[f] for f in _SIZES if options.get(f) is not None}
+        try:
+            replace(config, **given).check_memory(limit)
+        except MemoryLimitError:
+            pass  # the files' sizes alone are too large
+        except ConfigError:
+            raise exc from None
+        else:
+            raise  # the options' sizes made it too large
+        if not files:
+            raise
+        raise FileError(
+            f"{' and '.join(map(str, files))}: the sizes it gives need more memory than the "
+            f"limit allows ({exc.message})"
+        ) from None
+
+
+def _state(
+    path: Path | None, name: str, config: LSTMConfig, size: int, limit: int
+) -> NDArray[Any] | None:
     """An initial state: (D*layers, batch, size), or (D*layers, size) when unbatched."""
     if path is None:
         return None
-    a = read_array(path, name)
+    a = read_array(path, name, max_memory=limit)
     n = config.num_directions * config.num_layers
     want = (n, size) if config.batch is None else (n, config.batch, size)
     if a.shape != want:
