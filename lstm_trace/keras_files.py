@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import DEFAULT_MAX_MEMORY
+from .config import DEFAULT_MAX_MEMORY, format_bytes
 from .dtype_policy import check_dtype
 from .errors import ConfigError, FileError
 from .file_limits import CONFIG_JSON_CAP, check_h5_datasets, refuse_over
@@ -104,7 +104,12 @@ def _read_archive(path: Path, limit: int) -> tuple[dict[str, Any], io.BytesIO]:
         if "model.weights.h5" not in sizes or "config.json" not in sizes:
             raise FileError(f"{path}: not a Keras 3 archive (no model.weights.h5 and config.json)")
         refuse_over(path, sizes["config.json"] + sizes["model.weights.h5"], limit, "data")
-        refuse_over(path, sizes["config.json"], CONFIG_JSON_CAP, "config.json")
+        if sizes["config.json"] > CONFIG_JSON_CAP:
+            raise FileError(
+                f"{path}: declares a {format_bytes(sizes['config.json'])} config.json; a Keras "
+                f"config is a few KB, and lstm-trace reads one of up to "
+                f"{format_bytes(CONFIG_JSON_CAP)}"
+            )
         try:
             config = json.loads(archive.read("config.json"))
         except RecursionError:
