@@ -51,6 +51,18 @@ def _not_torch(path: Path) -> str | None:
     return "not a PyTorch file (torch.save writes a zip archive or a legacy torch pickle)"
 
 
+def _pickle_protocol(path: Path) -> int:
+    """The pickle protocol of a torch.save archive's data.pkl (0 when it cannot be told)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+            with archive.open(name) as f:
+                head = f.read(2)
+    except (zipfile.BadZipFile, OSError, StopIteration, ValueError):
+        return 0
+    return head[1] if len(head) == 2 and head[0] == 0x80 else 0
+
+
 def _refusal(exc: Exception) -> str:
     """torch.load's error as what the file is, without torch's advice to unpickle it."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch colours its messages
@@ -87,6 +99,12 @@ def read_torch(path: Path, limit: int) -> tuple[dict[str, Any], list[str]]:
             warnings.simplefilter("ignore")  # lstm-trace reports the outcome itself
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for anything but plain tensors and containers
+        protocol = _pickle_protocol(path)
+        if protocol > 2 and "Unsupported operand" in str(exc):
+            raise FileError(
+                f"{path}: refused: pickled with protocol {protocol}, which torch.load cannot "
+                "read with weights_only=True; save it again with torch.save's default protocol"
+            ) from None
         raise FileError(f"{path}: {_refusal(exc)}") from None
     state = find_state_dict(obj)
     if state is None:
