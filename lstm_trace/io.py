@@ -21,9 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
-from .dtype_policy import float_array, half_note, refuse_dtype
 from .errors import ConfigError, FileError
-from .file_limits import check_npy, safetensors_header
 from .frameworks import (
     Architecture,
     KerasLayer,
@@ -32,9 +30,10 @@ from .frameworks import (
     infer_keras,
     infer_pytorch,
 )
-from .layer_kinds import left_out_note, pick_pytorch_lstm
-from .torch_files import is_state_key, read_torch
 from .weights import LSTMWeights
+
+# The readers' helpers (file_limits, dtype_policy, layer_kinds, torch_files) are imported
+# where a file is read: the walkthrough, which reads none, starts without them.
 
 _NEEDS_PICKLE = (
     "not a plain NumPy file: reading it would mean unpickling, which lstm-trace never does "
@@ -107,6 +106,9 @@ class WeightsFile:
 def read_weights(path: Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> WeightsFile:
     """Read any supported weights file; the kind comes from the suffix, the framework from
     the names inside. Declared sizes are checked against max_memory before reading."""
+    from .dtype_policy import half_note
+    from .torch_files import is_state_key, read_torch
+
     must_exist(path)
     kind = suffix_of(path)
     if kind == ".npz":
@@ -141,6 +143,8 @@ def read_weights(path: Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> Weights
 def _pytorch_file(
     path: Path, arrays: dict[str, NDArray[Any]], notes: tuple[str, ...]
 ) -> WeightsFile:
+    from .layer_kinds import left_out_note, pick_pytorch_lstm
+
     picked = pick_pytorch_lstm(arrays)
     where = picked.prefix.rstrip(".") or "the LSTM"
     if picked.cell:
@@ -175,6 +179,9 @@ def must_exist(path: Path) -> None:
 
 
 def _read_npz(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], list[str]]:
+    from .dtype_policy import float_array
+    from .file_limits import check_npy
+
     check_npy(path, limit)  # before np.load allocates what the headers declare
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -196,6 +203,9 @@ _SAFETENSORS_FLOATS = {"F16": "float16", "F32": "float32", "F64": "float64"}
 
 def read_safetensors(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], list[str]]:
     """A .safetensors file: its header checked (sizes, dtypes) before the tensors are read."""
+    from .dtype_policy import float_array, refuse_dtype
+    from .file_limits import safetensors_header
+
     header = safetensors_header(path, limit)
     for name, entry in header.items():
         dtype = str(entry.get("dtype")) if name != "__metadata__" else "F32"
@@ -217,6 +227,9 @@ def read_safetensors(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], l
 
 def read_array(path: Path, what: str, *, max_memory: int = DEFAULT_MAX_MEMORY) -> NDArray[Any]:
     """A .npy array of numbers (x, h0 or c0); its declared size checked before it is read."""
+    from .dtype_policy import float_array
+    from .file_limits import check_npy
+
     must_exist(path)
     check_npy(path, max_memory)
     try:
