@@ -128,15 +128,18 @@ def read_weights(path: Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> Weights
             ".safetensors, .pt/.pth, .weights.h5 or .keras"
         )
     half = half_note(path, dtypes)
-    notes = () if half is None else (half,)
+    notes: tuple[str, ...] = () if half is None else (half,)
     try:
         if any(is_state_key(k) for k in arrays):
             return _pytorch_file(path, arrays, notes)
-        from .keras_files import keras_layers_from_names
+        from .keras_files import keras_layers_with_left_out
+        from .layer_kinds import left_out_note
 
-        layers = keras_layers_from_names(arrays, ordered=kind == ".npz")
+        layers, names, left_out = keras_layers_with_left_out(arrays, ordered=kind == ".npz")
     except ConfigError as exc:
         raise FileError(f"{path}: {exc.message}") from None
+    if left_out:
+        notes += (left_out_note(path, ", ".join(n or "the LSTM" for n in names), left_out),)
     return _keras_file(path, layers, None, notes)
 
 

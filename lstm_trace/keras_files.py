@@ -208,25 +208,34 @@ def _natural(text: str) -> list[Any]:
 def keras_layers_from_names(
     arrays: Mapping[str, NDArray[Any]], ordered: bool = True
 ) -> list[KerasLayer]:
-    """Group arrays named '<layer path>/kernel' (or .../vars/0) into layers and directions.
+    """Group arrays named '<layer path>/kernel' (or .../vars/0) into layers and directions
+    (keras_layers_with_left_out, without what it leaves out)."""
+    return keras_layers_with_left_out(arrays, ordered)[0]
 
-    A path component starting with 'backward' marks the backward direction. Layers named as
-    Keras names them by default (lstm, lstm_1, ..., bidirectional_2) are ordered by that
-    number; other names keep the file's order when it has one (ordered: .npz keeps it,
-    .safetensors sorts names), and are refused when it has none.
-    """
+
+def _field_of(key: str) -> tuple[str, list[str]] | None:
+    """('kernel', ['lstm_1']) for 'lstm_1/kernel' or 'lstm_1/cell/vars/0'; None otherwise."""
+    parts = key.replace(".", "/").split("/")
+    if len(parts) >= 2 and parts[-2] == "vars" and parts[-1] in _VAR_INDEX:
+        return _VAR_INDEX[parts[-1]], parts[:-2]
+    if parts[-1] in KERAS_FIELDS:
+        return parts[-1], parts[:-1]
+    return None
+
+
+def _group_by_layer(
+    arrays: Mapping[str, NDArray[Any]],
+) -> tuple[dict[str, dict[str, dict[str, NDArray[Any]]]], dict[str, list[str]], list[str]]:
+    """({layer: {direction: {field: array}}}, {layer: its keys}, keys of no Keras field)."""
     layers: dict[str, dict[str, dict[str, NDArray[Any]]]] = {}
+    keys: dict[str, list[str]] = {}
+    unknown: list[str] = []
     for key, value in arrays.items():
-        parts = key.replace(".", "/").split("/")
-        if len(parts) >= 2 and parts[-2] == "vars" and parts[-1] in _VAR_INDEX:
-            field, parts = _VAR_INDEX[parts[-1]], parts[:-2]
-        elif parts[-1] in KERAS_FIELDS:
-            field, parts = parts[-1], parts[:-1]
-        else:
-            raise ConfigError(
-                f"unexpected tensor {key!r}: neither PyTorch names (weight_ih_l0, ...) nor Keras "
-                "names (.../kernel, .../recurrent_kernel, .../bias)"
-            )
+        found = _field_of(key)
+        if found is None:
+            unknown.append(key)
+            continue
+        field, parts = found
         direction = "backward" if any(p.startswith("backward") for p in parts) else "forward"
         layer = "/".join(
             p
@@ -237,7 +246,33 @@ def keras_layers_from_names(
         if field in slot:
             raise ConfigError(f"two tensors for {layer or 'the layer'} {direction} {field}")
         slot[field] = value
-    names = list(layers)
+        keys.setdefault(layer, []).append(key)
+    return layers, keys, unknown
+
+
+def keras_layers_with_left_out(
+    arrays: Mapping[str, NDArray[Any]], ordered: bool = True
+) -> tuple[list[KerasLayer], list[str], list[str]]:
+    """(layers, their names, the keys left out): arrays named '<layer path>/kernel' (or
+    .../vars/0) grouped into layers and directions.
+
+    A path component starting with 'backward' marks the backward direction. Layers without a
+    recurrent_kernel (a Dense head, an Embedding) and tensors of no Keras field are left out
+    when there is a recurrent layer to trace, and refused when there is none. Layers named as
+    Keras names them by default (lstm, lstm_1, ..., bidirectional_2) are ordered by that
+    number; other names keep the file's order when it has one (ordered: .npz keeps it,
+    .safetensors sorts names), and are refused when it has none.
+    """
+    layers, keys, unknown = _group_by_layer(arrays)
+    names = [n for n in layers if any("recurrent_kernel" in v for v in layers[n].values())]
+    if not names:
+        if unknown:
+            raise ConfigError(
+                f"unexpected tensor {unknown[0]!r}: neither PyTorch names (weight_ih_l0, ...) nor "
+                "Keras names (.../kernel, .../recurrent_kernel, .../bias)"
+            )
+        names = list(layers)  # none is recurrent: the checks below say what is missing
+    left = [n for n in layers if n not in names]
     auto = all(_GROUP.match(n.rsplit("/", 1)[-1]) for n in names)
     if auto:
         names.sort(key=lambda n: int(_GROUP.match(n.rsplit("/", 1)[-1]).group(2) or 0))  # type: ignore[union-attr]
@@ -246,6 +281,16 @@ def keras_layers_from_names(
             f"layers {', '.join(names)}: their order is not recorded in this kind of file; "
             "save them as .npz (which keeps the order) or as a Keras .weights.h5"
         )
+    else:
+        order = list(layers)
+        inside = [
+            n for n in left if order.index(names[0]) < order.index(n) < order.index(names[-1])
+        ]
+        if inside:
+            raise ConfigError(
+                f"{', '.join(inside)} between the LSTM layers; lstm-trace traces a stack of "
+                "LSTM layers only"
+            )
     out = []
     for name in names:
         directions = layers[name]
@@ -256,7 +301,7 @@ def keras_layers_from_names(
             for needed in ("kernel", "recurrent_kernel"):
                 if needed not in variables:
                     raise ConfigError(f"layer {name or '0'!r} {direction}: no {needed}")
-    return out
+    return out, names, unknown + [k for n in left for k in keys[n]]
 
 
 def _group_name(kind: str, n: int) -> str:

@@ -198,6 +198,55 @@ def test_safetensors_tensors_beside_the_lstm_are_named(tmp_path: Path) -> None:
     )
 
 
+def keras_named(head_between: bool = False) -> dict[str, np.ndarray]:
+    """An Embedding, two Keras LSTM layers and a Dense head, under Keras's own names."""
+    from lstm_trace.frameworks import to_keras
+    from lstm_trace.keras_files import keras_names
+
+    lstm = keras_names(
+        to_keras(init_weights(LSTMConfig(input_size=3, hidden_size=4, num_layers=2)))
+    )
+    first = {k: v for k, v in lstm.items() if k.startswith("lstm/")}
+    second = {
+        k.replace("lstm_1/", "decoder/"): v for k, v in lstm.items() if k.startswith("lstm_1/")
+    }
+    first = {k.replace("lstm/", "encoder/"): v for k, v in first.items()}
+    head = {"head/kernel": np.ones((4, 2), np.float32), "head/bias": np.ones(2, np.float32)}
+    embedding = {"embedding/embeddings": np.ones((10, 3), np.float32)}
+    if head_between:
+        return {**embedding, **first, **head, **second}
+    return {**embedding, **first, **second, **head}
+
+
+def test_keras_named_npz_layers_beside_the_lstms_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "k.npz"
+    np.savez(path, **keras_named())
+    wf = read_weights(path)
+    assert wf.architecture.num_layers == 2
+    assert wf.notes == (
+        f"{path}: traced encoder, decoder; not traced: embedding/embeddings, head/kernel, "
+        "head/bias",
+    )
+
+
+def test_keras_named_layer_between_lstms_is_refused(tmp_path: Path, capsys: Any) -> None:
+    np.savez(tmp_path / "k.npz", **keras_named(head_between=True))
+    assert refused(capsys, tmp_path / "k.npz") == (
+        "head between the LSTM layers; lstm-trace traces a stack of LSTM layers only"
+    )
+
+
+def test_weights_h5_layers_beside_the_lstm_are_named(tmp_path: Path) -> None:
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "head.weights.h5"
+    path.write_bytes((FIXTURES / "keras_uni.weights.h5").read_bytes())
+    with h5py.File(path, "a") as f:
+        f.create_group("layers/dense/vars").create_dataset("0", data=np.ones((4, 2), "f4"))
+        f.create_group("layers/dropout/vars")  # no weights: nothing to say
+    notes = read_weights(path).notes
+    assert notes[-1] == f"{path}: traced the LSTM layers only, not dense"
+
+
 # --- Half precision and the dtype policy ------------------------------------------------------
 
 
