@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import DEFAULT_MAX_MEMORY, LSTMConfig
-from .errors import ConfigError, FileError, MemoryLimitError
+from .config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
+from .errors import ConfigError, FileError
 from .io import WeightsFile, read_array, read_weights
 from .weights import LSTMWeights
 
@@ -171,25 +171,30 @@ def _check_memory(
     config: LSTMConfig, options: Mapping[str, Any], files: list[Path], limit: int
 ) -> None:
     """The run's memory, before the weights are built. Over the limit even with every size
-    the user gave put back to its default is the files' fault: a FileError naming them."""
-    try:
+    the user gave put back to its default, it is the files' fault: a FileError naming them
+    (exit status 1), not a hint to raise --max-memory (exit status 2)."""
+    if not files or config.estimate_bytes() <= limit:
         config.check_memory(limit)
-    except MemoryLimitError as exc:
-        given = {f: DEFAULTS[f] for f in _SIZES if options.get(f) is not None}
-        try:
-            replace(config, **given).check_memory(limit)
-        except MemoryLimitError:
-            pass  # the files' sizes alone are too large
-        except ConfigError:
-            raise exc from None
-        else:
-            raise  # the options' sizes made it too large
-        if not files:
-            raise
+        return
+    given = {f: DEFAULTS[f] for f in _SIZES if options.get(f) is not None}
+    try:
+        need = replace(config, **given).estimate_bytes()  # the files' sizes alone
+    except ConfigError:
+        need = config.estimate_bytes()
+    if need <= limit:
+        config.check_memory(limit)  # the options' sizes made it too large
+        return
+    names = " and ".join(map(str, files))
+    its = "its" if len(files) == 1 else "their"
+    if need > ABSURD_BYTES:
         raise FileError(
-            f"{' and '.join(map(str, files))}: the sizes it gives need more memory than the "
-            f"limit allows ({exc.message})"
-        ) from None
+            f"{names}: {its} sizes need more than {format_bytes(ABSURD_BYTES)} of memory, more "
+            "than any machine has"
+        )
+    raise FileError(
+        f"{names}: {its} sizes need about {format_bytes(need)} of memory, more than the limit "
+        f"of {format_bytes(limit)} (--max-memory)"
+    )
 
 
 def _state(

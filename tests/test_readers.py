@@ -365,6 +365,14 @@ def test_keras_config_that_contradicts_its_weights_is_refused(
     assert refused(capsys, keras_with(tmp_path, edit)) == words
 
 
+def test_a_size_the_user_gave_is_still_blamed_on_max_memory(capsys: Any) -> None:
+    """The file's own sizes fit; --seq-len makes the run too large: a usage error (exit 2)."""
+    pytest.importorskip("h5py")
+    path = FIXTURES / "keras_uni.keras"
+    code, _, err = run_cli(capsys, "--weights", path, "--seq-len", 10**9)
+    assert code == 2 and err.startswith("lstm-trace: error: --max-memory: this run needs about")
+
+
 # --- Messages ---------------------------------------------------------------------------------
 
 
