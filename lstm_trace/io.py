@@ -211,7 +211,9 @@ def read_safetensors(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], l
 
     header = safetensors_header(path, limit)
     for name, entry in header.items():
-        dtype = str(entry.get("dtype")) if name != "__metadata__" else "F32"
+        if name == "__metadata__":  # free-form strings, not a tensor
+            continue
+        dtype = str(entry.get("dtype"))
         if dtype == "BF16":
             raise FileError(
                 f"{path}: {name} is bfloat16, which the safetensors NumPy reader cannot read; "

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .config import DEFAULT_MAX_MEMORY, format_bytes
-from .dtype_policy import check_dtype
+from .dtype_policy import check_dtype, half_note
 from .errors import ConfigError, FileError
 from .file_limits import CONFIG_JSON_CAP, check_h5_datasets, refuse_over
 from .frameworks import KERAS_FIELDS, KerasLayer
@@ -81,6 +81,11 @@ def read_keras_file(
         not_lstm = keras_kind_error(layers)  # named before config.json's LSTM-only checks
         if not_lstm is not None:
             raise FileError(f"{path}: {not_lstm}")
+        half = half_note(
+            path, (str(v.dtype) for layer in layers for d in layer for v in d.values())
+        )
+        if half is not None:
+            notes.append(half)
         found = facts(path, config, layers) if config is not None else None
     except FileError:
         raise
@@ -88,7 +93,7 @@ def read_keras_file(
         raise FileError(
             f"{path}: not a readable Keras file ({type(exc).__name__}: {exc})"
         ) from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         # a config.json or an h5 layout other than Keras 3 writes: refuse, don't guess
         raise FileError(
             f"{path}: not laid out as a Keras 3 file ({type(exc).__name__}: {exc})"

@@ -284,6 +284,19 @@ def test_float16_safetensors_says_so_and_bfloat16_is_refused_in_one_line(
     )
 
 
+def test_float16_weights_h5_says_so(tmp_path: Path) -> None:
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "half.weights.h5"
+    path.write_bytes((FIXTURES / "keras_uni.weights.h5").read_bytes())
+    with h5py.File(path, "a") as f:
+        cell = f["layers/lstm/cell/vars"]
+        for key in list(cell):
+            data = cell[key][()].astype(np.float16)
+            del cell[key]
+            cell.create_dataset(key, data=data)
+    assert read_weights(path).notes[-1] == f"{path}: float16 weights, read as float32"
+
+
 @pytest.mark.parametrize("dtype", [np.int32, np.bool_])
 def test_integer_and_bool_weights_are_refused_alike_by_every_reader(
     tmp_path: Path, capsys: Any, dtype: Any
