@@ -502,6 +502,29 @@ def test_torch_warnings_do_not_reach_stderr(tmp_path: Path) -> None:
     )
 
 
+def test_torch_model_with_an_embedding_and_a_head_live(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+
+    class Tagger(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = torch.nn.Embedding(10, 3)
+            self.encoder = torch.nn.Sequential(torch.nn.LSTM(3, 4, batch_first=True))
+            self.head = torch.nn.Linear(4, 2)
+
+    model = Tagger()
+    torch.save(model.state_dict(), tmp_path / "tagger.pt")
+    wf = read_weights(tmp_path / "tagger.pt")
+    assert wf.notes == (
+        f"{tmp_path / 'tagger.pt'}: traced encoder.0; not traced: embedding.weight, "
+        "head.weight, head.bias",
+    )
+    x = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        want, _ = model.encoder[0](x)
+    np.testing.assert_allclose(traced(wf, x.numpy())[0], want.numpy(), atol=1e-5)
+
+
 def test_torch_integer_weights_in_the_same_words(tmp_path: Path, capsys: Any) -> None:
     torch = pytest.importorskip("torch")
     state = {k: v.to(torch.int32) for k, v in torch.nn.LSTM(3, 4).state_dict().items()}
