@@ -61,19 +61,18 @@ def read_keras_file(
 ) -> tuple[list[KerasLayer], dict[str, Any] | None, list[str]]:
     """(layers, facts from config.json or None, notes for the user) from a .weights.h5, .h5
     or .keras file. Declared sizes (zip members, datasets) are checked before reading."""
-    h5py = _h5py()
     config = None
     notes: list[str] = []
     try:
         if path.suffix.lower() == ".keras":
-            config, blob = _read_archive(path, max_memory)
+            config, blob = _read_archive(path, max_memory)  # sizes checked without h5py
             order, others = layer_order(path, config)
             if others:
                 notes.append(f"{path}: traced the LSTM layers only, not {', '.join(others)}")
-            with h5py.File(blob, "r") as f:
+            with _h5py().File(blob, "r") as f:
                 layers, _ = _read_h5(path, f, order, max_memory)
         else:
-            with h5py.File(path, "r") as f:
+            with _h5py().File(path, "r") as f:
                 layers, left_out = _read_h5(path, f, None, max_memory)
             notes.append(f"{path}: {H5_ASSUMPTIONS}")
             if left_out:
