@@ -413,7 +413,7 @@ def test_a_missing_optional_package_is_named_as_pip_knows_it(
 
 
 def test_not_a_pytorch_file_is_said_without_torchs_advice(tmp_path: Path, capsys: Any) -> None:
-    pytest.importorskip("torch")
+    """Said before torch is asked (whose own advice is to unpickle it): without torch too."""
     path = tmp_path / "junk.pt"
     path.write_bytes(b"hello, world: not a checkpoint at all" * 8)
     words = refused(capsys, path)
@@ -476,14 +476,13 @@ def run_module(*args: object) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_torch_bfloat16_is_read_as_float32(tmp_path: Path) -> None:
+def test_torch_bfloat16_is_read_as_float32(tmp_path: Path, capsys: Any) -> None:
     torch = pytest.importorskip("torch")
     lstm = torch.nn.LSTM(3, 4).to(torch.bfloat16)
     path = tmp_path / "bf16.pt"
     torch.save(lstm.state_dict(), path)
-    done = run_module("--weights", path, "--json")
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == f"lstm-trace: {path}: bfloat16 weights, read as float32\n"
+    code, _, err = run_cli(capsys, "--weights", path, "--json")
+    assert code == 0 and err == f"lstm-trace: {path}: bfloat16 weights, read as float32\n"
     wf = read_weights(path)
     want = lstm.state_dict()["weight_ih_l0"].float().numpy()
     np.testing.assert_array_equal(wf.pytorch["weight_ih_l0"], want)  # type: ignore[index]
