@@ -172,9 +172,9 @@ def _check_memory(
 ) -> None:
     """The run's memory, before the weights are built. Over the limit even with every size
     the user gave put back to its default, it is the files' fault: a FileError naming them
-    (exit status 1), not a hint to raise --max-memory (exit status 2)."""
+    (exit status 1), not a hint to raise --max-memory (exit status 2). Without files the
+    trace checks the run itself (explain, which computes nothing, never does)."""
     if not files or config.estimate_bytes() <= limit:
-        config.check_memory(limit)
         return
     given = {f: DEFAULTS[f] for f in _SIZES if options.get(f) is not None}
     try:
@@ -182,8 +182,7 @@ def _check_memory(
     except ConfigError:
         need = config.estimate_bytes()
     if need <= limit:
-        config.check_memory(limit)  # the options' sizes made it too large
-        return
+        return  # the options' sizes make it too large: the trace says so (--max-memory)
     names = " and ".join(map(str, files))
     its = "its" if len(files) == 1 else "their"
     if need > ABSURD_BYTES:
