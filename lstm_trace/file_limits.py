@@ -34,6 +34,9 @@ ZIP_MAGIC = b"PK\x03\x04"
 CONFIG_JSON_CAP = 16 * 1024**2
 #: the safetensors format's own bound on its JSON header (the Rust reader refuses more)
 SAFETENSORS_HEADER_CAP = 100_000_000
+#: what zipfile raises for a damaged archive (RuntimeError: an encrypted member;
+#: NotImplementedError, a RuntimeError: an unknown zip version or compression)
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError)
 _NOT_ST = "not a readable .safetensors file"
 
 
@@ -59,8 +62,8 @@ def _npy_header(fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]] | None:
             shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
         else:  # 2.0 and 3.0 share the 4-byte header length; 3.0 only allows utf-8 names
             shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError):
-        return None  # not an .npy header: the reader says what the file is
+    except Exception:  # ValueError, SyntaxError, tokenize.TokenError, ... from a damaged header
+        return None  # not an .npy header: np.load says what the file is
     return tuple(shape), dtype
 
 
@@ -86,7 +89,7 @@ def check_npz(path: Path, limit: int) -> None:
     """Every member's declared array (or its uncompressed size, whichever is larger)."""
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except ZIP_ERRORS:
         return  # np.load says it is not a readable .npz
     total = 0
     with archive:
@@ -95,8 +98,8 @@ def check_npz(path: Path, limit: int) -> None:
             try:
                 with archive.open(info) as member:
                     header = _npy_header(member)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
-                header = None
+            except ZIP_ERRORS:
+                header = None  # damaged, encrypted or of an unknown compression: np.load says
             if header is not None:
                 shape, dtype = header
                 size = max(size, shape_bytes(shape, dtype.itemsize))
@@ -111,7 +114,7 @@ def check_zip_members(path: Path, limit: int, what: str = "data") -> dict[str, i
     try:
         with zipfile.ZipFile(path) as archive:
             sizes = {info.filename: info.file_size for info in archive.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except ZIP_ERRORS:
         return {}
     refuse_over(path, sum(sizes.values()), limit, what)
     return sizes

@@ -88,11 +88,15 @@ def read_keras_file(
         found = facts(path, config, layers) if config is not None else None
     except FileError:
         raise
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except RecursionError:  # a config.json nested too deeply for the layer walk
+        raise FileError(f"{path}: config.json is nested too deeply to be a Keras config") from None
+    except (OSError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
+        # RuntimeError: h5py's for a damaged file ("bad local heap signature"), zipfile's for
+        # an encrypted member
         raise FileError(
             f"{path}: not a readable Keras file ({type(exc).__name__}: {exc})"
         ) from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         # a config.json or an h5 layout other than Keras 3 writes: refuse, don't guess
         raise FileError(
             f"{path}: not laid out as a Keras 3 file ({type(exc).__name__}: {exc})"

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from .dtype_policy import refuse_dtype
 from .errors import FileError
-from .file_limits import ZIP_MAGIC, check_torch
+from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch
 
 #: how a legacy torch.save file starts: pickle protocol 2, then LONG1 of torch's magic number
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -36,7 +36,7 @@ def _not_torch(path: Path) -> str | None:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        except ZIP_ERRORS:
             return "not a PyTorch file (a damaged zip archive)"
         if not any(n.endswith("/data.pkl") for n in names):
             return "not a PyTorch file (a zip archive without the data.pkl torch.save writes)"
@@ -58,7 +58,7 @@ def _pickle_protocol(path: Path) -> int:
             name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
             with archive.open(name) as f:
                 head = f.read(2)
-    except (zipfile.BadZipFile, OSError, StopIteration, ValueError):
+    except (*ZIP_ERRORS, StopIteration):
         return 0
     return head[1] if len(head) == 2 and head[0] == 0x80 else 0
 

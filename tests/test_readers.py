@@ -420,6 +420,29 @@ def test_not_a_pytorch_file_is_said_without_torchs_advice(tmp_path: Path, capsys
     assert words == "not a PyTorch file (torch.save writes a zip archive or a legacy torch pickle)"
 
 
+def test_damaged_h5_is_an_unreadable_file_not_an_internal_error(
+    tmp_path: Path, capsys: Any
+) -> None:
+    pytest.importorskip("h5py")
+    data = bytearray((FIXTURES / "keras_uni.weights.h5").read_bytes())
+    data[1552] ^= 0xFF  # inside a group's local heap: h5py raises RuntimeError, not OSError
+    path = tmp_path / "damaged.weights.h5"
+    path.write_bytes(bytes(data))
+    assert refused(capsys, path).startswith("not a readable Keras file (RuntimeError: ")
+
+
+def test_zip_of_an_unknown_version_is_an_unreadable_npz(tmp_path: Path, capsys: Any) -> None:
+    data = bytearray((FIXTURES / "cell_torch_lstmcell.npz").read_bytes())
+    entry = data.find(b"PK\x01\x02")  # the first central directory entry
+    data[entry + 6] = 99  # "version needed to extract: 9.9": zipfile raises NotImplementedError
+    path = tmp_path / "future.npz"
+    path.write_bytes(bytes(data))
+    assert (
+        refused(capsys, path)
+        == "not a readable .npz file (NotImplementedError: zip file version 9.9)"
+    )
+
+
 # --- Live: torch ------------------------------------------------------------------------------
 
 
