@@ -443,6 +443,22 @@ def test_zip_of_an_unknown_version_is_an_unreadable_npz(tmp_path: Path, capsys: 
     )
 
 
+@pytest.mark.parametrize("command", ["convert", "check"])
+def test_convert_and_check_refuse_a_bad_max_memory(
+    tmp_path: Path, capsys: Any, command: str
+) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text('[models.m]\nexpect = { output = "3,70" }\n')
+    files = [FIXTURES / "cell_torch_lstmcell.npz", tmp_path / "out.npz", "--to", "keras"]
+    args = files if command == "convert" else [spec]
+    code, out, err = run_cli(capsys, command, *args, "--max-memory", "lots")
+    assert code == 2 and out == "" and not (tmp_path / "out.npz").exists()
+    assert err == (
+        "lstm-trace: error: --max-memory: memory limit must be a size such as 4GB or 512MB, "
+        "got 'lots'\n"
+    )
+
+
 # --- Live: torch ------------------------------------------------------------------------------
 
 
