@@ -52,7 +52,7 @@ def not_traced_yet(what: str, gates: int, params: int) -> str:
 
 
 def _article(name: str) -> str:
-    return ("an " if name.startswith(("nn.", "RNN")) else "a ") + name
+    return ("an " if name.startswith("nn.") else "a ") + name  # an nn.GRU, a Keras GRU
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,11 @@ def pick_pytorch_lstm(state: Mapping[str, NDArray[Any]]) -> PickedLSTM:
             "no PyTorch LSTM weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
         )
     kinds = {p: _pytorch_kind(state, p) for p in prefixes if _has_hh(state, p)}
-    # a shape of no known kind is taken for a damaged LSTM: its shapes are checked as such
-    lstms = [p for p, (gates, _) in kinds.items() if gates not in (3, 1)]
+    # no weight_hh, or a shape of no known kind: a damaged LSTM, whose shapes are checked
+    # (and refused) as an LSTM's
+    lstms = [p for p in prefixes if kinds.get(p, (0, False))[0] not in (3, 1)]
     if not lstms:
-        p = next(iter(kinds), prefixes[0])
-        if p not in kinds:
-            raise ConfigError(f"{p}weight_hh_l0 is missing")
+        p = prefixes[0]
         gates, cell = kinds[p]
         name = PYTORCH_NAMES[gates] + ("Cell" if cell else "")
         params = sum(int(np.size(state[k])) for k in _module_keys(state, p))
@@ -106,11 +105,12 @@ def pick_pytorch_lstm(state: Mapping[str, NDArray[Any]]) -> PickedLSTM:
         raise ConfigError(f"several LSTMs in this state_dict ({names}); save just one")
     prefix = lstms[0]
     keys = _module_keys(state, prefix)
-    cell = kinds[prefix][1]
+    cell = kinds.get(prefix, (0, False))[1]
     picked = {k[len(prefix) :]: state[k] for k in keys}
     if cell:  # nn.LSTMCell: the names of a one-layer nn.LSTM
         picked = {_cell_as_layer(k): v for k, v in picked.items()}
-    left_out = [k for k in state if k not in set(keys)]
+    taken = set(keys)
+    left_out = [k for k in state if k not in taken]
     return PickedLSTM(picked, prefix, cell, left_out)
 
 
