@@ -99,6 +99,8 @@ def infer_pytorch(state: Mapping[str, NDArray[Any]]) -> Architecture:
         want = f"({rows}, input), as weight_hh_l0's {rows} rows" if rows else "(4*hidden, input)"
         raise ConfigError(f"weight_ih_l0: expected shape {want}, got {w.shape}")
     hr = state.get("weight_hr_l0")
+    if hr is not None and np.ndim(hr) != 2:
+        raise ConfigError(f"weight_hr_l0: expected shape (proj, hidden), got {np.shape(hr)}")
     return Architecture(
         input_size=int(w.shape[1]),
         hidden_size=int(w.shape[0]) // 4,

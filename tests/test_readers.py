@@ -459,6 +459,14 @@ def test_convert_and_check_refuse_a_bad_max_memory(
     )
 
 
+def test_a_projection_that_is_not_a_matrix_is_refused(tmp_path: Path, capsys: Any) -> None:
+    state = init_weights(LSTMConfig(input_size=3, hidden_size=4)).to_pytorch()
+    np.savez(tmp_path / "w.npz", **state, weight_hr_l0=np.float32(1.0))  # was an IndexError
+    assert (
+        refused(capsys, tmp_path / "w.npz") == "weight_hr_l0: expected shape (proj, hidden), got ()"
+    )
+
+
 # --- Live: torch ------------------------------------------------------------------------------
 
 
