@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
+from .config import DEFAULT_MAX_MEMORY
 from .errors import LSTMTraceError
 from .expect import Outcome, check_trace
 from .resolve import resolve
@@ -26,14 +27,14 @@ class ModelResult:
         return self.error is None and all(o.passed for o in self.outcomes)
 
 
-def run_models(models: list[ModelSpec]) -> list[ModelResult]:
+def run_models(models: list[ModelSpec], max_memory: int = DEFAULT_MAX_MEMORY) -> list[ModelResult]:
     """Trace each model (default steps, no samples: shapes do not depend on values) and check
     its expectations. A model that cannot run fails with its error; the others still run."""
     results = []
     for model in models:
         try:
-            run = resolve(model.options, model.weights, model.x)
-            result = trace(run.config, run.weights, run.x, samples=0)
+            run = resolve(model.options, model.weights, model.x, max_memory=max_memory)
+            result = trace(run.config, run.weights, run.x, samples=0, max_memory=max_memory)
             results.append(ModelResult(model, check_trace(result, model.expectations)))
         except LSTMTraceError as exc:
             results.append(ModelResult(model, [], error=exc.message))

@@ -216,7 +216,7 @@ def main_command(
         seed=seed,
     )
     typed = typed_options(bidirectional=bidirectional)
-    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed)
+    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed, max_memory=limit)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
     if weights_out is not None and run.config.proj_size and weights_out.framework == "keras":

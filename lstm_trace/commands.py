@@ -14,8 +14,17 @@ import typer
 from rich.text import Text
 from typer.core import TyperCommand
 
-from .cli import ExportHtmlOpt, ExportSvgOpt, app, data_console, note, save_exports
+from .cli import (
+    DEFAULT_MAX_MEMORY_TEXT,
+    ExportHtmlOpt,
+    ExportSvgOpt,
+    app,
+    data_console,
+    note,
+    save_exports,
+)
 from .cli_output import check_targets, show
+from .config import parse_bytes
 from .errors import ConfigError, LSTMTraceError
 from .options import (
     DEFAULT_HIDDEN,
@@ -40,6 +49,15 @@ from .options import (
 )
 from .words import counted
 from .writing import SaveAs
+
+#: --max-memory of the subcommands that read files: their declared sizes are checked first
+MaxMemoryOpt = Annotated[
+    str,
+    typer.Option(
+        "--max-memory",
+        help="Refuse files that declare more than this (and runs that would need more).",
+    ),
+]
 
 
 class PlainUsage(TyperCommand):
@@ -84,6 +102,7 @@ def convert(
         DType | None,
         typer.Option("--dtype", help="Cast to this type.", show_default="the source's"),
     ] = None,
+    max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
     from .config import LSTMConfig
@@ -92,8 +111,9 @@ def convert(
     from .writing import weights_format, write_weights
 
     must_exist(source)  # the first thing a user should hear about
+    limit = parse_bytes(max_memory)
     saving = weights_format(target, None if to is None else to.value, need_to=True)
-    wf = read_weights(source)
+    wf = read_weights(source, max_memory=limit)
     for message in wf.notes:
         note(message)
     arch = wf.architecture.as_options()
@@ -119,6 +139,7 @@ def check(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")
     ] = None,
+    max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """Check every model of a spec file; exit 0 only when every expectation passes."""
     from .checks import junit_xml, results_dict, run_models
@@ -129,7 +150,8 @@ def check(
 
     if junit is not None:
         check_output(junit, "--junit")
-    results = run_models(load_spec(spec))
+    limit = parse_bytes(max_memory)
+    results = run_models(load_spec(spec), max_memory=limit)
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(results_dict(str(spec), results), indent=2) + "\n")
     else:

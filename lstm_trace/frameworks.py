@@ -68,20 +68,13 @@ def _float_dtype(arrays: Mapping[str, NDArray[Any]]) -> str | None:
 def strip_pytorch_prefix(state: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
     """Find the nn.LSTM inside a larger state_dict ('encoder.lstm.weight_ih_l0' -> prefix).
 
-    A bare nn.LSTM state_dict is returned as is. Several LSTMs are ambiguous: refused, listed.
+    A bare nn.LSTM state_dict is returned as is, an nn.LSTMCell's under nn.LSTM's names
+    (weight_ih -> weight_ih_l0). Several LSTMs are ambiguous: refused, listed. A GRU or RNN
+    without an LSTM is named (layer_kinds.pick_pytorch_lstm, which also lists what is left out).
     """
-    if "weight_ih_l0" in state:
-        return dict(state)
-    prefixes = sorted({k[: -len("weight_ih_l0")] for k in state if k.endswith(".weight_ih_l0")})
-    if not prefixes:
-        raise ConfigError(
-            "no PyTorch LSTM weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
-        )
-    if len(prefixes) > 1:
-        names = ", ".join(p.rstrip(".") for p in prefixes)
-        raise ConfigError(f"several LSTMs in this state_dict ({names}); save just one")
-    prefix = prefixes[0]
-    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    from .layer_kinds import pick_pytorch_lstm
+
+    return pick_pytorch_lstm(state).state
 
 
 def infer_pytorch(state: Mapping[str, NDArray[Any]]) -> Architecture:
@@ -96,12 +89,14 @@ def infer_pytorch(state: Mapping[str, NDArray[Any]]) -> Architecture:
     if layers != set(range(n)):
         raise ConfigError(f"layers {sorted(layers)} are not numbered 0 to {n - 1}")
     w = np.asarray(state["weight_ih_l0"])
-    if w.ndim != 2 or w.shape[0] % 4:
-        raise ConfigError(
-            f"weight_ih_l0: expected shape (4*hidden, input), got {w.shape} "
-            "(the first dimension must be a multiple of 4)"
-        )
+    hh = np.shape(state.get("weight_hh_l0", ()))
+    rows = int(hh[0]) if len(hh) == 2 else 0  # 4H, as weight_hh_l0 says
+    if w.ndim != 2 or w.shape[0] % 4 or (rows and w.shape[0] != rows):
+        want = f"({rows}, input), as weight_hh_l0's {rows} rows" if rows else "(4*hidden, input)"
+        raise ConfigError(f"weight_ih_l0: expected shape {want}, got {w.shape}")
     hr = state.get("weight_hr_l0")
+    if hr is not None and np.ndim(hr) != 2:
+        raise ConfigError(f"weight_hr_l0: expected shape (proj, hidden), got {np.shape(hr)}")
     return Architecture(
         input_size=int(w.shape[1]),
         hidden_size=int(w.shape[0]) // 4,
@@ -152,6 +147,11 @@ def infer_keras(layers: list[KerasLayer]) -> Architecture:
     """The architecture of stacked Keras LSTM (or Bidirectional(LSTM)) layers."""
     if not layers:
         raise ConfigError("no Keras LSTM weights found (no kernel, recurrent_kernel, bias)")
+    from .layer_kinds import keras_kind_error
+
+    not_lstm = keras_kind_error(layers)  # a GRU or SimpleRNN, by its recurrent_kernel
+    if not_lstm is not None:
+        raise ConfigError(not_lstm)
     first = layers[0][0]
     kernel, recurrent = np.asarray(first["kernel"]), np.asarray(first["recurrent_kernel"])
     if kernel.ndim != 2 or kernel.shape[1] % 4:

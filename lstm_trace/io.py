@@ -12,7 +12,6 @@ Writing is writing.py's job. Optional libraries are imported where used.
 from __future__ import annotations
 
 import importlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import LSTMConfig
+from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .errors import ConfigError, FileError
 from .frameworks import (
     Architecture,
@@ -30,9 +29,11 @@ from .frameworks import (
     from_pytorch,
     infer_keras,
     infer_pytorch,
-    strip_pytorch_prefix,
 )
 from .weights import LSTMWeights
+
+# The readers' helpers (file_limits, dtype_policy, layer_kinds, torch_files) are imported
+# where a file is read: the walkthrough, which reads none, starts without them.
 
 _NEEDS_PICKLE = (
     "not a plain NumPy file: reading it would mean unpickling, which lstm-trace never does "
@@ -52,7 +53,12 @@ def _value_error(exc: ValueError, path: Path) -> str:
     return f"damaged or truncated ({' '.join(str(exc).split())})"
 
 
-EXTRAS = {"safetensors.numpy": "safetensors", "torch": "torch", "h5py": "keras"}
+#: optional module -> (the package that provides it, the lstm-trace extra that installs it)
+EXTRAS = {
+    "safetensors.numpy": ("safetensors", "safetensors"),
+    "torch": ("torch", "torch"),
+    "h5py": ("h5py", "keras"),
+}
 
 
 def optional(module: str, what: str) -> ModuleType:
@@ -60,9 +66,9 @@ def optional(module: str, what: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError:
-        extra = EXTRAS.get(module, module)
+        package, extra = EXTRAS.get(module, (module, module))
         raise FileError(
-            f"{what} needs the optional package {module!r}: pip install 'lstm-trace[{extra}]'"
+            f"{what} needs the optional package {package!r}: pip install 'lstm-trace[{extra}]'"
         ) from None
 
 
@@ -97,40 +103,62 @@ class WeightsFile:
             raise FileError(f"{self.path}: {exc.message}") from None
 
 
-def read_weights(path: Path) -> WeightsFile:
+def read_weights(path: Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> WeightsFile:
     """Read any supported weights file; the kind comes from the suffix, the framework from
-    the names inside."""
+    the names inside. Declared sizes are checked against max_memory before reading."""
+    from .dtype_policy import half_note
+    from .torch_files import is_state_key, read_torch
+
     must_exist(path)
     kind = suffix_of(path)
     if kind == ".npz":
-        arrays = _read_npz(path)
+        arrays, dtypes = _read_npz(path, max_memory)
     elif kind == ".safetensors":
-        arrays = _read_safetensors(path)
+        arrays, dtypes = read_safetensors(path, max_memory)
     elif kind in (".pt", ".pth"):
-        arrays = _read_torch(path)
+        arrays, dtypes = read_torch(path, max_memory)
     elif kind in (".weights.h5", ".h5", ".keras"):
         from .keras_files import read_keras_file
 
-        layers, keras_config, notes = read_keras_file(path)
-        return _keras_file(path, layers, keras_config, tuple(notes))
+        layers, keras_config, keras_notes = read_keras_file(path, max_memory)
+        return _keras_file(path, layers, keras_config, tuple(keras_notes))
     else:
         raise FileError(
             f"{path}: unknown weights file kind {kind or '(no suffix)'!r}; use .npz, "
             ".safetensors, .pt/.pth, .weights.h5 or .keras"
         )
-    if any(_is_pytorch_key(k) for k in arrays):
-        try:
-            state = strip_pytorch_prefix(arrays)
-            return WeightsFile(path, "pytorch", infer_pytorch(state), pytorch=state)
-        except ConfigError as exc:
-            raise FileError(f"{path}: {exc.message}") from None
-    from .keras_files import keras_layers_from_names
-
+    half = half_note(path, dtypes)
+    notes: tuple[str, ...] = () if half is None else (half,)
     try:
-        layers = keras_layers_from_names(arrays, ordered=kind == ".npz")
+        if any(is_state_key(k) for k in arrays):
+            return _pytorch_file(path, arrays, notes)
+        from .keras_files import keras_layers_with_left_out
+        from .layer_kinds import left_out_note
+
+        layers, names, left_out = keras_layers_with_left_out(arrays, ordered=kind == ".npz")
     except ConfigError as exc:
         raise FileError(f"{path}: {exc.message}") from None
-    return _keras_file(path, layers, None)
+    if left_out:
+        notes += (left_out_note(path, ", ".join(n or "the LSTM" for n in names), left_out),)
+    return _keras_file(path, layers, None, notes)
+
+
+def _pytorch_file(
+    path: Path, arrays: dict[str, NDArray[Any]], notes: tuple[str, ...]
+) -> WeightsFile:
+    from .layer_kinds import left_out_note, pick_pytorch_lstm
+
+    picked = pick_pytorch_lstm(arrays)
+    where = picked.prefix.rstrip(".") or "the LSTM"
+    if picked.cell:
+        notes += (
+            f"{path}: {picked.prefix.rstrip('.') or 'the state_dict'} is an nn.LSTMCell, read "
+            "as a one-layer unidirectional nn.LSTM (the same step, over the whole sequence)",
+        )
+    if picked.left_out:
+        notes += (left_out_note(path, where, picked.left_out),)
+    arch = infer_pytorch(picked.state)
+    return WeightsFile(path, "pytorch", arch, pytorch=picked.state, notes=notes)
 
 
 def _keras_file(
@@ -146,10 +174,6 @@ def _keras_file(
     return WeightsFile(path, "keras", arch, keras=layers, keras_config=cfg, notes=notes)
 
 
-def _is_pytorch_key(key: str) -> bool:
-    return key.rsplit(".", 1)[-1].startswith(("weight_ih_l", "weight_hh_l"))
-
-
 def must_exist(path: Path) -> None:
     if not path.exists():
         raise FileError(f"{path}: no such file")
@@ -157,80 +181,62 @@ def must_exist(path: Path) -> None:
         raise FileError(f"{path}: is a directory, not a file")
 
 
-def _read_npz(path: Path) -> dict[str, NDArray[Any]]:
+def _read_npz(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], list[str]]:
+    from .dtype_policy import float_array
+    from .file_limits import check_npy
+
+    check_npy(path, limit)  # before np.load allocates what the headers declare
     try:
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):
                 raise FileError(f"{path}: is a single .npy array, not an .npz of named weights")
-            return {k: _numeric(path, k, data[k]) for k in data.files}
+            arrays = {k: float_array(path, k, data[k]) for k in data.files}
     except FileError:
         raise
     except ValueError as exc:  # object arrays or not NumPy at all (both need unpickling)
         raise FileError(f"{path}: {_value_error(exc, path)}") from None
     except Exception as exc:  # BadZipFile, truncated archives, OSError, EOFError
         raise FileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    return arrays, [str(a.dtype) for a in arrays.values()]
 
 
-def _numeric(path: Path, name: str, value: Any) -> NDArray[Any]:
-    a = np.asarray(value)
-    if a.dtype.kind not in "biuf":
-        raise FileError(f"{path}: {name} holds {a.dtype} values, not numbers")
-    return a
+#: safetensors dtypes lstm-trace reads, as NumPy names
+_SAFETENSORS_FLOATS = {"F16": "float16", "F32": "float32", "F64": "float64"}
 
 
-def _read_safetensors(path: Path) -> dict[str, NDArray[Any]]:
+def read_safetensors(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], list[str]]:
+    """A .safetensors file: its header checked (sizes, dtypes) before the tensors are read."""
+    from .dtype_policy import float_array, refuse_dtype
+    from .file_limits import safetensors_header
+
+    header = safetensors_header(path, limit)
+    for name, entry in header.items():
+        if name == "__metadata__":  # free-form strings, not a tensor
+            continue
+        dtype = str(entry.get("dtype"))
+        if dtype == "BF16":
+            raise FileError(
+                f"{path}: {name} is bfloat16, which the safetensors NumPy reader cannot read; "
+                "save float32 tensors, or a .pt file (read through torch)"
+            )
+        if dtype not in _SAFETENSORS_FLOATS:
+            raise refuse_dtype(path, name, dtype)
     st = optional("safetensors.numpy", "reading .safetensors")
     try:
         data = st.load_file(str(path))
     except Exception as exc:  # SafetensorError, truncated headers
         raise FileError(f"{path}: not a readable .safetensors file ({exc})") from None
-    return {k: _numeric(path, k, v) for k, v in data.items()}
+    arrays = {k: float_array(path, k, v) for k, v in data.items()}
+    return arrays, [str(a.dtype) for a in arrays.values()]
 
 
-def _read_torch(path: Path) -> dict[str, NDArray[Any]]:
-    torch = optional("torch", "reading .pt/.pth files")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError for anything but plain tensors and containers
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch colours its messages
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise FileError(
-            f"{path}: refused: not a plain state_dict that loads with weights_only=True ({first})"
-        ) from None
-    state = _find_state_dict(obj)
-    if state is None:
-        raise FileError(
-            f"{path}: holds a {type(obj).__name__}, not a state_dict of tensors "
-            "(or a dict with one under 'state_dict' or 'model')"
-        )
-    out = {}
-    for k, v in state.items():
-        if not isinstance(v, torch.Tensor):
-            raise FileError(f"{path}: {k} is a {type(v).__name__}, not a tensor")
-        try:
-            t = v.detach().cpu()
-            if not t.is_floating_point() or t.is_sparse or t.is_quantized:
-                raise TypeError(f"{t.dtype} {t.layout}")
-            out[k] = (t if t.dtype in (torch.float32, torch.float64) else t.float()).numpy()
-        except (TypeError, RuntimeError, NotImplementedError) as exc:
-            raise FileError(f"{path}: {k} is not a dense floating-point tensor ({exc})") from None
-    return out
+def read_array(path: Path, what: str, *, max_memory: int = DEFAULT_MAX_MEMORY) -> NDArray[Any]:
+    """A .npy array of numbers (x, h0 or c0); its declared size checked before it is read."""
+    from .dtype_policy import float_array
+    from .file_limits import check_npy
 
-
-def _find_state_dict(obj: Any) -> dict[str, Any] | None:
-    if isinstance(obj, dict) and obj and all(isinstance(k, str) for k in obj):
-        if any(_is_pytorch_key(k) for k in obj):
-            return obj
-        for key in ("state_dict", "model_state_dict", "model"):
-            inner = obj.get(key)
-            if isinstance(inner, dict):
-                return _find_state_dict(inner)
-    return None
-
-
-def read_array(path: Path, what: str) -> NDArray[Any]:
-    """A .npy array of numbers (x, h0 or c0)."""
     must_exist(path)
+    check_npy(path, max_memory)
     try:
         a = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -240,4 +246,4 @@ def read_array(path: Path, what: str) -> NDArray[Any]:
     if not isinstance(a, np.ndarray):
         a.close()
         raise FileError(f"{path}: is an .npz archive; {what} must be a single .npy array")
-    return _numeric(path, what, a)
+    return float_array(path, what, a)

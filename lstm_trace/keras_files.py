@@ -5,6 +5,8 @@ The layout Keras 3 writes (checked against Keras 3.15 files in tests/fixtures/):
     layers/lstm/cell/vars/{0,1,2}         kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H)
     layers/lstm_1/cell/vars/...           the second LSTM layer, and so on
     layers/bidirectional/forward_layer/cell/vars/...   (and backward_layer): Bidirectional
+    layers/rnn/cell/vars/...              RNN(LSTMCell(units)): the same variables
+    layers/gru/..., layers/simple_rnn/... GRU and SimpleRNN: named, not traced
 
 Group names are the class name plus a per-class counter in model order ('lstm', 'lstm_1', ...),
 not the user's layer names; with use_bias=False there is no '2'. A .keras file is a zip of
@@ -25,8 +27,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .config import DEFAULT_MAX_MEMORY, format_bytes
+from .dtype_policy import check_dtype, half_note
 from .errors import ConfigError, FileError
+from .file_limits import CONFIG_JSON_CAP, check_h5_datasets, refuse_over
 from .frameworks import KERAS_FIELDS, KerasLayer
+from .keras_config import facts, layer_order
+from .layer_kinds import keras_kind_error
 
 _GROUP = re.compile(r"^(lstm|bidirectional)(?:_(\d+))?$")
 _VAR_INDEX = {"0": "kernel", "1": "recurrent_kernel", "2": "bias"}
@@ -43,39 +50,49 @@ H5_ASSUMPTIONS = (
     "a .weights.h5 holds weights, not layer settings: traced as tanh and sigmoid, "
     "go_backwards=False and merge_mode='concat'; a .keras file would be checked"
 )
+#: h5 groups of recurrent layers: LSTM, RNN (its cell told by its weights), Bidirectional,
+#: and the kinds that are named, not traced
+_H5_GROUP = re.compile(r"^(lstm|rnn|bidirectional|gru|simple_rnn)(?:_(\d+))?$")
+_NOT_LSTM_GROUPS = ("gru", "simple_rnn")
 
 
 def read_keras_file(
-    path: Path,
+    path: Path, max_memory: int = DEFAULT_MAX_MEMORY
 ) -> tuple[list[KerasLayer], dict[str, Any] | None, list[str]]:
     """(layers, facts from config.json or None, notes for the user) from a .weights.h5, .h5
-    or .keras file."""
-    h5py = _h5py()
+    or .keras file. Declared sizes (zip members, datasets) are checked before reading."""
     config = None
     notes: list[str] = []
     try:
         if path.suffix.lower() == ".keras":
-            with zipfile.ZipFile(path) as archive:
-                names = set(archive.namelist())
-                if "model.weights.h5" not in names or "config.json" not in names:
-                    raise FileError(
-                        f"{path}: not a Keras 3 archive (no model.weights.h5 and config.json)"
-                    )
-                config = json.loads(archive.read("config.json"))
-                blob = io.BytesIO(archive.read("model.weights.h5"))
-            order, after = _layer_order(path, config)
-            if after:
-                notes.append(f"{path}: traced the LSTM layers only, not {', '.join(after)}")
-            with h5py.File(blob, "r") as f:
-                layers = _read_h5(path, f, order)
+            config, blob = _read_archive(path, max_memory)  # sizes checked without h5py
+            order, others = layer_order(path, config)
+            if others:
+                notes.append(f"{path}: traced the LSTM layers only, not {', '.join(others)}")
+            with _h5py().File(blob, "r") as f:
+                layers, _ = _read_h5(path, f, order, max_memory)
         else:
-            with h5py.File(path, "r") as f:
-                layers = _read_h5(path, f, None)
+            with _h5py().File(path, "r") as f:
+                layers, left_out = _read_h5(path, f, None, max_memory)
             notes.append(f"{path}: {H5_ASSUMPTIONS}")
-        facts = _facts(path, config) if config is not None else None
+            if left_out:
+                notes.append(f"{path}: traced the LSTM layers only, not {', '.join(left_out)}")
+        not_lstm = keras_kind_error(layers)  # named before config.json's LSTM-only checks
+        if not_lstm is not None:
+            raise FileError(f"{path}: {not_lstm}")
+        half = half_note(
+            path, (str(v.dtype) for layer in layers for d in layer for v in d.values())
+        )
+        if half is not None:
+            notes.append(half)
+        found = facts(path, config, layers) if config is not None else None
     except FileError:
         raise
-    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
+    except RecursionError:  # a config.json nested too deeply for the layer walk
+        raise FileError(f"{path}: config.json is nested too deeply to be a Keras config") from None
+    except (OSError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
+        # RuntimeError: h5py's for a damaged file ("bad local heap signature"), zipfile's for
+        # an encrypted member
         raise FileError(
             f"{path}: not a readable Keras file ({type(exc).__name__}: {exc})"
         ) from None
@@ -84,132 +101,105 @@ def read_keras_file(
         raise FileError(
             f"{path}: not laid out as a Keras 3 file ({type(exc).__name__}: {exc})"
         ) from None
-    return layers, facts, notes
+    return layers, found, notes
 
 
-def _layer_order(path: Path, config: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The h5 group names of the LSTM layers in model order, from config.json, and the
-    layers after the last of them (not traced). Layers between LSTMs are refused."""
-    layers = config.get("config", {}).get("layers")
-    if config.get("class_name") != "Sequential" or not isinstance(layers, list):
-        raise FileError(
-            f"{path}: only Sequential models are read from .keras files (this is a "
-            f"{config.get('class_name')!r}); save the LSTM's weights as .weights.h5 instead"
-        )
-    counters: dict[str, int] = {}
-    order: list[str] = []
-    between: list[str] = []  # layers after an LSTM, before the next one
-    for layer in layers:
-        cls = layer.get("class_name", "")
-        if cls in ("InputLayer", "Dropout"):  # Dropout does nothing at inference
-            continue
-        if cls == "Masking":
-            raise FileError(f"{path}: a Masking layer changes what the LSTM computes; not traced")
-        snake = _snake_case(cls)
-        n = counters.get(snake, 0)
-        counters[snake] = n + 1
-        if cls in ("LSTM", "Bidirectional"):
-            if order and between:
-                raise FileError(
-                    f"{path}: {', '.join(between)} between the LSTM layers; lstm-trace traces "
-                    "a stack of LSTM layers only"
-                )
-            order.append(snake if n == 0 else f"{snake}_{n}")
-        elif order:
-            between.append(cls)
-    return order, between
-
-
-def _snake_case(name: str) -> str:
-    """Keras's own rule for group names: 'LSTM' -> 'lstm', 'InputLayer' -> 'input_layer'."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _facts(path: Path, config: dict[str, Any]) -> dict[str, Any]:
-    """What config.json says that the weights cannot: activations, return_sequences, T."""
-    cells = []
-    for layer in config["config"]["layers"]:
-        cls = layer.get("class_name")
-        if cls == "LSTM":
-            cells.append(("forward", layer["config"]))
-        elif cls == "Bidirectional":
-            cfg = layer["config"]
-            if cfg.get("merge_mode", "concat") != "concat":
-                raise FileError(
-                    f"{path}: Bidirectional merge_mode {cfg.get('merge_mode')!r} is not supported "
-                    "(only 'concat', the PyTorch layout)"
-                )
-            cells.append(("forward", cfg["layer"]["config"]))
-            cells.append(("backward", cfg.get("backward_layer", cfg["layer"])["config"]))
-    for direction, cell in cells:
-        act, rec = cell.get("activation"), cell.get("recurrent_activation")
-        if (act, rec) != ("tanh", "sigmoid"):
+def _read_archive(path: Path, limit: int) -> tuple[dict[str, Any], io.BytesIO]:
+    """config.json (parsed as data) and model.weights.h5 (in memory) of a .keras archive,
+    their sizes checked before either is read."""
+    with zipfile.ZipFile(path) as archive:  # BadZipFile: not a readable Keras file
+        sizes = {info.filename: info.file_size for info in archive.infolist()}
+        if "model.weights.h5" not in sizes or "config.json" not in sizes:
+            raise FileError(f"{path}: not a Keras 3 archive (no model.weights.h5 and config.json)")
+        refuse_over(path, sizes["config.json"] + sizes["model.weights.h5"], limit, "data")
+        if sizes["config.json"] > CONFIG_JSON_CAP:
             raise FileError(
-                f"{path}: layer {cell.get('name')!r} uses activation {act!r} and "
-                f"recurrent_activation {rec!r}; only tanh and sigmoid are the LSTM traced here"
+                f"{path}: declares a {format_bytes(sizes['config.json'])} config.json; a Keras "
+                f"config is a few KB, and lstm-trace reads one of up to "
+                f"{format_bytes(CONFIG_JSON_CAP)}"
             )
-        if direction == "forward" and cell.get("go_backwards"):
+        try:
+            config = json.loads(archive.read("config.json"))
+        except RecursionError:
             raise FileError(
-                f"{path}: layer {cell.get('name')!r} has go_backwards=True (not supported)"
-            )
-    shape = config["config"]["layers"][0].get("config", {}).get("batch_shape") or [None, None]
-    last = cells[-1][1] if cells else {}
-    return {
-        "return_sequences": bool(last.get("return_sequences", False)),
-        "return_state": bool(last.get("return_state", False)),
-        "units": last.get("units"),
-        "seq_len": shape[-2] if len(shape) >= 2 else None,
-    }
+                f"{path}: config.json is nested too deeply to be a Keras config"
+            ) from None
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise FileError(f"{path}: config.json is not JSON ({exc})") from None
+        if not isinstance(config, dict):
+            raise FileError(f"{path}: config.json is not a Keras config (not a JSON object)")
+        blob = io.BytesIO(archive.read("model.weights.h5"))
+    return config, blob
 
 
-def _read_h5(path: Path, f: Any, order: list[str] | None) -> list[KerasLayer]:
+def _read_h5(
+    path: Path, f: Any, order: list[str] | None, limit: int
+) -> tuple[list[KerasLayer], list[str]]:
+    """The variables of the layers in order (None: every LSTM group, by its number), and the
+    names of the groups with weights that were left out."""
     if "layers" not in f:
         raise FileError(f"{path}: no 'layers' group: not a Keras 3 weights file")
-    groups = {name: f["layers"][name] for name in f["layers"] if _GROUP.match(name)}
+    names = list(f["layers"])
+    groups = {name: f["layers"][name] for name in names if _H5_GROUP.match(name)}
+    if order is None:
+        order = _h5_order(path, groups)
     if not groups:
         raise FileError(f"{path}: no LSTM or Bidirectional layer inside")
-    if order is None:
-        kinds = {_GROUP.match(name).group(1) for name in groups}  # type: ignore[union-attr]
-        if len(kinds) > 1:
-            raise FileError(
-                f"{path}: mixes LSTM and Bidirectional layers; lstm-trace traces stacks whose "
-                "layers all have the same direction"
-            )
-        order = sorted(groups, key=lambda n: int(_GROUP.match(n).group(2) or 0))  # type: ignore[union-attr]
-    layers = []
     for name in order:
-        group = groups[name]
+        if name not in groups:
+            raise FileError(f"{path}: config.json's layer {name!r} has no layers/{name} weights")
+    located = []
+    for name in order:
         if name.startswith("bidirectional"):
-            layers.append(
-                [
-                    _cell_vars(path, group, f"{name}/{half}")
-                    for half in ("forward_layer", "backward_layer")
-                ]
-            )
+            halves = [f"{name}/{half}" for half in ("forward_layer", "backward_layer")]
+            located.append([_locate_vars(path, groups[name], where) for where in halves])
         else:
-            layers.append([_cell_vars(path, group, name)])
-    return layers
+            located.append([_locate_vars(path, groups[name], name)])
+    check_h5_datasets(path, (d for layer in located for v in layer for d in v.values()), limit)
+    layers = [[{k: np.asarray(d[()]) for k, d in v.items()} for v in layer] for layer in located]
+    left_out = [n for n in names if n not in order and _has_weights(f["layers"][n])]
+    return layers, left_out
 
 
-def _cell_vars(path: Path, root: Any, where: str) -> dict[str, NDArray[Any]]:
+def _h5_order(path: Path, groups: dict[str, Any]) -> list[str]:
+    """A .weights.h5's LSTM groups in model order: Keras numbers each class apart, so only
+    one class of groups can be put in order."""
+    lstm_like = [n for n in groups if not n.startswith(_NOT_LSTM_GROUPS)]
+    if not lstm_like:
+        return sorted(groups)[:1]  # a GRU or SimpleRNN only: read one to name it
+    kinds = {_H5_GROUP.match(name).group(1) for name in lstm_like}  # type: ignore[union-attr]
+    if len(kinds) > 1:
+        raise FileError(
+            f"{path}: mixes {' and '.join(sorted(kinds))} layers, whose order a .weights.h5 "
+            "does not record; lstm-trace traces stacks whose layers all have the same "
+            "direction and class (a .keras file records the order)"
+        )
+    return sorted(lstm_like, key=lambda n: int(_H5_GROUP.match(n).group(2) or 0))  # type: ignore[union-attr]
+
+
+def _has_weights(group: Any) -> bool:
+    """Whether an h5 group holds any dataset (InputLayer's and Dropout's hold none)."""
+    found: list[bool] = []
+    group.visititems(lambda _name, obj: found.append(True) if hasattr(obj, "shape") else None)
+    return bool(found)
+
+
+def _locate_vars(path: Path, root: Any, where: str) -> dict[str, Any]:
+    """{variable: h5py dataset} of layers/<where>/cell/vars, nothing read yet."""
     sub = where.split("/", 1)[1] if "/" in where else ""
     try:
         vars_group = (root[sub] if sub else root)["cell"]["vars"]
     except KeyError:
         raise FileError(f"{path}: layers/{where}/cell/vars is missing") from None
-    out: dict[str, NDArray[Any]] = {}
+    out: dict[str, Any] = {}
     for key in vars_group:
         if key not in _VAR_INDEX:
             raise FileError(f"{path}: unexpected variable layers/{where}/cell/vars/{key}")
-        value = np.asarray(vars_group[key][()])
-        if value.dtype.kind != "f":  # bfloat16 is stored as raw 2-byte void, complex as c
-            raise FileError(
-                f"{path}: layers/{where}/cell/vars/{key} holds {value.dtype} values; "
-                "lstm-trace reads float16, float32 and float64 weights"
-            )
-        out[_VAR_INDEX[key]] = value
+        dataset = vars_group[key]
+        if not hasattr(dataset, "dtype"):
+            raise FileError(f"{path}: layers/{where}/cell/vars/{key} is a group, not a dataset")
+        check_dtype(path, f"layers/{where}/cell/vars/{key}", dataset.dtype)
+        out[_VAR_INDEX[key]] = dataset
     for needed in ("kernel", "recurrent_kernel"):
         if needed not in out:
             raise FileError(f"{path}: layers/{where} has no {needed}")
@@ -226,25 +216,34 @@ def _natural(text: str) -> list[Any]:
 def keras_layers_from_names(
     arrays: Mapping[str, NDArray[Any]], ordered: bool = True
 ) -> list[KerasLayer]:
-    """Group arrays named '<layer path>/kernel' (or .../vars/0) into layers and directions.
+    """Group arrays named '<layer path>/kernel' (or .../vars/0) into layers and directions
+    (keras_layers_with_left_out, without what it leaves out)."""
+    return keras_layers_with_left_out(arrays, ordered)[0]
 
-    A path component starting with 'backward' marks the backward direction. Layers named as
-    Keras names them by default (lstm, lstm_1, ..., bidirectional_2) are ordered by that
-    number; other names keep the file's order when it has one (ordered: .npz keeps it,
-    .safetensors sorts names), and are refused when it has none.
-    """
+
+def _field_of(key: str) -> tuple[str, list[str]] | None:
+    """('kernel', ['lstm_1']) for 'lstm_1/kernel' or 'lstm_1/cell/vars/0'; None otherwise."""
+    parts = key.replace(".", "/").split("/")
+    if len(parts) >= 2 and parts[-2] == "vars" and parts[-1] in _VAR_INDEX:
+        return _VAR_INDEX[parts[-1]], parts[:-2]
+    if parts[-1] in KERAS_FIELDS:
+        return parts[-1], parts[:-1]
+    return None
+
+
+def _group_by_layer(
+    arrays: Mapping[str, NDArray[Any]],
+) -> tuple[dict[str, dict[str, dict[str, NDArray[Any]]]], dict[str, list[str]], list[str]]:
+    """({layer: {direction: {field: array}}}, {layer: its keys}, keys of no Keras field)."""
     layers: dict[str, dict[str, dict[str, NDArray[Any]]]] = {}
+    keys: dict[str, list[str]] = {}
+    unknown: list[str] = []
     for key, value in arrays.items():
-        parts = key.replace(".", "/").split("/")
-        if len(parts) >= 2 and parts[-2] == "vars" and parts[-1] in _VAR_INDEX:
-            field, parts = _VAR_INDEX[parts[-1]], parts[:-2]
-        elif parts[-1] in KERAS_FIELDS:
-            field, parts = parts[-1], parts[:-1]
-        else:
-            raise ConfigError(
-                f"unexpected tensor {key!r}: neither PyTorch names (weight_ih_l0, ...) nor Keras "
-                "names (.../kernel, .../recurrent_kernel, .../bias)"
-            )
+        found = _field_of(key)
+        if found is None:
+            unknown.append(key)
+            continue
+        field, parts = found
         direction = "backward" if any(p.startswith("backward") for p in parts) else "forward"
         layer = "/".join(
             p
@@ -255,7 +254,33 @@ def keras_layers_from_names(
         if field in slot:
             raise ConfigError(f"two tensors for {layer or 'the layer'} {direction} {field}")
         slot[field] = value
-    names = list(layers)
+        keys.setdefault(layer, []).append(key)
+    return layers, keys, unknown
+
+
+def keras_layers_with_left_out(
+    arrays: Mapping[str, NDArray[Any]], ordered: bool = True
+) -> tuple[list[KerasLayer], list[str], list[str]]:
+    """(layers, their names, the keys left out): arrays named '<layer path>/kernel' (or
+    .../vars/0) grouped into layers and directions.
+
+    A path component starting with 'backward' marks the backward direction. Layers without a
+    recurrent_kernel (a Dense head, an Embedding) and tensors of no Keras field are left out
+    when there is a recurrent layer to trace, and refused when there is none. Layers named as
+    Keras names them by default (lstm, lstm_1, ..., bidirectional_2) are ordered by that
+    number; other names keep the file's order when it has one (ordered: .npz keeps it,
+    .safetensors sorts names), and are refused when it has none.
+    """
+    layers, keys, unknown = _group_by_layer(arrays)
+    names = [n for n in layers if any("recurrent_kernel" in v for v in layers[n].values())]
+    if not names:
+        if unknown:
+            raise ConfigError(
+                f"unexpected tensor {unknown[0]!r}: neither PyTorch names (weight_ih_l0, ...) nor "
+                "Keras names (.../kernel, .../recurrent_kernel, .../bias)"
+            )
+        names = list(layers)  # none is recurrent: the checks below say what is missing
+    left = [n for n in layers if n not in names]
     auto = all(_GROUP.match(n.rsplit("/", 1)[-1]) for n in names)
     if auto:
         names.sort(key=lambda n: int(_GROUP.match(n.rsplit("/", 1)[-1]).group(2) or 0))  # type: ignore[union-attr]
@@ -264,6 +289,16 @@ def keras_layers_from_names(
             f"layers {', '.join(names)}: their order is not recorded in this kind of file; "
             "save them as .npz (which keeps the order) or as a Keras .weights.h5"
         )
+    else:
+        order = list(layers)
+        inside = [
+            n for n in left if order.index(names[0]) < order.index(n) < order.index(names[-1])
+        ]
+        if inside:
+            raise ConfigError(
+                f"{', '.join(inside)} between the LSTM layers; lstm-trace traces a stack of "
+                "LSTM layers only"
+            )
     out = []
     for name in names:
         directions = layers[name]
@@ -274,7 +309,7 @@ def keras_layers_from_names(
             for needed in ("kernel", "recurrent_kernel"):
                 if needed not in variables:
                     raise ConfigError(f"layer {name or '0'!r} {direction}: no {needed}")
-    return out
+    return out, names, unknown + [k for n in left for k in keys[n]]
 
 
 def _group_name(kind: str, n: int) -> str:

@@ -8,14 +8,14 @@ contradicts a file is an error naming both values; nothing is silently overridde
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import LSTMConfig
+from .config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
 from .errors import ConfigError, FileError
 from .io import WeightsFile, read_array, read_weights
 from .weights import LSTMWeights
@@ -124,14 +124,19 @@ def resolve(
     c0_path: Path | None = None,
     seq_first: bool = False,
     typed: Mapping[str, str] | None = None,
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
 ) -> Resolved:
     """Combine options (None: not given) with the files they name into a runnable config.
 
     typed: per field, the option as the user typed it where two options set the field
-    (options.typed_options), for messages."""
+    (options.typed_options), for messages. Every file's declared size is checked against
+    max_memory before it is read, and so is the configuration the files imply, before any
+    weight is built: a size that comes from a file and is too large is the file's fault
+    (FileError), not --max-memory's."""
     typed = typed or {}
     values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
-    wf = read_weights(weights_path) if weights_path else None
+    wf = read_weights(weights_path, max_memory=max_memory) if weights_path else None
     if wf is not None:
         facts = wf.architecture.as_options()
         dtype = facts.pop("dtype")
@@ -140,7 +145,7 @@ def resolve(
             values.setdefault("dtype", dtype)
     x = None
     if x_path is not None:
-        x = read_array(x_path, "x")
+        x = read_array(x_path, "x", max_memory=max_memory)
         if x.ndim not in (2, 3):
             raise FileError(
                 f"{x_path}: x must be (T, features) or "
@@ -178,17 +183,52 @@ def resolve(
         if given or source is None:
             raise
         raise FileError(f"{source}: {exc.message}") from None
+    _check_memory(config, options, [p for p in (weights_path, x_path) if p], max_memory)
     weights = wf.build(config) if wf is not None else None
-    h0 = _state(h0_path, "h0", config, config.h_out)
-    c0 = _state(c0_path, "c0", config, config.hidden_size)
+    h0 = _state(h0_path, "h0", config, config.h_out, max_memory)
+    c0 = _state(c0_path, "c0", config, config.hidden_size, max_memory)
     return Resolved(config, weights, wf, x, h0, c0)
 
 
-def _state(path: Path | None, name: str, config: LSTMConfig, size: int) -> NDArray[Any] | None:
+_SIZES = ("input_size", "hidden_size", "seq_len", "batch", "num_layers", "proj_size")
+
+
+def _check_memory(
+    config: LSTMConfig, options: Mapping[str, Any], files: list[Path], limit: int
+) -> None:
+    """The run's memory, before the weights are built. Over the limit even with every size
+    the user gave put back to its default, it is the files' fault: a FileError naming them
+    (exit status 1), not a hint to raise --max-memory (exit status 2). Without files the
+    trace checks the run itself (explain, which computes nothing, never does)."""
+    if not files or config.estimate_bytes() <= limit:
+        return
+    given = {f: DEFAULTS[f] for f in _SIZES if options.get(f) is not None}
+    try:
+        need = replace(config, **given).estimate_bytes()  # the files' sizes alone
+    except ConfigError:
+        need = config.estimate_bytes()
+    if need <= limit:
+        return  # the options' sizes make it too large: the trace says so (--max-memory)
+    names = " and ".join(map(str, files))
+    its = "its" if len(files) == 1 else "their"
+    if need > ABSURD_BYTES:
+        raise FileError(
+            f"{names}: {its} sizes need more than {format_bytes(ABSURD_BYTES)} of memory, more "
+            "than any machine has"
+        )
+    raise FileError(
+        f"{names}: {its} sizes need about {format_bytes(need)} of memory, more than the limit "
+        f"of {format_bytes(limit)} (--max-memory)"
+    )
+
+
+def _state(
+    path: Path | None, name: str, config: LSTMConfig, size: int, limit: int
+) -> NDArray[Any] | None:
     """An initial state: (D*layers, batch, size), or (D*layers, size) when unbatched."""
     if path is None:
         return None
-    a = read_array(path, name)
+    a = read_array(path, name, max_memory=limit)
     n = config.num_directions * config.num_layers
     want = (n, size) if config.batch is None else (n, config.batch, size)
     if a.shape != want:

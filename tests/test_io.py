@@ -268,7 +268,10 @@ def test_pickled_object_array_is_never_loaded(tmp_path: Path, capsys: Any) -> No
             lambda sd: sd.update(weight_hh_l0=np.zeros((280, 69))),
             "weight_hh_l0: expected shape (280, 70), got (280, 69)",
         ),
-        (lambda sd: sd.update(weight_ih_l0=np.zeros((281, 32))), "multiple of 4"),
+        (
+            lambda sd: sd.update(weight_ih_l0=np.zeros((281, 32))),
+            "weight_ih_l0: expected shape (280, input), as weight_hh_l0's 280 rows, got (281, 32)",
+        ),
     ],
 )
 def test_state_dicts_with_wrong_tensors(tmp_path: Path, capsys: Any, edit: Any, words: str) -> None:

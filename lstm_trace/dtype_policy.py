@@ -1,0 +1,53 @@
+"""One dtype policy for every reader: floating-point numbers only.
+
+Weights and inputs are read as float16, float32 or float64 (and bfloat16 where the reader can
+decode it: torch's, for .pt files). Bool, integer, complex and anything else are refused by
+name, in the same words whatever the file kind: an integer "weight" is a mask, a count or an
+index, and tracing it as an LSTM's weights would give numbers that mean nothing.
+
+float16 and bfloat16 are traced in float32 (lstm-trace computes in float32 or float64); the
+reader notes that once per file (`half_note`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import FileError
+
+ACCEPTED = "floating-point numbers: float16, float32 or float64 (and bfloat16 from .pt files)"
+#: dtypes traced in float32 although the file stores fewer bits
+HALF = ("float16", "bfloat16")
+
+
+def refuse_dtype(path: Path, name: str, dtype: str) -> FileError:
+    """The one line for a tensor of a dtype lstm-trace does not trace."""
+    return FileError(f"{path}: {name} holds {dtype} values; lstm-trace reads {ACCEPTED}")
+
+
+def check_dtype(path: Path, name: str, dtype: np.dtype[Any] | str) -> None:
+    """Refuse anything but a floating-point dtype (by NumPy's kind, or by name)."""
+    if isinstance(dtype, np.dtype):
+        if dtype.kind != "f":  # b bool, i/u integers, c complex, O objects, V raw bytes, ...
+            raise refuse_dtype(path, name, str(dtype))
+    elif dtype not in ("float16", "float32", "float64", "bfloat16"):
+        raise refuse_dtype(path, name, dtype)
+
+
+def float_array(path: Path, name: str, value: Any) -> np.ndarray[Any, Any]:
+    """value as a NumPy array of floats, or the FileError that says what it holds."""
+    a = np.asarray(value)
+    check_dtype(path, name, a.dtype)
+    return a
+
+
+def half_note(path: Path, dtypes: Iterable[str]) -> str | None:
+    """'w.npz: float16 weights, read as float32', when the file stores half precision."""
+    halves = sorted({d for d in dtypes if d in HALF})
+    if not halves:
+        return None
+    return f"{path}: {' and '.join(halves)} weights, read as float32"

@@ -1,0 +1,159 @@
+"""Which recurrent layer a set of weights is: LSTM (traced), GRU or plain RNN (named).
+
+The kind follows from the recurrent weight alone, whatever the sizes:
+- PyTorch: weight_hh_l0 is (gates * H, H) without a projection (nn.LSTM: 4, nn.GRU: 3,
+  nn.RNN: 1); only nn.LSTM has weight_hr_l0, with which weight_hh_l0 is (4H, proj).
+  nn.LSTMCell / nn.GRUCell / nn.RNNCell name theirs weight_ih, weight_hh, bias_ih, bias_hh.
+- Keras: recurrent_kernel is (H, gates * H) (LSTM: 4, GRU: 3, SimpleRNN: 1).
+Counting rows against "a multiple of 4" would not do: a GRU with H = 4 has 12 rows.
+
+An nn.LSTMCell is the step nn.LSTM repeats (no projection): it is read as a one-layer
+unidirectional nn.LSTM. Tensors beside the LSTM (an embedding, a linear head, a second RNN of
+another kind) are left out and named once on stderr.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ConfigError
+
+_LSTM_KEY = re.compile(r"^(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?$")
+_CELL_KEY = re.compile(r"^(weight|bias)_(ih|hh)$")
+PYTORCH_NAMES = {4: "nn.LSTM", 3: "nn.GRU", 1: "nn.RNN"}
+KERAS_NAMES = {4: "LSTM", 3: "GRU", 1: "SimpleRNN"}
+TRACED = "it traces nn.LSTM, nn.LSTMCell and Keras LSTM layers"
+
+
+def gates_of(recurrent_shape: tuple[int, ...], rows_first: bool, projected: bool = False) -> int:
+    """Gates of a recurrent weight: (gates*H, H) in PyTorch (rows_first), (H, gates*H) in
+    Keras; 0 when the shape is none of these. A projected nn.LSTM's is (4H, proj): 4."""
+    if projected:
+        return 4
+    if len(recurrent_shape) != 2 or 0 in recurrent_shape:
+        return 0
+    big, small = recurrent_shape if rows_first else recurrent_shape[::-1]
+    return big // small if big % small == 0 else 0
+
+
+def not_traced_yet(what: str, gates: int, params: int) -> str:
+    """'holds an nn.GRU (3 gates; 21,840 parameters), which lstm-trace does not trace yet; ...'"""
+    kind = "no gates" if gates == 1 else f"{gates} gates"
+    return (
+        f"holds {what} ({kind}; {params:,} parameters), which lstm-trace does not trace yet; "
+        + TRACED
+    )
+
+
+def _article(name: str) -> str:
+    return ("an " if name.startswith("nn.") else "a ") + name  # an nn.GRU, a Keras GRU
+
+
+@dataclass(frozen=True)
+class PickedLSTM:
+    """The nn.LSTM found in a state_dict: its tensors under nn.LSTM's names, where it was,
+    and what was left out."""
+
+    state: dict[str, NDArray[Any]]
+    prefix: str
+    cell: bool
+    left_out: list[str]
+
+
+def _module_keys(state: Mapping[str, Any], prefix: str) -> list[str]:
+    """The keys of the module at prefix: under it, with no further dot (an unexpected one
+    among them is the LSTM's, and refused there)."""
+    return [k for k in state if k.startswith(prefix) and "." not in k[len(prefix) :]]
+
+
+def _pytorch_kind(state: Mapping[str, Any], prefix: str) -> tuple[int, bool]:
+    """(gates, is a cell) of the recurrent module at prefix."""
+    cell = prefix + "weight_hh" in state and prefix + "weight_hh_l0" not in state
+    hh = np.shape(state[prefix + ("weight_hh" if cell else "weight_hh_l0")])
+    projected = prefix + "weight_hr_l0" in state
+    return gates_of(tuple(hh), rows_first=True, projected=projected), cell
+
+
+def pick_pytorch_lstm(state: Mapping[str, NDArray[Any]]) -> PickedLSTM:
+    """The one nn.LSTM (or nn.LSTMCell) in a state_dict, however deep ('encoder.lstm.')."""
+    prefixes = sorted(
+        {k[: -len(end)] for k in state for end in ("weight_ih_l0", "weight_ih") if k.endswith(end)}
+    )
+    prefixes = [p for p in prefixes if p == "" or p.endswith(".")]
+    if not prefixes:
+        raise ConfigError(
+            "no PyTorch LSTM weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
+        )
+    kinds = {p: _pytorch_kind(state, p) for p in prefixes if _has_hh(state, p)}
+    # no weight_hh, or a shape of no known kind: a damaged LSTM, whose shapes are checked
+    # (and refused) as an LSTM's
+    lstms = [p for p in prefixes if kinds.get(p, (0, False))[0] not in (3, 1)]
+    if not lstms:
+        p = prefixes[0]
+        gates, cell = kinds[p]
+        name = PYTORCH_NAMES[gates] + ("Cell" if cell else "")
+        params = sum(int(np.size(state[k])) for k in _module_keys(state, p))
+        raise ConfigError(not_traced_yet(_article(name), gates, params))
+    if len(lstms) > 1:
+        names = ", ".join(p.rstrip(".") or "(top level)" for p in lstms)
+        raise ConfigError(f"several LSTMs in this state_dict ({names}); save just one")
+    prefix = lstms[0]
+    keys = _module_keys(state, prefix)
+    cell = kinds.get(prefix, (0, False))[1]
+    picked = {k[len(prefix) :]: state[k] for k in keys}
+    if cell:  # nn.LSTMCell: the names of a one-layer nn.LSTM
+        picked = {_cell_as_layer(k): v for k, v in picked.items()}
+    taken = set(keys)
+    left_out = [k for k in state if k not in taken]
+    return PickedLSTM(picked, prefix, cell, left_out)
+
+
+def _has_hh(state: Mapping[str, Any], prefix: str) -> bool:
+    return prefix + "weight_hh_l0" in state or prefix + "weight_hh" in state
+
+
+def _cell_as_layer(key: str) -> str:
+    return f"{key}_l0" if _CELL_KEY.match(key) else key
+
+
+def left_out_note(path: object, traced: str, left_out: list[str], limit: int = 8) -> str:
+    """'model.pt: traced encoder.lstm; not traced: embedding.weight, head.weight, head.bias'.
+
+    A module with more than three tensors is shown as 'decoder.* (12 tensors)'."""
+    groups: dict[str, list[str]] = {}
+    for key in left_out:
+        groups.setdefault(key.rsplit(".", 1)[0] if "." in key else key, []).append(key)
+    items: list[str] = []
+    for module, keys in groups.items():
+        items += keys if len(keys) <= 3 else [f"{module}.* ({len(keys)} tensors)"]
+    shown = ", ".join(items[:limit]) + (
+        f" and {len(items) - limit} more" if len(items) > limit else ""
+    )
+    return f"{path}: traced {traced}; not traced: {shown}"
+
+
+def keras_kind_error(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str | None:
+    """The message for Keras layers that are not LSTMs (by their recurrent_kernel), or None."""
+    for layer in layers:
+        for variables in layer:
+            rk = variables.get("recurrent_kernel")
+            if rk is None:
+                continue
+            gates = gates_of(tuple(np.shape(rk)), rows_first=False)
+            if gates == 4:
+                continue
+            if gates not in KERAS_NAMES:
+                return (
+                    f"recurrent_kernel: expected shape (units, gates*units) of a Keras LSTM "
+                    f"(4 gates), GRU (3) or SimpleRNN (1), got {np.shape(rk)}"
+                )
+            params = sum(int(np.size(v)) for d in layer for v in d.values())
+            where = "Bidirectional(" + KERAS_NAMES[gates] + ")" if len(layer) == 2 else ""
+            return not_traced_yet(_article("Keras " + (where or KERAS_NAMES[gates])), gates, params)
+    return None

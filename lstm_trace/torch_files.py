@@ -1,0 +1,154 @@
+"""PyTorch .pt / .pth files: torch.load(weights_only=True), never an unrestricted unpickle.
+
+What torch.save writes is a zip archive (<name>/data.pkl, <name>/data/0, ...) or, before
+PyTorch 1.6, a "legacy" file: a pickle that starts with torch's magic number. Anything else is
+not a PyTorch file, and is said to be so before torch sees it: torch's own message for a
+garbage file advises re-running with weights_only=False, which would be wrong advice for a
+garbage file and dangerous advice for an untrusted one. lstm-trace never passes it on.
+
+torch is optional and imported here only, when a .pt file is read.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from numpy.typing import NDArray
+
+from .dtype_policy import refuse_dtype
+from .errors import FileError
+from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch
+
+#: how a legacy torch.save file starts: pickle protocol 2, then LONG1 of torch's magic number
+LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _not_torch(path: Path) -> str | None:
+    """Why the file is not a PyTorch file, or None when it may be one."""
+    with path.open("rb") as f:
+        head = f.read(len(LEGACY_MAGIC))
+    if head.startswith(ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except ZIP_ERRORS:
+            return "not a PyTorch file (a damaged zip archive)"
+        if not any(n.endswith("/data.pkl") for n in names):
+            return "not a PyTorch file (a zip archive without the data.pkl torch.save writes)"
+        return None
+    if head == LEGACY_MAGIC:
+        return None
+    if head.startswith(b"\x80"):
+        return (
+            "not a PyTorch file but a bare pickle, which lstm-trace never unpickles; "
+            "save the weights with torch.save(model.state_dict(), path)"
+        )
+    return "not a PyTorch file (torch.save writes a zip archive or a legacy torch pickle)"
+
+
+def _pickle_protocol(path: Path) -> int:
+    """The pickle protocol of a torch.save archive's data.pkl (0 when it cannot be told)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+            with archive.open(name) as f:
+                head = f.read(2)
+    except (*ZIP_ERRORS, StopIteration):
+        return 0
+    return head[1] if len(head) == 2 and head[0] == 0x80 else 0
+
+
+def _refusal(exc: Exception) -> str:
+    """torch.load's error as what the file is, without torch's advice to unpickle it."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch colours its messages
+    found = _GLOBAL.search(text)
+    if found:
+        name = found.group(1)
+        if name.startswith("torch.nn.modules."):
+            return (
+                f"holds a whole pickled module ({name.rsplit('.', 1)[-1]}), not a state_dict; "
+                "save model.state_dict() instead"
+            )
+        return (
+            f"refused: it pickles {name}, which lstm-trace never loads (weights_only=True); "
+            "save a state_dict of tensors"
+        )
+    detail = text.split("WeightsUnpickler error:", 1)[-1] if "WeightsUnpickler" in text else text
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    return f"refused: not a plain state_dict that loads with weights_only=True ({first})"
+
+
+def read_torch(path: Path, limit: int) -> tuple[dict[str, Any], list[str]]:
+    """{name: NumPy array} of a .pt state_dict (or a dict with one under 'state_dict',
+    'model_state_dict' or 'model'), and the file's dtypes by name ('bfloat16', ...)."""
+    from .io import optional
+
+    why = _not_torch(path)
+    if why is not None:
+        raise FileError(f"{path}: {why}")
+    check_torch(path, limit)
+    torch = optional("torch", "reading .pt/.pth files")
+    try:
+        with warnings.catch_warnings():  # "Detected pickle protocol 4" and the like:
+            warnings.simplefilter("ignore")  # lstm-trace reports the outcome itself
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for anything but plain tensors and containers
+        protocol = _pickle_protocol(path)
+        if protocol > 2 and "Unsupported operand" in str(exc):
+            raise FileError(
+                f"{path}: refused: pickled with protocol {protocol}, which torch.load cannot "
+                "read with weights_only=True; save it again with torch.save's default protocol"
+            ) from None
+        raise FileError(f"{path}: {_refusal(exc)}") from None
+    state = find_state_dict(obj)
+    if state is None:
+        raise FileError(
+            f"{path}: holds a {type(obj).__name__}, not a state_dict of tensors "
+            "(or a dict with one under 'state_dict' or 'model')"
+        )
+    out: dict[str, NDArray[Any]] = {}
+    dtypes: list[str] = []
+    for k, v in state.items():
+        out[k] = _tensor(torch, path, k, v)
+        dtypes.append(str(v.dtype).removeprefix("torch."))
+    return out, dtypes
+
+
+def _tensor(torch: Any, path: Path, name: str, v: Any) -> NDArray[Any]:
+    if not isinstance(v, torch.Tensor):
+        raise FileError(f"{path}: {name} is a {type(v).__name__}, not a tensor")
+    if not v.is_floating_point():
+        raise refuse_dtype(path, name, str(v.dtype).removeprefix("torch."))
+    try:
+        t = v.detach().cpu()
+        if t.is_sparse or t.is_quantized or t.layout != torch.strided:
+            raise TypeError(f"{t.dtype} {t.layout}")
+        keep = (torch.float16, torch.float32, torch.float64)
+        out: NDArray[Any] = (t if t.dtype in keep else t.float()).numpy()  # bfloat16: float32
+        return out
+    except (TypeError, RuntimeError, NotImplementedError) as exc:
+        raise FileError(f"{path}: {name} is not a dense floating-point tensor ({exc})") from None
+
+
+def is_state_key(key: str) -> bool:
+    """A key of an nn.LSTM (weight_ih_l0, ...) or of an RNN cell (weight_ih, weight_hh)."""
+    last = key.rsplit(".", 1)[-1]
+    return last.startswith(("weight_ih_l", "weight_hh_l")) or last in ("weight_ih", "weight_hh")
+
+
+def find_state_dict(obj: Any) -> dict[str, Any] | None:
+    """The state_dict in what torch.load returned: the dict itself, or one inside it."""
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) for k in obj):
+        if any(is_state_key(k) for k in obj):
+            return obj
+        for key in ("state_dict", "model_state_dict", "model"):
+            inner = obj.get(key)
+            if isinstance(inner, dict):
+                return find_state_dict(inner)
+    return None
