@@ -6,6 +6,7 @@ Public API::
     cfg = LSTMConfig(input_size=32, hidden_size=70)
     out, (h_n, c_n) = forward(init_weights(cfg, seed=0), x)
     t = trace(cfg)          # t.to_dict() is the JSON document
+    t = trace(weights=load_weights("model.pt"), x=x)   # a file's weights on your input
     assert_shapes(cfg, output=(3, 70), W_f=(70, 102), params_keras=28_840)
 """
 
@@ -15,6 +16,7 @@ from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
 from .expect import assert_shapes
+from .io import load_weights
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .trace import Parameter, Trace, trace
@@ -50,6 +52,7 @@ __all__ = [
     "forward",
     "init_input",
     "init_weights",
+    "load_weights",
     "param_count",
     "select_steps",
     "trace",

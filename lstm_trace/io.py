@@ -143,6 +143,19 @@ def read_weights(path: Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> Weights
     return _keras_file(path, layers, None, notes)
 
 
+def load_weights(
+    path: str | Path, dtype: str | None = None, *, max_memory: int = DEFAULT_MAX_MEMORY
+) -> LSTMWeights:
+    """A weights file read as the command line reads it: the architecture (sizes, layers,
+    direction, projection, bias) from the file, the dtype the file's (float32 when it cannot
+    say) unless given. The notes the command line would print are dropped; read_weights()
+    keeps them (WeightsFile.notes)."""
+    wf = read_weights(Path(path), max_memory=max_memory)
+    options = wf.architecture.as_options()
+    config = LSTMConfig(**{**options, "dtype": dtype or options["dtype"] or "float32"})
+    return wf.build(config)
+
+
 def _pytorch_file(
     path: Path, arrays: dict[str, NDArray[Any]], notes: tuple[str, ...]
 ) -> WeightsFile:

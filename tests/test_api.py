@@ -3,13 +3,16 @@ configuration inferred, and trace() taking T and the batch from x."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from lstm_trace import ConfigError, LSTMConfig, forward, init_weights, trace, weights_from_pytorch
+from lstm_trace.writing import write_weights
 
 from .conftest import FIXTURES, load_torch_fixture
 
@@ -81,3 +84,31 @@ def test_counted_messages_read_as_english() -> None:
 
     assert counted(1, "layer") == "1 layer" and counted(2, "layer") == "2 layers"
     assert counted(4000, "model") == "4,000 models"
+
+
+def test_load_weights_reads_any_kind_with_its_architecture(tmp_path: Path) -> None:
+    from lstm_trace import load_weights
+
+    cfg = LSTMConfig(input_size=3, hidden_size=4, num_layers=2, bias=False, dtype="float64")
+    weights = init_weights(cfg)
+    for name, framework in (("a.npz", "pytorch"), ("b.weights.h5", "keras")):
+        write_weights(tmp_path / name, weights, framework)
+        loaded = load_weights(tmp_path / name)
+        assert loaded.config == cfg  # float64 kept from the .npz; Keras files cannot say
+        np.testing.assert_array_equal(
+            loaded.to_pytorch()["weight_hh_l1"], weights.to_pytorch()["weight_hh_l1"]
+        )
+    assert load_weights(tmp_path / "a.npz", dtype="float32").config.dtype == "float32"
+
+
+def test_readme_files_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's second Python example (a file and an in-memory model), as written."""
+    pytest.importorskip("torch")
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", readme, re.S)[1]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["t"].output.shape == (8, 50, 70)
+    assert namespace["t"].health["first_nonfinite"] is None
+    assert namespace["w"].config == LSTMConfig(input_size=32, hidden_size=70, num_layers=2)
