@@ -145,17 +145,7 @@ def resolve(
             values.setdefault("dtype", dtype)
     x = None
     if x_path is not None:
-        x = read_array(x_path, "x", max_memory=max_memory)
-        if x.ndim not in (2, 3):
-            raise FileError(
-                f"{x_path}: x must be (T, features) or "
-                f"{'(T, batch, features)' if seq_first else '(batch, T, features)'}, "
-                f"got shape {x.shape}"
-            )
-        if seq_first and x.ndim == 3:
-            x = x.transpose(1, 0, 2)
-        if x.shape[-2] == 0 or x.shape[-1] == 0 or (x.ndim == 3 and x.shape[0] == 0):
-            raise FileError(f"{x_path}: x has an empty dimension, shape {x.shape}")
+        x = _input(x_path, seq_first, max_memory)
         facts_x = {
             "seq_len": x.shape[-2],
             "batch": x.shape[0] if x.ndim == 3 else None,
@@ -188,6 +178,23 @@ def resolve(
     h0 = _state(h0_path, "h0", config, config.h_out, max_memory)
     c0 = _state(c0_path, "c0", config, config.hidden_size, max_memory)
     return Resolved(config, weights, wf, x, h0, c0)
+
+
+def _input(path: Path, seq_first: bool, max_memory: int) -> NDArray[Any]:
+    """--x: (B, T, I) batch first, (T, B, I) with seq_first (returned batch first), or (T, I)
+    unbatched; no dimension empty."""
+    x = read_array(path, "x", max_memory=max_memory)
+    if x.ndim not in (2, 3):
+        raise FileError(
+            f"{path}: x must be (T, features) or "
+            f"{'(T, batch, features)' if seq_first else '(batch, T, features)'}, "
+            f"got shape {x.shape}"
+        )
+    if seq_first and x.ndim == 3:
+        x = x.transpose(1, 0, 2)
+    if 0 in x.shape:
+        raise FileError(f"{path}: x has an empty dimension, shape {x.shape}")
+    return x
 
 
 _SIZES = ("input_size", "hidden_size", "seq_len", "batch", "num_layers", "proj_size")

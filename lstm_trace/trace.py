@@ -226,11 +226,7 @@ def trace(
         weights, source = init_weights(config), SEEDED
     elif weights.config != config:
         weights = _rebuilt(weights, config)
-    with np.errstate(over="ignore"):  # a float64 1e300 cast to float32 is inf: health says so
-        xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
-    expected = (*output_shapes(config)["output"][:-1], config.input_size)
-    if xa.shape != expected:
-        raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")
+    xa = _input_array(config, x)
     monitor = HealthMonitor(config)
 
     def observe(layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
@@ -238,16 +234,9 @@ def trace(
         for observer in observers:
             observer(layer, direction, steps, block)
 
-    # Without user hooks nothing can change a value, so every hook point is read from the
-    # blocks of the plain loop (BlockRecorder); a user's hooks may replace values, so then the
-    # recorder is a hook too, after them, and sees what they made.
-    recorder: Recorder | BlockRecorder
-    on_block: BlockRecorder | None = None
-    if hooks:
-        recorder = Recorder(config, samples, selection.steps, keep_values, sink)
-        hooks = [*hooks, recorder]
-    else:
-        recorder = on_block = BlockRecorder(config, samples, selection.steps, keep_values, sink)
+    recorder = _recorder(config, samples, selection.steps, keep_values, sink, bool(hooks))
+    on_block = recorder if isinstance(recorder, BlockRecorder) else None
+    hooks = [*hooks, recorder] if isinstance(recorder, Recorder) else hooks
     # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         output, (h_n, c_n) = forward(
@@ -270,6 +259,32 @@ def trace(
         source=IN_MEMORY if source is None else source,
         seeded=seeded,
     )
+
+
+def _input_array(config: LSTMConfig, x: ArrayLike | None) -> FloatArray:
+    """x in config's dtype, (B, T, I) or (T, I) as config says; the seeded input if None."""
+    with np.errstate(over="ignore"):  # a float64 1e300 cast to float32 is inf: health says so
+        xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
+    expected = (*output_shapes(config)["output"][:-1], config.input_size)
+    if xa.shape != expected:
+        raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")
+    return xa
+
+
+def _recorder(
+    config: LSTMConfig,
+    samples: int,
+    steps: Sequence[int],
+    keep_values: bool,
+    sink: Callable[[TensorRecord], None] | None,
+    hooked: bool,
+) -> Recorder | BlockRecorder:
+    """Without user hooks nothing can change a value, so every hook point is read from the
+    blocks of the plain loop (BlockRecorder); a user's hooks may replace values, so then the
+    recorder is a hook too, after them (Recorder), and sees what they made."""
+    if hooked:
+        return Recorder(config, samples, steps, keep_values, sink)
+    return BlockRecorder(config, samples, steps, keep_values, sink)
 
 
 def _config_of(weights: LSTMWeights | None, x: ArrayLike | None) -> LSTMConfig:
