@@ -55,6 +55,7 @@ from .options import (
     InputOpt,
     JsonOpt,
     LayersOpt,
+    MaxMemoryOpt,
     PngOpt,
     ProjOpt,
     SamplesOpt,
@@ -160,10 +161,7 @@ def main_command(
     png: PngOpt = None,
     export_svg: ExportSvgOpt = None,
     export_html: ExportHtmlOpt = None,
-    max_memory: Annotated[
-        str,
-        typer.Option("--max-memory", help="Refuse runs whose arrays would need more than this."),
-    ] = DEFAULT_MAX_MEMORY_TEXT,
+    max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
     version: Annotated[
         bool,
         typer.Option(
@@ -238,7 +236,7 @@ def main_command(
     result = run_and_render(run, request, checker)
     save_results(result, dump, dump_all, seq_first, save_weights, weights_out)
     if checker is not None:
-        outcomes = checker.finish(result.outputs, result.param_count, result.health)
+        outcomes = checker.finish(result.outputs, result.param_count, result.health, result.weights)
         failed = [o for o in outcomes if not o.passed]
         for o in failed:
             note(o.message)

@@ -41,6 +41,7 @@ from .options import (
     HiddenOpt,
     InputOpt,
     LayersOpt,
+    MaxMemoryOpt,
     ProjOpt,
     SeqLenOpt,
     WeightsOpt,
@@ -51,13 +52,6 @@ from .words import counted
 from .writing import SaveAs
 
 #: --max-memory of the subcommands that read files: their declared sizes are checked first
-MaxMemoryOpt = Annotated[
-    str,
-    typer.Option(
-        "--max-memory",
-        help="Refuse files that declare more than this (and runs that would need more).",
-    ),
-]
 
 
 class PlainUsage(TyperCommand):
@@ -107,7 +101,7 @@ def convert(
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
     from .config import LSTMConfig
     from .io import must_exist, read_weights
-    from .resolve import DEFAULTS
+    from .resolve import DEFAULTS, check_files_memory
     from .writing import weights_format, write_weights
 
     must_exist(source)  # the first thing a user should hear about
@@ -119,6 +113,7 @@ def convert(
     arch = wf.architecture.as_options()
     arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
     config = LSTMConfig(**arch)
+    check_files_memory(config, {}, [source], limit)  # all its sizes come from the file
     write_weights(target, wf.build(config), saving.framework, saving.kind)
     note(
         f"wrote {target}: {saving.framework} weights of an LSTM with input {config.input_size}, "
@@ -261,6 +256,7 @@ def explain(
     ] = ExplainFormat.terminal,
     export_svg: ExportSvgOpt = None,
     export_html: ExportHtmlOpt = None,
+    max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """The walkthrough narrated with your numbers: 32 + 70 = 102, W_f is 70 x 102, ..."""
     from rich.markdown import Markdown
@@ -268,6 +264,7 @@ def explain(
     from .explain import explain as explain_text
     from .resolve import resolve
 
+    limit = parse_bytes(max_memory)
     options = config_options(
         ctx,
         input_size=input_size,
@@ -286,7 +283,9 @@ def explain(
         raise LSTMTraceError("--export-svg and --export-html save the terminal view, not markdown")
     check_targets(export_svg=export_svg, export_html=export_html)
     typed = typed_options(bidirectional=bidirectional)
-    text = explain_text(resolve(options, weights, typed=typed).config)
+    # explain computes nothing, so only the files' declared sizes count, not the run's
+    run = resolve(options, weights, typed=typed, max_memory=limit, check_run=False)
+    text = explain_text(run.config)
     if fmt is ExplainFormat.markdown:
         sys.stdout.write(text)
         return

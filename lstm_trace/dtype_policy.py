@@ -1,9 +1,11 @@
-"""One dtype policy for every reader: floating-point numbers only.
+"""One dtype policy for every reader: weights are floating-point numbers; inputs are numbers.
 
-Weights and inputs are read as float16, float32 or float64 (and bfloat16 where the reader can
-decode it: torch's, for .pt files). Bool, integer, complex and anything else are refused by
-name, in the same words whatever the file kind: an integer "weight" is a mask, a count or an
-index, and tracing it as an LSTM's weights would give numbers that mean nothing.
+Weights are read as float16, float32 or float64 (and bfloat16 where the reader can decode it:
+torch's, for .pt files). Bool, integer, complex, extended precision and anything else are
+refused by name, in the same words whatever the file kind: an integer "weight" is a mask, a
+count or an index, and tracing it as an LSTM's weights would give numbers that mean nothing.
+Inputs (x, h0, c0) may also be bool or integer (one-hot tokens, counts): they are numbers
+the LSTM reads, cast to the run's dtype.
 
 float16 and bfloat16 are traced in float32 (lstm-trace computes in float32 or float64); the
 reader notes that once per file (`half_note`).
@@ -32,7 +34,8 @@ def refuse_dtype(path: Path, name: str, dtype: str) -> FileError:
 def check_dtype(path: Path, name: str, dtype: np.dtype[Any] | str) -> None:
     """Refuse anything but a floating-point dtype (by NumPy's kind, or by name)."""
     if isinstance(dtype, np.dtype):
-        if dtype.kind != "f":  # b bool, i/u integers, c complex, O objects, V raw bytes, ...
+        # b bool, i/u integers, c complex, O objects, V raw bytes; float128 would lose digits
+        if dtype.kind != "f" or dtype.itemsize > 8:
             raise refuse_dtype(path, name, str(dtype))
     elif dtype not in ("float16", "float32", "float64", "bfloat16"):
         raise refuse_dtype(path, name, dtype)
@@ -42,6 +45,15 @@ def float_array(path: Path, name: str, value: Any) -> np.ndarray[Any, Any]:
     """value as a NumPy array of floats, or the FileError that says what it holds."""
     a = np.asarray(value)
     check_dtype(path, name, a.dtype)
+    return a
+
+
+def number_array(path: Path, name: str, value: Any) -> np.ndarray[Any, Any]:
+    """An input (x, h0, c0) as a NumPy array of numbers: bool and integers too, floats up to
+    float64; else the FileError that says what it holds."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "biu":
+        check_dtype(path, name, a.dtype)
     return a
 
 

@@ -21,9 +21,10 @@ from typing import Any
 from .cell import HOOK_POINTS
 from .config import LSTMConfig
 from .errors import LSTMTraceError
+from .health import nonfinite_weight
 from .records import TensorRecord
 from .trace import Trace, parameters
-from .weights import ParamCount
+from .weights import LSTMWeights, ParamCount
 
 OUTPUT_NAMES = ("output", "h_n", "c_n")
 COUNT_NAMES = ("params.keras", "params.pytorch")
@@ -198,16 +199,22 @@ class Checker:
         outputs: Mapping[str, Shape],
         counts: ParamCount,
         health: Mapping[str, Any] | None = None,
+        weights: LSTMWeights | None = None,
     ) -> list[Outcome]:
         """Evaluate every expectation once the run is over; health is the trace's gate health
-        (Trace.health), which 'finite' reads."""
-        weights: dict[tuple[str, int], list[Shape]] = {}
+        (Trace.health) and weights the traced weights, which 'finite' reads."""
+        shapes: dict[tuple[str, int], list[Shape]] = {}
         for p in parameters(self.config):
-            shapes = weights.setdefault((p.name, p.layer), [])
-            if p.shape not in shapes:
-                shapes.append(p.shape)
+            seen = shapes.setdefault((p.name, p.layer), [])
+            if p.shape not in seen:
+                seen.append(p.shape)
+        bad_weight = None
+        if weights is not None and any(e.name == FINITE for e in self.expectations):
+            bad_weight = nonfinite_weight(weights)
         return [
-            _finite(e, health) if e.name == FINITE else self._one(e, outputs, counts, weights)
+            _finite(e, health, bad_weight)
+            if e.name == FINITE
+            else self._one(e, outputs, counts, shapes)
             for e in self.expectations
         ]
 
@@ -263,11 +270,20 @@ class Checker:
         return Outcome(e, got, False, f"expected {e.label} {e.expected}, got {shown}{where}")
 
 
-def _finite(e: Expectation, health: Mapping[str, Any] | None) -> Outcome:
-    """'finite' against gate health's first NaN or Inf (step, layer, direction, gate)."""
+def _finite(e: Expectation, health: Mapping[str, Any] | None, bad_weight: str | None) -> Outcome:
+    """'finite' against gate health's first NaN or Inf (step, layer, direction, gate), then
+    the weights: an Inf in a weight can saturate a gate to exactly 0 or 1 and reach no value
+    the pass computes, and is still not a finite model."""
     if health is None:
         return Outcome(e, "not traced", False, "expected every value finite, but not traced")
     first = health.get("first_nonfinite")
+    if first is None and bad_weight is not None:
+        return Outcome(
+            e,
+            f"NaN or Inf in {bad_weight}",
+            False,
+            f"expected every value finite, got NaN or Inf in the weights, first {bad_weight}",
+        )
     if first is None:
         return Outcome(e, "all finite", True)
     where = f"step {first['step']}, layer {first['layer']}, {first['direction']}, {first['gate']}"
@@ -304,7 +320,7 @@ def check_trace(trace: Trace, expectations: Sequence[Expectation]) -> list[Outco
     """Evaluate expectations against a finished Trace."""
     checker = Checker(trace.config, expectations)
     checker.observe_all(trace.tensors)
-    return checker.finish(trace.outputs, trace.param_count, trace.health)
+    return checker.finish(trace.outputs, trace.param_count, trace.health, trace.weights)
 
 
 def assert_shapes(target: LSTMConfig | Trace, **expected: object) -> Trace:

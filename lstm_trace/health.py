@@ -23,7 +23,7 @@ import numpy as np
 
 from .cell import HOOK_POINTS
 from .config import LSTMConfig
-from .weights import DIRECTIONS, FloatArray
+from .weights import DIRECTIONS, GATE_ORDER, FloatArray, LSTMWeights
 
 SATURATION = 0.05
 STUCK_TOLERANCE = 1e-6
@@ -207,3 +207,20 @@ class HealthMonitor:
             "gates": gates,
             "first_nonfinite": self.first_nonfinite,
         }
+
+
+def nonfinite_weight(weights: LSTMWeights) -> str | None:
+    """The first weight (in PyTorch's order of layers and directions) holding a NaN or an Inf,
+    in the walkthrough's names: 'W_i at layer 0, forward'; None when all are finite. An Inf in
+    a weight need not reach any value the pass computes: it can saturate a gate to exactly 0
+    or 1."""
+    for k, d, w in weights:
+        h = w.hidden_size
+        parts = [(w.w_ih, "W"), (w.w_hh, "W"), (w.b_ih + w.b_hh, "b")]
+        for array, kind in parts:
+            bad = np.flatnonzero(~np.isfinite(array).reshape(4 * h, -1).all(axis=1))
+            if bad.size:
+                return f"{kind}_{GATE_ORDER[int(bad[0]) // h]} at layer {k}, {DIRECTIONS[d]}"
+        if w.w_hr is not None and not np.isfinite(w.w_hr).all():
+            return f"W_hr at layer {k}, {DIRECTIONS[d]}"
+    return None

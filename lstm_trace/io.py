@@ -245,7 +245,7 @@ def read_safetensors(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], l
 
 def read_array(path: Path, what: str, *, max_memory: int = DEFAULT_MAX_MEMORY) -> NDArray[Any]:
     """A .npy array of numbers (x, h0 or c0); its declared size checked before it is read."""
-    from .dtype_policy import float_array
+    from .dtype_policy import number_array
     from .file_limits import check_npy
 
     must_exist(path)
@@ -259,4 +259,4 @@ def read_array(path: Path, what: str, *, max_memory: int = DEFAULT_MAX_MEMORY) -
     if not isinstance(a, np.ndarray):
         a.close()
         raise FileError(f"{path}: is an .npz archive; {what} must be a single .npy array")
-    return float_array(path, what, a)
+    return number_array(path, what, a)

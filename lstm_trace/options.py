@@ -128,6 +128,15 @@ def typed_options(*, bidirectional: bool) -> dict[str, str]:
     return {"bidirectional": "--bidirectional"} if bidirectional else {}
 
 
+MaxMemoryOpt = Annotated[
+    str,
+    typer.Option(
+        "--max-memory",
+        help="Refuse files that declare more than this, and runs that would need more.",
+    ),
+]
+
+
 # --- files and output of the trace command ---------------------------------------------------
 
 XOpt = Annotated[

@@ -126,6 +126,7 @@ def resolve(
     typed: Mapping[str, str] | None = None,
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
+    check_run: bool = True,
 ) -> Resolved:
     """Combine options (None: not given) with the files they name into a runnable config.
 
@@ -133,7 +134,8 @@ def resolve(
     (options.typed_options), for messages. Every file's declared size is checked against
     max_memory before it is read, and so is the configuration the files imply, before any
     weight is built: a size that comes from a file and is too large is the file's fault
-    (FileError), not --max-memory's."""
+    (FileError), not --max-memory's. check_run False skips the latter (explain computes
+    nothing)."""
     typed = typed or {}
     values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     wf = read_weights(weights_path, max_memory=max_memory) if weights_path else None
@@ -173,7 +175,8 @@ def resolve(
         if given or source is None:
             raise
         raise FileError(f"{source}: {exc.message}") from None
-    _check_memory(config, options, [p for p in (weights_path, x_path) if p], max_memory)
+    if check_run:
+        check_files_memory(config, options, [p for p in (weights_path, x_path) if p], max_memory)
     weights = wf.build(config) if wf is not None else None
     h0 = _state(h0_path, "h0", config, config.h_out, max_memory)
     c0 = _state(c0_path, "c0", config, config.hidden_size, max_memory)
@@ -200,7 +203,7 @@ def _input(path: Path, seq_first: bool, max_memory: int) -> NDArray[Any]:
 _SIZES = ("input_size", "hidden_size", "seq_len", "batch", "num_layers", "proj_size")
 
 
-def _check_memory(
+def check_files_memory(
     config: LSTMConfig, options: Mapping[str, Any], files: list[Path], limit: int
 ) -> None:
     """The run's memory, before the weights are built. Over the limit even with every size

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from .dtype_policy import refuse_dtype
 from .errors import FileError
-from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch
+from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch, refuse_over
 
 #: how a legacy torch.save file starts: pickle protocol 2, then LONG1 of torch's magic number
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -112,6 +112,10 @@ def read_torch(path: Path, limit: int) -> tuple[dict[str, Any], list[str]]:
             f"{path}: holds a {type(obj).__name__}, not a state_dict of tensors "
             "(or a dict with one under 'state_dict' or 'model')"
         )
+    # What the tensors hold, not what the archive stores: an expanded view (stride 0) stores
+    # one number and stands for millions, which writing or copying it would make real.
+    held = sum(v.numel() * v.element_size() for v in state.values() if isinstance(v, torch.Tensor))
+    refuse_over(path, held, limit, "tensors")
     out: dict[str, NDArray[Any]] = {}
     dtypes: list[str] = []
     for k, v in state.items():

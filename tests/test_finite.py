@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lstm_trace import LSTMConfig, assert_shapes, init_weights, trace
+from lstm_trace import LSTMConfig, assert_shapes, init_weights, trace, weights_from_pytorch
 from lstm_trace.cli import main
 from lstm_trace.writing import write_weights
 
@@ -122,3 +122,24 @@ def test_a_count_does_not_read_like_a_shape(capsys: Any) -> None:
     assert "expected hidden_state 70 elements, got 140 elements, shape (2, 70)" in err
     code, _, err = cli(capsys, "--expect", "params.keras=1")
     assert "expected params.keras 1, got 28,840" in err  # parameters, not elements
+
+
+@pytest.mark.parametrize(("field", "row", "named"), [("b_ih", 75, "b_f"), ("b_hh", 150, "b_c")])
+def test_an_inf_weight_fails_finite_though_every_gate_stays_finite(
+    tmp_path: Path, capsys: Any, field: str, row: int, named: str
+) -> None:
+    """An Inf in a bias saturates its gate to exactly 0 or 1: nothing the pass computes holds
+    it, so 'finite' reads the weights too, and names the gate's weight."""
+    cfg = LSTMConfig(num_layers=2)
+    state = init_weights(cfg).to_pytorch()
+    key = f"{'weight' if field[0] == 'w' else 'bias'}_{field[2:]}_l1"
+    state[key] = state[key].copy()
+    state[key][row] = np.inf  # rows 70:140 are f, 140:210 c (PyTorch's i, f, g, o)
+    path = tmp_path / "w.npz"
+    np.savez(path, **state)
+    code, out, err = cli(capsys, "--weights", path, "--expect", "finite", "--json")
+    assert json.loads(out)["health"]["first_nonfinite"] is None  # no computed value holds it
+    assert code == 1
+    assert f"NaN or Inf in the weights, first {named} at layer 1, forward" in err
+    with pytest.raises(AssertionError, match=f"{named} at layer 1"):
+        assert_shapes(trace(cfg, weights_from_pytorch(state, cfg)), finite=True)

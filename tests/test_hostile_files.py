@@ -228,3 +228,54 @@ def test_size_from_a_keras_config_is_blamed_on_the_file(tmp_path: Path) -> None:
         f"lstm-trace: error: {path}: its sizes need about 80.0 TB of memory, more than the limit "
         "of 4.0 GB (--max-memory)\n"
     )
+
+
+def test_pt_of_expanded_tensors_is_refused_on_what_they_hold(tmp_path: Path) -> None:
+    """torch.zeros(1).expand(n, m) stores 4 bytes and stands for n * m numbers: the archive's
+    sizes say nothing, the tensors' own sizes do (convert would write them out in full)."""
+    torch = pytest.importorskip("torch")
+    h, i = 2000, 10000  # 8000 x 12000 float32 held (366 MB), a few hundred bytes stored
+    state = {
+        "weight_ih_l0": torch.zeros(1).expand(4 * h, i),
+        "weight_hh_l0": torch.zeros(1).expand(4 * h, h),
+        "bias_ih_l0": torch.zeros(4 * h),
+        "bias_hh_l0": torch.zeros(4 * h),
+    }
+    path = tmp_path / "expanded.pt"
+    torch.save(state, path)
+    assert path.stat().st_size < 200_000
+    target = tmp_path / "out.npz"
+    for args in (("--weights", path), ("convert", path, target, "--to", "pytorch")):
+        code, err = run_capped(*args, "--max-memory", "100MB", cap=GB + GB // 2)
+        assert code == 1 and err.count("\n") == 1, err
+        assert f"{path}: declares 366.3 MB of tensors, more than the limit of 100.0 MB" in err
+    assert not target.exists()
+
+
+def test_convert_checks_the_run_its_file_implies(tmp_path: Path) -> None:
+    """Sizes within what the file declares can still need more than the limit once built:
+    convert says so in the file's words before it builds or writes anything."""
+    from lstm_trace import LSTMConfig, init_weights
+    from lstm_trace.writing import write_weights
+
+    source = tmp_path / "w.npz"
+    write_weights(source, init_weights(LSTMConfig(input_size=300, hidden_size=300)), "pytorch")
+    target = tmp_path / "out.npz"
+    code, err = run_capped("convert", source, target, "--to", "keras", "--max-memory", "44MB")
+    assert code == 1 and f"{source}: its sizes need about" in err and "44.0 MB" in err, err
+    assert not target.exists()
+
+
+def test_explain_counts_only_what_a_file_declares(tmp_path: Path) -> None:
+    """explain computes nothing: a file whose run would not fit is still narrated, and a file
+    that declares too much is refused under explain's own --max-memory."""
+    from lstm_trace import LSTMConfig, init_weights
+    from lstm_trace.writing import write_weights
+
+    source = tmp_path / "w.npz"
+    write_weights(source, init_weights(LSTMConfig(input_size=300, hidden_size=300)), "pytorch")
+    out: list[str] = []
+    code, err = run_capped("explain", "--weights", source, "--max-memory", "44MB", out=out)
+    assert code == 0 and "300 + 300 = 600" in out[0], err
+    code, err = run_capped("explain", "--weights", source, "--max-memory", "1MB")
+    assert code == 1 and "declares" in err and "more than the limit of 1.0 MB" in err

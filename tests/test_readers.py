@@ -324,10 +324,27 @@ def test_integer_and_bool_weights_are_refused_alike_by_every_reader(
     )
 
 
-def test_integer_x_is_refused_in_the_same_words(tmp_path: Path, capsys: Any) -> None:
-    np.save(tmp_path / "x.npy", np.ones((3, 32), np.int64))
-    code, _, err = run_cli(capsys, "--x", tmp_path / "x.npy")
-    assert code == 1 and f"{tmp_path / 'x.npy'}: x holds int64 values; {FLOATS}" in err
+def test_inputs_may_be_integers_but_not_text_or_complex(tmp_path: Path, capsys: Any) -> None:
+    """x, h0 and c0 are numbers the LSTM reads (one-hot tokens, counts): bool and integers
+    are traced as floats; complex and extended precision are refused in the weights' words."""
+    np.save(tmp_path / "x.npy", np.eye(3, 32, dtype=np.int64))
+    code, out, _ = run_cli(capsys, "--x", tmp_path / "x.npy", "--json")
+    assert code == 0 and json.loads(out)["config"]["seq_len"] == 3
+    np.save(tmp_path / "b.npy", np.eye(3, 32, dtype=bool))
+    assert run_cli(capsys, "--x", tmp_path / "b.npy")[0] == 0
+    np.save(tmp_path / "c.npy", np.ones((3, 32), np.complex64))
+    code, _, err = run_cli(capsys, "--x", tmp_path / "c.npy")
+    assert code == 1 and f"{tmp_path / 'c.npy'}: x holds complex64 values; {FLOATS}" in err
+
+
+def test_extended_precision_weights_are_refused(tmp_path: Path, capsys: Any) -> None:
+    small = init_weights(LSTMConfig(input_size=3, hidden_size=4)).to_pytorch()
+    state = {k: v.astype(np.longdouble) for k, v in small.items()}
+    if np.dtype(np.longdouble).itemsize <= 8:
+        pytest.skip("long double is float64 on this platform")
+    np.savez(tmp_path / "w.npz", **state)
+    code, _, err = run_cli(capsys, "--weights", tmp_path / "w.npz")
+    assert code == 1 and "holds float128 values" in err
 
 
 # --- Keras config.json checked against the weights --------------------------------------------
