@@ -18,12 +18,16 @@ import typer
 from .cli_output import (
     Format,
     Request,
+    answer_dropped,
     check_targets,
     data_console,
+    is_stdout,
     note,
+    report_expectations,
     run_and_render,
     save_exports,
     save_results,
+    saving_format,
 )
 from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from .errors import LSTMTraceError, ReaderGone
@@ -71,7 +75,7 @@ from .options import (
     typed_options,
 )
 from .resolve import OPTION_NAMES
-from .writing import SaveAs, weights_format
+from .writing import SaveAs
 
 __all__ = [
     "ExportHtmlOpt",
@@ -190,12 +194,9 @@ def main_command(
         export_svg=export_svg,
         export_html=export_html,
     )
-    if save_as is not None and save_weights is None:
-        raise LSTMTraceError("--to says how --save-weights writes; it needs --save-weights FILE")
-    weights_out = None
-    if save_weights is not None:
-        to = None if save_as is None else save_as.value
-        weights_out = weights_format(save_weights, to, "--save-weights")
+    weights_out = saving_format(save_weights, save_as)
+    outputs = (dump, save_weights, svg, png, export_svg, export_html)
+    answer_elsewhere = any(p is not None and is_stdout(p) for p in outputs)
     fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
     expectations = [parse(e) for e in expect or []]
@@ -233,21 +234,11 @@ def main_command(
         export_svg=export_svg,
         export_html=export_html,
     )
-    result = run_and_render(run, request, checker)
+    with answer_dropped(answer_elsewhere):  # a file written to stdout is the answer then
+        result = run_and_render(run, request, checker)
     save_results(result, dump, dump_all, seq_first, save_weights, weights_out)
-    if checker is not None:
-        outcomes = checker.finish(result.outputs, result.param_count, result.health, result.weights)
-        failed = [o for o in outcomes if not o.passed]
-        for o in failed:
-            note(o.message)
-        if failed:
-            note(f"{len(failed)} of {len(outcomes)} expectations failed")
-            raise typer.Exit(1)
-        note(
-            f"all {len(outcomes)} expectations passed"
-            if len(outcomes) > 1
-            else "the expectation passed"
-        )
+    if checker is not None and not report_expectations(checker, result):
+        raise typer.Exit(1)
 
 
 def _error_line(exc: LSTMTraceError) -> str:

@@ -6,8 +6,11 @@ stream, pictures (--svg, --png, --export-svg, --export-html) and the heatmap.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from .records import TensorRecord
     from .resolve import Resolved
     from .trace import Trace
-    from .writing import WeightsFormat
+    from .writing import SaveAs, WeightsFormat
 
 
 class Format(str, Enum):
@@ -67,6 +70,66 @@ def check_targets(**paths: Path | None) -> None:
 
             if not have_converter():
                 raise FileError(f"{path}: {NO_CONVERTER}")
+
+
+def saving_format(save_weights: Path | None, save_as: SaveAs | None) -> WeightsFormat | None:
+    """How --save-weights writes (with --to), checked before any work."""
+    from .writing import weights_format
+
+    if save_as is not None and save_weights is None:
+        raise LSTMTraceError("--to says how --save-weights writes; it needs --save-weights FILE")
+    if save_weights is None:
+        return None
+    return weights_format(
+        save_weights, None if save_as is None else save_as.value, "--save-weights"
+    )
+
+
+def is_stdout(path: Path) -> bool:
+    """Whether path is the file stdout writes to (/dev/stdout, /proc/self/fd/1, or the file
+    the shell redirected stdout to)."""
+    try:
+        a, b = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # no such file; stdout not a file
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+@contextlib.contextmanager
+def answer_dropped(dropped: bool) -> Iterator[None]:
+    """When a file is written to stdout (`--svg /dev/stdout > pic.svg`), the answer itself
+    (the table, JSON, ...) would corrupt it: it is not printed, and a note says so."""
+    if not dropped:
+        yield
+        return
+    note("an output goes to stdout, so the trace itself is not printed")
+    with contextlib.redirect_stdout(_Discard()):
+        yield
+
+
+class _Discard(io.TextIOBase):
+    """A text stream that keeps nothing (not os.devnull, which would be one more file
+    opened for writing by name)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def report_expectations(checker: Checker, result: Trace) -> bool:
+    """Each failed expectation on stderr, then the tally; True when all passed."""
+    outcomes = checker.finish(result.outputs, result.param_count, result.health, result.weights)
+    failed = [o for o in outcomes if not o.passed]
+    for o in failed:
+        note(o.message)
+    if failed:
+        note(f"{len(failed)} of {len(outcomes)} expectations failed")
+        return False
+    note(
+        f"all {len(outcomes)} expectations passed"
+        if len(outcomes) > 1
+        else "the expectation passed"
+    )
+    return True
 
 
 def note(message: str) -> None:

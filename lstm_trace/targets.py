@@ -116,7 +116,8 @@ def check_output(path: Path, option: str) -> Target:
     """plan(path), and refuse (a usage error) a file name without the option's suffix."""
     target = plan(path)
     expected = SUFFIXES[option]
-    if not target.stream and suffix_of(path) not in expected:
+    named = suffix_of(path) in expected or suffix_of(target.resolved) in expected
+    if not target.stream and not named:  # a link's own name or its file's: /dev/stdout > x.svg
         raise LSTMTraceError(
             f"{option} {path}: expected a file name ending in {' or '.join(expected)}"
         )

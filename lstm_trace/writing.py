@@ -94,29 +94,43 @@ def weights_format(
     """
     where = f"{option} {path}" if option else str(path)
     framework, _, named = (to or "").partition("-")
-    if plan(path).stream:
-        if not framework:
+    target = plan(path)
+    suffix = suffix_of(path)
+    if suffix not in KIND_OF.values() and suffix_of(target.resolved) in KIND_OF.values():
+        suffix = suffix_of(target.resolved)  # a link named for nothing: /dev/stdout > w.npz
+    if target.stream and not named and suffix in KIND_OF.values():
+        named = next(k for k, v in KIND_OF.items() if v == suffix)  # a FIFO linked as w.npz
+    if target.stream:
+        if not framework and not named:
             raise LSTMTraceError(
                 f"{where}: a device or FIFO has no suffix to tell the kind of file; say it "
                 f"with --to ({', '.join(s.value for s in SaveAs)})"
             )
         kind = KIND_OF[named] if named else ".npz"
+        _need_framework(where, framework, kind, need_to)
+        framework = framework or ("keras" if kind == ".weights.h5" else "pytorch")
     else:
-        kind = suffix_of(path)
+        kind = suffix
         if named and kind != KIND_OF[named] and not (named == "pt" and kind == ".pth"):
             raise LSTMTraceError(
                 f"{where}: --to {to} writes a {KIND_OF[named]} file; name it so, or give "
                 f"--to {framework}"
             )
-        if not framework and need_to and kind in (".npz", ".safetensors"):
-            raise LSTMTraceError(
-                f"{where}: a {kind} file can hold PyTorch or Keras names; "
-                "say which with --to pytorch or --to keras"
-            )
+        _need_framework(where, framework, kind, need_to)
         framework = framework or ("keras" if kind == ".weights.h5" else "pytorch")
     _check_kind(where, framework, kind)
     require_writer(kind)  # a missing library is said now, not after the whole run
     return WeightsFormat(framework, kind)
+
+
+def _need_framework(where: str, framework: str, kind: str, need_to: bool) -> None:
+    """convert's rule: an .npz or .safetensors holds either framework's names, so --to says
+    which (the trace's --save-weights writes PyTorch's unless told)."""
+    if not framework and need_to and kind in (".npz", ".safetensors"):
+        raise LSTMTraceError(
+            f"{where}: a {kind} file can hold PyTorch or Keras names; "
+            "say which with --to pytorch or --to keras"
+        )
 
 
 def _check_kind(where: str, framework: str, kind: str) -> None:

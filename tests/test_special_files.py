@@ -320,3 +320,46 @@ def test_a_symlink_to_a_device_is_written_through_without_a_suffix(
         assert code == 0 and f"wrote {link}" in err
     assert link.is_symlink() and os.readlink(link) == "null"
     assert_device(node, 1, 3)
+
+
+def test_a_fifo_linked_under_a_weights_name_takes_the_kind_from_the_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipe = fifo(tmp_path)
+    link = tmp_path / "w.npz"
+    link.symlink_to(pipe)
+    with fifo_reader(pipe) as got:
+        code, _, err = run(capsys, "--save-weights", link)
+    assert code == 0, err
+    assert "weight_ih_l0" in npz_keys(got[0])
+    assert_fifo(pipe)
+
+
+@pytest.mark.parametrize(
+    ("option", "check"),
+    [
+        ("--svg", lambda data: ET.fromstring(data).tag.endswith("svg")),
+        ("--dump", lambda data: npz_keys(data) == ["c_n", "h_n", "output"]),
+    ],
+)
+def test_an_output_to_dev_stdout_is_the_whole_of_stdout(
+    tmp_path: Path, option: str, check: Any
+) -> None:
+    """`lstm-trace --svg /dev/stdout > pic.svg`: the name is checked on the file it stands
+    for, and the trace itself is not printed into the picture (a note on stderr says so)."""
+    if not Path("/dev/stdout").exists():
+        pytest.skip("no /dev/stdout here")
+    out = tmp_path / ("pic.svg" if option == "--svg" else "out.npz")
+    for fmt in ("table", "json", "jsonl"):
+        with out.open("wb") as f:
+            done = subprocess.run(
+                [sys.executable, "-m", "lstm_trace", option, "/dev/stdout", "-f", fmt],
+                stdout=f,
+                stderr=subprocess.PIPE,
+                text=False,
+                timeout=60,
+                check=False,
+            )
+        assert done.returncode == 0, done.stderr
+        assert check(out.read_bytes()), fmt
+        assert b"the trace itself is not printed" in done.stderr
