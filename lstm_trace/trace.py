@@ -148,6 +148,13 @@ RECORD_BYTES = 2500
 SAMPLE_BYTES = 60
 
 
+def widest_tensor(config: LSTMConfig) -> int:
+    """The most values any traced tensor holds: (B times) the widest concat, H_out + I_k, or
+    the gates' H when a projection makes H_out small."""
+    widest_input = max(config.layer_input_size(k) for k in range(min(config.num_layers, 2)))
+    return (config.batch or 1) * max(config.hidden_size, config.h_out + widest_input)
+
+
 def trace_bytes(
     config: LSTMConfig,
     selection: StepSelection,
@@ -158,7 +165,7 @@ def trace_bytes(
     """What a trace adds to the forward pass's memory: its records (unless streamed) and,
     with keep_values, a copy of every traced tensor."""
     records = len(selection.steps) * len(HOOK_POINTS) * config.num_layers * config.num_directions
-    widest = (config.batch or 1) * (config.h_out + max(config.input_size, config.output_size))
+    widest = widest_tensor(config)
     cost = records * (RECORD_BYTES + SAMPLE_BYTES * min(samples, widest)) if keep_records else 0
     if keep_values:
         cost += records * widest * config.itemsize
@@ -221,6 +228,7 @@ def trace(
     if config is None:
         config = _config_of(weights, x)
     selection = prepare(config, steps, samples, max_memory, keep_values, sink is None)
+    samples = min(samples, widest_tensor(config))  # more than any tensor holds shows them all
     seeded = weights is None or source == SEEDED
     if weights is None:
         weights, source = init_weights(config), SEEDED

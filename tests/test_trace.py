@@ -142,3 +142,10 @@ def test_samples_and_x_are_validated() -> None:
         trace(LSTMConfig(), samples=-1)
     with pytest.raises(ValueError, match="x must have shape"):
         trace(LSTMConfig(), x=np.zeros((4, 32)))
+
+
+def test_more_samples_than_any_tensor_holds_shows_them_all() -> None:
+    """--samples 10**20 is 'every value', not an allocation of 10**20 columns."""
+    result = trace(LSTMConfig(seq_len=1), samples=10**20)
+    concat = next(r for r in result.tensors if r.name == "concat")
+    assert len(concat.sample) == 102 and result.samples == 102
