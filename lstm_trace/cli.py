@@ -175,6 +175,7 @@ def main_command(
 ) -> None:
     """Trace an LSTM. With no options: the walkthrough's input 32, hidden 70."""
     if ctx.invoked_subcommand is not None:
+        _refuse_trace_options(ctx)
         return
     from .expect import Checker, parse
     from .resolve import resolve
@@ -239,6 +240,19 @@ def main_command(
     save_results(result, dump, dump_all, seq_first, save_weights, weights_out)
     if checker is not None and not report_expectations(checker, result):
         raise typer.Exit(1)
+
+
+def _refuse_trace_options(ctx: typer.Context) -> None:
+    """`lstm-trace --max-memory 1GB convert ...`: the options before a subcommand are the
+    trace's, and would be silently ignored; say where they go instead."""
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name or "")
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            flag = max(param.opts, key=len)
+            raise LSTMTraceError(
+                f"{flag} before {ctx.invoked_subcommand!r} is an option of the trace; put it "
+                f"after the subcommand (lstm-trace {ctx.invoked_subcommand} ... {flag})"
+            )
 
 
 def _error_line(exc: LSTMTraceError) -> str:

@@ -31,3 +31,19 @@ def test_diff_counts_its_differences_in_words(tmp_path: Path, capsys: Any) -> No
     assert main(["diff", str(a), str(b)]) == 1
     err = capsys.readouterr().err
     assert "differences between" in err and "(s)" not in err
+
+
+def test_trace_options_before_a_subcommand_are_refused_not_ignored(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """`lstm-trace --max-memory 10KB convert a b` used to convert with the default limit."""
+    source = tmp_path / "a.npz"
+    write_weights(source, init_weights(LSTMConfig(input_size=3, hidden_size=4)), "pytorch")
+    target = tmp_path / "b.weights.h5"
+    assert main(["--max-memory", "10KB", "convert", str(source), str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "--max-memory before 'convert' is an option of the trace; put it after" in err
+    assert not target.exists()
+    assert main(["-H", "5", "explain"]) == 2
+    assert "--hidden before 'explain'" in capsys.readouterr().err
+    assert main(["explain", "-H", "5"]) == 0
