@@ -77,7 +77,7 @@ def convert(
         Path,
         typer.Argument(
             metavar="TARGET",
-            help="File to write; its suffix picks the format: .npz, .safetensors, .pt, "
+            help="File to write; its suffix picks the format: .npz, .safetensors, .pt/.pth, "
             ".weights.h5.",
         ),
     ],
@@ -108,6 +108,11 @@ def convert(
     limit = parse_bytes(max_memory)
     saving = weights_format(target, None if to is None else to.value, need_to=True)
     wf = read_weights(source, max_memory=limit)
+    if saving.framework == "keras" and wf.architecture.proj_size:  # as --save-weights says it
+        raise LSTMTraceError(
+            f"{target}: Keras has no LSTM with a projection, and {source} has proj_size "
+            f"{wf.architecture.proj_size}; write PyTorch names instead"
+        )
     for message in wf.notes:
         note(message)
     arch = wf.architecture.as_options()

@@ -22,6 +22,8 @@ import numpy as np
 from .errors import FileError
 
 ACCEPTED = "floating-point numbers: float16, float32 or float64 (and bfloat16 from .pt files)"
+#: what half_note says of them
+WIDENED = "traced in float32 (float64 with --dtype float64)"
 #: dtypes traced in float32 although the file stores fewer bits
 HALF = ("float16", "bfloat16")
 
@@ -58,8 +60,9 @@ def number_array(path: Path, name: str, value: Any) -> np.ndarray[Any, Any]:
 
 
 def half_note(path: Path, dtypes: Iterable[str]) -> str | None:
-    """'w.npz: float16 weights, read as float32', when the file stores half precision."""
+    """'w.npz: float16 weights, traced in float32 (float64 with --dtype float64)', when the
+    file stores half precision (lstm-trace computes in float32 or float64)."""
     halves = sorted({d for d in dtypes if d in HALF})
     if not halves:
         return None
-    return f"{path}: {' and '.join(halves)} weights, read as float32"
+    return f"{path}: {' and '.join(halves)} weights, {WIDENED}"

@@ -103,9 +103,10 @@ class WeightsFile:
             raise FileError(f"{self.path}: {exc.message}") from None
 
 
-def read_weights(path: Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> WeightsFile:
+def read_weights(path: str | Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> WeightsFile:
     """Read any supported weights file; the kind comes from the suffix, the framework from
     the names inside. Declared sizes are checked against max_memory before reading."""
+    path = Path(path)
     from .dtype_policy import half_note
     from .torch_files import is_state_key, read_torch
 

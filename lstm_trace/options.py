@@ -189,7 +189,7 @@ ExpectOpt = Annotated[
     _opt(
         "--expect",
         help="NAME=VALUE, repeatable: output=10,140, W_f=70,102, W_f@1=70,210, "
-        "params.keras=28840. Exit 1 if any fails.",
+        "params.keras=28840; or finite: no NaN or Inf anywhere. Exit 1 if any fails.",
         panel=OUTPUT,
     ),
 ]

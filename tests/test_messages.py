@@ -47,3 +47,14 @@ def test_trace_options_before_a_subcommand_are_refused_not_ignored(
     assert main(["-H", "5", "explain"]) == 2
     assert "--hidden before 'explain'" in capsys.readouterr().err
     assert main(["explain", "-H", "5"]) == 0
+
+
+def test_convert_of_a_projection_to_keras_is_one_usage_error(tmp_path: Path, capsys: Any) -> None:
+    source = tmp_path / "p.npz"
+    cfg = LSTMConfig(input_size=3, hidden_size=4, proj_size=2)
+    write_weights(source, init_weights(cfg), "pytorch")
+    for target, to in (("k.weights.h5", []), ("k.npz", ["--to", "keras"])):
+        assert main(["convert", str(source), str(tmp_path / target), *to]) == 2
+        err = capsys.readouterr().err
+        assert f"Keras has no LSTM with a projection, and {source} has proj_size 2" in err
+        assert not (tmp_path / target).exists()

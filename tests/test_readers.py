@@ -21,6 +21,7 @@ import pytest
 
 from lstm_trace import LSTMConfig, forward, init_weights
 from lstm_trace.cli import main
+from lstm_trace.dtype_policy import WIDENED
 from lstm_trace.io import WeightsFile, read_weights
 
 from .conftest import FIXTURES
@@ -258,7 +259,7 @@ def lstm_arrays(dtype: Any) -> dict[str, np.ndarray]:
 def test_float16_npz_says_it_is_read_as_float32(tmp_path: Path) -> None:
     np.savez(tmp_path / "h.npz", **lstm_arrays(np.float16))
     wf = read_weights(tmp_path / "h.npz")
-    assert wf.notes == (f"{tmp_path / 'h.npz'}: float16 weights, read as float32",)
+    assert wf.notes == (f"{tmp_path / 'h.npz'}: float16 weights, {WIDENED}",)
     cfg = LSTMConfig(input_size=3, hidden_size=4)
     assert wf.build(cfg).layers[0][0].w_ih.dtype == np.float32
 
@@ -268,11 +269,7 @@ def test_float16_safetensors_says_so_and_bfloat16_is_refused_in_one_line(
 ) -> None:
     st = pytest.importorskip("safetensors.numpy")
     st.save_file(lstm_arrays(np.float16), str(tmp_path / "h.safetensors"))
-    assert (
-        read_weights(tmp_path / "h.safetensors")
-        .notes[0]
-        .endswith("float16 weights, read as float32")
-    )
+    assert read_weights(tmp_path / "h.safetensors").notes[0].endswith(f"float16 weights, {WIDENED}")
     path = tmp_path / "b.safetensors"  # written by hand: NumPy has no bfloat16 to save
     header = json.dumps(
         {"weight_ih_l0": {"dtype": "BF16", "shape": [16, 3], "data_offsets": [0, 96]}}
@@ -294,7 +291,7 @@ def test_float16_weights_h5_says_so(tmp_path: Path) -> None:
             data = cell[key][()].astype(np.float16)
             del cell[key]
             cell.create_dataset(key, data=data)
-    assert read_weights(path).notes[-1] == f"{path}: float16 weights, read as float32"
+    assert read_weights(path).notes[-1] == f"{path}: float16 weights, {WIDENED}"
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.bool_])
@@ -546,7 +543,7 @@ def test_torch_bfloat16_is_read_as_float32(tmp_path: Path, capsys: Any) -> None:
     path = tmp_path / "bf16.pt"
     torch.save(lstm.state_dict(), path)
     code, _, err = run_cli(capsys, "--weights", path, "--json")
-    assert code == 0 and err == f"lstm-trace: {path}: bfloat16 weights, read as float32\n"
+    assert code == 0 and err == f"lstm-trace: {path}: bfloat16 weights, {WIDENED}\n"
     wf = read_weights(path)
     want = lstm.state_dict()["weight_ih_l0"].float().numpy()
     np.testing.assert_array_equal(wf.pytorch["weight_ih_l0"], want)  # type: ignore[index]
