@@ -75,7 +75,7 @@ from .options import (
     typed_options,
 )
 from .resolve import OPTION_NAMES
-from .writing import SaveAs
+from .weight_kinds import SaveAs
 
 __all__ = [
     "ExportHtmlOpt",

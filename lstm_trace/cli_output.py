@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from .records import TensorRecord
     from .resolve import Resolved
     from .trace import Trace
-    from .writing import SaveAs, WeightsFormat
+    from .weight_kinds import SaveAs
+    from .writing import WeightsFormat
 
 
 class Format(str, Enum):
@@ -59,11 +60,11 @@ def check_targets(**paths: Path | None) -> None:
     """Refuse, before any work, outputs that could not be written at the end: a name without
     its option's suffix (usage, exit 2), a directory, a missing folder, a socket (exit 1), a
     PNG without a converter. Keywords are the options' names: export_svg for --export-svg."""
-    from .targets import check_output
-
     for name, path in paths.items():
         if path is None:
             continue
+        from .targets import check_output  # only when there is an output to check
+
         check_output(path, "--" + name.replace("_", "-"))
         if name == "png":
             from .render.png import NO_CONVERTER, have_converter
@@ -74,12 +75,11 @@ def check_targets(**paths: Path | None) -> None:
 
 def saving_format(save_weights: Path | None, save_as: SaveAs | None) -> WeightsFormat | None:
     """How --save-weights writes (with --to), checked before any work."""
-    from .writing import weights_format
-
     if save_as is not None and save_weights is None:
         raise LSTMTraceError("--to says how --save-weights writes; it needs --save-weights FILE")
     if save_weights is None:
         return None
+    from .writing import weights_format  # the writers load only when there is one to run
     return weights_format(
         save_weights, None if save_as is None else save_as.value, "--save-weights"
     )
@@ -157,11 +157,10 @@ def show(console: Console, renderable: RenderableType) -> None:
 
 def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
     """--export-svg / --export-html: what was printed, as a picture or a page."""
-    from .targets import atomic_open
-
     for path, kind in ((svg, "svg"), (html, "html")):
         if path is None:
             continue
+        from .targets import atomic_open  # only when there is a file to write
         if kind == "svg":
             text = console.export_svg(title="lstm-trace", clear=False)
         else:

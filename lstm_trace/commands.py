@@ -48,8 +48,8 @@ from .options import (
     config_options,
     typed_options,
 )
+from .weight_kinds import SaveAs
 from .words import counted
-from .writing import SaveAs
 
 #: --max-memory of the subcommands that read files: their declared sizes are checked first
 

@@ -8,7 +8,6 @@ in place. Optional libraries are imported where used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,6 +19,7 @@ from .errors import ConfigError, FileError, LSTMTraceError
 from .frameworks import KerasLayer, to_keras
 from .io import optional, suffix_of
 from .targets import atomic_open, plan
+from .weight_kinds import KIND_OF, SaveAs
 from .weights import LSTMWeights
 
 __all__ = [
@@ -54,24 +54,6 @@ WRITERS = {
     ".pth": "torch",
     ".weights.h5": "h5py",
 }
-
-
-class SaveAs(str, Enum):
-    """--to: the framework whose names and layout to write, alone (the kind then comes from
-    the file name) or with the kind (for a device or FIFO, which has no suffix to tell it)."""
-
-    pytorch = "pytorch"
-    keras = "keras"
-    pytorch_npz = "pytorch-npz"
-    pytorch_safetensors = "pytorch-safetensors"
-    pytorch_pt = "pytorch-pt"
-    keras_npz = "keras-npz"
-    keras_safetensors = "keras-safetensors"
-    keras_h5 = "keras-h5"
-
-
-#: the file kind each --to ending names
-KIND_OF = {"npz": ".npz", "safetensors": ".safetensors", "pt": ".pt", "h5": ".weights.h5"}
 
 
 @dataclass(frozen=True)
