@@ -21,8 +21,8 @@ from .cli_output import (
     answer_dropped,
     check_targets,
     data_console,
-    is_stdout,
     note,
+    outputs_to_stdout,
     report_expectations,
     run_and_render,
     save_exports,
@@ -196,8 +196,14 @@ def main_command(
         export_html=export_html,
     )
     weights_out = saving_format(save_weights, save_as)
-    outputs = (dump, save_weights, svg, png, export_svg, export_html)
-    answer_elsewhere = any(p is not None and is_stdout(p) for p in outputs)
+    answer_elsewhere = outputs_to_stdout(
+        dump=dump,
+        save_weights=save_weights,
+        svg=svg,
+        png=png,
+        export_svg=export_svg,
+        export_html=export_html,
+    )
     fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
     expectations = [parse(e) for e in expect or []]
@@ -220,7 +226,10 @@ def main_command(
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
     if weights_out is not None and run.config.proj_size and weights_out.framework == "keras":
-        raise LSTMTraceError(f"{save_weights}: Keras has no LSTM with a projection (--proj)")
+        raise LSTMTraceError(
+            f"{save_weights}: Keras has no LSTM with a projection, and this one has proj_size "
+            f"{run.config.proj_size}; write PyTorch names instead"
+        )
     checker = Checker(run.config, expectations) if expectations else None
     request = Request(
         fmt=fmt,
@@ -245,14 +254,24 @@ def main_command(
 def _refuse_trace_options(ctx: typer.Context) -> None:
     """`lstm-trace --max-memory 1GB convert ...`: the options before a subcommand are the
     trace's, and would be silently ignored; say where they go instead."""
+    name = ctx.invoked_subcommand or ""
+    lookup = getattr(ctx.command, "get_command", None)  # the app is a group of commands
+    sub = lookup(ctx, name) if lookup is not None else None
+    takes = {p.name for p in sub.params} if sub is not None else set()
     for param in ctx.command.params:
         source = ctx.get_parameter_source(param.name or "")
-        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
-            flag = max(param.opts, key=len)
+        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
+            continue
+        opts = param.opts
+        if getattr(param, "secondary_opts", None) and ctx.params.get(param.name or "") is False:
+            opts = param.secondary_opts  # --no-bias, not --bias
+        flag = max(opts, key=len)
+        if param.name in takes:
             raise LSTMTraceError(
-                f"{flag} before {ctx.invoked_subcommand!r} is an option of the trace; put it "
-                f"after the subcommand (lstm-trace {ctx.invoked_subcommand} ... {flag})"
+                f"{flag} before {name!r} is an option of the trace; put it after the "
+                f"subcommand (lstm-trace {name} ... {flag})"
             )
+        raise LSTMTraceError(f"{flag} is an option of the trace; 'lstm-trace {name}' takes none")
 
 
 def _error_line(exc: LSTMTraceError) -> str:

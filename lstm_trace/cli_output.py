@@ -80,19 +80,27 @@ def saving_format(save_weights: Path | None, save_as: SaveAs | None) -> WeightsF
     if save_weights is None:
         return None
     from .writing import weights_format  # the writers load only when there is one to run
+
     return weights_format(
         save_weights, None if save_as is None else save_as.value, "--save-weights"
     )
 
 
-def is_stdout(path: Path) -> bool:
-    """Whether path is the file stdout writes to (/dev/stdout, /proc/self/fd/1, or the file
-    the shell redirected stdout to)."""
-    try:
-        a, b = os.stat(path), os.fstat(sys.stdout.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):  # no such file; stdout not a file
-        return False
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+def outputs_to_stdout(**paths: Path | None) -> bool:
+    """Whether one of the outputs is stdout itself; refuses two outputs that name one file
+    (`--svg /dev/stdout --dump /dev/stdout`, `--svg a.svg --export-svg a.svg`), which would
+    end as one corrupt stream or a file silently written twice."""
+    from .targets import is_stdout, same_file
+
+    given = [(name, path) for name, path in paths.items() if path is not None]
+    for i, (name, path) in enumerate(given):
+        for other, second in given[i + 1 :]:
+            if same_file(path, second):
+                flag, other_flag = (f"--{n.replace('_', '-')}" for n in (name, other))
+                raise LSTMTraceError(
+                    f"{flag} {path} and {other_flag} {second} are one file; give each its own"
+                )
+    return any(is_stdout(path) for _, path in given)
 
 
 @contextlib.contextmanager
@@ -102,9 +110,18 @@ def answer_dropped(dropped: bool) -> Iterator[None]:
     if not dropped:
         yield
         return
-    note("an output goes to stdout, so the trace itself is not printed")
     with contextlib.redirect_stdout(_Discard()):
         yield
+    if not _stdout_is_devnull():  # nobody reads /dev/null: nothing was kept from them
+        note("an output went to stdout, so the trace itself was not printed")
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        a, b = os.stat(os.devnull), os.fstat(1)
+    except (OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 class _Discard(io.TextIOBase):
@@ -161,6 +178,7 @@ def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
         if path is None:
             continue
         from .targets import atomic_open  # only when there is a file to write
+
         if kind == "svg":
             text = console.export_svg(title="lstm-trace", clear=False)
         else:

@@ -23,7 +23,7 @@ from .errors import FileError
 
 ACCEPTED = "floating-point numbers: float16, float32 or float64 (and bfloat16 from .pt files)"
 #: what half_note says of them
-WIDENED = "traced in float32 (float64 with --dtype float64)"
+WIDENED = "widened to float32 (float64 with --dtype float64)"
 #: dtypes traced in float32 although the file stores fewer bits
 HALF = ("float16", "bfloat16")
 
@@ -54,8 +54,11 @@ def number_array(path: Path, name: str, value: Any) -> np.ndarray[Any, Any]:
     """An input (x, h0, c0) as a NumPy array of numbers: bool and integers too, floats up to
     float64; else the FileError that says what it holds."""
     a = np.asarray(value)
-    if a.dtype.kind not in "biu":
-        check_dtype(path, name, a.dtype)
+    if a.dtype.kind not in "biu" and (a.dtype.kind != "f" or a.dtype.itemsize > 8):
+        raise FileError(
+            f"{path}: {name} holds {a.dtype} values; lstm-trace reads numbers: bool, integers "
+            "or floats up to float64"
+        )
     return a
 
 

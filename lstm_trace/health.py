@@ -216,7 +216,8 @@ def nonfinite_weight(weights: LSTMWeights) -> str | None:
     or 1."""
     for k, d, w in weights:
         h = w.hidden_size
-        parts = [(w.w_ih, "W"), (w.w_hh, "W"), (w.b_ih + w.b_hh, "b")]
+        parts = [(w.w_ih, "W"), (w.w_hh, "W"), (w.b_ih, "b"), (w.b_hh, "b")]  # not summed:
+        # two finite float32 biases of 3e38 add up to an Inf neither holds
         for array, kind in parts:
             bad = np.flatnonzero(~np.isfinite(array).reshape(4 * h, -1).all(axis=1))
             if bad.size:

@@ -54,6 +54,30 @@ class Target:
     stream: bool  # a character device or a FIFO: written in place
     #: the existing regular file's status (mode, owner), None for a new file or a stream
     old: os.stat_result | None = None
+    #: the file stdout writes to (/dev/stdout, or what the shell redirected it to): written
+    #: through stdout's own descriptor, so that `>>` appends and `>` keeps its file
+    stdout: bool = False
+
+
+def is_stdout(path: Path) -> bool:
+    """Whether path is the file stdout writes to (/dev/stdout, /proc/self/fd/1, or the file
+    the shell redirected stdout to)."""
+    try:
+        a, b = os.stat(path), os.fstat(1)
+    except (OSError, ValueError):  # no such file; no stdout
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two output paths name one file (the same name, a link, /dev/stdout and the
+    file stdout goes to)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
 
 
 def plan(path: Path) -> Target:
@@ -65,6 +89,8 @@ def plan(path: Path) -> Target:
     except OSError as exc:  # a symlink loop, a folder that may not be searched
         raise FileError(f"{path}: cannot write it ({exc.strerror or exc})") from None
     mode = st.st_mode
+    if is_stdout(path) and not stat.S_ISCHR(mode):  # a terminal is a device: written as one
+        return Target(path, Path(os.path.realpath(path)), True, stdout=True)
     if stat.S_ISREG(mode):
         if not os.access(path, os.W_OK):  # a shell's `>` would refuse it too (not as root)
             raise FileError(f"{path}: cannot write it (the file is read-only)")
@@ -178,6 +204,10 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def _in_place(target: Target) -> Iterator[IO[bytes]]:
+    if target.stdout:  # the descriptor itself: its offset and O_APPEND are the shell's
+        with os.fdopen(os.dup(1), "wb") as f:
+            yield f
+        return
     # no O_CREAT: if the device or FIFO went away, fail rather than make a regular file
     fd = os.open(target.path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
     mode = os.fstat(fd).st_mode

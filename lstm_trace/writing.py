@@ -78,10 +78,10 @@ def weights_format(
     framework, _, named = (to or "").partition("-")
     target = plan(path)
     suffix = suffix_of(path)
-    if suffix not in KIND_OF.values() and suffix_of(target.resolved) in KIND_OF.values():
+    if suffix not in NAMED_BY and suffix_of(target.resolved) in NAMED_BY:
         suffix = suffix_of(target.resolved)  # a link named for nothing: /dev/stdout > w.npz
-    if target.stream and not named and suffix in KIND_OF.values():
-        named = next(k for k, v in KIND_OF.items() if v == suffix)  # a FIFO linked as w.npz
+    if target.stream and not named and suffix in NAMED_BY:
+        named = NAMED_BY[suffix]  # a FIFO linked as w.npz, stdout sent to w.pth
     if target.stream:
         if not framework and not named:
             raise LSTMTraceError(
@@ -103,6 +103,10 @@ def weights_format(
     _check_kind(where, framework, kind)
     require_writer(kind)  # a missing library is said now, not after the whole run
     return WeightsFormat(framework, kind)
+
+
+#: the --to ending each weights suffix stands for
+NAMED_BY = {**{kind: named for named, kind in KIND_OF.items()}, ".pth": "pt"}
 
 
 def _need_framework(where: str, framework: str, kind: str, need_to: bool) -> None:

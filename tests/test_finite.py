@@ -143,3 +143,24 @@ def test_an_inf_weight_fails_finite_though_every_gate_stays_finite(
     assert f"NaN or Inf in the weights, first {named} at layer 1, forward" in err
     with pytest.raises(AssertionError, match=f"{named} at layer 1"):
         assert_shapes(trace(cfg, weights_from_pytorch(state, cfg)), finite=True)
+
+
+def test_finite_biases_whose_sum_overflows_are_finite(tmp_path: Path, capsys: Any) -> None:
+    """b_ih + b_hh of 3e38 each is Inf in float32, yet neither weight holds an Inf."""
+    cfg = LSTMConfig(input_size=3, hidden_size=2)
+    w = init_weights(cfg)
+    w.layers[0][0].b_ih[:] = 3e38
+    w.layers[0][0].b_hh[:] = 3e38
+    from lstm_trace.health import nonfinite_weight
+
+    assert nonfinite_weight(w) is None
+
+
+def test_a_nan_in_the_projection_is_named() -> None:
+    from lstm_trace.health import nonfinite_weight
+
+    cfg = LSTMConfig(input_size=3, hidden_size=4, proj_size=2, bidirectional=True, bias=False)
+    w = init_weights(cfg)
+    assert nonfinite_weight(w) is None
+    w.layers[0][1].w_hr[0, 0] = np.nan
+    assert nonfinite_weight(w) == "W_hr at layer 0, backward"

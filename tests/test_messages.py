@@ -58,3 +58,21 @@ def test_convert_of_a_projection_to_keras_is_one_usage_error(tmp_path: Path, cap
         err = capsys.readouterr().err
         assert f"Keras has no LSTM with a projection, and {source} has proj_size 2" in err
         assert not (tmp_path / target).exists()
+
+
+def test_options_before_a_subcommand_that_takes_none_say_so(capsys: Any) -> None:
+    assert main(["--seed", "1", "schema"]) == 2
+    assert "--seed is an option of the trace; 'lstm-trace schema' takes none" in (
+        capsys.readouterr().err
+    )
+    assert main(["--no-bias", "schema"]) == 2
+    assert "--no-bias is an option of the trace" in capsys.readouterr().err
+
+
+def test_inputs_are_refused_in_their_own_words(tmp_path: Path, capsys: Any) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.ones((3, 32), np.complex64))
+    assert main(["--x", str(tmp_path / "x.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "x holds complex64 values; lstm-trace reads numbers: bool, integers or floats" in err

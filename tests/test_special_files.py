@@ -362,4 +362,55 @@ def test_an_output_to_dev_stdout_is_the_whole_of_stdout(
             )
         assert done.returncode == 0, done.stderr
         assert check(out.read_bytes()), fmt
-        assert b"the trace itself is not printed" in done.stderr
+        assert b"the trace itself was not printed" in done.stderr
+
+
+def test_stdout_appended_to_keeps_what_was_there(tmp_path: Path) -> None:
+    """`lstm-trace --svg /dev/stdout >> log`: written through stdout's own descriptor, so
+    the shell's O_APPEND holds (a rename over the file would have wiped it)."""
+    if not Path("/dev/stdout").exists():
+        pytest.skip("no /dev/stdout here")
+    out = tmp_path / "pic.svg"
+    out.write_bytes(b"<!-- keep -->\n")
+    with out.open("ab") as f:
+        done = subprocess.run(
+            [sys.executable, "-m", "lstm_trace", "--svg", "/dev/stdout"],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    data = out.read_bytes()
+    assert data.startswith(b"<!-- keep -->\n<?xml") and data.rstrip().endswith(b"</svg>")
+
+
+def test_stdout_into_a_pipe_and_weights_named_pth(tmp_path: Path) -> None:
+    """A pipe reader gets the npz and nothing else; stdout sent to w.pth takes the kind from
+    that name as a FIFO linked under it would."""
+    if not Path("/dev/stdout").exists():
+        pytest.skip("no /dev/stdout here")
+    args = [sys.executable, "-m", "lstm_trace", "--dump", "/dev/stdout"]
+    done = subprocess.run(args, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert npz_keys(done.stdout) == ["c_n", "h_n", "output"]
+    pytest.importorskip("torch")
+    out = tmp_path / "w.pth"
+    with out.open("wb") as f:
+        args = [sys.executable, "-m", "lstm_trace", "--save-weights", "/dev/stdout"]
+        done = subprocess.run(args, stdout=f, stderr=subprocess.PIPE, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:2] == b"PK"  # torch.save's zip archive
+
+
+def test_two_outputs_to_one_file_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pic = tmp_path / "a.svg"
+    code, _, err = run(capsys, "--svg", pic, "--export-svg", pic)
+    assert code == 2 and f"--svg {pic} and --export-svg {pic} are one file" in err
+    assert not pic.exists()
+    link = tmp_path / "b.npz"
+    link.symlink_to(tmp_path / "c.npz")
+    code, _, err = run(capsys, "--dump", link, "--save-weights", tmp_path / "c.npz")
+    assert code == 2 and "are one file" in err

@@ -149,3 +149,24 @@ def test_more_samples_than_any_tensor_holds_shows_them_all() -> None:
     result = trace(LSTMConfig(seq_len=1), samples=10**20)
     concat = next(r for r in result.tensors if r.name == "concat")
     assert len(concat.sample) == 102 and result.samples == 102
+
+
+def test_widest_tensor_is_the_widest_any_record_holds() -> None:
+    """A batch, two bidirectional layers and a projection: layer 1's concat reads D * H_out."""
+    from lstm_trace.trace import widest_tensor
+
+    for cfg in (
+        LSTMConfig(
+            input_size=3,
+            hidden_size=8,
+            proj_size=5,
+            num_layers=2,
+            bidirectional=True,
+            batch=2,
+            seq_len=2,
+        ),
+        LSTMConfig(input_size=3, hidden_size=70, proj_size=2, seq_len=2),  # gates are widest
+    ):
+        result = trace(cfg, samples=10**9, steps="all")
+        most = max(len(r.sample) for r in result.tensors)
+        assert most == widest_tensor(cfg) == result.samples
