@@ -70,8 +70,14 @@ def is_stdout(path: Path) -> bool:
 
 
 def same_file(a: Path, b: Path) -> bool:
-    """Whether two output paths name one file (the same name, a link, /dev/stdout and the
-    file stdout goes to)."""
+    """Whether two output paths name one file that a second write would spoil (the same
+    name, a link, /dev/stdout and the file or pipe stdout goes to). A character device is
+    not: /dev/null takes any number of writes, and a terminal shows them one after another."""
+    try:
+        if stat.S_ISCHR(os.stat(a).st_mode):
+            return False
+    except OSError:  # not there yet: a new file
+        pass
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:

@@ -414,3 +414,11 @@ def test_two_outputs_to_one_file_are_refused(
     link.symlink_to(tmp_path / "c.npz")
     code, _, err = run(capsys, "--dump", link, "--save-weights", tmp_path / "c.npz")
     assert code == 2 and "are one file" in err
+
+
+def test_several_outputs_to_dev_null_are_fine(capsys: pytest.CaptureFixture[str]) -> None:
+    if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        pytest.skip("/dev/null is not a device here")
+    code, _, err = run(capsys, "--svg", "/dev/null", "--dump", "/dev/null", "--json")
+    assert code == 0, err
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
