@@ -246,7 +246,8 @@ class Direction:
         """The same arithmetic as the plain step, with every intermediate offered to hooks.
 
         xproj: the step's pre-scaled x_t W_ih^T + b (B, 4H). Returns (h_t, C_t, the gate
-        activations before any replacement). Every value shown to a hook is one nothing
+        activations [i, f, g, o] as they flowed on, after any replacement: what observers, and
+        so gate health and heatmaps, must see). Every value shown to a hook is one nothing
         overwrites later."""
         p = self.p
         hs = p.gain.shape[0] // 4
@@ -268,4 +269,4 @@ class Direction:
         if p.w_hr_t is not None:
             h = h @ p.w_hr_t
         h, _ = fire("hidden_state", t, h)
-        return h, c, z
+        return h, c, np.concatenate([i, f, g, o], axis=1)  # PyTorch's order, replacements in
