@@ -1,6 +1,6 @@
 """The math: one LSTM step, a sequence, layers and directions, with a hook on every gate.
 
-Per layer, direction and step t (DESIGN.md), with X = [h_(t-1), x_t]:
+Per layer, direction and step t (notation: ARCHITECTURE.md), with X = [h_(t-1), x_t]:
 
     f_t  = sigmoid(W_f X + b_f)          (B, H)
     i_t  = sigmoid(W_i X + b_i)          (B, H)

@@ -1,6 +1,6 @@
 """LSTMConfig: the sizes of an LSTM, validated once, with user-facing error messages.
 
-Notation (DESIGN.md): I = input size, H = hidden units, H_out = proj_size if set else H,
+Notation (ARCHITECTURE.md): I = input size, H = hidden units, H_out = proj_size if set else H,
 D = 2 if bidirectional else 1, T = sequence length, B = batch (None: unbatched input).
 """
 

@@ -1,6 +1,6 @@
 """The recurrence of one layer and direction: the arithmetic of every step, laid out for speed.
 
-With X = [h_(t-1), x_t] (DESIGN.md), per step t:
+With X = [h_(t-1), x_t] (notation: ARCHITECTURE.md), per step t:
 
     z_t  = x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh          (B, 4H), gates [i, f, g, o]
     i, f, o = sigmoid(z)   C~ = tanh(z)                         (B, H) each

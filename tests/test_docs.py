@@ -63,3 +63,19 @@ def test_readme_tour_is_real_output() -> None:
         == [line.rstrip() for line in golden.splitlines()][: len(shown.splitlines())]
     )
     assert len(shown.splitlines()) >= 30
+
+
+def test_the_code_cites_only_documents_in_the_repository() -> None:
+    """Docstrings point at ARCHITECTURE.md, which ships with the code, and at nothing outside."""
+    for path in (ROOT / "lstm_trace").rglob("*.py"):
+        text = path.read_text()
+        for cited in re.findall(r"\b([A-Z][A-Z_]+\.md)\b", text):
+            assert (ROOT / cited).is_file(), f"{path.name} cites {cited}, not in the repository"
+
+
+def test_architecture_names_modules_that_exist() -> None:
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    named = set(re.findall(r"`([a-z_]+\.py)`", text))
+    assert len(named) > 20
+    modules = {p.name for p in (ROOT / "lstm_trace").rglob("*.py")} | {"test_writing.py"}
+    assert named <= modules, named - modules

@@ -32,7 +32,7 @@ __all__ = [
 def _cell(cfg: LSTMConfig) -> Drawing:
     """The cell diagram of layer 0 (see render_cell_svg)."""
     d = Drawing()
-    H, Ho, In = cfg.hidden_size, cfg.h_out, cfg.input_size  # the names of DESIGN.md
+    H, Ho, In = cfg.hidden_size, cfg.h_out, cfg.input_size  # the notation of ARCHITECTURE.md
     X = Ho + In
     # the gates, left to right, with their output labels and box lines
     gates = [("f", f"{SIGMA} forget"), ("i", f"{SIGMA} input"), ("c", "tanh candidate")]
