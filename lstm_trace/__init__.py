@@ -16,7 +16,7 @@ from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
 from .expect import assert_shapes
-from .io import load_weights
+from .reading import load_weights
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .trace import Parameter, Trace, trace

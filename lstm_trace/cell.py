@@ -24,7 +24,7 @@ from functools import partial
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .recurrence import Direction, prepare
+from .recurrence import Recurrence, prepare
 from .weights import DIRECTIONS, FloatArray, LSTMWeights
 
 #: Hook points, in the order they fire within a step.
@@ -149,7 +149,7 @@ def forward(
         layer_out = result.transpose(1, 0, 2)  # (T, B, D*H_out) view
         for d, w in enumerate(layer):
             s = k * d_count + d
-            runner = Direction(
+            runner = Recurrence(
                 prepare(w, steps, batch), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out]
             )
             fire = _Fire(hooks, k, DIRECTIONS[d], unbatched) if hooks else None
@@ -179,7 +179,7 @@ def _whole(
     steps: Sequence[int],
     *arrays: FloatArray,
 ) -> None:
-    """Direction.run's `whole` callback: arrays are StepBlock's, x to c_before, in order."""
+    """Recurrence.run's `whole` callback: arrays are StepBlock's, x to c_before, in order."""
     on_block(StepBlock(layer, direction, steps, *(_read_only(a) for a in arrays)))
 
 

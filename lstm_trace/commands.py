@@ -100,7 +100,7 @@ def convert(
 ) -> None:
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
     from .config import LSTMConfig
-    from .io import must_exist, read_weights
+    from .reading import must_exist, read_weights
     from .resolve import DEFAULTS, check_files_memory
     from .writing import weights_format, write_weights
 

@@ -1,6 +1,6 @@
 """Framework conventions: PyTorch and Keras names, layouts, counts and return values.
 
-Pure functions over arrays; reading and writing files is io.py's job.
+Pure functions over arrays; reading files is reading.py's job, writing them writing.py's.
 
 - PyTorch nn.LSTM: weight_ih_l{k} (4H, I_k), weight_hh_l{k} (4H, H_out), bias_ih_l{k} and
   bias_hh_l{k} (4H), weight_hr_l{k} (H_out, H) with proj_size; '_reverse' marks the backward

@@ -40,7 +40,7 @@ _VAR_INDEX = {"0": "kernel", "1": "recurrent_kernel", "2": "bias"}
 
 
 def _h5py() -> Any:
-    from .io import optional
+    from .reading import optional
 
     return optional("h5py", "reading and writing Keras .h5/.keras files")
 

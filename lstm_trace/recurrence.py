@@ -128,7 +128,7 @@ def activate(z: FloatArray, p: Prepared) -> FloatArray:
     return z
 
 
-class Direction:
+class Recurrence:
     """The recurrence of one layer and direction over the whole sequence."""
 
     def __init__(self, p: Prepared, seq: FloatArray, out: FloatArray):

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from .config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
 from .errors import ConfigError, FileError
-from .io import WeightsFile, read_array, read_weights
+from .reading import WeightsFile, read_array, read_weights
 from .weights import LSTMWeights
 
 #: Config fields as the user typed them, for messages.

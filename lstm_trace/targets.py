@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from .errors import FileError, LSTMTraceError
-from .io import suffix_of
+from .reading import suffix_of
 
 #: the name endings each output option writes; weights kinds are checked by writing.py
 SUFFIXES = {

@@ -87,7 +87,7 @@ def _refusal(exc: Exception) -> str:
 def read_torch(path: Path, limit: int) -> tuple[dict[str, Any], list[str]]:
     """{name: NumPy array} of a .pt state_dict (or a dict with one under 'state_dict',
     'model_state_dict' or 'model'), and the file's dtypes by name ('bfloat16', ...)."""
-    from .io import optional
+    from .reading import optional
 
     why = _not_torch(path)
     if why is not None:

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from .errors import ConfigError, FileError, LSTMTraceError
 from .frameworks import KerasLayer, to_keras
-from .io import optional, suffix_of
+from .reading import optional, suffix_of
 from .targets import atomic_open, plan
 from .weight_kinds import KIND_OF, SaveAs
 from .weights import LSTMWeights

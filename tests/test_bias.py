@@ -24,7 +24,7 @@ from lstm_trace.frameworks import (
     to_keras,
     weight_locations,
 )
-from lstm_trace.io import read_weights
+from lstm_trace.reading import read_weights
 from lstm_trace.resolve import resolve
 from lstm_trace.trace import parameters
 from lstm_trace.weights import (

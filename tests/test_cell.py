@@ -349,7 +349,7 @@ def test_without_hooks_the_plain_loop_runs(monkeypatch: pytest.MonkeyPatch) -> N
     def refuse(*args: Any) -> Any:
         raise AssertionError("the hooked step ran without hooks")
 
-    monkeypatch.setattr(recurrence.Direction, "_hooked_step", refuse)
+    monkeypatch.setattr(recurrence.Recurrence, "_hooked_step", refuse)
     out, _ = run(LSTMConfig(seq_len=5, bidirectional=True))
     assert out.shape == (5, 140)
     with pytest.raises(AssertionError, match="hooked step"):

@@ -14,7 +14,7 @@ import pytest
 from lstm_trace import LSTMConfig, init_weights, trace
 from lstm_trace.cli import main
 from lstm_trace.digest import weights_digest
-from lstm_trace.io import read_weights
+from lstm_trace.reading import read_weights
 from lstm_trace.weights import DirectionWeights, LSTMWeights
 from lstm_trace.writing import write_weights
 

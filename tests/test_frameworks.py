@@ -28,7 +28,7 @@ from lstm_trace.frameworks import (
     to_torch,
     weight_locations,
 )
-from lstm_trace.io import read_weights
+from lstm_trace.reading import read_weights
 from lstm_trace.resolve import resolve
 
 from .conftest import FIXTURES, load_torch_fixture

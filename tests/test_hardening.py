@@ -12,8 +12,8 @@ import pytest
 
 from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.cli import main
-from lstm_trace.io import read_weights
 from lstm_trace.keras_files import keras_names
+from lstm_trace.reading import read_weights
 
 from .conftest import FIXTURES
 

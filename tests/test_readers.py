@@ -22,7 +22,7 @@ import pytest
 from lstm_trace import LSTMConfig, forward, init_weights
 from lstm_trace.cli import main
 from lstm_trace.dtype_policy import WIDENED
-from lstm_trace.io import WeightsFile, read_weights
+from lstm_trace.reading import WeightsFile, read_weights
 
 from .conftest import FIXTURES
 

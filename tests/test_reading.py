@@ -14,7 +14,7 @@ import pytest
 from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.cli import main
 from lstm_trace.errors import FileError
-from lstm_trace.io import read_weights
+from lstm_trace.reading import read_weights
 from lstm_trace.resolve import resolve
 from lstm_trace.writing import write_weights
 
