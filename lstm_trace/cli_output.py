@@ -110,18 +110,12 @@ def answer_dropped(dropped: bool) -> Iterator[None]:
     if not dropped:
         yield
         return
+    from .targets import is_stdout
+
     with contextlib.redirect_stdout(_Discard()):
         yield
-    if not _stdout_is_devnull():  # nobody reads /dev/null: nothing was kept from them
+    if not is_stdout(Path(os.devnull)):  # nobody reads /dev/null: nothing was kept from them
         note("an output went to stdout, so the trace itself was not printed")
-
-
-def _stdout_is_devnull() -> bool:
-    try:
-        a, b = os.stat(os.devnull), os.fstat(1)
-    except (OSError, ValueError):
-        return False
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 class _Discard(io.TextIOBase):
@@ -385,7 +379,7 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
             run = replace(run, weights=init_weights(run.config))
         assert run.weights is not None
         source = _source(run) or SEEDED
-        info = weights_dict(run.weights, source, run.config.seed if source == SEEDED else None)
+        info = weights_dict(run.weights, source)
         out.write(header_line(run.config, selection, info))
         out.flush()  # the header is known before the pass: show it at once
         result = _trace(run, request, sink=sink, source=source)

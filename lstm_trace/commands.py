@@ -99,9 +99,8 @@ def convert(
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
-    from .config import LSTMConfig
     from .reading import must_exist, read_weights
-    from .resolve import DEFAULTS, check_files_memory
+    from .resolve import check_files_memory
     from .writing import weights_format, write_weights
 
     must_exist(source)  # the first thing a user should hear about
@@ -115,9 +114,7 @@ def convert(
         )
     for message in wf.notes:
         note(message)
-    arch = wf.architecture.as_options()
-    arch["dtype"] = dtype.value if dtype is not None else (arch["dtype"] or DEFAULTS["dtype"])
-    config = LSTMConfig(**arch)
+    config = wf.architecture.config(None if dtype is None else dtype.value)
     check_files_memory(config, {}, [source], limit)  # all its sizes come from the file
     write_weights(target, wf.build(config), saving.framework, saving.kind)
     note(

@@ -79,11 +79,11 @@ SEEDED = "seeded"
 IN_MEMORY = "in memory"
 
 
-def weights_dict(weights: LSTMWeights, source: str, seed: int | None = None) -> dict[str, Any]:
-    """The JSON document's ``weights`` object: {"digest", "source"}, and "seed" when the
-    weights were drawn from one (source 'seeded'); else source is a file's path as given, or
-    'in memory'."""
+def weights_dict(weights: LSTMWeights, source: str) -> dict[str, Any]:
+    """The JSON document's ``weights`` object: {"digest", "source"}, and "seed" (the
+    configuration's) when the weights were drawn from it (source 'seeded'); else source is a
+    file's path as given, or 'in memory'."""
     out: dict[str, Any] = {"digest": weights_digest(weights), "source": source}
-    if seed is not None:
-        out["seed"] = seed
+    if source == SEEDED:
+        out["seed"] = weights.config.seed
     return out

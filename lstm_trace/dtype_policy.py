@@ -33,11 +33,16 @@ def refuse_dtype(path: Path, name: str, dtype: str) -> FileError:
     return FileError(f"{path}: {name} holds {dtype} values; lstm-trace reads {ACCEPTED}")
 
 
+def _float(dtype: np.dtype[Any]) -> bool:
+    """float16, float32 or float64: not b bool, i/u integers, c complex, O objects, V raw
+    bytes, nor float128, which float64 would lose digits of."""
+    return dtype.kind == "f" and dtype.itemsize <= 8
+
+
 def check_dtype(path: Path, name: str, dtype: np.dtype[Any] | str) -> None:
     """Refuse anything but a floating-point dtype (by NumPy's kind, or by name)."""
     if isinstance(dtype, np.dtype):
-        # b bool, i/u integers, c complex, O objects, V raw bytes; float128 would lose digits
-        if dtype.kind != "f" or dtype.itemsize > 8:
+        if not _float(dtype):
             raise refuse_dtype(path, name, str(dtype))
     elif dtype not in ("float16", "float32", "float64", "bfloat16"):
         raise refuse_dtype(path, name, dtype)
@@ -54,7 +59,7 @@ def number_array(path: Path, name: str, value: Any) -> np.ndarray[Any, Any]:
     """An input (x, h0, c0) as a NumPy array of numbers: bool and integers too, floats up to
     float64; else the FileError that says what it holds."""
     a = np.asarray(value)
-    if a.dtype.kind not in "biu" and (a.dtype.kind != "f" or a.dtype.itemsize > 8):
+    if a.dtype.kind not in "biu" and not _float(a.dtype):
         raise FileError(
             f"{path}: {name} holds {a.dtype} values; lstm-trace reads numbers: bool, integers "
             "or floats up to float64"

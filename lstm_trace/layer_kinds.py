@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 
 from .errors import ConfigError
 
-_LSTM_KEY = re.compile(r"^(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?$")
 _CELL_KEY = re.compile(r"^(weight|bias)_(ih|hh)$")
 PYTORCH_NAMES = {4: "nn.LSTM", 3: "nn.GRU", 1: "nn.RNN"}
 KERAS_NAMES = {4: "LSTM", 3: "GRU", 1: "SimpleRNN"}

@@ -152,9 +152,7 @@ def load_weights(
     say) unless given. The notes the command line would print are dropped; read_weights()
     keeps them (WeightsFile.notes)."""
     wf = read_weights(Path(path), max_memory=max_memory)
-    options = wf.architecture.as_options()
-    config = LSTMConfig(**{**options, "dtype": dtype or options["dtype"] or "float32"})
-    return wf.build(config)
+    return wf.build(wf.architecture.config(dtype))
 
 
 def _pytorch_file(

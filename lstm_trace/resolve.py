@@ -8,7 +8,7 @@ contradicts a file is an error naming both values; nothing is silently overridde
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +47,8 @@ _WORDS = {
     "batch": "batch size",
 }
 
-DEFAULTS: dict[str, Any] = {
-    "input_size": 32,
-    "hidden_size": 70,
-    "seq_len": 3,
-    "batch": None,
-    "num_layers": 1,
-    "bidirectional": False,
-    "proj_size": 0,
-    "bias": True,
-    "dtype": "float32",
-    "seed": 0,
-}
+#: what a field is when neither an option nor a file sets it: LSTMConfig's own defaults
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(LSTMConfig)}
 
 
 @dataclass(frozen=True)

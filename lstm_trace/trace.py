@@ -19,8 +19,8 @@ from .cell import HOOK_POINTS, BlockObserver, Hook, forward
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .digest import IN_MEMORY, SEEDED, weights_dict
 from .errors import ConfigError, SelectionError
-from .frameworks import frameworks_dict
 from .health import HealthMonitor
+from .locations import frameworks_dict
 from .recorders import BlockRecorder, Recorder
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
@@ -111,8 +111,6 @@ class Trace:
     health: dict[str, Any] = field(default_factory=dict)
     #: where the weights came from: 'seeded' (from config.seed), a file's path, 'in memory'
     source: str = IN_MEMORY
-    #: the weights were drawn from config.seed (the document's weights.seed says so)
-    seeded: bool = False
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
@@ -133,7 +131,7 @@ class Trace:
     def weights_info(self) -> dict[str, Any]:
         """The document's ``weights`` object: digest and source (and seed, when seeded).
         Computed on request: a trace that is only checked never hashes its weights."""
-        return weights_dict(self.weights, self.source, self.config.seed if self.seeded else None)
+        return weights_dict(self.weights, self.source)
 
     def to_dict(self) -> dict[str, Any]:
         doc = header_dict(self.config, self.selection, self.weights_info())
@@ -229,7 +227,6 @@ def trace(
         config = _config_of(weights, x)
     selection = prepare(config, steps, samples, max_memory, keep_values, sink is None)
     samples = min(samples, widest_tensor(config))  # more than any tensor holds shows them all
-    seeded = weights is None or source == SEEDED
     if weights is None:
         weights, source = init_weights(config), SEEDED
     elif weights.config != config:
@@ -265,7 +262,6 @@ def trace(
         values=recorder.values,
         health=_health(monitor, xa, h0, c0, config, output),
         source=IN_MEMORY if source is None else source,
-        seeded=seeded,
     )
 
 

@@ -210,8 +210,7 @@ def weights_from_pytorch(
         from .frameworks import infer_pytorch, strip_pytorch_prefix
 
         state_dict = strip_pytorch_prefix(state_dict)
-        options = infer_pytorch(state_dict).as_options()
-        config = LSTMConfig(**{**options, "dtype": options["dtype"] or "float32"})
+        config = infer_pytorch(state_dict).config()
     dtype = np.dtype(config.dtype)
     expected = {
         pytorch_name(f, k, d)

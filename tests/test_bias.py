@@ -18,12 +18,8 @@ from lstm_trace.cell import forward
 from lstm_trace.cli import main
 from lstm_trace.errors import ConfigError
 from lstm_trace.explain import explain
-from lstm_trace.frameworks import (
-    frameworks_dict,
-    tensor_counts,
-    to_keras,
-    weight_locations,
-)
+from lstm_trace.frameworks import to_keras
+from lstm_trace.locations import frameworks_dict, tensor_counts, weight_locations
 from lstm_trace.reading import read_weights
 from lstm_trace.resolve import resolve
 from lstm_trace.trace import parameters

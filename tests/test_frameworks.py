@@ -20,14 +20,8 @@ from lstm_trace import (
     weights_from_pytorch,
 )
 from lstm_trace.cli import main
-from lstm_trace.frameworks import (
-    from_keras,
-    return_shapes,
-    tensor_counts,
-    to_keras,
-    to_torch,
-    weight_locations,
-)
+from lstm_trace.frameworks import from_keras, to_keras, to_torch
+from lstm_trace.locations import return_shapes, tensor_counts, weight_locations
 from lstm_trace.reading import read_weights
 from lstm_trace.resolve import resolve
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cell import HOOK_POINTS
-from ..frameworks import ONNX_GATE_ORDER, gate_slice, return_shapes, tensor_counts, weight_locations
+from ..frameworks import ONNX_GATE_ORDER
+from ..locations import gate_slice, return_shapes, tensor_counts, weight_locations
 from ..records import TensorRecord, point_size, symbol_and_equation
 from ..summary import describe
 from ..trace import Parameter, Trace
