@@ -75,7 +75,7 @@ from .options import (
     typed_options,
 )
 from .resolve import OPTION_NAMES
-from .weight_kinds import SaveAs
+from .weight_kinds import SaveAs, to_help
 
 __all__ = [
     "ExportHtmlOpt",
@@ -103,10 +103,10 @@ SaveAsOpt = Annotated[
     typer.Option(
         "--to",
         metavar="<format>",  # the eight choices in the help: a choice list would wrap mid-word
-        help="With --save-weights: pytorch or keras names (without it, keras for .weights.h5 "
-        "and pytorch for the rest); pytorch-npz, pytorch-safetensors, pytorch-pt, keras-npz, "
-        "keras-safetensors or keras-h5 also name the kind of file, for a device or FIFO such "
-        "as /dev/stdout.",
+        help=to_help(
+            "With --save-weights: pytorch or keras names (without it, keras for .weights.h5 "
+            "and pytorch for the rest)"
+        ),
         rich_help_panel=FILES,
     ),
 ]
@@ -188,22 +188,16 @@ def main_command(
         raise LSTMTraceError("--gate chooses what --format heatmap shows; add --format heatmap")
     if seq_first and x_path is None:
         raise LSTMTraceError("--seq-first says how --x is laid out; it needs --x FILE.npy")
-    check_targets(
-        dump=dump,
-        svg=svg,
-        png=png,
-        export_svg=export_svg,
-        export_html=export_html,
-    )
+    outputs = {
+        "dump": dump,
+        "svg": svg,
+        "png": png,
+        "export_svg": export_svg,
+        "export_html": export_html,
+    }
+    check_targets(**outputs)  # --save-weights' name is checked with its kind, just below
     weights_out = saving_format(save_weights, save_as)
-    answer_elsewhere = outputs_to_stdout(
-        dump=dump,
-        save_weights=save_weights,
-        svg=svg,
-        png=png,
-        export_svg=export_svg,
-        export_html=export_html,
-    )
+    answer_elsewhere = outputs_to_stdout(save_weights=save_weights, **outputs)
     fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
     expectations = [parse(e) for e in expect or []]

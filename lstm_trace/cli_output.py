@@ -65,12 +65,17 @@ def check_targets(**paths: Path | None) -> None:
             continue
         from .targets import check_output  # only when there is an output to check
 
-        check_output(path, "--" + name.replace("_", "-"))
+        check_output(path, _flag(name))
         if name == "png":
             from .render.png import NO_CONVERTER, have_converter
 
             if not have_converter():
                 raise FileError(f"{path}: {NO_CONVERTER}")
+
+
+def _flag(keyword: str) -> str:
+    """export_svg -> '--export-svg': an output's keyword as the user typed the option."""
+    return "--" + keyword.replace("_", "-")
 
 
 def saving_format(save_weights: Path | None, save_as: SaveAs | None) -> WeightsFormat | None:
@@ -96,9 +101,9 @@ def outputs_to_stdout(**paths: Path | None) -> bool:
     for i, (name, path) in enumerate(given):
         for other, second in given[i + 1 :]:
             if same_file(path, second):
-                flag, other_flag = (f"--{n.replace('_', '-')}" for n in (name, other))
                 raise LSTMTraceError(
-                    f"{flag} {path} and {other_flag} {second} are one file; give each its own"
+                    f"{_flag(name)} {path} and {_flag(other)} {second} are one file; give each "
+                    "its own"
                 )
     return any(is_stdout(path) for _, path in given)
 

@@ -48,10 +48,8 @@ from .options import (
     config_options,
     typed_options,
 )
-from .weight_kinds import SaveAs
+from .weight_kinds import SaveAs, to_help
 from .words import counted
-
-#: --max-memory of the subcommands that read files: their declared sizes are checked first
 
 
 class PlainUsage(TyperCommand):
@@ -86,10 +84,10 @@ def convert(
         typer.Option(
             "--to",
             metavar="<format>",  # the eight choices in the help: a choice list would wrap
-            help="pytorch or keras: the names and layout to write (implied by .weights.h5 and "
-            ".pt; needed for .npz and .safetensors); pytorch-npz, pytorch-safetensors, "
-            "pytorch-pt, keras-npz, keras-safetensors or keras-h5 also name the kind of file, "
-            "for a device or FIFO such as /dev/stdout.",
+            help=to_help(
+                "pytorch or keras: the names and layout to write (implied by .weights.h5 and "
+                ".pt; needed for .npz and .safetensors)"
+            ),
         ),
     ] = None,
     dtype: Annotated[
@@ -197,7 +195,8 @@ def diff(
     ] = None,
 ) -> None:
     """Compare two saved traces; print what differs; exit 1 when something does."""
-    from .diff import diff_traces, load_trace_doc, weights_unknown
+    from .diff import diff_traces, weights_unknown
+    from .trace_doc import load_trace_doc
 
     if atol is not None and not 0.0 <= atol < math.inf:  # NaN would pass every difference
         raise ConfigError(f"--atol: tolerance must be a finite number >= 0, got {atol}")

@@ -10,9 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .trace_doc import implied, load_trace_doc, parameter_key, tensor_key
-
-__all__ = ["MAX_VALUE_LINES", "diff_traces", "load_trace_doc", "weights_line", "weights_unknown"]
+from .trace_doc import implied, parameter_key, tensor_key
 
 #: at most this many value differences are listed; the rest are counted.
 MAX_VALUE_LINES = 20

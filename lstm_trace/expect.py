@@ -8,7 +8,8 @@ bare integer: a count of elements (of parameters, for params.*).
 
 'finite' (no VALUE; ``finite = true`` in a spec file, ``finite=True`` in assert_shapes) fails
 when any value the pass computed, at any step, layer and direction, is NaN or Inf: every gate
-and the inputs and initial states, as gate health scans them (health.first_nonfinite).
+and the inputs and initial states, as gate health scans them (health.first_nonfinite), or
+any weight (an Inf bias can saturate its gate and reach no value the pass computes).
 """
 
 from __future__ import annotations

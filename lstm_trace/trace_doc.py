@@ -16,14 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FileError
+from .trace import SCHEMA_VERSION
 
-#: the schema_versions this version reads
-READABLE_VERSIONS = (1, 2)
+#: the schema_versions this version reads: every one up to the one it writes
+READABLE_VERSIONS = tuple(range(1, SCHEMA_VERSION + 1))
 #: what a document must hold to be compared
 REQUIRED = ("config", "parameters", "param_count", "tensors", "outputs")
 #: config keys a version 1 document leaves out, and the value it implies for each: filled in
 #: only when the other document has the key, so that the older one is compared as it meant
 V1_IMPLIED_CONFIG: dict[str, Any] = {"bias": True}
+
+
+def _versions(joined: str) -> str:
+    """'1 or 2': READABLE_VERSIONS in words."""
+    *head, last = map(str, READABLE_VERSIONS)
+    return f"{', '.join(head)}{joined}{last}" if head else last
 
 
 def _refuse(token: str) -> None:
@@ -47,9 +54,9 @@ def load_trace_doc(path: Path) -> dict[str, Any]:
         if type(version) is int and version > max(READABLE_VERSIONS):
             raise FileError(
                 f"{path}: schema_version {version} is newer than this lstm-trace reads "
-                f"(1 and 2); upgrade lstm-trace"
+                f"({_versions(' and ')}); upgrade lstm-trace"
             )
-        raise FileError(f"{path}: not an lstm-trace trace (schema_version 1 or 2)")
+        raise FileError(f"{path}: not an lstm-trace trace (schema_version {_versions(' or ')})")
     assert isinstance(doc, dict)
     missing = [k for k in REQUIRED if k not in doc]
     if missing:

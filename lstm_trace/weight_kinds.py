@@ -22,3 +22,12 @@ class SaveAs(str, Enum):
 
 #: the file kind each --to ending names
 KIND_OF = {"npz": ".npz", "safetensors": ".safetensors", "pt": ".pt", "h5": ".weights.h5"}
+
+
+def to_help(frameworks: str) -> str:
+    """--to's help: what the bare framework names do (frameworks), then the kinds."""
+    kinds = [s.value for s in SaveAs if "-" in s.value]
+    return (
+        f"{frameworks}; {', '.join(kinds[:-1])} or {kinds[-1]} also name the kind of file, "
+        "for a device or FIFO such as /dev/stdout."
+    )

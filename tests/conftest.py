@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, weights_from_pytorch
+from lstm_trace.cli import main
 from lstm_trace.weights import LSTMWeights
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of the command line run in-process on args (paths and
+    numbers are made text)."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def load_torch_fixture(path: Path) -> tuple[LSTMConfig, LSTMWeights, dict[str, np.ndarray]]:

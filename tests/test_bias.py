@@ -15,7 +15,6 @@ import pytest
 
 from lstm_trace import LSTMConfig, trace
 from lstm_trace.cell import forward
-from lstm_trace.cli import main
 from lstm_trace.errors import ConfigError
 from lstm_trace.explain import explain
 from lstm_trace.frameworks import to_keras
@@ -32,17 +31,11 @@ from lstm_trace.weights import (
     weights_from_pytorch,
 )
 
-from .conftest import FIXTURES, load_torch_fixture, tolerance
+from .conftest import FIXTURES, load_torch_fixture, run_cli, tolerance
 
 TORCH_FIXTURES = sorted(FIXTURES.glob("nobias_torch_*.npz"))
 KERAS_CASES = ["nobias", "nobias_bi_stack2"]
 BIAS_NAMES = {"b_f", "b_i", "b_c", "b_o"}
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def keras_expected(case: str) -> dict[str, np.ndarray]:

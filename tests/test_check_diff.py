@@ -11,6 +11,8 @@ import pytest
 
 from lstm_trace.cli import main
 
+from .conftest import run_cli as cli
+
 GOOD = """
 [models.walkthrough]
 input = 32
@@ -26,12 +28,6 @@ W_f = "70,102"
 hidden = 70
 expect = { output = "3,140", "params.pytorch" = 29120 }
 """
-
-
-def cli(capsys: Any, *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def spec(tmp_path: Path, text: str) -> Path:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from lstm_trace import LSTMConfig, __version__, trace
-from lstm_trace.cli import main
 
 from .conftest import GOLDEN
+from .conftest import run_cli as cli
 
 
 @pytest.fixture(autouse=True)
@@ -23,12 +23,6 @@ def plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     for var in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         monkeypatch.delenv(var, raising=False)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def strict_json(text: str) -> Any:

@@ -14,14 +14,10 @@ from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.cli import main
 from lstm_trace.writing import write_weights
 
+from .conftest import run_cli as cli
+
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN_V1 = FIXTURES / "golden-trace-v1.json"  # examples/ci/golden-trace.json as version 1 was
-
-
-def cli(capsys: Any, *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def save(capsys: Any, path: Path, *args: Any) -> Path:

@@ -7,15 +7,9 @@ from typing import Any
 import pytest
 
 from lstm_trace import LSTMConfig, assert_shapes, trace
-from lstm_trace.cli import main
 from lstm_trace.expect import ExpectationError, check_trace, parse
 
-
-def cli(capsys: Any, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
+from .conftest import run_cli as cli
 
 BI2 = LSTMConfig(bidirectional=True, num_layers=2, seq_len=10, batch=8)
 

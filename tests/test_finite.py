@@ -11,16 +11,11 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, assert_shapes, init_weights, trace, weights_from_pytorch
-from lstm_trace.cli import main
 from lstm_trace.writing import write_weights
 
+from .conftest import run_cli as cli
+
 NAN_AT_2 = "expected every value finite, got NaN or Inf first at step 2, layer 0, forward, x"
-
-
-def cli(capsys: Any, *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

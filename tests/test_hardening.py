@@ -15,13 +15,7 @@ from lstm_trace.cli import main
 from lstm_trace.keras_files import keras_names
 from lstm_trace.reading import read_weights
 
-from .conftest import FIXTURES
-
-
-def run_cli(capsys: Any, *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+from .conftest import FIXTURES, run_cli
 
 
 def two_keras_layers() -> dict[str, np.ndarray]:

@@ -20,20 +20,13 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, forward, init_weights
-from lstm_trace.cli import main
 from lstm_trace.dtype_policy import WIDENED
 from lstm_trace.reading import WeightsFile, read_weights
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, run_cli
 
 TRACED = "which lstm-trace does not trace yet; it traces nn.LSTM, nn.LSTMCell and Keras LSTM layers"
 FLOATS = "lstm-trace reads floating-point numbers: float16, float32 or float64"
-
-
-def run_cli(capsys: Any, *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refused(capsys: Any, path: Path) -> str:

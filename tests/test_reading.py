@@ -18,7 +18,7 @@ from lstm_trace.reading import read_weights
 from lstm_trace.resolve import resolve
 from lstm_trace.writing import write_weights
 
-from .conftest import FIXTURES, load_torch_fixture
+from .conftest import FIXTURES, load_torch_fixture, run_cli
 
 KERAS_CASES = ["uni", "bi", "bi_stack2"]
 
@@ -34,12 +34,6 @@ def pytorch_weights_only(fixture: Path, tmp_path: Path) -> Path:
     path = tmp_path / "weights.npz"
     np.savez(path, **{k: v for k, v in arrays.items() if k.startswith(("weight_", "bias_"))})
     return path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("case", KERAS_CASES)

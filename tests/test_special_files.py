@@ -22,6 +22,8 @@ import pytest
 
 from lstm_trace.cli import main
 
+from .conftest import run_cli as run
+
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="devices and FIFOs are POSIX's")
 
 #: seconds a test waits for the other end of a FIFO before it gives up (never reached
@@ -29,12 +31,6 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="devices and FIFOs ar
 WAIT = 30.0
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def device(folder: Path, name: str, major: int, minor: int) -> Path:

@@ -16,17 +16,11 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, init_weights
-from lstm_trace.cli import main
 from lstm_trace.errors import FileError
 from lstm_trace.targets import atomic_open
 from lstm_trace.writing import write_weights
 
-
-def run(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
+from .conftest import run_cli as run
 
 #: each writer of the trace command, with a name of its kind and what its content begins with
 WRITERS = [
