@@ -1,45 +1,30 @@
-"""The math: one LSTM step, a sequence, layers and directions, with a hook on every gate.
+"""Layers, directions and hooks: a recurrent layer over a sequence, with a hook on every gate.
 
-Per layer, direction and step t (notation: ARCHITECTURE.md), with X = [h_(t-1), x_t]:
-
-    f_t  = sigmoid(W_f X + b_f)          (B, H)
-    i_t  = sigmoid(W_i X + b_i)          (B, H)
-    C~_t = tanh(W_c X + b_c)             (B, H)
-    C_t  = f_t * C_(t-1) + i_t * C~_t    (B, H)
-    o_t  = sigmoid(W_o X + b_o)          (B, H)
-    h_t  = o_t * tanh(C_t)               (B, H), then W_hr h_t (B, H_out) when proj_size > 0
-
-Layers and directions, hooks and the blocks handed to observers live here; the arithmetic of
-the steps, and what makes it fast, in recurrence.py.
+For each layer k and each of its directions (config.directions), the cell (cells/: its
+equations and step arithmetic) runs over the sequence; layer k > 0 reads the layer below's
+output, (T, B, D*H_out). Hooks see every hook point of the cell (config.kind.hook_points)
+at every step; observers see the gate activations of every block of steps; on_block sees
+everything a block computed (a StepBlock).
 
 This module does no I/O and knows nothing of how results are shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .recurrence import Recurrence, prepare
-from .weights import DIRECTIONS, FloatArray, LSTMWeights
+from .cells import LSTM
+from .cells.base import FloatArray
+from .weights import LSTMWeights
 
-#: Hook points, in the order they fire within a step.
-HOOK_POINTS: tuple[str, ...] = (
-    "x",
-    "h_prev",
-    "c_prev",
-    "concat",
-    "forget_gate",
-    "input_gate",
-    "candidate",
-    "cell_state",
-    "output_gate",
-    "hidden_state",
-)
+#: The LSTM's hook points, in the order they fire within a step (a GRU's:
+#: cells.GRU.hook_points, or config.kind.hook_points for any configuration).
+HOOK_POINTS: tuple[str, ...] = LSTM.hook_points
 
 
 @dataclass(frozen=True)
@@ -48,7 +33,7 @@ class HookEvent:
     (B, n), n being the size of the hook point (I_k for x, H_out + I_k for concat, H_out for
     h_prev and hidden_state, H for the rest)."""
 
-    name: str  # one of HOOK_POINTS
+    name: str  # one of the cell's hook points
     layer: int
     direction: str  # "forward" or "backward"
     step: int  # the time index t of the input the cell reads, in both directions
@@ -60,35 +45,35 @@ class HookEvent:
 Hook = Callable[[HookEvent], "ArrayLike | None"]
 
 
-#: Receives, for each layer, direction and block of steps, the gate activations [i, f, g, o]
-#: of those steps, (c, B, 4H), rows in time order, and the steps in visiting order: a cheap
-#: way to summarise every step (gate health, heatmaps) without hooks. The block is read-only
-#: and valid only during the call (its buffer holds the next block after): copy to keep.
+#: Receives, for each layer, direction and block of steps, the gate activations of those
+#: steps, (c, B, G*H) in PyTorch's gate order (LSTM [i, f, g, o], GRU [r, z, n]), rows in
+#: time order, and the steps in visiting order: a cheap way to summarise every step (gate
+#: health, heatmaps) without hooks. The block is read-only and valid only during the call
+#: (its buffer holds the next block after): copy to keep.
 BlockObserver = Callable[[int, str, Sequence[int], "FloatArray"], None]
 
 
 @dataclass(frozen=True)
 class StepBlock:
     """Everything the pass computed over one block of steps of one layer and direction: enough
-    to summarise every hook point at every step without a hook (trace.py's fast path).
+    to summarise every hook point at every step without a hook (the trace's fast path; the
+    cell's block_values reads it).
 
     Arrays are (c, B, n), rows in time order, read-only, and valid only during the call
-    (their buffers are reused for the next block). The value of a hook point at step t is:
-    x -> x[t - first]; forget/input/candidate/output gates -> gates[t - first] columns
-    [f: H..2H, i: 0..H, g: 2H..3H, o: 3H..4H]; cell_state -> cells[t - first];
-    hidden_state -> hidden[t - first]; h_prev and c_prev -> those of the step visited just
-    before (h_before and c_before for the first step visited); concat -> [h_prev, x].
+    (their buffers are reused for the next block). gates holds the activations in PyTorch's
+    order; extra the cell's own per-step values (LSTM: cell_state, C_t; GRU: reset_hidden);
+    before the carried states the first visited step reads besides h (LSTM: c_prev).
     """
 
     layer: int
     direction: str
     steps: Sequence[int]  # visiting order
     x: FloatArray  # (c, B, I_k) the layer's input
-    gates: FloatArray  # (c, B, 4H) activations [i, f, g, o]
-    cells: FloatArray  # (c, B, H) C_t
+    gates: FloatArray  # (c, B, G*H) activations
     hidden: FloatArray  # (c, B, H_out) h_t
     h_before: FloatArray  # (B, H_out) the state the first visited step reads
-    c_before: FloatArray  # (B, H)
+    extra: Mapping[str, FloatArray]  # (c, B, H) each
+    before: Mapping[str, FloatArray]  # (B, H) each
 
 
 class HookError(ValueError):
@@ -104,25 +89,26 @@ def forward(
     hook_steps: Collection[int] | None = None,
     observer: BlockObserver | None = None,
     on_block: Callable[[StepBlock], None] | None = None,
-) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
-    """Run the LSTM over a sequence, firing hooks at every hook point.
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray]] | tuple[FloatArray, FloatArray]:
+    """Run the recurrent layer over a sequence, firing hooks at every hook point.
 
     x: (B, T, I) batch first, or (T, I) unbatched.
-    h0: (D*L, B, H_out) or (D*L, H_out); c0: (D*L, B, H) or (D*L, H); zeros when omitted.
-    hooks: called in order at every hook point; hook_steps limits them to those time steps
-    (all steps when None). With no hooks the loop is the plain one and pays nothing.
-    observer, when given, receives every step's gate activations block by block; on_block
-    receives every block's StepBlock (not with hooks). Both see read-only views valid only
-    during the call.
+    h0: (D*L, B, H_out) or (D*L, H_out); c0 (LSTM only): (D*L, B, H) or (D*L, H); zeros when
+    omitted. hooks: called in order at every hook point; hook_steps limits them to those
+    time steps (all steps when None). With no hooks the loop is the plain one and pays
+    nothing. observer, when given, receives every step's gate activations block by block;
+    on_block receives every block's StepBlock (not with hooks). Both see read-only views
+    valid only during the call.
 
-    Returns (output, (h_n, c_n)) shaped as PyTorch with batch_first=True:
-    output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, B, H_out); c_n (D*L, B, H)
-    (without the B axis when unbatched). h_n[k*D + d] is layer k, direction d.
+    Returns what PyTorch returns with batch_first=True: an LSTM (output, (h_n, c_n)), a GRU
+    (output, h_n); output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, B, H_out); c_n
+    (D*L, B, H) (without the B axis when unbatched). h_n[k*D + d] is layer k, direction d.
     """
     if on_block is not None and hooks:
         # a StepBlock is read from the plain loop: it cannot show what hooks replaced
         raise ValueError("on_block cannot be combined with hooks")
     cfg = weights.config
+    cell = cfg.kind
     dtype = np.dtype(cfg.dtype)
     xa = np.asarray(x, dtype=dtype)
     if xa.ndim not in (2, 3) or xa.shape[-1] != cfg.input_size or xa.shape[-2] == 0:
@@ -130,6 +116,8 @@ def forward(
             f"x must be (T, {cfg.input_size}) or (B, T, {cfg.input_size}) with T >= 1, "
             f"got shape {xa.shape}"
         )
+    if c0 is not None and not cell.carried:
+        raise ValueError(f"c0: a {cell.title} has no cell state, only h0")
     unbatched = xa.ndim == 2
     seq = xa[:, None, :] if unbatched else xa.transpose(1, 0, 2)  # (T, B, I)
     steps, batch = seq.shape[0], seq.shape[1]
@@ -148,28 +136,29 @@ def forward(
         result = np.empty((batch, steps, d_count * h_out), dtype=dtype)
         layer_out = result.transpose(1, 0, 2)  # (T, B, D*H_out) view
         for d, w in enumerate(layer):
-            s = k * d_count + d
-            runner = Recurrence(
-                prepare(w, steps, batch), layer_in, layer_out[:, :, d * h_out : (d + 1) * h_out]
-            )
-            fire = _Fire(hooks, k, DIRECTIONS[d], unbatched) if hooks else None
-            watch = None if observer is None else partial(_observe, observer, k, DIRECTIONS[d])
-            whole = None if on_block is None else partial(_whole, on_block, k, DIRECTIONS[d])
-            h_n[s], c_n[s] = runner.run(
+            s, name = k * d_count + d, cfg.directions[d]
+            out = layer_out[:, :, d * h_out : (d + 1) * h_out]
+            runner = cell.runner(cfg, w, layer_in, out)
+            fire = _Fire(hooks, k, name, unbatched) if hooks else None
+            watch = None if observer is None else partial(_observe, observer, k, name)
+            whole = None if on_block is None else partial(_whole, on_block, k, name)
+            h_n[s], carried = runner.run(
                 h_init[s],
-                c_init[s],
-                backward=d == 1,
+                (c_init[s],) if cell.carried else (),
+                backward=name == "backward",
                 fire=fire,
                 active=active,
                 watch=watch,
                 whole=whole,
             )
+            if carried:
+                c_n[s] = carried[0]
             del runner  # its buffers and weight copies go before the next direction's come
         layer_in = layer_out
 
     if unbatched:
-        return result[0], (h_n[:, 0, :].copy(), c_n[:, 0, :].copy())
-    return result, (h_n, c_n)
+        result, h_n, c_n = result[0], h_n[:, 0, :].copy(), c_n[:, 0, :].copy()
+    return (result, (h_n, c_n)) if cell.carried else (result, h_n)
 
 
 def _whole(
@@ -177,10 +166,21 @@ def _whole(
     layer: int,
     direction: str,
     steps: Sequence[int],
-    *arrays: FloatArray,
+    x: FloatArray,
+    gates: FloatArray,
+    hidden: FloatArray,
+    h_before: FloatArray,
+    extra: Mapping[str, FloatArray],
+    before: Mapping[str, FloatArray],
 ) -> None:
-    """Recurrence.run's `whole` callback: arrays are StepBlock's, x to c_before, in order."""
-    on_block(StepBlock(layer, direction, steps, *(_read_only(a) for a in arrays)))
+    """A runner's `whole` callback: the arrays of a StepBlock, made read-only."""
+    on_block(
+        StepBlock(
+            layer, direction, steps, _read_only(x), _read_only(gates), _read_only(hidden),
+            _read_only(h_before), {n: _read_only(a) for n, a in extra.items()},
+            {n: _read_only(a) for n, a in before.items()},
+        )
+    )  # fmt: skip
 
 
 def _observe(

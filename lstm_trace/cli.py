@@ -232,7 +232,7 @@ def main_command(
         limit=limit,
         keep_values=dump_all,
         frameworks=frameworks,
-        gate="forget_gate" if gate is None else gate,
+        gate=gate,
         svg=svg,
         png=png,
         export_svg=export_svg,

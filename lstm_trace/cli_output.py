@@ -49,7 +49,7 @@ class Request:
     limit: int = 0
     keep_values: bool = False
     frameworks: bool = False
-    gate: str = "forget_gate"
+    gate: str | None = None  # --gate; None: the cell's first gate in the walkthrough
     svg: Path | None = None
     png: Path | None = None
     export_svg: Path | None = None
@@ -277,8 +277,8 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
         from .heatmap import HeatmapCollector, parse_gate
 
         cfg = run.config
-        choice = parse_gate(request.gate, cfg.num_layers, cfg.bidirectional)
-        collector = HeatmapCollector(choice, cfg.seq_len, cfg.hidden_size)
+        choice = parse_gate(request.gate or cfg.kind.report_order[0], cfg)
+        collector = HeatmapCollector(choice, cfg)
         observers.append(collector)
     result = _trace(run, request, observers=observers)
     if checker is not None:

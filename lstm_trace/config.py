@@ -6,9 +6,11 @@ D = 2 if bidirectional else 1, T = sequence length, B = batch (None: unbatched i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
+from .cells import Cell, cell_of
+from .cells.base import PROJECTION_BLOCK
 from .errors import ConfigError, MemoryLimitError
 
 DType = Literal["float32", "float64"]
@@ -19,9 +21,6 @@ DTYPES: tuple[str, ...] = ("float32", "float64")
 DEFAULT_MAX_MEMORY = 4 * 1024**3
 #: what the interpreter, NumPy, Rich and Typer take before any array (measured: 39 to 41 MB)
 BASE_BYTES = 43 * 1024**2
-#: the forward pass works on blocks of steps of about this many numbers (16 MB in float32):
-#: one matrix product for an ordinary sequence, bounded memory for a very long one.
-PROJECTION_BLOCK = 1 << 22
 
 
 def _positive_int(name: str, value: object, what: str) -> None:
@@ -32,12 +31,22 @@ def _positive_int(name: str, value: object, what: str) -> None:
         raise ConfigError(f"{what} must be a whole number >= 1, got {value}", option=name)
 
 
-@dataclass(frozen=True)
+#: --direction: one direction (forward in time), both, or backward in time only
+DIRECTION_NAMES: dict[str, tuple[str, ...]] = {
+    "uni": ("forward",),
+    "bi": ("forward", "backward"),
+    "reverse": ("backward",),
+}
+
+
+@dataclass(frozen=True, init=False)
 class LSTMConfig:
-    """The configuration of a (possibly stacked, possibly bidirectional) LSTM and its input.
+    """The configuration of a (possibly stacked, possibly bidirectional) recurrent layer and
+    its input: an LSTM (cell 'lstm', the default) or a GRU (cell 'gru').
 
     Defaults are the classic walkthrough: x_t of 32, 70 hidden units, so X = [h_(t-1), x_t]
-    has 102 entries and every gate weight is 70 x 102.
+    has 102 entries and every gate weight is 70 x 102. ``bidirectional=True`` is the same as
+    ``direction="bi"``.
     """
 
     input_size: int = 32  # I: features of x_t
@@ -45,11 +54,54 @@ class LSTMConfig:
     seq_len: int = 3  # T: time steps
     batch: int | None = None  # B; None means unbatched input of shape (T, I)
     num_layers: int = 1  # stacked layers; layer k > 0 reads D * H_out features
-    bidirectional: bool = False  # D = 2 when True
     proj_size: int = 0  # PyTorch's proj_size: h_t = W_hr (o_t * tanh(C_t)), 0 = off
     bias: bool = True  # False: no b_f ... b_o (PyTorch bias=False, Keras use_bias=False)
     dtype: DType = "float32"
     seed: int = 0  # seeds the weights and the input
+    cell: str = "lstm"  # 'lstm' or 'gru' (cells/)
+    direction: str = "uni"  # 'uni', 'bi' (D = 2) or 'reverse' (backward in time only)
+    peepholes: bool = False  # LSTM: i and f read C_(t-1), o reads C_t (ONNX's P)
+    reset_after: bool = True  # GRU: the reset gate after the recurrent product (PyTorch's)
+
+    def __init__(
+        self,
+        input_size: int = 32,
+        hidden_size: int = 70,
+        seq_len: int = 3,
+        batch: int | None = None,
+        num_layers: int = 1,
+        bidirectional: bool | None = None,
+        proj_size: int = 0,
+        bias: bool = True,
+        dtype: DType = "float32",
+        seed: int = 0,
+        *,
+        cell: str = "lstm",
+        direction: str | None = None,
+        peepholes: bool = False,
+        reset_after: bool = True,
+    ) -> None:
+        # written out, not generated: bidirectional (the first API's flag) is a way to say
+        # direction, not a field of its own, so that replace() has one source of truth
+        if bidirectional is not None:
+            if not isinstance(bidirectional, bool):
+                raise ConfigError(
+                    f"bidirectional must be True or False, got {bidirectional!r}",
+                    option="bidirectional",
+                )
+            said = "bi" if bidirectional else "uni"
+            if direction is not None and direction != said and (bidirectional or direction == "bi"):
+                raise ConfigError(
+                    f"bidirectional={bidirectional} contradicts direction={direction!r}",
+                    option="direction",
+                )
+            direction = direction or said
+        values = dict(locals())
+        for f in fields(self):
+            object.__setattr__(
+                self, f.name, values[f.name] if f.name != "direction" else (direction or "uni")
+            )
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         _positive_int("input_size", self.input_size, "input size")
@@ -58,13 +110,16 @@ class LSTMConfig:
         _positive_int("num_layers", self.num_layers, "number of layers")
         if self.batch is not None:
             _positive_int("batch", self.batch, "batch size")
-        if not isinstance(self.bidirectional, bool):
+        if self.direction not in DIRECTION_NAMES:
             raise ConfigError(
-                f"bidirectional must be True or False, got {self.bidirectional!r}",
-                option="bidirectional",
+                f"direction must be one of {', '.join(DIRECTION_NAMES)}, got {self.direction!r}",
+                option="direction",
             )
-        if not isinstance(self.bias, bool):
-            raise ConfigError(f"bias must be True or False, got {self.bias!r}", option="bias")
+        for name in ("bias", "peepholes", "reset_after"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"{name} must be True or False, got {getattr(self, name)!r}", option=name
+                )
         p = self.proj_size
         if isinstance(p, bool) or not isinstance(p, int) or p < 0 or p >= self.hidden_size:
             raise ConfigError(
@@ -78,11 +133,28 @@ class LSTMConfig:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}", option="seed")
+        self.kind.validate(self)
+
+    @property
+    def kind(self) -> Cell:
+        """The cell's description (cells/): its gates, hook points, equations, counts, step."""
+        return cell_of(self.cell)
+
+    @property
+    def bidirectional(self) -> bool:
+        """True when both directions run (direction 'bi')."""
+        return self.direction == "bi"
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions each layer runs, in PyTorch's order: ('forward',), ('forward',
+        'backward') or ('backward',)."""
+        return DIRECTION_NAMES[self.direction]
 
     @property
     def num_directions(self) -> int:
-        """D: 2 for a bidirectional LSTM, else 1."""
-        return 2 if self.bidirectional else 1
+        """D: 2 when bidirectional, else 1 (a reverse-only layer has one direction)."""
+        return len(self.directions)
 
     @property
     def h_out(self) -> int:
@@ -104,36 +176,32 @@ class LSTMConfig:
         return 4 if self.dtype == "float32" else 8
 
     def weight_elements(self) -> int:
-        """Numbers in all weights, PyTorch's count: per layer and direction
-        4H * (I_k + H_out) + 2 * 4H (the two biases, without bias=False) + H_out * H; every
-        layer above the first reads D * H_out. Closed form, so that an absurd --layers is
+        """Numbers the pass holds in weights, the cell's stored tensors (cells/: PyTorch's
+        layout, with zero biases kept without bias) over every layer and direction. Closed
+        form: every layer above the first has the same shapes, so an absurd --layers is
         refused at once, not after a long loop."""
-        h, h_out, d = self.hidden_size, self.h_out, self.num_directions
-        biases = 8 * h if self.bias else 0
-        per_layer = 4 * h * h_out + biases + self.proj_size * h  # all but the input weights
-        first = d * (4 * h * self.input_size + per_layer)
-        above = d * (4 * h * self.output_size + per_layer)
-        return first + (self.num_layers - 1) * above
+        first = sum(_elements(s) for s in self.kind.stored(self, 0).values())
+        above = sum(_elements(s) for s in self.kind.stored(self, 1).values())
+        return self.num_directions * (first + (self.num_layers - 1) * above)
 
     def estimate_bytes(self, extra: int = 0) -> int:
         """Peak bytes of a traced run: a fixed base for the interpreter and libraries, the
         weights, the input (drawn in float64 when seeded, then cast), the layer outputs
         (the one being written and the one below it, each (B, T, D*H_out)), and the blocks of
         steps the pass works on (of at most PROJECTION_BLOCK gate values: the buffer that
-        holds a block's projection, then its gate activations; its cell states; a copy of its
-        input), and one direction's weights again (the pass may scale a copy). extra: what the
-        trace adds (records, kept values), from trace.prepare.
+        holds a block's projection, then its gate activations; its carried states; a copy of
+        its input), and one direction's weights again (the pass may scale a copy). extra:
+        what the trace adds (records, kept values), from trace.prepare.
         """
         t, b, h = self.seq_len, self.batch or 1, self.hidden_size
-        block_steps = min(t, max(1, PROJECTION_BLOCK // (b * 4 * h)))
+        g = self.kind.n_gates * h  # G*H: the gates of a step
+        block_steps = min(t, max(1, PROJECTION_BLOCK // (b * g)))
         widest = max(self.input_size, self.output_size)
         elements = self.weight_elements()
-        if not self.bias:  # the pass keeps zero biases (it adds them), though none is counted
-            elements += self.num_layers * self.num_directions * 8 * h
-        elements += 4 * h * (widest + self.h_out)  # one direction's weights, copied to scale
+        elements += g * (widest + self.h_out)  # one direction's weights, copied to scale
         elements += t * b * self.input_size  # x
         elements += (2 if self.num_layers > 1 else 1) * t * b * self.output_size  # outputs
-        elements += block_steps * b * (4 * h + h + widest)  # gates, cell states, input
+        elements += block_steps * b * (g + h + widest)  # gates, a state, input
         drawn = t * b * self.input_size * 8  # the float64 draw of a seeded input
         return BASE_BYTES + elements * self.itemsize + drawn + extra
 
@@ -158,6 +226,13 @@ class LSTMConfig:
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
 #: past this (1 PB) a run is refused outright, whatever --max-memory says
 ABSURD_BYTES = 1 << 50
+
+
+def _elements(shape: tuple[int, ...]) -> int:
+    count = 1
+    for n in shape:
+        count *= n
+    return count
 
 
 def format_bytes(n: int) -> str:

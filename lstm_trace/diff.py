@@ -36,8 +36,11 @@ def diff_traces(
     if weights:
         lines.append(weights)
     lines += _keyed("parameter", _params(a), _params(b))
-    for fw in ("keras", "pytorch"):
-        x, y = a.get("param_count", {}).get(fw), b.get("param_count", {}).get(fw)
+    for fw in ("keras", "pytorch", "onnx"):
+        counts = (a.get("param_count", {}), b.get("param_count", {}))
+        if fw == "onnx" and not all(fw in c for c in counts):
+            continue  # documents written before ONNX was counted: unknown is not different
+        x, y = (c.get(fw) for c in counts)
         if x != y:
             lines.append(f"param_count.{fw}: {_show(x)} -> {_show(y)}")
     for name in _keys(a.get("outputs", {}), b.get("outputs", {})):

@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from .weights import FloatArray, LSTMWeights
+from .cells.base import FloatArray
+from .weights import LSTMWeights
 
 PREFIX = "sha256:"
 _MAGIC = b"lstm-trace weights v1\n"

@@ -11,8 +11,9 @@ from .weights import param_count
 from .words import counted
 
 
-def _n(value: int) -> str:
-    return f"{value:,}"
+def _n(value: int | None) -> str:
+    """12,345; 'none' where a framework has no such layer (its count is None)."""
+    return "none" if value is None else f"{value:,}"
 
 
 def _gate(cfg: LSTMConfig, g: str, fn: str, width: int = 3) -> str:

@@ -45,10 +45,13 @@ class Architecture:
     input_size: int
     hidden_size: int
     num_layers: int
-    bidirectional: bool
+    direction: str  # 'uni', 'bi' or 'reverse'
     proj_size: int
     dtype: str | None
     bias: bool = True  # False: no layer has a bias (bias=False, use_bias=False)
+    cell: str = "lstm"
+    reset_after: bool = True  # a GRU's (Keras reset_after; PyTorch's is always True)
+    peepholes: bool = False
 
     def as_options(self) -> dict[str, Any]:
         """The architecture as LSTMConfig fields (dtype None: the file does not say)."""
@@ -106,7 +109,7 @@ def infer_pytorch(state: Mapping[str, NDArray[Any]]) -> Architecture:
         input_size=int(w.shape[1]),
         hidden_size=int(w.shape[0]) // 4,
         num_layers=n,
-        bidirectional=any(k.endswith("_reverse") for k in state),
+        direction="bi" if any(k.endswith("_reverse") for k in state) else "uni",
         proj_size=0 if hr is None else int(np.asarray(hr).shape[0]),
         dtype=_float_dtype(state),
         bias=_pytorch_bias(state),
@@ -180,7 +183,7 @@ def infer_keras(layers: list[KerasLayer]) -> Architecture:
         input_size=int(kernel.shape[0]),
         hidden_size=int(recurrent.shape[0]),
         num_layers=len(layers),
-        bidirectional=directions == {2},
+        direction="bi" if directions == {2} else "uni",
         proj_size=0,
         dtype=_float_dtype({k: v for layer in layers for d in layer for k, v in d.items()}),
         bias=biased == {True},

@@ -4,8 +4,9 @@ Computed over every step, not only the traced ones, from the blocks of gate acti
 forward pass hands to an observer, so it costs a few vectorised operations per block rather
 than hooks at every step.
 
-- saturated: a sigmoid gate (forget, input, output) below 0.05 or above 0.95; the candidate,
-  a tanh, beyond +-0.95. A saturated gate passes almost no gradient.
+- saturated: a sigmoid gate (the LSTM's forget, input, output; the GRU's reset and update)
+  below 0.05 or above 0.95; a tanh gate (the candidate) beyond +-0.95. A saturated gate
+  passes almost no gradient.
 - stuck units: units whose activation never moves, max - min <= 1e-6 over every step and
   batch row (not judged from a single value).
 - first non-finite: the first step (in the order the pass computes them), layer, direction
@@ -21,16 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from .cell import HOOK_POINTS
+from .cells.base import FloatArray
 from .config import LSTMConfig
-from .weights import DIRECTIONS, GATE_ORDER, FloatArray, LSTMWeights
+from .weights import LSTMWeights
 
 SATURATION = 0.05
 STUCK_TOLERANCE = 1e-6
-#: gate names in the order of the 4H axis (PyTorch's i, f, g, o)
-GATES_BY_INDEX = ("input_gate", "forget_gate", "candidate", "output_gate")
-#: the walkthrough's order, used for reports
-REPORT_ORDER = ("forget_gate", "input_gate", "candidate", "output_gate")
 #: stuck unit indices listed per gate; the rest are counted
 MAX_LISTED = 20
 
@@ -40,37 +37,43 @@ class _Place:
     """Running totals for one layer and direction."""
 
     hidden: int
+    gates: int  # G
     values: int = 0  # per gate
     rows: int = 0  # steps x batch rows seen
-    saturated: FloatArray = field(init=False)  # (4,) counts
-    nonfinite: FloatArray = field(init=False)  # (4,) counts
-    low: FloatArray = field(init=False)  # (4H,) running min (NaN-ignoring)
-    high: FloatArray = field(init=False)  # (4H,) running max
+    saturated: FloatArray = field(init=False)  # (G,) counts
+    nonfinite: FloatArray = field(init=False)  # (G,) counts
+    low: FloatArray = field(init=False)  # (G*H,) running min (NaN-ignoring)
+    high: FloatArray = field(init=False)  # (G*H,) running max
 
     def __post_init__(self) -> None:
-        self.saturated = np.zeros(4, dtype=np.int64)
-        self.nonfinite = np.zeros(4, dtype=np.int64)
-        self.low = np.full(4 * self.hidden, np.inf)
-        self.high = np.full(4 * self.hidden, -np.inf)
+        self.saturated = np.zeros(self.gates, dtype=np.int64)
+        self.nonfinite = np.zeros(self.gates, dtype=np.int64)
+        self.low = np.full(self.gates * self.hidden, np.inf)
+        self.high = np.full(self.gates * self.hidden, -np.inf)
 
 
 class HealthMonitor:
     """A BlockObserver for forward(): accumulates health over every step."""
 
     def __init__(self, config: LSTMConfig) -> None:
-        self.config = config
+        self.config, self.cell = config, config.kind
+        #: the gates' hook point names, in the block's (PyTorch's) order
+        self.names = tuple(g.name for g in self.cell.gates)
+        #: per gate in that order: True for a tanh gate (saturated beyond +-0.95)
+        self.tanh = tuple(g.activation == "tanh" for g in self.cell.gates)
         self.places: dict[tuple[int, str], _Place] = {}
         self.first_nonfinite: dict[str, Any] | None = None
 
     def __call__(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
-        """block: (c, B, 4H) activations [i, f, g, o] of `steps`, which are in visiting order
-        while block rows are in time order."""
-        h = block.shape[-1] // 4
-        place = self.places.setdefault((layer, direction), _Place(h))
-        gates = block.reshape(-1, 4, h)  # (c*B, gate, unit)
+        """block: (c, B, G*H) activations (PyTorch's gate order) of `steps`, which are in
+        visiting order while block rows are in time order."""
+        n = len(self.names)
+        h = block.shape[-1] // n
+        place = self.places.setdefault((layer, direction), _Place(h, n))
+        gates = block.reshape(-1, n, h)  # (c*B, gate, unit)
         place.rows += gates.shape[0]
         place.values += gates.shape[0] * h
-        flat = block.reshape(-1, 4 * h)
+        flat = block.reshape(-1, n * h)
         lowest, highest = flat.min(axis=0), flat.max(axis=0)  # NaN if a column has one
         if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
             finite = np.isfinite(gates)
@@ -80,19 +83,18 @@ class HealthMonitor:
             lowest, highest = np.fmin.reduce(flat, axis=0), np.fmax.reduce(flat, axis=0)
         np.fmin(place.low, lowest, out=place.low)
         np.fmax(place.high, highest, out=place.high)
-        self._saturation(place, gates, lowest.reshape(4, h), highest.reshape(4, h))
+        self._saturation(place, gates, lowest.reshape(n, h), highest.reshape(n, h))
 
-    @staticmethod
     def _saturation(
-        place: _Place, gates: FloatArray, lowest: FloatArray, highest: FloatArray
+        self, place: _Place, gates: FloatArray, lowest: FloatArray, highest: FloatArray
     ) -> None:
         """Counts values beyond the thresholds, a gate at a time; a gate whose extremes (of
         its finite values) stay inside them has none, so it is not scanned."""
         dtype = gates.dtype.type  # thresholds compared in the values' own precision
         low, high = dtype(SATURATION), dtype(1 - SATURATION)
-        for g in range(4):
-            # the candidate is a tanh: |v| > high, i.e. v > high or v < -high
-            below = -high if g == 2 else low
+        for g, tanh in enumerate(self.tanh):
+            # a tanh gate saturates at |v| > high, i.e. v > high or v < -high
+            below = -high if tanh else low
             unit = gates[:, g, :]
             if lowest[g].min() < below:
                 place.saturated[g] += np.count_nonzero(unit < below)
@@ -104,10 +106,10 @@ class HealthMonitor:
             return
         first = min(steps)
         for t in steps:  # visiting order
-            row = block[t - first].reshape(-1, 4, block.shape[-1] // 4)
+            row = block[t - first].reshape(-1, len(self.names), block.shape[-1] // len(self.names))
             bad = ~np.isfinite(row).all(axis=(0, 2))
-            for name in REPORT_ORDER:
-                if bad[GATES_BY_INDEX.index(name)]:
+            for name in self.cell.report_order:
+                if bad[self.names.index(name)]:
                     self.first_nonfinite = {
                         "step": int(t),
                         "layer": layer,
@@ -122,29 +124,34 @@ class HealthMonitor:
         """Non-finite values that enter before any gate: in x (layer 0 reads it first, going
         forward) or in an initial state. Kept if they come before the first bad gate in the
         order the pass computes things."""
-        d_count = self.config.num_directions
+        directions, points = self.config.directions, self.cell.hook_points
+        d_count = len(directions)
         candidates: list[tuple[tuple[int, int, int, int], dict[str, Any]]] = []
         if self.first_nonfinite is not None:
             f = self.first_nonfinite
-            d = DIRECTIONS.index(f["direction"])
-            visit = f["step"] if d == 0 else steps - 1 - f["step"]
-            candidates.append(((f["layer"], d, visit, HOOK_POINTS.index(f["gate"])), f))
+            d = directions.index(f["direction"])
+            visit = f["step"] if f["direction"] == "forward" else steps - 1 - f["step"]
+            candidates.append(((f["layer"], d, visit, points.index(f["gate"])), f))
         per_step = x if x.ndim == 2 else x.transpose(1, 0, 2).reshape(x.shape[1], -1)
         bad_x = np.flatnonzero(~np.isfinite(per_step).all(axis=1))  # steps with a bad value
         if bad_x.size:
-            t = int(bad_x[0])
-            candidates.append(
-                ((0, 0, t, 0), {"step": t, "layer": 0, "direction": "forward", "gate": "x"})
-            )
-        for name, state in (("h_prev", h0), ("c_prev", c0)):
+            # layer 0's first direction reads it first: step t going forward, the last bad
+            # step going backward (a reverse-only layer)
+            first = directions[0]
+            t = int(bad_x[0] if first == "forward" else bad_x[-1])
+            visit = t if first == "forward" else steps - 1 - t
+            where = {"step": t, "layer": 0, "direction": first, "gate": "x"}
+            candidates.append(((0, 0, visit, 0), where))
+        states = [("h_prev", h0)] + [(name, c0) for name in self.cell.carried]
+        for name, state in states:
             if state is None:
                 continue
             rows = np.asarray(state).reshape(len(state), -1)
             for s in np.flatnonzero(~np.isfinite(rows).all(axis=1)):
                 layer, d = divmod(int(s), d_count)
-                step = 0 if d == 0 else steps - 1
-                where = {"step": step, "layer": layer, "direction": DIRECTIONS[d], "gate": name}
-                candidates.append(((layer, d, 0, HOOK_POINTS.index(name)), where))
+                step = 0 if directions[d] == "forward" else steps - 1
+                where = {"step": step, "layer": layer, "direction": directions[d], "gate": name}
+                candidates.append(((layer, d, 0, points.index(name)), where))
         if candidates:
             self.first_nonfinite = min(candidates, key=lambda c: c[0])[1]
 
@@ -156,16 +163,18 @@ class HealthMonitor:
         if self.first_nonfinite is not None:
             return
         per_step = output if output.ndim == 2 else output.transpose(1, 0, 2)  # (T, [B,] D*H_out)
-        d_count, steps = self.config.num_directions, per_step.shape[0]
+        directions, steps = self.config.directions, per_step.shape[0]
+        d_count = len(directions)
         halves = np.split(per_step.reshape(steps, -1, d_count, self.config.h_out), d_count, 2)
-        for d, half in enumerate(halves):
+        for direction, half in zip(directions, halves, strict=True):
             bad = np.flatnonzero(~np.isfinite(half.reshape(steps, -1)).all(axis=1))
             if bad.size:
-                step = int(bad[0] if d == 0 else bad[-1])  # the backward direction runs T-1 -> 0
+                # the backward direction runs T-1 -> 0
+                step = int(bad[0] if direction == "forward" else bad[-1])
                 self.first_nonfinite = {
                     "step": step,
                     "layer": self.config.num_layers - 1,
-                    "direction": DIRECTIONS[d],
+                    "direction": direction,
                     "gate": "hidden_state",
                 }
                 return
@@ -175,8 +184,8 @@ class HealthMonitor:
         gates = []
         for (layer, direction), place in self.places.items():
             spread = place.high - place.low
-            for name in REPORT_ORDER:
-                g = GATES_BY_INDEX.index(name)
+            for name in self.cell.report_order:
+                g = self.names.index(name)
                 units = spread[g * place.hidden : (g + 1) * place.hidden]
                 stuck = (
                     # a unit that was never finite did not "stay put": it is counted as NaN/Inf
@@ -214,14 +223,16 @@ def nonfinite_weight(weights: LSTMWeights) -> str | None:
     in the walkthrough's names: 'W_i at layer 0, forward'; None when all are finite. An Inf in
     a weight need not reach any value the pass computes: it can saturate a gate to exactly 0
     or 1."""
+    cell, directions = weights.config.kind, weights.config.directions
     for k, d, w in weights:
-        h = w.hidden_size
+        h, where = w.hidden_size, f"at layer {k}, {directions[d]}"
         parts = [(w.w_ih, "W"), (w.w_hh, "W"), (w.b_ih, "b"), (w.b_hh, "b")]  # not summed:
         # two finite float32 biases of 3e38 add up to an Inf neither holds
         for array, kind in parts:
-            bad = np.flatnonzero(~np.isfinite(array).reshape(4 * h, -1).all(axis=1))
+            bad = np.flatnonzero(~np.isfinite(array).reshape(cell.n_gates * h, -1).all(axis=1))
             if bad.size:
-                return f"{kind}_{GATE_ORDER[int(bad[0]) // h]} at layer {k}, {DIRECTIONS[d]}"
-        if w.w_hr is not None and not np.isfinite(w.w_hr).all():
-            return f"W_hr at layer {k}, {DIRECTIONS[d]}"
+                return f"{kind}_{cell.gates[int(bad[0]) // h].letter} {where}"
+        for name, extra in (("W_hr", w.w_hr), ("p", w.w_peep)):
+            if extra is not None and not np.isfinite(extra).all():
+                return f"{name} {where}"
     return None

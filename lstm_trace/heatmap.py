@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cells.base import FloatArray
+from .config import LSTMConfig
 from .errors import LSTMTraceError
-from .health import GATES_BY_INDEX
-from .weights import DIRECTIONS, FloatArray
 
-GATE_NAMES = ("forget_gate", "input_gate", "candidate", "output_gate")
 _SPEC = re.compile(r"^([a-z_]+?)(?:@([0-9]{1,9}))?(?::(forward|backward))?$")
 
 
@@ -35,33 +34,38 @@ class GateChoice:
         return f"{self.gate}, layer {self.layer}, {self.direction}"
 
 
-def parse_gate(text: str, num_layers: int, bidirectional: bool) -> GateChoice:
-    """Parse --gate NAME[@LAYER][:DIRECTION] against the configuration."""
+def parse_gate(text: str, config: LSTMConfig) -> GateChoice:
+    """Parse --gate NAME[@LAYER][:DIRECTION] against the configuration: NAME one of the
+    cell's gates, the direction the layer's first when not given."""
+    cell = config.kind
+    names = cell.report_order
     m = _SPEC.match(text.strip())
-    if not m or m.group(1) not in GATE_NAMES:
+    if not m or m.group(1) not in names:
         raise LSTMTraceError(
-            f"--gate {text!r}: expected one of {', '.join(GATE_NAMES)}, optionally with "
-            "@LAYER and :forward or :backward (e.g. forget_gate@1:backward)"
+            f"--gate {text!r}: expected one of the {cell.title}'s gates {', '.join(names)}, "
+            f"optionally with @LAYER and :forward or :backward (e.g. {names[0]}@1:backward)"
         )
     layer = int(m.group(2) or 0)
-    direction = m.group(3) or "forward"
-    if layer >= num_layers:
-        raise LSTMTraceError(f"--gate {text}: layer {layer} does not exist (0 to {num_layers - 1})")
-    if direction == "backward" and not bidirectional:
-        raise LSTMTraceError(f"--gate {text}: this LSTM has no backward direction")
+    direction = m.group(3) or config.directions[0]
+    if layer >= config.num_layers:
+        raise LSTMTraceError(
+            f"--gate {text}: layer {layer} does not exist (0 to {config.num_layers - 1})"
+        )
+    if direction not in config.directions:
+        raise LSTMTraceError(f"--gate {text}: this {cell.title} has no {direction} direction")
     return GateChoice(m.group(1), layer, direction)
 
 
 class HeatmapCollector:
     """Collects one gate's activations (batch row 0) into at most max_rows x H means."""
 
-    def __init__(self, choice: GateChoice, seq_len: int, hidden: int, max_rows: int = 48):
-        self.choice, self.seq_len = choice, seq_len
-        self.rows = min(seq_len, max_rows)
-        self.sums = np.zeros((self.rows, hidden))
+    def __init__(self, choice: GateChoice, config: LSTMConfig, max_rows: int = 48):
+        self.choice, self.seq_len = choice, config.seq_len
+        self.rows = min(config.seq_len, max_rows)
+        self.sums = np.zeros((self.rows, config.hidden_size))
         self.counts = np.zeros(self.rows)
-        self.index = GATES_BY_INDEX.index(choice.gate)
-        assert choice.direction in DIRECTIONS
+        self.index = config.kind.gate_index(choice.gate)  # its block in PyTorch's order
+        assert choice.direction in config.directions
 
     def __call__(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
         if (layer, direction) != (self.choice.layer, self.choice.direction):

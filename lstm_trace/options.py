@@ -22,6 +22,12 @@ CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
 class Direction(str, Enum):
     uni = "uni"
     bi = "bi"
+    reverse = "reverse"
+
+
+class CellKind(str, Enum):
+    lstm = "lstm"
+    gru = "gru"
 
 
 class DType(str, Enum):
@@ -40,7 +46,33 @@ BatchOpt = Annotated[
     int | None, _opt("--batch", "-B", help="Batch size; omit for unbatched input (T, I).")
 ]
 LayersOpt = Annotated[int, _opt("--layers", "-L", help="Stacked layers.")]
-DirectionOpt = Annotated[Direction, _opt("--direction", help="uni or bi.", case_sensitive=False)]
+DirectionOpt = Annotated[
+    Direction,
+    _opt(
+        "--direction",
+        help="uni, bi (both directions, D = 2) or reverse (backward in time only).",
+        case_sensitive=False,
+    ),
+]
+CellOpt = Annotated[
+    CellKind,
+    _opt("--cell", help="lstm or gru (a weights file sets it).", case_sensitive=False),
+]
+ResetAfterOpt = Annotated[
+    bool,
+    _opt(
+        "--reset-after/--no-reset-after",
+        help="GRU: the reset gate after the recurrent product (PyTorch's nn.GRU, Keras's "
+        "default), or before it (Keras reset_after=False).",
+    ),
+]
+PeepholesOpt = Annotated[
+    bool,
+    _opt(
+        "--peepholes/--no-peepholes",
+        help="LSTM peepholes (ONNX's P): i and f read C_(t-1), o reads C_t.",
+    ),
+]
 BidirectionalOpt = Annotated[bool, _opt("--bidirectional", help="Shorthand for --direction bi.")]
 ProjOpt = Annotated[
     int, _opt("--proj", help="PyTorch proj_size P: h_t = W_hr (o_t * tanh(C_t)) of P; 0 is off.")
@@ -90,6 +122,9 @@ def config_options(
     dtype: DType | None,
     seed: int,
     bias: bool = True,
+    cell: CellKind | None = None,
+    reset_after: bool = True,
+    peepholes: bool = False,
 ) -> dict[str, Any]:
     """The options as LSTMConfig fields, None where not given (an option left at its default
     is not given: a weights file may supply it); refuses a contradiction.
@@ -99,24 +134,32 @@ def config_options(
 
     def typed(name: str, value: Any) -> Any:
         source = ctx.get_parameter_source(name)  # Click's ParameterSource (Typer vendors Click)
-        return None if source is not None and source.name == "DEFAULT" else value
+        # None: a command without this option (the library's defaults apply)
+        return None if source is None or source.name == "DEFAULT" else value
 
     input_size, hidden_size = typed("input_size", input_size), typed("hidden_size", hidden_size)
     seq_len, num_layers = typed("seq_len", seq_len), typed("num_layers", num_layers)
     proj_size, dtype = typed("proj_size", proj_size), typed("dtype", dtype)
     direction, bias = typed("direction", direction), typed("bias", bias)
-    if bidirectional and direction is Direction.uni:
-        raise LSTMTraceError("--bidirectional contradicts --direction uni; give one of them")
-    bi = True if bidirectional else (None if direction is None else direction is Direction.bi)
+    cell, reset_after = typed("cell", cell), typed("reset_after", reset_after)
+    peepholes = typed("peepholes", peepholes)
+    if bidirectional and direction not in (None, Direction.bi):
+        raise LSTMTraceError(
+            f"--bidirectional contradicts --direction {direction.value}; give one of them"
+        )
+    chosen = Direction.bi if bidirectional else direction
     return {
         "input_size": input_size,
         "hidden_size": hidden_size,
         "seq_len": seq_len,
         "batch": batch,
         "num_layers": num_layers,
-        "bidirectional": bi,
+        "direction": None if chosen is None else chosen.value,
         "proj_size": proj_size,
         "bias": bias,
+        "cell": None if cell is None else cell.value,
+        "reset_after": reset_after,
+        "peepholes": peepholes,
         "dtype": None if dtype is None else dtype.value,
         "seed": seed,
     }
@@ -125,7 +168,7 @@ def config_options(
 def typed_options(*, bidirectional: bool) -> dict[str, str]:
     """What the user typed for a field that two options set, so that a message names the one
     typed: --bidirectional, not --direction bi."""
-    return {"bidirectional": "--bidirectional"} if bidirectional else {}
+    return {"direction": "--bidirectional"} if bidirectional else {}
 
 
 MaxMemoryOpt = Annotated[

@@ -16,14 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from . import summary
-from .cell import HOOK_POINTS, HookEvent, StepBlock
+from .cell import HookEvent, StepBlock
+from .cells.base import FloatArray
 from .config import LSTMConfig
 from .records import RecordTable, TensorRecord, point_size
-from .weights import DIRECTIONS, FloatArray
-
-#: gate columns of a StepBlock's gates, [i, f, g, o]
-_GATE_COLUMNS = {"input_gate": 0, "forget_gate": 1, "candidate": 2, "output_gate": 3}
-
+from .weights import DIRECTIONS
 
 #: BlockRecorder summarises this many numbers of hook-point values at a time (8 MB in float64)
 RECORD_CHUNK = 1 << 20
@@ -42,6 +39,7 @@ class _Keeper:
         sink: Callable[[TensorRecord], None] | None = None,
     ) -> None:
         self.config, self.samples, self.sink = config, samples, sink
+        self.points = config.kind.hook_points  # the cell's, in firing order
         self.selected = np.zeros(config.seq_len, dtype=bool)
         self.selected[list(steps)] = True
         self.table = RecordTable(config, samples)
@@ -79,14 +77,14 @@ class Recorder(_Keeper):
             self.values[(event.name, event.layer, event.direction, event.step)] = value.copy()
         keys = np.array(
             [[event.layer, DIRECTIONS.index(event.direction), event.step,
-              HOOK_POINTS.index(event.name)]],
+              self.points.index(event.name)]],
             dtype=np.int64,
         )  # fmt: skip
         flat = value.reshape(1, -1)
         samples = np.full((1, self.samples), np.nan)
         samples[0, : min(self.samples, flat.shape[1])] = flat[0, : self.samples]
         self._step.append((keys, summary.stats_rows(flat), samples))
-        if event.name == HOOK_POINTS[-1]:  # the step is complete
+        if event.name == self.points[-1]:  # the step is complete
             parts, self._step = self._step, []
             self._keep(
                 np.concatenate([k for k, _, _ in parts]),
@@ -107,7 +105,7 @@ class BlockRecorder(_Keeper):
         steps = visiting[self.selected[visiting]]  # visiting order
         # a few steps at a time: the values of every hook point, in float64 for the sums,
         # would otherwise take several times the block's own memory
-        width = sum(point_size(name, block.layer, self.config) for name in HOOK_POINTS)
+        width = sum(point_size(name, block.layer, self.config) for name in self.points)
         chunk = max(1, RECORD_CHUNK // ((self.config.batch or 1) * width))
         first = int(visiting.min())  # the step of the block's first row
         for start in range(0, len(steps), chunk):
@@ -120,22 +118,23 @@ class BlockRecorder(_Keeper):
         d = DIRECTIONS.index(block.direction)
         before = rows - 1 if d == 0 else rows + 1  # the row of the step visited before
         taken = _rows_index(rows)
-        values = self._values(block, taken, before)
-        r, p = len(rows), len(HOOK_POINTS)
-        flat = [values[name].reshape(r, -1) for name in HOOK_POINTS]
+        cell, points = self.config.kind, self.points
+        values = cell.block_values(block, taken, before)
+        r, p = len(rows), len(points)
+        flat = [values[name].reshape(r, -1) for name in points]
         # When the steps follow one another (a full trace, a range; in visiting order, so up
-        # going forward and down going backward), h_prev and c_prev at a step are hidden_state
-        # and cell_state at the one before: their stats are those rows' again, bit for bit,
-        # but for the first step's.
+        # going forward and down going backward), h_prev (and the LSTM's c_prev) at a step
+        # are hidden_state (cell_state) at the one before: their stats are those rows' again,
+        # bit for bit, but for the first step's.
         follows = isinstance(taken, slice)
         per_point = [
-            summary.stats_rows(v[:1] if follows and name in _PREVIOUS else v)
-            for name, v in zip(HOOK_POINTS, flat, strict=True)
+            summary.stats_rows(v[:1] if follows and name in cell.previous else v)
+            for name, v in zip(points, flat, strict=True)
         ]
         if follows:
-            for prev, current in _PREVIOUS.items():
-                first, rest = (per_point[HOOK_POINTS.index(n)] for n in (prev, current))
-                per_point[HOOK_POINTS.index(prev)] = summary.StatsRows.join([first, rest[:-1]])
+            for prev, current in cell.previous.items():
+                first, rest = (per_point[points.index(n)] for n in (prev, current))
+                per_point[points.index(prev)] = summary.StatsRows.join([first, rest[:-1]])
         # record j = step j // p, point j % p: the order the hooks would have fired in
         stats = summary.StatsRows.join(per_point, interleave=True)
         k = self.samples
@@ -154,35 +153,6 @@ class BlockRecorder(_Keeper):
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
         self._keep(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
 
-    def _values(
-        self,
-        block: StepBlock,
-        taken: npt.NDArray[np.int64] | slice,
-        before: npt.NDArray[np.int64],
-    ) -> dict[str, FloatArray]:
-        """Each hook point's values at the given block rows (from _rows_index), (r, B, n);
-        `before` holds the rows of the steps visited just before them (outside the block:
-        h_before, c_before)."""
-        c = len(block.steps)
-        outside = (before < 0) | (before >= c)
-        at = np.clip(before, 0, c - 1)
-        h_prev, c_prev = block.hidden[at], block.cells[at]
-        h_prev[outside], c_prev[outside] = block.h_before, block.c_before
-        x = block.x[taken]
-        hs = block.cells.shape[-1]
-        gates = block.gates[taken]
-        out = {
-            "x": x,
-            "h_prev": h_prev,
-            "c_prev": c_prev,
-            "concat": np.concatenate([h_prev, x], axis=-1),
-            "cell_state": block.cells[taken],
-            "hidden_state": block.hidden[taken],
-        }
-        for name, g in _GATE_COLUMNS.items():
-            out[name] = gates[..., g * hs : (g + 1) * hs]
-        return out
-
 
 def _step_array(steps: Sequence[int]) -> npt.NDArray[np.int64]:
     """steps as an array; forward() hands over a range, made without a Python int per step
@@ -190,10 +160,6 @@ def _step_array(steps: Sequence[int]) -> npt.NDArray[np.int64]:
     if isinstance(steps, range):
         return np.arange(steps.start, steps.stop, steps.step, dtype=np.int64)
     return np.asarray(steps, dtype=np.int64)
-
-
-#: hook points whose value is another's at the step visited before
-_PREVIOUS = {"h_prev": "hidden_state", "c_prev": "cell_state"}
 
 
 def _rows_index(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | slice:

@@ -12,38 +12,18 @@ import numpy as np
 import numpy.typing as npt
 
 from . import summary
-from .cell import HOOK_POINTS
+from .cells.base import FloatArray
 from .config import LSTMConfig
-from .weights import DIRECTIONS, FloatArray
+from .weights import DIRECTIONS
 
 
 @functools.lru_cache(maxsize=256)
 def symbol_and_equation(
     name: str, layer: int, direction: str, config: LSTMConfig
 ) -> tuple[str, str]:
-    """The walkthrough's symbol and equation for a hook point; backward reads state from t+1."""
-    prev = "t+1" if direction == "backward" else "t-1"
-    if name == "x":
-        if layer == 0:
-            return "x_t", "input at step t"
-        below = "[forward h_t, backward h_t]" if config.bidirectional else "h_t"
-        return "x_t", f"{below} of layer {layer - 1}"
-    b = " + b_{}" if config.bias else ""  # a layer without biases adds none
-    table = {
-        "h_prev": (f"h_({prev})", f"h_t of step {prev}; zeros (or h0) at first"),
-        "c_prev": (f"C_({prev})", f"C_t of step {prev}; zeros (or c0) at first"),
-        "concat": ("X", f"[h_({prev}), x_t]"),
-        "forget_gate": ("f_t", f"sigmoid(W_f X{b.format('f')})"),
-        "input_gate": ("i_t", f"sigmoid(W_i X{b.format('i')})"),
-        "candidate": ("C~_t", f"tanh(W_c X{b.format('c')})"),
-        "cell_state": ("C_t", f"f_t * C_({prev}) + i_t * C~_t"),
-        "output_gate": ("o_t", f"sigmoid(W_o X{b.format('o')})"),
-        "hidden_state": (
-            "h_t",
-            "W_hr (o_t * tanh(C_t))" if config.proj_size else "o_t * tanh(C_t)",
-        ),
-    }
-    return table[name]
+    """The walkthrough's symbol and equation for a hook point (the cell's); backward reads
+    state from t+1."""
+    return config.kind.symbol_and_equation(name, layer, direction, config)
 
 
 @dataclass(frozen=True)
@@ -62,6 +42,8 @@ class TensorRecord:
     stats: summary.Stats
     #: for display only: 'nan', 'inf' or '-inf' where a sample is None (see summary.marks)
     marks: tuple[str, ...] = ()
+    #: the hook point's index in its cell's firing order (cells/: Cell.hook_points)
+    point: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,25 +61,14 @@ class TensorRecord:
 
     @property
     def sort_key(self) -> tuple[int, int, int, int]:
-        return (
-            self.layer,
-            DIRECTIONS.index(self.direction),
-            self.step,
-            HOOK_POINTS.index(self.name),
-        )
+        """(layer, direction, step, the hook point's place in its cell's firing order)."""
+        return (self.layer, DIRECTIONS.index(self.direction), self.step, self.point)
 
 
 def point_size(name: str, layer: int, config: LSTMConfig) -> int:
-    """The size n of a hook point's value, (n,) unbatched: I_k for x, H_out + I_k for concat,
-    H_out for h_prev and hidden_state, H for C and the gates."""
-    i = config.layer_input_size(layer)
-    sizes = {
-        "x": i,
-        "concat": config.h_out + i,
-        "h_prev": config.h_out,
-        "hidden_state": config.h_out,
-    }
-    return sizes.get(name, config.hidden_size)
+    """The size n of a hook point's value, (n,) unbatched (the cell's: I_k for x, H_out + I_k
+    for concat, H_out for h_prev and hidden_state, H for the gates and cell states)."""
+    return config.kind.point_size(name, layer, config)
 
 
 @dataclass(frozen=True)
@@ -177,7 +148,7 @@ class RecordTable(Sequence[TensorRecord]):
         w = self._rows(row)
         j, cfg, k = row - w.start, self.config, self.samples
         layer, d, step, point = w.keys[j]
-        name, direction = HOOK_POINTS[point], DIRECTIONS[d]
+        name, direction = cfg.kind.hook_points[point], DIRECTIONS[d]
         symbol, equation = symbol_and_equation(name, layer, direction, cfg)
         n = point_size(name, layer, cfg)
         shown = min(k, (cfg.batch or 1) * n)  # the padding of a short tensor is not a sample
@@ -196,6 +167,7 @@ class RecordTable(Sequence[TensorRecord]):
             sample=sample,
             stats=summary.Stats(low, high, mean, std, nan, inf),
             marks=() if None not in sample else summary.marks(w.raw[j], shown),
+            point=point,
         )
 
     def _rows(self, row: int) -> _Window:

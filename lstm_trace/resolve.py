@@ -27,7 +27,10 @@ OPTION_NAMES = {
     "seq_len": "--seq-len",
     "batch": "--batch",
     "num_layers": "--layers",
-    "bidirectional": "--direction",
+    "direction": "--direction",
+    "cell": "--cell",
+    "reset_after": "--reset-after",
+    "peepholes": "--peepholes",
     "proj_size": "--proj",
     "bias": "--bias",
     "dtype": "--dtype",
@@ -41,7 +44,8 @@ _WORDS = {
     "input_size": "input size",
     "hidden_size": "hidden size",
     "num_layers": "number of layers",
-    "bidirectional": "direction",
+    "direction": "direction",
+    "cell": "cell",
     "proj_size": "proj size",
     "seq_len": "sequence length",
     "batch": "batch size",
@@ -64,8 +68,6 @@ class Resolved:
 
 
 def _show(field: str, value: Any) -> str:
-    if field == "bidirectional":
-        return "bi" if value else "uni"
     return str(value)
 
 
@@ -73,8 +75,9 @@ def _typed(field: str, given: Any, typed: Mapping[str, str]) -> str:
     """The option as the user typed it: '--hidden 64', '--bidirectional', '--no-bias'."""
     if field in typed:
         return typed[field]
-    if field == "bias":
-        return "--bias" if given else "--no-bias"
+    if field in ("bias", "reset_after", "peepholes"):
+        name = OPTION_NAMES[field]
+        return name if given else name.replace("--", "--no-", 1)
     return f"{OPTION_NAMES[field]} {_show(field, given)}"
 
 

@@ -43,9 +43,12 @@ MODEL_KEYS: dict[str, tuple[str, tuple[type, ...], str]] = {
     "layers": ("num_layers", (int,), "a whole number"),
     "proj": ("proj_size", (int,), "a whole number"),
     "seed": ("seed", (int,), "a whole number"),
-    "bidirectional": ("bidirectional", (bool,), "true or false"),
+    "bidirectional": ("direction", (bool,), "true or false"),
     "bias": ("bias", (bool,), "true or false"),
-    "direction": ("bidirectional", (str,), '"uni" or "bi"'),
+    "direction": ("direction", (str,), '"uni", "bi" or "reverse"'),
+    "cell": ("cell", (str,), '"lstm" or "gru"'),
+    "reset_after": ("reset_after", (bool,), "true or false"),
+    "peepholes": ("peepholes", (bool,), "true or false"),
     "dtype": ("dtype", (str,), '"float32" or "float64"'),
     "weights": ("weights", (str,), "a file name"),
     "x": ("x", (str,), "a file name"),
@@ -112,13 +115,13 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
         field, types, what = MODEL_KEYS[key]
         if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
             raise SpecError(f"{path}:{line}: models.{name}.{key}: expected {what}, got {value!r}")
-        if key == "direction":
-            if value not in ("uni", "bi"):
-                raise SpecError(
-                    f"{path}:{line}: models.{name}.direction: expected {what}, got {value!r}"
-                )
-            value = value == "bi"
-        if field == "bidirectional" and field in options and options[field] != value:
+        if key == "direction" and value not in ("uni", "bi", "reverse"):
+            raise SpecError(
+                f"{path}:{line}: models.{name}.direction: expected {what}, got {value!r}"
+            )
+        if key == "bidirectional":  # the older key: true is direction "bi"
+            value = "bi" if value else options.get(field, "uni")
+        if field == "direction" and field in options and options[field] != value:
             raise SpecError(f"{path}:{line}: models.{name}: direction and bidirectional disagree")
         if key in ("direction", "bidirectional"):
             options[field] = value

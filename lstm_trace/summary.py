@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .weights import FloatArray
+from .cells.base import FloatArray
 
 
 @dataclass(frozen=True)

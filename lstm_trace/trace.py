@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .cell import HOOK_POINTS, BlockObserver, Hook, forward
+from .cell import BlockObserver, Hook, forward
+from .cells.base import FloatArray
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .digest import IN_MEMORY, SEEDED, weights_dict
 from .errors import ConfigError, SelectionError
@@ -25,9 +26,6 @@ from .recorders import BlockRecorder, Recorder
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .weights import (
-    DIRECTIONS,
-    WALKTHROUGH_GATES,
-    FloatArray,
     LSTMWeights,
     ParamCount,
     init_input,
@@ -42,7 +40,8 @@ SCHEMA_VERSION = 2
 
 @dataclass(frozen=True)
 class Parameter:
-    """A weight in the walkthrough's notation: W_f (H, H_out + I_k), b_f (H,), W_hr (H_out, H)."""
+    """A weight in the walkthrough's notation: W_f (H, H_out + I_k), b_f (H,), W_hr (H_out, H),
+    the GRU's W_r, W_in, b_hn, ... (the cell's parameters)."""
 
     name: str
     layer: int
@@ -64,31 +63,29 @@ class Parameter:
 
 
 def parameters(config: LSTMConfig) -> list[Parameter]:
-    """Every weight of the walkthrough's notation, per layer and direction: W_f ... W_o,
-    b_f ... b_o (unless config.bias is False) and W_hr (with a projection)."""
-    out = []
-    h, h_out = config.hidden_size, config.h_out
-    for k in range(config.num_layers):
-        x_size = h_out + config.layer_input_size(k)
-        for d in range(config.num_directions):
-            direction = DIRECTIONS[d]
-            out += [Parameter(f"W_{g}", k, direction, (h, x_size)) for g in WALKTHROUGH_GATES]
-            if config.bias:
-                out += [Parameter(f"b_{g}", k, direction, (h,)) for g in WALKTHROUGH_GATES]
-            if config.proj_size:
-                out.append(Parameter("W_hr", k, direction, (h_out, h)))
-    return out
+    """Every weight of the walkthrough's notation, per layer and direction, as the cell names
+    them (LSTM: W_f ... W_o, b_f ... b_o unless config.bias is False, p_f, p_i, p_o with
+    peepholes, W_hr with a projection)."""
+    return [
+        Parameter(name, k, direction, shape)
+        for k in range(config.num_layers)
+        for direction in config.directions
+        for name, shape in config.kind.parameters(config, k)
+    ]
 
 
 def output_shapes(config: LSTMConfig) -> dict[str, tuple[int, ...]]:
-    """output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, [B,] H_out); c_n (D*L, [B,] H)."""
+    """output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, [B,] H_out); an LSTM's c_n
+    (D*L, [B,] H)."""
     b = () if config.batch is None else (config.batch,)
     states = config.num_directions * config.num_layers
-    return {
+    shapes = {
         "output": (*b, config.seq_len, config.output_size),
         "h_n": (states, *b, config.h_out),
-        "c_n": (states, *b, config.hidden_size),
     }
+    if config.kind.carried:
+        shapes["c_n"] = (states, *b, config.hidden_size)
+    return shapes
 
 
 @dataclass
@@ -104,7 +101,7 @@ class Trace:
     weights: LSTMWeights = field(repr=False)
     output: FloatArray = field(repr=False)
     h_n: FloatArray = field(repr=False)
-    c_n: FloatArray = field(repr=False)
+    c_n: FloatArray | None = field(repr=False)  # None for a GRU
     #: full values of the traced tensors, when trace(keep_values=True)
     values: dict[tuple[str, int, str, int], FloatArray] | None = field(default=None, repr=False)
     #: gate health over every step (health.py), the JSON 'health' object
@@ -114,15 +111,18 @@ class Trace:
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
-        return {"output": self.output.shape, "h_n": self.h_n.shape, "c_n": self.c_n.shape}
+        """The shapes of output, h_n and (an LSTM's) c_n."""
+        return {name: a.shape for name, a in self.arrays().items()}
 
     def arrays(self, seq_first: bool = False, every_tensor: bool = False) -> dict[str, FloatArray]:
-        """output, h_n, c_n (PyTorch's layout) and, when kept, every traced tensor as
+        """output, h_n, c_n (an LSTM's; PyTorch's layout) and, when kept, every traced tensor as
         '<name>.layer<k>.<direction>.step<t>'. seq_first gives output as (T, B, D*H_out)."""
         output = self.output
         if seq_first and output.ndim == 3:
             output = output.transpose(1, 0, 2)
-        out = {"output": output, "h_n": self.h_n, "c_n": self.c_n}
+        out = {"output": output, "h_n": self.h_n}
+        if self.c_n is not None:
+            out["c_n"] = self.c_n
         if every_tensor and self.values is not None:
             for (name, layer, direction, step), value in sorted(self.values.items()):
                 out[f"{name}.layer{layer}.{direction}.step{step}"] = value
@@ -162,7 +162,8 @@ def trace_bytes(
 ) -> int:
     """What a trace adds to the forward pass's memory: its records (unless streamed) and,
     with keep_values, a copy of every traced tensor."""
-    records = len(selection.steps) * len(HOOK_POINTS) * config.num_layers * config.num_directions
+    points = len(config.kind.hook_points)
+    records = len(selection.steps) * points * config.num_layers * config.num_directions
     widest = widest_tensor(config)
     cost = records * (RECORD_BYTES + SAMPLE_BYTES * min(samples, widest)) if keep_records else 0
     if keep_values:
@@ -244,9 +245,10 @@ def trace(
     hooks = [*hooks, recorder] if isinstance(recorder, Recorder) else hooks
     # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        output, (h_n, c_n) = forward(
+        output, states = forward(
             weights, xa, h0, c0, hooks=hooks, observer=observe, on_block=on_block
         )
+    h_n, c_n = states if isinstance(states, tuple) else (states, None)
     tensors: Sequence[TensorRecord] = [] if sink is not None else recorder.table  # sorted
     return Trace(
         config=config,
@@ -363,16 +365,19 @@ def header_dict(
             "seq_len": config.seq_len,
             "batch": config.batch,
             "num_layers": config.num_layers,
-            "bidirectional": config.bidirectional,
+            "cell": config.cell,
+            "direction": config.direction,
             "proj_size": config.proj_size,
             "bias": config.bias,
+            "peepholes": config.peepholes,
+            "reset_after": config.reset_after if config.cell == "gru" else None,
             "dtype": config.dtype,
             "seed": config.seed,
         },
         "weights": weights,
         "steps": {"selected": list(selection.steps), "rule": selection.rule},
         "parameters": [p.to_dict() for p in parameters(config)],
-        "param_count": {"keras": count.keras, "pytorch": count.pytorch},
+        "param_count": {"keras": count.keras, "pytorch": count.pytorch, "onnx": count.onnx},
         "frameworks": frameworks_dict(config),
     }
 

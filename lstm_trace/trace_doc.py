@@ -22,9 +22,15 @@ from .trace import SCHEMA_VERSION
 READABLE_VERSIONS = tuple(range(1, SCHEMA_VERSION + 1))
 #: what a document must hold to be compared
 REQUIRED = ("config", "parameters", "param_count", "tensors", "outputs")
-#: config keys a version 1 document leaves out, and the value it implies for each: filled in
-#: only when the other document has the key, so that the older one is compared as it meant
-V1_IMPLIED_CONFIG: dict[str, Any] = {"bias": True}
+#: config keys an older document leaves out (version 1, and version 2 before the GRU), and
+#: the value it implies for each: filled in only when the other document has the key, so that
+#: the older one is compared as it meant
+IMPLIED_CONFIG: dict[str, Any] = {
+    "bias": True,
+    "cell": "lstm",
+    "peepholes": False,
+    "reset_after": None,
+}
 
 
 def _versions(joined: str) -> str:
@@ -194,12 +200,15 @@ def _records(
 
 
 def implied(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two configs to compare: a version 1 document's config gains the keys it implied
-    (V1_IMPLIED_CONFIG) where the other document states them."""
+    """The two configs to compare: an older document's config gains the keys it implied
+    (IMPLIED_CONFIG) where the other document states them, and its bidirectional flag
+    becomes the direction it meant ('bi' or 'uni')."""
     ca, cb = dict(a["config"]), dict(b["config"])
-    for mine, doc, other in ((ca, a, cb), (cb, b, ca)):
-        if doc["schema_version"] == 1:
-            for k, v in V1_IMPLIED_CONFIG.items():
-                if k in other and k not in mine:
-                    mine[k] = v
+    for mine in (ca, cb):
+        if "bidirectional" in mine and "direction" not in mine:
+            mine["direction"] = "bi" if mine.pop("bidirectional") else "uni"
+    for mine, other in ((ca, cb), (cb, ca)):
+        for k, v in IMPLIED_CONFIG.items():
+            if k in other and k not in mine:
+                mine[k] = v
     return ca, cb

@@ -1,11 +1,13 @@
-"""The canonical weights, seeded init, parameter counts and framework conventions.
+"""The canonical weights, seeded init and parameter counts, for every cell.
 
 Weights are stored the way PyTorch stores them, because its layout is a superset of the others
-(two biases, an optional projection): per layer k and direction,
+(two biases, an optional projection): per layer k and direction, for a cell of G gates
+(cells/: 4 for the LSTM, 3 for the GRU),
 
-    w_ih (4H, I_k), w_hh (4H, H_out), b_ih (4H), b_hh (4H), w_hr (H_out, H) or None,
+    w_ih (G*H, I_k), w_hh (G*H, H_out), b_ih (G*H), b_hh (G*H), w_hr (H_out, H) or None,
+    w_peep (3H) or None (an LSTM's peepholes p_i, p_f, p_o),
 
-with the four gate blocks in PyTorch's order i, f, g (the candidate, C~), o. The walkthrough's
+with the gate blocks in PyTorch's order (LSTM i, f, g, o; GRU r, z, n). The walkthrough's
 notation is derived from them: W_f = [w_hh[f] | w_ih[f]] acting on X = [h_(t-1), x_t], of
 shape (H, H_out + I_k), and b_f = b_ih[f] + b_hh[f] of shape (H,).
 
@@ -23,24 +25,22 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .cells import Cell, Counts, cell_of
+from .cells.base import FloatArray, pytorch_name
 from .config import LSTMConfig
 from .errors import ConfigError
 
-FloatArray = NDArray[np.floating]
-
+#: every direction's name, in PyTorch's order (a layer runs config.directions of them)
 DIRECTIONS: tuple[str, str] = ("forward", "backward")
-
-#: PyTorch's gate order inside the 4H rows, by the walkthrough's gate letter.
-GATE_ORDER: tuple[str, ...] = ("i", "f", "c", "o")
-#: the walkthrough's order, used for display: forget, input, candidate, output.
-WALKTHROUGH_GATES: tuple[str, ...] = ("f", "i", "c", "o")
 
 
 @dataclass(frozen=True)
 class DirectionWeights:
-    """One direction of one layer, PyTorch layout, gates i, f, g, o.
+    """One direction of one layer, PyTorch layout (gates i, f, g, o for an LSTM, r, z, n for
+    a GRU: cell names which).
 
-    w_ih: (4H, I_k)   w_hh: (4H, H_out)   b_ih, b_hh: (4H,)   w_hr: (H_out, H) or None
+    w_ih: (G*H, I_k)   w_hh: (G*H, H_out)   b_ih, b_hh: (G*H,)   w_hr: (H_out, H) or None
+    w_peep: (3H,) p_i, p_f, p_o, or None
     """
 
     w_ih: FloatArray
@@ -48,15 +48,21 @@ class DirectionWeights:
     b_ih: FloatArray
     b_hh: FloatArray
     w_hr: FloatArray | None = None
+    w_peep: FloatArray | None = None
+    cell: str = "lstm"
+
+    @property
+    def kind(self) -> Cell:
+        return cell_of(self.cell)
 
     @property
     def hidden_size(self) -> int:
-        return int(self.w_ih.shape[0]) // 4
+        return int(self.w_ih.shape[0]) // self.kind.n_gates
 
     def gate_rows(self, gate: str) -> slice:
-        """The rows of gate ('i', 'f', 'c' or 'o') inside the 4H axis."""
+        """The rows of a gate (its letter, 'f', or hook point, 'forget_gate') in G*H."""
         h = self.hidden_size
-        k = GATE_ORDER.index(gate)
+        k = self.kind.gate_index(gate)
         return slice(k * h, (k + 1) * h)
 
     def gate_weight(self, gate: str) -> FloatArray:
@@ -84,37 +90,14 @@ class LSTMWeights:
             raise ConfigError(
                 f"expected {cfg.num_layers} layers of weights, got {len(self.layers)}"
             )
-        h, h_out = cfg.hidden_size, cfg.h_out
         for k, layer in enumerate(self.layers):
             if len(layer) != cfg.num_directions:
                 raise ConfigError(
                     f"layer {k}: expected {cfg.num_directions} directions, got {len(layer)}"
                 )
-            i = cfg.layer_input_size(k)
+            expected = cfg.kind.stored(cfg, k)
             for d, w in enumerate(layer):
-                expected = {
-                    "w_ih": (4 * h, i),
-                    "w_hh": (4 * h, h_out),
-                    "b_ih": (4 * h,),
-                    "b_hh": (4 * h,),
-                }
-                for name, shape in expected.items():
-                    got = getattr(w, name).shape
-                    if got != shape:
-                        raise ConfigError(
-                            f"{pytorch_name(name, k, d)}: expected shape {shape}, got {got}"
-                        )
-                if not cfg.bias and (w.b_ih.any() or w.b_hh.any()):
-                    raise ConfigError(
-                        f"layer {k} {DIRECTIONS[d]}: non-zero biases in a layer without biases"
-                    )
-                if (w.w_hr is None) != (cfg.proj_size == 0):
-                    raise ConfigError(f"{pytorch_name('w_hr', k, d)}: present iff proj_size > 0")
-                if w.w_hr is not None and w.w_hr.shape != (h_out, h):
-                    raise ConfigError(
-                        f"{pytorch_name('w_hr', k, d)}: expected shape {(h_out, h)}, "
-                        f"got {w.w_hr.shape}"
-                    )
+                _check_direction(cfg, expected, k, d, w)
 
     def __iter__(self) -> Iterator[tuple[int, int, DirectionWeights]]:
         """Yield (layer, direction index, weights) in PyTorch's order."""
@@ -123,33 +106,43 @@ class LSTMWeights:
                 yield k, d, w
 
     def to_pytorch(self) -> dict[str, FloatArray]:
-        """The weights as a PyTorch nn.LSTM state_dict of NumPy arrays (no bias_* keys
-        without biases, as nn.LSTM(bias=False) has none)."""
+        """The weights as a PyTorch state_dict of NumPy arrays, nn.LSTM's or nn.GRU's names
+        (no bias_* keys without biases, as bias=False has none). A layout PyTorch cannot
+        load (peepholes, reset_after=False, a reverse-only layer) keeps the same names: it
+        is lstm-trace's own file, which frameworks.to_torch refuses."""
         out: dict[str, FloatArray] = {}
+        names = self.config.directions
         for k, d, w in self:
             for name in pytorch_fields(self.config):
-                value = getattr(w, name)
-                if value is not None:
-                    out[pytorch_name(name, k, d)] = value
+                out[pytorch_name(name, k, names[d])] = getattr(w, name)
         return out
 
 
+def _check_direction(
+    cfg: LSTMConfig, expected: dict[str, tuple[int, ...]], k: int, d: int, w: DirectionWeights
+) -> None:
+    """One layer and direction's tensors against the cell's shapes (expected)."""
+    where = f"layer {k} {cfg.directions[d]}"
+    if w.cell != cfg.cell:
+        raise ConfigError(f"{where}: {w.cell} weights in a {cfg.cell} configuration")
+    for name in ("w_hr", "w_peep"):
+        if (getattr(w, name) is None) != (name not in expected):
+            need = "proj_size > 0" if name == "w_hr" else "peepholes"
+            raise ConfigError(f"{pytorch_name(name, k, d)}: present iff {need}")
+    for name, shape in expected.items():
+        got = getattr(w, name).shape
+        if got != shape:
+            raise ConfigError(f"{pytorch_name(name, k, d)}: expected shape {shape}, got {got}")
+    if not cfg.bias and (w.b_ih.any() or w.b_hh.any()):
+        raise ConfigError(f"{where}: non-zero biases in a layer without biases")
+
+
 def pytorch_fields(config: LSTMConfig) -> tuple[str, ...]:
-    """The tensors nn.LSTM stores per layer and direction: w_ih, w_hh, b_ih and b_hh (unless
-    bias=False), w_hr (with proj_size)."""
-    return (
-        "w_ih",
-        "w_hh",
-        *(("b_ih", "b_hh") if config.bias else ()),
-        *(("w_hr",) if config.proj_size else ()),
-    )
-
-
-def pytorch_name(field: str, layer: int, direction: int) -> str:
-    """('w_ih', 1, 1) -> 'weight_ih_l1_reverse', as nn.LSTM names its parameters."""
-    kind, part = field.split("_")
-    base = f"{'weight' if kind == 'w' else 'bias'}_{part}_l{layer}"
-    return base + ("_reverse" if direction == 1 else "")
+    """The tensors a layer and direction stores under PyTorch's names: w_ih, w_hh, b_ih and
+    b_hh (unless bias=False), w_hr (with proj_size), w_peep (with peepholes, which nn.LSTM
+    has not: lstm-trace's own name, weight_peep_l{k})."""
+    stored = config.kind.stored(config, 0)
+    return tuple(f for f in stored if config.bias or not f.startswith("b_"))
 
 
 def init_weights(config: LSTMConfig, seed: int | None = None) -> LSTMWeights:
@@ -162,7 +155,7 @@ def init_weights(config: LSTMConfig, seed: int | None = None) -> LSTMWeights:
     """
     weight_seed = _seeds(config.seed if seed is None else seed)[0]
     rng = np.random.default_rng(weight_seed)
-    h, h_out, dtype = config.hidden_size, config.h_out, np.dtype(config.dtype)
+    h, dtype = config.hidden_size, np.dtype(config.dtype)
     bound = 1.0 / np.sqrt(h)
 
     def draw(*shape: int) -> FloatArray:
@@ -170,14 +163,13 @@ def init_weights(config: LSTMConfig, seed: int | None = None) -> LSTMWeights:
 
     layers = []
     for k in range(config.num_layers):
-        i = config.layer_input_size(k)
+        shapes = config.kind.stored(config, k)
         directions = []
         for _ in range(config.num_directions):
-            w_ih, w_hh, b_ih, b_hh = draw(4 * h, i), draw(4 * h, h_out), draw(4 * h), draw(4 * h)
+            drawn = {name: draw(*shape) for name, shape in shapes.items()}  # in this order
             if not config.bias:
-                b_ih, b_hh = np.zeros_like(b_ih), np.zeros_like(b_hh)
-            w_hr = draw(h_out, h) if config.proj_size else None
-            directions.append(DirectionWeights(w_ih, w_hh, b_ih, b_hh, w_hr))
+                drawn["b_ih"], drawn["b_hh"] = (np.zeros_like(drawn[b]) for b in ("b_ih", "b_hh"))
+            directions.append(DirectionWeights(**drawn, cell=config.cell))
         layers.append(tuple(directions))
     return LSTMWeights(config, tuple(layers))
 
@@ -198,7 +190,8 @@ def _seeds(seed: int) -> list[np.random.SeedSequence]:
 def weights_from_pytorch(
     state_dict: Mapping[str, Any], config: LSTMConfig | None = None
 ) -> LSTMWeights:
-    """Build LSTMWeights from an nn.LSTM state_dict, checking every name and shape.
+    """Build LSTMWeights from an nn.LSTM or nn.GRU state_dict (config.cell says which),
+    checking every name and shape.
 
     The values may be NumPy arrays or CPU torch tensors (``model.state_dict()`` as it is).
     config None: inferred from the names and shapes, as the command line does (a prefix such
@@ -215,7 +208,7 @@ def weights_from_pytorch(
     expected = {
         pytorch_name(f, k, d)
         for k in range(config.num_layers)
-        for d in range(config.num_directions)
+        for d in config.directions
         for f in pytorch_fields(config)
     }
     missing, extra = expected - set(state_dict), set(state_dict) - expected
@@ -234,17 +227,17 @@ def weights_from_pytorch(
     layers = []
     for k in range(config.num_layers):
         directions = []
-        for d in range(config.num_directions):
+        shapes = config.kind.stored(config, k)
+        for d in config.directions:
 
-            def get(field: str, k: int = k, d: int = d) -> FloatArray:
+            def get(
+                field: str, k: int = k, d: str = d, shapes: dict[str, Any] = shapes
+            ) -> FloatArray:
                 if field.startswith("b_") and not config.bias:
-                    return np.zeros(4 * config.hidden_size, dtype=dtype)
+                    return np.zeros(shapes[field], dtype=dtype)
                 return np.asarray(state_dict[pytorch_name(field, k, d)], dtype=dtype)
 
-            w_hr = get("w_hr") if config.proj_size else None
-            directions.append(
-                DirectionWeights(get("w_ih"), get("w_hh"), get("b_ih"), get("b_hh"), w_hr)
-            )
+            directions.append(DirectionWeights(**{f: get(f) for f in shapes}, cell=config.cell))
         layers.append(tuple(directions))
     return LSTMWeights(config, tuple(layers))
 
@@ -262,21 +255,13 @@ class ParamCount:
     """Parameter counts as each framework reports them (None where it has no such layer)."""
 
     keras: int | None
-    pytorch: int
+    pytorch: int | None
+    onnx: int | None = None
 
 
 def param_count(config: LSTMConfig) -> ParamCount:
-    """Parameters per framework.
-
-    Keras: 4 * (H * (I_k + H) + H) per layer and direction (one bias; no projection layer, so
-    None when proj_size > 0). PyTorch: 4H * (I_k + H_out) + 2 * 4H (two biases) + H_out * H
-    (W_hr) per layer and direction. LSTM(32, 70): Keras 28,840, PyTorch 29,120. Without
-    biases both drop their bias terms: 4H * (I_k + H) each, 28,560 for LSTM(32, 70).
-    """
-    h, d = config.hidden_size, config.num_directions
-    b = h if config.bias else 0  # Keras's one bias per gate
-    # Keras: one bias; layers above the first read D * H (Keras has no projection)
-    keras = d * 4 * (h * (config.input_size + h) + b)
-    keras += (config.num_layers - 1) * d * 4 * (h * (d * h + h) + b)
-    pytorch = config.weight_elements()
-    return ParamCount(keras=None if config.proj_size else keras, pytorch=pytorch)
+    """Parameters per framework, as the cell counts them (cells/): LSTM(32, 70) is 28,840 in
+    Keras and 29,120 in PyTorch and ONNX, 28,560 everywhere without biases; GRU(32 -> 70)
+    is 21,840, and 21,630 in Keras with reset_after=False (which PyTorch cannot hold)."""
+    counts: Counts = config.kind.counts(config)
+    return ParamCount(keras=counts.keras, pytorch=counts.pytorch, onnx=counts.onnx)

@@ -147,7 +147,7 @@ def test_json_config_says_bias_and_validates(capsys: Any) -> None:
     assert code == 0, err
     doc = json.loads(out)
     assert doc["config"]["bias"] is False
-    assert doc["param_count"] == {"keras": 28_560, "pytorch": 28_560}
+    assert doc["param_count"] == {"keras": 28_560, "pytorch": 28_560, "onnx": 28_560}
     assert not BIAS_NAMES & {p["name"] for p in doc["parameters"]}
     gate = next(t for t in doc["tensors"] if t["name"] == "forget_gate")
     assert gate["equation"] == "sigmoid(W_f X)"
@@ -168,7 +168,7 @@ def test_table_shows_the_count_without_biases(capsys: Any) -> None:
     text = " ".join(out.split())
     assert "W_f W_i W_c W_o 70 x 102 4 x 7,140 = 28,560" in text
     assert "b_f" not in out and "no-bias" in out.splitlines()[0]
-    assert "Parameters: Keras 28,560; PyTorch 28,560; no biases" in text
+    assert "Parameters: Keras 28,560; PyTorch 28,560; ONNX 28,560; no biases" in text
     code, out, _ = run_cli(capsys, "--no-bias", "--frameworks", "--samples", "0")
     assert "b_f = none (bias=False)" in " ".join(out.split()) and "bias_ih" not in out
 

@@ -344,12 +344,12 @@ def test_returning_an_equal_copy_is_not_a_replacement() -> None:
 
 
 def test_without_hooks_the_plain_loop_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lstm_trace import recurrence
+    from lstm_trace.cells import lstm_loop
 
     def refuse(*args: Any) -> Any:
         raise AssertionError("the hooked step ran without hooks")
 
-    monkeypatch.setattr(recurrence.Recurrence, "_hooked_step", refuse)
+    monkeypatch.setattr(lstm_loop.LSTMRunner, "_hooked_step", refuse)
     out, _ = run(LSTMConfig(seq_len=5, bidirectional=True))
     assert out.shape == (5, 140)
     with pytest.raises(AssertionError, match="hooked step"):

@@ -141,9 +141,7 @@ def test_diff_equal_and_changed(tmp_path: Path, capsys: Any) -> None:
     code, out, _ = cli(capsys, "diff", a, b)
     assert code == 1
     lines = out.splitlines()
-    assert (
-        "config.hidden_size: 70 -> 64" in lines and "config.bidirectional: true -> false" in lines
-    )
+    assert "config.hidden_size: 70 -> 64" in lines and 'config.direction: "bi" -> "uni"' in lines
     assert "outputs.output: (3, 140) -> (3, 64)" in lines
     assert "param_count.keras: 57680 -> 24832" in lines
     assert "parameter W_f layer 0 backward: only in the first" in lines

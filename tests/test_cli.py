@@ -127,7 +127,10 @@ def check_golden(name: str, text: str) -> None:
         (["diff", "a.json", "b.json", "--atol", "-1"], "--atol: tolerance must be a finite"),
         (["diff", "a.json", "b.json", "--atol", "nan"], "number >= 0, got nan"),
         (["diff", "a.json", "b.json", "--atol", "inf"], "number >= 0, got inf"),
-        (["--direction", "up"], "'up' is not one of 'uni', 'bi' (see lstm-trace --help)"),
+        (
+            ["--direction", "up"],
+            "'up' is not one of 'uni', 'bi', 'reverse' (see lstm-trace --help)",
+        ),
         (["diff", "--values"], "Missing argument 'FIRST' (see lstm-trace diff --help)"),
         (["explain", "-H", "x"], "'x' is not a whole number (see lstm-trace explain --help)"),
         (["--seq-len", "0"], "--seq-len"),

@@ -68,7 +68,7 @@ def test_diff_reads_a_version_1_golden_trace(tmp_path: Path, capsys: Any) -> Non
     assert code == 0 and f"{GOLDEN_V1} and {GOLDEN_V1} have no weights digest" in err
     other = save(capsys, tmp_path / "other.json", "--seq-len", "10", "--json")
     code, out, _ = cli(capsys, "diff", GOLDEN_V1, other)  # a real change is still one
-    assert code == 1 and "config.bidirectional: true -> false" in out.splitlines()
+    assert code == 1 and 'config.direction: "bi" -> "uni"' in out.splitlines()
     assert not any(line.startswith("weights") for line in out.splitlines())
 
 

@@ -150,7 +150,7 @@ def test_jq_pipeline_runs() -> None:
     result = bash(f"bash {CI / 'jq_pipeline.sh'}", ROOT)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "true" and lines[1] == '{"keras":57680,"pytorch":58240}'
+    assert lines[0] == "true" and lines[1] == '{"keras":57680,"pytorch":58240,"onnx":58240}'
     assert len(lines) == 2 + 6 and lines[2].startswith('{"step":0,"mean":')
 
 

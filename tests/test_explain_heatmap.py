@@ -93,11 +93,18 @@ def test_heatmap_collector_keeps_the_right_values_and_downsamples() -> None:
 
     w, x = init_weights(cfg), init_input(cfg)
     forward(w, x, hooks=[hook])
-    full = HeatmapCollector(GateChoice("input_gate", 0, "backward"), 10, 4)
+    full = HeatmapCollector(
+        GateChoice("input_gate", 0, "backward"),
+        LSTMConfig(seq_len=10, hidden_size=4, bidirectional=True),
+    )
     forward(w, x, observer=full)
     expected = np.stack([v for _, v in sorted(seen, key=lambda s: s[0])])
     np.testing.assert_allclose(full.matrix(), expected, atol=1e-15)
-    small = HeatmapCollector(GateChoice("input_gate", 0, "backward"), 10, 4, max_rows=3)
+    small = HeatmapCollector(
+        GateChoice("input_gate", 0, "backward"),
+        LSTMConfig(seq_len=10, hidden_size=4, bidirectional=True),
+        max_rows=3,
+    )
     forward(w, x, observer=small)
     assert small.matrix().shape == (3, 4)  # rows = min(T, max_rows)
     # rows hold steps [0, 4), [4, 7), [7, 10): row r gets steps t with t * 3 // 10 == r
@@ -114,14 +121,16 @@ def test_fit_columns_averages_units() -> None:
 
 
 def test_parse_gate() -> None:
-    assert parse_gate("forget_gate@1:backward", 2, True) == GateChoice("forget_gate", 1, "backward")
+    assert parse_gate(
+        "forget_gate@1:backward", LSTMConfig(num_layers=2, bidirectional=True)
+    ) == GateChoice("forget_gate", 1, "backward")
     for bad, words in (
         ("hidden_state", "expected one of"),
         ("input_gate@2", "layer 2"),
         ("input_gate:backward", "no backward"),
     ):
         with pytest.raises(Exception, match=words):
-            parse_gate(bad, 2, False)
+            parse_gate(bad, LSTMConfig(num_layers=2))
 
 
 def test_heatmap_cli_piped_uses_shades_and_states_the_rule(capsys: Any, monkeypatch: Any) -> None:

@@ -366,7 +366,7 @@ def test_keras_file_converted_to_pt_runs_in_nn_lstm(case: str, tmp_path: Path) -
         arch.input_size,
         arch.hidden_size,
         num_layers=arch.num_layers,
-        bidirectional=arch.bidirectional,
+        bidirectional=arch.direction == "bi",
         batch_first=True,
     )
     lstm.load_state_dict(torch.load(target, weights_only=True))  # strict: every name matches

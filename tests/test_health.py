@@ -215,7 +215,7 @@ def test_health_and_heatmap_see_what_a_hook_made_of_a_gate() -> None:
     def remember_everything(event: HookEvent) -> Any:
         return np.ones_like(event.value) if event.name == "forget_gate" else None
 
-    collector = HeatmapCollector(parse_gate("forget_gate", 1, False), cfg.seq_len, 4)
+    collector = HeatmapCollector(parse_gate("forget_gate", cfg), cfg)
     result = trace(cfg, hooks=[remember_everything], steps="all", observers=[collector])
     forget = next(g for g in result.health["gates"] if g["gate"] == "forget_gate")
     assert forget["saturated_share"] == 1.0 and forget["values"] == 20

@@ -1,6 +1,6 @@
 """The plain loop's layouts against an independent reference.
 
-recurrence.prepare() picks, per layer and direction, how to run the recurrence: h W_hh^T for
+cells/recurrence.prepare() picks, per layer and direction, how to run the recurrence: h W_hh^T for
 B = 1, W_hh h^T for B > 1 (gate by gate for large matrices), the sigmoid halving on the
 weights or on the values, and blocks of steps sharing one buffer. Each layout is forced here
 and checked against a written-out float64 reference, with observing hooks bit-identical and
@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights, recurrence
+from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights
+from lstm_trace.cells import recurrence
+from lstm_trace.cells.lstm_loop import prepare_lstm
 from lstm_trace.weights import LSTMWeights
 
 from .test_cell import reference_forward
 
-# (name, config, patches of lstm_trace.recurrence, the layout expected of layer 0 forward)
+# (name, config, patches of lstm_trace.cells.recurrence, the layout expected of layer 0 forward)
 LAYOUTS: list[tuple[str, dict[str, Any], dict[str, int], dict[str, bool]]] = [
     (
         "row product, weights scaled",
@@ -105,7 +107,7 @@ def test_each_layout_is_taken_and_matches_the_reference(
 ) -> None:
     cfg, expected = layout
     weights, x = init_weights(cfg), init_input(cfg)
-    p = recurrence.prepare(weights.layers[0][0], cfg.seq_len, cfg.batch or 1)
+    p = prepare_lstm(weights.layers[0][0], cfg.seq_len, cfg.batch or 1).p
     assert {key: getattr(p, key) for key in expected} == expected
     cells: dict[tuple[int, str, int], np.ndarray] = {}
     hook = lambda e: cells.__setitem__((e.layer, e.direction, e.step), e.value.copy())  # noqa: E731
@@ -202,7 +204,7 @@ def test_blocks_handed_out_are_read_only() -> None:
     with pytest.raises(ValueError, match="read-only"):
         forward(weights, x, observer=lambda layer, direction, steps, block: block.fill(0))
     with pytest.raises(ValueError, match="read-only"):
-        forward(weights, x, on_block=lambda block: block.cells.fill(0))
+        forward(weights, x, on_block=lambda block: block.extra["cell_state"].fill(0))
 
 
 def test_on_block_cannot_be_combined_with_hooks() -> None:

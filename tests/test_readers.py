@@ -58,7 +58,7 @@ def test_lstmcell_state_dict_traces_as_torch_stepped_the_cell(capsys: Any) -> No
     path = FIXTURES / "cell_torch_lstmcell.npz"
     wf = read_weights(path)
     arch = wf.architecture
-    assert (arch.input_size, arch.hidden_size, arch.num_layers, arch.bidirectional) == (
+    assert (arch.input_size, arch.hidden_size, arch.num_layers, arch.direction == "bi") == (
         3,
         5,
         1,
@@ -613,7 +613,7 @@ def test_keras_bidirectional_rnn_of_lstmcell_live(tmp_path: Path) -> None:
     want = keras.ops.convert_to_numpy(model(x))
     model.save(tmp_path / "m.keras")
     wf = read_weights(tmp_path / "m.keras")
-    assert wf.architecture.bidirectional and wf.notes == ()
+    assert wf.architecture.direction == "bi" and wf.notes == ()
     np.testing.assert_allclose(traced(wf, x)[0], want, atol=1e-5)
 
 

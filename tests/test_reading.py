@@ -63,7 +63,7 @@ def test_keras_files_reproduce_keras(case: str, suffix: str, tmp_path: Path, cap
 
 def test_keras_archive_config_gives_facts() -> None:
     wf = read_weights(FIXTURES / "keras_bi.keras")
-    assert wf.framework == "keras" and wf.architecture.bidirectional
+    assert wf.framework == "keras" and wf.architecture.direction == "bi"
     assert wf.keras_config == {
         "return_sequences": True,
         "return_state": False,

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lstm_trace import LSTMConfig, init_input, recurrence, trace
+from lstm_trace import LSTMConfig, init_input, trace
+from lstm_trace.cells import recurrence
 from lstm_trace.records import RecordTable, TensorRecord
 
 
@@ -95,7 +96,7 @@ def test_steps_summarised_a_few_at_a_time_give_the_same_records(
 
     cfg = LSTMConfig(seq_len=7, batch=2, bidirectional=True)
     whole = trace(cfg, steps="all")
-    width = sum(recorders.point_size(name, 0, cfg) for name in recorders.HOOK_POINTS)
+    width = sum(recorders.point_size(name, 0, cfg) for name in cfg.kind.hook_points)
     # 3 steps at a time: a chunk's first step reads h_prev and c_prev from the chunk before
     monkeypatch.setattr(recorders, "RECORD_CHUNK", steps_at_a_time * 2 * width)
     streamed: list[TensorRecord] = []

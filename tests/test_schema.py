@@ -16,9 +16,10 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from lstm_trace import HOOK_POINTS, LSTMConfig, init_weights, trace
+from lstm_trace.cells import CELLS
 from lstm_trace.config import DTYPES
 from lstm_trace.schema import SCHEMA_NAMES, load_schema, schemas_by_id
-from lstm_trace.weights import DIRECTIONS, WALKTHROUGH_GATES
+from lstm_trace.weights import DIRECTIONS
 
 TRACE_ID = "https://lstm-trace.invalid/schema/trace-2.json"
 JSONL_ID = "https://lstm-trace.invalid/schema/trace-jsonl-2.json"
@@ -115,11 +116,20 @@ def test_load_schema_defaults_to_the_document_and_refuses_unknown_names() -> Non
 
 def test_enums_match_the_code() -> None:
     defs = load_schema()["$defs"]
-    assert tuple(defs["tensorName"]["enum"]) == HOOK_POINTS
+    points = [p for cell in CELLS.values() for p in cell.hook_points]
+    assert defs["tensorName"]["enum"] == list(dict.fromkeys(points))
+    assert tuple(defs["tensorName"]["enum"][: len(HOOK_POINTS)]) == HOOK_POINTS
     assert tuple(defs["direction"]["enum"]) == DIRECTIONS
     assert tuple(defs["dtype"]["enum"]) == DTYPES
-    names = [f"W_{g}" for g in WALKTHROUGH_GATES] + [f"b_{g}" for g in WALKTHROUGH_GATES]
-    assert defs["parameterName"]["enum"] == [*names, "W_hr"]
+    every = [
+        LSTMConfig(cell="lstm", peepholes=True, proj_size=2),
+        LSTMConfig(cell="gru"),
+        LSTMConfig(cell="gru", reset_after=False),
+    ]
+    names = [name for cfg in every for name, _ in cfg.kind.parameters(cfg, 0)]
+    assert sorted(defs["parameterName"]["enum"]) == sorted(set(names))
+    gates = [g for cell in CELLS.values() for g in cell.report_order]
+    assert defs["gateName"]["enum"] == list(dict.fromkeys(gates))
     assert defs["schemaVersion"]["const"] == 2
 
 
@@ -222,7 +232,8 @@ BROKEN_DOCUMENTS: dict[str, Callable[[Doc], None]] = {
     "parameter extra key": _set(("parameters", 0, "dtype"), "float32"),
     "parameter count 0": _set(("parameters", 0, "count"), 0),
     "param_count keras a float": _set(("param_count", "keras"), 1.5),
-    "param_count pytorch null": _set(("param_count", "pytorch"), None),
+    "param_count pytorch a string": _set(("param_count", "pytorch"), "29120"),
+    "param_count onnx missing": _delete(("param_count", "onnx")),
     "steps selected empty": _set(("steps", "selected"), []),
     "steps selected repeated": _set(("steps", "selected"), [0, 0]),
     "frameworks location direction": _set(("frameworks", "locations", 0, "direction"), "upward"),

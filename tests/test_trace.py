@@ -111,13 +111,16 @@ def test_to_dict_contract() -> None:
         "seq_len": 3,
         "batch": None,
         "num_layers": 1,
-        "bidirectional": True,
+        "cell": "lstm",
+        "direction": "bi",
         "proj_size": 0,
         "bias": True,
+        "peepholes": False,
+        "reset_after": None,
         "dtype": "float32",
         "seed": 0,
     }
-    assert d["param_count"] == {"keras": 57_680, "pytorch": 58_240}
+    assert d["param_count"] == {"keras": 57_680, "pytorch": 58_240, "onnx": 58_240}
     assert d["outputs"]["output"] == {"shape": [3, 140]}
     assert {p["direction"] for p in d["parameters"]} == {"forward", "backward"}
     record: dict[str, Any] = d["tensors"][0]

@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.text import Text
 
-from ..weights import FloatArray
+from ..cells.base import FloatArray
 from .colors import viridis_rgb
 
 LABEL = 7  # width of the step labels on the left

@@ -10,9 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cell import HOOK_POINTS
-from ..frameworks import ONNX_GATE_ORDER
-from ..locations import gate_slice, return_shapes, tensor_counts, weight_locations
+from ..cells.base import gate_slice
+from ..locations import return_shapes, tensor_counts, weight_locations
 from ..records import TensorRecord, point_size, symbol_and_equation
 from ..summary import describe
 from ..trace import Parameter, Trace
@@ -66,19 +65,18 @@ def sections(trace: Trace, frameworks: bool = False) -> list[Item]:
 
 
 def _weights(trace: Trace) -> Section:
-    """One row per kind of weight and place: 'W_f W_i W_c W_o  70 x 102  4 x 7,140 = 28,560'."""
+    """One row per kind and shape of weight and place: 'W_f W_i W_c W_o  70 x 102  4 x 7,140 =
+    28,560' (in the cell's order of its parameters)."""
     table = Section.of("Weights", "layer>", "direction", "weights", "shape, each", "count>")
     by_place: dict[tuple[int, str], list[Parameter]] = defaultdict(list)
     for p in trace.parameters:
         by_place[(p.layer, p.direction)].append(p)
     for (layer, direction), params in by_place.items():
-        kinds = [
-            [p for p in params if p.name[0] == "W" and p.name != "W_hr"],
-            [p for p in params if p.name[0] == "b"],
-            [p for p in params if p.name == "W_hr"],
-        ]
+        kinds: dict[tuple[str, tuple[int, ...]], list[Parameter]] = defaultdict(list)
+        for p in params:
+            kinds[(p.name.split("_")[0], p.shape)].append(p)
         first = True
-        for group in filter(None, kinds):
+        for group in kinds.values():
             each = group[0].count
             total = (
                 f"{len(group)} x {each:,} = {each * len(group):,}"
@@ -97,19 +95,24 @@ def _weights(trace: Trace) -> Section:
 
 
 def _counts(trace: Trace) -> Note:
+    """'Parameters: Keras 28,840; PyTorch 29,120; ONNX 29,120, ...', none where a framework
+    has no such layer, and why."""
     cfg, count = trace.config, trace.param_count
-    keras = (
-        "none in Keras (it has no projection)" if count.keras is None else f"Keras {count.keras:,}"
-    )
-    if not cfg.bias:
-        return Note(
-            f"Parameters: {keras}; PyTorch {count.pytorch:,}; no biases (PyTorch bias=False, "
-            "Keras use_bias=False)."
+    missing = cfg.kind.unsupported(cfg)
+    parts = []
+    for name, title, value in (
+        ("keras", "Keras", count.keras),
+        ("pytorch", "PyTorch", count.pytorch),
+        ("onnx", "ONNX", count.onnx),
+    ):
+        parts.append(
+            f"none in {title} ({missing[name]})" if value is None else f"{title} {value:,}"
         )
-    return Note(
-        f"Parameters: {keras}; PyTorch {count.pytorch:,}, whose second bias b_hh adds "
-        f"4 x {cfg.hidden_size} per layer and direction."
-    )
+    if not cfg.bias:
+        tail = "no biases (PyTorch bias=False, Keras use_bias=False)"
+    else:
+        tail = cfg.kind.bias_note(cfg)
+    return Note(f"Parameters: {'; '.join(parts)}; {tail}.")
 
 
 def _cell_tables(trace: Trace) -> list[Item]:
@@ -125,18 +128,19 @@ def _cell_tables(trace: Trace) -> list[Item]:
             above = ", ".join(str(k) for k in range(1, cfg.num_layers))
             title = f"The cell, layer{'s' if cfg.num_layers > 2 else ''} {above}"
         table = Section.of(title, "tensor", "symbol", "size>", "equation")
-        for name in HOOK_POINTS:
+        for name in cfg.kind.hook_points:
             symbol, equation = symbol_and_equation(name, layer, "forward", cfg)
             size = point_size(name, layer, cfg)
             if name == "concat":
                 equation += f": {cfg.h_out} + {cfg.layer_input_size(layer)} = {size}"
             table.add(name, symbol, str(size), equation)
         out.append(table)
-    if cfg.bidirectional:
+    if "backward" in cfg.directions:
+        states = " and ".join(("h_prev", *cfg.kind.carried))
         out.append(
             Note(
-                "The backward direction reads x_t from t = T-1 down to 0; its h_prev and "
-                "c_prev at step t are its states from step t+1."
+                f"The backward direction reads x_t from t = T-1 down to 0; its {states} at "
+                "step t are its states from step t+1."
             )
         )
     return out
@@ -220,21 +224,15 @@ def health_note(health: dict[str, Any]) -> str:
 
 def _health(trace: Trace) -> list[Item]:
     """Saturated share per gate over every step (not only the traced ones), stuck units."""
+    order = trace.config.kind.report_order
     section = Section.of(
         "Gate health, every step (saturated share)",
         "layer>",
         "direction",
-        "forget",
-        "input",
-        "candidate",
-        "output",
+        *(g.removesuffix("_gate") for g in order),
     )
     for (layer, direction), gates in health_cells(trace.health).items():
-        section.add(
-            str(layer),
-            direction,
-            *(gates.get(g, "") for g in ("forget_gate", "input_gate", "candidate", "output_gate")),
-        )
+        section.add(str(layer), direction, *(gates.get(g, "") for g in order))
     rule = (
         "Saturated: sigmoid gates below 0.05 or above 0.95, the candidate beyond +-0.95; "
         "stuck: a unit that never moves. "
@@ -245,30 +243,33 @@ def _health(trace: Trace) -> list[Item]:
 def framework_tables(trace: Trace) -> list[Item]:
     """PyTorch, Keras and ONNX views of this configuration, for people moving weights."""
     cfg = trace.config
-    h = cfg.hidden_size
+    cell, h = cfg.kind, cfg.hidden_size
     gates = Section.of(
-        "Gate slices of the 4H axis",
+        f"Gate slices of the {cell.n_gates}H axis",
         "gate",
         "PyTorch rows",
         "Keras columns",
         "ONNX rows",
     )
-    for g, name in (("f", "forget"), ("i", "input"), ("c", "candidate"), ("o", "output")):
+    for name in cell.report_order:
+        g = cell.gate(name)
         gates.add(
-            f"{g} ({name})",
-            gate_slice(g, h),
-            gate_slice(g, h),
-            gate_slice(g, h, ONNX_GATE_ORDER),
+            f"{g.letter} ({name.removesuffix('_gate')})",
+            gate_slice(cell.gates.index(g), h),
+            gate_slice(g.keras, h),
+            gate_slice(g.onnx, h),
         )
     rows = {r["name"]: r for r in weight_locations(cfg)}
-    b_f = rows.get("b_f", {"pytorch": "none (bias=False)", "keras": "none (use_bias=False)"})
+    w = f"W_{cell.gate(cell.report_order[0]).letter}"
+    b = rows.get("b" + w[1:], {"pytorch": "none (bias=False)", "keras": "none (use_bias=False)"})
+    orders = cell.orders
     example = Note(
-        "Gate order: PyTorch i f g o, Keras i f c o, ONNX i o f c.\n"
-        f"Layer 0 forward: W_f = {rows['W_f']['pytorch']}, b_f = {b_f['pytorch']}.\n"
-        f"Keras: W_f = {rows['W_f']['keras']},\nb_f = {b_f['keras']}.\n"
+        f"Gate order: PyTorch {orders['pytorch']}, Keras {orders['keras']}, "
+        f"ONNX {orders['onnx']}.\n"
+        f"Layer 0 {cfg.directions[0]}: {w} = {rows[w]['pytorch']}, b{w[1:]} = {b['pytorch']}.\n"
+        f"Keras: {w} = {rows[w]['keras']},\nb{w[1:]} = {b['keras']}.\n"
         "Layer k is l<k>, the backward direction adds _reverse (Keras: the backward layer of "
-        "Bidirectional)."
-        + (" PyTorch's second bias has no Keras twin: converting sums them." if cfg.bias else "")
+        "Bidirectional)." + (f" {cell.bias_note(cfg)}." if cfg.bias else "")
     )
     stored = Section.of("Stored tensors", "framework", "tensor", "shape", "count>")
     counts = tensor_counts(cfg)
@@ -280,14 +281,16 @@ def framework_tables(trace: Trace) -> list[Item]:
                 shape_text(e["shape"]),
                 f"{e['count']:,}",
             )
-    if not counts["keras"]:
-        stored.add("keras", "none: Keras has no LSTM projection", "", "")
+    missing = cell.unsupported(cfg)
+    for framework in ("pytorch", "keras"):
+        if framework in missing:
+            stored.add(framework, f"none: {missing[framework]}", "", "")
     returns = Section.of("What each framework returns", "framework", "value", "shape")
     shapes = return_shapes(cfg)
     for framework in ("pytorch", "keras"):
         table = shapes[framework]
         if table is None:
-            returns.add(framework, "no equivalent layer (projection)", "")
+            returns.add(framework, f"no equivalent layer ({missing.get(framework, '')})", "")
             continue
         for i, (name, value) in enumerate(table.items()):
             text = (
@@ -300,7 +303,8 @@ def framework_tables(trace: Trace) -> list[Item]:
             returns.add(framework if i == 0 else "", name, text)
     parts: list[Item] = [gates, example, stored, returns]
     if len(shapes["h_n_index"]) > 1:
-        index = Section.of("h_n and c_n index", "index>", "layer>", "direction")
+        states = "h_n and c_n" if cell.carried else "h_n"
+        index = Section.of(f"{states} index", "index>", "layer>", "direction")
         for e in shapes["h_n_index"]:
             index.add(str(e["index"]), str(e["layer"]), e["direction"])
         parts.append(index)

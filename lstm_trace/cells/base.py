@@ -1,0 +1,217 @@
+"""What a cell is: the one description of a recurrence's gates, states, hook points and weights.
+
+Every shape in lstm-trace follows from a cell's gate count G, as nn.RNNBase's ``mode`` sets it
+(G = 4 for the LSTM, 3 for the GRU): a layer and direction stores w_ih (G*H, I_k), w_hh
+(G*H, H_out), b_ih and b_hh (G*H,), in PyTorch's row order of the gates. Each cell module
+(lstm.py, gru.py) describes its gates, hook points, equations, parameters and counts, and
+holds its step arithmetic; everything else asks the cell (config.cell, cells.cell_of).
+
+No I/O, nothing about how results are shown.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # annotations only: config imports the cells to validate against them
+    from ..config import LSTMConfig
+
+FloatArray = NDArray[np.floating]
+
+#: the forward pass works on blocks of steps of about this many numbers (16 MB in float32):
+#: one matrix product for an ordinary sequence, bounded memory for a very long one.
+PROJECTION_BLOCK = 1 << 22
+
+#: Calls the hooks of one layer and direction at one hook point: (name, step, value (B, n))
+#: -> (the value or its replacement, whether it was replaced).
+Fire = Callable[[str, int, FloatArray], tuple[FloatArray, bool]]
+#: Receives a block's steps (visiting order) and its gate activations (c, B, G*H).
+Watch = Callable[[Sequence[int], FloatArray], None]
+#: Receives a block's steps and every array a StepBlock holds (cell.forward makes one).
+Whole = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate: its hook point, the walkthrough's letter (W_f, b_f) and symbol (f_t), its
+    activation, and its block's position in each framework's order (PyTorch's is its index
+    in Cell.gates)."""
+
+    name: str  # the hook point: 'forget_gate'
+    letter: str  # 'f'
+    symbol: str  # 'f_t'
+    activation: str  # 'sigmoid' or 'tanh'
+    keras: int  # position in Keras's kernel columns
+    onnx: int  # position in ONNX's W, R and B
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Parameter counts as each framework reports them; None where it has no such layer."""
+
+    pytorch: int | None
+    keras: int | None
+    onnx: int | None
+
+
+class Cell(ABC):
+    """A recurrent cell: everything that is specific to it, described once."""
+
+    #: 'lstm' or 'gru': config.cell and the JSON document's config.cell
+    name: str
+    #: 'LSTM' or 'GRU', for messages
+    title: str
+    #: the gates in PyTorch's row order
+    gates: tuple[Gate, ...]
+    #: each framework's order of the gate blocks in its own letters: {"pytorch": "i f g o"}
+    orders: ClassVar[dict[str, str]]
+    #: the gates' hook points in the walkthrough's order (reports, tables)
+    report_order: tuple[str, ...]
+    #: every hook point, in the order they fire within a step
+    hook_points: tuple[str, ...]
+    #: hook points whose value is another's at the step visited before (h_prev: hidden_state)
+    previous: ClassVar[dict[str, str]]
+    #: the hook points of the states carried from step to step besides h: ('c_prev',) for
+    #: the LSTM (its C), () for the GRU
+    carried: tuple[str, ...]
+
+    @property
+    def n_gates(self) -> int:
+        """G: the gate blocks of w_ih's rows."""
+        return len(self.gates)
+
+    def gate(self, name: str) -> Gate:
+        """The gate of a hook point name ('forget_gate') or letter ('f')."""
+        for g in self.gates:
+            if name in (g.name, g.letter):
+                return g
+        raise KeyError(name)
+
+    def gate_index(self, name: str) -> int:
+        """The gate's block in PyTorch's row order (and in a StepBlock's gates)."""
+        return self.gates.index(self.gate(name))
+
+    @abstractmethod
+    def validate(self, config: LSTMConfig) -> None:
+        """Refuse options this cell has no use for (ConfigError)."""
+
+    @abstractmethod
+    def point_size(self, name: str, layer: int, config: LSTMConfig) -> int:
+        """n, the size of a hook point's value ((n,) unbatched, (B, n) batched)."""
+
+    @abstractmethod
+    def symbol_and_equation(
+        self, name: str, layer: int, direction: str, config: LSTMConfig
+    ) -> tuple[str, str]:
+        """The walkthrough's symbol and equation of a hook point."""
+
+    @abstractmethod
+    def parameters(self, config: LSTMConfig, layer: int) -> list[tuple[str, tuple[int, ...]]]:
+        """The weights of one layer and direction in the walkthrough's notation, with shapes."""
+
+    @abstractmethod
+    def stored(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]]:
+        """The tensors one layer and direction keeps (PyTorch's layout, DirectionWeights'
+        fields) with their shapes; biases are kept (zero) without bias."""
+
+    @abstractmethod
+    def locations(self, config: LSTMConfig, layer: int, direction: str) -> list[dict[str, str]]:
+        """Where each walkthrough weight of one layer and direction lives in PyTorch, Keras
+        and ONNX: [{"name", "pytorch", "keras", "onnx"}, ...]."""
+
+    @abstractmethod
+    def keras_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]] | None:
+        """Keras's variables of one layer and direction with their shapes; None where Keras
+        has no such layer."""
+
+    @abstractmethod
+    def unsupported(self, config: LSTMConfig) -> dict[str, str]:
+        """The frameworks that have no such layer, each with why: {"keras": "Keras has no
+        projection"}. Their counts are None, and converting to them is refused."""
+
+    @abstractmethod
+    def bias_note(self, config: LSTMConfig) -> str:
+        """What the frameworks' biases are, for the counts line (a layer with biases)."""
+
+    @abstractmethod
+    def counts(self, config: LSTMConfig) -> Counts:
+        """Parameters as PyTorch, Keras and ONNX count them."""
+
+    @abstractmethod
+    def runner(self, config: LSTMConfig, w: Any, seq: FloatArray, out: FloatArray) -> Runner:
+        """The recurrence of one layer and direction: w its DirectionWeights, seq (T, B, I_k),
+        out the (T, B, H_out) view it writes h_t into."""
+
+    @abstractmethod
+    def reference_step(
+        self,
+        config: LSTMConfig,
+        w: Any,
+        x: FloatArray,
+        h: FloatArray,
+        states: tuple[FloatArray, ...],
+    ) -> tuple[FloatArray, tuple[FloatArray, ...], dict[str, FloatArray]]:
+        """One step written as the equations read, in float64 and without any of the fast
+        loop's tricks: x (B, I_k), h (B, H_out), states the carried ones (B, H) ->
+        (h_t, carried states, every hook point's value). The definition the tests hold the
+        fast loop and the hooked step to."""
+
+    @abstractmethod
+    def block_values(
+        self, block: Any, taken: Any, before: NDArray[np.int64]
+    ) -> dict[str, FloatArray]:
+        """Every hook point's values at rows `taken` of a StepBlock, (r, B, n); `before`
+        holds the rows of the steps visited just before them (outside the block: the
+        block's `before` states)."""
+
+
+def pytorch_name(field: str, layer: int, direction: int | str) -> str:
+    """('w_ih', 1, 1) -> 'weight_ih_l1_reverse', as nn.LSTM and nn.GRU name their
+    parameters; direction is an index into DIRECTIONS or the direction's name (a
+    reverse-only layer's one direction is 'backward': '_reverse')."""
+    kind, part = field.split("_")
+    base = f"{'weight' if kind == 'w' else 'bias'}_{part}_l{layer}"
+    backward = direction in (1, "backward")
+    return base + ("_reverse" if backward else "")
+
+
+def gate_slice(position: int, hidden: int, offset: int = 0) -> str:
+    """2, 70 -> '140:210': the rows (PyTorch, ONNX) or columns (Keras) of the gate block at
+    position, shifted by offset (ONNX's recurrent biases follow the input ones)."""
+    start = position * hidden + offset
+    return f"{start}:{start + hidden}"
+
+
+def x_equation(layer: int, config: LSTMConfig) -> tuple[str, str]:
+    """x's symbol and equation: the input at layer 0, the layer below's h_t above it."""
+    if layer == 0:
+        return "x_t", "input at step t"
+    below = "[forward h_t, backward h_t]" if config.bidirectional else "h_t"
+    return "x_t", f"{below} of layer {layer - 1}"
+
+
+class Runner(ABC):
+    """The recurrence of one layer and direction over a whole sequence."""
+
+    @abstractmethod
+    def run(
+        self,
+        h: FloatArray,
+        states: tuple[FloatArray, ...],
+        *,
+        backward: bool,
+        fire: Fire | None,
+        active: frozenset[int] | None,
+        watch: Watch | None = None,
+        whole: Whole | None = None,
+    ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
+        """Step through time (T-1 down to 0 when backward); return the final (h, states).
+        watch receives each block's gate activations, rows in time order, after any hook's
+        replacement; whole receives (steps, x, gates, hidden, h_before, extra, before):
+        extra and before are dicts of the cell's own arrays (StepBlock's fields)."""

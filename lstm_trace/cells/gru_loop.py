@@ -1,0 +1,160 @@
+"""The GRU's recurrence over one layer and direction, laid out for speed (cells/gru.py has the
+equations, recurrence.py what every cell shares).
+
+Per step, with gi = x_t W_ih^T + b projected a block at a time (r and z columns carry the sum
+of both biases, n only b_in) and the sigmoid columns pre-scaled by 0.5:
+
+    reset_after=True:   gh = h W_hh^T (3H, pre-scaled), gh_n += b_hn
+                        r, z = 0.5 tanh(gi_rz + gh_rz) + 0.5;  rh = r * gh_n
+    reset_after=False:  gh = h W_hh[rz]^T (2H, pre-scaled);  r, z as above;  rh = r * h
+                        gi_n += rh W_hn^T
+    n = tanh(gi_n + rh);  h_t = n + z * (h_(t-1) - n)
+
+(h_t = (1 - z) n + z h_(t-1), one multiplication fewer). The block buffer is turned into the
+activations [r, z, n] in place; rh goes into a block of its own (the reset_hidden hook
+point), and h_t straight into the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .base import Fire, FloatArray, Runner, Watch, Whole
+from .recurrence import Blocks, Prepared, gains, prepare
+
+#: the activations of the 3H rows, PyTorch's order r, z, n
+ACTIVATIONS = ("sigmoid", "sigmoid", "tanh")
+
+
+@dataclass(frozen=True)
+class GRUPrepared:
+    """The shared layout (recurrence.Prepared) and the candidate's recurrent part."""
+
+    p: Prepared
+    b_hn: FloatArray  # (1, H) added to h W_hn^T inside the reset (reset_after=True)
+    w_hn_t: FloatArray | None  # (H, H) W_hn^T, applied to r * h (reset_after=False)
+
+
+def prepare_gru(w: Any, steps: int, batch: int, reset_after: bool) -> GRUPrepared:
+    """One direction's DirectionWeights laid out for `steps` steps of `batch` rows."""
+    h, dtype = w.hidden_size, w.w_ih.dtype
+    gain = gains(ACTIVATIONS, h, dtype)
+    rz = slice(0, 2 * h)
+    if reset_after:
+        bias = np.concatenate([w.b_ih[rz] + w.b_hh[rz], w.b_ih[2 * h :]])
+        p = prepare(w.w_ih, w.w_hh, bias, gain, gain, h, steps, batch)
+        return GRUPrepared(p, w.b_hh[None, 2 * h :].copy(), None)
+    bias = w.b_ih + w.b_hh  # b_hn sits outside the reset: it joins b_in
+    p = prepare(w.w_ih, w.w_hh[rz], bias, gain, gain[rz], h, steps, batch)
+    return GRUPrepared(p, np.zeros((1, h), dtype), np.ascontiguousarray(w.w_hh[2 * h :].T))
+
+
+class GRURunner(Runner):
+    """The recurrence of one GRU layer and direction over the whole sequence."""
+
+    def __init__(self, w: Any, seq: FloatArray, out: FloatArray, reset_after: bool):
+        steps, batch = seq.shape[:2]
+        self.gp = prepare_gru(w, steps, batch, reset_after)
+        self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H) view
+        self.blocks = Blocks(self.gp.p, seq)
+        self.resets = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
+
+    def run(
+        self,
+        h: FloatArray,
+        states: tuple[FloatArray, ...],
+        *,
+        backward: bool,
+        fire: Fire | None,
+        active: frozenset[int] | None,
+        watch: Watch | None = None,
+        whole: Whole | None = None,
+    ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
+        """Each block's projection becomes the activations [r, z, n] of its steps in place
+        (rows in time order, a hook's replacements in), handed to `watch`; `whole` gets the
+        reset_hidden block as well."""
+        gp, p = self.gp, self.gp.p
+        hs = p.gain.shape[0] // 3
+        scratch = p.buffer(h.shape[0])
+        rec = scratch if p.row else scratch.T  # (B, rows) view of h W_hh^T
+        rec_rz, rec_n = rec[:, : 2 * hs], rec[:, 2 * hs :]
+        gain, offset = p.gain[None, : 2 * hs], p.offset[None, : 2 * hs]
+        b_hn, w_hn_t = gp.b_hn, gp.w_hn_t
+        tmp = np.empty(h.shape, h.dtype)
+        way = slice(None, None, -1) if backward else slice(None)
+        tanh, multiply = np.tanh, np.multiply
+        for ts, block in self.blocks(backward):
+            rz_cols = block[:, :, : 2 * hs][way]
+            r_cols, z_cols, n_cols = (block[:, :, k * hs : (k + 1) * hs][way] for k in range(3))
+            outs = self.out[ts.start : ts.stop][way]
+            resets = self.resets[: len(ts)]
+            h_before = h
+            for t, row, rz, r, z, n, y, rh in zip(
+                ts[way], block[way], rz_cols, r_cols, z_cols, n_cols, outs, resets[way],
+                strict=True,
+            ):  # fmt: skip
+                if fire is not None and (active is None or t in active):
+                    y[...], rh[...], row[...] = self._hooked_step(t, row, h, fire, scratch)
+                    h = y
+                    continue
+                p.recurrent(h, scratch)
+                rz += rec_rz
+                tanh(rz, rz)
+                rz *= gain
+                rz += offset  # r and z
+                if w_hn_t is None:
+                    rec_n += b_hn
+                    multiply(r, rec_n, rh)  # rh = r * (W_hn h + b_hn)
+                    n += rh
+                else:
+                    multiply(r, h, rh)  # rh = r * h
+                    n += rh @ w_hn_t
+                tanh(n, n)
+                np.subtract(h, n, tmp)
+                tmp *= z
+                np.add(n, tmp, y)  # h_t = n + z * (h_(t-1) - n)
+                h = y
+            if watch is not None:
+                watch(ts[way], block)
+            if whole is not None:
+                x = self.seq[ts.start : ts.stop]
+                hidden = self.out[ts.start : ts.stop]
+                whole(ts[way], x, block, hidden, h_before, {"reset_hidden": resets}, {})
+        return h, ()
+
+    def _hooked_step(
+        self, t: int, xproj: FloatArray, h: FloatArray, fire: Fire, scratch: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The same arithmetic as the plain step, every intermediate offered to hooks.
+
+        xproj: the step's pre-scaled x_t W_ih^T + b (B, 3H). Returns (h_t, rh_t, the gate
+        activations [r, z, n] as they flowed on, replacements in)."""
+        gp, p = self.gp, self.gp.p
+        hs = p.gain.shape[0] // 3
+        x_t, x_new = fire("x", t, self.seq[t])
+        h, _ = fire("h_prev", t, h)
+        concat, cat_new = fire("concat", t, np.concatenate([h, x_t], axis=1))
+        if x_new or cat_new:
+            n_h = h.shape[1]
+            h, xproj = concat[:, :n_h], p.project(concat[:, n_h:], np.empty_like(xproj))
+        rec = p.recurrent(h, scratch)
+        rz = xproj[:, : 2 * hs] + rec[:, : 2 * hs]  # as the plain step: bit-identical
+        np.tanh(rz, rz)
+        rz *= p.gain[None, : 2 * hs]
+        rz += p.offset[None, : 2 * hs]
+        r, _ = fire("reset_gate", t, rz[:, :hs])
+        z, _ = fire("update_gate", t, rz[:, hs:])
+        n: FloatArray
+        if gp.w_hn_t is None:
+            rh, _ = fire("reset_hidden", t, r * (rec[:, 2 * hs :] + gp.b_hn))
+            n = xproj[:, 2 * hs :] + rh
+        else:
+            rh, _ = fire("reset_hidden", t, r * h)
+            n = xproj[:, 2 * hs :] + rh @ gp.w_hn_t
+        n, _ = fire("candidate", t, np.tanh(n))
+        h_t: FloatArray = n + (h - n) * z
+        h_t, _ = fire("hidden_state", t, h_t)
+        return h_t, rh, np.concatenate([r, z, n], axis=1)
