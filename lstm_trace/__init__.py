@@ -16,6 +16,7 @@ from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
 from .expect import assert_shapes
+from .frameworks import weights_from_pytorch
 from .reading import load_weights
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
@@ -27,7 +28,6 @@ from .weights import (
     init_input,
     init_weights,
     param_count,
-    weights_from_pytorch,
 )
 
 __all__ = [

@@ -14,7 +14,14 @@ layer k and direction in PyTorch's order (layer 0 forward, layer 0 backward, lay
 
 each tensor as one line ``name shape\\n`` (shape as comma-separated dimensions, e.g.
 ``weight_ih_l0 280,32``) followed by its values as float32, little-endian, in C order. The
-stream starts with the line ``lstm-trace weights v1\\n``.
+stream starts with the line ``lstm-trace weights v1\\n``. Peepholes add
+``weight_peep_l{k}[_reverse]`` (3H,) p_i, p_f, p_o after the others of their layer and
+direction.
+
+A GRU's stream has a second line, ``cell gru\\n`` (``cell gru reset_before\\n`` with
+reset_after=False), and keeps both biases, ``bias_ih`` and ``bias_hh`` (3H,) with rows r, z,
+n: b_hn sits inside the reset gate's product, so the sum would not say what the cell
+computes. With reset_after=False only their sum acts, and it is hashed as ``bias``.
 
 Why this form:
 
@@ -49,23 +56,41 @@ _CANONICAL = np.dtype("<f4")  # float32, little-endian, whatever the machine
 def canonical_tensors(weights: LSTMWeights) -> list[tuple[str, FloatArray]]:
     """The (name, float32 array) pairs the digest hashes, in the order it hashes them."""
     out: list[tuple[str, FloatArray]] = []
+    cfg = weights.config
+    both = cfg.cell == "gru" and cfg.reset_after  # b_hn inside the reset: no sum
     for k, d, w in weights:
-        suffix = f"_l{k}" + ("_reverse" if d else "")
-        # each bias rounded to float32 first, so that the run's dtype does not matter
-        bias = w.b_ih.astype(_CANONICAL).astype(np.float64) + w.b_hh.astype(_CANONICAL)
+        suffix = f"_l{k}" + ("_reverse" if cfg.directions[d] == "backward" else "")
         out += [
             (f"weight_ih{suffix}", w.w_ih.astype(_CANONICAL)),
             (f"weight_hh{suffix}", w.w_hh.astype(_CANONICAL)),
-            (f"bias{suffix}", bias.astype(_CANONICAL)),
         ]
+        if both:
+            out += [
+                (f"bias_{p}{suffix}", b.astype(_CANONICAL))
+                for p, b in (("ih", w.b_ih), ("hh", w.b_hh))
+            ]
+        else:
+            # each bias rounded to float32 first, so that the run's dtype does not matter
+            bias = w.b_ih.astype(_CANONICAL).astype(np.float64) + w.b_hh.astype(_CANONICAL)
+            out.append((f"bias{suffix}", bias.astype(_CANONICAL)))
         if w.w_hr is not None:
             out.append((f"weight_hr{suffix}", w.w_hr.astype(_CANONICAL)))
+        if w.w_peep is not None:
+            out.append((f"weight_peep{suffix}", w.w_peep.astype(_CANONICAL)))
     return out
+
+
+def _cell_line(weights: LSTMWeights) -> bytes:
+    """The stream's second line for a GRU; none for an LSTM, whose digests stay as they were."""
+    cfg = weights.config
+    if cfg.cell == "lstm":
+        return b""
+    return f"cell {cfg.cell}{'' if cfg.reset_after else ' reset_before'}\n".encode("ascii")
 
 
 def weights_digest(weights: LSTMWeights) -> str:
     """'sha256:' and the SHA-256 of the canonical form (see the module's docstring)."""
-    h = hashlib.sha256(_MAGIC)
+    h = hashlib.sha256(_MAGIC + _cell_line(weights))
     with np.errstate(over="ignore"):  # a float64 beyond float32's range is inf: still hashed
         tensors = canonical_tensors(weights)
     for name, array in tensors:

@@ -18,12 +18,10 @@ state_dict, the counts) has a bias.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from .cells import Cell, Counts, cell_of
 from .cells.base import FloatArray, pytorch_name
@@ -185,69 +183,6 @@ def init_input(config: LSTMConfig, seed: int | None = None) -> FloatArray:
 def _seeds(seed: int) -> list[np.random.SeedSequence]:
     # Independent streams for weights and input: changing T never changes the weights.
     return np.random.SeedSequence(seed).spawn(2)
-
-
-def weights_from_pytorch(
-    state_dict: Mapping[str, Any], config: LSTMConfig | None = None
-) -> LSTMWeights:
-    """Build LSTMWeights from an nn.LSTM or nn.GRU state_dict (config.cell says which),
-    checking every name and shape.
-
-    The values may be NumPy arrays or CPU torch tensors (``model.state_dict()`` as it is).
-    config None: inferred from the names and shapes, as the command line does (a prefix such
-    as 'encoder.lstm.' is found and dropped; the dtype is the tensors', float32 if mixed).
-    With config.bias False the state_dict has no bias_* keys (nn.LSTM(bias=False)), and the
-    weights get zero biases."""
-    state_dict = {k: _as_array(v) for k, v in state_dict.items()}
-    if config is None:
-        from .frameworks import infer_pytorch, strip_pytorch_prefix
-
-        state_dict = strip_pytorch_prefix(state_dict)
-        config = infer_pytorch(state_dict).config()
-    dtype = np.dtype(config.dtype)
-    expected = {
-        pytorch_name(f, k, d)
-        for k in range(config.num_layers)
-        for d in config.directions
-        for f in pytorch_fields(config)
-    }
-    missing, extra = expected - set(state_dict), set(state_dict) - expected
-    if missing or extra:
-        raise ConfigError(
-            "state_dict does not match the configuration: "
-            + "; ".join(
-                part
-                for part in (
-                    f"missing {', '.join(sorted(missing))}" if missing else "",
-                    f"unexpected {', '.join(sorted(extra))}" if extra else "",
-                )
-                if part
-            )
-        )
-    layers = []
-    for k in range(config.num_layers):
-        directions = []
-        shapes = config.kind.stored(config, k)
-        for d in config.directions:
-
-            def get(
-                field: str, k: int = k, d: str = d, shapes: dict[str, Any] = shapes
-            ) -> FloatArray:
-                if field.startswith("b_") and not config.bias:
-                    return np.zeros(shapes[field], dtype=dtype)
-                return np.asarray(state_dict[pytorch_name(field, k, d)], dtype=dtype)
-
-            directions.append(DirectionWeights(**{f: get(f) for f in shapes}, cell=config.cell))
-        layers.append(tuple(directions))
-    return LSTMWeights(config, tuple(layers))
-
-
-def _as_array(value: Any) -> NDArray[Any]:
-    """A NumPy array from an array or a torch tensor (detached and moved to the CPU first, so
-    that parameters with requires_grad and tensors on a GPU are read too)."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 @dataclass(frozen=True)

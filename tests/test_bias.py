@@ -17,7 +17,7 @@ from lstm_trace import LSTMConfig, trace
 from lstm_trace.cell import forward
 from lstm_trace.errors import ConfigError
 from lstm_trace.explain import explain
-from lstm_trace.frameworks import to_keras
+from lstm_trace.frameworks import to_keras, weights_from_pytorch
 from lstm_trace.locations import frameworks_dict, tensor_counts, weight_locations
 from lstm_trace.reading import read_weights
 from lstm_trace.resolve import resolve
@@ -28,7 +28,6 @@ from lstm_trace.weights import (
     init_input,
     init_weights,
     param_count,
-    weights_from_pytorch,
 )
 
 from .conftest import FIXTURES, load_torch_fixture, run_cli, tolerance

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lstm_trace import ConfigError, LSTMConfig, init_input, init_weights, param_count
-from lstm_trace.weights import pytorch_name, weights_from_pytorch
+from lstm_trace.frameworks import weights_from_pytorch
+from lstm_trace.weights import pytorch_name
 
 
 @pytest.mark.parametrize(
