@@ -10,13 +10,12 @@ Public API::
     assert_shapes(cfg, output=(3, 70), W_f=(70, 102), params_keras=28_840)
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
+from .ci.expect import assert_shapes
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
-from .expect import assert_shapes
-from .reading import load_weights
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .trace import Parameter, Trace, trace
@@ -29,6 +28,9 @@ from .weights import (
     param_count,
     weights_from_pytorch,
 )
+
+if TYPE_CHECKING:
+    from .formats.reading import load_weights
 
 __all__ = [
     "HOOK_POINTS",
@@ -62,7 +64,13 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """__version__, read from the package metadata when first asked for (importlib.metadata
-    costs some 15 ms of start-up that most runs do not need)."""
+    costs some 15 ms of start-up that most runs do not need), and load_weights, whose readers
+    (zip, HDF5 and torch glue, some 10 ms) load when it is first asked for."""
+    if name == "load_weights":
+        from .formats.reading import load_weights  # lazy: the readers, see above
+
+        globals()["load_weights"] = load_weights
+        return load_weights
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

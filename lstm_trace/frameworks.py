@@ -77,7 +77,7 @@ def strip_pytorch_prefix(state: Mapping[str, NDArray[Any]]) -> dict[str, NDArray
     (weight_ih -> weight_ih_l0). Several LSTMs are ambiguous: refused, listed. A GRU or RNN
     without an LSTM is named (layer_kinds.pick_pytorch_lstm, which also lists what is left out).
     """
-    from .layer_kinds import pick_pytorch_lstm
+    from .formats.layer_kinds import pick_pytorch_lstm
 
     return pick_pytorch_lstm(state).state
 
@@ -152,7 +152,7 @@ def infer_keras(layers: list[KerasLayer]) -> Architecture:
     """The architecture of stacked Keras LSTM (or Bidirectional(LSTM)) layers."""
     if not layers:
         raise ConfigError("no Keras LSTM weights found (no kernel, recurrent_kernel, bias)")
-    from .layer_kinds import keras_kind_error
+    from .formats.layer_kinds import keras_kind_error
 
     not_lstm = keras_kind_error(layers)  # a GRU or SimpleRNN, by its recurrent_kernel
     if not_lstm is not None:

@@ -15,22 +15,10 @@ from typing import Annotated
 
 import typer
 
-from .cli_output import (
-    Format,
-    Request,
-    answer_dropped,
-    check_targets,
-    data_console,
-    note,
-    outputs_to_stdout,
-    report_expectations,
-    run_and_render,
-    save_exports,
-    save_results,
-    saving_format,
-)
-from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
-from .errors import LSTMTraceError, ReaderGone
+from ..ci.expect import Checker, parse
+from ..config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
+from ..errors import LSTMTraceError, ReaderGone
+from ..formats.weight_kinds import SaveAs, to_help
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -74,8 +62,21 @@ from .options import (
     config_options,
     typed_options,
 )
-from .resolve import OPTION_NAMES
-from .weight_kinds import SaveAs, to_help
+from .output import (
+    Format,
+    Request,
+    answer_dropped,
+    check_targets,
+    data_console,
+    note,
+    outputs_to_stdout,
+    report_expectations,
+    run_and_render,
+    save_exports,
+    save_results,
+    saving_format,
+)
+from .resolve import OPTION_NAMES, resolve
 
 __all__ = [
     "ExportHtmlOpt",
@@ -116,7 +117,7 @@ DEFAULT_MAX_MEMORY_TEXT = format_bytes(DEFAULT_MAX_MEMORY).replace(" ", "")
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__  # lazy: importlib.metadata (~15 ms), for --version only
 
         typer.echo(f"lstm-trace {__version__}")
         raise typer.Exit()
@@ -177,9 +178,6 @@ def main_command(
     if ctx.invoked_subcommand is not None:
         _refuse_trace_options(ctx)
         return
-    from .expect import Checker, parse
-    from .resolve import resolve
-
     if as_json and fmt not in (Format.table, Format.json):
         raise LSTMTraceError(f"--json contradicts --format {fmt.value}; give one of them")
     if dump_all and dump is None:
@@ -328,9 +326,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 70
     return rv if isinstance(rv, int) else 0
-
-
-from . import commands as _commands  # noqa: E402,F401  (registers the subcommands)
 
 
 def run() -> None:

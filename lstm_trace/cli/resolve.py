@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
-from .errors import ConfigError, FileError
-from .reading import WeightsFile, read_array, read_weights
-from .weights import LSTMWeights
+from ..config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
+from ..errors import ConfigError, FileError
+from ..weights import LSTMWeights
+
+if TYPE_CHECKING:
+    from ..formats.reading import WeightsFile
 
 #: Config fields as the user typed them, for messages.
 OPTION_NAMES = {
@@ -128,7 +130,7 @@ def resolve(
     nothing)."""
     typed = typed or {}
     values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
-    wf = read_weights(weights_path, max_memory=max_memory) if weights_path else None
+    wf = _read_weights(weights_path, max_memory) if weights_path else None
     if wf is not None:
         facts = wf.architecture.as_options()
         dtype = facts.pop("dtype")
@@ -173,10 +175,25 @@ def resolve(
     return Resolved(config, weights, wf, x, h0, c0)
 
 
+def _read_weights(path: Path, max_memory: int) -> WeightsFile:
+    """The weights file; the readers (zip, HDF5 and torch glue, some 10 ms of imports) load
+    only when a file is read, and the walkthrough reads none."""
+    from ..formats.reading import read_weights  # lazy: see the docstring
+
+    return read_weights(path, max_memory=max_memory)
+
+
+def _read_array(path: Path, what: str, max_memory: int) -> NDArray[Any]:
+    """An .npy input (x, h0 or c0); see _read_weights."""
+    from ..formats.npz import read_array  # lazy: only for --x, --h0 and --c0
+
+    return read_array(path, what, max_memory=max_memory)
+
+
 def _input(path: Path, seq_first: bool, max_memory: int) -> NDArray[Any]:
     """--x: (B, T, I) batch first, (T, B, I) with seq_first (returned batch first), or (T, I)
     unbatched; no dimension empty."""
-    x = read_array(path, "x", max_memory=max_memory)
+    x = _read_array(path, "x", max_memory)
     if x.ndim not in (2, 3):
         raise FileError(
             f"{path}: x must be (T, features) or "
@@ -228,7 +245,7 @@ def _state(
     """An initial state: (D*layers, batch, size), or (D*layers, size) when unbatched."""
     if path is None:
         return None
-    a = read_array(path, name, max_memory=limit)
+    a = _read_array(path, name, limit)
     n = config.num_directions * config.num_layers
     want = (n, size) if config.batch is None else (n, config.batch, size)
     if a.shape != want:
