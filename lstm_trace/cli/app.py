@@ -76,7 +76,7 @@ from .output import (
     save_results,
     saving_format,
 )
-from .resolve import OPTION_NAMES, resolve
+from .resolve import OPTION_NAMES, check_option_pairs, resolve
 
 __all__ = [
     "ExportHtmlOpt",
@@ -178,14 +178,17 @@ def main_command(
     if ctx.invoked_subcommand is not None:
         _refuse_trace_options(ctx)
         return
-    if as_json and fmt not in (Format.table, Format.json):
-        raise LSTMTraceError(f"--json contradicts --format {fmt.value}; give one of them")
-    if dump_all and dump is None:
-        raise LSTMTraceError("--dump-all needs --dump FILE.npz")
-    if gate is not None and fmt is not Format.heatmap:
-        raise LSTMTraceError("--gate chooses what --format heatmap shows; add --format heatmap")
-    if seq_first and x_path is None:
-        raise LSTMTraceError("--seq-first says how --x is laid out; it needs --x FILE.npy")
+    check_option_pairs(
+        fmt=fmt.value,
+        as_json=as_json,
+        dump=dump,
+        dump_all=dump_all,
+        gate=gate,
+        x_path=x_path,
+        seq_first=seq_first,
+        save_weights=save_weights,
+        save_as=None if save_as is None else save_as.value,
+    )
     outputs = {
         "dump": dump,
         "svg": svg,

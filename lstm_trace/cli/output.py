@@ -82,8 +82,6 @@ def _flag(keyword: str) -> str:
 
 def saving_format(save_weights: Path | None, save_as: SaveAs | None) -> WeightsFormat | None:
     """How --save-weights writes (with --to), checked before any work."""
-    if save_as is not None and save_weights is None:
-        raise LSTMTraceError("--to says how --save-weights writes; it needs --save-weights FILE")
     if save_weights is None:
         return None
     from ..formats.writing import weights_format  # lazy: the writers, for --save-weights

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
-from ..errors import ConfigError, FileError
+from ..errors import ConfigError, FileError, LSTMTraceError
 from ..weights import LSTMWeights
 
 if TYPE_CHECKING:
@@ -51,6 +51,32 @@ _WORDS = {
 
 #: what a field is when neither an option nor a file sets it: LSTMConfig's own defaults
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(LSTMConfig)}
+
+
+def check_option_pairs(
+    *,
+    fmt: str,
+    as_json: bool = False,
+    dump: Path | None = None,
+    dump_all: bool = False,
+    gate: str | None = None,
+    x_path: Path | None = None,
+    seq_first: bool = False,
+    save_weights: Path | None = None,
+    save_as: str | None = None,
+) -> None:
+    """The trace's options that need another or contradict one (a usage error, before any
+    file is read). fmt is --format's value ('table', ...); save_as is --to's."""
+    if as_json and fmt not in ("table", "json"):
+        raise LSTMTraceError(f"--json contradicts --format {fmt}; give one of them")
+    if dump_all and dump is None:
+        raise LSTMTraceError("--dump-all needs --dump FILE.npz")
+    if gate is not None and fmt != "heatmap":
+        raise LSTMTraceError("--gate chooses what --format heatmap shows; add --format heatmap")
+    if seq_first and x_path is None:
+        raise LSTMTraceError("--seq-first says how --x is laid out; it needs --x FILE.npy")
+    if save_as is not None and save_weights is None:
+        raise LSTMTraceError("--to says how --save-weights writes; it needs --save-weights FILE")
 
 
 @dataclass(frozen=True)
