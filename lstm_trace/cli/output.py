@@ -1,7 +1,7 @@
 """The trace command's output: run the trace and print it in the chosen format.
 
-Part of the command line (with cli.py, the only modules that print): consoles, the JSONL
-stream, pictures (--svg, --png, --export-svg, --export-html) and the heatmap.
+Part of the command line (with app.py and commands.py, the only modules that print): consoles,
+the JSONL stream, pictures (--svg, --png, --export-svg, --export-html) and the heatmap.
 """
 
 from __future__ import annotations
