@@ -67,27 +67,16 @@ from .output import (
     Request,
     answer_dropped,
     check_targets,
-    data_console,
     note,
     outputs_to_stdout,
     report_expectations,
     run_and_render,
-    save_exports,
     save_results,
     saving_format,
 )
 from .resolve import OPTION_NAMES, check_option_pairs, resolve
 
-__all__ = [
-    "ExportHtmlOpt",
-    "ExportSvgOpt",
-    "app",
-    "data_console",
-    "main",
-    "note",
-    "run",
-    "save_exports",
-]
+__all__ = ["app", "main", "run"]
 
 
 app = typer.Typer(

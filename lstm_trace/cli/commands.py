@@ -18,15 +18,7 @@ from ..config import parse_bytes
 from ..errors import ConfigError, LSTMTraceError
 from ..formats.weight_kinds import SaveAs, to_help
 from ..words import counted
-from .app import (
-    DEFAULT_MAX_MEMORY_TEXT,
-    ExportHtmlOpt,
-    ExportSvgOpt,
-    app,
-    data_console,
-    note,
-    save_exports,
-)
+from .app import DEFAULT_MAX_MEMORY_TEXT, app
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -39,6 +31,8 @@ from .options import (
     Direction,
     DirectionOpt,
     DType,
+    ExportHtmlOpt,
+    ExportSvgOpt,
     HiddenOpt,
     InputOpt,
     LayersOpt,
@@ -49,7 +43,7 @@ from .options import (
     config_options,
     typed_options,
 )
-from .output import check_targets, show
+from .output import check_targets, data_console, note, save_exports, show
 from .resolve import check_files_memory, resolve
 
 
