@@ -81,3 +81,8 @@ def __getattr__(name: str) -> Any:
         globals()["__version__"] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, the ones made when first asked for included."""
+    return sorted(set(globals()) | set(__all__))

@@ -205,3 +205,18 @@ def test_the_bottom_modules_of_formats_import_nothing_else_of_it() -> None:
     graph = _graph()
     for bottom in ("lstm_trace.formats.file_limits", "lstm_trace.formats.targets"):
         assert not {m for m in graph[bottom] if m.startswith("lstm_trace.formats")}, bottom
+
+
+def test_load_weights_is_public_and_made_on_first_use() -> None:
+    """`from lstm_trace import load_weights` works, and `import lstm_trace` alone does not load
+    the readers (they are some 10 ms of start-up)."""
+    code = (
+        "import sys, lstm_trace\n"
+        "assert 'load_weights' in dir(lstm_trace)\n"
+        "before = 'lstm_trace.formats.reading' in sys.modules\n"
+        "from lstm_trace import load_weights\n"
+        "print(before, load_weights.__module__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "lstm_trace.formats.reading"]
