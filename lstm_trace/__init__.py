@@ -10,14 +10,13 @@ Public API::
     assert_shapes(cfg, output=(3, 70), W_f=(70, 102), params_keras=28_840)
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
+from .ci.expect import assert_shapes
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
-from .expect import assert_shapes
 from .frameworks import weights_from_pytorch
-from .reading import load_weights
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .trace import Parameter, Trace, trace
@@ -29,6 +28,9 @@ from .weights import (
     init_weights,
     param_count,
 )
+
+if TYPE_CHECKING:
+    from .formats.reading import load_weights
 
 __all__ = [
     "HOOK_POINTS",
@@ -62,7 +64,13 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """__version__, read from the package metadata when first asked for (importlib.metadata
-    costs some 15 ms of start-up that most runs do not need)."""
+    costs some 15 ms of start-up that most runs do not need), and load_weights, whose readers
+    (zip, HDF5 and torch glue, some 10 ms) load when it is first asked for."""
+    if name == "load_weights":
+        from .formats.reading import load_weights  # lazy: the readers, see above
+
+        globals()["load_weights"] = load_weights
+        return load_weights
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 
@@ -73,3 +81,8 @@ def __getattr__(name: str) -> Any:
         globals()["__version__"] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, the ones made when first asked for included."""
+    return sorted(set(globals()) | set(__all__))

@@ -83,7 +83,7 @@ def strip_pytorch_prefix(state: Mapping[str, NDArray[Any]]) -> dict[str, NDArray
     (weight_ih -> weight_ih_l0). Several LSTMs are ambiguous: refused, listed. A GRU or RNN
     without an LSTM is named (layer_kinds.pick_pytorch_lstm, which also lists what is left out).
     """
-    from .layer_kinds import pick_pytorch_lstm
+    from .formats.layer_kinds import pick_pytorch_lstm
 
     return pick_pytorch_lstm(state).state
 
@@ -233,7 +233,7 @@ def infer_keras(layers: list[KerasLayer], cell: str = "lstm") -> Architecture:
     if not layers:
         raise ConfigError("no Keras LSTM weights found (no kernel, recurrent_kernel, bias)")
     kind = cell_of(cell)
-    from .layer_kinds import keras_kind_error
+    from .formats.layer_kinds import keras_kind_error
 
     wrong = keras_kind_error(layers) if cell == "lstm" else None  # a GRU read as an LSTM
     if wrong is not None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lstm_trace import ConfigError, LSTMConfig, forward, init_weights, trace, weights_from_pytorch
-from lstm_trace.writing import write_weights
+from lstm_trace.formats.writing import write_weights
 
 from .conftest import FIXTURES, load_torch_fixture
 

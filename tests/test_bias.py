@@ -15,12 +15,12 @@ import pytest
 
 from lstm_trace import LSTMConfig, trace
 from lstm_trace.cell import forward
+from lstm_trace.cli.resolve import resolve
 from lstm_trace.errors import ConfigError
 from lstm_trace.explain import explain
+from lstm_trace.formats.reading import read_weights
 from lstm_trace.frameworks import to_keras, weights_from_pytorch
 from lstm_trace.locations import frameworks_dict, tensor_counts, weight_locations
-from lstm_trace.reading import read_weights
-from lstm_trace.resolve import resolve
 from lstm_trace.trace import parameters
 from lstm_trace.weights import (
     DirectionWeights,
@@ -318,7 +318,7 @@ def test_convert_bias_free_pytorch_to_keras_and_back(
 
 
 def test_keras_npz_names_without_bias_round_trip(tmp_path: Path) -> None:
-    from lstm_trace.keras_files import keras_names
+    from lstm_trace.formats.keras_h5 import keras_names
 
     weights = init_weights(LSTMConfig(input_size=3, hidden_size=2, num_layers=2, bias=False))
     names = keras_names(to_keras(weights))
@@ -351,7 +351,7 @@ def test_a_pytorch_file_with_biases_in_some_layers_is_refused(tmp_path: Path, ca
 
 
 def test_a_keras_file_with_a_bias_in_some_layers_is_refused(tmp_path: Path, capsys: Any) -> None:
-    from lstm_trace.keras_files import keras_names
+    from lstm_trace.formats.keras_h5 import keras_names
 
     names = keras_names(
         to_keras(init_weights(LSTMConfig(input_size=3, hidden_size=2, num_layers=2)))

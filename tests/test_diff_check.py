@@ -12,7 +12,7 @@ import pytest
 
 from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.cli import main
-from lstm_trace.writing import write_weights
+from lstm_trace.formats.writing import write_weights
 
 from .conftest import run_cli as cli
 
@@ -215,7 +215,7 @@ def test_deeply_nested_toml_is_a_bad_spec(tmp_path: Path, capsys: Any, text: str
 
 def test_a_good_spec_looks_no_line_up(tmp_path: Path, monkeypatch: Any) -> None:
     # each lookup scans the text: one per key made check quadratic in the number of models
-    from lstm_trace import spec
+    from lstm_trace.ci import spec
 
     calls: list[str] = []
     real = spec._line

@@ -14,9 +14,9 @@ import pytest
 from lstm_trace import LSTMConfig, init_weights, trace
 from lstm_trace.cli import main
 from lstm_trace.digest import weights_digest
-from lstm_trace.reading import read_weights
+from lstm_trace.formats.reading import read_weights
+from lstm_trace.formats.writing import write_weights
 from lstm_trace.weights import DirectionWeights, LSTMWeights
-from lstm_trace.writing import write_weights
 
 SMALL = LSTMConfig(input_size=3, hidden_size=2, seq_len=2, seed=5)
 BI_PROJ = LSTMConfig(input_size=4, hidden_size=3, proj_size=2, num_layers=2, bidirectional=True)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from lstm_trace import LSTMConfig, assert_shapes, trace
-from lstm_trace.expect import ExpectationError, check_trace, parse
+from lstm_trace.ci.expect import ExpectationError, check_trace, parse
 
 from .conftest import run_cli as cli
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, assert_shapes, init_weights, trace, weights_from_pytorch
-from lstm_trace.writing import write_weights
+from lstm_trace.formats.writing import write_weights
 
 from .conftest import run_cli as cli
 

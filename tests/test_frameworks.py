@@ -20,10 +20,10 @@ from lstm_trace import (
     weights_from_pytorch,
 )
 from lstm_trace.cli import main
+from lstm_trace.cli.resolve import resolve
+from lstm_trace.formats.reading import read_weights
 from lstm_trace.frameworks import from_keras, to_keras, to_torch
 from lstm_trace.locations import return_shapes, tensor_counts, weight_locations
-from lstm_trace.reading import read_weights
-from lstm_trace.resolve import resolve
 
 from .conftest import FIXTURES, load_torch_fixture
 
@@ -315,7 +315,7 @@ def test_random_configs_match_keras(row: tuple[Any, ...], tmp_path: Path) -> Non
     out, _ = forward(from_keras(keras_weights, cfg), x)
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
     # and a converted .weights.h5 loads into Keras unmodified
-    from lstm_trace.writing import write_weights
+    from lstm_trace.formats.writing import write_weights
 
     write_weights(tmp_path / "m.weights.h5", weights, "keras")
     fresh = keras_model(keras, cfg)
@@ -328,7 +328,7 @@ def test_keras_weights_file_written_by_us_matches_keras_layout() -> None:
     h5py = pytest.importorskip("h5py")
     import tempfile
 
-    from lstm_trace.writing import write_weights
+    from lstm_trace.formats.writing import write_weights
 
     theirs = read_weights(FIXTURES / "keras_bi_stack2.weights.h5")
     cfg = LSTMConfig(**theirs.architecture.as_options())  # type: ignore[arg-type]

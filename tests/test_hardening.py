@@ -12,8 +12,8 @@ import pytest
 
 from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.cli import main
-from lstm_trace.keras_files import keras_names
-from lstm_trace.reading import read_weights
+from lstm_trace.formats.keras_h5 import keras_names
+from lstm_trace.formats.reading import read_weights
 
 from .conftest import FIXTURES, run_cli
 
@@ -110,14 +110,10 @@ def test_a_bad_value_from_a_file_blames_the_file(tmp_path: Path, capsys: Any) ->
 
 
 def test_an_unforeseen_failure_is_one_line(capsys: Any, monkeypatch: Any) -> None:
-    import sys
-
-    trace_module = sys.modules["lstm_trace.trace"]  # the package's `trace` is the function
-
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("something\nunexpected")
 
-    monkeypatch.setattr(trace_module, "trace", boom)
+    monkeypatch.setattr("lstm_trace.cli.output.trace", boom)  # the trace the CLI runs
     code, out, err = run_cli(capsys, "--json")
     assert code == 70 and out == ""
     assert err.startswith("lstm-trace: internal error: RuntimeError: something unexpected")

@@ -49,7 +49,7 @@ def test_defaults_shown_and_yielding_to_a_file(tmp_path: Path) -> None:
     file: an option counts as given only when typed."""
     from lstm_trace import LSTMConfig, init_weights
     from lstm_trace.cli import main
-    from lstm_trace.writing import write_weights
+    from lstm_trace.formats.writing import write_weights
 
     text = " ".join(help_text("").split())
     for shown in ("[default: 32]", "[default: 70]", "[default: 3]", "[default: float32]"):

@@ -256,7 +256,7 @@ def test_convert_checks_the_run_its_file_implies(tmp_path: Path) -> None:
     """Sizes within what the file declares can still need more than the limit once built:
     convert says so in the file's words before it builds or writes anything."""
     from lstm_trace import LSTMConfig, init_weights
-    from lstm_trace.writing import write_weights
+    from lstm_trace.formats.writing import write_weights
 
     source = tmp_path / "w.npz"
     write_weights(source, init_weights(LSTMConfig(input_size=300, hidden_size=300)), "pytorch")
@@ -270,7 +270,7 @@ def test_explain_counts_only_what_a_file_declares(tmp_path: Path) -> None:
     """explain computes nothing: a file whose run would not fit is still narrated, and a file
     that declares too much is refused under explain's own --max-memory."""
     from lstm_trace import LSTMConfig, init_weights
-    from lstm_trace.writing import write_weights
+    from lstm_trace.formats.writing import write_weights
 
     source = tmp_path / "w.npz"
     write_weights(source, init_weights(LSTMConfig(input_size=300, hidden_size=300)), "pytorch")

@@ -7,7 +7,7 @@ from typing import Any
 
 from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.cli import main
-from lstm_trace.writing import write_weights
+from lstm_trace.formats.writing import write_weights
 
 
 def test_convert_says_one_layer_and_no_biases(tmp_path: Path, capsys: Any) -> None:

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, forward, init_weights
-from lstm_trace.dtype_policy import WIDENED
-from lstm_trace.reading import WeightsFile, read_weights
+from lstm_trace.formats.dtype_policy import WIDENED
+from lstm_trace.formats.reading import WeightsFile, read_weights
 
 from .conftest import FIXTURES, run_cli
 
@@ -194,8 +194,8 @@ def test_safetensors_tensors_beside_the_lstm_are_named(tmp_path: Path) -> None:
 
 def keras_named(head_between: bool = False) -> dict[str, np.ndarray]:
     """An Embedding, two Keras LSTM layers and a Dense head, under Keras's own names."""
+    from lstm_trace.formats.keras_h5 import keras_names
     from lstm_trace.frameworks import to_keras
-    from lstm_trace.keras_files import keras_names
 
     lstm = keras_names(
         to_keras(init_weights(LSTMConfig(input_size=3, hidden_size=4, num_layers=2)))

@@ -13,10 +13,10 @@ import pytest
 
 from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.cli import main
+from lstm_trace.cli.resolve import resolve
 from lstm_trace.errors import FileError
-from lstm_trace.reading import read_weights
-from lstm_trace.resolve import resolve
-from lstm_trace.writing import write_weights
+from lstm_trace.formats.reading import read_weights
+from lstm_trace.formats.writing import write_weights
 
 from .conftest import FIXTURES, load_torch_fixture, run_cli
 

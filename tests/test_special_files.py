@@ -152,8 +152,8 @@ def test_the_real_dev_null_works_and_is_never_renamed_over(
     def refuse(*args: Any) -> None:
         raise AssertionError(f"a rename or chmod of {args}")  # would replace /dev/null as root
 
-    monkeypatch.setattr("lstm_trace.targets.os.replace", refuse)
-    monkeypatch.setattr("lstm_trace.targets.os.chmod", refuse)
+    monkeypatch.setattr("lstm_trace.formats.targets.os.replace", refuse)
+    monkeypatch.setattr("lstm_trace.formats.targets.os.chmod", refuse)
     before = os.stat("/dev/null")
     assert stat.S_ISCHR(before.st_mode), "this machine's /dev/null is not a device: restore it"
     for option in ("--dump", "--svg"):

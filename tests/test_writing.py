@@ -17,8 +17,8 @@ import pytest
 
 from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.errors import FileError
-from lstm_trace.targets import atomic_open
-from lstm_trace.writing import write_weights
+from lstm_trace.formats.targets import atomic_open
+from lstm_trace.formats.writing import write_weights
 
 from .conftest import run_cli as run
 
@@ -181,7 +181,7 @@ def test_a_failed_rename_names_the_file_and_keeps_the_old_one(
 
     target = tmp_path / "d.npz"
     target.write_bytes(b"old")
-    monkeypatch.setattr("lstm_trace.targets.os.replace", full)
+    monkeypatch.setattr("lstm_trace.formats.targets.os.replace", full)
     code, _, err = run(capsys, "--dump", target, "--json")
     assert code == 1
     assert err.endswith(f"lstm-trace: error: {target}: cannot write it (No space left on device)\n")
@@ -289,7 +289,7 @@ def test_a_read_only_file_is_refused_not_replaced(
             return False
         return real_access(path, mode)
 
-    monkeypatch.setattr("lstm_trace.targets.os.access", access)
+    monkeypatch.setattr("lstm_trace.formats.targets.os.access", access)
     code, out, err = run(capsys, "--dump", target, "--json")
     assert code == 1 and out == ""
     assert err == f"lstm-trace: error: {target}: cannot write it (the file is read-only)\n"
@@ -331,9 +331,10 @@ def test_a_missing_writer_library_is_said_before_any_work(
     assert list(tmp_path.iterdir()) == []
 
 
-#: the only places that may write a file by its name: targets.py for every output; the PNG
-#: renderer's own temporary folder (a page for Chromium); cli.py's os.devnull for a closed stdout
-MAY_OPEN_FOR_WRITING = {"targets.py", "render/png.py", "cli.py"}
+#: the only places that may write a file by its name: formats/targets.py for every output; the
+#: PNG renderer's own temporary folder (a page for Chromium); cli/app.py's os.devnull for a
+#: closed stdout
+MAY_OPEN_FOR_WRITING = {"formats/targets.py", "render/png.py", "cli/app.py"}
 WRITING_CALLS = re.compile(
     r"write_bytes\(|write_text\(|open\([^)]*['\"][wax]b?['\"]|os\.(replace|rename|O_WRONLY)"
     r"|mkstemp\(|NamedTemporaryFile\(|np\.save\(|savez(_compressed)?\([^f)]"
@@ -365,4 +366,4 @@ def test_every_output_goes_through_atomic_open() -> None:
     package = Path(__file__).parent.parent / "lstm_trace"
     writers = {str(path.relative_to(package)) for path in package.rglob("*.py") if _writes(path)}
     assert writers <= MAY_OPEN_FOR_WRITING
-    assert "targets.py" in writers  # the pattern finds what it looks for
+    assert "formats/targets.py" in writers  # the pattern finds what it looks for

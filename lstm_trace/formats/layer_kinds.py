@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 _CELL_KEY = re.compile(r"^(weight|bias)_(ih|hh)$")
 PYTORCH_NAMES = {4: "nn.LSTM", 3: "nn.GRU", 1: "nn.RNN"}

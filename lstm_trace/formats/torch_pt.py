@@ -6,7 +6,7 @@ not a PyTorch file, and is said to be so before torch sees it: torch's own messa
 garbage file advises re-running with weights_only=False, which would be wrong advice for a
 garbage file and dangerous advice for an untrusted one. lstm-trace never passes it on.
 
-torch is optional and imported here only, when a .pt file is read.
+torch is optional and imported here only, when a .pt file is read or written.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import FileError
 from .dtype_policy import refuse_dtype
-from .errors import FileError
-from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch, refuse_over
+from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch, optional, refuse_over
+from .targets import atomic_open
 
 #: how a legacy torch.save file starts: pickle protocol 2, then LONG1 of torch's magic number
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -87,8 +89,6 @@ def _refusal(exc: Exception) -> str:
 def read_torch(path: Path, limit: int) -> tuple[dict[str, Any], list[str]]:
     """{name: NumPy array} of a .pt state_dict (or a dict with one under 'state_dict',
     'model_state_dict' or 'model'), and the file's dtypes by name ('bfloat16', ...)."""
-    from .reading import optional
-
     why = _not_torch(path)
     if why is not None:
         raise FileError(f"{path}: {why}")
@@ -156,3 +156,14 @@ def find_state_dict(obj: Any) -> dict[str, Any] | None:
             if isinstance(inner, dict):
                 return find_state_dict(inner)
     return None
+
+
+def write_torch(path: Path, state: dict[str, NDArray[Any]]) -> None:
+    """A .pt/.pth state_dict of these arrays, as torch tensors (nn.LSTM.load_state_dict)."""
+    torch = optional("torch", "writing .pt/.pth files")
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
+    try:
+        with atomic_open(path, seekable=True) as f:  # a zip archive
+            torch.save(tensors, f)
+    except RuntimeError as exc:  # torch reports a full disk this way
+        raise FileError(f"{path}: cannot write it ({' '.join(str(exc).split())})") from None

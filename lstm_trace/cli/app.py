@@ -15,22 +15,10 @@ from typing import Annotated
 
 import typer
 
-from .cli_output import (
-    Format,
-    Request,
-    answer_dropped,
-    check_targets,
-    data_console,
-    note,
-    outputs_to_stdout,
-    report_expectations,
-    run_and_render,
-    save_exports,
-    save_results,
-    saving_format,
-)
-from .config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
-from .errors import LSTMTraceError, ReaderGone
+from ..ci.expect import Checker, parse
+from ..config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
+from ..errors import LSTMTraceError, ReaderGone
+from ..formats.weight_kinds import SaveAs, to_help
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -74,19 +62,21 @@ from .options import (
     config_options,
     typed_options,
 )
-from .resolve import OPTION_NAMES
-from .weight_kinds import SaveAs, to_help
+from .output import (
+    Format,
+    Request,
+    answer_dropped,
+    check_targets,
+    note,
+    outputs_to_stdout,
+    report_expectations,
+    run_and_render,
+    save_results,
+    saving_format,
+)
+from .resolve import OPTION_NAMES, check_option_pairs, resolve
 
-__all__ = [
-    "ExportHtmlOpt",
-    "ExportSvgOpt",
-    "app",
-    "data_console",
-    "main",
-    "note",
-    "run",
-    "save_exports",
-]
+__all__ = ["app", "main", "run"]
 
 
 app = typer.Typer(
@@ -116,7 +106,7 @@ DEFAULT_MAX_MEMORY_TEXT = format_bytes(DEFAULT_MAX_MEMORY).replace(" ", "")
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__  # lazy: importlib.metadata (~15 ms), for --version only
 
         typer.echo(f"lstm-trace {__version__}")
         raise typer.Exit()
@@ -177,17 +167,17 @@ def main_command(
     if ctx.invoked_subcommand is not None:
         _refuse_trace_options(ctx)
         return
-    from .expect import Checker, parse
-    from .resolve import resolve
-
-    if as_json and fmt not in (Format.table, Format.json):
-        raise LSTMTraceError(f"--json contradicts --format {fmt.value}; give one of them")
-    if dump_all and dump is None:
-        raise LSTMTraceError("--dump-all needs --dump FILE.npz")
-    if gate is not None and fmt is not Format.heatmap:
-        raise LSTMTraceError("--gate chooses what --format heatmap shows; add --format heatmap")
-    if seq_first and x_path is None:
-        raise LSTMTraceError("--seq-first says how --x is laid out; it needs --x FILE.npy")
+    check_option_pairs(
+        fmt=fmt.value,
+        as_json=as_json,
+        dump=dump,
+        dump_all=dump_all,
+        gate=gate,
+        x_path=x_path,
+        seq_first=seq_first,
+        save_weights=save_weights,
+        save_as=None if save_as is None else save_as.value,
+    )
     outputs = {
         "dump": dump,
         "svg": svg,
@@ -328,9 +318,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 70
     return rv if isinstance(rv, int) else 0
-
-
-from . import commands as _commands  # noqa: E402,F401  (registers the subcommands)
 
 
 def run() -> None:

@@ -6,12 +6,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
-from .config import DEFAULT_MAX_MEMORY
-from .errors import LSTMTraceError
+from ..cli.resolve import resolve
+from ..config import DEFAULT_MAX_MEMORY
+from ..errors import LSTMTraceError
+from ..trace import trace
 from .expect import Outcome, check_trace
-from .resolve import resolve
 from .spec import ModelSpec
-from .trace import trace
 
 
 @dataclass(frozen=True)

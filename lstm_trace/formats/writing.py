@@ -1,4 +1,5 @@
-"""Writing files: weights in a framework's names, result arrays, pictures and reports.
+"""Writing weights in a framework's names: which kind of file (weights_format, checked
+before any work) and the writing itself, by the writer registry.py names for the kind.
 
 Every write goes through targets.atomic_open, which never destroys what is at the path: a
 regular file is replaced atomically, a symlink is written through, a device or FIFO is written
@@ -9,51 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from .errors import ConfigError, FileError, LSTMTraceError
-from .frameworks import KerasLayer, to_keras
-from .reading import optional, suffix_of
-from .targets import atomic_open, plan
+from ..errors import ConfigError, FileError, LSTMTraceError
+from ..frameworks import KerasLayer, to_keras
+from ..weights import LSTMWeights
+from .file_limits import optional
+from .keras_h5 import keras_names
+from .registry import KINDS, WEIGHT_KINDS
+from .targets import plan, suffix_of
 from .weight_kinds import KIND_OF, SaveAs
-from .weights import LSTMWeights
 
 __all__ = [
     "WEIGHT_KINDS",
     "SaveAs",
     "WeightsFormat",
-    "atomic_open",
     "require_writer",
     "weights_format",
-    "write_npz",
     "write_weights",
 ]
-
-
-def write_npz(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
-    """An .npz of these arrays (a zip archive: it seeks while it is written)."""
-    with atomic_open(path, seekable=True) as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
-
-
-#: the file kinds each framework's weights can be written as
-WEIGHT_KINDS = {
-    "pytorch": (".npz", ".safetensors", ".pt", ".pth"),
-    "keras": (".npz", ".safetensors", ".weights.h5"),
-}
-
-
-#: the optional library each kind of weights file is written with (.npz needs none)
-WRITERS = {
-    ".safetensors": "safetensors.numpy",
-    ".pt": "torch",
-    ".pth": "torch",
-    ".weights.h5": "h5py",
-}
 
 
 @dataclass(frozen=True)
@@ -130,13 +104,9 @@ def _check_kind(where: str, framework: str, kind: str) -> None:
 
 def require_writer(kind: str) -> None:
     """Refuse, before any work, a kind of weights file whose library is not installed."""
-    if kind in WRITERS:
-        _writer(kind)
-
-
-def _writer(kind: str) -> ModuleType:
-    """The library that writes files of this kind (a key of WRITERS)."""
-    return optional(WRITERS[kind], f"writing {kind} files")
+    library = KINDS[kind].library
+    if library is not None:
+        optional(library, f"writing {kind} files")
 
 
 def write_weights(
@@ -151,24 +121,18 @@ def write_weights(
     kind = suffix_of(path) if kind is None else kind
     _check_kind(str(path), framework, kind)
     plan(path)
+    require_writer(kind)
+    entry = KINDS[kind]
     if framework == "pytorch":
-        state = weights.to_pytorch()
-        if kind == ".npz":
-            write_npz(path, state)
-        elif kind == ".safetensors":
-            _write_safetensors(path, state)
-        else:
-            _write_torch(path, state, kind)
+        assert entry.write_named is not None  # every kind PyTorch's names are written in
+        entry.write_named(path, weights.to_pytorch())
         return
-    from .keras_files import keras_names, write_keras_weights
-
     layers = _to_keras(weights)
-    if kind == ".weights.h5":
-        write_keras_weights(path, layers)
-    elif kind == ".npz":
-        write_npz(path, keras_names(layers))
+    if entry.write_layers is not None:
+        entry.write_layers(path, layers)
     else:
-        _write_safetensors(path, keras_names(layers))
+        assert entry.write_named is not None
+        entry.write_named(path, keras_names(layers))
 
 
 def _to_keras(weights: LSTMWeights) -> list[KerasLayer]:
@@ -176,20 +140,3 @@ def _to_keras(weights: LSTMWeights) -> list[KerasLayer]:
         return to_keras(weights)
     except ConfigError as exc:
         raise FileError(exc.message) from None
-
-
-def _write_safetensors(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
-    st = _writer(".safetensors")
-    data = st.save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
-    with atomic_open(path) as f:  # the bytes are whole before the file is opened
-        f.write(data)
-
-
-def _write_torch(path: Path, state: dict[str, NDArray[Any]], kind: str) -> None:
-    torch = _writer(kind)
-    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
-    try:
-        with atomic_open(path, seekable=True) as f:  # a zip archive
-            torch.save(tensors, f)
-    except RuntimeError as exc:  # torch reports a full disk this way
-        raise FileError(f"{path}: cannot write it ({' '.join(str(exc).split())})") from None

@@ -27,21 +27,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import DEFAULT_MAX_MEMORY, format_bytes
+from ..config import DEFAULT_MAX_MEMORY, format_bytes
+from ..errors import ConfigError, FileError
+from ..frameworks import KERAS_FIELDS, KerasLayer
 from .dtype_policy import check_dtype, half_note
-from .errors import ConfigError, FileError
-from .file_limits import CONFIG_JSON_CAP, check_h5_datasets, refuse_over
-from .frameworks import KERAS_FIELDS, KerasLayer
+from .file_limits import CONFIG_JSON_CAP, check_h5_datasets, optional, refuse_over
 from .keras_config import facts, layer_order
 from .layer_kinds import keras_kind_error
+from .targets import atomic_open
 
 _GROUP = re.compile(r"^(lstm|bidirectional)(?:_(\d+))?$")
 _VAR_INDEX = {"0": "kernel", "1": "recurrent_kernel", "2": "bias"}
 
 
 def _h5py() -> Any:
-    from .reading import optional
-
     return optional("h5py", "reading and writing Keras .h5/.keras files")
 
 
@@ -337,8 +336,6 @@ def write_keras_weights(path: Path, layers: list[KerasLayer]) -> None:
     """A .weights.h5 that model.load_weights() takes, for a Sequential model of these LSTM
     (or Bidirectional(LSTM)) layers, in order, and nothing else with weights. Layers without
     a bias get no vars/2, as Keras writes LSTM(use_bias=False)."""
-    from .writing import atomic_open
-
     h5py = _h5py()
     with atomic_open(path, seekable=True) as raw, h5py.File(raw, "w") as f:
         f.create_group("vars").attrs["name"] = "sequential"

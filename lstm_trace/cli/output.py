@@ -1,7 +1,7 @@
 """The trace command's output: run the trace and print it in the chosen format.
 
-Part of the command line (with cli.py, the only modules that print): consoles, the JSONL
-stream, pictures (--svg, --png, --export-svg, --export-html) and the heatmap.
+Part of the command line (with app.py and commands.py, the only modules that print): consoles,
+the JSONL stream, pictures (--svg, --png, --export-svg, --export-html) and the heatmap.
 """
 
 from __future__ import annotations
@@ -18,16 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
 
-from .errors import FileError, LSTMTraceError, ReaderGone
+from ..digest import SEEDED, weights_dict
+from ..errors import FileError, LSTMTraceError, ReaderGone
+from ..trace import Trace, prepare, trace
+from ..weights import init_weights
 
 if TYPE_CHECKING:
-    from .expect import Checker
-    from .heatmap import HeatmapCollector
-    from .records import TensorRecord
+    from ..ci.expect import Checker
+    from ..formats.weight_kinds import SaveAs
+    from ..formats.writing import WeightsFormat
+    from ..heatmap import HeatmapCollector
+    from ..records import TensorRecord
     from .resolve import Resolved
-    from .trace import Trace
-    from .weight_kinds import SaveAs
-    from .writing import WeightsFormat
 
 
 class Format(str, Enum):
@@ -63,11 +65,11 @@ def check_targets(**paths: Path | None) -> None:
     for name, path in paths.items():
         if path is None:
             continue
-        from .targets import check_output  # only when there is an output to check
+        from ..formats.targets import check_output  # lazy: only when there is an output
 
         check_output(path, _flag(name))
         if name == "png":
-            from .render.png import NO_CONVERTER, have_converter
+            from ..render.png import NO_CONVERTER, have_converter  # lazy: for --png only
 
             if not have_converter():
                 raise FileError(f"{path}: {NO_CONVERTER}")
@@ -80,11 +82,9 @@ def _flag(keyword: str) -> str:
 
 def saving_format(save_weights: Path | None, save_as: SaveAs | None) -> WeightsFormat | None:
     """How --save-weights writes (with --to), checked before any work."""
-    if save_as is not None and save_weights is None:
-        raise LSTMTraceError("--to says how --save-weights writes; it needs --save-weights FILE")
     if save_weights is None:
         return None
-    from .writing import weights_format  # the writers load only when there is one to run
+    from ..formats.writing import weights_format  # lazy: the writers, for --save-weights
 
     return weights_format(
         save_weights, None if save_as is None else save_as.value, "--save-weights"
@@ -95,7 +95,7 @@ def outputs_to_stdout(**paths: Path | None) -> bool:
     """Whether one of the outputs is stdout itself; refuses two outputs that name one file
     (`--svg /dev/stdout --dump /dev/stdout`, `--svg a.svg --export-svg a.svg`), which would
     end as one corrupt stream or a file silently written twice."""
-    from .targets import is_stdout, same_file
+    from ..formats.targets import is_stdout, same_file  # lazy: only with an output file
 
     given = [(name, path) for name, path in paths.items() if path is not None]
     for i, (name, path) in enumerate(given):
@@ -115,7 +115,7 @@ def answer_dropped(dropped: bool) -> Iterator[None]:
     if not dropped:
         yield
         return
-    from .targets import is_stdout
+    from ..formats.targets import is_stdout  # lazy: only with an output file
 
     with contextlib.redirect_stdout(_Discard()):
         yield
@@ -176,7 +176,7 @@ def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
     for path, kind in ((svg, "svg"), (html, "html")):
         if path is None:
             continue
-        from .targets import atomic_open  # only when there is a file to write
+        from ..formats.targets import atomic_open  # lazy: only when there is a file to write
 
         if kind == "svg":
             text = console.export_svg(title="lstm-trace", clear=False)
@@ -190,11 +190,11 @@ def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
 def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
     """Write an SVG document and/or its PNG rendering; the PNG is rendered first, so that a
     converter's failure leaves neither file written."""
-    from .targets import atomic_open
+    from ..formats.targets import atomic_open  # lazy: only when there is a file to write
 
     data = None
     if png is not None:
-        from .render.png import svg_to_png
+        from ..render.png import svg_to_png  # lazy: for --png only
 
         try:
             data = svg_to_png(svg_text)
@@ -220,12 +220,12 @@ def save_results(
 ) -> None:
     """--dump (output, h_n and c_n, every tensor too with --dump-all) and --save-weights."""
     if dump is not None:
-        from .writing import write_npz
+        from ..formats.npz import write_npz  # lazy: for --dump only
 
         write_npz(dump, result.arrays(seq_first=seq_first, every_tensor=every_tensor))
         note(f"wrote {dump}")
     if save_weights is not None and weights_out is not None:
-        from .writing import write_weights
+        from ..formats.writing import write_weights  # lazy: the writers, for --save-weights
 
         framework, kind = weights_out.framework, weights_out.kind
         write_weights(save_weights, result.weights, framework, kind)
@@ -235,8 +235,6 @@ def save_results(
 def _trace(run: Resolved, request: Request, source: str | None = None, **extra: Any) -> Trace:
     """trace() with what the user gave and asked for; extra: observers or a sink. source:
     the document's weights.source, by default the weights file's path (seeded without one)."""
-    from .trace import trace
-
     return trace(
         run.config,
         run.weights,
@@ -267,14 +265,14 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
             )
         result = _stream(run, request, checker)
         if request.svg is not None or request.png is not None:
-            from .render.svg import render_svg
+            from ..render.svg import render_svg  # lazy: for --svg and --png only
 
             write_picture(render_svg(result.config), request.svg, request.png)
         return result
     observers = []
     collector = None
     if request.fmt is Format.heatmap:
-        from .heatmap import HeatmapCollector, parse_gate
+        from ..heatmap import HeatmapCollector, parse_gate  # lazy: for --format heatmap
 
         cfg = run.config
         choice = parse_gate(request.gate or cfg.kind.report_order[0], cfg)
@@ -290,7 +288,8 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
 def _print(
     result: Trace, run: Resolved, request: Request, collector: HeatmapCollector | None
 ) -> None:
-    from .render import render_json, render_markdown, render_table, render_tree
+    # rich's tables and trees load when a trace is shown (not for --help or an error)
+    from ..render import render_json, render_markdown, render_table, render_tree  # lazy
 
     fmt = request.fmt
     frameworks = request.frameworks or run.weights_file is not None
@@ -316,7 +315,7 @@ def _print(
         save_exports(console, request.export_svg, request.export_html)
     sys.stdout.flush()
     if request.svg is not None or request.png is not None:
-        from .render.svg import render_svg
+        from ..render.svg import render_svg  # lazy: for --svg and --png only
 
         text = _heatmap_svg(collector) if collector is not None else render_svg(result.config)
         write_picture(text, request.svg, request.png)
@@ -329,8 +328,8 @@ def _first_steps(collector: HeatmapCollector) -> list[int]:
 
 
 def _heatmap_svg(collector: HeatmapCollector) -> str:
-    from .render.heatmap import scale
-    from .render.svg import render_heatmap_svg
+    from ..render.heatmap import scale  # lazy: for --format heatmap
+    from ..render.svg import render_heatmap_svg  # lazy: for --svg and --png only
 
     gate = collector.choice.gate
     note_text = f"Rows: {collector.rule()}. Batch row 0."
@@ -347,7 +346,7 @@ def _heatmap_svg(collector: HeatmapCollector) -> str:
 
 
 def _heatmap(collector: HeatmapCollector, width: int, color: bool) -> RenderableType:
-    from .render.heatmap import render_heatmap
+    from ..render.heatmap import render_heatmap  # lazy: for --format heatmap
 
     return render_heatmap(
         collector.matrix(),
@@ -361,10 +360,7 @@ def _heatmap(collector: HeatmapCollector, width: int, color: bool) -> Renderable
 
 
 def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
-    from .digest import SEEDED, weights_dict
-    from .render.jsonl import header_line, outputs_line, tensor_line
-    from .trace import prepare
-    from .weights import init_weights
+    from ..render.jsonl import header_line, outputs_line, tensor_line  # lazy: jsonl only
 
     out = sys.stdout
     selection = prepare(

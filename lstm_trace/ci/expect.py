@@ -19,13 +19,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cell import HOOK_POINTS
-from .config import LSTMConfig
-from .errors import LSTMTraceError
-from .health import nonfinite_weight
-from .records import TensorRecord
-from .trace import Trace, parameters
-from .weights import LSTMWeights, ParamCount
+from ..cell import HOOK_POINTS
+from ..config import LSTMConfig
+from ..errors import LSTMTraceError
+from ..health import nonfinite_weight
+from ..records import TensorRecord
+from ..trace import Trace, parameters
+from ..trace import trace as run_trace
+from ..weights import LSTMWeights, ParamCount
 
 OUTPUT_NAMES = ("output", "h_n", "c_n")
 COUNT_NAMES = ("params.keras", "params.pytorch")
@@ -336,8 +337,6 @@ def assert_shapes(target: LSTMConfig | Trace, **expected: object) -> Trace:
     finite=True asserts that no value the pass computed is NaN or Inf.
     On failure an AssertionError lists every failed expectation, as the CLI does.
     """
-    from .trace import trace as run_trace
-
     result = run_trace(target, samples=0) if isinstance(target, LSTMConfig) else target
     expectations = []
     for name, value in expected.items():

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FileError
-from .frameworks import KerasLayer
+from ..errors import FileError
+from ..frameworks import KerasLayer
 
 #: recurrent layers that are not LSTMs: named, not traced
 OTHER_RECURRENT = ("GRU", "SimpleRNN")

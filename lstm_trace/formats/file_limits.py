@@ -1,4 +1,6 @@
-"""Declared sizes, checked against the memory limit before a file is read.
+"""What is checked before a file is read: that it is there (must_exist), the optional library
+its kind needs (optional), and its declared sizes against the memory limit. This module and
+targets.py import nothing else of lstm_trace.formats.
 
 Every file kind states how large its arrays are before their bytes: an .npy header gives the
 shape and dtype (np.load allocates the whole array from it before reading a byte), a zip
@@ -15,18 +17,20 @@ file (FileError, exit status 1) named with its declared size and the limit:
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import struct
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
 import numpy as np
 
-from .config import format_bytes
-from .errors import FileError
+from ..config import format_bytes
+from ..errors import FileError
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -38,6 +42,31 @@ SAFETENSORS_HEADER_CAP = 100_000_000
 #: NotImplementedError, a RuntimeError: an unknown zip version or compression)
 ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError)
 _NOT_ST = "not a readable .safetensors file"
+
+#: optional module -> (the package that provides it, the lstm-trace extra that installs it)
+EXTRAS = {
+    "safetensors.numpy": ("safetensors", "safetensors"),
+    "torch": ("torch", "torch"),
+    "h5py": ("h5py", "keras"),
+}
+
+
+def optional(module: str, what: str) -> ModuleType:
+    """Import an optional library, or fail with the line that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package, extra = EXTRAS.get(module, (module, module))
+        raise FileError(
+            f"{what} needs the optional package {package!r}: pip install 'lstm-trace[{extra}]'"
+        ) from None
+
+
+def must_exist(path: Path) -> None:
+    if not path.exists():
+        raise FileError(f"{path}: no such file")
+    if path.is_dir():
+        raise FileError(f"{path}: is a directory, not a file")
 
 
 def refuse_over(path: Path, declared: int, limit: int, what: str = "arrays") -> None:

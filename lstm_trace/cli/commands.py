@@ -14,18 +14,11 @@ import typer
 from rich.text import Text
 from typer.core import TyperCommand
 
-from .cli import (
-    DEFAULT_MAX_MEMORY_TEXT,
-    ExportHtmlOpt,
-    ExportSvgOpt,
-    app,
-    data_console,
-    note,
-    save_exports,
-)
-from .cli_output import check_targets, show
-from .config import parse_bytes
-from .errors import ConfigError, LSTMTraceError
+from ..config import parse_bytes
+from ..errors import ConfigError, LSTMTraceError
+from ..formats.weight_kinds import SaveAs, to_help
+from ..words import counted
+from .app import DEFAULT_MAX_MEMORY_TEXT, app
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -38,6 +31,8 @@ from .options import (
     Direction,
     DirectionOpt,
     DType,
+    ExportHtmlOpt,
+    ExportSvgOpt,
     HiddenOpt,
     InputOpt,
     LayersOpt,
@@ -48,8 +43,8 @@ from .options import (
     config_options,
     typed_options,
 )
-from .weight_kinds import SaveAs, to_help
-from .words import counted
+from .output import check_targets, data_console, note, save_exports, show
+from .resolve import check_files_memory, resolve
 
 
 class PlainUsage(TyperCommand):
@@ -97,9 +92,9 @@ def convert(
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
-    from .reading import must_exist, read_weights
-    from .resolve import check_files_memory
-    from .writing import weights_format, write_weights
+    from ..formats.file_limits import must_exist  # lazy: the readers load for convert only
+    from ..formats.reading import read_weights  # lazy: as above
+    from ..formats.writing import weights_format, write_weights  # lazy: as above
 
     must_exist(source)  # the first thing a user should hear about
     limit = parse_bytes(max_memory)
@@ -137,11 +132,11 @@ def check(
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """Check every model of a spec file; exit 0 only when every expectation passes."""
-    from .checks import junit_xml, results_dict, run_models
-    from .render.sections import Section
-    from .render.table import rich_table
-    from .spec import load_spec
-    from .targets import atomic_open, check_output
+    from ..ci.checks import junit_xml, results_dict, run_models  # lazy: for check only
+    from ..ci.spec import load_spec  # lazy: tomllib, for check only
+    from ..formats.targets import atomic_open, check_output  # lazy: for check only
+    from ..render.sections import Section  # lazy: rich's tables, when a table is shown
+    from ..render.table import rich_table  # lazy: as above
 
     if junit is not None:
         check_output(junit, "--junit")
@@ -195,8 +190,8 @@ def diff(
     ] = None,
 ) -> None:
     """Compare two saved traces; print what differs; exit 1 when something does."""
-    from .diff import diff_traces, weights_unknown
-    from .trace_doc import load_trace_doc
+    from ..ci.diff import diff_traces, weights_unknown  # lazy: for diff only
+    from ..ci.trace_doc import load_trace_doc  # lazy: for diff only
 
     if atol is not None and not 0.0 <= atol < math.inf:  # NaN would pass every difference
         raise ConfigError(f"--atol: tolerance must be a finite number >= 0, got {atol}")
@@ -227,7 +222,7 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of the --json document (or of a --format jsonl line)."""
-    from .schema import bundled_schema
+    from ..schema import bundled_schema  # lazy: importlib.resources, for schema only
 
     schema = bundled_schema("trace-jsonl" if jsonl else "trace")
     sys.stdout.write(json.dumps(schema, indent=2) + "\n")
@@ -262,8 +257,7 @@ def explain(
     """The walkthrough narrated with your numbers: 32 + 70 = 102, W_f is 70 x 102, ..."""
     from rich.markdown import Markdown
 
-    from .explain import explain as explain_text
-    from .resolve import resolve
+    from ..explain import explain as explain_text  # lazy: for explain only
 
     limit = parse_bytes(max_memory)
     options = config_options(

@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
-from .errors import ConfigError, FileError
-from .reading import WeightsFile, read_array, read_weights
-from .weights import LSTMWeights
+from ..config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
+from ..errors import ConfigError, FileError, LSTMTraceError
+from ..weights import LSTMWeights
+
+if TYPE_CHECKING:
+    from ..formats.reading import WeightsFile
 
 #: Config fields as the user typed them, for messages.
 OPTION_NAMES = {
@@ -53,6 +55,32 @@ _WORDS = {
 
 #: what a field is when neither an option nor a file sets it: LSTMConfig's own defaults
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(LSTMConfig)}
+
+
+def check_option_pairs(
+    *,
+    fmt: str,
+    as_json: bool = False,
+    dump: Path | None = None,
+    dump_all: bool = False,
+    gate: str | None = None,
+    x_path: Path | None = None,
+    seq_first: bool = False,
+    save_weights: Path | None = None,
+    save_as: str | None = None,
+) -> None:
+    """The trace's options that need another or contradict one (a usage error, before any
+    file is read). fmt is --format's value ('table', ...); save_as is --to's."""
+    if as_json and fmt not in ("table", "json"):
+        raise LSTMTraceError(f"--json contradicts --format {fmt}; give one of them")
+    if dump_all and dump is None:
+        raise LSTMTraceError("--dump-all needs --dump FILE.npz")
+    if gate is not None and fmt != "heatmap":
+        raise LSTMTraceError("--gate chooses what --format heatmap shows; add --format heatmap")
+    if seq_first and x_path is None:
+        raise LSTMTraceError("--seq-first says how --x is laid out; it needs --x FILE.npy")
+    if save_as is not None and save_weights is None:
+        raise LSTMTraceError("--to says how --save-weights writes; it needs --save-weights FILE")
 
 
 @dataclass(frozen=True)
@@ -131,7 +159,7 @@ def resolve(
     nothing)."""
     typed = typed or {}
     values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
-    wf = read_weights(weights_path, max_memory=max_memory) if weights_path else None
+    wf = _read_weights(weights_path, max_memory) if weights_path else None
     if wf is not None:
         facts = wf.architecture.as_options()
         dtype = facts.pop("dtype")
@@ -176,10 +204,25 @@ def resolve(
     return Resolved(config, weights, wf, x, h0, c0)
 
 
+def _read_weights(path: Path, max_memory: int) -> WeightsFile:
+    """The weights file; the readers (zip, HDF5 and torch glue, some 10 ms of imports) load
+    only when a file is read, and the walkthrough reads none."""
+    from ..formats.reading import read_weights  # lazy: see the docstring
+
+    return read_weights(path, max_memory=max_memory)
+
+
+def _read_array(path: Path, what: str, max_memory: int) -> NDArray[Any]:
+    """An .npy input (x, h0 or c0); see _read_weights."""
+    from ..formats.npz import read_array  # lazy: only for --x, --h0 and --c0
+
+    return read_array(path, what, max_memory=max_memory)
+
+
 def _input(path: Path, seq_first: bool, max_memory: int) -> NDArray[Any]:
     """--x: (B, T, I) batch first, (T, B, I) with seq_first (returned batch first), or (T, I)
     unbatched; no dimension empty."""
-    x = read_array(path, "x", max_memory=max_memory)
+    x = _read_array(path, "x", max_memory)
     if x.ndim not in (2, 3):
         raise FileError(
             f"{path}: x must be (T, features) or "
@@ -231,7 +274,7 @@ def _state(
     """An initial state: (D*layers, batch, size), or (D*layers, size) when unbatched."""
     if path is None:
         return None
-    a = read_array(path, name, max_memory=limit)
+    a = _read_array(path, name, limit)
     n = config.num_directions * config.num_layers
     want = (n, size) if config.batch is None else (n, config.batch, size)
     if a.shape != want:

@@ -13,6 +13,8 @@ Every file lstm-trace writes is opened here (atomic_open), and a path is one of 
   Such a stream is exempt from the suffix check, since it has no suffix to check.
 - anything else (a directory, a socket, a block device, a path in a missing folder): refused,
   in one line that names what it is, before any work.
+
+This module and file_limits.py import nothing else of lstm_trace.formats.
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import FileError, LSTMTraceError
-from .reading import suffix_of
+from ..errors import FileError, LSTMTraceError
 
 #: the name endings each output option writes; weights kinds are checked by writing.py
 SUFFIXES = {
@@ -42,6 +43,12 @@ SUFFIXES = {
 
 #: bytes per copy from a temporary file into a device or FIFO
 CHUNK = 1 << 20
+
+
+def suffix_of(path: Path) -> str:
+    """'.weights.h5' for Keras weight files, else the last suffix, lower case."""
+    name = path.name.lower()
+    return ".weights.h5" if name.endswith(".weights.h5") else path.suffix.lower()
 
 
 @dataclass(frozen=True)

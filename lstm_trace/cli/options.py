@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .config import LSTMConfig
-from .errors import LSTMTraceError
+from ..config import LSTMConfig
+from ..errors import LSTMTraceError
 
 CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from .config import LSTMConfig
-from .errors import ConfigError, FileError, LSTMTraceError
+from ..config import LSTMConfig
+from ..errors import ConfigError, FileError, LSTMTraceError
 from .expect import FINITE, Expectation, ExpectationError, expectation
 
 if sys.version_info >= (3, 11):

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FileError
+from ..errors import FileError
 
 ACCEPTED = "floating-point numbers: float16, float32 or float64 (and bfloat16 from .pt files)"
 #: what half_note says of them

@@ -1,0 +1,125 @@
+"""Reading weights files. Files from users are data, never code.
+
+- .npz: np.load(allow_pickle=False); PyTorch or Keras names, told apart by the keys.
+- .safetensors: the optional `safetensors` package.
+- .pt / .pth: torch.load(weights_only=True), a state_dict or a dict holding one.
+- .weights.h5 / .keras: Keras 3 files, through the optional `h5py` package (keras_h5.py).
+
+registry.py finds the reader by suffix; this module turns what it read into a WeightsFile.
+The .npy inputs (x, h0, c0) are npz.read_array's. Writing is writing.py's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from numpy.typing import NDArray
+
+from ..config import DEFAULT_MAX_MEMORY, LSTMConfig
+from ..errors import ConfigError, FileError
+from ..frameworks import (
+    Architecture,
+    KerasLayer,
+    from_keras,
+    from_pytorch,
+    infer_keras,
+    infer_pytorch,
+)
+from ..weights import LSTMWeights
+from .dtype_policy import half_note
+from .file_limits import must_exist
+from .keras_h5 import keras_layers_with_left_out
+from .layer_kinds import left_out_note, pick_pytorch_lstm
+from .registry import kind_to_read
+from .torch_pt import is_state_key
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A weights file, read: its framework's tensors and the architecture they imply."""
+
+    path: Path
+    framework: str  # "pytorch" or "keras"
+    architecture: Architecture
+    pytorch: dict[str, NDArray[Any]] | None = None
+    keras: list[KerasLayer] | None = None
+    #: facts a .keras archive's config.json adds (return_sequences, ...), else empty.
+    keras_config: dict[str, Any] | None = None
+    #: what the user should know about how the file was read (shown on stderr)
+    notes: tuple[str, ...] = ()
+
+    def build(self, config: LSTMConfig) -> LSTMWeights:
+        """The canonical weights in config's dtype; every name and shape checked."""
+        try:
+            if self.pytorch is not None:
+                return from_pytorch(self.pytorch, config)
+            assert self.keras is not None
+            return from_keras(self.keras, config)
+        except ConfigError as exc:
+            raise FileError(f"{self.path}: {exc.message}") from None
+
+
+def read_weights(path: str | Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> WeightsFile:
+    """Read any supported weights file; the kind comes from the suffix, the framework from
+    the names inside. Declared sizes are checked against max_memory before reading."""
+    path = Path(path)
+    must_exist(path)
+    kind = kind_to_read(path)
+    if kind.read_layers is not None:
+        layers, keras_config, keras_notes = kind.read_layers(path, max_memory)
+        return _keras_file(path, layers, keras_config, tuple(keras_notes))
+    assert kind.read_named is not None
+    arrays, dtypes = kind.read_named(path, max_memory)
+    half = half_note(path, dtypes)
+    notes: tuple[str, ...] = () if half is None else (half,)
+    try:
+        if any(is_state_key(k) for k in arrays):
+            return _pytorch_file(path, arrays, notes)
+        layers, names, left_out = keras_layers_with_left_out(arrays, ordered=kind.keeps_order)
+    except ConfigError as exc:
+        raise FileError(f"{path}: {exc.message}") from None
+    if left_out:
+        notes += (left_out_note(path, ", ".join(n or "the LSTM" for n in names), left_out),)
+    return _keras_file(path, layers, None, notes)
+
+
+def load_weights(
+    path: str | Path, dtype: str | None = None, *, max_memory: int = DEFAULT_MAX_MEMORY
+) -> LSTMWeights:
+    """A weights file read as the command line reads it: the architecture (sizes, layers,
+    direction, projection, bias) from the file, the dtype the file's (float32 when it cannot
+    say) unless given. The notes the command line would print are dropped; read_weights()
+    keeps them (WeightsFile.notes)."""
+    wf = read_weights(Path(path), max_memory=max_memory)
+    return wf.build(wf.architecture.config(dtype))
+
+
+def _pytorch_file(
+    path: Path, arrays: dict[str, NDArray[Any]], notes: tuple[str, ...]
+) -> WeightsFile:
+    picked = pick_pytorch_lstm(arrays)
+    where = picked.prefix.rstrip(".") or "the LSTM"
+    if picked.cell:
+        notes += (
+            f"{path}: {picked.prefix.rstrip('.') or 'the state_dict'} is an nn.LSTMCell, read "
+            "as a one-layer unidirectional nn.LSTM (the same step, over the whole sequence)",
+        )
+    if picked.left_out:
+        notes += (left_out_note(path, where, picked.left_out),)
+    arch = infer_pytorch(picked.state)
+    return WeightsFile(path, "pytorch", arch, pytorch=picked.state, notes=notes)
+
+
+def _keras_file(
+    path: Path,
+    layers: list[KerasLayer],
+    cfg: dict[str, Any] | None,
+    notes: tuple[str, ...] = (),
+) -> WeightsFile:
+    try:
+        arch = infer_keras(layers)
+    except ConfigError as exc:
+        raise FileError(f"{path}: {exc.message}") from None
+    return WeightsFile(path, "keras", arch, keras=layers, keras_config=cfg, notes=notes)

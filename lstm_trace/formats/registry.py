@@ -1,0 +1,98 @@
+"""The kinds of weights file, by suffix: the one table of who reads and writes each.
+
+A kind's file holds either named tensors (.npz, .safetensors, .pt/.pth: PyTorch's state_dict
+names or Keras' variable paths, told apart by reading.py from the names) or Keras layers
+(.weights.h5, .h5, .keras). Its row names the reader, the writer (None: lstm-trace reads the
+kind but does not write it), the frameworks whose names it is written in, and the optional
+library the writer needs (refused before any work when it is missing). suffix_of tells a
+path's kind; --to's names for the kinds are in weight_kinds.py.
+
+This module loads the readers and writers of every family; reading.py and writing.py, which
+use it, are loaded only when a file is read or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from numpy.typing import NDArray
+
+from ..errors import FileError
+from ..frameworks import KerasLayer
+from .keras_h5 import read_keras_file, write_keras_weights
+from .npz import read_npz, read_safetensors, write_npz, write_safetensors
+from .targets import suffix_of
+from .torch_pt import read_torch, write_torch
+
+#: (path, max_memory) -> ({name: float array}, the file's dtypes)
+ReadNamed = Callable[[Path, int], tuple[dict[str, NDArray[Any]], list[str]]]
+#: (path, max_memory) -> (Keras layers, facts of a .keras config.json or None, notes)
+ReadLayers = Callable[[Path, int], tuple[list[KerasLayer], dict[str, Any] | None, list[str]]]
+#: (path, {name: array}): a framework's names (a state_dict, or keras_h5.keras_names)
+WriteNamed = Callable[[Path, dict[str, NDArray[Any]]], None]
+#: (path, Keras layers)
+WriteLayers = Callable[[Path, list[KerasLayer]], None]
+
+BOTH = ("pytorch", "keras")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of weights file. Exactly one reader is set; a writer only if it is written."""
+
+    read_named: ReadNamed | None = None
+    read_layers: ReadLayers | None = None
+    write_named: WriteNamed | None = None
+    write_layers: WriteLayers | None = None
+    #: the frameworks whose names it is written in (empty: read only)
+    frameworks: tuple[str, ...] = ()
+    #: the optional module its writer imports (None: NumPy's own)
+    library: str | None = None
+    #: whether the names come back in the order they were written (np.savez keeps it; a
+    #: safetensors file sorts them), which then orders Keras layers without numbered names
+    keeps_order: bool = False
+
+
+_PT = Kind(read_named=read_torch, write_named=write_torch, frameworks=("pytorch",), library="torch")
+_KERAS = Kind(read_layers=read_keras_file)
+
+#: suffix (as suffix_of gives it) -> kind; the order is the order messages list them in
+KINDS: dict[str, Kind] = {
+    ".npz": Kind(read_named=read_npz, write_named=write_npz, frameworks=BOTH, keeps_order=True),
+    ".safetensors": Kind(
+        read_named=read_safetensors,
+        write_named=write_safetensors,
+        frameworks=BOTH,
+        library="safetensors.numpy",
+    ),
+    ".pt": _PT,
+    ".pth": _PT,
+    ".weights.h5": Kind(
+        read_layers=read_keras_file,
+        write_layers=write_keras_weights,
+        frameworks=("keras",),
+        library="h5py",
+    ),
+    ".h5": _KERAS,
+    ".keras": _KERAS,
+}
+
+#: the kinds a message offers for reading (.h5 is read too, but Keras 3 names it .weights.h5)
+READABLE = ".npz, .safetensors, .pt/.pth, .weights.h5 or .keras"
+
+#: the kinds each framework's weights can be written as
+WEIGHT_KINDS = {fw: tuple(s for s, k in KINDS.items() if fw in k.frameworks) for fw in BOTH}
+
+
+def kind_to_read(path: Path) -> Kind:
+    """The kind of weights file path is, by its suffix, or a FileError naming the kinds."""
+    suffix = suffix_of(path)
+    kind = KINDS.get(suffix)
+    if kind is None:
+        raise FileError(
+            f"{path}: unknown weights file kind {suffix or '(no suffix)'!r}; use {READABLE}"
+        )
+    return kind
