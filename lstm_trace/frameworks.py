@@ -34,6 +34,7 @@ from .cells import Cell, cell_of
 from .cells.base import FloatArray, pytorch_name
 from .config import LSTMConfig
 from .errors import ConfigError
+from .formats.layer_kinds import keras_kind_error, pick_pytorch_lstm
 from .weights import DirectionWeights, LSTMWeights, pytorch_fields
 
 KERAS_FIELDS: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
@@ -83,8 +84,6 @@ def strip_pytorch_prefix(state: Mapping[str, NDArray[Any]]) -> dict[str, NDArray
     (weight_ih -> weight_ih_l0). Several LSTMs are ambiguous: refused, listed. A GRU or RNN
     without an LSTM is named (layer_kinds.pick_pytorch_lstm, which also lists what is left out).
     """
-    from .formats.layer_kinds import pick_pytorch_lstm
-
     return pick_pytorch_lstm(state).state
 
 
@@ -233,8 +232,6 @@ def infer_keras(layers: list[KerasLayer], cell: str = "lstm") -> Architecture:
     if not layers:
         raise ConfigError("no Keras LSTM weights found (no kernel, recurrent_kernel, bias)")
     kind = cell_of(cell)
-    from .formats.layer_kinds import keras_kind_error
-
     wrong = keras_kind_error(layers) if cell == "lstm" else None  # a GRU read as an LSTM
     if wrong is not None:
         raise ConfigError(wrong)

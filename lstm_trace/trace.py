@@ -353,7 +353,7 @@ def header_dict(
 ) -> dict[str, Any]:
     """Everything the JSON document says before the tensors; known before the pass runs
     (the JSONL stream's first line). weights: the ``weights`` object (Trace.weights_info)."""
-    from . import __version__
+    from . import __version__  # lazy: importlib.metadata, only when a document is written
 
     count = param_count(config)
     return {
