@@ -355,6 +355,18 @@ def to_keras(weights: LSTMWeights) -> list[KerasLayer]:
     return out
 
 
+def unsupported_by(config: LSTMConfig, framework: str) -> str | None:
+    """Why framework ('pytorch' or 'keras') has no such layer, with what to do instead: 'Keras
+    has no projection; write PyTorch names instead'; None when it has one."""
+    why = config.kind.unsupported(config).get(framework)
+    if why is None:
+        return None
+    other = "Keras" if framework == "pytorch" else "PyTorch"
+    if other.lower() in config.kind.unsupported(config):
+        return f"{why}, and {other} has none either"
+    return f"{why}; write {other} names instead"
+
+
 def to_torch(weights: LSTMWeights) -> Any:
     """A torch.nn.LSTM or nn.GRU (batch_first=True) holding these weights, for comparing
     with PyTorch. Refused (ConfigError) for what PyTorch cannot hold: peepholes, a GRU with

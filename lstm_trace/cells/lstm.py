@@ -195,8 +195,8 @@ class LSTMCell(Cell):
             out["pytorch"] = "nn.LSTM has no peepholes"
             out["keras"] = "Keras's LSTM has no peepholes"
         if config.proj_size:
-            out["keras"] = "Keras has no projection"
-            out["onnx"] = "ONNX's LSTM has no projection"
+            out["keras"] = "Keras has no LSTM with a projection"
+            out["onnx"] = "ONNX has no LSTM with a projection"
         return out
 
     def bias_note(self, config: LSTMConfig) -> str:

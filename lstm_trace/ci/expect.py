@@ -1,8 +1,9 @@
 """Expectations for CI: 'output=10,140', 'W_f=(70, 102)', 'params.keras=57680'.
 
-A NAME is output, h_n or c_n; a tensor name (x, concat, forget_gate, ...), checked at every
-traced step, layer and direction; a parameter name (W_f, b_o, W_hr), checked at every layer
-and direction; or params.keras / params.pytorch. 'NAME@k' limits a tensor or parameter to
+A NAME is output, h_n or (an LSTM's) c_n; a hook point of the cell (x, concat, forget_gate,
+...; a GRU's reset_gate, ...), checked at every traced step, layer and direction; a parameter
+name of the cell (W_f, b_o, W_hr; a GRU's W_r, W_in, b_hn, ...), checked at every layer and
+direction; or params.keras / params.pytorch / params.onnx. 'NAME@k' limits a tensor or parameter to
 layer k. A VALUE is a shape, '10,140' or '(10, 140)', with '*' for any one dimension, or a
 bare integer: a count of elements (of parameters, for params.*).
 
@@ -16,21 +17,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..cell import HOOK_POINTS
+from ..cells import CELLS
 from ..config import LSTMConfig
 from ..errors import LSTMTraceError
 from ..health import nonfinite_weight
 from ..records import TensorRecord
-from ..trace import Trace, parameters
+from ..trace import Trace, output_shapes, parameters
 from ..trace import trace as run_trace
 from ..weights import LSTMWeights, ParamCount
 
 OUTPUT_NAMES = ("output", "h_n", "c_n")
-COUNT_NAMES = ("params.keras", "params.pytorch")
-BIAS_NAMES = ("b_f", "b_i", "b_c", "b_o")
+COUNT_NAMES = ("params.keras", "params.pytorch", "params.onnx")
 #: the expectation that every computed value is finite
 FINITE = "finite"
 
@@ -145,7 +145,42 @@ def _count(name: str, value: int) -> int:
 def valid_names(config: LSTMConfig) -> list[str]:
     """Every NAME an expectation may use for this configuration."""
     weights = list(dict.fromkeys(p.name for p in parameters(config)))
-    return [*OUTPUT_NAMES, *HOOK_POINTS, *weights, *COUNT_NAMES, FINITE]
+    outputs = list(output_shapes(config))
+    return [*outputs, *config.kind.hook_points, *weights, *COUNT_NAMES, FINITE]
+
+
+def _a(title: str) -> str:
+    """'an LSTM', 'a GRU': an initialism takes 'an' when its first letter sounds a vowel."""
+    return ("an " if title[0] in "AEFHILMNORSX" else "a ") + title
+
+
+def _unknown(e: Expectation, config: LSTMConfig, names: list[str]) -> str:
+    """Why a name is not this configuration's: an option it needs, or another cell's name."""
+    cell = config.kind
+    options: dict[str, dict[str, Any]] = {
+        "biases; this {} has none": {"bias": True},
+        "--proj": {"proj_size": 1},
+        "--peepholes": {"peepholes": True},
+    }
+    for needs, change in options.items():
+        try:
+            variant = replace(config, **change)
+        except LSTMTraceError:
+            continue  # an option this cell does not take
+        if e.name in {p.name for p in parameters(variant)}:
+            return f"{e.name} exists only with {needs.format(cell.title)}"
+    for other in CELLS.values():
+        if other is cell:
+            continue
+        other_config = LSTMConfig(cell=other.name)
+        theirs = {*other.hook_points, *(p.name for p in parameters(other_config)), "c_n"}
+        if e.name in theirs and e.name not in names:
+            mine = [n for n in names if n not in (*COUNT_NAMES, FINITE)]
+            return (
+                f"{e.name} is {_a(other.title)}'s name, not {_a(cell.title)}'s; this "
+                f"{cell.title} has {', '.join(mine)}"
+            )
+    return f"no such name; valid names: {', '.join(names)}"
 
 
 @dataclass(frozen=True)
@@ -171,16 +206,8 @@ class Checker:
     def __post_init__(self) -> None:
         names = valid_names(self.config)
         for e in self.expectations:
-            if e.name == "W_hr" and "W_hr" not in names:
-                raise ExpectationError(f"--expect {e.label}: W_hr exists only with --proj")
-            if e.name in BIAS_NAMES and not self.config.bias:
-                raise ExpectationError(
-                    f"--expect {e.label}: {e.name} exists only with biases; this LSTM has none"
-                )
             if e.name not in names:
-                raise ExpectationError(
-                    f"--expect {e.label}: no such name; valid names: {', '.join(names)}"
-                )
+                raise ExpectationError(f"--expect {e.label}: {_unknown(e, self.config, names)}")
             if e.layer is not None and e.layer >= self.config.num_layers:
                 raise ExpectationError(
                     f"--expect {e.label}: layer {e.layer} does not exist "
@@ -228,14 +255,12 @@ class Checker:
         weights: Mapping[tuple[str, int], list[Shape]],
     ) -> Outcome:
         if e.name in COUNT_NAMES:
-            got_count = counts.keras if e.name == "params.keras" else counts.pytorch
+            framework = e.name.removeprefix("params.")
+            got_count = getattr(counts, framework)
             if got_count is None:
+                why = self.config.kind.unsupported(self.config).get(framework, "no such layer")
                 return Outcome(
-                    e,
-                    "none",
-                    False,
-                    f"expected {e.name} {e.expected}, got none "
-                    "(Keras has no LSTM with a projection)",
+                    e, "none", False, f"expected {e.name} {e.expected}, got none ({why})"
                 )
             ok = got_count == e.count
             return Outcome(
@@ -247,7 +272,7 @@ class Checker:
         if e.name in OUTPUT_NAMES:
             places: dict[int | None, list[Shape]] = {None: [tuple(outputs[e.name])]}
         else:
-            table = weights if e.name[0] in "Wb" and e.name not in HOOK_POINTS else self.seen
+            table = weights if e.name not in self.config.kind.hook_points else self.seen
             places = {
                 layer: shapes
                 for (name, layer), shapes in table.items()

@@ -19,6 +19,7 @@ from ..ci.expect import Checker, parse
 from ..config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from ..errors import LSTMTraceError, ReaderGone
 from ..formats.weight_kinds import SaveAs, to_help
+from ..frameworks import unsupported_by
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -31,6 +32,8 @@ from .options import (
     BiasOpt,
     BidirectionalOpt,
     C0Opt,
+    CellKind,
+    CellOpt,
     Direction,
     DirectionOpt,
     DType,
@@ -48,8 +51,10 @@ from .options import (
     JsonOpt,
     LayersOpt,
     MaxMemoryOpt,
+    PeepholesOpt,
     PngOpt,
     ProjOpt,
+    ResetAfterOpt,
     SamplesOpt,
     SaveWeightsOpt,
     SeedOpt,
@@ -120,10 +125,13 @@ def main_command(
     seq_len: SeqLenOpt = DEFAULT_SEQ_LEN,
     batch: BatchOpt = None,
     num_layers: LayersOpt = DEFAULT_LAYERS,
+    cell: CellOpt = CellKind.lstm,
     direction: DirectionOpt = Direction.uni,
     bidirectional: BidirectionalOpt = False,
     proj_size: ProjOpt = DEFAULT_PROJ,
     bias: BiasOpt = True,
+    reset_after: ResetAfterOpt = True,
+    peepholes: PeepholesOpt = False,
     dtype: DTypeOpt = DType.float32,
     seed: SeedOpt = 0,
     weights: WeightsOpt = None,
@@ -202,6 +210,9 @@ def main_command(
         bidirectional=bidirectional,
         proj_size=proj_size,
         bias=bias,
+        cell=cell,
+        reset_after=reset_after,
+        peepholes=peepholes,
         dtype=dtype,
         seed=seed,
     )
@@ -209,11 +220,9 @@ def main_command(
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed, max_memory=limit)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
-    if weights_out is not None and run.config.proj_size and weights_out.framework == "keras":
-        raise LSTMTraceError(
-            f"{save_weights}: Keras has no LSTM with a projection, and this one has proj_size "
-            f"{run.config.proj_size}; write PyTorch names instead"
-        )
+    cannot = None if weights_out is None else unsupported_by(run.config, weights_out.framework)
+    if cannot:
+        raise LSTMTraceError(f"{save_weights}: {cannot}")
     checker = Checker(run.config, expectations) if expectations else None
     request = Request(
         fmt=fmt,

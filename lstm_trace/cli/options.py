@@ -17,6 +17,8 @@ from ..config import LSTMConfig
 from ..errors import LSTMTraceError
 
 CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
+#: options of one cell only: a panel of their own keeps the configuration table narrow
+VARIANTS = "GRU and LSTM variants"
 
 
 class Direction(str, Enum):
@@ -56,21 +58,23 @@ DirectionOpt = Annotated[
 ]
 CellOpt = Annotated[
     CellKind,
-    _opt("--cell", help="lstm or gru (a weights file sets it).", case_sensitive=False),
+    _opt("--cell", help="lstm or gru; a weights file sets it.", case_sensitive=False),
 ]
 ResetAfterOpt = Annotated[
     bool,
     _opt(
         "--reset-after/--no-reset-after",
-        help="GRU: the reset gate after the recurrent product (PyTorch's nn.GRU, Keras's "
-        "default), or before it (Keras reset_after=False).",
+        help="GRU: --no-reset-after applies the reset gate to h_(t-1) before the recurrent "
+        "product (Keras reset_after=False), not after it (PyTorch, Keras's default).",
+        panel=VARIANTS,
     ),
 ]
 PeepholesOpt = Annotated[
     bool,
     _opt(
-        "--peepholes/--no-peepholes",
+        "--peepholes",
         help="LSTM peepholes (ONNX's P): i and f read C_(t-1), o reads C_t.",
+        panel=VARIANTS,
     ),
 ]
 BidirectionalOpt = Annotated[bool, _opt("--bidirectional", help="Shorthand for --direction bi.")]

@@ -200,6 +200,8 @@ def resolve(
         check_files_memory(config, options, [p for p in (weights_path, x_path) if p], max_memory)
     weights = wf.build(config) if wf is not None else None
     h0 = _state(h0_path, "h0", config, config.h_out, max_memory)
+    if c0_path is not None and not config.kind.carried:
+        raise LSTMTraceError(f"--c0: a {config.kind.title} has no cell state; give --h0 only")
     c0 = _state(c0_path, "c0", config, config.hidden_size, max_memory)
     return Resolved(config, weights, wf, x, h0, c0)
 

@@ -129,7 +129,7 @@ def _cell_tables(trace: Trace) -> list[Item]:
             title = f"The cell, layer{'s' if cfg.num_layers > 2 else ''} {above}"
         table = Section.of(title, "tensor", "symbol", "size>", "equation")
         for name in cfg.kind.hook_points:
-            symbol, equation = symbol_and_equation(name, layer, "forward", cfg)
+            symbol, equation = symbol_and_equation(name, layer, cfg.directions[0], cfg)
             size = point_size(name, layer, cfg)
             if name == "concat":
                 equation += f": {cfg.h_out} + {cfg.layer_input_size(layer)} = {size}"
