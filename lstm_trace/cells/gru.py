@@ -64,7 +64,7 @@ class GRUCell(Cell):
 
     def validate(self, config: LSTMConfig) -> None:
         for option, on, what in (
-            ("proj_size", config.proj_size, "a projection (proj_size)"),
+            ("proj_size", config.proj_size, "projection (proj_size)"),
             ("peepholes", config.peepholes, "peepholes"),
         ):
             if on:
