@@ -136,13 +136,20 @@ def noop(event: HookEvent) -> None:
 
 
 @EXAMPLES
-@given(case=cases(), block=st.sampled_from([None, 1, 2]), data=st.data())
-def test_fast_loop_hooked_step_and_reference_agree(case: Case, block: Any, data: Any) -> None:
+@given(case=cases(), block=st.sampled_from([None, 1, 2]), split=st.booleans(), data=st.data())
+def test_fast_loop_hooked_step_and_reference_agree(
+    case: Case, block: Any, split: bool, data: Any
+) -> None:
     cfg = case.config
     size = recurrence.PROJECTION_BLOCK
     if block:  # blocks of one or two steps: the state crosses a block's edge
         size = block * (cfg.batch or 1) * cfg.kind.n_gates * cfg.hidden_size
-    with mock.patch.object(recurrence, "PROJECTION_BLOCK", size):
+    # SPLIT_BYTES 0: the recurrent product gate block by gate block, as for a large H
+    split_bytes = 0 if split else recurrence.SPLIT_BYTES
+    with (
+        mock.patch.object(recurrence, "PROJECTION_BLOCK", size),
+        mock.patch.object(recurrence, "SPLIT_BYTES", split_bytes),
+    ):
         fast = run(case)
         hooked = run(case, [noop])
         some = data.draw(st.sets(st.integers(0, cfg.seq_len - 1)), label="hook_steps")
