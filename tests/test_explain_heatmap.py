@@ -13,7 +13,7 @@ import pytest
 from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights
 from lstm_trace.cli import main
 from lstm_trace.explain import explain
-from lstm_trace.heatmap import GateChoice, HeatmapCollector, parse_gate
+from lstm_trace.gate_map import GateChoice, HeatmapCollector, parse_gate
 from lstm_trace.render.heatmap import fit_columns
 
 

@@ -208,7 +208,7 @@ def test_a_nan_only_the_projection_makes_is_found(bidirectional: bool) -> None:
 def test_health_and_heatmap_see_what_a_hook_made_of_a_gate() -> None:
     """Forcing f = 1 with a hook: the records say 1.0, and so must gate health (every value
     saturated) and the heatmap, which read the gates as they flowed on."""
-    from lstm_trace.heatmap import HeatmapCollector, parse_gate
+    from lstm_trace.gate_map import HeatmapCollector, parse_gate
 
     cfg = LSTMConfig(input_size=3, hidden_size=4, seq_len=5)
 

@@ -216,3 +216,11 @@ def test_load_weights_is_public_and_made_on_first_use() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "lstm_trace.formats.reading"]
+
+
+def test_the_readers_are_still_importable_where_the_readme_showed_them() -> None:
+    from lstm_trace import reading
+    from lstm_trace.formats import reading as formats_reading
+
+    assert reading.read_weights is formats_reading.read_weights
+    assert reading.load_weights is formats_reading.load_weights

@@ -92,7 +92,7 @@ def test_record_table_indexes_and_slices_in_sorted_order() -> None:
 def test_steps_summarised_a_few_at_a_time_give_the_same_records(
     steps_at_a_time: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lstm_trace import recorders
+    from lstm_trace import capture as recorders
 
     cfg = LSTMConfig(seq_len=7, batch=2, bidirectional=True)
     whole = trace(cfg, steps="all")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..ci.expect import Checker
     from ..formats.weight_kinds import SaveAs
     from ..formats.writing import WeightsFormat
-    from ..heatmap import HeatmapCollector
+    from ..gate_map import HeatmapCollector
     from ..records import TensorRecord
     from .resolve import Resolved
 
@@ -272,7 +272,7 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
     observers = []
     collector = None
     if request.fmt is Format.heatmap:
-        from ..heatmap import HeatmapCollector, parse_gate  # lazy: for --format heatmap
+        from ..gate_map import HeatmapCollector, parse_gate  # lazy: for --format heatmap
 
         cfg = run.config
         choice = parse_gate(request.gate or cfg.kind.report_order[0], cfg)

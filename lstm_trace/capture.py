@@ -1,4 +1,4 @@
-"""The two ways to make trace records, into the same RecordTable (records.py).
+"""Capturing trace records: the two ways to make them, into the same RecordTable (records.py).
 
 Recorder is a hook that summarises each value it is shown (used when the user's own hooks run,
 since they may replace values). BlockRecorder slices every hook point out of the blocks
