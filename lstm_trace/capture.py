@@ -123,8 +123,8 @@ class BlockRecorder(_Keeper):
         r, p = len(rows), len(points)
         flat = [values[name].reshape(r, -1) for name in points]
         # When the steps follow one another (a full trace, a range; in visiting order, so up
-        # going forward and down going backward), h_prev (and the LSTM's c_prev) at a step
-        # are hidden_state (cell_state) at the one before: their stats are those rows' again,
+        # going forward and down going backward), h_prev (and the LSTM's C_(t-1)) at a step
+        # are hidden_state (C_t) at the one before: their stats are those rows' again,
         # bit for bit, but for the first step's.
         follows = isinstance(taken, slice)
         per_point = [

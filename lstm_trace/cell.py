@@ -61,8 +61,8 @@ class StepBlock:
 
     Arrays are (c, B, n), rows in time order, read-only, and valid only during the call
     (their buffers are reused for the next block). gates holds the activations in PyTorch's
-    order; extra the cell's own per-step values (LSTM: cell_state, C_t; GRU: reset_hidden);
-    before the carried states the first visited step reads besides h (LSTM: c_prev).
+    order; extra the cell's own per-step values (the LSTM's C_t, the GRU's reset_hidden);
+    before the carried states the first visited step reads besides h (the LSTM's C_(t-1)).
     """
 
     layer: int

@@ -23,7 +23,7 @@ _SPEC = re.compile(r"^([a-z_]+?)(?:@([0-9]{1,9}))?(?::(forward|backward))?$")
 
 @dataclass(frozen=True)
 class GateChoice:
-    """--gate forget_gate@1:backward -> gate, layer 1, backward."""
+    """--gate update_gate@1:backward -> gate, layer 1, backward."""
 
     gate: str
     layer: int = 0

@@ -58,7 +58,7 @@ class DirectionWeights:
         return int(self.w_ih.shape[0]) // self.kind.n_gates
 
     def gate_rows(self, gate: str) -> slice:
-        """The rows of a gate (its letter, 'f', or hook point, 'forget_gate') in G*H."""
+        """The rows of a gate (its letter, 'i', or hook point, 'input_gate') in G*H."""
         h = self.hidden_size
         k = self.kind.gate_index(gate)
         return slice(k * h, (k + 1) * h)

@@ -43,7 +43,7 @@ class Gate:
     activation, and its block's position in each framework's order (PyTorch's is its index
     in Cell.gates)."""
 
-    name: str  # the hook point: 'forget_gate'
+    name: str  # the hook point: 'input_gate'
     letter: str  # 'f'
     symbol: str  # 'f_t'
     activation: str  # 'sigmoid' or 'tanh'
@@ -77,8 +77,8 @@ class Cell(ABC):
     hook_points: tuple[str, ...]
     #: hook points whose value is another's at the step visited before (h_prev: hidden_state)
     previous: ClassVar[dict[str, str]]
-    #: the hook points of the states carried from step to step besides h: ('c_prev',) for
-    #: the LSTM (its C), () for the GRU
+    #: the hook points of the states carried from step to step besides h: the LSTM's
+    #: C_(t-1), none for the GRU
     carried: tuple[str, ...]
 
     @property
@@ -87,7 +87,7 @@ class Cell(ABC):
         return len(self.gates)
 
     def gate(self, name: str) -> Gate:
-        """The gate of a hook point name ('forget_gate') or letter ('f')."""
+        """The gate of a hook point name ('input_gate') or letter ('i')."""
         for g in self.gates:
             if name in (g.name, g.letter):
                 return g

@@ -1,6 +1,6 @@
 """Expectations for CI: 'output=10,140', 'W_f=(70, 102)', 'params.keras=57680'.
 
-A NAME is output, h_n or (an LSTM's) c_n; a hook point of the cell (x, concat, forget_gate,
+A NAME is output, h_n or (an LSTM's) c_n; a hook point of the cell (x, concat, input_gate,
 ...; a GRU's reset_gate, ...), checked at every traced step, layer and direction; a parameter
 name of the cell (W_f, b_o, W_hr; a GRU's W_r, W_in, b_hn, ...), checked at every layer and
 direction; or params.keras / params.pytorch / params.onnx. 'NAME@k' limits a tensor or parameter to

@@ -154,7 +154,7 @@ def parameter_key(p: Mapping[str, Any]) -> str:
 
 
 def tensor_key(t: Mapping[str, Any]) -> str:
-    """How diff names a tensor record: 'forget_gate layer 0 forward step 2'."""
+    """How diff names a tensor record: 'input_gate layer 0 forward step 2'."""
     return f"{t['name']} layer {t['layer']} {t['direction']} step {t['step']}"
 
 

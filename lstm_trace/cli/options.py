@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..cells import CELLS
 from ..config import LSTMConfig
 from ..errors import LSTMTraceError
 
@@ -252,8 +253,9 @@ GateOpt = Annotated[
     str | None,
     _opt(
         "--gate",
-        help="With --format heatmap: forget_gate, input_gate, candidate or output_gate, "
-        "optionally @LAYER and :backward.",
+        help="With --format heatmap: "
+        + "; ".join(f"{c.title}: {', '.join(c.report_order)}" for c in CELLS.values())
+        + "; optionally @LAYER and :backward.",
         panel=OUTPUT,
     ),
 ]

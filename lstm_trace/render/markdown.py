@@ -1,6 +1,6 @@
 """GitHub-flavoured Markdown: the table view's sections as GFM tables, for pull requests.
 
-Code spans follow one rule: names and equations are code (`forget_gate`, `x`, `W_f W_i W_c
+Code spans follow one rule: names and equations are code (`input_gate`, `x`, `W_f W_i W_c
 W_o`, `sigmoid(W_f X + b_f)`), prose is prose, with only the names inside it as code
 ("each step's `h_t`, last layer").
 """
