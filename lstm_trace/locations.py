@@ -12,7 +12,6 @@ import numpy as np
 
 from .cells.base import pytorch_name
 from .config import LSTMConfig
-from .weights import pytorch_fields
 
 
 def weight_locations(
@@ -25,21 +24,35 @@ def weight_locations(
 
 
 def tensor_counts(config: LSTMConfig) -> dict[str, list[dict[str, Any]]]:
-    """Every stored tensor per framework with its shape and count (the counts' breakdown);
-    no bias tensors without biases, no Keras list where Keras has no such layer."""
-    pytorch: list[dict[str, Any]] = []
-    keras: list[dict[str, Any]] = []
+    """Every tensor each framework stores, with its shape and count (the counts' breakdown,
+    from the same shapes the counts are summed from); no bias tensors without biases, an
+    empty list where the framework has no such layer."""
     cell = config.kind
+    missing = cell.unsupported(config)
+    out: dict[str, list[dict[str, Any]]] = {"pytorch": [], "keras": [], "onnx": []}
     for k in range(config.num_layers):
-        shapes = cell.stored(config, k)
-        keras_shapes = cell.keras_shapes(config, k)
-        for direction in config.directions:
-            if config.kind.counts(config).pytorch is not None:
-                for field in pytorch_fields(config):
-                    pytorch.append(_count(pytorch_name(field, k, direction), shapes[field]))
-            for name, shape in (keras_shapes or {}).items():
-                keras.append(_count(f"layer {k} {direction} {name}", shape))
-    return {"pytorch": pytorch, "keras": keras}
+        shapes = {
+            "pytorch": cell.pytorch_shapes(config, k),
+            "keras": cell.keras_shapes(config, k) or {},
+            "onnx": cell.onnx_shapes(config, k),
+        }
+        for d, direction in enumerate(config.directions):
+            for framework, tensors in shapes.items():
+                if framework in missing:
+                    continue
+                for name, shape in tensors.items():
+                    out[framework].append(_count(_name(framework, name, k, d, direction), shape))
+    return out
+
+
+def _name(framework: str, name: str, layer: int, d: int, direction: str) -> str:
+    """weight_ih_l0_reverse (PyTorch); 'layer 0 backward kernel' (Keras); 'layer 0 W[1]'
+    (ONNX, one node per layer: its direction's index in the node's D axis)."""
+    if framework == "pytorch":
+        return pytorch_name(name, layer, direction)
+    if framework == "keras":
+        return f"layer {layer} {direction} {name}"
+    return f"layer {layer} {name}[{d}]"
 
 
 def _count(name: str, shape: tuple[int, ...]) -> dict[str, Any]:

@@ -139,8 +139,7 @@ def pytorch_fields(config: LSTMConfig) -> tuple[str, ...]:
     """The tensors a layer and direction stores under PyTorch's names: w_ih, w_hh, b_ih and
     b_hh (unless bias=False), w_hr (with proj_size), w_peep (with peepholes, which nn.LSTM
     has not: lstm-trace's own name, weight_peep_l{k})."""
-    stored = config.kind.stored(config, 0)
-    return tuple(f for f in stored if config.bias or not f.startswith("b_"))
+    return tuple(config.kind.pytorch_shapes(config, 0))
 
 
 def init_weights(config: LSTMConfig, seed: int | None = None) -> LSTMWeights:

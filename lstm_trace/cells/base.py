@@ -11,6 +11,7 @@ No I/O, nothing about how results are shown.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -140,8 +141,33 @@ class Cell(ABC):
         """What the frameworks' biases are, for the counts line (a layer with biases)."""
 
     @abstractmethod
+    def onnx_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]]:
+        """ONNX's inputs of one layer and direction (W, R, B, P), one direction's share."""
+
+    def pytorch_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]]:
+        """What PyTorch stores of one layer and direction: the stored tensors, without biases
+        when bias is off (zero biases are lstm-trace's own, for the pass)."""
+        stored = self.stored(config, layer)
+        return {f: s for f, s in stored.items() if config.bias or not f.startswith("b_")}
+
     def counts(self, config: LSTMConfig) -> Counts:
-        """Parameters as PyTorch, Keras and ONNX count them."""
+        """Parameters as PyTorch, Keras and ONNX count them: the elements of each one's
+        tensors (pytorch_shapes, keras_shapes, onnx_shapes) over every layer and direction;
+        None where the framework has no such layer (unsupported). Every layer above the first
+        has the same shapes, so the sum is closed-form in the number of layers."""
+        missing = self.unsupported(config)
+
+        def total(shapes_of: Callable[[LSTMConfig, int], dict[str, tuple[int, ...]] | None]) -> int:
+            first, above = (
+                sum(math.prod(s) for s in (shapes_of(config, k) or {}).values()) for k in (0, 1)
+            )
+            return config.num_directions * (first + (config.num_layers - 1) * above)
+
+        return Counts(
+            pytorch=None if "pytorch" in missing else total(self.pytorch_shapes),
+            keras=None if "keras" in missing else total(self.keras_shapes),
+            onnx=None if "onnx" in missing else total(self.onnx_shapes),
+        )
 
     @abstractmethod
     def runner(self, config: LSTMConfig, w: Any, seq: FloatArray, out: FloatArray) -> Runner:

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from .base import Cell, Counts, FloatArray, Gate, Runner, gate_slice, pytorch_name, x_equation
+from .base import Cell, FloatArray, Gate, Runner, gate_slice, pytorch_name, x_equation
 from .gru_loop import GRURunner
 
 if TYPE_CHECKING:
@@ -191,26 +191,15 @@ class GRUCell(Cell):
             )
         return "Keras's reset_after=False keeps one bias, b_n = b_in + b_hn"
 
-    def counts(self, config: LSTMConfig) -> Counts:
-        """Per layer and direction: 3H (I_k + H) + 6H (two biases) in PyTorch, ONNX and
-        Keras with reset_after=True (its bias is (2, 3H)); Keras's reset_after=False keeps
-        one bias, 3H (I_k + H) + 3H, and has no PyTorch form. GRU(32 -> 70): 21,840;
-        reset_after=False 21,630 in Keras."""
-        h, d = config.hidden_size, config.num_directions
-        b = 1 if config.bias else 0
-        ins = [config.layer_input_size(k) for k in range(min(config.num_layers, 2))]
-        rest = config.num_layers - 1
-
-        def total(per: list[int]) -> int:
-            return d * (per[0] + rest * per[-1])
-
-        two = total([3 * h * (i + h) + 6 * h * b for i in ins])
-        one = total([3 * h * (i + h) + 3 * h * b for i in ins])
-        return Counts(
-            pytorch=two if config.reset_after else None,
-            keras=two if config.reset_after else one,
-            onnx=two,
-        )
+    def onnx_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]]:
+        """W (3H, I_k), R (3H, H), B (6H,): ONNX keeps both biases in either form
+        (linear_before_reset 1 is reset_after=True, 0 is False). GRU(32 -> 70): 21,840."""
+        h = config.hidden_size
+        shapes: dict[str, tuple[int, ...]] = {
+            "W": (3 * h, config.layer_input_size(layer)),
+            "R": (3 * h, h),
+        }
+        return {**shapes, "B": (6 * h,)} if config.bias else shapes
 
     def runner(self, config: LSTMConfig, w: Any, seq: FloatArray, out: FloatArray) -> Runner:
         return GRURunner(w, seq, out, config.reset_after)

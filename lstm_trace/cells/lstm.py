@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from .base import Cell, Counts, FloatArray, Gate, Runner, gate_slice, pytorch_name, x_equation
+from .base import Cell, FloatArray, Gate, Runner, gate_slice, pytorch_name, x_equation
 from .lstm_loop import PEEPHOLE_ORDER, LSTMRunner
 
 if TYPE_CHECKING:
@@ -205,28 +205,19 @@ class LSTMCell(Cell):
             "Keras keeps their sum"
         )
 
-    def counts(self, config: LSTMConfig) -> Counts:
-        """Per layer and direction, I_k the layer's input: PyTorch 4H (I_k + H_out) + 8H (two
-        biases) + H_out H (W_hr); Keras 4 (H (I_k + H) + H) (one bias); ONNX 4H (I_k + H) +
-        8H + 3H (P). LSTM(32, 70): Keras 28,840, PyTorch and ONNX 29,120. Without biases
-        the bias terms go. None where the framework has no such layer: PyTorch with
-        peepholes, Keras with a projection or peepholes, ONNX with a projection."""
-        h, h_out, d = config.hidden_size, config.h_out, config.num_directions
-        b = 1 if config.bias else 0
-        ins = [config.layer_input_size(k) for k in range(min(config.num_layers, 2))]
-        rest = config.num_layers - 1
-
-        def total(per: list[int]) -> int:
-            return d * (per[0] + rest * (per[-1]))
-
-        pytorch = total([4 * h * (i + h_out) + 8 * h * b + config.proj_size * h for i in ins])
-        keras = total([4 * (h * (i + h) + h * b) for i in ins])
-        onnx = total([4 * h * (i + h) + 8 * h * b + 3 * h * config.peepholes for i in ins])
-        return Counts(
-            pytorch=None if config.peepholes else pytorch,
-            keras=None if config.proj_size or config.peepholes else keras,
-            onnx=None if config.proj_size else onnx,
-        )
+    def onnx_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]]:
+        """W (4H, I_k), R (4H, H), B (8H,) (input biases, then recurrent ones), P (3H,) with
+        peepholes: LSTM(32, 70) is 29,120 as in PyTorch, and 29,330 with peepholes."""
+        h = config.hidden_size
+        shapes: dict[str, tuple[int, ...]] = {
+            "W": (4 * h, config.layer_input_size(layer)),
+            "R": (4 * h, h),
+        }
+        if config.bias:
+            shapes["B"] = (8 * h,)
+        if config.peepholes:
+            shapes["P"] = (3 * h,)
+        return shapes
 
     def runner(self, config: LSTMConfig, w: Any, seq: FloatArray, out: FloatArray) -> Runner:
         return LSTMRunner(w, seq, out)
