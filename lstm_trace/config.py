@@ -6,7 +6,7 @@ D = 2 if bidirectional else 1, T = sequence length, B = batch (None: unbatched i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 from .cells import Cell, cell_of
@@ -37,6 +37,24 @@ DIRECTION_NAMES: dict[str, tuple[str, ...]] = {
     "bi": ("forward", "backward"),
     "reverse": ("backward",),
 }
+
+
+def _direction(bidirectional: bool | None, direction: str | None) -> str:
+    """The direction LSTMConfig(bidirectional=..., direction=...) means; a contradiction
+    (bidirectional=True with direction 'uni') is refused."""
+    if bidirectional is None:
+        return "uni" if direction is None else direction
+    if not isinstance(bidirectional, bool):
+        raise ConfigError(
+            f"bidirectional must be True or False, got {bidirectional!r}", option="bidirectional"
+        )
+    said = "bi" if bidirectional else "uni"
+    if direction is not None and direction != said and (bidirectional or direction == "bi"):
+        raise ConfigError(
+            f"bidirectional={bidirectional} contradicts direction={direction!r}",
+            option="direction",
+        )
+    return direction or said
 
 
 @dataclass(frozen=True, init=False)
@@ -83,27 +101,18 @@ class LSTMConfig:
     ) -> None:
         # written out, not generated: bidirectional (the first API's flag) is a way to say
         # direction, not a field of its own, so that replace() has one source of truth
-        if bidirectional is not None:
-            if not isinstance(bidirectional, bool):
-                raise ConfigError(
-                    f"bidirectional must be True or False, got {bidirectional!r}",
-                    option="bidirectional",
-                )
-            said = "bi" if bidirectional else "uni"
-            if direction is not None and direction != said and (bidirectional or direction == "bi"):
-                raise ConfigError(
-                    f"bidirectional={bidirectional} contradicts direction={direction!r}",
-                    option="direction",
-                )
-            direction = direction or said
-        values = dict(locals())
-        for f in fields(self):
-            object.__setattr__(
-                self, f.name, values[f.name] if f.name != "direction" else (direction or "uni")
-            )
-        self.__post_init__()
+        given = {
+            "input_size": input_size, "hidden_size": hidden_size, "seq_len": seq_len,
+            "batch": batch, "num_layers": num_layers, "proj_size": proj_size, "bias": bias,
+            "dtype": dtype, "seed": seed, "cell": cell,
+            "direction": _direction(bidirectional, direction), "peepholes": peepholes,
+            "reset_after": reset_after,
+        }  # fmt: skip
+        for name, value in given.items():
+            object.__setattr__(self, name, value)
+        self._validate()
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         _positive_int("input_size", self.input_size, "input size")
         _positive_int("hidden_size", self.hidden_size, "hidden units")
         _positive_int("seq_len", self.seq_len, "sequence length")

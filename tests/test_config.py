@@ -113,3 +113,19 @@ def test_sizes_no_machine_has_are_refused_without_a_suggestion() -> None:
         cfg.check_memory(limit=10**30)  # not even a huge --max-memory lets it through
     assert "more than any machine has; use smaller sizes" in info.value.message
     assert "EB" not in info.value.message and "raise it" not in info.value.message
+
+
+def test_direction_and_the_older_bidirectional_flag() -> None:
+    import dataclasses
+
+    bi = LSTMConfig(bidirectional=True)
+    assert bi == LSTMConfig(direction="bi") and bi.bidirectional and bi.num_directions == 2
+    assert dataclasses.replace(bi, direction="uni").direction == "uni"  # one source of truth
+    assert dataclasses.replace(bi, seq_len=5).direction == "bi"
+    reverse = LSTMConfig(direction="reverse")
+    assert reverse.directions == ("backward",) and not reverse.bidirectional
+    assert reverse.num_directions == 1 and reverse.output_size == 70
+    assert LSTMConfig(bidirectional=False, direction="reverse").direction == "reverse"
+    for bad in ({"bidirectional": True, "direction": "uni"}, {"direction": "both"}):
+        with pytest.raises(ConfigError):
+            LSTMConfig(**bad)  # type: ignore[arg-type]
