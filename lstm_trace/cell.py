@@ -19,8 +19,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .cells import LSTM
-from .cells.base import FloatArray
-from .weights import LSTMWeights
+from .cells.base import FloatArray, Runner
+from .config import LSTMConfig
+from .weights import DirectionWeights, LSTMWeights
 
 #: The LSTM's hook points, in the order they fire within a step (a GRU's:
 #: cells.GRU.hook_points, or config.kind.hook_points for any configuration).
@@ -108,26 +109,17 @@ def forward(
         # a StepBlock is read from the plain loop: it cannot show what hooks replaced
         raise ValueError("on_block cannot be combined with hooks")
     cfg = weights.config
-    cell = cfg.kind
     dtype = np.dtype(cfg.dtype)
-    xa = np.asarray(x, dtype=dtype)
-    if xa.ndim not in (2, 3) or xa.shape[-1] != cfg.input_size or xa.shape[-2] == 0:
-        raise ValueError(
-            f"x must be (T, {cfg.input_size}) or (B, T, {cfg.input_size}) with T >= 1, "
-            f"got shape {xa.shape}"
-        )
-    if c0 is not None and not cell.carried:
-        raise ValueError(f"c0: a {cell.title} has no cell state, only h0")
-    unbatched = xa.ndim == 2
-    seq = xa[:, None, :] if unbatched else xa.transpose(1, 0, 2)  # (T, B, I)
+    seq, unbatched = _sequence(cfg, x, c0, dtype)  # (T, B, I)
     steps, batch = seq.shape[0], seq.shape[1]
-    d_count, h, h_out = cfg.num_directions, cfg.hidden_size, cfg.h_out
+    d_count, h_out = cfg.num_directions, cfg.h_out
     n_states = cfg.num_layers * d_count
     h_init = _initial_state(h0, "h0", (n_states, batch, h_out), unbatched, dtype)
-    c_init = _initial_state(c0, "c0", (n_states, batch, h), unbatched, dtype)
-    h_n = np.empty((n_states, batch, h_out), dtype=dtype)
-    c_n = np.empty((n_states, batch, h), dtype=dtype)
-    active = None if hook_steps is None else frozenset(hook_steps)  # None: every step
+    c_init = _initial_state(c0, "c0", (n_states, batch, cfg.hidden_size), unbatched, dtype)
+    h_n, c_n = np.empty_like(h_init), np.empty_like(c_init)
+    watchers = _Watchers(
+        hooks, None if hook_steps is None else frozenset(hook_steps), observer, on_block
+    )
 
     layer_in = seq
     for k, layer in enumerate(weights.layers):
@@ -136,29 +128,73 @@ def forward(
         result = np.empty((batch, steps, d_count * h_out), dtype=dtype)
         layer_out = result.transpose(1, 0, 2)  # (T, B, D*H_out) view
         for d, w in enumerate(layer):
-            s, name = k * d_count + d, cfg.directions[d]
+            s = k * d_count + d
             out = layer_out[:, :, d * h_out : (d + 1) * h_out]
-            runner = cell.runner(cfg, w, layer_in, out)
-            fire = _Fire(hooks, k, name, unbatched) if hooks else None
-            watch = None if observer is None else partial(_observe, observer, k, name)
-            whole = None if on_block is None else partial(_whole, on_block, k, name)
-            h_n[s], carried = runner.run(
-                h_init[s],
-                (c_init[s],) if cell.carried else (),
-                backward=name == "backward",
-                fire=fire,
-                active=active,
-                watch=watch,
-                whole=whole,
+            h_n[s], carried = watchers.run(
+                cfg, k, d, w, layer_in, out, h_init[s], c_init[s], unbatched
             )
             if carried:
                 c_n[s] = carried[0]
-            del runner  # its buffers and weight copies go before the next direction's come
         layer_in = layer_out
 
     if unbatched:
         result, h_n, c_n = result[0], h_n[:, 0, :].copy(), c_n[:, 0, :].copy()
-    return (result, (h_n, c_n)) if cell.carried else (result, h_n)
+    return (result, (h_n, c_n)) if cfg.kind.carried else (result, h_n)
+
+
+def _sequence(
+    cfg: LSTMConfig, x: ArrayLike, c0: ArrayLike | None, dtype: np.dtype[np.floating]
+) -> tuple[FloatArray, bool]:
+    """x as (T, B, I) in the run's dtype, and whether it was unbatched; refuses a shape that
+    is not the configuration's, and a c0 for a cell without one."""
+    xa = np.asarray(x, dtype=dtype)
+    if xa.ndim not in (2, 3) or xa.shape[-1] != cfg.input_size or xa.shape[-2] == 0:
+        raise ValueError(
+            f"x must be (T, {cfg.input_size}) or (B, T, {cfg.input_size}) with T >= 1, "
+            f"got shape {xa.shape}"
+        )
+    if c0 is not None and not cfg.kind.carried:
+        raise ValueError(f"c0: a {cfg.kind.title} has no cell state, only h0")
+    unbatched = xa.ndim == 2
+    seq: FloatArray = xa[:, None, :] if unbatched else xa.transpose(1, 0, 2)
+    return seq, unbatched
+
+
+@dataclass(frozen=True)
+class _Watchers:
+    """Who sees a pass: hooks (at the steps in active, None for all), the observer of gate
+    blocks, the receiver of whole StepBlocks."""
+
+    hooks: Sequence[Hook]
+    active: frozenset[int] | None
+    observer: BlockObserver | None
+    on_block: Callable[[StepBlock], None] | None
+
+    def run(
+        self,
+        cfg: LSTMConfig,
+        k: int,
+        d: int,
+        w: DirectionWeights,
+        seq: FloatArray,
+        out: FloatArray,
+        h: FloatArray,
+        c: FloatArray,
+        unbatched: bool,
+    ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
+        """Layer k's direction d over seq (T, B, I_k) into out (T, B, H_out): (h_n, carried)."""
+        name, cell = cfg.directions[d], cfg.kind
+        runner: Runner = cell.runner(cfg, w, seq, out)
+        observer, on_block = self.observer, self.on_block
+        return runner.run(
+            h,
+            (c,) if cell.carried else (),
+            backward=name == "backward",
+            fire=_Fire(self.hooks, k, name, unbatched) if self.hooks else None,
+            active=self.active,
+            watch=None if observer is None else partial(_observe, observer, k, name),
+            whole=None if on_block is None else partial(_whole, on_block, k, name),
+        )  # the runner's buffers and weight copies go before the next direction's come
 
 
 def _whole(
