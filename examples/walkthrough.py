@@ -20,3 +20,10 @@ print(f"output {output.shape}, h_n {h_n.shape}, c_n {c_n.shape}")
 bi = LSTMConfig(input_size=32, hidden_size=70, bidirectional=True)
 output, _ = forward(init_weights(bi), init_input(bi))
 print(f"bidirectional output {output.shape}")
+
+# The GRU, the LSTM's sibling: three gate blocks (r, z, n) instead of four, no cell state.
+gru = LSTMConfig(cell="gru", input_size=32, hidden_size=70)
+count = param_count(gru)
+print(f"GRU parameters: PyTorch {count.pytorch:,}, Keras {count.keras:,}")  # 21,840 both
+output, h_n = forward(init_weights(gru), init_input(gru))
+print(f"GRU output {output.shape}, h_n {h_n.shape}")

@@ -52,6 +52,8 @@ def test_walkthrough_example_prints_the_walkthrough() -> None:
     ).stdout
     assert "70 + 32 = 102" in out and "W_f: (70, 102)" in out
     assert "Keras 28,840, PyTorch 29,120" in out and "bidirectional output (3, 140)" in out
+    assert "GRU parameters: PyTorch 21,840, Keras 21,840" in out
+    assert "GRU output (3, 70), h_n (1, 70)" in out
 
 
 def test_readme_tour_is_real_output() -> None:
