@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights
+from lstm_trace.explain import explain
 from lstm_trace.heatmap import HeatmapCollector, parse_gate
 from lstm_trace.render.common import config_line
 from lstm_trace.render.heatmap import render_heatmap
@@ -121,3 +123,93 @@ def test_gru_heatmap_shows_the_update_gate() -> None:
     text = plain(render_heatmap(collector.matrix(), "update_gate", "z_t", collector.rule(), 40,
                                 list(range(6)), color=False))  # fmt: skip
     assert "one row per step (T = 6)" in text and "one column per unit (4 units)" in text
+
+
+# --- explain ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("i", "h"), [(32, 70), (10, 20), (7, 5)])
+def test_gru_explain_numbers(i: int, h: int) -> None:
+    text = flat(explain(LSTMConfig(cell="gru", input_size=i, hidden_size=h)))
+    x = h + i
+    assert text.startswith(f"# The GRU cell with input {i} and hidden {h}")
+    assert "LSTM" in text  # only to say what the GRU does differently
+    assert "C_t" not in text and "cell state:" in text  # "carries no separate cell state:"
+    # three blocks, stacked as rows r, z, n
+    assert "so it has 3 blocks" in text
+    assert f"w_ih is {3 * h} x {i} and w_hh {3 * h} x {h} (3 x {h} = {3 * h} rows" in text
+    assert f"where an LSTM's have 4 x {h} = {4 * h}" in text
+    assert f"X = [h_(t-1), x_t] {h} + {i} = {x}" in text
+    assert f"r_t = sigmoid(W_r X + b_r) ({h} x {x})({x}) + ({h}) -> ({h})" in text
+    assert f"z_t = sigmoid(W_z X + b_z) ({h} x {x})({x}) + ({h}) -> ({h})" in text
+    # the reset gate inside the candidate, after the product with W_hn
+    assert f"rh_t = r_t * (W_hn h_(t-1) + b_hn) ({h}) * (({h} x {h})({h}) + ({h})) -> ({h})" in text
+    assert f"n_t = tanh(W_in x_t + b_in + rh_t) ({h} x {i})({i}) + ({h}) + ({h}) -> ({h})" in text
+    assert (
+        "rh_t = r_t * h_(t-1) and n_t = tanh(W_n [rh_t, x_t] + b_n), which PyTorch cannot" in text
+    )
+    assert f"h_t = (1 - z_t) * n_t + z_t * h_(t-1) ({h}) * ({h}) + ({h}) * ({h}) -> ({h})" in text
+    # the counts: 3H (I + H) weights and 2 x 3H biases in both frameworks
+    both = 3 * h * (i + h) + 6 * h
+    assert f"W_r, W_z 2 x ({h} x {x}) = {2 * h * x:,}" in text
+    assert f"W_in {h} x {i} = {h * i:,}" in text and f"W_hn {h} x {h} = {h * h:,}" in text
+    assert f"biases 2 x 3 x {h} = {6 * h:,} total = {both:,}" in text
+    assert f"both report {both:,}, unlike for an LSTM" in text
+    assert f"Keras reports {3 * h * (i + h) + 3 * h:,} and PyTorch has no such layer" in text
+    assert f"parameters Keras {both:,}, PyTorch {both:,}" in text
+
+
+def test_gru_explain_walkthrough_says_21840_and_21630() -> None:
+    text = flat(explain(LSTMConfig(cell="gru")))
+    assert "both report 21,840" in text and "Keras reports 21,630" in text
+    ra0 = flat(explain(LSTMConfig(cell="gru", reset_after=False)))
+    assert "rh_t = r_t * h_(t-1) (70) * (70) -> (70)" in ra0
+    assert "n_t = tanh(W_n [rh_t, x_t] + b_n) (70 x 102)(102) + (70) -> (70)" in ra0
+    assert "W_r, W_z, W_n 3 x (70 x 102) = 21,420 biases 3 x 70 = 210 total = 21,630" in ra0
+    assert "PyTorch's nn.GRU cannot compute it" in ra0
+    assert "stores 21,840, two biases per gate" in ra0
+    assert "parameters Keras 21,630, none in PyTorch (PyTorch's nn.GRU resets after" in ra0
+
+
+def test_gru_explain_without_biases_layers_and_directions() -> None:
+    text = flat(explain(LSTMConfig(cell="gru", bias=False, num_layers=2, direction="bi")))
+    assert "r_t = sigmoid(W_r X) (70 x 102)(102) -> (70)" in text
+    assert "W_r, W_z 2 x (70 x 102) = 14,280 W_in 70 x 32 = 2,240 W_hn 70 x 70 = 4,900 " in text
+    assert "total = 21,420" in text and "biases 2 x" not in text
+    assert "This GRU is bidirectional" in text and "70 forward + 70 backward = 140" in text
+    # one layer, both directions, no biases: 2 x 3 x 70 x 102
+    assert f"The parameters double: {2 * 21420:,} in Keras, {2 * 21420:,} in PyTorch" in text
+    # layer 1 reads 140: W_r is 70 x (70 + 140), W_in 70 x 140
+    assert "This GRU has 2 layers: layer 1 reads the outputs of layer 0, 140 numbers" in text
+    assert "so its W_r is 70 x 210 and its W_in is 70 x 140." in text
+    layer1 = 3 * 70 * (140 + 70)
+    assert f"parameters Keras {2 * (21420 + layer1):,}, PyTorch {2 * (21420 + layer1):,}" in text
+
+
+def test_reverse_gets_its_sentence_in_both_cells() -> None:
+    for cell, title in (("lstm", "LSTM"), ("gru", "GRU")):
+        text = flat(explain(LSTMConfig(cell=cell, direction="reverse", seq_len=5)))
+        assert f"This {title} runs backward only (direction reverse): its one cell reads x_t " \
+               "from t = 4 down to 0" in text  # fmt: skip
+        assert f"PyTorch's nn.{title} has no backward-only form" in text
+        assert "1 layer, backward only: parameters" in text
+    assert "backward only" not in flat(explain(LSTMConfig()))
+
+
+def test_lstm_explain_with_peepholes() -> None:
+    text = flat(explain(LSTMConfig(peepholes=True)))
+    assert "f_t = sigmoid(W_f X + p_f * C_(t-1) + b_f)" in text
+    assert "(70 x 102)(102) + (70) * (70) + (70) -> (70)" in text
+    assert "o_t = sigmoid(W_o X + p_o * C_t + b_o)" in text
+    assert "C~_t = tanh(W_c X + b_c)" in text  # the candidate has no peephole
+    # 4 x 70 x 102 + 8 x 70 + 3 x 70 in ONNX; none in PyTorch and Keras
+    assert f"add 3 x 70 = 210 parameters per layer and direction: ONNX counts " \
+           f"{4 * 70 * 102 + 8 * 70 + 210:,}" in text  # fmt: skip
+    assert "none in Keras (Keras's LSTM has no peepholes), none in PyTorch" in text
+    assert "peepholes" not in explain(LSTMConfig())
+
+
+def test_lstm_explain_peephole_lines_keep_their_columns() -> None:
+    lines = explain(LSTMConfig(peepholes=True)).splitlines()
+    starts = {line.index("(70 x 102)") for line in lines if line.startswith(("i_t", "C~_t"))}
+    assert len(starts) == 1
