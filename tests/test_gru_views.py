@@ -4,6 +4,7 @@ numbers each view says, computed here from the sizes, not from the cell's helper
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -15,9 +16,13 @@ from lstm_trace.heatmap import HeatmapCollector, parse_gate
 from lstm_trace.render.common import config_line
 from lstm_trace.render.heatmap import render_heatmap
 from lstm_trace.render.markdown import render_markdown
+from lstm_trace.render.png import svg_to_png
+from lstm_trace.render.svg import render_cell_svg, render_svg, render_unrolled_svg
 from lstm_trace.render.table import render_table
 from lstm_trace.render.tree import render_tree
 from lstm_trace.trace import trace
+
+from .test_svg import NS, PICTURES, dims, layout_problems, parse, self_contained, texts
 
 GRU = LSTMConfig(cell="gru", seq_len=2)
 GRU_RA0_REVERSE = LSTMConfig(cell="gru", seq_len=2, reset_after=False, direction="reverse")
@@ -213,3 +218,131 @@ def test_lstm_explain_peephole_lines_keep_their_columns() -> None:
     lines = explain(LSTMConfig(peepholes=True)).splitlines()
     starts = {line.index("(70 x 102)") for line in lines if line.startswith(("i_t", "C~_t"))}
     assert len(starts) == 1
+
+
+# --- the pictures -----------------------------------------------------------------------------
+
+GRU_PICTURES = [
+    LSTMConfig(cell="gru"),
+    LSTMConfig(cell="gru", reset_after=False),
+    LSTMConfig(cell="gru", input_size=5, hidden_size=3, seq_len=1, bias=False),
+    LSTMConfig(cell="gru", input_size=300, hidden_size=1024, seq_len=12, num_layers=3, batch=256),
+    LSTMConfig(cell="gru", num_layers=2, direction="bi", batch=4, seq_len=5),
+    LSTMConfig(cell="gru", num_layers=2, direction="reverse", seq_len=6, reset_after=False),
+    LSTMConfig(direction="reverse", seq_len=3, peepholes=True),
+]
+PICTURE_IDS = [
+    "walkthrough",
+    "ra0",
+    "tiny-no-bias",
+    "large",
+    "bi-2-layer",
+    "reverse-ra0",
+    "lstm-rev",
+]
+
+
+@pytest.mark.parametrize("cfg", GRU_PICTURES, ids=PICTURE_IDS)
+def test_gru_and_reverse_pictures_have_no_overlaps(cfg: LSTMConfig) -> None:
+    assert layout_problems(render_cell_svg(cfg)) == []
+    for steps in (2, 4):
+        assert layout_problems(render_unrolled_svg(cfg, steps)) == []
+
+
+@pytest.mark.parametrize("cfg", GRU_PICTURES[:5], ids=PICTURE_IDS[:5])
+def test_gru_cell_labels_carry_the_shapes(cfg: LSTMConfig) -> None:
+    svg = render_cell_svg(cfg)
+    self_contained(svg)
+    labels = texts(parse(svg))
+    h, i = cfg.hidden_size, cfg.input_size
+    x = h + i
+    assert labels[0].startswith(f"GRU cell: input {i}, hidden {h}")
+    expected = [
+        f"h_(t-1) {dims(cfg, h)}",
+        f"x_t {dims(cfg, i)}",
+        f"X = [h, x] {dims(cfg, x)}",
+        f"z_t {dims(cfg, h)}",
+        f"r_t {dims(cfg, h)}",
+        f"rh_t {dims(cfg, h)}",
+        f"n_t {dims(cfg, h)}",
+        f"1-z_t {dims(cfg, h)}",
+        f"(1-z_t)*n_t {dims(cfg, h)}",
+        f"z_t*h_(t-1) {dims(cfg, h)}",
+        f"h_t {dims(cfg, h)}",
+        f"W_z {h}x{x}",
+        f"W_r {h}x{x}",
+        "\u03c3 update",
+        "\u03c3 reset",
+        "tanh candidate",
+    ]
+    if cfg.reset_after:  # the candidate reads x_t alone, and W_hn h_(t-1) apart
+        expected += [f"W_in {h}x{i}", f"W_hn {h}x{h}", "recurrent"]
+    else:  # one W_n over [rh_t, x_t]
+        expected += [f"W_n {h}x{x}"]
+    if cfg.bias:
+        expected += [f"b_z {h}", f"b_r {h}", f"b_in {h}" if cfg.reset_after else f"b_n {h}"]
+    else:
+        assert labels.count("no bias") == (4 if cfg.reset_after else 3)
+    assert [s for s in expected if s not in labels] == []
+    assert labels.count(dims(cfg, x)) == 2  # X into the reset and the update gates only
+    for lstm_word in ("C_t", "C_(t-1)", "f_t", "o_t", "cell state"):
+        assert not any(lstm_word in s for s in labels)
+    assert "GRU cell diagram" in svg
+
+
+def test_gru_reset_after_false_says_pytorch_has_none() -> None:
+    labels = texts(parse(render_cell_svg(LSTMConfig(cell="gru", reset_after=False))))
+    assert labels[0] == "GRU cell: input 32, hidden 70, reset_after=False"
+    assert any("rh_t = r_t * h_(t-1)" in s and "PyTorch has no such layer" in s for s in labels)
+    assert "recurrent" not in labels and not any("W_hn" in s for s in labels)
+
+
+def test_gru_unrolled_has_one_state_line() -> None:
+    cfg = LSTMConfig(cell="gru", seq_len=3)
+    labels = texts(parse(render_unrolled_svg(cfg)))
+    assert labels[0] == "Unrolled over T = 3: 1 GRU layer, unidirectional"
+    assert labels.count("h (70)") == 2  # between steps 0-1 and 1-2
+    assert not any(s.startswith("C (") for s in labels)
+    assert "output (3, 70); h_n (1, 70)" in labels
+    assert not any("c_n" in s for s in labels)
+    lstm = texts(parse(render_unrolled_svg(LSTMConfig(seq_len=3))))
+    assert lstm.count("h (70)") == 2 and lstm.count("C (70)") == 2
+
+
+def test_reverse_unrolled_has_one_backward_row() -> None:
+    cfg = LSTMConfig(cell="gru", seq_len=3, num_layers=2, direction="reverse")
+    root = parse(render_unrolled_svg(cfg))
+    labels = texts(root)
+    assert labels[0] == "Unrolled over T = 3: 2 GRU layers, backward only"
+    assert labels.count("L0 bwd") == 3 and labels.count("L1 bwd") == 3
+    assert not any("fwd" in s and s.startswith("L") for s in labels) and "cat" not in labels
+    assert any("(L0 bwd: layer 0, backward); bwd runs from t = T-1 down to 0" in s for s in labels)
+    # the states run right to left: every h arrow between cells ends left of where it starts
+    points = [
+        [float(p.split(",")[0]) for p in el.attrib["points"].split()]
+        for el in root.iter(f"{NS}polyline")
+    ]
+    horizontal = [xs for xs in points if len(xs) == 2 and xs[0] != xs[1]]
+    assert len(horizontal) == 4 and all(xs[1] < xs[0] for xs in horizontal)
+
+
+def test_render_svg_of_a_gru_draws_the_gru() -> None:
+    svg = render_svg(LSTMConfig(cell="gru", seq_len=3))
+    labels = texts(parse(svg))
+    assert (
+        labels[0].startswith("GRU cell:")
+        and "Unrolled over T = 3: 1 GRU layer, unidirectional" in labels
+    )
+    assert "<title>GRU cell and unrolled network</title>" in svg
+
+
+def test_gru_example_picture_is_current() -> None:
+    """examples/pictures/gru-walkthrough.svg is what render_svg draws now; UPDATE_GOLDEN=1
+    rewrites it, and its PNG when rsvg-convert (or chromium) is there."""
+    svg = render_svg(LSTMConfig(cell="gru", input_size=32, hidden_size=70, seq_len=3))
+    path = PICTURES / "gru-walkthrough.svg"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(svg, encoding="utf-8")
+        path.with_suffix(".png").write_bytes(svg_to_png(svg))
+    assert svg == path.read_text(encoding="utf-8"), f"{path} differs; UPDATE_GOLDEN=1 redraws it"
+    assert path.stat().st_size < 200_000
