@@ -15,6 +15,20 @@ def n(value: int | None) -> str:
     return "none" if value is None else f"{value:,}"
 
 
+#: the widest line of a code block that an 80-column terminal shows whole (Rich pads it)
+CODE_WIDTH = 76
+
+
+def with_shapes(left: str, pad: int, shapes: str, indent: int) -> str:
+    """'r_t = sigmoid(W_r X + b_r)    (70 x 102)(102) + (70) -> (70)': an equation and its
+    shapes in a column from pad; the shapes on a line of their own, indented, when the two
+    would not fit in CODE_WIDTH."""
+    line = left.ljust(pad) + shapes
+    if len(line) <= CODE_WIDTH:
+        return line
+    return left + "\n" + " " * indent + shapes
+
+
 def first_weight(cfg: LSTMConfig) -> str:
     """The walkthrough name of the first gate weight of the walkthrough: W_f, W_r."""
     return f"W_{cfg.kind.gate(cfg.kind.report_order[0]).letter}"

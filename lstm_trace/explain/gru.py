@@ -23,10 +23,11 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _line(cfg: LSTMConfig, point: str, shapes: str, width: int = 4) -> str:
     """'r_t  = sigmoid(W_r X + b_r)    (70 x 102)(102) + (70) -> (70)': the cell's symbol and
-    equation of a hook point, then its shapes in a column that starts at the same place."""
+    equation of a hook point, then its shapes in a column that starts at the same place (or
+    on the next line, when both would not fit)."""
     symbol, equation = cfg.kind.symbol_and_equation(point, 0, "forward", cfg)
     left = f"{symbol.ljust(width)} = {equation}"
-    return left.ljust(max(38, len(left) + 2)) + shapes
+    return common.with_shapes(left, max(38, len(left) + 2), shapes, width + 3)
 
 
 def explain_gru(cfg: LSTMConfig) -> str:

@@ -17,12 +17,15 @@ def _gate(cfg: LSTMConfig, g: str, width: int = 3) -> str:
     of gate g (without the bias for a layer that has none, with its peephole when set); the
     shapes column starts at the same place on every line (_pad), and width aligns the '='
     of lines shown together."""
+    return common.with_shapes(_left(cfg, g, width), _pad(cfg), _shapes(cfg, g), width + 3)
+
+
+def _shapes(cfg: LSTMConfig, g: str) -> str:
+    """'(70 x 102)(102) + (70) -> (70)': the shapes of gate g's product, peephole and bias."""
     h, x = cfg.hidden_size, cfg.h_out + cfg.input_size
     bias_shape = f" + ({h})" if cfg.bias else ""
     peep_shape = f" + ({h}) * ({h})" if cfg.peepholes and g != "c" else ""
-    return (
-        _left(cfg, g, width).ljust(_pad(cfg)) + f"({h} x {x})({x}){peep_shape}{bias_shape} -> ({h})"
-    )
+    return f"({h} x {x})({x}){peep_shape}{bias_shape} -> ({h})"
 
 
 def _left(cfg: LSTMConfig, g: str, width: int = 4) -> str:
@@ -32,8 +35,12 @@ def _left(cfg: LSTMConfig, g: str, width: int = 4) -> str:
 
 
 def _pad(cfg: LSTMConfig) -> int:
-    """Where the shapes column starts: 31, or past the longest equation with peepholes."""
-    return max(31, *(len(_left(cfg, g)) + 2 for g in "fico"))
+    """Where the shapes column starts: 31, or past the longest equation (with peepholes)
+    when every line still fits; else 31, and the lines that do not fit have their shapes
+    on a line of their own."""
+    pad = max(31, *(len(_left(cfg, g)) + 2 for g in "fico"))
+    fits = all(pad + len(_shapes(cfg, g)) <= common.CODE_WIDTH for g in "fico")
+    return pad if fits else 31
 
 
 def explain_lstm(cfg: LSTMConfig) -> str:

@@ -36,11 +36,12 @@ def sample_text(sample: Sequence[float | None], more: bool, marks: Sequence[str]
 
 
 def config_line(cfg: LSTMConfig) -> str:
-    """'LSTM input=32 hidden=70 layers=1 uni unbatched T=3 float32 seed=0' (fits 80 columns,
-    a projection and a batch included); the cell's name first ('GRU input=32 ...'); the
-    direction 'uni', 'bi' or 'reverse'; then what is set beside the usual: 'no-bias' for a
-    layer without biases, 'peepholes' for an LSTM with them, 'reset_after=False' for a GRU
-    that resets h_(t-1) before the product (Keras's other form)."""
+    """'LSTM input=32 hidden=70 layers=1 uni unbatched T=3 float32 seed=0': the cell's name,
+    the sizes, the direction ('uni', 'bi' or 'reverse'), then what is set beside the usual:
+    'no-bias' for a layer without biases, 'peepholes' for an LSTM with them,
+    'reset_after=False' for a GRU that resets h_(t-1) before the product (Keras's other
+    form). It fits 80 columns with a projection and a batch; a GRU with reset_after=False,
+    a batch and direction reverse is a little wider (the table view wraps it)."""
     parts = [
         f"input={cfg.input_size}",
         f"hidden={cfg.hidden_size}",
