@@ -192,6 +192,13 @@ def test_gru_explain_without_biases_layers_and_directions() -> None:
     assert f"parameters Keras {2 * (21420 + layer1):,}, PyTorch {2 * (21420 + layer1):,}" in text
 
 
+def test_gru_explain_reset_after_false_without_biases_has_no_pytorch_count() -> None:
+    text = flat(explain(LSTMConfig(cell="gru", bias=False, reset_after=False)))
+    assert "n_t = tanh(W_n [rh_t, x_t]) (70 x 102)(102) -> (70)" in text
+    assert "W_r, W_z, W_n 3 x (70 x 102) = 21,420 total = 21,420" in text
+    assert "the weights alone: 21,420, in Keras (PyTorch has no such layer)." in text
+
+
 def test_reverse_gets_its_sentence_in_both_cells() -> None:
     for cell, title in (("lstm", "LSTM"), ("gru", "GRU")):
         text = flat(explain(LSTMConfig(cell=cell, direction="reverse", seq_len=5)))

@@ -113,7 +113,7 @@ def _gates(cfg: LSTMConfig) -> list[str]:
         "```",
         "",
         f"W_r and W_z are {_shape(w['W_r'])} ({_n(h * x)} weights each)"
-        + (f" and b_r, b_z have {h} each" if cfg.bias else " (this GRU has no biases)")
+        + (f" and b_r, b_z have {h} each" if cfg.bias else "; this GRU has no biases")
         + f". Both sigmoids give {h} values in (0, 1): r_t says how much of h_(t-1) the "
         "candidate may see, z_t how much of h_(t-1) to keep.",
     ]
@@ -155,8 +155,8 @@ def _candidate(cfg: LSTMConfig) -> list[str]:
         "",
         "With reset_after=False the reset gate acts on h_(t-1) before the product: "
         f"rh_t = r_t * h_(t-1) joins x_t, and one W_n of {_shape(w['W_n'])} reads them "
-        "together, as W_r and W_z read X. This is Keras's GRU(reset_after=False) (Keras 2's "
-        "default) and ONNX's linear_before_reset=0. PyTorch's nn.GRU cannot compute it: "
+        "together, as W_r and W_z read X. This is Keras's GRU(reset_after=False) and "
+        "ONNX's linear_before_reset=0 (its default). PyTorch's nn.GRU cannot compute it: "
         "it resets after the product, r_t * (W_hn h_(t-1) + b_hn), the reset_after=True form.",
     ]
 
@@ -195,9 +195,12 @@ def _counts_note(cfg: LSTMConfig, weights: int) -> str:
     one = replace(cfg, num_layers=1, direction="uni")
     h = cfg.hidden_size
     if not cfg.bias:
+        where = (
+            "in Keras and in PyTorch" if cfg.reset_after else "in Keras (PyTorch has no such layer)"
+        )
         return (
             "This GRU has no biases (PyTorch bias=False, Keras use_bias=False), so the count "
-            f"is the weights alone: {_n(weights)}, in Keras and in PyTorch."
+            f"is the weights alone: {_n(weights)}, {where}."
         )
     other = param_count(replace(one, reset_after=not cfg.reset_after))
     if cfg.reset_after:
