@@ -373,3 +373,9 @@ def test_gru_example_picture_is_current() -> None:
         path.with_suffix(".png").write_bytes(svg_to_png(svg))
     assert svg == path.read_text(encoding="utf-8"), f"{path} differs; UPDATE_GOLDEN=1 redraws it"
     assert path.stat().st_size < 200_000
+
+
+def test_markdown_keeps_parentheses_of_prose_outside_code_spans() -> None:
+    md = render_markdown(trace(GRU_RA0_REVERSE), frameworks=True)
+    assert "recurrent product (`reset_after=False` resets `h_(t-1)` before it) |" in md
+    assert "`(reset_after" not in md
