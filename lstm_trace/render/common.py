@@ -36,19 +36,29 @@ def sample_text(sample: Sequence[float | None], more: bool, marks: Sequence[str]
 
 
 def config_line(cfg: LSTMConfig) -> str:
-    """'LSTM input=32 hidden=70 layers=1 uni unbatched T=3 float32 seed=0' (fits 80 columns,
-    a projection and a batch included); 'no-bias' after the direction for a layer without
-    biases."""
+    """'LSTM input=32 hidden=70 layers=1 uni unbatched T=3 float32 seed=0': the cell's name,
+    the sizes, the direction ('uni', 'bi' or 'reverse'), then what is set beside the usual:
+    'no-bias' for a layer without biases, 'peepholes' for an LSTM with them,
+    'reset_after=False' for a GRU that resets h_(t-1) before the product (Keras's other
+    form). It fits 80 columns with a projection and a batch; a GRU with reset_after=False,
+    a batch and direction reverse is a little wider (the table view wraps it)."""
     parts = [
         f"input={cfg.input_size}",
         f"hidden={cfg.hidden_size}",
         *([f"proj={cfg.proj_size}"] if cfg.proj_size else []),
         f"layers={cfg.num_layers}",
-        "bi" if cfg.bidirectional else "uni",
+        cfg.direction,
         *([] if cfg.bias else ["no-bias"]),
+        *(["peepholes"] if cfg.peepholes else []),
+        *([] if cfg.reset_after else ["reset_after=False"]),
         "unbatched" if cfg.batch is None else f"batch={cfg.batch}",
         f"T={cfg.seq_len}",
         cfg.dtype,
         f"seed={cfg.seed}",
     ]
-    return "LSTM " + " ".join(parts)
+    return f"{cfg.kind.title} " + " ".join(parts)
+
+
+def count_text(value: int | None, why: str | None) -> str:
+    """A framework's parameter count, '21,840', or 'none (why)' where it has no such layer."""
+    return f"none ({why})" if value is None else f"{value:,}"

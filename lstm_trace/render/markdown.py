@@ -70,11 +70,15 @@ def _is_prose(text: str) -> bool:
 
 def _prose_token(token: str) -> str:
     """A word of prose: a name in it ('h_t,', 'k*D') becomes a code span, punctuation kept
-    outside."""
-    core = token.rstrip(",;:.")
+    outside, and so is a parenthesis that opens or closes the prose around it
+    ('(reset_after=False' -> '(`reset_after=False`'; 'h_(t-1)' keeps its own)."""
+    start = 1 if token.startswith("(") and token.count("(") > token.count(")") else 0
+    core = token[start:].rstrip(",;:.")
+    while core.endswith(")") and core.count(")") > core.count("("):
+        core = core[:-1]
     if not any(c in core for c in _SPECIAL):
         return token
-    return f"`{core}`{token[len(core) :]}"
+    return f"{token[:start]}`{core}`{token[start + len(core) :]}"
 
 
 def _inline(text: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cells.base import gate_slice
+from ..config import LSTMConfig
 from ..locations import return_shapes, tensor_counts, weight_locations
 from ..records import TensorRecord, point_size, symbol_and_equation
 from ..summary import describe
@@ -136,14 +137,23 @@ def _cell_tables(trace: Trace) -> list[Item]:
             table.add(name, symbol, str(size), equation)
         out.append(table)
     if "backward" in cfg.directions:
-        states = " and ".join(("h_prev", *cfg.kind.carried))
-        out.append(
-            Note(
-                f"The backward direction reads x_t from t = T-1 down to 0; its {states} at "
-                "step t are its states from step t+1."
-            )
-        )
+        out.append(Note(_backward_note(cfg)))
     return out
+
+
+def _backward_note(cfg: LSTMConfig) -> str:
+    """How the backward direction reads the sequence, naming the cell's carried states."""
+    states = ("h_prev", *cfg.kind.carried)
+    which = (
+        "The backward direction"
+        if cfg.bidirectional
+        else "This layer runs backward only (direction reverse): it"
+    )
+    are = "are its states" if len(states) > 1 else "is its state"
+    return (
+        f"{which} reads x_t from t = T-1 down to 0; its {' and '.join(states)} at step t "
+        f"{are} from step t+1."
+    )
 
 
 def _value_tables(trace: Trace) -> list[Item]:

@@ -1,4 +1,5 @@
-"""SVG pictures of an LSTM: the cell with the shape on every arrow, and the network unrolled.
+"""SVG pictures of a recurrent layer: the cell with the shape on every arrow (the LSTM's here,
+the GRU's in svg_gru.py), and the network unrolled (svg_unrolled.py).
 
 Render functions are pure: LSTMConfig in, a self-contained SVG 1.1 document out (a <style>,
 markers in <defs>; no external fonts, images, links or scripts); png.py turns them into PNG.
@@ -16,10 +17,13 @@ from .svg_draw import (
     TIMES,
     Drawing,
     dims,
+    direction_notes,
     document,
     text_width,
 )
+from .svg_gru import gru_cell
 from .svg_heatmap import render_heatmap_svg
+from .svg_unrolled import unrolled
 
 __all__ = [
     "render_cell_svg",
@@ -172,125 +176,10 @@ def _cell_notes(cfg: LSTMConfig) -> list[str]:
         what = f"[h_fwd, h_bwd] of 2 x {Ho} = {xin}" if cfg.bidirectional else f"h_t of {xin}"
         notes.append(f"Layer 0 shown; {upper} x_t = {what} from below, so X = {Ho} + {xin} = "
                      f"{Ho + xin} and W is {H}x{Ho + xin}.")  # fmt: skip
-    if cfg.bidirectional:
-        notes.append("The backward direction has its own weights of the same shapes and "
-                     "reads t = T-1 down to 0.")  # fmt: skip
-    return notes
-
-
-def _columns(seq_len: int, max_steps: int) -> list[int | None]:
-    """The time steps drawn, None for the ellipsis: all, or the first max_steps-1 and the last."""
-    if seq_len <= max_steps:
-        return list(range(seq_len))
-    return [*range(max_steps - 1), None, seq_len - 1]
-
-
-def _unrolled(cfg: LSTMConfig, max_steps: int) -> Drawing:
-    """The network unrolled over time (see render_unrolled_svg)."""
-    if max_steps < 2:
-        raise ValueError(f"max_steps must be at least 2 (first and last step), got {max_steps}")
-    d = Drawing()
-    H, Ho, In, T = cfg.hidden_size, cfg.h_out, cfg.input_size, cfg.seq_len
-    L, D, bi = cfg.num_layers, cfg.num_directions, cfg.bidirectional
-    cols = _columns(T, max_steps)
-    h_lab, c_lab, up = f"h {dims(cfg, Ho)}", f"C {dims(cfg, H)}", dims(cfg, cfg.output_size)
-    x_labs = {t: f"x_{t} {dims(cfg, In)}" for t in cols if t is not None}
-    y_labs = {t: f"y_{t} {dims(cfg, cfg.output_size)}" for t in cols if t is not None}
-    ends = [*x_labs.values(), *y_labs.values()]
-    cw = max(110.0, 2 * (text_width(up) + 18), *(text_width(s) + 12 for s in ends))
-    ch, gap = 44.0, max(text_width(h_lab), text_width(c_lab)) + 56
-    half = [20 if t is None else cw / 2 for t in cols]  # half the width of each column
-    cx = [30 + sum(2 * w + gap for w in half[:j]) + half[j] for j in range(len(cols))]
-    kind = "bidirectional" if bi else "unidirectional"
-    title = f"Unrolled over T = {T}: {L} layer{'s' * (L > 1)}, {kind}"
-    d.text(16, 28, title, size=17, cls="title")
-
-    # rows, top to bottom: per layer (the top layer first) the concat, backward, forward row
-    y = 100.0
-    rows: dict[tuple[int, str], float] = {}
-    concat: dict[int, float] = {}
-    for layer in reversed(range(L)):
-        if bi:
-            concat[layer], rows[layer, "bwd"] = y + 12, y + 34
-            y += 34 + ch + 56
-        rows[layer, "fwd"] = y
-        y += ch + 60
-    y_x = y - 4  # where the inputs x_t start
-
-    for x, t in zip(cx, cols, strict=True):
-        if t is None:
-            for yc in [58, *(yr + ch / 2 for yr in rows.values()), y_x + 12]:
-                d.text(x, yc, "\u2026", size=22, anchor="middle", cls="sym", middle=True)
-            continue
-        for (layer, direction), yr in rows.items():
-            d.box(x - cw / 2, yr, cw, ch, "cell", 10)
-            d.text(x, yr + ch / 2, f"L{layer} {direction}", size=13, anchor="middle", cls="sym",
-                   middle=True)  # fmt: skip
-        d.text(x, y_x + 16, x_labs[t], anchor="middle")
-        # inputs: x_t into layer 0, the layer below's output into layer k > 0
-        for layer in range(L):
-            y_in = y_x if layer == 0 else (concat[layer - 1] - 9 if bi else rows[layer - 1, "fwd"])
-            fwd = rows[layer, "fwd"]
-            d.wire([(x, y_in), (x, fwd + ch)])
-            if layer > 0:
-                d.text(x + 7, fwd + ch + 44, up)
-            if bi:  # x_t goes round the forward cell to the backward one, and the forward
-                # output round the backward cell to the concatenation
-                y_f, xr, xl, y_cat = fwd + ch + 14, x + cw / 2 + 12, x - cw / 2 - 12, concat[layer]
-                d.dot(x, y_f)
-                d.wire(
-                    [(x, y_f), (xr, y_f), (xr, fwd - 38), (x + 20, fwd - 38), (x + 20, fwd - 56)]
-                )
-                d.wire(
-                    [
-                        (x - 20, fwd),
-                        (x - 20, fwd - 18),
-                        (xl, fwd - 18),
-                        (xl, y_cat),
-                        (x - 16, y_cat),
-                    ]
-                )
-                d.wire([(x, rows[layer, "bwd"]), (x, y_cat + 9)])
-                d.node(x, y_cat, "cat", rx=16, ry=9)
-        d.wire([(x, concat[L - 1] - 9 if bi else rows[L - 1, "fwd"]), (x, 70)])
-        d.text(x, 62, y_labs[t], anchor="middle")
-
-    # the states along each row: forward left to right, backward right to left
-    for (_, direction), yr in rows.items():
-        for j in range(len(cols) - 1):
-            a, b = cx[j] + half[j], cx[j + 1] - half[j + 1]
-            for dy, lab, ly in ((-7, h_lab, -12), (7, c_lab, 22)):
-                yy = yr + ch / 2 + dy
-                d.wire([(a, yy), (b, yy)] if direction == "fwd" else [(b, yy), (a, yy)])
-                d.text((a + b) / 2, yy + ly, lab, anchor="middle")
-
-    # caption: what is drawn and the shapes PyTorch returns
-    bs, bl = ("", "") if cfg.batch is None else (f"{cfg.batch}, ", "B, ")
-    caption = []
-    if None in cols:
-        first = f"steps 0 to {max_steps - 2}" if max_steps > 2 else "step 0"
-        gone = (
-            f"step {T - 2} is"
-            if max_steps - 1 == T - 2
-            else f"steps {max_steps - 1} to {T - 2} are"
-        )
-        caption.append(f"T = {T}: {first} and {T - 1} drawn; {gone} elided (\u2026).")
-    back = "; bwd runs from t = T-1 down to 0" if bi else ""
-    caption.append(
-        f"A cell is one layer and direction at one step (L0 fwd: layer 0, forward){back}."
-    )
-    if bi:
-        caption.append(f"cat = [forward h_t, backward h_t]: {Ho} + {Ho} = {D * Ho} entries.")
-    caption.append(f"output ({bs}{T}, {cfg.output_size}); h_n ({D * L}, {bs}{Ho}); "
-                   f"c_n ({D * L}, {bs}{H})")  # fmt: skip
-    caption.append(f"PyTorch's layout: output ({bl}T, D*h_out), h_n (D*layers, {bl}h_out), "
-                   f"c_n (D*layers, {bl}H).")  # fmt: skip
-    for i, line in enumerate(caption):
-        d.text(16, y_x + 52 + 18 * i, line, size=12, cls="caption")
-    d.height = y_x + 52 + 18 * len(caption)
-    d.width = max(cx[-1] + cw / 2 + 30, text_width(title, 17) + 32,
-                  *(text_width(s) + 32 for s in caption))  # fmt: skip
-    return d
+    if cfg.peepholes:
+        notes.append(f"Peepholes: f_t and i_t also add p * C_(t-1), o_t adds p * C_t (each p "
+                     f"{H}), not drawn.")  # fmt: skip
+    return notes + direction_notes(cfg)
 
 
 def render_cell_svg(config: LSTMConfig) -> str:
@@ -303,9 +192,11 @@ def render_cell_svg(config: LSTMConfig) -> str:
     i_t x C~_t product; the tanh of C_t and the output multiply with o_t; W_hr when
     proj_size is set; h_t leaving to the right and up. Every arrow carries its shape for
     this configuration, with a leading batch dimension when batched. A title, a legend
-    and notes (batch, projection, upper layers, backward direction) sit around it.
+    and notes (batch, projection, peepholes, upper layers, backward direction) sit around it.
+    A GRU gets its own diagram (svg_gru.gru_cell): the state h across the top, the update,
+    reset and candidate blocks, rh_t into the candidate and the (1 - z_t) mix.
     """
-    return document([(_cell(config), 0)], "LSTM cell diagram")
+    return document([(_cell_of(config), 0)], f"{config.kind.title} cell diagram")
 
 
 def render_unrolled_svg(config: LSTMConfig, max_steps: int = 4) -> str:
@@ -314,22 +205,28 @@ def render_unrolled_svg(config: LSTMConfig, max_steps: int = 4) -> str:
     Drawn: one column per time step (with more than max_steps steps, the first max_steps-1,
     an ellipsis column and the last, as the caption says); per layer a forward row of cells
     (arrows left to right) and, when bidirectional, a backward row (right to left), cells
-    labelled 'L0 fwd'; the h and C arrows between cells labelled with their shapes; x_t into
+    labelled 'L0 fwd'; the h and C arrows between cells (h alone for a GRU) labelled with
+    their shapes; a backward-only layer (direction reverse) has one backward row; x_t into
     layer 0 labelled (I), the layer below's output into layer k > 0 labelled (D*h_out); the
     forward and backward outputs concatenated into y_t at the top; a caption with the shapes
-    of output, h_n and c_n in PyTorch's layout.
+    of output, h_n and (for an LSTM) c_n in PyTorch's layout.
     """
-    return document([(_unrolled(config, max_steps), 0)], "LSTM unrolled over time")
+    return document([(unrolled(config, max_steps), 0)], f"{config.kind.title} unrolled over time")
 
 
 def render_svg(config: LSTMConfig) -> str:
     """The picture `--svg FILE` writes: the cell diagram, and below it the unrolled network
     when there is more than one layer, direction or step."""
-    cell = _cell(config)
+    cell = _cell_of(config)
     parts = [(cell, 0.0)]
     if config.num_layers > 1 or config.bidirectional or config.seq_len > 1:
-        unrolled = _unrolled(config, 4)
-        y, x2 = cell.height + 14, max(cell.width, unrolled.width) - 16
+        network = unrolled(config, 4)
+        y, x2 = cell.height + 14, max(cell.width, network.width) - 16
         cell.add("line", {"x1": 16, "y1": y, "x2": x2, "y2": y, "stroke": "#bbbbbb"})
-        parts.append((unrolled, cell.height + 20))
-    return document(parts, "LSTM cell and unrolled network")
+        parts.append((network, cell.height + 20))
+    return document(parts, f"{config.kind.title} cell and unrolled network")
+
+
+def _cell_of(config: LSTMConfig) -> Drawing:
+    """The cell diagram of the configuration's cell."""
+    return gru_cell(config) if config.cell == "gru" else _cell(config)

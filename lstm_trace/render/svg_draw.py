@@ -44,6 +44,17 @@ def dims(cfg: LSTMConfig, n: int) -> str:
     return f"({n})" if cfg.batch is None else f"({cfg.batch}, {n})"
 
 
+def direction_notes(cfg: LSTMConfig) -> list[str]:
+    """The cell diagrams' note on the backward direction, for either cell."""
+    if cfg.bidirectional:
+        return ["The backward direction has its own weights of the same shapes and reads "
+                "t = T-1 down to 0."]  # fmt: skip
+    if cfg.direction == "reverse":
+        return ["Direction reverse: the one cell reads t = T-1 down to 0, so h_(t-1) is its "
+                "state from step t+1."]  # fmt: skip
+    return []
+
+
 class Drawing:
     """A <g> of SVG elements and the size (width, height) of the area they cover."""
 

@@ -1,4 +1,4 @@
-"""The tree view: LSTM -> layer -> direction -> step -> tensors, with weights and outputs."""
+"""The tree view: cell (LSTM or GRU) -> layer -> direction -> step -> tensors, and more."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rich.tree import Tree
 
 from ..summary import describe
 from ..trace import Trace
-from .common import config_line, matrix_text, numel, sample_text, shape_text
+from .common import config_line, count_text, matrix_text, numel, sample_text, shape_text
 from .sections import health_cells, health_note
 
 
@@ -16,9 +16,10 @@ def render_tree(trace: Trace) -> RenderableType:
     """Trace -> a Rich Tree; every tensor line: symbol, name, shape, equation, values."""
     cfg = trace.config
     root = Tree(f"[bold]{escape(config_line(cfg))}[/]")
-    count = trace.param_count
-    keras = "n/a (no projection in Keras)" if count.keras is None else f"{count.keras:,}"
-    root.add(f"parameters: Keras {keras}, PyTorch {count.pytorch:,}")
+    count, missing = trace.param_count, cfg.kind.unsupported(cfg)
+    keras = count_text(count.keras, missing.get("keras"))
+    pytorch = count_text(count.pytorch, missing.get("pytorch"))
+    root.add(escape(f"parameters: Keras {keras}, PyTorch {pytorch}"))
     root.add(f"steps: {escape(trace.selection.rule)}")
     layers: dict[int, Tree] = {}
     directions: dict[tuple[int, str], Tree] = {}

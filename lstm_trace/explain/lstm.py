@@ -1,39 +1,55 @@
-"""`lstm-trace explain`: the classic walkthrough, narrated with the user's own numbers.
+"""The LSTM's walkthrough: concatenation, the four gates, the cell update, the output,
+the parameter counts, and what peepholes, projection, stacking and both directions change.
 
-Pure text (Markdown) built from an LSTMConfig; the command shows it rendered in the terminal
-or prints it raw with --format markdown. Every number is computed here from the sizes.
+Section 1 to 6 and 9 are the LSTM's own; 7, 8 and the totals are common.py's.
 """
 
 from __future__ import annotations
 
-from .config import LSTMConfig
-from .weights import param_count
-from .words import counted
+from ..config import LSTMConfig
+from ..weights import param_count
+from . import common
+from .common import n as _n
 
 
-def _n(value: int | None) -> str:
-    """12,345; 'none' where a framework has no such layer (its count is None)."""
-    return "none" if value is None else f"{value:,}"
+def _gate(cfg: LSTMConfig, g: str, width: int = 3) -> str:
+    """'f_t = sigmoid(W_f X + b_f)     (70 x 102)(102) + (70) -> (70)': the cell's equation
+    of gate g (without the bias for a layer that has none, with its peephole when set); the
+    shapes column starts at the same place on every line (_pad), and width aligns the '='
+    of lines shown together."""
+    return common.with_shapes(_left(cfg, g, width), _pad(cfg), _shapes(cfg, g), width + 3)
 
 
-def _gate(cfg: LSTMConfig, g: str, fn: str, width: int = 3) -> str:
-    """'f_t = sigmoid(W_f X + b_f)     (70 x 102)(102) + (70) -> (70)', without the bias
-    for a layer that has none; the shapes column starts at the same place on every line, and
-    width aligns the '=' of lines shown together."""
+def _shapes(cfg: LSTMConfig, g: str) -> str:
+    """'(70 x 102)(102) + (70) -> (70)': the shapes of gate g's product, peephole and bias."""
     h, x = cfg.hidden_size, cfg.h_out + cfg.input_size
-    name = ("C~_t" if g == "c" else f"{g}_t").ljust(width)
-    bias, bias_shape = (f" + b_{g}", f" + ({h})") if cfg.bias else ("", "")
-    return f"{name} = {fn}(W_{g} X{bias})".ljust(31) + f"({h} x {x})({x}){bias_shape} -> ({h})"
+    bias_shape = f" + ({h})" if cfg.bias else ""
+    peep_shape = f" + ({h}) * ({h})" if cfg.peepholes and g != "c" else ""
+    return f"({h} x {x})({x}){peep_shape}{bias_shape} -> ({h})"
 
 
-def explain(cfg: LSTMConfig) -> str:
+def _left(cfg: LSTMConfig, g: str, width: int = 4) -> str:
+    """'f_t = sigmoid(W_f X + b_f)': the symbol and the cell's equation of gate g."""
+    symbol, equation = cfg.kind.symbol_and_equation(cfg.kind.gate(g).name, 0, "forward", cfg)
+    return f"{symbol.ljust(width)} = {equation}"
+
+
+def _pad(cfg: LSTMConfig) -> int:
+    """Where the shapes column starts: 31, or past the longest equation (with peepholes)
+    when every line still fits; else 31, and the lines that do not fit have their shapes
+    on a line of their own."""
+    pad = max(31, *(len(_left(cfg, g)) + 2 for g in "fico"))
+    fits = all(pad + len(_shapes(cfg, g)) <= common.CODE_WIDTH for g in "fico")
+    return pad if fits else 31
+
+
+def explain_lstm(cfg: LSTMConfig) -> str:
     """The walkthrough for cfg as Markdown: concatenation, gates, cell update, output,
     parameter counts, and what bidirectional, stacking and projection change."""
     i, h, p = cfg.input_size, cfg.hidden_size, cfg.proj_size
     h_out = cfg.h_out
     x = h_out + i
     gate_w = h * x
-    d = cfg.num_directions
     b_f = f"b_f has {h}" if cfg.bias else "there is no b_f (this LSTM has no biases)"
     lines = [
         f"# The LSTM cell with input {i} and hidden {h}" + (f", projection {p}" if p else ""),
@@ -53,7 +69,7 @@ def explain(cfg: LSTMConfig) -> str:
         "## 2. The forget gate: what to keep of the old cell state",
         "",
         "```text",
-        _gate(cfg, "f", "sigmoid"),
+        _gate(cfg, "f"),
         "```",
         "",
         f"W_f is {h} x {x} ({_n(gate_w)} weights) and {b_f}. The sigmoid squashes each "
@@ -64,8 +80,8 @@ def explain(cfg: LSTMConfig) -> str:
         "## 3. The input gate and the candidate: what to write",
         "",
         "```text",
-        _gate(cfg, "i", "sigmoid", width=4),
-        _gate(cfg, "c", "tanh", width=4),
+        _gate(cfg, "i", width=4),
+        _gate(cfg, "c", width=4),
         "```",
         "",
         "The candidate C~_t proposes new values in (-1, 1); the input gate i_t, in (0, 1), "
@@ -83,24 +99,29 @@ def explain(cfg: LSTMConfig) -> str:
         "## 5. The output gate and the new hidden state",
         "",
         "```text",
-        _gate(cfg, "o", "sigmoid"),
-        f"h_t = o_t * tanh(C_t)          ({h}) * ({h}) -> ({h})",
-        *([f"h_t = W_hr (o_t * tanh(C_t))   ({p} x {h})({h}) -> ({p})"] if p else []),
+        _gate(cfg, "o"),
+        "h_t = o_t * tanh(C_t)".ljust(_pad(cfg)) + f"({h}) * ({h}) -> ({h})",
+        *(
+            ["h_t = W_hr (o_t * tanh(C_t))".ljust(_pad(cfg)) + f"({p} x {h})({h}) -> ({p})"]
+            if p
+            else []
+        ),
         "```",
         "",
         "Note the tanh in h_t = o_t * tanh(C_t): the cell state is squashed into (-1, 1) before "
         "the output gate scales it. PyTorch and Keras both compute it; some write-ups leave it "
         "out of the equation.",
+        *_peepholes(cfg),
         "",
         *_counting(cfg),
         "",
-        *_bidirectional(cfg),
+        *common.bidirectional(cfg),
         "",
-        *_stacked(cfg),
+        *common.stacked(cfg, cfg.kind.parameters(cfg, 0)),
         "",
         *_projection(cfg),
         "",
-        *_total(cfg, d),
+        *common.total(cfg),
     ]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -152,51 +173,6 @@ def _counting(cfg: LSTMConfig) -> list[str]:
     ]
 
 
-def _bidirectional(cfg: LSTMConfig) -> list[str]:
-    h_out = cfg.h_out
-    lead = "This LSTM is bidirectional" if cfg.bidirectional else "With --bidirectional"
-    both = param_count(
-        LSTMConfig(
-            input_size=cfg.input_size,
-            hidden_size=cfg.hidden_size,
-            proj_size=cfg.proj_size,
-            bidirectional=True,
-            bias=cfg.bias,
-        )
-    )
-    keras = "" if both.keras is None else f"{_n(both.keras)} in Keras, "
-    return [
-        "## 7. Bidirectional",
-        "",
-        f"{lead}: a second cell with its own weights reads the sequence from the last step to "
-        f"the first. At each step the two outputs are concatenated: {h_out} forward + {h_out} "
-        f"backward = {2 * h_out}. The parameters double: {keras}{_n(both.pytorch)} in PyTorch "
-        "for one layer. In PyTorch, the top layer's backward state, h_n[-1], is the state "
-        f"after reading t = 0: output[:, 0, {h_out}:] (batch first), not output[:, -1, "
-        f"{h_out}:]; h_n[2k + 1] is layer k's backward state.",
-    ]
-
-
-def _stacked(cfg: LSTMConfig) -> list[str]:
-    d, h_out, h = cfg.num_directions, cfg.h_out, cfg.hidden_size
-    reads = d * h_out
-    x2 = h_out + reads
-    lead = f"This LSTM has {cfg.num_layers} layers" if cfg.num_layers > 1 else "With --layers 2"
-    return [
-        "## 8. Stacked layers",
-        "",
-        f"{lead}: layer 1 reads the outputs of layer 0, {reads} numbers per step"
-        + (f" ({h_out} forward + {h_out} backward)" if d == 2 else "")
-        + f", instead of x_t. Its X is {h_out} + {reads} = {x2}, so its W_f is {h} x {x2}."
-        + (
-            ""
-            if d == 2
-            else f" Bidirectional, layer 1 would read {2 * h_out} and its X would be "
-            f"{h_out} + {2 * h_out} = {3 * h_out}."
-        ),
-    ]
-
-
 def _projection(cfg: LSTMConfig) -> list[str]:
     h, i = cfg.hidden_size, cfg.input_size
     p = cfg.proj_size or max(1, h // 2)
@@ -213,19 +189,19 @@ def _projection(cfg: LSTMConfig) -> list[str]:
     ]
 
 
-def _total(cfg: LSTMConfig, d: int) -> list[str]:
-    count = param_count(cfg)
-    keras = (
-        "none in Keras (no projection there)" if count.keras is None else f"Keras {_n(count.keras)}"
-    )
-    shape = f"({cfg.seq_len}, {cfg.output_size})"
-    if cfg.batch is not None:
-        shape = f"({cfg.batch}, {cfg.seq_len}, {cfg.output_size})"
+def _peepholes(cfg: LSTMConfig) -> list[str]:
+    """A paragraph for an LSTM with peepholes: what the gates read of the cell state."""
+    if not cfg.peepholes:
+        return []
+    sizes = dict(cfg.kind.parameters(cfg, 0))
+    (h,) = sizes["p_f"]
+    onnx = param_count(cfg).onnx
     return [
-        "## This configuration",
         "",
-        f"{counted(cfg.num_layers, 'layer').capitalize()}, "
-        f"{'bidirectional' if d == 2 else 'unidirectional'}: "
-        f"parameters {keras}, PyTorch {_n(count.pytorch)}; output {shape} for T = "
-        f"{cfg.seq_len}" + ("" if cfg.batch is None else f" and a batch of {cfg.batch}") + ".",
+        "This LSTM has peepholes (ONNX's P): the forget and input gates also read the old "
+        "cell state, + p_f * C_(t-1) and + p_i * C_(t-1), and the output gate the new one, "
+        f"+ p_o * C_t. Each p is a vector of {h}, multiplied entry by entry, so the peepholes "
+        f"add 3 x {h} = {_n(3 * h)} parameters per layer and direction: ONNX counts "
+        f"{_n(onnx)} for this configuration. PyTorch's nn.LSTM and Keras's LSTM have no "
+        "peepholes; the counts below give what they would report for the same LSTM without.",
     ]
