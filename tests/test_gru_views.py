@@ -13,7 +13,7 @@ from rich.console import Console
 
 from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights
 from lstm_trace.explain import explain
-from lstm_trace.heatmap import HeatmapCollector, parse_gate
+from lstm_trace.gate_map import HeatmapCollector, parse_gate
 from lstm_trace.render.common import config_line
 from lstm_trace.render.heatmap import render_heatmap
 from lstm_trace.render.markdown import render_markdown
@@ -87,7 +87,7 @@ def test_reverse_gru_without_pytorch_form_in_every_view() -> None:
     md = flat(render_markdown(t))
     # reset_after=False: one bias per gate in Keras, 3 x (70 x 102 + 70) = 21,630
     assert f"Keras {3 * (70 * 102 + 70):,}; none in PyTorch" in md
-    assert "`r_t * h_(t-1)`" in md
+    assert "`r_t * h_(t+1)`" in md  # a reverse layer reads its state from t+1
     assert (
         "This layer runs backward only (direction reverse): it reads x_t from t = T-1 down "
         "to 0; its h_prev at step t is its state from step t+1." in md
