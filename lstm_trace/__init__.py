@@ -13,6 +13,7 @@ Public API::
 from typing import TYPE_CHECKING, Any
 
 from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
+from .cells import ParamCount
 from .ci.expect import assert_shapes
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
@@ -23,7 +24,6 @@ from .trace import Parameter, Trace, trace
 from .weights import (
     DirectionWeights,
     LSTMWeights,
-    ParamCount,
     init_input,
     init_weights,
     param_count,

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 
 from .capture import BlockRecorder, Recorder
 from .cell import BlockObserver, Hook, forward
+from .cells import ParamCount
 from .cells.base import FloatArray
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .digest import IN_MEMORY, SEEDED, weights_dict
@@ -27,7 +28,6 @@ from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .weights import (
     LSTMWeights,
-    ParamCount,
     init_input,
     init_weights,
     param_count,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cells import Cell, Counts, cell_of
+from .cells import Cell, ParamCount, cell_of
 from .cells.base import FloatArray, pytorch_name
 from .config import LSTMConfig
 from .errors import ConfigError
@@ -184,18 +184,8 @@ def _seeds(seed: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(2)
 
 
-@dataclass(frozen=True)
-class ParamCount:
-    """Parameter counts as each framework reports them (None where it has no such layer)."""
-
-    keras: int | None
-    pytorch: int | None
-    onnx: int | None = None
-
-
 def param_count(config: LSTMConfig) -> ParamCount:
     """Parameters per framework, as the cell counts them (cells/): LSTM(32, 70) is 28,840 in
     Keras and 29,120 in PyTorch and ONNX, 28,560 everywhere without biases; GRU(32 -> 70)
     is 21,840, and 21,630 in Keras with reset_after=False (which PyTorch cannot hold)."""
-    counts: Counts = config.kind.counts(config)
-    return ParamCount(keras=counts.keras, pytorch=counts.pytorch, onnx=counts.onnx)
+    return config.kind.counts(config)

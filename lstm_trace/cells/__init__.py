@@ -5,7 +5,7 @@ base.py says what a cell describes; ARCHITECTURE.md says how to add one."""
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .base import Cell, Counts, Gate
+from .base import Cell, Gate, ParamCount
 from .gru import GRU
 from .lstm import LSTM
 
@@ -23,4 +23,4 @@ def cell_of(name: str) -> Cell:
         ) from None
 
 
-__all__ = ["CELLS", "GRU", "LSTM", "Cell", "Counts", "Gate", "cell_of"]
+__all__ = ["CELLS", "GRU", "LSTM", "Cell", "Gate", "ParamCount", "cell_of"]

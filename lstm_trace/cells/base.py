@@ -53,12 +53,18 @@ class Gate:
 
 
 @dataclass(frozen=True)
-class Counts:
+class ParamCount:
     """Parameter counts as each framework reports them; None where it has no such layer."""
 
-    pytorch: int | None
     keras: int | None
-    onnx: int | None
+    pytorch: int | None
+    onnx: int | None = None
+
+
+def sigmoid(z: FloatArray) -> FloatArray:
+    """1 / (1 + e^-z), written as the equations read (for the reference steps)."""
+    out: FloatArray = 1.0 / (1.0 + np.exp(-z))
+    return out
 
 
 class Cell(ABC):
@@ -150,7 +156,7 @@ class Cell(ABC):
         stored = self.stored(config, layer)
         return {f: s for f, s in stored.items() if config.bias or not f.startswith("b_")}
 
-    def counts(self, config: LSTMConfig) -> Counts:
+    def counts(self, config: LSTMConfig) -> ParamCount:
         """Parameters as PyTorch, Keras and ONNX count them: the elements of each one's
         tensors (pytorch_shapes, keras_shapes, onnx_shapes) over every layer and direction;
         None where the framework has no such layer (unsupported). Every layer above the first
@@ -163,7 +169,7 @@ class Cell(ABC):
             )
             return config.num_directions * (first + (config.num_layers - 1) * above)
 
-        return Counts(
+        return ParamCount(
             pytorch=None if "pytorch" in missing else total(self.pytorch_shapes),
             keras=None if "keras" in missing else total(self.keras_shapes),
             onnx=None if "onnx" in missing else total(self.onnx_shapes),
@@ -188,13 +194,31 @@ class Cell(ABC):
         (h_t, carried states, every hook point's value). The definition the tests hold the
         fast loop and the hooked step to."""
 
-    @abstractmethod
     def block_values(
         self, block: Any, taken: Any, before: NDArray[np.int64]
     ) -> dict[str, FloatArray]:
         """Every hook point's values at rows `taken` of a StepBlock, (r, B, n); `before`
         holds the rows of the steps visited just before them (outside the block: the
-        block's `before` states)."""
+        block's h_before and before states). A state a step reads (h_prev, the LSTM's
+        C_(t-1)) is the one the step visited before wrote (Cell.previous)."""
+        c = len(block.steps)
+        outside = (before < 0) | (before >= c)
+        at = np.clip(before, 0, c - 1)
+        x = block.x[taken]
+        out: dict[str, FloatArray] = {"x": x, "hidden_state": block.hidden[taken]}
+        for name, values in block.extra.items():
+            out[name] = values[taken]
+        for prev, current in self.previous.items():
+            written = block.hidden if current == "hidden_state" else block.extra[current]
+            read = written[at]
+            read[outside] = block.h_before if prev == "h_prev" else block.before[prev]
+            out[prev] = read
+        out["concat"] = np.concatenate([out["h_prev"], x], axis=-1)
+        hs = block.gates.shape[-1] // self.n_gates
+        gates = block.gates[taken]
+        for k, gate in enumerate(self.gates):
+            out[gate.name] = gates[..., k * hs : (k + 1) * hs]
+        return out
 
 
 def pytorch_name(field: str, layer: int, direction: int | str) -> str:

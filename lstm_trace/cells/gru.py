@@ -23,19 +23,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from .base import Cell, FloatArray, Gate, Runner, gate_slice, pytorch_name, x_equation
+from .base import (
+    Cell,
+    FloatArray,
+    Gate,
+    Runner,
+    gate_slice,
+    pytorch_name,
+    sigmoid,
+    x_equation,
+)
 from .gru_loop import GRURunner
 
 if TYPE_CHECKING:
     from ..config import LSTMConfig
-
-
-def _sigmoid(z: FloatArray) -> FloatArray:
-    out: FloatArray = 1.0 / (1.0 + np.exp(-z))
-    return out
 
 
 class GRUCell(Cell):
@@ -217,8 +220,8 @@ class GRUCell(Cell):
         w_ih, w_hh = (np.asarray(a, dtype=np.float64) for a in (w.w_ih, w.w_hh))
         b_ih, b_hh = (np.asarray(a, dtype=np.float64) for a in (w.b_ih, w.b_hh))
         gi, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh  # (B, 3H) each, rows r, z, n
-        r = _sigmoid(gi[:, :hs] + gh[:, :hs])
-        z = _sigmoid(gi[:, hs : 2 * hs] + gh[:, hs : 2 * hs])
+        r = sigmoid(gi[:, :hs] + gh[:, :hs])
+        z = sigmoid(gi[:, hs : 2 * hs] + gh[:, hs : 2 * hs])
         if config.reset_after:
             rh = r * gh[:, 2 * hs :]
             n = np.tanh(gi[:, 2 * hs :] + rh)
@@ -231,27 +234,6 @@ class GRUCell(Cell):
             "update_gate": z, "reset_hidden": rh, "candidate": n, "hidden_state": hidden,
         }  # fmt: skip
         return hidden, (), values
-
-    def block_values(
-        self, block: Any, taken: Any, before: NDArray[np.int64]
-    ) -> dict[str, FloatArray]:
-        c = len(block.steps)
-        outside = (before < 0) | (before >= c)
-        h_prev = block.hidden[np.clip(before, 0, c - 1)]
-        h_prev[outside] = block.h_before
-        x = block.x[taken]
-        hs = block.hidden.shape[-1]
-        gates = block.gates[taken]
-        out = {
-            "x": x,
-            "h_prev": h_prev,
-            "concat": np.concatenate([h_prev, x], axis=-1),
-            "reset_hidden": block.extra["reset_hidden"][taken],
-            "hidden_state": block.hidden[taken],
-        }
-        for k, gate in enumerate(self.gates):
-            out[gate.name] = gates[..., k * hs : (k + 1) * hs]
-        return out
 
 
 GRU = GRUCell()

@@ -22,19 +22,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from .base import Cell, FloatArray, Gate, Runner, gate_slice, pytorch_name, x_equation
+from .base import (
+    Cell,
+    FloatArray,
+    Gate,
+    Runner,
+    gate_slice,
+    pytorch_name,
+    sigmoid,
+    x_equation,
+)
 from .lstm_loop import PEEPHOLE_ORDER, LSTMRunner
 
 if TYPE_CHECKING:
     from ..config import LSTMConfig
-
-
-def _sigmoid(z: FloatArray) -> FloatArray:
-    out: FloatArray = 1.0 / (1.0 + np.exp(-z))
-    return out
 
 
 class LSTMCell(Cell):
@@ -243,11 +246,11 @@ class LSTMCell(Cell):
         if w.w_peep is not None:
             parts = np.split(np.asarray(w.w_peep, dtype=np.float64), 3)
             peep = dict(zip(PEEPHOLE_ORDER, parts, strict=True))
-        f = _sigmoid(pre("f") + peep["f"] * c)
-        i = _sigmoid(pre("i") + peep["i"] * c)
+        f = sigmoid(pre("f") + peep["f"] * c)
+        i = sigmoid(pre("i") + peep["i"] * c)
         g = np.tanh(pre("c"))
         cell = f * c + i * g
-        o = _sigmoid(pre("o") + peep["o"] * cell)
+        o = sigmoid(pre("o") + peep["o"] * cell)
         hidden = o * np.tanh(cell)
         if w.w_hr is not None:
             hidden = hidden @ np.asarray(w.w_hr, dtype=np.float64).T
@@ -257,30 +260,6 @@ class LSTMCell(Cell):
             "hidden_state": hidden,
         }  # fmt: skip
         return hidden, (cell,), values
-
-    def block_values(
-        self, block: Any, taken: Any, before: NDArray[np.int64]
-    ) -> dict[str, FloatArray]:
-        c = len(block.steps)
-        outside = (before < 0) | (before >= c)
-        at = np.clip(before, 0, c - 1)
-        cells = block.extra["cell_state"]
-        h_prev, c_prev = block.hidden[at], cells[at]
-        h_prev[outside], c_prev[outside] = block.h_before, block.before["c_prev"]
-        x = block.x[taken]
-        hs = cells.shape[-1]
-        gates = block.gates[taken]
-        out = {
-            "x": x,
-            "h_prev": h_prev,
-            "c_prev": c_prev,
-            "concat": np.concatenate([h_prev, x], axis=-1),
-            "cell_state": cells[taken],
-            "hidden_state": block.hidden[taken],
-        }
-        for k, gate in enumerate(self.gates):
-            out[gate.name] = gates[..., k * hs : (k + 1) * hs]
-        return out
 
 
 LSTM = LSTMCell()

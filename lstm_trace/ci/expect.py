@@ -20,14 +20,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..cells import CELLS
+from ..cells import CELLS, ParamCount
 from ..config import LSTMConfig
 from ..errors import LSTMTraceError
 from ..health import nonfinite_weight
 from ..records import TensorRecord
 from ..trace import Trace, output_shapes, parameters
 from ..trace import trace as run_trace
-from ..weights import LSTMWeights, ParamCount
+from ..weights import LSTMWeights
 
 OUTPUT_NAMES = ("output", "h_n", "c_n")
 COUNT_NAMES = ("params.keras", "params.pytorch", "params.onnx")
