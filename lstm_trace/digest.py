@@ -57,7 +57,7 @@ def canonical_tensors(weights: LSTMWeights) -> list[tuple[str, FloatArray]]:
     """The (name, float32 array) pairs the digest hashes, in the order it hashes them."""
     out: list[tuple[str, FloatArray]] = []
     cfg = weights.config
-    both = cfg.cell == "gru" and cfg.reset_after  # b_hn inside the reset: no sum
+    both = cfg.kind.biases_apart(cfg)  # a GRU's b_hn inside the reset: no sum
     for k, d, w in weights:
         suffix = f"_l{k}" + ("_reverse" if cfg.directions[d] == "backward" else "")
         out += [
@@ -83,7 +83,7 @@ def canonical_tensors(weights: LSTMWeights) -> list[tuple[str, FloatArray]]:
 def _cell_line(weights: LSTMWeights) -> bytes:
     """The stream's second line for a GRU; none for an LSTM, whose digests stay as they were."""
     cfg = weights.config
-    if cfg.cell == "lstm":
+    if cfg.kind.carried:  # the LSTM: its digests stay as they were before there were cells
         return b""
     return f"cell {cfg.cell}{'' if cfg.reset_after else ' reset_before'}\n".encode("ascii")
 

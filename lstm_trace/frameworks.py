@@ -267,7 +267,7 @@ def infer_keras(layers: list[KerasLayer], cell: str = "lstm") -> Architecture:
         bias=biased == {True},
         cell=cell,
         # only a cell with a reset gate has the choice: (2, 3H) is reset_after=True, (3H,) False
-        reset_after=bias is None or "reset_gate" not in kind.hook_points or np.ndim(bias) == 2,
+        reset_after=bias is None or "reset_after" not in kind.options or np.ndim(bias) == 2,
     )
 
 
@@ -337,8 +337,7 @@ def to_keras(weights: LSTMWeights) -> list[KerasLayer]:
             option="proj_size" if cfg.proj_size else None,
         )
     order = np.argsort(_keras_rows(cfg.kind, cfg.hidden_size))  # PyTorch rows of each column
-    # a (2, 3H) bias (a GRU with reset_after=True) keeps the two apart; a (G*H,) one, the sum
-    apart = len((cfg.kind.keras_shapes(cfg, 0) or {}).get("bias", ())) == 2
+    apart = cfg.kind.biases_apart(cfg)  # a (2, G*H) bias; else their sum
     out = []
     for layer in weights.layers:
         directions = []

@@ -223,16 +223,15 @@ def nonfinite_weight(weights: LSTMWeights) -> str | None:
     in the walkthrough's names: 'W_i at layer 0, forward'; None when all are finite. An Inf in
     a weight need not reach any value the pass computes: it can saturate a gate to exactly 0
     or 1."""
-    cell, directions = weights.config.kind, weights.config.directions
+    cfg = weights.config
     for k, d, w in weights:
-        h, where = w.hidden_size, f"at layer {k}, {directions[d]}"
-        parts = [(w.w_ih, "W"), (w.w_hh, "W"), (w.b_ih, "b"), (w.b_hh, "b")]  # not summed:
-        # two finite float32 biases of 3e38 add up to an Inf neither holds
-        for array, kind in parts:
-            bad = np.flatnonzero(~np.isfinite(array).reshape(cell.n_gates * h, -1).all(axis=1))
+        # biases not summed: two finite float32 biases of 3e38 add up to an Inf neither holds
+        for stored in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "w_peep"):
+            array = getattr(w, stored)
+            if array is None:
+                continue
+            bad = np.flatnonzero(~np.isfinite(array).reshape(len(array), -1).all(axis=1))
             if bad.size:
-                return f"{kind}_{cell.gates[int(bad[0]) // h].letter} {where}"
-        for name, extra in (("W_hr", w.w_hr), ("p", w.w_peep)):
-            if extra is not None and not np.isfinite(extra).all():
-                return f"{name} {where}"
+                name = cfg.kind.parameter_of(cfg, stored, int(bad[0]))
+                return f"{name} at layer {k}, {cfg.directions[d]}"
     return None

@@ -370,7 +370,7 @@ def header_dict(
             "proj_size": config.proj_size,
             "bias": config.bias,
             "peepholes": config.peepholes,
-            "reset_after": config.reset_after if config.cell == "gru" else None,
+            "reset_after": config.reset_after if "reset_after" in config.kind.options else None,
             "dtype": config.dtype,
             "seed": config.seed,
         },

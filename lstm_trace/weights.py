@@ -126,11 +126,13 @@ def _check_direction(
     for name in ("w_hr", "w_peep"):
         if (getattr(w, name) is None) != (name not in expected):
             need = "proj_size > 0" if name == "w_hr" else "peepholes"
-            raise ConfigError(f"{pytorch_name(name, k, d)}: present iff {need}")
+            raise ConfigError(f"{pytorch_name(name, k, cfg.directions[d])}: present iff {need}")
     for name, shape in expected.items():
         got = getattr(w, name).shape
         if got != shape:
-            raise ConfigError(f"{pytorch_name(name, k, d)}: expected shape {shape}, got {got}")
+            raise ConfigError(
+                f"{pytorch_name(name, k, cfg.directions[d])}: expected shape {shape}, got {got}"
+            )
     if not cfg.bias and (w.b_ih.any() or w.b_hh.any()):
         raise ConfigError(f"{where}: non-zero biases in a layer without biases")
 

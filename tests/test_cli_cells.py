@@ -6,6 +6,7 @@ framework's own tensors."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -236,3 +237,51 @@ def _walkthrough(cfg: LSTMConfig, w: Any) -> dict[str, np.ndarray]:
         out[f"W_i{gate.letter}"], out[f"W_h{gate.letter}"] = w.w_ih[rows], w.w_hh[rows]
         out[f"b_i{gate.letter}"], out[f"b_h{gate.letter}"] = w.b_ih[rows], w.b_hh[rows]
     return out
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "row", "name"),
+    [
+        ({"cell": "gru"}, "w_ih", 9, "W_in"),
+        ({"cell": "gru"}, "w_hh", 8, "W_hn"),
+        ({"cell": "gru"}, "b_hh", 11, "b_hn"),
+        ({"cell": "gru"}, "b_ih", 5, "b_z"),
+        ({"cell": "gru", "reset_after": False}, "w_hh", 9, "W_n"),
+        ({"peepholes": True}, "w_peep", 5, "p_f"),
+        ({"proj_size": 2}, "w_hr", 1, "W_hr"),
+        ({}, "w_hh", 13, "W_o"),
+    ],
+)
+def test_a_bad_weight_is_named_in_the_walkthrough_notation(
+    kwargs: dict[str, Any], field: str, row: int, name: str
+) -> None:
+    from lstm_trace.health import nonfinite_weight
+
+    cfg = LSTMConfig(input_size=3, hidden_size=4, direction="reverse", **kwargs)
+    w = init_weights(cfg)
+    getattr(w.layers[0][0], field)[row] = np.inf  # the arrays are the weights' own
+    assert nonfinite_weight(w) == f"{name} at layer 0, backward"
+
+
+def test_counts_by_name_and_the_messages_of_names_an_option_brings() -> None:
+    from lstm_trace import assert_shapes
+    from lstm_trace.ci.expect import ExpectationError
+
+    assert_shapes(LSTMConfig(cell="gru"), params_onnx=21_840, params_keras=21_840)
+    with pytest.raises(ExpectationError, match="b_hn exists only with --reset-after"):
+        assert_shapes(LSTMConfig(cell="gru", reset_after=False), b_hn=(70,))
+
+
+def test_a_reverse_stack_has_no_keras_form_and_a_bad_tensor_is_named_reverse() -> None:
+    from lstm_trace.errors import ConfigError
+
+    one = LSTMConfig(direction="reverse")
+    two = LSTMConfig(direction="reverse", num_layers=2)
+    assert one.kind.counts(one).keras == 28_840
+    assert (
+        two.kind.counts(two).keras is None and "go_backwards" in two.kind.unsupported(two)["keras"]
+    )
+    w = init_weights(LSTMConfig(input_size=3, hidden_size=4, direction="reverse"))
+    bad = dataclasses.replace(w.layers[0][0], w_ih=np.zeros((16, 5), dtype=np.float32))
+    with pytest.raises(ConfigError, match=r"weight_ih_l0_reverse: expected shape \(16, 3\)"):
+        LSTMWeights(w.config, ((bad,),))

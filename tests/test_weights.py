@@ -96,8 +96,8 @@ def test_input_is_seeded_and_shaped() -> None:
 
 
 def test_pytorch_names_round_trip() -> None:
-    assert pytorch_name("w_ih", 1, 1) == "weight_ih_l1_reverse"
-    assert pytorch_name("b_hh", 0, 0) == "bias_hh_l0"
+    assert pytorch_name("w_ih", 1, "backward") == "weight_ih_l1_reverse"
+    assert pytorch_name("b_hh", 0, "forward") == "bias_hh_l0"
     cfg = LSTMConfig(num_layers=2, bidirectional=True, hidden_size=4, input_size=3, proj_size=2)
     w = init_weights(cfg)
     back = weights_from_pytorch(w.to_pytorch(), cfg)

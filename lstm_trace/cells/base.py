@@ -84,6 +84,9 @@ class Cell(ABC):
     hook_points: tuple[str, ...]
     #: hook points whose value is another's at the step visited before (h_prev: hidden_state)
     previous: ClassVar[dict[str, str]]
+    #: the configuration fields only this cell has (a GRU's reset_after): the JSON document
+    #: writes null for them under another cell
+    options: tuple[str, ...]
     #: the hook points of the states carried from step to step besides h: the LSTM's
     #: C_(t-1), none for the GRU
     carried: tuple[str, ...]
@@ -137,10 +140,35 @@ class Cell(ABC):
         """Keras's variables of one layer and direction with their shapes; None where Keras
         has no such layer."""
 
-    @abstractmethod
     def unsupported(self, config: LSTMConfig) -> dict[str, str]:
         """The frameworks that have no such layer, each with why: {"keras": "Keras has no
-        projection"}. Their counts are None, and converting to them is refused."""
+        LSTM with a projection"}. Their counts are None, and converting to them is refused.
+        The cell's own reasons (cell_unsupported), and one of every cell: a stack of Keras
+        go_backwards layers is no reverse-only stack, since each layer hands the next its
+        output in reading order, so that the second runs forward in time."""
+        out = self.cell_unsupported(config)
+        if config.direction == "reverse" and config.num_layers > 1:
+            out.setdefault(
+                "keras",
+                "a stack of Keras go_backwards layers reverses the sequence again at every "
+                "layer, so it is no reverse-only stack",
+            )
+        return out
+
+    @abstractmethod
+    def cell_unsupported(self, config: LSTMConfig) -> dict[str, str]:
+        """The frameworks that have no such layer of this cell, each with why."""
+
+    def biases_apart(self, config: LSTMConfig) -> bool:
+        """Whether the cell's two biases act apart (a GRU's b_hn sits inside the reset gate's
+        product), so that no framework may store their sum: Keras's bias is then (2, G*H)."""
+        bias = (self.keras_shapes(config, 0) or {}).get("bias", ())
+        return len(bias) == 2
+
+    @abstractmethod
+    def parameter_of(self, config: LSTMConfig, field: str, row: int) -> str:
+        """The walkthrough's name of a stored tensor's row: ('w_ih', 75) -> 'W_f' (H = 70);
+        a GRU's n rows of w_hh -> 'W_hn'."""
 
     @abstractmethod
     def bias_note(self, config: LSTMConfig) -> str:
@@ -221,14 +249,12 @@ class Cell(ABC):
         return out
 
 
-def pytorch_name(field: str, layer: int, direction: int | str) -> str:
-    """('w_ih', 1, 1) -> 'weight_ih_l1_reverse', as nn.LSTM and nn.GRU name their
-    parameters; direction is an index into DIRECTIONS or the direction's name (a
-    reverse-only layer's one direction is 'backward': '_reverse')."""
+def pytorch_name(field: str, layer: int, direction: str) -> str:
+    """('w_ih', 1, 'backward') -> 'weight_ih_l1_reverse', as nn.LSTM and nn.GRU name their
+    parameters; a reverse-only layer's one direction is 'backward' too ('_reverse')."""
     kind, part = field.split("_")
     base = f"{'weight' if kind == 'w' else 'bias'}_{part}_l{layer}"
-    backward = direction in (1, "backward")
-    return base + ("_reverse" if backward else "")
+    return base + ("_reverse" if direction == "backward" else "")
 
 
 def gate_slice(position: int, hidden: int, offset: int = 0) -> str:

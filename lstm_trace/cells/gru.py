@@ -62,6 +62,7 @@ class GRUCell(Cell):
         "candidate",
         "hidden_state",
     )
+    options = ("reset_after",)
     previous: ClassVar[dict[str, str]] = {"h_prev": "hidden_state"}
     carried = ()
 
@@ -180,11 +181,18 @@ class GRUCell(Cell):
             return shapes
         return {**shapes, "bias": (2, 3 * h) if config.reset_after else (3 * h,)}
 
-    def unsupported(self, config: LSTMConfig) -> dict[str, str]:
+    def cell_unsupported(self, config: LSTMConfig) -> dict[str, str]:
         if config.reset_after:
             return {}
         return {"pytorch": "PyTorch's nn.GRU resets after the recurrent product (reset_after=False "
                            "resets h_(t-1) before it)"}  # fmt: skip
+
+    def parameter_of(self, config: LSTMConfig, field: str, row: int) -> str:
+        letter = self.gates[row // config.hidden_size].letter
+        kind = "W" if field.startswith("w") else "b"
+        if letter != "n":
+            return f"{kind}_{letter}"
+        return f"{kind}_{field[2]}n" if config.reset_after else f"{kind}_n"  # W_in, b_hn
 
     def bias_note(self, config: LSTMConfig) -> str:
         if config.reset_after:

@@ -64,6 +64,7 @@ class LSTMCell(Cell):
         "output_gate",
         "hidden_state",
     )
+    options = ("proj_size", "peepholes")
     previous: ClassVar[dict[str, str]] = {"h_prev": "hidden_state", "c_prev": "cell_state"}
     carried = ("c_prev",)
 
@@ -192,8 +193,8 @@ class LSTMCell(Cell):
         }
         return {**shapes, "bias": (4 * h,)} if config.bias else shapes
 
-    def unsupported(self, config: LSTMConfig) -> dict[str, str]:
-        out = {}
+    def cell_unsupported(self, config: LSTMConfig) -> dict[str, str]:
+        out: dict[str, str] = {}
         if config.peepholes:
             out["pytorch"] = "nn.LSTM has no peepholes"
             out["keras"] = "Keras's LSTM has no peepholes"
@@ -201,6 +202,15 @@ class LSTMCell(Cell):
             out["keras"] = "Keras has no LSTM with a projection"
             out["onnx"] = "ONNX has no LSTM with a projection"
         return out
+
+    def parameter_of(self, config: LSTMConfig, field: str, row: int) -> str:
+        h = config.hidden_size
+        if field == "w_hr":
+            return "W_hr"
+        if field == "w_peep":
+            return f"p_{PEEPHOLE_ORDER[row // h]}"
+        kind = "W" if field.startswith("w") else "b"
+        return f"{kind}_{self.gates[row // h].letter}"
 
     def bias_note(self, config: LSTMConfig) -> str:
         return (

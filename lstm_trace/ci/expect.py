@@ -3,9 +3,9 @@
 A NAME is output, h_n or (an LSTM's) c_n; a hook point of the cell (x, concat, input_gate,
 ...; a GRU's reset_gate, ...), checked at every traced step, layer and direction; a parameter
 name of the cell (W_f, b_o, W_hr; a GRU's W_r, W_in, b_hn, ...), checked at every layer and
-direction; or params.keras / params.pytorch / params.onnx. 'NAME@k' limits a tensor or parameter to
-layer k. A VALUE is a shape, '10,140' or '(10, 140)', with '*' for any one dimension, or a
-bare integer: a count of elements (of parameters, for params.*).
+direction; or params.keras / params.pytorch / params.onnx. 'NAME@k' limits a tensor or
+parameter to layer k. A VALUE is a shape, '10,140' or '(10, 140)', with '*' for any one
+dimension, or a bare integer: a count of elements (of parameters, for params.*).
 
 'finite' (no VALUE; ``finite = true`` in a spec file, ``finite=True`` in assert_shapes) fails
 when any value the pass computed, at any step, layer and direction, is NaN or Inf: every gate
@@ -159,6 +159,7 @@ def _unknown(e: Expectation, config: LSTMConfig, names: list[str]) -> str:
     cell = config.kind
     options: dict[str, dict[str, Any]] = {
         "biases; this {} has none": {"bias": True},
+        "--reset-after": {"reset_after": True},
         "--proj": {"proj_size": 1},
         "--peepholes": {"peepholes": True},
     }
@@ -356,16 +357,17 @@ def assert_shapes(target: LSTMConfig | Trace, **expected: object) -> Trace:
         assert_shapes(LSTMConfig(input_size=32, hidden_size=70, bidirectional=True, seq_len=10),
                       output=(10, 140), W_f=(70, 102), params_keras=57680)
 
-    Keys are expectation NAMEs; params_keras / params_pytorch stand for params.keras /
-    params.pytorch, and names such as 'concat@1' can be passed with **{...}. Values are shapes
-    (tuples, with None or '*' for any dimension, or text such as '10,140') or counts (ints);
+    Keys are expectation NAMEs; params_keras, params_pytorch and params_onnx stand for
+    params.keras, params.pytorch and params.onnx, and names such as 'concat@1' can be passed
+    with **{...}. Values are shapes (tuples, with None or '*' for any dimension, or text such
+    as '10,140') or counts (ints);
     finite=True asserts that no value the pass computed is NaN or Inf.
     On failure an AssertionError lists every failed expectation, as the CLI does.
     """
     result = run_trace(target, samples=0) if isinstance(target, LSTMConfig) else target
     expectations = []
     for name, value in expected.items():
-        name = {"params_keras": "params.keras", "params_pytorch": "params.pytorch"}.get(name, name)
+        name = name.replace("params_", "params.", 1) if name.startswith("params_") else name
         if name == FINITE and value is False:
             continue  # finite=False asks for nothing
         if isinstance(value, (tuple, list)):
