@@ -60,22 +60,28 @@ def _count(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
 
 
 def return_shapes(config: LSTMConfig) -> dict[str, Any]:
-    """What each framework returns for this configuration, and which h_n index is which."""
+    """What each framework returns for this configuration (None where it has no such layer;
+    a reverse-only layer is PyTorch's backward half of a bidirectional one), and which h_n
+    index is which. Keras returns a go_backwards sequence in reading order: its output[:, s]
+    is lstm-trace's output[:, T-1-s]."""
     t, d, h, h_out = config.seq_len, config.num_directions, config.hidden_size, config.h_out
     n = config.batch or 1
     states = d * config.num_layers
     lstm = bool(config.kind.carried)
     batched = config.batch is not None
-    pytorch: dict[str, Any] = {
-        "output (batch_first=True)": [n, t, d * h_out],
-        "output (batch_first=False)": [t, n, d * h_out],
-        "output (unbatched input)": [t, d * h_out],
-        "h_n": [states, n, h_out] if batched else [states, h_out],
-    }
-    if lstm:
-        pytorch["c_n"] = [states, n, h] if batched else [states, h]
+    missing = config.kind.unsupported(config)
+    pytorch: dict[str, Any] | None = None
+    if "pytorch" not in missing:
+        pytorch = {
+            "output (batch_first=True)": [n, t, d * h_out],
+            "output (batch_first=False)": [t, n, d * h_out],
+            "output (unbatched input)": [t, d * h_out],
+            "h_n": [states, n, h_out] if batched else [states, h_out],
+        }
+        if lstm:
+            pytorch["c_n"] = [states, n, h] if batched else [states, h]
     keras: dict[str, Any] | None = None
-    if config.kind.keras_shapes(config, 0) is not None:
+    if "keras" not in missing:
         per = ["h", "c"] if lstm else ["h"]
         names = [f"{w} {s}" for w in ("forward", "backward") for s in per]
         keras = {
@@ -85,6 +91,8 @@ def return_shapes(config: LSTMConfig) -> dict[str, Any]:
             "states order": (", ".join(names) if config.bidirectional else ", ".join(per))
             + " (of the last layer)",
         }
+        if config.direction == "reverse":
+            keras["output order (go_backwards=True)"] = "reading order: t = T-1 first"
     index = [
         {"index": k * d + di, "layer": k, "direction": name}
         for k in range(config.num_layers)

@@ -90,7 +90,8 @@ app = typer.Typer(
     subcommand_metavar="[COMMAND] [ARGS]...",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    help="Trace every gate of an LSTM: shapes, equations and values, as a table, a tree or JSON.",
+    help="Trace every gate of an LSTM or a GRU: shapes, equations and values, as a table, a "
+    "tree or JSON.",
 )
 
 SaveAsOpt = Annotated[
@@ -171,7 +172,8 @@ def main_command(
         ),
     ] = False,
 ) -> None:
-    """Trace an LSTM. With no options: the walkthrough's input 32, hidden 70."""
+    """Trace an LSTM (or, with --cell gru, a GRU). With no options: the walkthrough's input 32,
+    hidden 70."""
     if ctx.invoked_subcommand is not None:
         _refuse_trace_options(ctx)
         return

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..cells import cell_of
 from ..config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
 from ..errors import ConfigError, FileError, LSTMTraceError
 from ..weights import LSTMWeights
@@ -181,8 +182,8 @@ def resolve(
         _merge(options, str(x_path), facts_x, values, typed)  # an option it contradicts first
         if values["input_size"] != facts_x["input_size"]:  # then the weights it does not fit
             raise FileError(
-                f"{x_path} has {facts_x['input_size']} features per step, but the LSTM reads "
-                f"{values['input_size']}"
+                f"{x_path} has {facts_x['input_size']} features per step, but the "
+                f"{cell_of(values.get('cell') or 'lstm').title} reads {values['input_size']}"
             )
     if wf is not None and wf.keras_config and wf.keras_config.get("seq_len"):
         values.setdefault("seq_len", wf.keras_config["seq_len"])  # the model's Input((T, I))
@@ -283,10 +284,10 @@ def _state(
         axes = (
             "D*layers",
             *(() if config.batch is None else ("batch",)),
-            "H_out" if name == "h0" else "H",
+            "H_out" if name == "h0" and config.proj_size else "H",
         )
         raise FileError(
-            f"{path}: {name} must have shape {want} ({', '.join(axes)}) for this LSTM, "
-            f"got {a.shape}"
+            f"{path}: {name} must have shape {want} ({', '.join(axes)}) for this "
+            f"{config.kind.title}, got {a.shape}"
         )
     return np.asarray(a, dtype=config.dtype)

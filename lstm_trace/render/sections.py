@@ -250,6 +250,20 @@ def _health(trace: Trace) -> list[Item]:
     return [section, Note(rule + health_note(trace.health))]
 
 
+def _direction_note(cfg: LSTMConfig) -> str:
+    """How the frameworks name layers and directions, for this configuration's direction."""
+    if cfg.direction == "reverse":
+        return (
+            "Layer k is l<k>; a reverse-only layer's names end in _reverse, as the backward "
+            "half of a bidirectional nn.LSTM's (Keras: go_backwards=True, whose output comes "
+            "in reading order, t = T-1 first)."
+        )
+    return (
+        "Layer k is l<k>, the backward direction adds _reverse (Keras: the backward layer of "
+        "Bidirectional)."
+    )
+
+
 def framework_tables(trace: Trace) -> list[Item]:
     """PyTorch, Keras and ONNX views of this configuration, for people moving weights."""
     cfg = trace.config
@@ -278,8 +292,8 @@ def framework_tables(trace: Trace) -> list[Item]:
         f"ONNX {orders['onnx']}.\n"
         f"Layer 0 {cfg.directions[0]}: {w} = {rows[w]['pytorch']}, b{w[1:]} = {b['pytorch']}.\n"
         f"Keras: {w} = {rows[w]['keras']},\nb{w[1:]} = {b['keras']}.\n"
-        "Layer k is l<k>, the backward direction adds _reverse (Keras: the backward layer of "
-        "Bidirectional)." + (f" {cell.bias_note(cfg)}." if cfg.bias else "")
+        + _direction_note(cfg)
+        + (f" {cell.bias_note(cfg)}." if cfg.bias else "")
     )
     stored = Section.of("Stored tensors", "framework", "tensor", "shape", "count>")
     counts = tensor_counts(cfg)
