@@ -267,14 +267,24 @@ def _direction_note(cfg: LSTMConfig) -> str:
 def framework_tables(trace: Trace) -> list[Item]:
     """PyTorch, Keras and ONNX views of this configuration, for people moving weights."""
     cfg = trace.config
+    shapes = return_shapes(cfg)
+    parts: list[Item] = [_gate_slices(cfg), _example(cfg), _stored(cfg), _returns(cfg, shapes)]
+    if len(shapes["h_n_index"]) > 1:
+        states = "h_n and c_n" if cfg.kind.carried else "h_n"
+        index = Section.of(f"{states} index", "index>", "layer>", "direction")
+        for e in shapes["h_n_index"]:
+            index.add(str(e["index"]), str(e["layer"]), e["direction"])
+        parts.append(index)
+    return parts
+
+
+def _gate_slices(cfg: LSTMConfig) -> Section:
+    """Each gate's rows (PyTorch, ONNX) and columns (Keras) of the stacked G*H axis."""
     cell, h = cfg.kind, cfg.hidden_size
     gates = Section.of(
-        f"Gate slices of the {cell.n_gates}H axis",
-        "gate",
-        "PyTorch rows",
-        "Keras columns",
+        f"Gate slices of the {cell.n_gates}H axis", "gate", "PyTorch rows", "Keras columns",
         "ONNX rows",
-    )
+    )  # fmt: skip
     for name in cell.report_order:
         g = cell.gate(name)
         gates.add(
@@ -283,11 +293,17 @@ def framework_tables(trace: Trace) -> list[Item]:
             gate_slice(g.keras, h),
             gate_slice(g.onnx, h),
         )
+    return gates
+
+
+def _example(cfg: LSTMConfig) -> Note:
+    """The gate orders, and where the first gate's W and b of layer 0 live."""
+    cell = cfg.kind
     rows = {r["name"]: r for r in weight_locations(cfg)}
     w = f"W_{cell.gate(cell.report_order[0]).letter}"
     b = rows.get("b" + w[1:], {"pytorch": "none (bias=False)", "keras": "none (use_bias=False)"})
     orders = cell.orders
-    example = Note(
+    return Note(
         f"Gate order: PyTorch {orders['pytorch']}, Keras {orders['keras']}, "
         f"ONNX {orders['onnx']}.\n"
         f"Layer 0 {cfg.directions[0]}: {w} = {rows[w]['pytorch']}, b{w[1:]} = {b['pytorch']}.\n"
@@ -295,22 +311,27 @@ def framework_tables(trace: Trace) -> list[Item]:
         + _direction_note(cfg)
         + (f" {cell.bias_note(cfg)}." if cfg.bias else "")
     )
+
+
+def _stored(cfg: LSTMConfig) -> Section:
+    """Every tensor each framework stores, and 'none: why' where it has no such layer."""
     stored = Section.of("Stored tensors", "framework", "tensor", "shape", "count>")
-    counts = tensor_counts(cfg)
-    for framework, entries in counts.items():
+    for framework, entries in tensor_counts(cfg).items():
         for i, e in enumerate(entries):
             stored.add(
-                framework if i == 0 else "",
-                e["name"],
-                shape_text(e["shape"]),
-                f"{e['count']:,}",
+                framework if i == 0 else "", e["name"], shape_text(e["shape"]), f"{e['count']:,}"
             )
-    missing = cell.unsupported(cfg)
+    missing = cfg.kind.unsupported(cfg)
     for framework in ("pytorch", "keras"):
         if framework in missing:
             stored.add(framework, f"none: {missing[framework]}", "", "")
+    return stored
+
+
+def _returns(cfg: LSTMConfig, shapes: dict[str, Any]) -> Section:
+    """What PyTorch and Keras return, shapes as text."""
     returns = Section.of("What each framework returns", "framework", "value", "shape")
-    shapes = return_shapes(cfg)
+    missing = cfg.kind.unsupported(cfg)
     for framework in ("pytorch", "keras"):
         table = shapes[framework]
         if table is None:
@@ -325,11 +346,4 @@ def framework_tables(trace: Trace) -> list[Item]:
                 )
             )
             returns.add(framework if i == 0 else "", name, text)
-    parts: list[Item] = [gates, example, stored, returns]
-    if len(shapes["h_n_index"]) > 1:
-        states = "h_n and c_n" if cell.carried else "h_n"
-        index = Section.of(f"{states} index", "index>", "layer>", "direction")
-        for e in shapes["h_n_index"]:
-            index.add(str(e["index"]), str(e["layer"]), e["direction"])
-        parts.append(index)
-    return parts
+    return returns
