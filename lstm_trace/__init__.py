@@ -1,4 +1,4 @@
-"""lstm-trace: see what flows through an LSTM, gate by gate.
+"""lstm-trace: see what flows through an LSTM (or a GRU), gate by gate.
 
 Public API::
 

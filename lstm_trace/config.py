@@ -1,7 +1,9 @@
-"""LSTMConfig: the sizes of an LSTM, validated once, with user-facing error messages.
+"""LSTMConfig: the configuration of a recurrent layer (an LSTM or a GRU) and its input,
+validated once, with user-facing error messages.
 
 Notation (ARCHITECTURE.md): I = input size, H = hidden units, H_out = proj_size if set else H,
-D = 2 if bidirectional else 1, T = sequence length, B = batch (None: unbatched input).
+D = 2 if bidirectional else 1 (a reverse-only layer has one direction), T = sequence length,
+B = batch (None: unbatched input).
 """
 
 from __future__ import annotations

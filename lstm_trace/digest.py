@@ -1,4 +1,4 @@
-"""A digest that identifies an LSTM's weights: the JSON document's ``weights.digest``.
+"""A digest that identifies a recurrent layer's weights: the JSON document's ``weights.digest``.
 
 Two traces of different weights of the same shapes have the same configuration, counts and
 shapes; the digest is what tells them apart (``lstm-trace diff`` reports it), and what says

@@ -1,4 +1,4 @@
-"""The subcommands: convert, check, diff and schema. Registered on cli.app."""
+"""The subcommands: convert, check, diff, schema and explain. Registered on cli.app."""
 
 from __future__ import annotations
 

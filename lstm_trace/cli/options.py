@@ -1,4 +1,5 @@
-"""The command line's shared options: the LSTM configuration, as Typer annotations.
+"""The command line's shared options: the configuration (cell, sizes, direction, variants), as
+Typer annotations.
 
 The trace command and `explain` take the same configuration options; defining them once keeps
 their names, short forms and help identical. An option left out is None, so that a weights
