@@ -1,4 +1,4 @@
-"""Which recurrent layer a set of weights is: LSTM (traced), GRU or plain RNN (named).
+"""Which recurrent layer a set of weights is: LSTM or GRU (traced), plain RNN (named).
 
 The kind follows from the recurrent weight alone, whatever the sizes:
 - PyTorch: weight_hh_l0 is (gates * H, H) without a projection (nn.LSTM: 4, nn.GRU: 3,
@@ -8,8 +8,9 @@ The kind follows from the recurrent weight alone, whatever the sizes:
 Counting rows against "a multiple of 4" would not do: a GRU with H = 4 has 12 rows.
 
 An nn.LSTMCell is the step nn.LSTM repeats (no projection): it is read as a one-layer
-unidirectional nn.LSTM. Tensors beside the LSTM (an embedding, a linear head, a second RNN of
-another kind) are left out and named once on stderr.
+unidirectional nn.LSTM, and an nn.GRUCell as a one-layer nn.GRU. Tensors beside the traced
+layer (an embedding, a linear head, an nn.RNN) are left out and named once on stderr; an
+nn.LSTM beside an nn.GRU (or a second nn.LSTM) is ambiguous, and refused.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from ..errors import ConfigError
 _CELL_KEY = re.compile(r"^(weight|bias)_(ih|hh)$")
 PYTORCH_NAMES = {4: "nn.LSTM", 3: "nn.GRU", 1: "nn.RNN"}
 KERAS_NAMES = {4: "LSTM", 3: "GRU", 1: "SimpleRNN"}
-TRACED = "it traces nn.LSTM, nn.LSTMCell and Keras LSTM layers"
+TRACED = "it traces nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell and Keras LSTM and GRU layers"
+#: the cells lstm-trace traces, by their gate count
+CELL_OF_GATES = {4: "lstm", 3: "gru"}
 
 
 def gates_of(recurrent_shape: tuple[int, ...], rows_first: bool, projected: bool = False) -> int:
@@ -56,13 +59,20 @@ def _article(name: str) -> str:
 
 @dataclass(frozen=True)
 class PickedLSTM:
-    """The nn.LSTM found in a state_dict: its tensors under nn.LSTM's names, where it was,
-    and what was left out."""
+    """The nn.LSTM or nn.GRU found in a state_dict: its tensors under nn.LSTM's names, where
+    it was, whether it was a cell (nn.LSTMCell, nn.GRUCell), and what was left out."""
 
     state: dict[str, NDArray[Any]]
     prefix: str
     cell: bool
     left_out: list[str]
+    #: 'lstm' or 'gru'
+    kind: str = "lstm"
+
+    @property
+    def module(self) -> str:
+        """'nn.LSTM', 'nn.GRUCell', ...: what the state_dict held."""
+        return ("nn.GRU" if self.kind == "gru" else "nn.LSTM") + ("Cell" if self.cell else "")
 
 
 def _module_keys(state: Mapping[str, Any], prefix: str) -> list[str]:
@@ -80,37 +90,46 @@ def _pytorch_kind(state: Mapping[str, Any], prefix: str) -> tuple[int, bool]:
 
 
 def pick_pytorch_lstm(state: Mapping[str, NDArray[Any]]) -> PickedLSTM:
-    """The one nn.LSTM (or nn.LSTMCell) in a state_dict, however deep ('encoder.lstm.')."""
+    """The one nn.LSTM or nn.GRU (or its cell) in a state_dict, however deep ('encoder.lstm.')."""
     prefixes = sorted(
         {k[: -len(end)] for k in state for end in ("weight_ih_l0", "weight_ih") if k.endswith(end)}
     )
     prefixes = [p for p in prefixes if p == "" or p.endswith(".")]
     if not prefixes:
         raise ConfigError(
-            "no PyTorch LSTM weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
+            "no PyTorch LSTM or GRU weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
         )
     kinds = {p: _pytorch_kind(state, p) for p in prefixes if _has_hh(state, p)}
     # no weight_hh, or a shape of no known kind: a damaged LSTM, whose shapes are checked
     # (and refused) as an LSTM's
-    lstms = [p for p in prefixes if kinds.get(p, (0, False))[0] not in (3, 1)]
-    if not lstms:
+    traced = [p for p in prefixes if kinds.get(p, (0, False))[0] != 1]
+    if not traced:
         p = prefixes[0]
         gates, cell = kinds[p]
         name = PYTORCH_NAMES[gates] + ("Cell" if cell else "")
         params = sum(int(np.size(state[k])) for k in _module_keys(state, p))
         raise ConfigError(not_traced_yet(_article(name), gates, params))
-    if len(lstms) > 1:
-        names = ", ".join(p.rstrip(".") or "(top level)" for p in lstms)
-        raise ConfigError(f"several LSTMs in this state_dict ({names}); save just one")
-    prefix = lstms[0]
+    if len(traced) > 1:
+        names = ", ".join(
+            f"{p.rstrip('.') or '(top level)'} ({_name_of(kinds.get(p, (4, False)))})"
+            for p in traced
+        )
+        raise ConfigError(f"several recurrent layers in this state_dict: {names}; save just one")
+    prefix = traced[0]
     keys = _module_keys(state, prefix)
-    cell = kinds.get(prefix, (0, False))[1]
+    gates, cell = kinds.get(prefix, (4, False))
     picked = {k[len(prefix) :]: state[k] for k in keys}
-    if cell:  # nn.LSTMCell: the names of a one-layer nn.LSTM
+    if cell:  # nn.LSTMCell, nn.GRUCell: the names of a one-layer nn.LSTM or nn.GRU
         picked = {_cell_as_layer(k): v for k, v in picked.items()}
     taken = set(keys)
     left_out = [k for k in state if k not in taken]
-    return PickedLSTM(picked, prefix, cell, left_out)
+    return PickedLSTM(picked, prefix, cell, left_out, CELL_OF_GATES.get(gates, "lstm"))
+
+
+def _name_of(kind: tuple[int, bool]) -> str:
+    """'nn.GRU', 'nn.LSTMCell', ... of (gates, is a cell); an unknown shape is an LSTM's."""
+    gates, cell = kind
+    return PYTORCH_NAMES.get(gates, "nn.LSTM") + ("Cell" if cell else "")
 
 
 def _has_hh(state: Mapping[str, Any], prefix: str) -> bool:
@@ -137,22 +156,43 @@ def left_out_note(path: object, traced: str, left_out: list[str], limit: int = 8
     return f"{path}: traced {traced}; not traced: {shown}"
 
 
-def keras_kind_error(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str | None:
-    """The message for Keras layers that are not LSTMs (by their recurrent_kernel), or None."""
+def keras_cell(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str:
+    """'lstm' or 'gru': the cell of Keras layers, by their recurrent_kernel (H, G*H).
+
+    A SimpleRNN is named (not traced), a shape of no known kind refused, and a stack that
+    mixes LSTM and GRU layers refused: one trace follows one cell. Layers without a
+    recurrent_kernel are left to the shape checks (taken as an LSTM)."""
+    cells: list[str] = []  # one per layer
     for layer in layers:
-        for variables in layer:
+        for variables in layer[:1]:  # a Bidirectional's two halves are one class
             rk = variables.get("recurrent_kernel")
             if rk is None:
                 continue
             gates = gates_of(tuple(np.shape(rk)), rows_first=False)
-            if gates == 4:
-                continue
             if gates not in KERAS_NAMES:
-                return (
+                raise ConfigError(
                     f"recurrent_kernel: expected shape (units, gates*units) of a Keras LSTM "
                     f"(4 gates), GRU (3) or SimpleRNN (1), got {np.shape(rk)}"
                 )
-            params = sum(int(np.size(v)) for d in layer for v in d.values())
-            where = "Bidirectional(" + KERAS_NAMES[gates] + ")" if len(layer) == 2 else ""
-            return not_traced_yet(_article("Keras " + (where or KERAS_NAMES[gates])), gates, params)
+            if gates not in CELL_OF_GATES:
+                params = sum(int(np.size(v)) for d in layer for v in d.values())
+                name = KERAS_NAMES[gates]
+                where = f"Bidirectional({name})" if len(layer) == 2 else name
+                raise ConfigError(not_traced_yet(_article("Keras " + where), gates, params))
+            cells.append(CELL_OF_GATES[gates])
+    if len(set(cells)) > 1:
+        kinds = ", ".join(c.upper() for c in cells)
+        raise ConfigError(
+            f"the Keras layers mix LSTM and GRU cells ({kinds}, in order); lstm-trace traces "
+            "a stack whose layers are all LSTMs or all GRUs"
+        )
+    return cells[0] if cells else "lstm"
+
+
+def keras_kind_error(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str | None:
+    """The message for Keras layers lstm-trace does not trace (keras_cell's), or None."""
+    try:
+        keras_cell(layers)
+    except ConfigError as exc:
+        return exc.message
     return None

@@ -11,7 +11,7 @@ The .npy inputs (x, h0, c0) are npz.read_array's. Writing is writing.py's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,18 @@ from .keras_h5 import keras_layers_with_left_out
 from .layer_kinds import left_out_note, pick_pytorch_lstm
 from .registry import kind_to_read
 from .torch_pt import is_state_key
+
+#: what a bias-free Keras GRU without a config cannot say
+ASSUMED_RESET_AFTER = (
+    "a GRU without biases does not show its reset_after (the (2, 3H) or (3H,) bias would); "
+    "taken as reset_after=True, Keras's default; a .keras file would say"
+)
+#: how a go_backwards layer's output lines up with Keras's
+GO_BACKWARDS_NOTE = (
+    "go_backwards=True: read as a reverse-only layer (direction reverse); lstm-trace's output "
+    "is time-aligned, output[:, t] is h after reading x[:, t], while Keras returns the steps "
+    "in reading order: its output[:, s] is lstm-trace's output[:, T-1-s]"
+)
 
 
 @dataclass(frozen=True)
@@ -100,15 +112,16 @@ def _pytorch_file(
     path: Path, arrays: dict[str, NDArray[Any]], notes: tuple[str, ...]
 ) -> WeightsFile:
     picked = pick_pytorch_lstm(arrays)
-    where = picked.prefix.rstrip(".") or "the LSTM"
+    where = picked.prefix.rstrip(".") or f"the {picked.kind.upper()}"
     if picked.cell:
         notes += (
-            f"{path}: {picked.prefix.rstrip('.') or 'the state_dict'} is an nn.LSTMCell, read "
-            "as a one-layer unidirectional nn.LSTM (the same step, over the whole sequence)",
+            f"{path}: {picked.prefix.rstrip('.') or 'the state_dict'} is an {picked.module}, "
+            f"read as a one-layer unidirectional {picked.module.removesuffix('Cell')} "
+            "(the same step, over the whole sequence)",
         )
     if picked.left_out:
         notes += (left_out_note(path, where, picked.left_out),)
-    arch = infer_pytorch(picked.state)
+    arch = infer_pytorch(picked.state, picked.kind)
     return WeightsFile(path, "pytorch", arch, pytorch=picked.state, notes=notes)
 
 
@@ -118,8 +131,14 @@ def _keras_file(
     cfg: dict[str, Any] | None,
     notes: tuple[str, ...] = (),
 ) -> WeightsFile:
+    told = None if cfg is None else cfg.get("reset_after")
     try:
-        arch = infer_keras(layers)
+        arch = infer_keras(layers, reset_after=told)
     except ConfigError as exc:
         raise FileError(f"{path}: {exc.message}") from None
+    if cfg is not None and cfg.get("go_backwards"):
+        arch = replace(arch, direction="reverse")
+        notes += (f"{path}: {GO_BACKWARDS_NOTE}",)
+    if arch.cell == "gru" and not arch.bias and told is None:
+        notes += (f"{path}: {ASSUMED_RESET_AFTER}",)
     return WeightsFile(path, "keras", arch, keras=layers, keras_config=cfg, notes=notes)
