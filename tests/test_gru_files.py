@@ -174,3 +174,103 @@ def test_torch_grucell_pt_live_matches_torch_stepping_the_cell(tmp_path: Path) -
 def keras_module() -> Any:
     os.environ.setdefault("KERAS_BACKEND", "torch")
     return pytest.importorskip("keras")
+
+
+# --- Keras: GRU layers ----------------------------------------------------------------------
+
+KERAS_GRU = [
+    f"keras_gru_{shape}_{ra}{suffix}"
+    for shape in ("uni", "bi", "stack2")
+    for ra in ("ra1", "ra0")
+    for suffix in (".keras", ".weights.h5")
+]
+
+
+def expected_of(name: str) -> dict[str, np.ndarray]:
+    return arrays_of(FIXTURES / (name.split(".")[0] + "_expected.npz"))
+
+
+@pytest.mark.parametrize("name", KERAS_GRU)
+def test_keras_gru_files_trace_as_keras(name: str) -> None:
+    pytest.importorskip("h5py")
+    ref = expected_of(name)
+    wf = read_weights(FIXTURES / name)
+    arch = wf.architecture
+    assert (arch.cell, arch.reset_after) == ("gru", bool(ref["meta_reset_after"]))
+    assert arch.direction == ("bi" if bool(ref["meta_bidirectional"]) else "uni")
+    assert arch.num_layers == int(ref["meta_num_layers"])
+    if name.endswith(".keras"):
+        assert wf.keras_config is not None
+        assert wf.keras_config["reset_after"] is bool(ref["meta_reset_after"])
+    result = trace(weights=wf.build(arch.config()), x=ref["x"])
+    np.testing.assert_allclose(result.output, ref["output"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(result.h_n, ref["h_n"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("ra", ["ra1", "ra0"])
+def test_keras_gru_through_the_command_line(tmp_path: Path, capsys: Any, ra: str) -> None:
+    pytest.importorskip("h5py")
+    ref = expected_of(f"keras_gru_bi_{ra}.keras")
+    np.save(tmp_path / "x.npy", ref["x"])
+    path = FIXTURES / f"keras_gru_bi_{ra}.keras"
+    args = ("--weights", path, "--x", tmp_path / "x.npy", "--json", "--dump", tmp_path / "o.npz")
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert json.loads(out)["config"]["reset_after"] is (ra == "ra1")
+    np.testing.assert_allclose(arrays_of(tmp_path / "o.npz")["output"], ref["output"], atol=1e-5)
+
+
+def test_keras_names_of_a_gru_in_an_npz(tmp_path: Path) -> None:
+    """Keras's own variable paths (sequential/bidirectional/forward_gru/gru_cell/kernel)."""
+    ref = expected_of("keras_gru_bi_ra0.keras")
+    names = {k: v for k, v in ref.items() if k.startswith("sequential/")}
+    np.savez(tmp_path / "k.npz", **names)
+    wf = read_weights(tmp_path / "k.npz")
+    assert (wf.architecture.cell, wf.architecture.reset_after) == ("gru", False)
+    assert wf.architecture.direction == "bi"
+    result = trace(weights=wf.build(wf.architecture.config()), x=ref["x"])
+    np.testing.assert_allclose(result.output, ref["output"], rtol=0, atol=1e-5)
+
+
+def strip_biases(source: Path, target: Path) -> None:
+    """A copy of a .weights.h5 without its vars/2 (as if saved with use_bias=False)."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(source, "r") as src, h5py.File(target, "w") as dst:
+        for key in src:
+            src.copy(src[key], dst, name=key)
+        doomed: list[str] = []
+        dst.visititems(lambda n, o: doomed.append(n) if n.endswith("cell/vars/2") else None)
+        for name in doomed:
+            del dst[name]
+
+
+def test_bias_free_gru_weights_h5_is_taken_as_reset_after_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "nobias.weights.h5"
+    strip_biases(FIXTURES / "keras_gru_uni_ra0.weights.h5", path)
+    wf = read_weights(path)
+    assert (wf.architecture.cell, wf.architecture.bias, wf.architecture.reset_after) == (
+        "gru",
+        False,
+        True,
+    )
+    assert wf.notes[-1] == (
+        f"{path}: a GRU without biases does not show its reset_after (the (2, 3H) or (3H,) "
+        "bias would); taken as reset_after=True, Keras's default; a .keras file would say"
+    )
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_bias_free_keras_gru_live_reads_reset_after_from_the_config(
+    tmp_path: Path, reset_after: bool
+) -> None:
+    keras = keras_module()
+    keras.backend.clear_session()
+    layer = keras.layers.GRU(5, use_bias=False, reset_after=reset_after, return_sequences=True)
+    model = keras.Sequential([keras.Input((4, 3)), layer])
+    x = np.random.default_rng(2).standard_normal((2, 4, 3)).astype(np.float32)
+    want = keras.ops.convert_to_numpy(model(x))
+    model.save(tmp_path / "m.keras")
+    wf = read_weights(tmp_path / "m.keras")
+    assert wf.architecture.reset_after is reset_after and wf.notes == ()
+    result = trace(weights=wf.build(wf.architecture.config()), x=x)
+    np.testing.assert_allclose(result.output, want, rtol=0, atol=1e-5)

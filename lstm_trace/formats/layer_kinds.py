@@ -183,7 +183,7 @@ def keras_cell(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str:
     if len(set(cells)) > 1:
         kinds = ", ".join(c.upper() for c in cells)
         raise ConfigError(
-            f"the Keras layers mix LSTM and GRU cells ({kinds}, in order); lstm-trace traces "
+            f"the Keras layers mix LSTM and GRU cells ({kinds}); lstm-trace traces "
             "a stack whose layers are all LSTMs or all GRUs"
         )
     return cells[0] if cells else "lstm"
