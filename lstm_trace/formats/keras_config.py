@@ -9,9 +9,11 @@ order ('lstm', 'lstm_1', 'gru', 'rnn', 'bidirectional_2'). A traced layer is any
     RNN(LSTMCell(units)), RNN(GRUCell(...))  group 'rnn' (the same variables under cell/vars)
     Bidirectional(any of these)              group 'bidirectional'
 
-A stack of go_backwards=True layers is a reverse-only stack (direction 'reverse'); a stack
-that mixes them with forward layers is refused, as is a Bidirectional whose forward layer
-reads backwards.
+A stack whose first layer has go_backwards=True (and no other) is a reverse-only stack
+(direction 'reverse'): Keras hands each layer the steps in the order the one below read them,
+so the layers above it read the sequence backwards in time too. A go_backwards=True above the
+first layer reverses it again, and is refused, as is a Bidirectional whose forward half reads
+backwards.
 
 Every value that comes from the file is checked against the weights it describes: a config
 that contradicts them (33 inputs for a 32-input kernel, units "seventy", a sequence length of
@@ -192,22 +194,30 @@ def facts(path: Path, config: dict[str, Any], layers: list[KerasLayer]) -> dict[
 
 
 def _go_backwards(path: Path, cells: list[list[dict[str, Any]]]) -> bool:
-    """Whether the stack reads backwards: every layer go_backwards=True (a reverse-only
-    stack) or none; a mix, or a Bidirectional whose forward layer reads backwards, refused."""
+    """Whether the stack is a reverse-only one: its first layer go_backwards=True, the
+    layers above it False.
+
+    Keras hands each layer the steps in the order the layer below read them, so above a
+    go_backwards layer a forward layer reads the sequence backwards in time, and a second
+    go_backwards layer reads it forwards again: [True, False, ...] is lstm-trace's reverse
+    stack, and any other go_backwards=True (or one on a Bidirectional's forward half) is a
+    stack of mixed directions, refused."""
     for cell_dirs in cells:
         if len(cell_dirs) == 2 and cell_dirs[0].get("go_backwards"):
             raise FileError(
                 f"{path}: layer {cell_dirs[0].get('name')!r} is the forward half of a "
                 "Bidirectional, and has go_backwards=True (not supported)"
             )
-    flags = {str(c[0].get("name")): bool(c[0].get("go_backwards")) for c in cells}
-    if any(flags.values()) and not all(flags.values()):
-        names = ", ".join(f"{name!r} {flag}" for name, flag in flags.items())
+    flags = [bool(c[0].get("go_backwards")) for c in cells]
+    later = [str(c[0].get("name")) for c, f in zip(cells[1:], flags[1:], strict=True) if f]
+    if later:
         raise FileError(
-            f"{path}: the layers mix go_backwards ({names}); lstm-trace traces a stack whose "
-            "layers all read forward or all read backwards (direction reverse)"
+            f"{path}: layer {later[0]!r} has go_backwards=True above the first layer; Keras "
+            "hands each layer the steps in the order the one below read them, so this stack "
+            "reads in both directions, which lstm-trace does not trace (a reverse stack is "
+            "go_backwards=True on the first layer only)"
         )
-    return bool(flags) and all(flags.values())
+    return bool(flags) and flags[0]
 
 
 def _cell_title(variables: dict[str, Any]) -> str:

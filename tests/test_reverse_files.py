@@ -1,0 +1,136 @@
+"""Reverse-only layers in files: Keras go_backwards=True LSTM and GRU layers read as direction
+'reverse', a stack mixing them with forward layers refused, and reverse-only weights written
+back (Keras .weights.h5 that load_weights takes, PyTorch's _reverse names in lstm-trace's own
+.npz, never a .pt that nn.LSTM could not load).
+
+Keras returns a go_backwards layer's sequence in reading order (output[:, s] is h after reading
+x[:, T-1-s]); lstm-trace's output is time-aligned (output[:, t] is h after reading x[:, t]), so
+the fixtures' output is compared reversed in time. The final state is the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lstm_trace import trace
+from lstm_trace.formats.reading import GO_BACKWARDS_NOTE, read_weights
+
+from .conftest import FIXTURES, run_cli
+
+
+def arrays_of(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def keras_module() -> Any:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return pytest.importorskip("keras")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_keras_go_backwards_is_read_as_reverse(cell: str) -> None:
+    pytest.importorskip("h5py")
+    path = FIXTURES / f"keras_backwards_{cell}.keras"
+    ref = arrays_of(FIXTURES / f"keras_backwards_{cell}_expected.npz")
+    assert bool(ref["meta_go_backwards"])
+    wf = read_weights(path)
+    assert (wf.architecture.cell, wf.architecture.direction) == (cell, "reverse")
+    assert wf.notes == (f"{path}: {GO_BACKWARDS_NOTE}",)
+    assert wf.keras_config is not None and wf.keras_config["go_backwards"] is True
+    result = trace(weights=wf.build(wf.architecture.config()), x=ref["x"])
+    # Keras's order is reading order: its step s is lstm-trace's step T-1-s
+    np.testing.assert_allclose(result.output[:, ::-1], ref["output"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(result.h_n, ref["h_n"], rtol=0, atol=1e-5)
+    # time-aligned: the first step of lstm-trace's output is the last one Keras read
+    np.testing.assert_allclose(result.output[:, 0], ref["h_n"][0], rtol=0, atol=1e-5)
+
+
+def test_keras_go_backwards_through_the_command_line(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("h5py")
+    path = FIXTURES / "keras_backwards_gru.keras"
+    ref = arrays_of(FIXTURES / "keras_backwards_gru_expected.npz")
+    np.save(tmp_path / "x.npy", ref["x"])
+    args = ("--weights", path, "--x", tmp_path / "x.npy", "--json", "--dump", tmp_path / "o.npz")
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0 and err.startswith(f"lstm-trace: {path}: {GO_BACKWARDS_NOTE}\n")
+    assert json.loads(out)["config"]["direction"] == "reverse"
+    got = arrays_of(tmp_path / "o.npz")["output"]
+    np.testing.assert_allclose(got[:, ::-1], ref["output"], rtol=0, atol=1e-5)
+
+
+def keras_with_layers(tmp_path: Path, source: str, edit: Any) -> Path:
+    """A copy of a committed .keras archive whose config.json's layers edit() changed."""
+    target = tmp_path / f"edited_{source}"
+    with zipfile.ZipFile(FIXTURES / source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                edit(config["config"]["layers"])
+                data = json.dumps(config).encode()
+            zout.writestr(item, data)
+    return target
+
+
+def test_go_backwards_above_the_first_layer_is_refused(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("h5py")
+
+    def second_backwards(layers: list[dict[str, Any]]) -> None:
+        layers[2]["config"]["go_backwards"] = True  # layers[0] is the InputLayer
+
+    path = keras_with_layers(tmp_path, "keras_gru_stack2_ra1.keras", second_backwards)
+    code, out, err = run_cli(capsys, "--weights", path)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"lstm-trace: error: {path}: layer 'gru_1' has go_backwards=True above the first "
+        "layer; Keras hands each layer the steps in the order the one below read them, so this "
+        "stack reads in both directions, which lstm-trace does not trace (a reverse stack is "
+        "go_backwards=True on the first layer only)\n"
+    )
+
+
+def test_go_backwards_on_the_first_layer_makes_the_stack_reverse(tmp_path: Path) -> None:
+    pytest.importorskip("h5py")
+
+    def first_backwards(layers: list[dict[str, Any]]) -> None:
+        layers[1]["config"]["go_backwards"] = True
+
+    wf = read_weights(keras_with_layers(tmp_path, "keras_gru_stack2_ra1.keras", first_backwards))
+    assert (wf.architecture.direction, wf.architecture.num_layers) == ("reverse", 2)
+
+
+def reverse_stack_model(keras: Any, flags: tuple[bool, ...], seed: int = 4) -> Any:
+    """A Sequential of GRU(4) layers with these go_backwards, biases non-zero."""
+    keras.backend.clear_session()
+    layers = [keras.layers.GRU(4, go_backwards=f, return_sequences=True) for f in flags]
+    model = keras.Sequential([keras.Input((5, 3)), *layers])
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if w.path.endswith("/bias"):
+            w.assign(rng.uniform(-0.5, 0.5, size=w.shape).astype("float32") + 0.1)
+    return model
+
+
+def test_keras_reverse_stack_live(tmp_path: Path, capsys: Any) -> None:
+    """[go_backwards=True, False]: the second layer reads the first's reading order, which
+    is backwards in time, so the whole stack is lstm-trace's 2-layer reverse stack."""
+    keras = keras_module()
+    model = reverse_stack_model(keras, (True, False))
+    x = np.random.default_rng(9).standard_normal((2, 5, 3)).astype(np.float32)
+    want = keras.ops.convert_to_numpy(model(x))
+    model.save(tmp_path / "m.keras")
+    wf = read_weights(tmp_path / "m.keras")
+    assert (wf.architecture.direction, wf.architecture.num_layers) == ("reverse", 2)
+    result = trace(weights=wf.build(wf.architecture.config()), x=x)
+    np.testing.assert_allclose(result.output[:, ::-1], want, rtol=0, atol=1e-5)
+    reverse_stack_model(keras, (True, True)).save(tmp_path / "both.keras")
+    code, _, err = run_cli(capsys, "--weights", tmp_path / "both.keras")
+    assert code == 1 and "has go_backwards=True above the first layer" in err
