@@ -81,19 +81,23 @@ def _module_keys(state: Mapping[str, Any], prefix: str) -> list[str]:
     return [k for k in state if k.startswith(prefix) and "." not in k[len(prefix) :]]
 
 
+#: the recurrent weight of a module's first layer: nn.LSTM's, a reverse-only layer's (in
+#: lstm-trace's own files) and a cell's
+_FIRST_HH = ("weight_hh_l0", "weight_hh_l0_reverse", "weight_hh")
+_FIRST_IH = tuple(name.replace("hh", "ih") for name in _FIRST_HH)
+
+
 def _pytorch_kind(state: Mapping[str, Any], prefix: str) -> tuple[int, bool]:
     """(gates, is a cell) of the recurrent module at prefix."""
-    cell = prefix + "weight_hh" in state and prefix + "weight_hh_l0" not in state
-    hh = np.shape(state[prefix + ("weight_hh" if cell else "weight_hh_l0")])
-    projected = prefix + "weight_hr_l0" in state
-    return gates_of(tuple(hh), rows_first=True, projected=projected), cell
+    name = next(n for n in _FIRST_HH if prefix + n in state)
+    hh = np.shape(state[prefix + name])
+    projected = any(prefix + n in state for n in ("weight_hr_l0", "weight_hr_l0_reverse"))
+    return gates_of(tuple(hh), rows_first=True, projected=projected), name == "weight_hh"
 
 
 def pick_pytorch_lstm(state: Mapping[str, NDArray[Any]]) -> PickedLSTM:
     """The one nn.LSTM or nn.GRU (or its cell) in a state_dict, however deep ('encoder.lstm.')."""
-    prefixes = sorted(
-        {k[: -len(end)] for k in state for end in ("weight_ih_l0", "weight_ih") if k.endswith(end)}
-    )
+    prefixes = sorted({k[: -len(end)] for k in state for end in _FIRST_IH if k.endswith(end)})
     prefixes = [p for p in prefixes if p == "" or p.endswith(".")]
     if not prefixes:
         raise ConfigError(
@@ -133,7 +137,7 @@ def _name_of(kind: tuple[int, bool]) -> str:
 
 
 def _has_hh(state: Mapping[str, Any], prefix: str) -> bool:
-    return prefix + "weight_hh_l0" in state or prefix + "weight_hh" in state
+    return any(prefix + name in state for name in _FIRST_HH)
 
 
 def _cell_as_layer(key: str) -> str:
