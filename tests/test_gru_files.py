@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from lstm_trace import trace
+from lstm_trace.digest import weights_digest
 from lstm_trace.formats.reading import load_weights, read_weights
 
 from .conftest import FIXTURES, run_cli
@@ -274,3 +275,151 @@ def test_bias_free_keras_gru_live_reads_reset_after_from_the_config(
     assert wf.architecture.reset_after is reset_after and wf.notes == ()
     result = trace(weights=wf.build(wf.architecture.config()), x=x)
     np.testing.assert_allclose(result.output, want, rtol=0, atol=1e-5)
+
+
+# --- Writing and converting GRUs --------------------------------------------------------------
+
+
+def convert(capsys: Any, *args: Any) -> tuple[int, str]:
+    """(exit status, stderr) of lstm-trace convert args; nothing on stdout."""
+    code, out, err = run_cli(capsys, "convert", *args)
+    assert out == ""
+    return code, err
+
+
+def torch_gru_npz(tmp_path: Path, case: str = "bi2_batched_f64") -> Path:
+    np.savez(tmp_path / "src.npz", **state_of(arrays_of(FIXTURES / f"gru_torch_{case}.npz")))
+    return tmp_path / "src.npz"
+
+
+@pytest.mark.parametrize("keras_kind", [".weights.h5", ".npz", ".safetensors"])
+def test_torch_gru_to_keras_and_back_is_exact(tmp_path: Path, capsys: Any, keras_kind: str) -> None:
+    if keras_kind == ".weights.h5":
+        pytest.importorskip("h5py")
+    if keras_kind == ".safetensors":
+        pytest.importorskip("safetensors.numpy")
+    src = torch_gru_npz(tmp_path)
+    middle, back = tmp_path / f"k{keras_kind}", tmp_path / "back.npz"
+    code, err = convert(capsys, src, middle, "--to", "keras")
+    assert code == 0, err
+    assert err.endswith(
+        f"lstm-trace: wrote {middle}: keras weights of a GRU with input 5, hidden 4, 2 layers, "
+        "bidirectional, reset_after=True, float64\n"
+    )
+    assert read_weights(middle).architecture.cell == "gru"
+    assert convert(capsys, middle, back, "--to", "pytorch", "--dtype", "float64")[0] == 0
+    assert set(arrays_of(back)) == set(arrays_of(src))
+    assert weights_digest(load_weights(back)) == weights_digest(load_weights(src))
+
+
+def test_keras_gru_to_torch_and_back_is_exact(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("h5py")
+    src = FIXTURES / "keras_gru_stack2_ra1.keras"
+    assert convert(capsys, src, tmp_path / "t.npz", "--to", "pytorch")[0] == 0
+    assert convert(capsys, tmp_path / "t.npz", tmp_path / "k.weights.h5")[0] == 0
+    assert weights_digest(load_weights(tmp_path / "k.weights.h5")) == weights_digest(
+        load_weights(src)
+    )
+    ref = expected_of("keras_gru_stack2_ra1.keras")
+    result = trace(weights=load_weights(tmp_path / "t.npz"), x=ref["x"])
+    np.testing.assert_allclose(result.output, ref["output"], rtol=0, atol=1e-5)
+
+
+RESET_BEFORE = (
+    "PyTorch's nn.GRU applies the reset gate after the recurrent product, and this GRU has "
+    "reset_after=False (it resets h_(t-1) before the product), which nn.GRU cannot express; "
+    "keep Keras names (--to keras)"
+)
+
+
+@pytest.mark.parametrize("target", ["t.pt", "t.npz", "t.safetensors"])
+def test_keras_reset_after_false_to_pytorch_is_refused(
+    tmp_path: Path, capsys: Any, target: str
+) -> None:
+    pytest.importorskip("h5py")
+    code, err = convert(
+        capsys, FIXTURES / "keras_gru_uni_ra0.keras", tmp_path / target, "--to", "pytorch"
+    )
+    assert (code, err) == (2, f"lstm-trace: error: {tmp_path / target}: {RESET_BEFORE}\n")
+    assert not (tmp_path / target).exists()
+
+
+def test_keras_reset_after_false_stays_exact_in_keras_names(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("h5py")
+    src = FIXTURES / "keras_gru_bi_ra0.keras"
+    assert convert(capsys, src, tmp_path / "k.npz", "--to", "keras")[0] == 0
+    assert convert(capsys, tmp_path / "k.npz", tmp_path / "k.weights.h5")[0] == 0
+    back = read_weights(tmp_path / "k.weights.h5")
+    assert back.architecture.reset_after is False
+    assert weights_digest(back.build(back.architecture.config())) == weights_digest(
+        load_weights(src)
+    )
+
+
+def test_peepholes_to_pt_or_keras_are_refused(tmp_path: Path, capsys: Any) -> None:
+    from lstm_trace import LSTMConfig, init_weights
+
+    weights = init_weights(LSTMConfig(input_size=3, hidden_size=4, peepholes=True))
+    np.savez(tmp_path / "peep.npz", **weights.to_pytorch())
+    code, err = convert(capsys, tmp_path / "peep.npz", tmp_path / "p.pt")
+    assert (code, err) == (
+        2,
+        f"lstm-trace: error: {tmp_path / 'p.pt'}: nn.LSTM has no peepholes, so "
+        "nn.LSTM.load_state_dict would not take a .pt of them; write .npz or .safetensors "
+        "(lstm-trace's own names, weight_peep_l0 ...)\n",
+    )
+    code, err = convert(capsys, tmp_path / "peep.npz", tmp_path / "k.npz", "--to", "keras")
+    assert (code, err) == (
+        2,
+        f"lstm-trace: error: {tmp_path / 'k.npz'}: Keras's LSTM has no peepholes; write "
+        "PyTorch names instead\n",
+    )
+    assert not (tmp_path / "p.pt").exists() and not (tmp_path / "k.npz").exists()
+
+
+def test_save_weights_writes_a_gru_in_keras_names(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("h5py")
+    src = torch_gru_npz(tmp_path, "uni3_batched_f32")
+    out = tmp_path / "g.weights.h5"
+    code, _, err = run_cli(capsys, "--weights", src, "--save-weights", out, "--json")
+    assert code == 0, err
+    assert weights_digest(load_weights(out)) == weights_digest(load_weights(src))
+
+
+def test_gru_pt_loads_strictly_into_nn_gru_live(tmp_path: Path, capsys: Any) -> None:
+    """A Keras GRU converted to .pt: nn.GRU.load_state_dict(strict) and Keras's numbers."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("h5py")
+    assert convert(capsys, FIXTURES / "keras_gru_bi_ra1.keras", tmp_path / "g.pt")[0] == 0
+    gru = torch.nn.GRU(4, 4, bidirectional=True, batch_first=True)
+    gru.load_state_dict(torch.load(tmp_path / "g.pt", weights_only=True), strict=True)
+    ref = expected_of("keras_gru_bi_ra1.keras")
+    with torch.no_grad():
+        got, _ = gru(torch.from_numpy(ref["x"]))
+    np.testing.assert_allclose(got.numpy(), ref["output"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_gru_weights_h5_loads_into_keras_live(
+    tmp_path: Path, capsys: Any, bidirectional: bool
+) -> None:
+    """An nn.GRU fixture converted to .weights.h5: model.load_weights and torch's numbers."""
+    keras = keras_module()
+    case = "bi2_batched_f64" if bidirectional else "uni3_batched_f32"
+    arrays = arrays_of(FIXTURES / f"gru_torch_{case}.npz")
+    target = tmp_path / "g.weights.h5"
+    assert convert(capsys, torch_gru_npz(tmp_path, case), target)[0] == 0
+    keras.backend.clear_session()
+    h, n = int(arrays["meta_hidden_size"]), int(arrays["meta_num_layers"])
+    layers: list[Any] = []
+    for _ in range(n):
+        gru = keras.layers.GRU(h, return_sequences=True, reset_after=True)
+        layers.append(keras.layers.Bidirectional(gru) if bidirectional else gru)
+    x = arrays["x"].astype(np.float32)
+    model = keras.Sequential([keras.Input(x.shape[1:]), *layers])
+    model.load_weights(target)
+    want = arrays["output"]
+    if "h0" in arrays:  # the model starts from zeros: compare with lstm-trace from zeros
+        want = trace(weights=load_weights(target), x=x).output
+    got = keras.ops.convert_to_numpy(model(x))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from lstm_trace import trace
-from lstm_trace.formats.reading import GO_BACKWARDS_NOTE, read_weights
+from lstm_trace.digest import weights_digest
+from lstm_trace.formats.reading import GO_BACKWARDS_NOTE, load_weights, read_weights
 
 from .conftest import FIXTURES, run_cli
 
@@ -134,3 +135,74 @@ def test_keras_reverse_stack_live(tmp_path: Path, capsys: Any) -> None:
     reverse_stack_model(keras, (True, True)).save(tmp_path / "both.keras")
     code, _, err = run_cli(capsys, "--weights", tmp_path / "both.keras")
     assert code == 1 and "has go_backwards=True above the first layer" in err
+
+
+# --- Writing reverse-only layers --------------------------------------------------------------
+
+
+def convert(capsys: Any, *args: Any) -> tuple[int, str]:
+    code, out, err = run_cli(capsys, "convert", *args)
+    assert out == ""
+    return code, err
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_reverse_in_pytorch_names_uses_the_reverse_names(
+    tmp_path: Path, capsys: Any, cell: str
+) -> None:
+    pytest.importorskip("h5py")
+    src = FIXTURES / f"keras_backwards_{cell}.keras"
+    code, err = convert(capsys, src, tmp_path / "r.npz", "--to", "pytorch")
+    assert code == 0, err
+    names = set(arrays_of(tmp_path / "r.npz"))
+    assert names == {
+        "weight_ih_l0_reverse",
+        "weight_hh_l0_reverse",
+        "bias_ih_l0_reverse",
+        "bias_hh_l0_reverse",
+    }
+    back = read_weights(tmp_path / "r.npz")
+    assert (back.architecture.cell, back.architecture.direction) == (cell, "reverse")
+    assert weights_digest(load_weights(tmp_path / "r.npz")) == weights_digest(load_weights(src))
+
+
+@pytest.mark.parametrize(("cell", "module"), [("lstm", "nn.LSTM"), ("gru", "nn.GRU")])
+def test_reverse_as_pt_is_refused(tmp_path: Path, capsys: Any, cell: str, module: str) -> None:
+    pytest.importorskip("h5py")
+    target = tmp_path / "r.pt"
+    code, err = convert(capsys, FIXTURES / f"keras_backwards_{cell}.keras", target)
+    assert (code, err) == (
+        2,
+        f"lstm-trace: error: {target}: {module} has no reverse-only layer, so "
+        f"{module}.load_state_dict would not take a .pt of one; write .npz or .safetensors "
+        "(lstm-trace's own names, weight_ih_l0_reverse ...)\n",
+    )
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_reverse_weights_h5_loads_into_keras_go_backwards_live(
+    tmp_path: Path, capsys: Any, cell: str
+) -> None:
+    keras = keras_module()
+    ref = arrays_of(FIXTURES / f"keras_backwards_{cell}_expected.npz")
+    mid, target = tmp_path / "r_torch.npz", tmp_path / "r.weights.h5"
+    # through PyTorch's _reverse names and back: the reverse-only layer is kept
+    assert (
+        convert(capsys, FIXTURES / f"keras_backwards_{cell}.keras", mid, "--to", "pytorch")[0] == 0
+    )
+    code, err = convert(capsys, mid, target)
+    assert code == 0, err
+    assert err.endswith(
+        f"lstm-trace: {target}: load it into layers whose first has go_backwards=True and the "
+        "others go_backwards=False (Keras's reverse stack; the file cannot record it)\n"
+    )
+    keras.backend.clear_session()
+    kind = keras.layers.LSTM if cell == "lstm" else keras.layers.GRU
+    units = int(ref["meta_units"])
+    model = keras.Sequential(
+        [keras.Input(ref["x"].shape[1:]), kind(units, go_backwards=True, return_sequences=True)]
+    )
+    model.load_weights(target)
+    got = keras.ops.convert_to_numpy(model(ref["x"]))
+    np.testing.assert_allclose(got, ref["output"], rtol=0, atol=1e-5)
