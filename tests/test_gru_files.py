@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -423,3 +424,135 @@ def test_gru_weights_h5_loads_into_keras_live(
         want = trace(weights=load_weights(target), x=x).output
     got = keras.ops.convert_to_numpy(model(x))
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+# --- Bad GRU files: one line, exit 1 ----------------------------------------------------------
+
+
+def refused(capsys: Any, path: Path) -> str:
+    """The one error line (after '<path>: ') of --weights path, which must exit 1."""
+    code, out, err = run_cli(capsys, "--weights", path)
+    assert (code, out, err.count("\n")) == (1, "", 1), err
+    prefix = f"lstm-trace: error: {path}: "
+    assert err.startswith(prefix), err
+    return err[len(prefix) :].rstrip("\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "words"),
+    [
+        (
+            "weight_hh_l1",
+            lambda a: a[:, :3],
+            "weight_hh_l1: expected shape (12, 4), got (12, 3)",
+        ),
+        ("bias_ih_l1", lambda a: a[:7], "bias_ih_l1: expected shape (12,), got (7,)"),
+        (
+            "weight_ih_l0_reverse",
+            lambda a: a[:, :4],
+            "weight_ih_l0_reverse: expected shape (12, 5), got (12, 4)",
+        ),
+        (
+            "bias_hh_l1_reverse",
+            None,
+            "some layers have biases and others not (missing bias_hh_l1_reverse); nn.GRU has "
+            "bias_ih and bias_hh in every layer and direction, or none with bias=False",
+        ),
+    ],
+)
+def test_torch_gru_with_a_wrong_tensor(
+    tmp_path: Path, capsys: Any, name: str, edit: Any, words: str
+) -> None:
+    state = state_of(arrays_of(FIXTURES / "gru_torch_bi2_batched_f64.npz"))
+    if edit is None:
+        del state[name]
+    else:
+        state[name] = edit(state[name])
+    np.savez(tmp_path / "bad.npz", **state)
+    assert refused(capsys, tmp_path / "bad.npz") == words
+
+
+def test_truncated_gru_files(tmp_path: Path, capsys: Any) -> None:
+    whole = torch_gru_npz(tmp_path).read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    assert refused(capsys, tmp_path / "cut.npz").startswith("not a readable .npz file")
+    pytest.importorskip("h5py")
+    whole = (FIXTURES / "keras_gru_bi_ra1.weights.h5").read_bytes()
+    (tmp_path / "cut.weights.h5").write_bytes(whole[: len(whole) // 2])
+    assert refused(capsys, tmp_path / "cut.weights.h5").startswith("not a readable Keras file")
+
+
+def test_keras_gru_bias_of_neither_shape(tmp_path: Path, capsys: Any) -> None:
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "bad.weights.h5"
+    path.write_bytes((FIXTURES / "keras_gru_uni_ra1.weights.h5").read_bytes())
+    with h5py.File(path, "a") as f:
+        del f["layers/gru/cell/vars/2"]
+        f["layers/gru/cell/vars/2"] = np.zeros((3, 15), np.float32)
+    assert refused(capsys, path) == (
+        "bias: expected shape (2, 15) (a Keras GRU with reset_after=True) or (15,) "
+        "(reset_after=False), got (3, 15)"
+    )
+
+
+def test_keras_config_whose_reset_after_contradicts_the_bias(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("h5py")
+
+    def claim_reset_after(layers: list[dict[str, Any]]) -> None:
+        layers[1]["config"]["reset_after"] = True
+
+    path = edited_keras(tmp_path, "keras_gru_uni_ra0.keras", claim_reset_after)
+    assert refused(capsys, path) == "config.json says reset_after=True, but the GRU's bias is (15,)"
+
+
+def edited_keras(tmp_path: Path, source: str, edit: Any, weights: bytes | None = None) -> Path:
+    """A copy of a committed .keras archive with config.json's layers edited (and, when
+    given, another model.weights.h5)."""
+    target = tmp_path / f"edited_{source}"
+    with zipfile.ZipFile(FIXTURES / source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                edit(config["config"]["layers"])
+                data = json.dumps(config).encode()
+            if item.filename == "model.weights.h5" and weights is not None:
+                data = weights
+            zout.writestr(item, data)
+    return target
+
+
+MIXED = (
+    "the Keras layers mix LSTM and GRU cells (LSTM, GRU); lstm-trace traces a stack whose "
+    "layers are all LSTMs or all GRUs"
+)
+
+
+def test_mixed_lstm_and_gru_stacks_are_refused(tmp_path: Path, capsys: Any) -> None:
+    h5py = pytest.importorskip("h5py")
+    lstm = FIXTURES / "keras_uni.weights.h5"
+    gru = FIXTURES / "keras_gru_uni_ra1.weights.h5"
+    mixed = tmp_path / "mixed.weights.h5"
+    with h5py.File(mixed, "w") as f, h5py.File(lstm) as a, h5py.File(gru) as g:
+        f.create_group("layers")
+        a.copy(a["layers/lstm"], f["layers"], name="lstm")
+        g.copy(g["layers/gru"], f["layers"], name="gru")
+    assert refused(capsys, mixed) == (
+        "mixes gru and lstm layers, whose order a .weights.h5 does not record; lstm-trace "
+        "traces stacks whose layers all have the same direction and class (a .keras file "
+        "records the order)"
+    )
+    with zipfile.ZipFile(FIXTURES / "keras_gru_uni_ra1.keras") as z:
+        gru_layer = json.loads(z.read("config.json"))["config"]["layers"][1]
+    archive = edited_keras(
+        tmp_path, "keras_uni.keras", lambda ls: ls.append(gru_layer), mixed.read_bytes()
+    )
+    assert refused(capsys, archive) == MIXED
+    names = {
+        "lstm/kernel": np.ones((3, 16), np.float32),
+        "lstm/recurrent_kernel": np.ones((4, 16), np.float32),
+        "lstm_1/kernel": np.ones((4, 12), np.float32),
+        "lstm_1/recurrent_kernel": np.ones((4, 12), np.float32),
+    }
+    np.savez(tmp_path / "mixed.npz", **names)
+    assert refused(capsys, tmp_path / "mixed.npz") == MIXED
