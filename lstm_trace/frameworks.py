@@ -34,7 +34,7 @@ from .cells import Cell, cell_of
 from .cells.base import FloatArray, pytorch_name
 from .config import LSTMConfig
 from .errors import ConfigError
-from .formats.layer_kinds import keras_cell, pick_pytorch_lstm
+from .formats.layer_kinds import keras_cell, keras_reset_after, pick_pytorch_lstm
 from .weights import DirectionWeights, LSTMWeights, pytorch_fields
 
 KERAS_FIELDS: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
@@ -274,32 +274,8 @@ def infer_keras(
         dtype=_float_dtype({k: v for layer in layers for d in layer for k, v in d.items()}),
         bias=biased == {True},
         cell=cell,
-        reset_after=_keras_reset_after(layers, units[0], reset_after) if has_reset else True,
+        reset_after=keras_reset_after(layers, units[0], reset_after) if has_reset else True,
     )
-
-
-def _keras_reset_after(layers: list[KerasLayer], units: int, told: bool | None) -> bool:
-    """A Keras GRU's reset_after: its bias is (2, 3H) with True, (3H,) with False; every
-    layer's must agree, with each other and with what a config says (told)."""
-    shapes = {np.shape(v["bias"]) for layer in layers for v in layer if "bias" in v}
-    allowed = {(2, 3 * units): True, (3 * units,): False}
-    for shape in shapes:
-        if shape not in allowed:
-            raise ConfigError(
-                f"bias: expected shape (2, {3 * units}) (a Keras GRU with reset_after=True) or "
-                f"({3 * units},) (reset_after=False), got {shape}"
-            )
-    said = {allowed[shape] for shape in shapes}
-    if len(said) > 1:
-        raise ConfigError(
-            "some Keras GRU layers have a (2, 3H) bias (reset_after=True) and others a (3H,) "
-            "one (reset_after=False); lstm-trace traces stacks that share one reset_after"
-        )
-    if told is not None and said and said != {told}:
-        raise ConfigError(
-            f"config.json says reset_after={told}, but the GRU's bias is {shapes.pop()}"
-        )
-    return told if told is not None else (said.pop() if said else True)
 
 
 def _keras_rows(cell: Cell, hidden: int) -> NDArray[np.intp]:

@@ -556,3 +556,31 @@ def test_mixed_lstm_and_gru_stacks_are_refused(tmp_path: Path, capsys: Any) -> N
     }
     np.savez(tmp_path / "mixed.npz", **names)
     assert refused(capsys, tmp_path / "mixed.npz") == MIXED
+
+
+def test_save_weights_refuses_reset_after_false_as_pytorch_before_the_trace(
+    tmp_path: Path, capsys: Any
+) -> None:
+    pytest.importorskip("h5py")
+    target = tmp_path / "w.npz"
+    src = FIXTURES / "keras_gru_uni_ra0.keras"
+    code, out, err = run_cli(capsys, "--weights", src, "--save-weights", target, "--json")
+    assert (code, out) == (2, "")  # refused before the trace: no answer on stdout
+    assert err.endswith(f"lstm-trace: error: {target}: {RESET_BEFORE}\n")
+    assert not target.exists()
+
+
+def test_weights_from_pytorch_takes_a_live_nn_gru_state_dict() -> None:
+    torch = pytest.importorskip("torch")
+    from lstm_trace import weights_from_pytorch
+
+    torch.manual_seed(5)
+    gru = torch.nn.GRU(3, 4, num_layers=2, batch_first=True)
+    weights = weights_from_pytorch(gru.state_dict())  # tensors, as state_dict() returns them
+    assert (weights.config.cell, weights.config.num_layers) == ("gru", 2)
+    x = torch.randn(2, 6, 3)
+    with torch.no_grad():
+        want, h_n = gru(x)
+    result = trace(weights=weights, x=x.numpy())
+    np.testing.assert_allclose(result.output, want.numpy(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(result.h_n, h_n.numpy(), rtol=0, atol=1e-5)

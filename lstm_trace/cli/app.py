@@ -209,11 +209,10 @@ def main_command(
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed, max_memory=limit)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
-    if weights_out is not None and run.config.proj_size and weights_out.framework == "keras":
-        raise LSTMTraceError(
-            f"{save_weights}: Keras has no LSTM with a projection, and this one has proj_size "
-            f"{run.config.proj_size}; write PyTorch names instead"
-        )
+    if weights_out is not None:  # what the names cannot hold, said before the trace runs
+        from ..formats.writing import check_writable  # lazy: the writers, for --save-weights
+
+        check_writable(save_weights, run.config, weights_out.framework, weights_out.kind)
     checker = Checker(run.config, expectations) if expectations else None
     request = Request(
         fmt=fmt,

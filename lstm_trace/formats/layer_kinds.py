@@ -200,3 +200,29 @@ def keras_kind_error(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str | Non
     except ConfigError as exc:
         return exc.message
     return None
+
+
+def keras_reset_after(
+    layers: Sequence[Sequence[Mapping[str, Any]]], units: int, told: bool | None
+) -> bool:
+    """A Keras GRU's reset_after: its bias is (2, 3H) with True, (3H,) with False; every
+    layer's must agree, with each other and with what a config says (told)."""
+    shapes = {np.shape(v["bias"]) for layer in layers for v in layer if "bias" in v}
+    allowed = {(2, 3 * units): True, (3 * units,): False}
+    for shape in shapes:
+        if shape not in allowed:
+            raise ConfigError(
+                f"bias: expected shape (2, {3 * units}) (a Keras GRU with reset_after=True) or "
+                f"({3 * units},) (reset_after=False), got {shape}"
+            )
+    said = {allowed[shape] for shape in shapes}
+    if len(said) > 1:
+        raise ConfigError(
+            "some Keras GRU layers have a (2, 3H) bias (reset_after=True) and others a (3H,) "
+            "one (reset_after=False); lstm-trace traces stacks that share one reset_after"
+        )
+    if told is not None and said and said != {told}:
+        raise ConfigError(
+            f"config.json says reset_after={told}, but the GRU's bias is {shapes.pop()}"
+        )
+    return told if told is not None else (said.pop() if said else True)
