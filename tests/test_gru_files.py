@@ -584,3 +584,25 @@ def test_weights_from_pytorch_takes_a_live_nn_gru_state_dict() -> None:
     result = trace(weights=weights, x=x.numpy())
     np.testing.assert_allclose(result.output, want.numpy(), rtol=0, atol=1e-5)
     np.testing.assert_allclose(result.h_n, h_n.numpy(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_keras_rnn_of_grucell_live(tmp_path: Path, reset_after: bool) -> None:
+    """RNN(GRUCell(...)): group 'rnn', its reset_after in the cell's config."""
+    keras = keras_module()
+    keras.backend.clear_session()
+    cell = keras.layers.GRUCell(5, reset_after=reset_after)
+    model = keras.Sequential([keras.Input((4, 3)), keras.layers.RNN(cell, return_sequences=True)])
+    rng = np.random.default_rng(6)
+    for w in model.weights:
+        if w.path.endswith("/bias"):
+            w.assign(rng.uniform(-0.5, 0.5, size=w.shape).astype("float32") + 0.1)
+    x = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    want = keras.ops.convert_to_numpy(model(x))
+    model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "m.weights.h5")
+    for name in ("m.keras", "m.weights.h5"):
+        wf = read_weights(tmp_path / name)
+        assert (wf.architecture.cell, wf.architecture.reset_after) == ("gru", reset_after)
+        result = trace(weights=wf.build(wf.architecture.config()), x=x)
+        np.testing.assert_allclose(result.output, want, rtol=0, atol=1e-5)

@@ -2,7 +2,8 @@
 
 - .npz: np.load(allow_pickle=False); PyTorch or Keras names, told apart by the keys.
 - .safetensors: the optional `safetensors` package.
-- .pt / .pth: torch.load(weights_only=True), a state_dict or a dict holding one.
+- .pt / .pth: torch.load(weights_only=True), a state_dict (nn.LSTM, nn.GRU or their cells)
+  or a dict holding one.
 - .weights.h5 / .keras: Keras 3 files, through the optional `h5py` package (keras_h5.py).
 
 registry.py finds the reader by suffix; this module turns what it read into a WeightsFile.
