@@ -206,3 +206,34 @@ def test_reverse_weights_h5_loads_into_keras_go_backwards_live(
     model.load_weights(target)
     got = keras.ops.convert_to_numpy(model(ref["x"]))
     np.testing.assert_allclose(got, ref["output"], rtol=0, atol=1e-5)
+
+
+# --- A .weights.h5 cannot show go_backwards: --direction reverse says it -----------------------
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_direction_reverse_tells_a_weights_h5_it_reads_backwards(
+    tmp_path: Path, capsys: Any, cell: str
+) -> None:
+    pytest.importorskip("h5py")
+    path = FIXTURES / f"keras_backwards_{cell}.weights.h5"
+    ref = arrays_of(FIXTURES / f"keras_backwards_{cell}_expected.npz")
+    np.save(tmp_path / "x.npy", ref["x"])
+    args = ("--weights", path, "--x", tmp_path / "x.npy", "--dump", tmp_path / "o.npz")
+    code, out, err = run_cli(capsys, *args, "--direction", "reverse", "--json")
+    assert code == 0, err
+    assert "go_backwards=False (--direction reverse for a stack whose first layer" in err
+    assert json.loads(out)["config"]["direction"] == "reverse"
+    got = arrays_of(tmp_path / "o.npz")
+    np.testing.assert_allclose(got["output"][:, ::-1], ref["output"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got["h_n"], ref["h_n"], rtol=0, atol=1e-5)
+
+
+def test_direction_may_not_contradict_what_a_file_shows(capsys: Any) -> None:
+    pytest.importorskip("h5py")
+    h5 = FIXTURES / "keras_backwards_gru.weights.h5"
+    code, _, err = run_cli(capsys, "--weights", h5, "--direction", "bi")
+    assert code == 2 and f"--direction bi contradicts {h5}, whose direction is uni" in err
+    archive = FIXTURES / "keras_gru_uni_ra1.keras"  # its config.json says go_backwards=False
+    code, _, err = run_cli(capsys, "--weights", archive, "--direction", "reverse")
+    assert code == 2 and f"--direction reverse contradicts {archive}, whose direction" in err

@@ -50,7 +50,8 @@ def _h5py() -> Any:
 #: what a .weights.h5 cannot say, said once on stderr
 H5_ASSUMPTIONS = (
     "a .weights.h5 holds weights, not layer settings: taken to be tanh and sigmoid, "
-    "go_backwards=False and merge_mode='concat'; a .keras file would be checked"
+    "go_backwards=False (--direction reverse for a stack whose first layer has "
+    "go_backwards=True) and merge_mode='concat'; a .keras file would be checked"
 )
 #: h5 groups of recurrent layers: LSTM, RNN (its cell told by its weights), Bidirectional,
 #: and the kinds that are named, not traced

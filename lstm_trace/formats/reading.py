@@ -12,7 +12,7 @@ The .npy inputs (x, h0, c0) are npz.read_array's. Writing is writing.py's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ from .torch_pt import is_state_key
 #: what a bias-free Keras GRU without a config cannot say
 ASSUMED_RESET_AFTER = (
     "a GRU without biases does not show its reset_after (the (2, 3H) or (3H,) bias would); "
-    "taken as reset_after=True, Keras's default; a .keras file would say"
+    "taken as reset_after=True, Keras's default (--no-reset-after says otherwise); a .keras "
+    "file would say"
 )
 #: how a go_backwards layer's output lines up with Keras's
 GO_BACKWARDS_NOTE = (
@@ -62,6 +63,10 @@ class WeightsFile:
     keras_config: dict[str, Any] | None = None
     #: what the user should know about how the file was read (shown on stderr)
     notes: tuple[str, ...] = ()
+    #: facts the file cannot tell, only assumed, with the values an option may give them
+    #: instead: a Keras file without a config cannot show go_backwards ({"direction": ("uni",
+    #: "reverse")}), nor a bias-free GRU its reset_after ({"reset_after": (True, False)})
+    assumed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def build(self, config: LSTMConfig) -> LSTMWeights:
         """The canonical weights in config's dtype; every name and shape checked."""
@@ -137,9 +142,15 @@ def _keras_file(
         arch = infer_keras(layers, reset_after=told)
     except ConfigError as exc:
         raise FileError(f"{path}: {exc.message}") from None
+    assumed: dict[str, tuple[Any, ...]] = {}
     if cfg is not None and cfg.get("go_backwards"):
         arch = replace(arch, direction="reverse")
         notes += (f"{path}: {GO_BACKWARDS_NOTE}",)
+    elif cfg is None and arch.direction == "uni":
+        assumed["direction"] = ("uni", "reverse")  # go_backwards is not in the weights
     if arch.cell == "gru" and not arch.bias and told is None:
         notes += (f"{path}: {ASSUMED_RESET_AFTER}",)
-    return WeightsFile(path, "keras", arch, keras=layers, keras_config=cfg, notes=notes)
+        assumed["reset_after"] = (True, False)
+    return WeightsFile(
+        path, "keras", arch, keras=layers, keras_config=cfg, notes=notes, assumed=assumed
+    )
