@@ -257,7 +257,8 @@ def test_bias_free_gru_weights_h5_is_taken_as_reset_after_with_a_note(tmp_path: 
     )
     assert wf.notes[-1] == (
         f"{path}: a GRU without biases does not show its reset_after (the (2, 3H) or (3H,) "
-        "bias would); taken as reset_after=True, Keras's default; a .keras file would say"
+        "bias would); taken as reset_after=True, Keras's default (--no-reset-after says "
+        "otherwise); a .keras file would say"
     )
 
 
