@@ -607,3 +607,22 @@ def test_keras_rnn_of_grucell_live(tmp_path: Path, reset_after: bool) -> None:
         assert (wf.architecture.cell, wf.architecture.reset_after) == ("gru", reset_after)
         result = trace(weights=wf.build(wf.architecture.config()), x=x)
         np.testing.assert_allclose(result.output, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("ra", ["ra0", "ra1"])
+def test_keras_gru_written_back_loads_with_its_reset_after_live(
+    tmp_path: Path, capsys: Any, ra: str
+) -> None:
+    """A Keras Bidirectional(GRU) through Keras names in an .npz and back to .weights.h5:
+    model.load_weights on the same layers, and Keras's own numbers."""
+    keras = keras_module()
+    src = FIXTURES / f"keras_gru_bi_{ra}.keras"
+    assert convert(capsys, src, tmp_path / "k.npz", "--to", "keras")[0] == 0
+    assert convert(capsys, tmp_path / "k.npz", tmp_path / "k.weights.h5")[0] == 0
+    keras.backend.clear_session()
+    gru = keras.layers.GRU(4, return_sequences=True, reset_after=ra == "ra1")
+    ref = expected_of(src.name)
+    model = keras.Sequential([keras.Input(ref["x"].shape[1:]), keras.layers.Bidirectional(gru)])
+    model.load_weights(tmp_path / "k.weights.h5")
+    got = keras.ops.convert_to_numpy(model(ref["x"]))
+    np.testing.assert_allclose(got, ref["output"], rtol=0, atol=1e-5)
