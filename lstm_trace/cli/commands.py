@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperCommand
 
-from ..config import parse_bytes
+from ..config import LSTMConfig, parse_bytes
 from ..errors import ConfigError, LSTMTraceError
 from ..formats.weight_kinds import SaveAs, to_help
 from ..words import counted
@@ -120,10 +120,11 @@ def convert(
         )
 
 
-def _described(config: Any) -> str:
+def _described(config: LSTMConfig) -> str:
     """'an LSTM with input 3, hidden 4, 1 layer, unidirectional, float32' (convert's note)."""
     direction = {"uni": "unidirectional", "bi": "bidirectional", "reverse": "reverse-only"}
     reset = "" if config.cell != "gru" else f"reset_after={config.reset_after}, "
+    reset += "peepholes, " if config.peepholes else ""
     return (
         f"{'an' if config.cell == 'lstm' else 'a'} {config.kind.title} with input "
         f"{config.input_size}, hidden {config.hidden_size}, "
