@@ -34,7 +34,7 @@ from .cells import Cell, cell_of
 from .cells.base import FloatArray, pytorch_name
 from .config import LSTMConfig
 from .errors import ConfigError
-from .formats.layer_kinds import keras_kind_error, pick_pytorch_lstm
+from .formats.layer_kinds import keras_cell, keras_reset_after, pick_pytorch_lstm
 from .weights import DirectionWeights, LSTMWeights, pytorch_fields
 
 KERAS_FIELDS: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
@@ -78,11 +78,12 @@ def _float_dtype(arrays: Mapping[str, NDArray[Any]]) -> str | None:
 
 
 def strip_pytorch_prefix(state: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
-    """Find the nn.LSTM inside a larger state_dict ('encoder.lstm.weight_ih_l0' -> prefix).
+    """Find the nn.LSTM or nn.GRU inside a larger state_dict ('encoder.lstm.weight_ih_l0').
 
-    A bare nn.LSTM state_dict is returned as is, an nn.LSTMCell's under nn.LSTM's names
-    (weight_ih -> weight_ih_l0). Several LSTMs are ambiguous: refused, listed. A GRU or RNN
-    without an LSTM is named (layer_kinds.pick_pytorch_lstm, which also lists what is left out).
+    A bare state_dict is returned as is, an nn.LSTMCell's or nn.GRUCell's under nn.LSTM's
+    names (weight_ih -> weight_ih_l0). Several LSTMs or GRUs are ambiguous: refused, listed.
+    An nn.RNN alone is named (layer_kinds.pick_pytorch_lstm, which also lists what is left
+    out and says which cell it found).
     """
     return pick_pytorch_lstm(state).state
 
@@ -96,7 +97,9 @@ def infer_pytorch(state: Mapping[str, NDArray[Any]], cell: str = "lstm") -> Arch
     for key in state:
         m = _PT_KEY.match(key)
         if not m:
-            raise ConfigError(f"unexpected tensor {key!r} in a PyTorch LSTM state_dict")
+            raise ConfigError(
+                f"unexpected tensor {key!r} in a PyTorch {cell_of(cell).title} state_dict"
+            )
         layers.add(int(m.group(3)))
     n = max(layers) + 1
     if layers != set(range(n)):
@@ -124,7 +127,7 @@ def infer_pytorch(state: Mapping[str, NDArray[Any]], cell: str = "lstm") -> Arch
         direction=_pytorch_direction(state),
         proj_size=0 if hr is None else int(np.asarray(hr).shape[0]),
         dtype=_float_dtype(state),
-        bias=_pytorch_bias(state),
+        bias=_pytorch_bias(state, cell_of(cell).title),
         cell=cell,
         peepholes=any(k.startswith("weight_peep_") for k in state),
     )
@@ -137,7 +140,7 @@ def _pytorch_direction(state: Mapping[str, NDArray[Any]]) -> str:
     return ("bi" if forward else "reverse") if backward else "uni"
 
 
-def _pytorch_bias(state: Mapping[str, NDArray[Any]]) -> bool:
+def _pytorch_bias(state: Mapping[str, NDArray[Any]], title: str = "LSTM") -> bool:
     """True when every layer and direction has bias_ih and bias_hh, False when none has any
     (bias=False); a mix is refused: nn.LSTM never makes one."""
     present = {k for k in state if k.startswith("bias_")}
@@ -152,8 +155,8 @@ def _pytorch_bias(state: Mapping[str, NDArray[Any]]) -> bool:
     missing = sorted(wanted - present)
     if missing:
         raise ConfigError(
-            f"some layers have biases and others not (missing {', '.join(missing)}); nn.LSTM has "
-            "bias_ih and bias_hh in every layer and direction, or none with bias=False"
+            f"some layers have biases and others not (missing {', '.join(missing)}); nn.{title} "
+            "has bias_ih and bias_hh in every layer and direction, or none with bias=False"
         )
     return True
 
@@ -206,8 +209,9 @@ def weights_from_pytorch(
     get zero biases."""
     state = {k: _as_array(v) for k, v in state_dict.items()}
     if config is None:
-        state = strip_pytorch_prefix(state)
-        config = infer_pytorch(state).config()
+        picked = pick_pytorch_lstm(state)  # nn.LSTM or nn.GRU, told by weight_hh's rows
+        state = picked.state
+        config = infer_pytorch(state, picked.kind).config()
     return from_pytorch(state, config)
 
 
@@ -225,16 +229,20 @@ def _as_array(value: Any) -> NDArray[Any]:
 KerasLayer = list[dict[str, NDArray[Any]]]
 
 
-def infer_keras(layers: list[KerasLayer], cell: str = "lstm") -> Architecture:
-    """The architecture of stacked Keras LSTM or GRU (or Bidirectional) layers (cell says
-    which). A GRU's reset_after follows from its bias, (2, 3H) or (3H,); a bias-free GRU
-    cannot say, and is taken as reset_after=True (Keras's default)."""
+def infer_keras(
+    layers: list[KerasLayer], cell: str | None = None, reset_after: bool | None = None
+) -> Architecture:
+    """The architecture of stacked Keras LSTM or GRU (or Bidirectional) layers; cell None:
+    told by the recurrent_kernel (H, G*H). A GRU's reset_after is the given one (a .keras
+    config's), else it follows from its bias, (2, 3H) True or (3H,) False; a bias-free GRU
+    that is not told is taken as reset_after=True (Keras's default)."""
     if not layers:
-        raise ConfigError("no Keras LSTM weights found (no kernel, recurrent_kernel, bias)")
+        raise ConfigError("no Keras LSTM or GRU weights found (no kernel, recurrent_kernel, bias)")
+    found = keras_cell(layers)  # a SimpleRNN named, a mixed stack refused
+    cell = found if cell is None else cell
+    if cell != found:
+        raise ConfigError(f"these are Keras {found.upper()} weights, not {cell.upper()} ones")
     kind = cell_of(cell)
-    wrong = keras_kind_error(layers) if cell == "lstm" else None  # a GRU read as an LSTM
-    if wrong is not None:
-        raise ConfigError(wrong)
     first = layers[0][0]
     kernel, recurrent = np.asarray(first["kernel"]), np.asarray(first["recurrent_kernel"])
     if kernel.ndim != 2 or kernel.shape[1] % kind.n_gates:
@@ -256,7 +264,7 @@ def infer_keras(layers: list[KerasLayer], cell: str = "lstm") -> Architecture:
             "some Keras layers have a bias and others not (use_bias differs); like nn.LSTM, "
             "lstm-trace traces stacks whose layers all have biases or all have none"
         )
-    bias = first.get("bias")
+    has_reset = "reset_after" in kind.options  # only a GRU has the choice
     return Architecture(
         input_size=int(kernel.shape[0]),
         hidden_size=int(recurrent.shape[0]),
@@ -266,8 +274,7 @@ def infer_keras(layers: list[KerasLayer], cell: str = "lstm") -> Architecture:
         dtype=_float_dtype({k: v for layer in layers for d in layer for k, v in d.items()}),
         bias=biased == {True},
         cell=cell,
-        # only a cell with a reset gate has the choice: (2, 3H) is reset_after=True, (3H,) False
-        reset_after=bias is None or "reset_after" not in kind.options or np.ndim(bias) == 2,
+        reset_after=keras_reset_after(layers, units[0], reset_after) if has_reset else True,
     )
 
 
@@ -352,18 +359,6 @@ def to_keras(weights: LSTMWeights) -> list[KerasLayer]:
             directions.append(variables)
         out.append(directions)
     return out
-
-
-def unsupported_by(config: LSTMConfig, framework: str) -> str | None:
-    """Why framework ('pytorch' or 'keras') has no such layer, with what to do instead: 'Keras
-    has no projection; write PyTorch names instead'; None when it has one."""
-    why = config.kind.unsupported(config).get(framework)
-    if why is None:
-        return None
-    other = "Keras" if framework == "pytorch" else "PyTorch"
-    if other.lower() in config.kind.unsupported(config):
-        return f"{why}, and {other} has none either"
-    return f"{why}; write {other} names instead"
 
 
 def to_torch(weights: LSTMWeights) -> Any:

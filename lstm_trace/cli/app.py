@@ -19,7 +19,6 @@ from ..ci.expect import Checker, parse
 from ..config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from ..errors import LSTMTraceError, ReaderGone
 from ..formats.weight_kinds import SaveAs, to_help
-from ..frameworks import unsupported_by
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -222,9 +221,10 @@ def main_command(
     run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed, max_memory=limit)
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
-    cannot = None if weights_out is None else unsupported_by(run.config, weights_out.framework)
-    if cannot:
-        raise LSTMTraceError(f"{save_weights}: {cannot}")
+    if weights_out is not None:  # what the names cannot hold, said before the trace runs
+        from ..formats.writing import check_writable  # lazy: the writers, for --save-weights
+
+        check_writable(save_weights, run.config, weights_out.framework, weights_out.kind)
     checker = Checker(run.config, expectations) if expectations else None
     request = Request(
         fmt=fmt,

@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperCommand
 
-from ..config import parse_bytes
+from ..config import LSTMConfig, parse_bytes
 from ..errors import ConfigError, LSTMTraceError
 from ..formats.weight_kinds import SaveAs, to_help
 from ..words import counted
@@ -95,10 +95,11 @@ def convert(
     ] = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
-    """Convert LSTM weights between PyTorch and Keras (PyTorch's two biases are summed)."""
+    """Convert LSTM or GRU weights between PyTorch and Keras (PyTorch's two LSTM biases are
+    summed)."""
     from ..formats.file_limits import must_exist  # lazy: the readers load for convert only
     from ..formats.reading import read_weights  # lazy: as above
-    from ..formats.writing import weights_format, write_weights  # lazy: as above
+    from ..formats.writing import check_writable, weights_format, write_weights  # lazy: as above
 
     must_exist(source)  # the first thing a user should hear about
     limit = parse_bytes(max_memory)
@@ -109,15 +110,29 @@ def convert(
             f"{target}: Keras has no LSTM with a projection, and {source} has proj_size "
             f"{wf.architecture.proj_size}; write PyTorch names instead"
         )
+    config = wf.architecture.config(None if dtype is None else dtype.value)
+    check_writable(target, config, saving.framework, saving.kind)  # before any note or work
     for message in wf.notes:
         note(message)
-    config = wf.architecture.config(None if dtype is None else dtype.value)
     check_files_memory(config, {}, [source], limit)  # all its sizes come from the file
     write_weights(target, wf.build(config), saving.framework, saving.kind)
-    note(
-        f"wrote {target}: {saving.framework} weights of an LSTM with input {config.input_size}, "
-        f"hidden {config.hidden_size}, {counted(config.num_layers, 'layer')}, "
-        f"{'bidirectional' if config.bidirectional else 'unidirectional'}, "
+    note(f"wrote {target}: {saving.framework} weights of {_described(config)}")
+    if saving.framework == "keras" and config.direction == "reverse":
+        note(
+            f"{target}: load it into layers whose first has go_backwards=True and the others "
+            "go_backwards=False (Keras's reverse stack; the file cannot record it)"
+        )
+
+
+def _described(config: LSTMConfig) -> str:
+    """'an LSTM with input 3, hidden 4, 1 layer, unidirectional, float32' (convert's note)."""
+    direction = {"uni": "unidirectional", "bi": "bidirectional", "reverse": "reverse-only"}
+    reset = "" if config.cell != "gru" else f"reset_after={config.reset_after}, "
+    reset += "peepholes, " if config.peepholes else ""
+    return (
+        f"{'an' if config.cell == 'lstm' else 'a'} {config.kind.title} with input "
+        f"{config.input_size}, hidden {config.hidden_size}, "
+        f"{counted(config.num_layers, 'layer')}, {direction[config.direction]}, {reset}"
         f"{'' if config.bias else 'no biases, '}{config.dtype}"
     )
 

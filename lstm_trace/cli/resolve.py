@@ -164,6 +164,9 @@ def resolve(
     if wf is not None:
         facts = wf.architecture.as_options()
         dtype = facts.pop("dtype")
+        for name, allowed in wf.assumed.items():  # what the file only assumed: an option says
+            if options.get(name) in allowed:
+                facts.pop(name)
         _merge(options, str(wf.path), facts, values, typed)
         if dtype is not None:
             values.setdefault("dtype", dtype)

@@ -1,12 +1,19 @@
-"""A .keras archive's config.json, read as data: which layers are LSTMs, in what order, and
-what the weights cannot say (activations, return_sequences, the input's sequence length).
+"""A .keras archive's config.json, read as data: which layers are LSTMs or GRUs, in what
+order, and what the weights cannot say (activations, return_sequences, go_backwards, a GRU's
+reset_after when it has no bias, the input's sequence length).
 
 Keras 3 names a layer's h5 group by its class in snake case plus a per-class counter in model
-order ('lstm', 'lstm_1', 'rnn', 'bidirectional_2'). An LSTM is any of:
+order ('lstm', 'lstm_1', 'gru', 'rnn', 'bidirectional_2'). A traced layer is any of:
 
-    LSTM(units)                              group 'lstm'
-    RNN(LSTMCell(units))                     group 'rnn' (the same variables under cell/vars)
-    Bidirectional(LSTM(...) or RNN(LSTMCell(...)))   group 'bidirectional'
+    LSTM(units), GRU(units)                  group 'lstm', 'gru'
+    RNN(LSTMCell(units)), RNN(GRUCell(...))  group 'rnn' (the same variables under cell/vars)
+    Bidirectional(any of these)              group 'bidirectional'
+
+A stack whose first layer has go_backwards=True (and no other) is a reverse-only stack
+(direction 'reverse'): Keras hands each layer the steps in the order the one below read them,
+so the layers above it read the sequence backwards in time too. A go_backwards=True above the
+first layer reverses it again, and is refused, as is a Bidirectional whose forward half reads
+backwards.
 
 Every value that comes from the file is checked against the weights it describes: a config
 that contradicts them (33 inputs for a 32-input kernel, units "seventy", a sequence length of
@@ -24,8 +31,11 @@ import numpy as np
 from ..errors import FileError
 from ..frameworks import KerasLayer
 
-#: recurrent layers that are not LSTMs: named, not traced
-OTHER_RECURRENT = ("GRU", "SimpleRNN")
+#: recurrent layers lstm-trace traces, and their cells in RNN(cell)
+TRACED = ("LSTM", "GRU")
+TRACED_CELLS = ("LSTMCell", "GRUCell")
+#: recurrent layers that are not traced: named
+OTHER_RECURRENT = ("SimpleRNN",)
 
 
 def _snake_case(name: str) -> str:
@@ -36,23 +46,33 @@ def _snake_case(name: str) -> str:
 
 
 def _is_lstm(layer: dict[str, Any]) -> bool:
-    """LSTM, RNN(LSTMCell) and Bidirectional of either."""
+    """LSTM, GRU, RNN(LSTMCell or GRUCell) and Bidirectional of any of them (traced)."""
     cls = layer.get("class_name")
     cfg = layer.get("config") or {}
-    if cls == "LSTM":
+    if cls in TRACED:
         return True
     if cls == "RNN":
-        return (cfg.get("cell") or {}).get("class_name") == "LSTMCell"
+        return (cfg.get("cell") or {}).get("class_name") in TRACED_CELLS
     if cls == "Bidirectional":
         return _is_lstm(cfg.get("layer") or {})
     return False
+
+
+def _title(layer: dict[str, Any]) -> str:
+    """'LSTM' or 'GRU': the cell of a traced layer, for messages."""
+    cfg = layer.get("config") or {}
+    if layer.get("class_name") == "Bidirectional":
+        return _title(cfg.get("layer") or {})
+    if layer.get("class_name") == "RNN":
+        return str((cfg.get("cell") or {}).get("class_name", "")).removesuffix("Cell")
+    return str(layer.get("class_name"))
 
 
 def _is_recurrent(layer: dict[str, Any]) -> bool:
     cls = layer.get("class_name")
     if cls == "Bidirectional":
         return _is_recurrent((layer.get("config") or {}).get("layer") or {})
-    return cls in ("LSTM", "RNN", *OTHER_RECURRENT)
+    return cls in ("RNN", *TRACED, *OTHER_RECURRENT)
 
 
 def layer_order(path: Path, config: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -83,8 +103,8 @@ def layer_order(path: Path, config: dict[str, Any]) -> tuple[list[str], list[str
         if _is_lstm(layer):
             if order and between:
                 raise FileError(
-                    f"{path}: {', '.join(between)} between the LSTM layers; lstm-trace traces "
-                    "a stack of LSTM layers only"
+                    f"{path}: {', '.join(between)} between the {_title(layer)} layers; "
+                    f"lstm-trace traces a stack of {_title(layer)} layers only"
                 )
             order.append(group)
             continue
@@ -127,16 +147,29 @@ def _cells(path: Path, config: dict[str, Any]) -> list[list[dict[str, Any]]]:
 
 
 def facts(path: Path, config: dict[str, Any], layers: list[KerasLayer]) -> dict[str, Any]:
-    """What config.json says that the weights cannot: return_sequences, units, T; every
+    """What config.json says that the weights cannot: return_sequences, units, T, and (when
+    they apply) go_backwards (True: a reverse-only stack) and a GRU's reset_after; every
     activation checked, and every size checked against the weights."""
     cells = _cells(path, config)
     if len(cells) != len(layers):
         raise FileError(
-            f"{path}: config.json has {len(cells)} LSTM layer(s), its weights {len(layers)}"
+            f"{path}: config.json has {len(cells)} recurrent layer(s), its weights {len(layers)}"
         )
     for cell_dirs, weights in zip(cells, layers, strict=True):
         for d, (cell, variables) in enumerate(zip(cell_dirs, weights, strict=True)):
             _check_cell(path, cell, variables, backward=d == 1)
+    found: dict[str, Any] = {}
+    backwards = _go_backwards(path, cells)
+    if backwards:
+        found["go_backwards"] = True
+    resets = {bool(d.get("reset_after", True)) for c in cells for d in c if "reset_after" in d}
+    if len(resets) > 1:
+        raise FileError(
+            f"{path}: some GRU layers have reset_after=True and others False; lstm-trace traces "
+            "stacks that share one reset_after"
+        )
+    if resets:
+        found["reset_after"] = resets.pop()
     first = config["config"]["layers"][0].get("config", {})
     shape = first.get("batch_shape") or [None, None]
     if not isinstance(shape, list) or len(shape) < 2:
@@ -156,7 +189,41 @@ def facts(path: Path, config: dict[str, Any], layers: list[KerasLayer]) -> dict[
         "return_state": bool(last.get("return_state", False)),
         "units": last.get("units"),
         "seq_len": seq_len,
+        **found,
     }
+
+
+def _go_backwards(path: Path, cells: list[list[dict[str, Any]]]) -> bool:
+    """Whether the stack is a reverse-only one: its first layer go_backwards=True, the
+    layers above it False.
+
+    Keras hands each layer the steps in the order the layer below read them, so above a
+    go_backwards layer a forward layer reads the sequence backwards in time, and a second
+    go_backwards layer reads it forwards again: [True, False, ...] is lstm-trace's reverse
+    stack, and any other go_backwards=True (or one on a Bidirectional's forward half) is a
+    stack of mixed directions, refused."""
+    for cell_dirs in cells:
+        if len(cell_dirs) == 2 and cell_dirs[0].get("go_backwards"):
+            raise FileError(
+                f"{path}: layer {cell_dirs[0].get('name')!r} is the forward half of a "
+                "Bidirectional, and has go_backwards=True (not supported)"
+            )
+    flags = [bool(c[0].get("go_backwards")) for c in cells]
+    later = [str(c[0].get("name")) for c, f in zip(cells[1:], flags[1:], strict=True) if f]
+    if later:
+        raise FileError(
+            f"{path}: layer {later[0]!r} has go_backwards=True above the first layer; Keras "
+            "hands each layer the steps in the order the one below read them, so this stack "
+            "reads in both directions, which lstm-trace does not trace (a reverse stack is "
+            "go_backwards=True on the first layer only)"
+        )
+    return bool(flags) and flags[0]
+
+
+def _cell_title(variables: dict[str, Any]) -> str:
+    """'GRU' for a recurrent_kernel (H, 3H), else 'LSTM' (the readers named any other)."""
+    units, columns = np.shape(variables["recurrent_kernel"])
+    return "GRU" if columns == 3 * units else "LSTM"
 
 
 def _check_size(path: Path, what: str, value: Any) -> None:
@@ -175,11 +242,9 @@ def _check_cell(
     if (act, rec) != ("tanh", "sigmoid"):
         raise FileError(
             f"{path}: layer {name!r} uses activation {act!r} and recurrent_activation {rec!r}; "
-            "lstm-trace traces the standard LSTM, with activation 'tanh' and "
+            f"lstm-trace traces the standard {_cell_title(variables)}, with activation 'tanh' and "
             "recurrent_activation 'sigmoid'"
         )
-    if not backward and cell.get("go_backwards"):
-        raise FileError(f"{path}: layer {name!r} has go_backwards=True (not supported)")
     units = cell.get("units")
     _check_size(path, f"units of layer {name!r}", units)
     held = int(np.shape(variables["recurrent_kernel"])[0])

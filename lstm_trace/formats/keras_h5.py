@@ -6,7 +6,10 @@ The layout Keras 3 writes (checked against Keras 3.15 files in tests/fixtures/):
     layers/lstm_1/cell/vars/...           the second LSTM layer, and so on
     layers/bidirectional/forward_layer/cell/vars/...   (and backward_layer): Bidirectional
     layers/rnn/cell/vars/...              RNN(LSTMCell(units)): the same variables
-    layers/gru/..., layers/simple_rnn/... GRU and SimpleRNN: named, not traced
+    layers/gru/cell/vars/{0,1,2}          GRU: kernel (I, 3H), recurrent_kernel (H, 3H), bias
+                                          (2, 3H) with reset_after=True, (3H,) with False
+    layers/bidirectional/forward_layer/...  Bidirectional(GRU) too (vars named forward_gru)
+    layers/simple_rnn/...                 SimpleRNN: named, not traced
 
 Group names are the class name plus a per-class counter in model order ('lstm', 'lstm_1', ...),
 not the user's layer names; with use_bias=False there is no '2'. A .keras file is a zip of
@@ -33,10 +36,10 @@ from ..frameworks import KERAS_FIELDS, KerasLayer
 from .dtype_policy import check_dtype, half_note
 from .file_limits import CONFIG_JSON_CAP, check_h5_datasets, optional, refuse_over
 from .keras_config import facts, layer_order
-from .layer_kinds import keras_kind_error
+from .layer_kinds import keras_cell, keras_kind_error
 from .targets import atomic_open
 
-_GROUP = re.compile(r"^(lstm|bidirectional)(?:_(\d+))?$")
+_GROUP = re.compile(r"^(lstm|gru|bidirectional)(?:_(\d+))?$")
 _VAR_INDEX = {"0": "kernel", "1": "recurrent_kernel", "2": "bias"}
 
 
@@ -47,12 +50,13 @@ def _h5py() -> Any:
 #: what a .weights.h5 cannot say, said once on stderr
 H5_ASSUMPTIONS = (
     "a .weights.h5 holds weights, not layer settings: taken to be tanh and sigmoid, "
-    "go_backwards=False and merge_mode='concat'; a .keras file would be checked"
+    "go_backwards=False (--direction reverse for a stack whose first layer has "
+    "go_backwards=True) and merge_mode='concat'; a .keras file would be checked"
 )
 #: h5 groups of recurrent layers: LSTM, RNN (its cell told by its weights), Bidirectional,
 #: and the kinds that are named, not traced
 _H5_GROUP = re.compile(r"^(lstm|rnn|bidirectional|gru|simple_rnn)(?:_(\d+))?$")
-_NOT_LSTM_GROUPS = ("gru", "simple_rnn")
+_NOT_LSTM_GROUPS = ("simple_rnn",)
 
 
 def read_keras_file(
@@ -66,19 +70,18 @@ def read_keras_file(
         if path.suffix.lower() == ".keras":
             config, blob = _read_archive(path, max_memory)  # sizes checked without h5py
             order, others = layer_order(path, config)
-            if others:
-                notes.append(f"{path}: traced the LSTM layers only, not {', '.join(others)}")
             with _h5py().File(blob, "r") as f:
                 layers, _ = _read_h5(path, f, order, max_memory)
         else:
             with _h5py().File(path, "r") as f:
-                layers, left_out = _read_h5(path, f, None, max_memory)
+                layers, others = _read_h5(path, f, None, max_memory)
             notes.append(f"{path}: {H5_ASSUMPTIONS}")
-            if left_out:
-                notes.append(f"{path}: traced the LSTM layers only, not {', '.join(left_out)}")
-        not_lstm = keras_kind_error(layers)  # named before config.json's LSTM-only checks
-        if not_lstm is not None:
-            raise FileError(f"{path}: {not_lstm}")
+        not_traced = keras_kind_error(layers)  # named before config.json's checks
+        if not_traced is not None:
+            raise FileError(f"{path}: {not_traced}")
+        if others:
+            title = keras_cell(layers).upper()
+            notes.append(f"{path}: traced the {title} layers only, not {', '.join(others)}")
         half = half_note(
             path, (str(v.dtype) for layer in layers for d in layer for v in d.values())
         )
@@ -143,7 +146,7 @@ def _read_h5(
     if order is None:
         order = _h5_order(path, groups)
     if not groups:
-        raise FileError(f"{path}: no LSTM or Bidirectional layer inside")
+        raise FileError(f"{path}: no LSTM, GRU or Bidirectional layer inside")
     for name in order:
         if name not in groups:
             raise FileError(f"{path}: config.json's layer {name!r} has no layers/{name} weights")
@@ -247,7 +250,8 @@ def _group_by_layer(
         layer = "/".join(
             p
             for p in parts
-            if not p.startswith(("forward", "backward")) and p not in ("cell", "lstm_cell")
+            if not p.startswith(("forward", "backward"))
+            and p not in ("cell", "lstm_cell", "gru_cell")
         )
         slot = layers.setdefault(layer, {}).setdefault(direction, {})
         if field in slot:
@@ -316,12 +320,14 @@ def _group_name(kind: str, n: int) -> str:
 
 
 def keras_names(layers: list[KerasLayer]) -> dict[str, NDArray[Any]]:
-    """Keras variables named as Keras 3 groups them: 'lstm_1/kernel',
-    'bidirectional/backward_layer/bias', ... (what keras_layers_from_names reads back)."""
+    """Keras variables named as Keras 3 groups them: 'lstm_1/kernel', 'gru/bias',
+    'bidirectional/backward_layer/bias', ... (what keras_layers_from_names reads back); the
+    class (lstm or gru) is told by the recurrent kernel's columns."""
     out: dict[str, NDArray[Any]] = {}
+    cell = keras_cell(layers)
     for n, layer in enumerate(layers):
         if len(layer) == 1:
-            prefixes = [_group_name("lstm", n)]
+            prefixes = [_group_name(cell, n)]
         else:
             base = _group_name("bidirectional", n)
             prefixes = [f"{base}/forward_layer", f"{base}/backward_layer"]
@@ -334,15 +340,17 @@ def keras_names(layers: list[KerasLayer]) -> dict[str, NDArray[Any]]:
 
 def write_keras_weights(path: Path, layers: list[KerasLayer]) -> None:
     """A .weights.h5 that model.load_weights() takes, for a Sequential model of these LSTM
-    (or Bidirectional(LSTM)) layers, in order, and nothing else with weights. Layers without
-    a bias get no vars/2, as Keras writes LSTM(use_bias=False)."""
+    or GRU (or Bidirectional) layers, in order, and nothing else with weights; the class is
+    told by the recurrent kernel's columns. Layers without a bias get no vars/2, as Keras
+    writes LSTM(use_bias=False). A GRU's bias is (2, 3H) or (3H,) as its reset_after."""
     h5py = _h5py()
+    cell = keras_cell(layers)
     with atomic_open(path, seekable=True) as raw, h5py.File(raw, "w") as f:
         f.create_group("vars").attrs["name"] = "sequential"
         top = f.create_group("layers")
         for n, layer in enumerate(layers):
             bi = len(layer) == 2
-            name = _group_name("bidirectional" if bi else "lstm", n)
+            name = _group_name("bidirectional" if bi else cell, n)
             group = top.create_group(name)
             group.create_group("vars").attrs["name"] = name
             halves = (
@@ -353,9 +361,9 @@ def write_keras_weights(path: Path, layers: list[KerasLayer]) -> None:
             for (sub, prefix), variables in zip(halves, layer, strict=True):
                 g = group.create_group(sub) if sub else group
                 if sub:
-                    g.create_group("vars").attrs["name"] = f"{prefix}lstm"
-                cell = g.create_group("cell").create_group("vars")
-                cell.attrs["name"] = "lstm_cell"
+                    g.create_group("vars").attrs["name"] = f"{prefix}{cell}"
+                held = g.create_group("cell").create_group("vars")
+                held.attrs["name"] = f"{cell}_cell"
                 for index, field in enumerate(KERAS_FIELDS):
                     if field in variables:
-                        cell.create_dataset(str(index), data=np.asarray(variables[field]))
+                        held.create_dataset(str(index), data=np.asarray(variables[field]))

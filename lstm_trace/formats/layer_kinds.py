@@ -1,4 +1,4 @@
-"""Which recurrent layer a set of weights is: LSTM (traced), GRU or plain RNN (named).
+"""Which recurrent layer a set of weights is: LSTM or GRU (traced), plain RNN (named).
 
 The kind follows from the recurrent weight alone, whatever the sizes:
 - PyTorch: weight_hh_l0 is (gates * H, H) without a projection (nn.LSTM: 4, nn.GRU: 3,
@@ -8,8 +8,9 @@ The kind follows from the recurrent weight alone, whatever the sizes:
 Counting rows against "a multiple of 4" would not do: a GRU with H = 4 has 12 rows.
 
 An nn.LSTMCell is the step nn.LSTM repeats (no projection): it is read as a one-layer
-unidirectional nn.LSTM. Tensors beside the LSTM (an embedding, a linear head, a second RNN of
-another kind) are left out and named once on stderr.
+unidirectional nn.LSTM, and an nn.GRUCell as a one-layer nn.GRU. Tensors beside the traced
+layer (an embedding, a linear head, an nn.RNN) are left out and named once on stderr; an
+nn.LSTM beside an nn.GRU (or a second nn.LSTM) is ambiguous, and refused.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from ..errors import ConfigError
 _CELL_KEY = re.compile(r"^(weight|bias)_(ih|hh)$")
 PYTORCH_NAMES = {4: "nn.LSTM", 3: "nn.GRU", 1: "nn.RNN"}
 KERAS_NAMES = {4: "LSTM", 3: "GRU", 1: "SimpleRNN"}
-TRACED = "it traces nn.LSTM, nn.LSTMCell and Keras LSTM layers"
+TRACED = "it traces nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell and Keras LSTM and GRU layers"
+#: the cells lstm-trace traces, by their gate count
+CELL_OF_GATES = {4: "lstm", 3: "gru"}
 
 
 def gates_of(recurrent_shape: tuple[int, ...], rows_first: bool, projected: bool = False) -> int:
@@ -56,13 +59,20 @@ def _article(name: str) -> str:
 
 @dataclass(frozen=True)
 class PickedLSTM:
-    """The nn.LSTM found in a state_dict: its tensors under nn.LSTM's names, where it was,
-    and what was left out."""
+    """The nn.LSTM or nn.GRU found in a state_dict: its tensors under nn.LSTM's names, where
+    it was, whether it was a cell (nn.LSTMCell, nn.GRUCell), and what was left out."""
 
     state: dict[str, NDArray[Any]]
     prefix: str
     cell: bool
     left_out: list[str]
+    #: 'lstm' or 'gru'
+    kind: str = "lstm"
+
+    @property
+    def module(self) -> str:
+        """'nn.LSTM', 'nn.GRUCell', ...: what the state_dict held."""
+        return ("nn.GRU" if self.kind == "gru" else "nn.LSTM") + ("Cell" if self.cell else "")
 
 
 def _module_keys(state: Mapping[str, Any], prefix: str) -> list[str]:
@@ -71,50 +81,63 @@ def _module_keys(state: Mapping[str, Any], prefix: str) -> list[str]:
     return [k for k in state if k.startswith(prefix) and "." not in k[len(prefix) :]]
 
 
+#: the recurrent weight of a module's first layer: nn.LSTM's, a reverse-only layer's (in
+#: lstm-trace's own files) and a cell's
+_FIRST_HH = ("weight_hh_l0", "weight_hh_l0_reverse", "weight_hh")
+_FIRST_IH = tuple(name.replace("hh", "ih") for name in _FIRST_HH)
+
+
 def _pytorch_kind(state: Mapping[str, Any], prefix: str) -> tuple[int, bool]:
     """(gates, is a cell) of the recurrent module at prefix."""
-    cell = prefix + "weight_hh" in state and prefix + "weight_hh_l0" not in state
-    hh = np.shape(state[prefix + ("weight_hh" if cell else "weight_hh_l0")])
-    projected = prefix + "weight_hr_l0" in state
-    return gates_of(tuple(hh), rows_first=True, projected=projected), cell
+    name = next(n for n in _FIRST_HH if prefix + n in state)
+    hh = np.shape(state[prefix + name])
+    projected = any(prefix + n in state for n in ("weight_hr_l0", "weight_hr_l0_reverse"))
+    return gates_of(tuple(hh), rows_first=True, projected=projected), name == "weight_hh"
 
 
 def pick_pytorch_lstm(state: Mapping[str, NDArray[Any]]) -> PickedLSTM:
-    """The one nn.LSTM (or nn.LSTMCell) in a state_dict, however deep ('encoder.lstm.')."""
-    prefixes = sorted(
-        {k[: -len(end)] for k in state for end in ("weight_ih_l0", "weight_ih") if k.endswith(end)}
-    )
+    """The one nn.LSTM or nn.GRU (or its cell) in a state_dict, however deep ('encoder.lstm.')."""
+    prefixes = sorted({k[: -len(end)] for k in state for end in _FIRST_IH if k.endswith(end)})
     prefixes = [p for p in prefixes if p == "" or p.endswith(".")]
     if not prefixes:
         raise ConfigError(
-            "no PyTorch LSTM weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
+            "no PyTorch LSTM or GRU weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
         )
     kinds = {p: _pytorch_kind(state, p) for p in prefixes if _has_hh(state, p)}
     # no weight_hh, or a shape of no known kind: a damaged LSTM, whose shapes are checked
     # (and refused) as an LSTM's
-    lstms = [p for p in prefixes if kinds.get(p, (0, False))[0] not in (3, 1)]
-    if not lstms:
+    traced = [p for p in prefixes if kinds.get(p, (0, False))[0] != 1]
+    if not traced:
         p = prefixes[0]
         gates, cell = kinds[p]
         name = PYTORCH_NAMES[gates] + ("Cell" if cell else "")
         params = sum(int(np.size(state[k])) for k in _module_keys(state, p))
         raise ConfigError(not_traced_yet(_article(name), gates, params))
-    if len(lstms) > 1:
-        names = ", ".join(p.rstrip(".") or "(top level)" for p in lstms)
-        raise ConfigError(f"several LSTMs in this state_dict ({names}); save just one")
-    prefix = lstms[0]
+    if len(traced) > 1:
+        names = ", ".join(
+            f"{p.rstrip('.') or '(top level)'} ({_name_of(kinds.get(p, (4, False)))})"
+            for p in traced
+        )
+        raise ConfigError(f"several recurrent layers in this state_dict: {names}; save just one")
+    prefix = traced[0]
     keys = _module_keys(state, prefix)
-    cell = kinds.get(prefix, (0, False))[1]
+    gates, cell = kinds.get(prefix, (4, False))
     picked = {k[len(prefix) :]: state[k] for k in keys}
-    if cell:  # nn.LSTMCell: the names of a one-layer nn.LSTM
+    if cell:  # nn.LSTMCell, nn.GRUCell: the names of a one-layer nn.LSTM or nn.GRU
         picked = {_cell_as_layer(k): v for k, v in picked.items()}
     taken = set(keys)
     left_out = [k for k in state if k not in taken]
-    return PickedLSTM(picked, prefix, cell, left_out)
+    return PickedLSTM(picked, prefix, cell, left_out, CELL_OF_GATES.get(gates, "lstm"))
+
+
+def _name_of(kind: tuple[int, bool]) -> str:
+    """'nn.GRU', 'nn.LSTMCell', ... of (gates, is a cell); an unknown shape is an LSTM's."""
+    gates, cell = kind
+    return PYTORCH_NAMES.get(gates, "nn.LSTM") + ("Cell" if cell else "")
 
 
 def _has_hh(state: Mapping[str, Any], prefix: str) -> bool:
-    return prefix + "weight_hh_l0" in state or prefix + "weight_hh" in state
+    return any(prefix + name in state for name in _FIRST_HH)
 
 
 def _cell_as_layer(key: str) -> str:
@@ -137,22 +160,69 @@ def left_out_note(path: object, traced: str, left_out: list[str], limit: int = 8
     return f"{path}: traced {traced}; not traced: {shown}"
 
 
-def keras_kind_error(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str | None:
-    """The message for Keras layers that are not LSTMs (by their recurrent_kernel), or None."""
+def keras_cell(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str:
+    """'lstm' or 'gru': the cell of Keras layers, by their recurrent_kernel (H, G*H).
+
+    A SimpleRNN is named (not traced), a shape of no known kind refused, and a stack that
+    mixes LSTM and GRU layers refused: one trace follows one cell. Layers without a
+    recurrent_kernel are left to the shape checks (taken as an LSTM)."""
+    cells: list[str] = []  # one per layer
     for layer in layers:
-        for variables in layer:
+        for variables in layer[:1]:  # a Bidirectional's two halves are one class
             rk = variables.get("recurrent_kernel")
             if rk is None:
                 continue
             gates = gates_of(tuple(np.shape(rk)), rows_first=False)
-            if gates == 4:
-                continue
             if gates not in KERAS_NAMES:
-                return (
+                raise ConfigError(
                     f"recurrent_kernel: expected shape (units, gates*units) of a Keras LSTM "
                     f"(4 gates), GRU (3) or SimpleRNN (1), got {np.shape(rk)}"
                 )
-            params = sum(int(np.size(v)) for d in layer for v in d.values())
-            where = "Bidirectional(" + KERAS_NAMES[gates] + ")" if len(layer) == 2 else ""
-            return not_traced_yet(_article("Keras " + (where or KERAS_NAMES[gates])), gates, params)
+            if gates not in CELL_OF_GATES:
+                params = sum(int(np.size(v)) for d in layer for v in d.values())
+                name = KERAS_NAMES[gates]
+                where = f"Bidirectional({name})" if len(layer) == 2 else name
+                raise ConfigError(not_traced_yet(_article("Keras " + where), gates, params))
+            cells.append(CELL_OF_GATES[gates])
+    if len(set(cells)) > 1:
+        kinds = ", ".join(c.upper() for c in cells)
+        raise ConfigError(
+            f"the Keras layers mix LSTM and GRU cells ({kinds}); lstm-trace traces "
+            "a stack whose layers are all LSTMs or all GRUs"
+        )
+    return cells[0] if cells else "lstm"
+
+
+def keras_kind_error(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str | None:
+    """The message for Keras layers lstm-trace does not trace (keras_cell's), or None."""
+    try:
+        keras_cell(layers)
+    except ConfigError as exc:
+        return exc.message
     return None
+
+
+def keras_reset_after(
+    layers: Sequence[Sequence[Mapping[str, Any]]], units: int, told: bool | None
+) -> bool:
+    """A Keras GRU's reset_after: its bias is (2, 3H) with True, (3H,) with False; every
+    layer's must agree, with each other and with what a config says (told)."""
+    shapes = {np.shape(v["bias"]) for layer in layers for v in layer if "bias" in v}
+    allowed = {(2, 3 * units): True, (3 * units,): False}
+    for shape in shapes:
+        if shape not in allowed:
+            raise ConfigError(
+                f"bias: expected shape (2, {3 * units}) (a Keras GRU with reset_after=True) or "
+                f"({3 * units},) (reset_after=False), got {shape}"
+            )
+    said = {allowed[shape] for shape in shapes}
+    if len(said) > 1:
+        raise ConfigError(
+            "some Keras GRU layers have a (2, 3H) bias (reset_after=True) and others a (3H,) "
+            "one (reset_after=False); lstm-trace traces stacks that share one reset_after"
+        )
+    if told is not None and said and said != {told}:
+        raise ConfigError(
+            f"config.json says reset_after={told}, but the GRU's bias is {shapes.pop()}"
+        )
+    return told if told is not None else (said.pop() if said else True)

@@ -2,7 +2,8 @@
 
 - .npz: np.load(allow_pickle=False); PyTorch or Keras names, told apart by the keys.
 - .safetensors: the optional `safetensors` package.
-- .pt / .pth: torch.load(weights_only=True), a state_dict or a dict holding one.
+- .pt / .pth: torch.load(weights_only=True), a state_dict (nn.LSTM, nn.GRU or their cells)
+  or a dict holding one.
 - .weights.h5 / .keras: Keras 3 files, through the optional `h5py` package (keras_h5.py).
 
 registry.py finds the reader by suffix; this module turns what it read into a WeightsFile.
@@ -11,7 +12,7 @@ The .npy inputs (x, h0, c0) are npz.read_array's. Writing is writing.py's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,19 @@ from .layer_kinds import left_out_note, pick_pytorch_lstm
 from .registry import kind_to_read
 from .torch_pt import is_state_key
 
+#: what a bias-free Keras GRU without a config cannot say
+ASSUMED_RESET_AFTER = (
+    "a GRU without biases does not show its reset_after (the (2, 3H) or (3H,) bias would); "
+    "taken as reset_after=True, Keras's default (--no-reset-after says otherwise); a .keras "
+    "file would say"
+)
+#: how a go_backwards layer's output lines up with Keras's
+GO_BACKWARDS_NOTE = (
+    "go_backwards=True: read as a reverse-only layer (direction reverse); lstm-trace's output "
+    "is time-aligned, output[:, t] is h after reading x[:, t], while Keras returns the steps "
+    "in reading order: its output[:, s] is lstm-trace's output[:, T-1-s]"
+)
+
 
 @dataclass(frozen=True)
 class WeightsFile:
@@ -49,6 +63,10 @@ class WeightsFile:
     keras_config: dict[str, Any] | None = None
     #: what the user should know about how the file was read (shown on stderr)
     notes: tuple[str, ...] = ()
+    #: facts the file cannot tell, only assumed, with the values an option may give them
+    #: instead: a Keras file without a config cannot show go_backwards ({"direction": ("uni",
+    #: "reverse")}), nor a bias-free GRU its reset_after ({"reset_after": (True, False)})
+    assumed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def build(self, config: LSTMConfig) -> LSTMWeights:
         """The canonical weights in config's dtype; every name and shape checked."""
@@ -100,15 +118,16 @@ def _pytorch_file(
     path: Path, arrays: dict[str, NDArray[Any]], notes: tuple[str, ...]
 ) -> WeightsFile:
     picked = pick_pytorch_lstm(arrays)
-    where = picked.prefix.rstrip(".") or "the LSTM"
+    where = picked.prefix.rstrip(".") or f"the {picked.kind.upper()}"
     if picked.cell:
         notes += (
-            f"{path}: {picked.prefix.rstrip('.') or 'the state_dict'} is an nn.LSTMCell, read "
-            "as a one-layer unidirectional nn.LSTM (the same step, over the whole sequence)",
+            f"{path}: {picked.prefix.rstrip('.') or 'the state_dict'} is an {picked.module}, "
+            f"read as a one-layer unidirectional {picked.module.removesuffix('Cell')} "
+            "(the same step, over the whole sequence)",
         )
     if picked.left_out:
         notes += (left_out_note(path, where, picked.left_out),)
-    arch = infer_pytorch(picked.state)
+    arch = infer_pytorch(picked.state, picked.kind)
     return WeightsFile(path, "pytorch", arch, pytorch=picked.state, notes=notes)
 
 
@@ -118,8 +137,20 @@ def _keras_file(
     cfg: dict[str, Any] | None,
     notes: tuple[str, ...] = (),
 ) -> WeightsFile:
+    told = None if cfg is None else cfg.get("reset_after")
     try:
-        arch = infer_keras(layers)
+        arch = infer_keras(layers, reset_after=told)
     except ConfigError as exc:
         raise FileError(f"{path}: {exc.message}") from None
-    return WeightsFile(path, "keras", arch, keras=layers, keras_config=cfg, notes=notes)
+    assumed: dict[str, tuple[Any, ...]] = {}
+    if cfg is not None and cfg.get("go_backwards"):
+        arch = replace(arch, direction="reverse")
+        notes += (f"{path}: {GO_BACKWARDS_NOTE}",)
+    elif cfg is None and arch.direction == "uni":
+        assumed["direction"] = ("uni", "reverse")  # go_backwards is not in the weights
+    if arch.cell == "gru" and not arch.bias and told is None:
+        notes += (f"{path}: {ASSUMED_RESET_AFTER}",)
+        assumed["reset_after"] = (True, False)
+    return WeightsFile(
+        path, "keras", arch, keras=layers, keras_config=cfg, notes=notes, assumed=assumed
+    )

@@ -159,7 +159,7 @@ def find_state_dict(obj: Any) -> dict[str, Any] | None:
 
 
 def write_torch(path: Path, state: dict[str, NDArray[Any]]) -> None:
-    """A .pt/.pth state_dict of these arrays, as torch tensors (nn.LSTM.load_state_dict)."""
+    """A .pt/.pth state_dict of these arrays, as torch tensors (for nn.LSTM or nn.GRU)."""
     torch = optional("torch", "writing .pt/.pth files")
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import LSTMConfig
 from ..errors import ConfigError, FileError, LSTMTraceError
 from ..frameworks import KerasLayer, to_keras
 from ..weights import LSTMWeights
@@ -24,7 +25,9 @@ __all__ = [
     "WEIGHT_KINDS",
     "SaveAs",
     "WeightsFormat",
+    "check_writable",
     "require_writer",
+    "unwritable",
     "weights_format",
     "write_weights",
 ]
@@ -109,17 +112,75 @@ def require_writer(kind: str) -> None:
         optional(library, f"writing {kind} files")
 
 
+def unwritable(config: LSTMConfig, framework: str, kind: str) -> str | None:
+    """Why weights of config cannot be written in framework's names as kind, or None.
+
+    - Keras has no projection and no peepholes (the cell's own reasons).
+    - PyTorch's names cannot hold a GRU with reset_after=False: nn.GRU has no such layer,
+      and its names would be read back as reset_after=True, a different GRU.
+    - Peepholes (weight_peep_l{k}) and a reverse-only layer (_reverse names only) are kept
+      in lstm-trace's own .npz and .safetensors, but not as a .pt/.pth, which a torch user
+      would expect nn.LSTM or nn.GRU.load_state_dict to take.
+    """
+    why = config.kind.unsupported(config).get(framework)
+    module = f"nn.{config.kind.title}"
+    if framework == "keras":
+        if config.proj_size:
+            size = config.proj_size
+            why = f"Keras has no LSTM with a projection, and this one has proj_size {size}"
+        return None if why is None else f"{why}; write PyTorch names instead"
+    if config.cell == "gru" and not config.reset_after:
+        return (
+            "PyTorch's nn.GRU applies the reset gate after the recurrent product, and this "
+            "GRU has reset_after=False (it resets h_(t-1) before the product), which nn.GRU "
+            "cannot express; keep Keras names (--to keras)"
+        )
+    if kind not in (".pt", ".pth"):
+        return None
+    if config.peepholes:
+        return (
+            f"{module} has no peepholes, so {module}.load_state_dict would not take a .pt of "
+            "them; write .npz or .safetensors (lstm-trace's own names, weight_peep_l0 ...)"
+        )
+    if config.direction == "reverse":
+        return (
+            f"{module} has no reverse-only layer, so {module}.load_state_dict would not take a "
+            ".pt of one; write .npz or .safetensors (lstm-trace's own names, weight_ih_l0_reverse "
+            "...)"
+        )
+    return None
+
+
+def check_writable(
+    where: object,
+    config: LSTMConfig,
+    framework: str,
+    kind: str,
+    error: type[LSTMTraceError] = LSTMTraceError,
+) -> None:
+    """Refuse weights that framework's names cannot hold as kind: '<where>: <why>; ...'.
+    A command checks it before any work, a usage error (exit 2); write_weights checks it
+    again, as the FileError it has always raised for weights it cannot write."""
+    why = unwritable(config, framework, kind)
+    if why is not None:
+        raise error(f"{where}: {why}")
+
+
 def write_weights(
     path: Path, weights: LSTMWeights, framework: str, kind: str | None = None
 ) -> None:
     """Save weights in a framework's names, as kind (default: the file name's suffix).
 
-    pytorch: .npz, .safetensors, .pt/.pth (a state_dict that nn.LSTM.load_state_dict takes).
-    keras: .npz (Keras variable paths), .weights.h5 (model.load_weights on a Sequential of
-    LSTM or Bidirectional(LSTM) layers), .safetensors.
+    pytorch: .npz, .safetensors, .pt/.pth (a state_dict that nn.LSTM or
+    nn.GRU.load_state_dict takes; a reverse-only layer or peepholes only in .npz and
+    .safetensors, under lstm-trace's own names). keras: .npz (Keras variable paths),
+    .weights.h5 (model.load_weights on a Sequential of LSTM, GRU or Bidirectional layers; a
+    GRU's with the same reset_after), .safetensors. What cannot be written is refused
+    (check_writable) before the file is touched.
     """
     kind = suffix_of(path) if kind is None else kind
     _check_kind(str(path), framework, kind)
+    check_writable(path, weights.config, framework, kind, FileError)
     plan(path)
     require_writer(kind)
     entry = KINDS[kind]
