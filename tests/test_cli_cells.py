@@ -285,3 +285,25 @@ def test_a_reverse_stack_has_no_keras_form_and_a_bad_tensor_is_named_reverse() -
     bad = dataclasses.replace(w.layers[0][0], w_ih=np.zeros((16, 5), dtype=np.float32))
     with pytest.raises(ConfigError, match=r"weight_ih_l0_reverse: expected shape \(16, 3\)"):
         LSTMWeights(w.config, ((bad,),))
+
+
+def test_options_against_a_file_of_the_other_cell(capsys: Any, tmp_path: Path) -> None:
+    gru, lstm, bare = tmp_path / "g.weights.h5", tmp_path / "l.npz", tmp_path / "b.weights.h5"
+    for args in (
+        (*GRU, "--save-weights", str(gru)),
+        ("--save-weights", str(lstm)),
+        (*GRU, "--no-bias", "--save-weights", str(bare)),
+    ):
+        assert run_cli(capsys, "-i", "3", "-H", "4", "--samples", "0", *args)[0] == 0
+    for args, message in (
+        (("-w", str(lstm), "--no-reset-after"), "--reset-after: reset_after is a GRU option"),
+        (("-w", str(gru), "--peepholes"), "--peepholes: a GRU has no peepholes"),
+        (("-w", str(gru), "--proj", "2"), "--proj: a GRU has no projection"),
+        (("-w", str(gru), "--no-reset-after"), f"--no-reset-after contradicts {gru}, whose"),
+        (("-w", str(lstm), "--cell", "gru"), f"--cell gru contradicts {lstm}, whose cell is lstm"),
+    ):
+        code, _, err = run_cli(capsys, *args)
+        assert code == 2 and message in err, err
+    # a bias-free .weights.h5 cannot show its reset_after: the option says it
+    doc = _doc(capsys, "-w", str(bare), "--no-reset-after")
+    assert doc["config"]["reset_after"] is False and doc["param_count"]["pytorch"] is None

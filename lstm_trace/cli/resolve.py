@@ -49,6 +49,8 @@ _WORDS = {
     "num_layers": "number of layers",
     "direction": "direction",
     "cell": "cell",
+    "reset_after": "reset_after",
+    "peepholes": "peepholes",
     "proj_size": "proj size",
     "seq_len": "sequence length",
     "batch": "batch size",
@@ -167,6 +169,9 @@ def resolve(
         for name, allowed in wf.assumed.items():  # what the file only assumed: an option says
             if options.get(name) in allowed:
                 facts.pop(name)
+        for name in ("proj_size", "peepholes", "reset_after"):
+            if name not in cell_of(facts["cell"]).options:  # not the file's cell's to say:
+                facts.pop(name, None)  # an option for it is refused by the cell, as unknown
         _merge(options, str(wf.path), facts, values, typed)
         if dtype is not None:
             values.setdefault("dtype", dtype)
