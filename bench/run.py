@@ -35,16 +35,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shapes import SHAPES, shape_name  # noqa: E402
+
 from lstm_trace import HOOK_POINTS, LSTMConfig, forward, init_input, init_weights, trace  # noqa: E402
 from lstm_trace.frameworks import to_torch  # noqa: E402
 from lstm_trace.trace import prepare, trace_bytes  # noqa: E402
 
-SHAPES = [  # (T, B, I, H, layers, bidirectional)
-    (1000, 1, 32, 70, 1, False),
-    (100, 32, 256, 512, 1, False),
-    (50, 8, 1024, 1024, 1, False),
-    (200, 16, 128, 256, 2, True),
-]
 THREADS = os.cpu_count() or 1
 
 
@@ -125,8 +121,7 @@ def speed(rounds: int) -> list[list[str]]:
         runs.update((name, (fn, 5)) for name, fn in torch_runs(cfg).items())
         median = take_turns(runs, rounds)
         fwd = median["forward"]
-        name = f"T={t} B={b} I={i} H={h}" + (f" L={layers} bi" if bi else "")
-        row = [name, f"{fwd * 1e3:.1f}"]
+        row = [shape_name((t, b, i, h, layers, bi)), f"{fwd * 1e3:.1f}"]
         for reference in ("torch", "aten"):
             ref = median.get(reference)
             row += ["", ""] if ref is None else [f"{ref * 1e3:.1f}", f"{fwd / ref:.2f}"]
