@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -44,6 +45,7 @@ WORKER = Path(__file__).resolve().parent / "compare_worker.py"
 MEASURES = {"forward": 5, "default": 5, "full": 2}  # measure: timed calls per burst
 BUDGET = 1.05  # new / old may be up to 5 % slower
 PAUSE = 0.2  # seconds before each burst: the other worker's BLAS threads fall asleep
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TINY: list[Shape] = [
     (3, 2, 4, 5, 1, False)
 ]  # --tiny: a smoke test of the protocol, not a measurement
@@ -91,14 +93,18 @@ def checkout(rev: str | None) -> Iterator[tuple[str, Path]]:
 class Worker:
     """One checkout's worker process: `run` asks it for one burst and returns its times."""
 
-    def __init__(self, label: str, folder: Path) -> None:
+    def __init__(self, label: str, folder: Path, threads: int | None) -> None:
         self.label = label
+        env = dict(os.environ)
+        if threads is not None:  # read by OpenBLAS (or MKL) when NumPy loads it
+            env.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
         self.process = subprocess.Popen(
             [sys.executable, str(WORKER), str(folder)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             cwd=folder,
+            env=env,
         )
         try:
             self.where = self._read()["ready"]
@@ -131,28 +137,42 @@ class Worker:
         self.process.wait(timeout=30)
 
 
-def compare_shape(
-    workers: Sequence[Worker], shape: Shape, rounds: int
-) -> dict[str, list[list[float]]]:
-    """{measure: [old times, new times]} of one shape, in alternating bursts."""
-    times: dict[str, list[list[float]]] = {m: [[] for _ in workers] for m in MEASURES}
-    for _ in range(rounds):
+Bursts = list[list[float]]  # the seconds of each call, one list per burst
+
+
+def compare_shape(workers: Sequence[Worker], shape: Shape, rounds: int) -> dict[str, list[Bursts]]:
+    """{measure: [old bursts, new bursts]} of one shape. The sides take turns, and which goes
+    first alternates by round (old, new, then new, old), so neither is always the one that
+    runs just after the other."""
+    times: dict[str, list[Bursts]] = {m: [[] for _ in workers] for m in MEASURES}
+    for r in range(rounds):
         for measure, calls in MEASURES.items():
-            for side, worker in enumerate(workers):
+            order = range(len(workers)) if r % 2 == 0 else reversed(range(len(workers)))
+            for side in order:
                 time.sleep(PAUSE)
-                times[measure][side] += worker.run(shape, measure, calls)
+                times[measure][side].append(workers[side].run(shape, measure, calls))
     return times
 
 
-def rows_of(shape: Shape, times: dict[str, list[list[float]]]) -> list[list[str]]:
+def paired_ratios(old: Bursts, new: Bursts) -> list[float]:
+    """new / old of each round's two bursts (their medians), taken at most seconds apart: a
+    slow spell that spans a round cancels out of its ratio."""
+    return [statistics.median(n) / statistics.median(o) for o, n in zip(old, new, strict=True)]
+
+
+def rows_of(shape: Shape, times: dict[str, list[Bursts]]) -> list[list[str]]:
+    """One row per measure: medians of every call (ms), the median of the rounds' ratios,
+    their range, and the verdict."""
     rows = []
     for measure, (old, new) in times.items():
-        old_ms, new_ms = statistics.median(old) * 1e3, statistics.median(new) * 1e3
-        ratio = new_ms / old_ms
+        old_ms = statistics.median(t for burst in old for t in burst) * 1e3
+        new_ms = statistics.median(t for burst in new for t in burst) * 1e3
+        ratios = paired_ratios(old, new)
+        ratio = statistics.median(ratios)
         verdict = "ok" if ratio <= BUDGET else "slower"
-        rows.append(
-            [shape_name(shape), measure, f"{old_ms:.2f}", f"{new_ms:.2f}", f"{ratio:.3f}", verdict]
-        )
+        spread = f"{min(ratios):.2f} to {max(ratios):.2f}"
+        numbers = [f"{old_ms:.4g}", f"{new_ms:.4g}", f"{ratio:.3f}", spread]
+        rows.append([shape_name(shape), measure, *numbers, verdict])
     return rows
 
 
@@ -187,6 +207,9 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--shapes", type=parse_shapes, help=f"indices into SHAPES, 0 to {len(SHAPES) - 1}: 0,2"
     )
+    parser.add_argument(
+        "--threads", type=int, help="BLAS threads of each worker (default: NumPy's, all cores)"
+    )
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -201,7 +224,7 @@ def run(args: argparse.Namespace) -> str:
         sides = [stack.enter_context(checkout(rev)) for rev in (args.old, args.new)]
         workers = []
         for label, folder in sides:
-            workers.append(Worker(label, folder))
+            workers.append(Worker(label, folder, args.threads))
             stack.callback(workers[-1].close)
             print(f"{label}: lstm_trace from {workers[-1].where}", file=sys.stderr)
         rows = []
@@ -209,8 +232,10 @@ def run(args: argparse.Namespace) -> str:
             print(f"timing {shape_name(shape)} ...", file=sys.stderr)
             rows += rows_of(shape, compare_shape(workers, shape, rounds))
     head = f"old: {sides[0][0]}, new: {sides[1][0]}; {rounds} rounds, float32, "
-    head += f"{platform.machine()}, Python {platform.python_version()}"
-    header = ["shape", "measure", "old ms", "new ms", "new / old", f"within {BUDGET - 1:.0%}"]
+    threads = f"{args.threads} BLAS threads" if args.threads else f"{os.cpu_count()} cores"
+    head += f"{platform.machine()}, {threads}, Python {platform.python_version()}"
+    header = ["shape", "measure", "old ms", "new ms", "new / old", "rounds' range"]
+    header.append(f"within {BUDGET - 1:.0%}")
     return head + "\n\n" + table(header, rows)
 
 

@@ -19,6 +19,7 @@ every revision being compared has.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import json
 import sys
@@ -81,7 +82,9 @@ class Cases:
 
 
 def burst(fn: Callable[[], Any], calls: int) -> list[float]:
-    """Seconds of each of `calls` calls, after one untimed call."""
+    """Seconds of each of `calls` calls, after one untimed call. The garbage of the last
+    burst is collected first, so that neither side pays for the other's pace."""
+    gc.collect()
     fn()
     times = []
     for _ in range(calls):
