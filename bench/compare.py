@@ -13,12 +13,20 @@ then by the new one, each burst after a pause and one untimed call, as bench/run
 take_turns does: both workers are warm and a slow spell of the machine falls on both alike.
 Same shapes, float32, and the default seed on both sides, so both run the same numbers.
 
-Printed: a Markdown table, per shape and measure, of the old and new medians (ms), new / old,
-and the verdict against the 5 % budget (`ok` up to 1.05, `slower` above it).
+Printed: a Markdown table, per shape and measure, of the old and new medians of every call
+(ms), new / old, the range of the rounds' ratios, and the verdict against the 5 % budget
+(`ok` up to 1.05, `slower` above it). new / old is the median over rounds of each round's
+paired ratio (of its two bursts' fastest calls), not the quotient of the two medians: a
+round's two bursts are seconds apart, so the machine's weather cancels out of it.
+--threads N gives each worker N BLAS threads (default: NumPy's own, all cores).
 
-Noise floor: a revision against itself (`python bench/compare.py ac2e108 ac2e108`, 2 cores)
-gave new / old between 0.97 and 1.03 (median ratio 1.00); a ratio closer to 1 than that
-says nothing either way. Never run as part of the tests.
+Noise floor, measured by a revision against itself (`python bench/compare.py ac2e108
+ac2e108`, 6 rounds) on a 2-core machine shared with other jobs (load average 2 to 4): with
+both cores, new / old ranged 0.40 to 1.20 over the twelve rows (and a round's ratio 0.15 to
+4.7); with --threads 1, 0.91 to 1.60 (nine of twelve rows within 0.94 to 1.07). On such a
+machine a 5 % difference cannot be told from noise; run it on a quiet one, with --threads
+1 to keep the BLAS threads from fighting other processes, and repeat a row that says
+`slower` before believing it. Never run as part of the tests.
 """
 
 from __future__ import annotations
@@ -155,14 +163,16 @@ def compare_shape(workers: Sequence[Worker], shape: Shape, rounds: int) -> dict[
 
 
 def paired_ratios(old: Bursts, new: Bursts) -> list[float]:
-    """new / old of each round's two bursts (their medians), taken at most seconds apart: a
-    slow spell that spans a round cancels out of its ratio."""
-    return [statistics.median(n) / statistics.median(o) for o, n in zip(old, new, strict=True)]
+    """new / old of each round's two bursts, taken at most seconds apart, so that a slow spell
+    that spans a round cancels out of its ratio. A burst counts by its fastest call: the code
+    is deterministic, so a slower call is the machine's doing (another process, a page
+    fault), and the fastest is the one least touched by it."""
+    return [min(n) / min(o) for o, n in zip(old, new, strict=True)]
 
 
 def rows_of(shape: Shape, times: dict[str, list[Bursts]]) -> list[list[str]]:
-    """One row per measure: medians of every call (ms), the median of the rounds' ratios,
-    their range, and the verdict."""
+    """One row per measure: medians of every call (ms), the median of the rounds' paired
+    ratios, their range, and the verdict on that median."""
     rows = []
     for measure, (old, new) in times.items():
         old_ms = statistics.median(t for burst in old for t in burst) * 1e3
