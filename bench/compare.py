@@ -54,9 +54,8 @@ MEASURES = {"forward": 5, "default": 5, "full": 2}  # measure: timed calls per b
 BUDGET = 1.05  # new / old may be up to 5 % slower
 PAUSE = 0.2  # seconds before each burst: the other worker's BLAS threads fall asleep
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-TINY: list[Shape] = [
-    (3, 2, 4, 5, 1, False)
-]  # --tiny: a smoke test of the protocol, not a measurement
+# --tiny (hidden): a smoke test of the protocol for the tests, not a measurement
+TINY: list[Shape] = [(3, 2, 4, 5, 1, False)]
 
 
 class CompareError(Exception):
@@ -101,8 +100,9 @@ def checkout(rev: str | None) -> Iterator[tuple[str, Path]]:
 class Worker:
     """One checkout's worker process: `run` asks it for one burst and returns its times."""
 
-    def __init__(self, label: str, folder: Path, threads: int | None) -> None:
+    def __init__(self, label: str, folder: Path, threads: int | None, clock: str) -> None:
         self.label = label
+        self.clock = clock
         env = dict(os.environ)
         if threads is not None:  # read by OpenBLAS (or MKL) when NumPy loads it
             env.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
@@ -132,7 +132,7 @@ class Worker:
         return message
 
     def run(self, shape: Shape, measure: str, calls: int) -> list[float]:
-        request = {"shape": list(shape), "measure": measure, "calls": calls}
+        request = {"shape": list(shape), "measure": measure, "calls": calls, "clock": self.clock}
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
@@ -209,16 +209,29 @@ def parse_shapes(text: str) -> list[int]:
     return picked
 
 
+def positive(text: str) -> int:
+    """--rounds / --threads: a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return int(text)
+
+
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("old", metavar="OLD_REV", help="the revision before, e.g. ac2e108")
     parser.add_argument("new", metavar="NEW_REV", nargs="?", help="default: the working tree")
     parser.add_argument("--quick", action="store_true", help="2 rounds instead of 6")
+    parser.add_argument("--rounds", type=positive, help="this many rounds (more: less noise)")
     parser.add_argument(
         "--shapes", type=parse_shapes, help=f"indices into SHAPES, 0 to {len(SHAPES) - 1}: 0,2"
     )
     parser.add_argument(
-        "--threads", type=int, help="BLAS threads of each worker (default: NumPy's, all cores)"
+        "--threads", type=positive, help="BLAS threads of each worker (default: NumPy's, all cores)"
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time CPU seconds, not wall-clock ones (a shared machine; with --threads 1)",
     )
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -229,12 +242,12 @@ def run(args: argparse.Namespace) -> str:
         shapes, rounds = TINY, 1
     else:
         shapes = [SHAPES[i] for i in args.shapes or range(len(SHAPES))]
-        rounds = 2 if args.quick else 6
+        rounds = args.rounds or (2 if args.quick else 6)
     with ExitStack() as stack:
         sides = [stack.enter_context(checkout(rev)) for rev in (args.old, args.new)]
         workers = []
         for label, folder in sides:
-            workers.append(Worker(label, folder, args.threads))
+            workers.append(Worker(label, folder, args.threads, "cpu" if args.cpu else "wall"))
             stack.callback(workers[-1].close)
             print(f"{label}: lstm_trace from {workers[-1].where}", file=sys.stderr)
         rows = []
@@ -243,7 +256,8 @@ def run(args: argparse.Namespace) -> str:
             rows += rows_of(shape, compare_shape(workers, shape, rounds))
     head = f"old: {sides[0][0]}, new: {sides[1][0]}; {rounds} rounds, float32, "
     threads = f"{args.threads} BLAS threads" if args.threads else f"{os.cpu_count()} cores"
-    head += f"{platform.machine()}, {threads}, Python {platform.python_version()}"
+    clock = "CPU seconds" if args.cpu else "wall-clock"
+    head += f"{platform.machine()}, {threads}, {clock}, Python {platform.python_version()}"
     header = ["shape", "measure", "old ms", "new ms", "new / old", "rounds' range"]
     header.append(f"within {BUDGET - 1:.0%}")
     return head + "\n\n" + table(header, rows)

@@ -6,9 +6,12 @@ imports lstm_trace from CHECKOUT (and nothing else: CHECKOUT goes first on sys.p
 script's own folder is dropped), prints one JSON line {"ready": path of the lstm_trace it
 imported}, then answers one JSON line per request line on stdin until stdin closes:
 
-    {"shape": [T, B, I, H, layers, bidirectional], "measure": "forward", "calls": 5}
+    {"shape": [T, B, I, H, layers, bidirectional], "measure": "forward", "calls": 5,
+     "clock": "wall"}
     -> {"times": [seconds of each call]}
 
+clock "wall" (the default) is time.perf_counter; "cpu" is time.process_time, the CPU
+seconds of the whole process, which another process taking the cores does not inflate.
 A burst is one untimed call, then `calls` timed calls back to back, so it is timed warm. The
 weights and input of a shape are made once, from LSTMConfig's default seed, so both sides of
 a comparison run the same numbers. A failure is answered {"error": "one line"}.
@@ -81,16 +84,19 @@ class Cases:
         return self.made[key][measure]
 
 
-def burst(fn: Callable[[], Any], calls: int) -> list[float]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def burst(fn: Callable[[], Any], calls: int, clock: Callable[[], float]) -> list[float]:
     """Seconds of each of `calls` calls, after one untimed call. The garbage of the last
     burst is collected first, so that neither side pays for the other's pace."""
     gc.collect()
     fn()
     times = []
     for _ in range(calls):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return times
 
 
@@ -98,7 +104,8 @@ def answer(cases: Cases, line: str) -> dict[str, Any]:
     try:
         request = json.loads(line)
         fn = cases.get(request["shape"], request["measure"])
-        return {"times": burst(fn, int(request["calls"]))}
+        clock = CLOCKS[request.get("clock", "wall")]
+        return {"times": burst(fn, int(request["calls"]), clock)}
     except Exception as error:  # reported to the parent, which names the checkout
         return {"error": f"{type(error).__name__}: {error}".replace("\n", " ")}
 

@@ -35,7 +35,7 @@ def needs_git() -> None:
 def test_help_names_the_revisions_and_options() -> None:
     done = compare("--help")
     assert done.returncode == 0, done.stderr
-    for word in ("OLD_REV", "NEW_REV", "--quick", "--shapes"):
+    for word in ("OLD_REV", "NEW_REV", "--quick", "--rounds", "--shapes", "--threads"):
         assert word in done.stdout
     assert "--tiny" not in done.stdout  # the smoke test's option stays hidden
 
@@ -46,7 +46,7 @@ def test_tiny_run_compares_head_with_the_working_tree() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("old: HEAD (")
-    assert "new: working tree" in lines[0]
+    assert "new: working tree" in lines[0] and "wall-clock" in lines[0]
     rows = [line for line in lines if line.startswith("| T=3 B=2 I=4 H=5 ")]
     assert [row.split("|")[2].strip() for row in rows] == ["forward", "default", "full"]
     for row in rows:
@@ -79,6 +79,13 @@ def test_shapes_out_of_range_is_a_usage_error() -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("option", ["--rounds", "--threads"])
+def test_rounds_and_threads_must_be_at_least_one(option: str) -> None:
+    done = compare("HEAD", option, "0")
+    assert done.returncode == 2
+    assert f"argument {option}: '0': expected a whole number >= 1" in done.stderr
+
+
 def test_worker_answers_a_burst_and_names_a_bad_request() -> None:
     worker = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "compare_worker.py"), str(ROOT)],
@@ -88,7 +95,7 @@ def test_worker_answers_a_burst_and_names_a_bad_request() -> None:
     )
     requests = [
         {"shape": [3, 2, 4, 5, 1, False], "measure": "full", "calls": 2},
-        {"shape": [3, 2, 4, 5, 2, True], "measure": "forward", "calls": 1},
+        {"shape": [3, 2, 4, 5, 2, True], "measure": "forward", "calls": 1, "clock": "cpu"},
         {"shape": [3, 2, 4, 5, 1, False], "measure": "sideways", "calls": 1},
     ]
     out, _ = worker.communicate("".join(json.dumps(r) + "\n" for r in requests), timeout=60)
@@ -96,7 +103,15 @@ def test_worker_answers_a_burst_and_names_a_bad_request() -> None:
     ready, full, stacked, bad = (json.loads(line) for line in out.splitlines())
     assert ready == {"ready": str(ROOT / "lstm_trace")}
     assert len(full["times"]) == 2 and all(t > 0 for t in full["times"])
-    assert len(stacked["times"]) == 1
+    assert len(stacked["times"]) == 1 and stacked["times"][0] >= 0
     assert bad == {
         "error": "ValueError: measure 'sideways': expected one of forward, default, full"
     }
+
+
+def test_cpu_clock_is_said_in_the_heading() -> None:
+    needs_git()
+    done = compare("HEAD", "--tiny", "--cpu", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    assert "1 BLAS threads, CPU seconds" in done.stdout.splitlines()[0]
+    assert done.stdout.count("| T=3 B=2 I=4 H=5 ") == 3
