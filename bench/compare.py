@@ -18,15 +18,22 @@ Printed: a Markdown table, per shape and measure, of the old and new medians of 
 (`ok` up to 1.05, `slower` above it). new / old is the median over rounds of each round's
 paired ratio (of its two bursts' fastest calls), not the quotient of the two medians: a
 round's two bursts are seconds apart, so the machine's weather cancels out of it.
---threads N gives each worker N BLAS threads (default: NumPy's own, all cores).
+--threads N gives each worker N BLAS threads (default: NumPy's own, all cores); --cpu times
+CPU seconds of the worker (time.process_time) instead of the wall clock.
 
 Noise floor, measured by a revision against itself (`python bench/compare.py ac2e108
-ac2e108`, 6 rounds) on a 2-core machine shared with other jobs (load average 2 to 4): with
-both cores, new / old ranged 0.40 to 1.20 over the twelve rows (and a round's ratio 0.15 to
-4.7); with --threads 1, 0.91 to 1.60 (nine of twelve rows within 0.94 to 1.07). On such a
-machine a 5 % difference cannot be told from noise; run it on a quiet one, with --threads
-1 to keep the BLAS threads from fighting other processes, and repeat a row that says
-`slower` before believing it. Never run as part of the tests.
+ac2e108`, 6 rounds) on a 2-core machine shared with other jobs (load average 2 to 4), as the
+spread of new / old over the twelve rows:
+
+    (defaults: wall clock, both cores)   0.40 to 1.20   (a round's ratio 0.15 to 4.7) *
+    --threads 1                          0.91 to 1.60
+    --threads 1 --cpu                    0.97 to 1.04   (a round's ratio 0.74 to 1.15)
+
+(* with bursts compared by their medians, not their fastest calls.) So on a shared machine
+use `--threads 1 --cpu`: another process then takes the worker's wall-clock time but not its
+CPU seconds, and one BLAS thread has no partner to wait for. Even so a row within about 4 %
+of 1 is noise; repeat a row that says `slower` (with --shapes and more --rounds) before
+believing it. Never run as part of the tests.
 """
 
 from __future__ import annotations
