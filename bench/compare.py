@@ -22,18 +22,18 @@ round's two bursts are seconds apart, so the machine's weather cancels out of it
 CPU seconds of the worker (time.process_time) instead of the wall clock.
 
 Noise floor, measured by a revision against itself (`python bench/compare.py ac2e108
-ac2e108`, 6 rounds) on a 2-core machine shared with other jobs (load average 2 to 4), as the
-spread of new / old over the twelve rows:
+ac2e108 ...`) on a 2-core machine shared with other jobs (load average 2 to 4), as the
+spread of new / old over the twelve rows (and of a single round's ratio):
 
-    (defaults: wall clock, both cores)   0.40 to 1.20   (a round's ratio 0.15 to 4.7) *
+    (defaults: wall clock, both cores)   0.74 to 1.26   (a round's 0.27 to 2.80)
     --threads 1                          0.91 to 1.60
-    --threads 1 --cpu                    0.97 to 1.04   (a round's ratio 0.74 to 1.15)
+    --threads 1 --cpu                    0.97 to 1.04   (a round's 0.74 to 1.15)
+    --threads 1 --cpu --rounds 12        0.98 to 1.03   (a round's 0.75 to 1.63)
 
-(* with bursts compared by their medians, not their fastest calls.) So on a shared machine
-use `--threads 1 --cpu`: another process then takes the worker's wall-clock time but not its
-CPU seconds, and one BLAS thread has no partner to wait for. Even so a row within about 4 %
-of 1 is noise; repeat a row that says `slower` (with --shapes and more --rounds) before
-believing it. Never run as part of the tests.
+So on a shared machine use `--threads 1 --cpu`: another process then takes the worker's
+wall-clock time but not its CPU seconds, and one BLAS thread has no partner to wait for.
+Even so a row within about 4 % of 1 is noise; repeat a row that says `slower` (with
+--shapes and more --rounds) before believing it. Never run as part of the tests.
 """
 
 from __future__ import annotations
