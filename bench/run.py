@@ -1,4 +1,5 @@
-"""lstm-trace benchmarks: speed against torch.nn.LSTM, trace overhead, cold start, memory.
+"""lstm-trace benchmarks: speed against torch.nn.LSTM and nn.GRU, trace overhead, cold start,
+memory.
 
 It measures the checkout it sits in, whatever copy of lstm-trace is installed (torch and
 torchinfo optional; without them their columns are empty):
@@ -9,13 +10,16 @@ torchinfo optional; without them their columns are empty):
 Medians of repeated runs, float32. lstm-trace's NumPy uses OpenBLAS with all cores; torch is
 given the same number of threads. Ratios, not absolute times, are what the targets mean:
 forward <= 1.5 x torch, default trace <= 1.2 x forward, full trace <= 3 x forward, cold start
-<= 0.3 s and >= 3 x faster than torchinfo's summary. Never run as part of the tests.
+<= 0.3 s and >= 3 x faster than torchinfo's summary. The GRU's forward against nn.GRU is
+reported beside the LSTM's (skipped, with a line saying so, by a version without the GRU).
+Never run as part of the tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import compileall
+import inspect
 import os
 import platform
 import re
@@ -35,16 +39,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shapes import SHAPES, Shape, shape_name  # noqa: E402
+
 from lstm_trace import HOOK_POINTS, LSTMConfig, forward, init_input, init_weights, trace  # noqa: E402
 from lstm_trace.frameworks import to_torch  # noqa: E402
 from lstm_trace.trace import prepare, trace_bytes  # noqa: E402
 
-SHAPES = [  # (T, B, I, H, layers, bidirectional)
-    (1000, 1, 32, 70, 1, False),
-    (100, 32, 256, 512, 1, False),
-    (50, 8, 1024, 1024, 1, False),
-    (200, 16, 128, 256, 2, True),
-]
 THREADS = os.cpu_count() or 1
 
 
@@ -79,9 +79,10 @@ def take_turns(runs: dict[str, tuple[Callable[[], Any], int]], rounds: int) -> d
 
 
 def torch_runs(cfg: LSTMConfig) -> dict[str, Callable[[], Any]]:
-    """torch.nn.LSTM on the same weights and input: as it runs by default (oneDNN's fused RNN
-    primitive, weights packed once), and with oneDNN off (ATen's own loop, one matrix product
-    and the gate arithmetic per step, the way lstm-trace works). Empty without torch."""
+    """torch.nn.LSTM (nn.GRU for a GRU's config) on the same weights and input: as it runs by
+    default (oneDNN's fused RNN primitive, weights packed once), and with oneDNN off (ATen's
+    own loop, one matrix product and the gate arithmetic per step, the way lstm-trace works).
+    Empty without torch."""
     try:
         import torch
         import torch.backends.mkldnn as onednn
@@ -110,12 +111,58 @@ def torch_runs(cfg: LSTMConfig) -> dict[str, Callable[[], Any]]:
     return {"torch": run, "aten": run_aten}
 
 
+def takes(field: str) -> bool:
+    """Whether this lstm-trace's LSTMConfig takes `field`: "cell" once it has the GRU."""
+    return field in inspect.signature(LSTMConfig).parameters
+
+
+def make_config(shape: Shape, cell: str | None = None) -> LSTMConfig:
+    """The float32 config of a shape; cell None is the default cell, the LSTM. A version with
+    the GRU says the direction as "bi" / "uni", an older one has `bidirectional`. Built from a
+    dict so that it type-checks against either."""
+    t, b, i, h, layers, bi = shape
+    sizes: dict[str, Any] = {
+        "input_size": i,
+        "hidden_size": h,
+        "seq_len": t,
+        "batch": b,
+        "num_layers": layers,
+    }
+    if takes("direction"):
+        sizes["direction"] = "bi" if bi else "uni"
+    else:
+        sizes["bidirectional"] = bi
+    if cell is not None:
+        sizes["cell"] = cell
+    return LSTMConfig(**sizes)
+
+
+def torch_row(shape: Shape, fwd: float, median: dict[str, float]) -> list[str]:
+    """shape, forward ms, then torch's ms and forward / torch, by default and oneDNN off."""
+    row = [shape_name(shape), f"{fwd * 1e3:.1f}"]
+    for reference in ("torch", "aten"):
+        ref = median.get(reference)
+        row += ["", ""] if ref is None else [f"{ref * 1e3:.1f}", f"{fwd / ref:.2f}"]
+    return row
+
+
+def gru_speed(rounds: int) -> list[list[str]]:
+    """lstm-trace's GRU forward against torch.nn.GRU on the same weights and input."""
+    rows = []
+    for shape in SHAPES:
+        cfg = make_config(shape, "gru")
+        w, x = init_weights(cfg), init_input(cfg)
+        runs: dict[str, tuple[Callable[[], Any], int]] = {"forward": (partial(forward, w, x), 5)}
+        runs.update((name, (fn, 5)) for name, fn in torch_runs(cfg).items())
+        median = take_turns(runs, rounds)
+        rows.append(torch_row(shape, median["forward"], median))
+    return rows
+
+
 def speed(rounds: int) -> list[list[str]]:
     rows = []
-    for t, b, i, h, layers, bi in SHAPES:
-        cfg = LSTMConfig(
-            input_size=i, hidden_size=h, seq_len=t, batch=b, num_layers=layers, bidirectional=bi
-        )
+    for shape in SHAPES:
+        cfg = make_config(shape)
         w, x = init_weights(cfg), init_input(cfg)
         runs: dict[str, tuple[Callable[[], Any], int]] = {
             "forward": (partial(forward, w, x), 5),
@@ -125,11 +172,7 @@ def speed(rounds: int) -> list[list[str]]:
         runs.update((name, (fn, 5)) for name, fn in torch_runs(cfg).items())
         median = take_turns(runs, rounds)
         fwd = median["forward"]
-        name = f"T={t} B={b} I={i} H={h}" + (f" L={layers} bi" if bi else "")
-        row = [name, f"{fwd * 1e3:.1f}"]
-        for reference in ("torch", "aten"):
-            ref = median.get(reference)
-            row += ["", ""] if ref is None else [f"{ref * 1e3:.1f}", f"{fwd / ref:.2f}"]
+        row = torch_row(shape, fwd, median)
         row += [f"{median['default'] / fwd:.2f}", f"{median['full'] / fwd:.2f}"]
         rows.append(row)
     return rows
@@ -266,6 +309,14 @@ def main() -> None:
         ],
         speed(rounds),
     )
+    if takes("cell"):
+        table(
+            "GRU speed (float32, median ms; ratios: lower is better)",
+            ["shape", "forward", "torch", "fwd / torch", "torch, oneDNN off", "fwd / that"],
+            gru_speed(rounds),
+        )
+    else:
+        print("\nGRU speed: skipped, this lstm-trace has no GRU (LSTMConfig has no `cell` field)")
     table(
         "Cold start (median s of fresh processes)",
         ["command", "seconds", "vs lstm-trace"],
