@@ -6,7 +6,9 @@ that one tanh over the 4H columns gives all four gates (sigmoid(z) = 0.5 tanh(z 
 then C_t = f * C_(t-1) + i * C~ and h_t = o * tanh(C_t). The loop works in place in the
 block buffer, writing h_t straight into the output and C_t into a block of cell states, with
 no allocation per step. With peepholes, i and f add p * C_(t-1) before their tanh and o adds
-p_o * C_t after C_t is known, so the gates take two tanh calls instead of one.
+p_o * C_t after C_t is known, so the gates take two tanh calls instead of one: every step of
+a peephole LSTM takes the stepwise path (_hooked_step, with no hook where none is asked for),
+and the loop of the others stays as it was.
 """
 
 from __future__ import annotations
@@ -72,6 +74,18 @@ def peephole_output(o: FloatArray, c: FloatArray, lp: LSTMPrepared) -> None:
     o += 0.5
 
 
+def _every_step(fire: Fire | None, active: frozenset[int] | None) -> Fire:
+    """A Fire for every step of a peephole LSTM: the hooks' at their steps, elsewhere one that
+    keeps every value (the stepwise arithmetic, which peepholes need: o_t reads C_t)."""
+
+    def each(name: str, t: int, value: FloatArray) -> tuple[FloatArray, bool]:
+        if fire is not None and (active is None or t in active):
+            return fire(name, t, value)
+        return value, False
+
+    return each
+
+
 class LSTMRunner(Runner):
     """The recurrence of one LSTM layer and direction over the whole sequence."""
 
@@ -98,12 +112,14 @@ class LSTMRunner(Runner):
         (a hook's replacements in); C_t goes into a block of cell states (as cheap as one
         buffer, and what `whole` needs)."""
         lp, p = self.lp, self.lp.p
+        if lp.peep is not None:  # every step takes the stepwise path, so the loop below
+            fire, active = _every_step(fire, active), None  # stays as fast as it was
         hs = p.gain.shape[0] // 4
         w_hh, row, split, rescale = p.w_hh, p.row, p.split, not p.hh_scaled
         # (1, 4H) rather than (4H,): a ufunc whose operands have the same number of dimensions
         # skips NumPy's broadcasting set-up, 0.3 instead of 0.8 us a call on a small step
         gain, offset, column_gain = p.gain[None, :], p.offset[None, :], p.gain[:, None]
-        w_hr_t, peep = lp.w_hr_t, lp.peep is not None
+        w_hr_t = lp.w_hr_t
         (c_last,) = states  # C_(t-1), (B, H): the initial state, then a row of self.cells
         tmp, h_full = np.empty(c_last.shape, c_last.dtype), np.empty(c_last.shape, c_last.dtype)
         scratch = p.buffer(c_last.shape[0])
@@ -137,17 +153,12 @@ class LSTMRunner(Runner):
                     if rescale:
                         scratch *= column_gain
                 z += recurrent  # (x_t W_ih^T + b) + h_(t-1) W_hh^T, pre-scaled
-                if peep:
-                    peephole_gates(z, c_last, lp)
-                else:
-                    tanh(z, z)
-                    z *= gain
-                    z += offset
+                tanh(z, z)
+                z *= gain
+                z += offset
                 multiply(f, c_last, c)
                 multiply(i, g, tmp)
                 c += tmp  # C_t = f * C_(t-1) + i * C~
-                if peep:
-                    peephole_output(o, c, lp)
                 tanh(c, tmp)
                 if w_hr_t is None:
                     multiply(o, tmp, y)  # h_t = o * tanh(C_t), straight into the output
