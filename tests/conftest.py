@@ -54,3 +54,14 @@ def torch_fixture(
 def tolerance(config: LSTMConfig) -> float:
     """The issue's tolerances: 1e-5 in float32, 1e-10 in float64."""
     return 1e-5 if config.dtype == "float32" else 1e-10
+
+
+def refused_or_needs_torch(code: int, err: str, expected: str) -> None:
+    """A .pt the weights cannot be: without torch, writing any .pt is refused first (exit 1,
+    before the source is read: tests/test_reading.py), with torch the refusal (exit 2)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        assert code == 1 and "pip install 'lstm-trace[torch]'" in err, err
+    else:
+        assert (code, err) == (2, expected)
