@@ -92,7 +92,7 @@ def return_shapes(config: LSTMConfig) -> dict[str, Any]:
             + " (of the last layer)",
         }
         if config.direction == "reverse":
-            keras["output order (go_backwards=True)"] = "reading order: t = T-1 first"
+            keras["output (go_backwards=True)"] = "in reading order, t = T-1 first"
     index = [
         {"index": k * d + di, "layer": k, "direction": name}
         for k in range(config.num_layers)

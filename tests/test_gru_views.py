@@ -377,5 +377,6 @@ def test_gru_example_picture_is_current() -> None:
 
 def test_markdown_keeps_parentheses_of_prose_outside_code_spans() -> None:
     md = render_markdown(trace(GRU_RA0_REVERSE), frameworks=True)
-    assert "recurrent product (`reset_after=False` resets `h_(t-1)` before it) |" in md
-    assert "`(reset_after" not in md
+    assert "no equivalent layer (PyTorch's nn.GRU resets after the recurrent product" in md
+    assert "| `output (go_backwards=True)` | in reading order, t = T-1 first |" in md
+    assert "`(go_backwards" not in md and "`(reset_after" not in md

@@ -184,8 +184,8 @@ class GRUCell(Cell):
     def cell_unsupported(self, config: LSTMConfig) -> dict[str, str]:
         if config.reset_after:
             return {}
-        return {"pytorch": "PyTorch's nn.GRU resets after the recurrent product (reset_after=False "
-                           "resets h_(t-1) before it)"}  # fmt: skip
+        why = "PyTorch's nn.GRU resets after the recurrent product, this GRU before it"
+        return {"pytorch": why}
 
     def parameter_of(self, config: LSTMConfig, field: str, row: int) -> str:
         letter = self.gates[row // config.hidden_size].letter
