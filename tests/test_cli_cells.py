@@ -307,3 +307,17 @@ def test_options_against_a_file_of_the_other_cell(capsys: Any, tmp_path: Path) -
     # a bias-free .weights.h5 cannot show its reset_after: the option says it
     doc = _doc(capsys, "-w", str(bare), "--no-reset-after")
     assert doc["config"]["reset_after"] is False and doc["param_count"]["pytorch"] is None
+
+
+def test_keras_names_of_a_reverse_layer_say_what_they_cannot_hold(
+    capsys: Any, tmp_path: Path
+) -> None:
+    target = tmp_path / "revk.npz"
+    args = ("-i", "3", "-H", "4", "--samples", "0")
+    assert run_cli(capsys, *args, "--direction", "reverse", "--save-weights", str(target),
+                   "--to", "keras")[0] == 0  # fmt: skip
+    code, out, err = run_cli(capsys, "-w", str(target), "--samples", "0")
+    assert code == 0 and " uni " in out.splitlines()[0]
+    assert "Keras names hold no layer settings: read forward in time" in err
+    code, out, _ = run_cli(capsys, "-w", str(target), "--direction", "reverse", "--samples", "0")
+    assert code == 0 and " reverse " in out.splitlines()[0]

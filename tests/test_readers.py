@@ -220,6 +220,8 @@ def test_keras_named_npz_layers_beside_the_lstms_are_named(tmp_path: Path) -> No
     assert wf.notes == (
         f"{path}: traced encoder, decoder; not traced: embedding/embeddings, head/kernel, "
         "head/bias",
+        f"{path}: Keras names hold no layer settings: read forward in time, go_backwards=False "
+        "(--direction reverse for a stack whose first layer has go_backwards=True)",
     )
 
 

@@ -198,7 +198,9 @@ class GRUCell(Cell):
         if config.reset_after:
             return (
                 "PyTorch, Keras (reset_after=True, a (2, 3H) bias) and ONNX all keep two biases, "
-                "because b_hn sits inside the reset gate's product"
+                "because b_hn sits inside the reset gate's product; the walkthrough's b_r and "
+                f"b_z are sums of two, so they store 2 x {config.hidden_size} more per layer "
+                "and direction"
             )
         return "Keras's reset_after=False keeps one bias, b_n = b_in + b_hn"
 

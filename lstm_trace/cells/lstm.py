@@ -213,10 +213,11 @@ class LSTMCell(Cell):
         return f"{kind}_{self.gates[row // h].letter}"
 
     def bias_note(self, config: LSTMConfig) -> str:
-        return (
-            f"PyTorch's second bias b_hh adds 4 x {config.hidden_size} per layer and direction; "
-            "Keras keeps their sum"
-        )
+        h, missing = config.hidden_size, self.unsupported(config)
+        if "pytorch" in missing:  # peepholes: ONNX alone has the layer
+            return f"ONNX's B keeps both biases, b_ih and b_hh: 8 x {h} per layer and direction"
+        note = f"PyTorch's second bias b_hh adds 4 x {h} per layer and direction"
+        return note if "keras" in missing else note + "; Keras keeps their sum"
 
     def onnx_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]]:
         """W (4H, I_k), R (4H, H), B (8H,) (input biases, then recurrent ones), P (3H,) with

@@ -31,7 +31,7 @@ from ..frameworks import (
 from ..weights import LSTMWeights
 from .dtype_policy import half_note
 from .file_limits import must_exist
-from .keras_h5 import keras_layers_with_left_out
+from .keras_h5 import H5_ASSUMPTIONS, keras_layers_with_left_out
 from .layer_kinds import left_out_note, pick_pytorch_lstm
 from .registry import kind_to_read
 from .torch_pt import is_state_key
@@ -131,6 +131,13 @@ def _pytorch_file(
     return WeightsFile(path, "pytorch", arch, pytorch=picked.state, notes=notes)
 
 
+#: what Keras names in an .npz or .safetensors cannot say, said once on stderr
+KERAS_NAMES_DIRECTION = (
+    "Keras names hold no layer settings: read forward in time, go_backwards=False "
+    "(--direction reverse for a stack whose first layer has go_backwards=True)"
+)
+
+
 def _keras_file(
     path: Path,
     layers: list[KerasLayer],
@@ -148,6 +155,8 @@ def _keras_file(
         notes += (f"{path}: {GO_BACKWARDS_NOTE}",)
     elif cfg is None and arch.direction == "uni":
         assumed["direction"] = ("uni", "reverse")  # go_backwards is not in the weights
+        if not any(H5_ASSUMPTIONS in n for n in notes):  # a .weights.h5's note says it too
+            notes += (f"{path}: {KERAS_NAMES_DIRECTION}",)
     if arch.cell == "gru" and not arch.bias and told is None:
         notes += (f"{path}: {ASSUMED_RESET_AFTER}",)
         assumed["reset_after"] = (True, False)
