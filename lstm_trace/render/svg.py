@@ -139,23 +139,13 @@ def _cell(cfg: LSTMConfig) -> Drawing:
     d.text(x_up, y_c - 48, h_label, anchor="middle")
 
     # legend and notes
-    y, x = y_bus + 100, 16.0
+    y = y_bus + 100
     legend = [("gate", f"layer: W ({H} x {X}) and b ({H}), then {SIGMA} or tanh")]
     legend += [("proj", f"projection W_hr ({Ho} x {H})")] if proj else []
     legend += [("op", f"pointwise {TIMES} + tanh"), ("wire", "vector (shape)")]
-    for kind, s in [*legend, ("cstate", "cell state")]:
-        if kind in ("gate", "proj"):
-            d.box(x, y - 10, 26, 18, kind, 3)
-        elif kind == "op":
-            d.add("ellipse", {"cx": x + 13, "cy": y - 1, "rx": 12, "ry": 9, "class": "op"})
-        else:
-            d.wire([(x, y - 1), (x + 26, y - 1)], cls=kind)
-        d.text(x + 34, y + 4, s, cls="legend")
-        x += 34 + text_width(s) + 26
+    x = d.legend(y, [*legend, ("cstate", "cell state")])
     notes = _cell_notes(cfg)
-    for i, note in enumerate(notes):
-        d.text(16, y + 28 + 18 * i, note, cls="note")
-    d.height = y + 28 + 18 * len(notes)
+    d.notes(y, notes)
     d.width = max(d.width, x, text_width(title, 17) + 32, text_width(sub, 13) + 32,
                   *(text_width(s) + 32 for s in notes))  # fmt: skip
     return d

@@ -110,6 +110,27 @@ class Drawing:
         """A junction where a wire splits or two wires join."""
         self.add("circle", {"cx": x, "cy": y, "r": 3.5, "class": "dot"})
 
+    def legend(self, y: float, items: Sequence[tuple[str, str]]) -> float:
+        """A row of (kind, words) keys at y: a box for a layer ('gate', 'proj'), an ellipse
+        for an operation ('op'), a wire of that class otherwise. Returns the row's right end."""
+        x = 16.0
+        for kind, s in items:
+            if kind in ("gate", "proj"):
+                self.box(x, y - 10, 26, 18, kind, 3)
+            elif kind == "op":
+                self.add("ellipse", {"cx": x + 13, "cy": y - 1, "rx": 12, "ry": 9, "class": "op"})
+            else:
+                self.wire([(x, y - 1), (x + 26, y - 1)], cls=kind)
+            self.text(x + 34, y + 4, s, cls="legend")
+            x += 34 + text_width(s) + 26
+        return x
+
+    def notes(self, y: float, lines: Sequence[str]) -> None:
+        """Lines of notes under the legend at y; the drawing's height ends with them."""
+        for i, note in enumerate(lines):
+            self.text(16, y + 28 + 18 * i, note, cls="note")
+        self.height = y + 28 + 18 * len(lines)
+
 
 def document(
     parts: Iterable[tuple[Drawing, float]], title: str, defs: Iterable[ET.Element] = ()

@@ -219,24 +219,13 @@ def _legend(d: Drawing, cfg: LSTMConfig, y: float) -> None:
     """The legend of the boxes, nodes and wires, and the notes under it."""
     H = cfg.hidden_size
     X = cfg.kind.point_size("concat", 0, cfg)
-    x = 16.0
     legend = [("gate", f"layer: W and b, then {SIGMA} or tanh")]
     hn = f"the candidate's W_hn ({H} x {H})" + (" and b_hn" if cfg.bias else "")
     legend += [("proj", hn)] if cfg.reset_after else []
     legend += [("op", f"pointwise {TIMES} + 1-"), ("wire", "vector (shape)"), ("cstate", "state h")]
-    for kind, s in legend:
-        if kind in ("gate", "proj"):
-            d.box(x, y - 10, 26, 18, kind, 3)
-        elif kind == "op":
-            d.add("ellipse", {"cx": x + 13, "cy": y - 1, "rx": 12, "ry": 9, "class": "op"})
-        else:
-            d.wire([(x, y - 1), (x + 26, y - 1)], cls=kind)
-        d.text(x + 34, y + 4, s, cls="legend")
-        x += 34 + text_width(s) + 26
+    x = d.legend(y, legend)
     notes = gru_notes(cfg, X)
-    for i, note in enumerate(notes):
-        d.text(16, y + 28 + 18 * i, note, cls="note")
-    d.height = y + 28 + 18 * len(notes)
+    d.notes(y, notes)
     d.width = max(d.width, x, *(text_width(s) + 32 for s in notes))
 
 
