@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..cells import CELLS
 from ..errors import ConfigError
 
 _CELL_KEY = re.compile(r"^(weight|bias)_(ih|hh)$")
@@ -30,7 +31,7 @@ PYTORCH_NAMES = {4: "nn.LSTM", 3: "nn.GRU", 1: "nn.RNN"}
 KERAS_NAMES = {4: "LSTM", 3: "GRU", 1: "SimpleRNN"}
 TRACED = "it traces nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell and Keras LSTM and GRU layers"
 #: the cells lstm-trace traces, by their gate count
-CELL_OF_GATES = {4: "lstm", 3: "gru"}
+CELL_OF_GATES = {cell.n_gates: name for name, cell in CELLS.items()}
 
 
 def gates_of(recurrent_shape: tuple[int, ...], rows_first: bool, projected: bool = False) -> int:
@@ -72,7 +73,7 @@ class PickedLSTM:
     @property
     def module(self) -> str:
         """'nn.LSTM', 'nn.GRUCell', ...: what the state_dict held."""
-        return ("nn.GRU" if self.kind == "gru" else "nn.LSTM") + ("Cell" if self.cell else "")
+        return f"nn.{CELLS[self.kind].title}" + ("Cell" if self.cell else "")
 
 
 def _module_keys(state: Mapping[str, Any], prefix: str) -> list[str]:
