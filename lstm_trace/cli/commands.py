@@ -127,7 +127,7 @@ def convert(
 def _described(config: LSTMConfig) -> str:
     """'an LSTM with input 3, hidden 4, 1 layer, unidirectional, float32' (convert's note)."""
     direction = {"uni": "unidirectional", "bi": "bidirectional", "reverse": "reverse-only"}
-    reset = "" if config.cell != "gru" else f"reset_after={config.reset_after}, "
+    reset = f"reset_after={config.reset_after}, " if "reset_after" in config.kind.options else ""
     reset += "peepholes, " if config.peepholes else ""
     return (
         f"{'an' if config.cell == 'lstm' else 'a'} {config.kind.title} with input "

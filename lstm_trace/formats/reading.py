@@ -18,6 +18,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from ..cells import cell_of
 from ..config import DEFAULT_MAX_MEMORY, LSTMConfig
 from ..errors import ConfigError, FileError
 from ..frameworks import (
@@ -157,7 +158,7 @@ def _keras_file(
         assumed["direction"] = ("uni", "reverse")  # go_backwards is not in the weights
         if not any(H5_ASSUMPTIONS in n for n in notes):  # a .weights.h5's note says it too
             notes += (f"{path}: {KERAS_NAMES_DIRECTION}",)
-    if arch.cell == "gru" and not arch.bias and told is None:
+    if "reset_after" in cell_of(arch.cell).options and not arch.bias and told is None:
         notes += (f"{path}: {ASSUMED_RESET_AFTER}",)
         assumed["reset_after"] = (True, False)
     return WeightsFile(

@@ -129,7 +129,7 @@ def unwritable(config: LSTMConfig, framework: str, kind: str) -> str | None:
             size = config.proj_size
             why = f"Keras has no LSTM with a projection, and this one has proj_size {size}"
         return None if why is None else f"{why}; write PyTorch names instead"
-    if config.cell == "gru" and not config.reset_after:
+    if "reset_after" in config.kind.options and not config.reset_after:
         return (
             "PyTorch's nn.GRU applies the reset gate after the recurrent product, and this "
             "GRU has reset_after=False (it resets h_(t-1) before the product), which nn.GRU "
