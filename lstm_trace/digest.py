@@ -80,17 +80,9 @@ def canonical_tensors(weights: LSTMWeights) -> list[tuple[str, FloatArray]]:
     return out
 
 
-def _cell_line(weights: LSTMWeights) -> bytes:
-    """The stream's second line for a GRU; none for an LSTM, whose digests stay as they were."""
-    cfg = weights.config
-    if cfg.kind.carried:  # the LSTM: its digests stay as they were before there were cells
-        return b""
-    return f"cell {cfg.cell}{'' if cfg.reset_after else ' reset_before'}\n".encode("ascii")
-
-
 def weights_digest(weights: LSTMWeights) -> str:
     """'sha256:' and the SHA-256 of the canonical form (see the module's docstring)."""
-    h = hashlib.sha256(_MAGIC + _cell_line(weights))
+    h = hashlib.sha256(_MAGIC + weights.config.kind.digest_line(weights.config).encode("ascii"))
     with np.errstate(over="ignore"):  # a float64 beyond float32's range is inf: still hashed
         tensors = canonical_tensors(weights)
     for name, array in tensors:

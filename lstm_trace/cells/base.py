@@ -165,6 +165,12 @@ class Cell(ABC):
         bias = (self.keras_shapes(config, 0) or {}).get("bias", ())
         return len(bias) == 2
 
+    def digest_line(self, config: LSTMConfig) -> str:
+        """The weights digest's line naming the cell and its form (digest.py), after the
+        first: 'cell gru\\n'. The LSTM has none, so its digests stay as they were before
+        there were cells."""
+        return f"cell {self.name}\n"
+
     @abstractmethod
     def parameter_of(self, config: LSTMConfig, field: str, row: int) -> str:
         """The walkthrough's name of a stored tensor's row: ('w_ih', 75) -> 'W_f' (H = 70);

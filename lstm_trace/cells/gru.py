@@ -187,6 +187,9 @@ class GRUCell(Cell):
         why = "PyTorch's nn.GRU resets after the recurrent product, this GRU before it"
         return {"pytorch": why}
 
+    def digest_line(self, config: LSTMConfig) -> str:
+        return f"cell gru{'' if config.reset_after else ' reset_before'}\n"
+
     def parameter_of(self, config: LSTMConfig, field: str, row: int) -> str:
         letter = self.gates[row // config.hidden_size].letter
         kind = "W" if field.startswith("w") else "b"

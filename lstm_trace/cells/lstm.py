@@ -203,6 +203,9 @@ class LSTMCell(Cell):
             out["onnx"] = "ONNX has no LSTM with a projection"
         return out
 
+    def digest_line(self, config: LSTMConfig) -> str:
+        return ""
+
     def parameter_of(self, config: LSTMConfig, field: str, row: int) -> str:
         h = config.hidden_size
         if field == "w_hr":

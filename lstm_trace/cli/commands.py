@@ -105,13 +105,9 @@ def convert(
     limit = parse_bytes(max_memory)
     saving = weights_format(target, None if to is None else to.value, need_to=True)
     wf = read_weights(source, max_memory=limit)
-    if saving.framework == "keras" and wf.architecture.proj_size:  # as --save-weights says it
-        raise LSTMTraceError(
-            f"{target}: Keras has no LSTM with a projection, and {source} has proj_size "
-            f"{wf.architecture.proj_size}; write PyTorch names instead"
-        )
     config = wf.architecture.config(None if dtype is None else dtype.value)
-    check_writable(target, config, saving.framework, saving.kind)  # before any note or work
+    # before any note or work, in the words --save-weights uses
+    check_writable(target, config, saving.framework, saving.kind, subject=str(source))
     for message in wf.notes:
         note(message)
     check_files_memory(config, {}, [source], limit)  # all its sizes come from the file

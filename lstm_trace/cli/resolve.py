@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..cells import cell_of
+from ..cells import CELLS, cell_of
 from ..config import ABSURD_BYTES, DEFAULT_MAX_MEMORY, LSTMConfig, format_bytes
 from ..errors import ConfigError, FileError, LSTMTraceError
 from ..weights import LSTMWeights
@@ -55,6 +55,9 @@ _WORDS = {
     "seq_len": "sequence length",
     "batch": "batch size",
 }
+
+#: the configuration fields that are one cell's own (proj_size, peepholes, reset_after)
+CELL_OPTIONS = {name for cell in CELLS.values() for name in cell.options}
 
 #: what a field is when neither an option nor a file sets it: LSTMConfig's own defaults
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(LSTMConfig)}
@@ -169,9 +172,8 @@ def resolve(
         for name, allowed in wf.assumed.items():  # what the file only assumed: an option says
             if options.get(name) in allowed:
                 facts.pop(name)
-        for name in ("proj_size", "peepholes", "reset_after"):
-            if name not in cell_of(facts["cell"]).options:  # not the file's cell's to say:
-                facts.pop(name, None)  # an option for it is refused by the cell, as unknown
+        for name in CELL_OPTIONS - set(cell_of(facts["cell"]).options):  # not the file's
+            facts.pop(name, None)  # cell's to say: an option for it is the cell's error
         _merge(options, str(wf.path), facts, values, typed)
         if dtype is not None:
             values.setdefault("dtype", dtype)

@@ -112,8 +112,11 @@ def require_writer(kind: str) -> None:
         optional(library, f"writing {kind} files")
 
 
-def unwritable(config: LSTMConfig, framework: str, kind: str) -> str | None:
-    """Why weights of config cannot be written in framework's names as kind, or None.
+def unwritable(
+    config: LSTMConfig, framework: str, kind: str, subject: str = "this one"
+) -> str | None:
+    """Why weights of config cannot be written in framework's names as kind, or None;
+    subject names the weights in the projection's message (convert: the source file).
 
     - Keras has no projection and no peepholes (the cell's own reasons).
     - PyTorch's names cannot hold a GRU with reset_after=False: nn.GRU has no such layer,
@@ -127,7 +130,7 @@ def unwritable(config: LSTMConfig, framework: str, kind: str) -> str | None:
     if framework == "keras":
         if config.proj_size:
             size = config.proj_size
-            why = f"Keras has no LSTM with a projection, and this one has proj_size {size}"
+            why = f"Keras has no LSTM with a projection, and {subject} has proj_size {size}"
         return None if why is None else f"{why}; write PyTorch names instead"
     if "reset_after" in config.kind.options and not config.reset_after:
         return (
@@ -157,11 +160,12 @@ def check_writable(
     framework: str,
     kind: str,
     error: type[LSTMTraceError] = LSTMTraceError,
+    subject: str = "this one",
 ) -> None:
     """Refuse weights that framework's names cannot hold as kind: '<where>: <why>; ...'.
     A command checks it before any work, a usage error (exit 2); write_weights checks it
     again, as the FileError it has always raised for weights it cannot write."""
-    why = unwritable(config, framework, kind)
+    why = unwritable(config, framework, kind, subject)
     if why is not None:
         raise error(f"{where}: {why}")
 

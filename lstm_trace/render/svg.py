@@ -16,9 +16,11 @@ from .svg_draw import (
     SIGMA,
     TIMES,
     Drawing,
+    batch_notes,
     dims,
     direction_notes,
     document,
+    layer_notes,
     text_width,
 )
 from .svg_gru import gru_cell
@@ -153,19 +155,13 @@ def _cell(cfg: LSTMConfig) -> Drawing:
 
 def _cell_notes(cfg: LSTMConfig) -> list[str]:
     """The lines under the cell diagram: what sigma and the batch mean, what else differs."""
-    H, Ho, xin = cfg.hidden_size, cfg.h_out, cfg.output_size
+    H, Ho = cfg.hidden_size, cfg.h_out
     notes = [f"{SIGMA} = sigmoid; tanh squashes to (-1, 1); {TIMES} and + act entry by entry."]
-    if cfg.batch is not None:
-        notes.append(f"Batch {cfg.batch}: each vector is ({cfg.batch}, n), one row per sequence.")
+    notes += batch_notes(cfg)
     if cfg.proj_size:
         notes.append(f"proj_size {Ho}: h_t = W_hr (o_t * tanh(C_t)) has {Ho} entries, so "
                      f"h_(t-1) has {Ho} too; C_t keeps {H}.")  # fmt: skip
-    if cfg.num_layers > 1:
-        k = cfg.num_layers - 1
-        upper = {1: "layer 1 reads", 2: "layers 1 and 2 read"}.get(k, f"layers 1 to {k} read")
-        what = f"[h_fwd, h_bwd] of 2 x {Ho} = {xin}" if cfg.bidirectional else f"h_t of {xin}"
-        notes.append(f"Layer 0 shown; {upper} x_t = {what} from below, so X = {Ho} + {xin} = "
-                     f"{Ho + xin} and W is {H}x{Ho + xin}.")  # fmt: skip
+    notes += layer_notes(cfg, "W")
     if cfg.peepholes:
         notes.append(f"Peepholes: f_t and i_t also add p * C_(t-1), o_t adds p * C_t (each p "
                      f"{H}), not drawn.")  # fmt: skip

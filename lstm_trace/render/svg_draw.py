@@ -44,6 +44,25 @@ def dims(cfg: LSTMConfig, n: int) -> str:
     return f"({n})" if cfg.batch is None else f"({cfg.batch}, {n})"
 
 
+def batch_notes(cfg: LSTMConfig) -> list[str]:
+    """The cell diagrams' note on the batch, for either cell."""
+    if cfg.batch is None:
+        return []
+    return [f"Batch {cfg.batch}: each vector is ({cfg.batch}, n), one row per sequence."]
+
+
+def layer_notes(cfg: LSTMConfig, weight: str) -> list[str]:
+    """The cell diagrams' note on the layers above the one drawn: what their x_t and X are,
+    and the shape of their weight (W, or the GRU's W_r)."""
+    if cfg.num_layers == 1:
+        return []
+    h, xin, k = cfg.h_out, cfg.output_size, cfg.num_layers - 1
+    upper = {1: "layer 1 reads", 2: "layers 1 and 2 read"}.get(k, f"layers 1 to {k} read")
+    what = f"[h_fwd, h_bwd] of 2 x {h} = {xin}" if cfg.bidirectional else f"h_t of {xin}"
+    return [f"Layer 0 shown; {upper} x_t = {what} from below, so X = {h} + {xin} = "
+            f"{h + xin} and {weight} is {cfg.hidden_size}x{h + xin}."]  # fmt: skip
+
+
 def direction_notes(cfg: LSTMConfig) -> list[str]:
     """The cell diagrams' note on the backward direction, for either cell."""
     if cfg.bidirectional:

@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import LSTMConfig
-from .svg_draw import SIGMA, TIMES, Drawing, dims, direction_notes, text_width
+from .svg_draw import (
+    SIGMA,
+    TIMES,
+    Drawing,
+    batch_notes,
+    dims,
+    direction_notes,
+    layer_notes,
+    text_width,
+)
 
 #: rows (y) of the picture: the state h, the 1 - z_t mix, the products, the blocks
 Y_TOP, Y_MIX, Y_PROD, Y_BOX, BOX_H = 120.0, 182.0, 245.0, 300.0, 62.0
@@ -231,7 +240,7 @@ def _legend(d: Drawing, cfg: LSTMConfig, y: float) -> None:
 
 def gru_notes(cfg: LSTMConfig, X: int) -> list[str]:
     """The lines under the GRU diagram: the equations it draws and what else differs."""
-    H, xin = cfg.hidden_size, cfg.output_size
+    H = cfg.hidden_size
 
     def eq(point: str) -> str:
         symbol, equation = cfg.kind.symbol_and_equation(point, 0, "forward", cfg)
@@ -246,13 +255,6 @@ def gru_notes(cfg: LSTMConfig, X: int) -> list[str]:
     else:
         notes.append(f"reset_after=False (Keras): {reset}, {candidate} with W_n {H} x {X}; "
                      "PyTorch has no such layer.")  # fmt: skip
-    if cfg.batch is not None:
-        notes.append(f"Batch {cfg.batch}: each vector is ({cfg.batch}, n), one row per sequence.")
-    if cfg.num_layers > 1:
-        k = cfg.num_layers - 1
-        upper = {1: "layer 1 reads", 2: "layers 1 and 2 read"}.get(k, f"layers 1 to {k} read")
-        what = f"[h_fwd, h_bwd] of 2 x {H} = {xin}" if cfg.bidirectional else f"h_t of {xin}"
-        notes.append(f"Layer 0 shown; {upper} x_t = {what} from below, so X = {H} + {xin} = "
-                     f"{H + xin} and W_r is {H}x{H + xin}.")  # fmt: skip
+    notes += batch_notes(cfg) + layer_notes(cfg, "W_r")
     notes += direction_notes(cfg)
     return notes
