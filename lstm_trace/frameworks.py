@@ -293,7 +293,7 @@ def from_keras(layers: list[KerasLayer], config: LSTMConfig) -> LSTMWeights:
     rows = _keras_rows(cell, h)
     out = []
     for k, layer in enumerate(layers):
-        expect = cell.keras_shapes(config, k) or {}
+        expect = cell.keras_shapes(config, k)
         directions = []
         for d, variables in enumerate(layer):
             where = f"layer {k} {config.directions[d]}"

@@ -33,7 +33,7 @@ def tensor_counts(config: LSTMConfig) -> dict[str, list[dict[str, Any]]]:
     for k in range(config.num_layers):
         shapes = {
             "pytorch": cell.pytorch_shapes(config, k),
-            "keras": cell.keras_shapes(config, k) or {},
+            "keras": cell.keras_shapes(config, k),
             "onnx": cell.onnx_shapes(config, k),
         }
         for d, direction in enumerate(config.directions):

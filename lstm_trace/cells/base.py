@@ -136,9 +136,9 @@ class Cell(ABC):
         and ONNX: [{"name", "pytorch", "keras", "onnx"}, ...]."""
 
     @abstractmethod
-    def keras_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]] | None:
-        """Keras's variables of one layer and direction with their shapes; None where Keras
-        has no such layer."""
+    def keras_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]]:
+        """Keras's variables of one layer and direction with their shapes (whether Keras has
+        such a layer at all is unsupported()'s to say)."""
 
     def unsupported(self, config: LSTMConfig) -> dict[str, str]:
         """The frameworks that have no such layer, each with why: {"keras": "Keras has no
@@ -162,7 +162,7 @@ class Cell(ABC):
     def biases_apart(self, config: LSTMConfig) -> bool:
         """Whether the cell's two biases act apart (a GRU's b_hn sits inside the reset gate's
         product), so that no framework may store their sum: Keras's bias is then (2, G*H)."""
-        bias = (self.keras_shapes(config, 0) or {}).get("bias", ())
+        bias = self.keras_shapes(config, 0).get("bias", ())
         return len(bias) == 2
 
     def digest_line(self, config: LSTMConfig) -> str:
@@ -197,9 +197,9 @@ class Cell(ABC):
         has the same shapes, so the sum is closed-form in the number of layers."""
         missing = self.unsupported(config)
 
-        def total(shapes_of: Callable[[LSTMConfig, int], dict[str, tuple[int, ...]] | None]) -> int:
+        def total(shapes_of: Callable[[LSTMConfig, int], dict[str, tuple[int, ...]]]) -> int:
             first, above = (
-                sum(math.prod(s) for s in (shapes_of(config, k) or {}).values()) for k in (0, 1)
+                sum(math.prod(s) for s in shapes_of(config, k).values()) for k in (0, 1)
             )
             return config.num_directions * (first + (config.num_layers - 1) * above)
 

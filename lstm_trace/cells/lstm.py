@@ -181,11 +181,8 @@ class LSTMCell(Cell):
             )
         return rows
 
-    def keras_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]] | None:
-        """kernel (I_k, 4H), recurrent_kernel (H, 4H), bias (4H,); none with a projection or
-        peepholes."""
-        if config.proj_size or config.peepholes:
-            return None
+    def keras_shapes(self, config: LSTMConfig, layer: int) -> dict[str, tuple[int, ...]]:
+        """kernel (I_k, 4H), recurrent_kernel (H, 4H), bias (4H,)."""
         h = config.hidden_size
         shapes: dict[str, tuple[int, ...]] = {
             "kernel": (config.layer_input_size(layer), 4 * h),
