@@ -35,7 +35,7 @@ from .file_limits import must_exist
 from .keras_h5 import H5_ASSUMPTIONS, keras_layers_with_left_out
 from .layer_kinds import left_out_note, pick_pytorch_lstm
 from .registry import kind_to_read
-from .torch_pt import is_state_key
+from .checkpoint import is_state_key
 
 #: what a bias-free Keras GRU without a config cannot say
 ASSUMED_RESET_AFTER = (

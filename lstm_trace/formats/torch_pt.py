@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import FileError
+from .checkpoint import is_state_key
 from .dtype_policy import refuse_dtype
 from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch, optional, refuse_over
 from .targets import atomic_open
@@ -138,12 +139,6 @@ def _tensor(torch: Any, path: Path, name: str, v: Any) -> NDArray[Any]:
         return out
     except (TypeError, RuntimeError, NotImplementedError) as exc:
         raise FileError(f"{path}: {name} is not a dense floating-point tensor ({exc})") from None
-
-
-def is_state_key(key: str) -> bool:
-    """A key of an nn.LSTM (weight_ih_l0, ...) or of an RNN cell (weight_ih, weight_hh)."""
-    last = key.rsplit(".", 1)[-1]
-    return last.startswith(("weight_ih_l", "weight_hh_l")) or last in ("weight_ih", "weight_hh")
 
 
 def find_state_dict(obj: Any) -> dict[str, Any] | None:

@@ -1,0 +1,129 @@
+"""A file's recurrent modules: what a reader finds, and which one a trace takes.
+
+A module is one recurrent layer object as its framework holds it: an nn.LSTM or nn.GRU with
+all its layers, an nn.LSTMCell or nn.GRUCell, one Keras recurrent layer (a Bidirectional and
+its two halves are one), one ONNX LSTM or GRU node. A stacked module is a chain of a file's
+modules of one size with nothing between them (a Keras Sequential of stacked LSTMs), traced
+as one multi-layer module; its parts are named.
+
+Every reader gives a file's Contents: its modules, each with its tensors in one framework's
+layout (PyTorch names without a prefix, or Keras layers) and the architecture they imply,
+and what the file holds that is not traced (an embedding, an optimizer's state, an nn.RNN).
+pick_module chooses the one a trace takes: the module named, else the file's only module
+(or the stacked module that holds all of them); anything else is a usage error listing the
+names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from numpy.typing import NDArray
+
+from ..errors import ConfigError
+from ..frameworks import Architecture, KerasLayer
+
+#: the kinds of module, as inspect names them
+MODULE_KINDS = ("lstm", "lstm_cell", "peephole_lstm", "gru", "gru_cell")
+
+
+def module_kind(arch: Architecture, cell: bool = False) -> str:
+    """'lstm', 'lstm_cell', 'peephole_lstm', 'gru' or 'gru_cell' of an architecture (cell:
+    an nn.LSTMCell or nn.GRUCell, a Keras cell, stepped by its framework one call at a time)."""
+    if arch.peepholes:
+        return "peephole_lstm"
+    return arch.cell + ("_cell" if cell else "")
+
+
+@dataclass(frozen=True)
+class Untraced:
+    """Something a file holds that is not traced: a tensor, a layer, an entry of a checkpoint.
+
+    what says what it is, in a few words ('tensor (1000, 32)', 'nn.RNN: no gates, 2,080
+    parameters', 'int', 'argparse.Namespace, not unpickled')."""
+
+    name: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Module:
+    """One recurrent module of a file: its tensors in one framework's layout, and its facts.
+
+    pytorch: nn.LSTM's or nn.GRU's names without a prefix (weight_ih_l0, weight_peep_l0, ...)
+    and PyTorch's layout, for the readers of PyTorch names, own names and ONNX; keras: the
+    layers as frameworks.from_keras takes them. Exactly one of the two is set.
+    """
+
+    name: str
+    kind: str
+    #: 'pytorch', 'keras' or 'onnx': the framework the file is in
+    framework: str
+    architecture: Architecture
+    pytorch: dict[str, NDArray[Any]] | None = None
+    keras: list[KerasLayer] | None = None
+    #: facts a Keras model's config adds (return_sequences, go_backwards, seq_len, ...)
+    keras_config: dict[str, Any] | None = None
+    #: what the user should know about how the module was read (shown on stderr)
+    notes: tuple[str, ...] = ()
+    #: facts the file cannot tell, only assumed, with the values an option may give instead
+    assumed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: a stacked module's parts, bottom first (empty for a module of the file's own)
+    parts: tuple[str, ...] = ()
+    #: the dtype the tensors are stored in ('float32', 'bfloat16', ...), for inspect
+    stored_dtype: str | None = None
+    #: initial states the file holds (ONNX's initial_h, initial_c), as lstm-trace's h0/c0:
+    #: (layers * D, [B,] H_out) and (layers * D, [B,] H)
+    initial: dict[str, NDArray[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Contents:
+    """Everything a reader found in a file: its modules, in file order, and the rest."""
+
+    path: Path
+    modules: tuple[Module, ...]
+    untraced: tuple[Untraced, ...] = ()
+    #: notes about the whole file (a half-precision file's)
+    notes: tuple[str, ...] = ()
+
+    def names(self) -> list[str]:
+        return [m.name for m in self.modules]
+
+
+def default_module(contents: Contents) -> Module | None:
+    """The module traced without --module: the only one, or the stacked module made of all
+    the others; None when the choice is the user's."""
+    own = [m for m in contents.modules if not m.parts]
+    stacks = [m for m in contents.modules if m.parts]
+    if len(own) == 1 and not stacks:
+        return own[0]
+    whole = [m for m in stacks if set(m.parts) == {o.name for o in own}]
+    return whole[0] if len(whole) == 1 else None
+
+
+def listed(contents: Contents) -> str:
+    """'encoder.lstm (lstm), decoder.gru (gru_cell)': the modules, for a message."""
+    return ", ".join(f"{m.name} ({m.kind})" for m in contents.modules)
+
+
+def pick_module(contents: Contents, name: str | None) -> Module:
+    """The module named, else the default; a ConfigError (exit 2) listing the names when the
+    name is not there, or when the file has several and none was named."""
+    path = contents.path
+    if not contents.modules:
+        raise ConfigError(f"{path}: no recurrent module that lstm-trace traces")
+    if name is None:
+        chosen = default_module(contents)
+        if chosen is None:
+            raise ConfigError(
+                f"{path} holds {len(contents.modules)} recurrent modules: {listed(contents)}; "
+                "say which with --module NAME"
+            )
+        return chosen
+    for module in contents.modules:
+        if module.name == name:
+            return module
+    raise ConfigError(f"{path}: no module {name!r}; its modules are {listed(contents)}")
