@@ -30,12 +30,12 @@ from ..frameworks import (
     infer_pytorch,
 )
 from ..weights import LSTMWeights
+from .checkpoint import is_state_key
 from .dtype_policy import half_note
 from .file_limits import must_exist
 from .keras_h5 import H5_ASSUMPTIONS, keras_layers_with_left_out
 from .layer_kinds import left_out_note, pick_pytorch_lstm
 from .registry import kind_to_read
-from .checkpoint import is_state_key
 
 #: what a bias-free Keras GRU without a config cannot say
 ASSUMED_RESET_AFTER = (
