@@ -350,7 +350,7 @@ def test_a_pytorch_file_with_biases_in_some_layers_is_refused(tmp_path: Path, ca
     ]
 
 
-def test_a_keras_file_with_a_bias_in_some_layers_is_refused(tmp_path: Path, capsys: Any) -> None:
+def test_keras_layers_with_a_bias_in_some_do_not_stack(tmp_path: Path, capsys: Any) -> None:
     from lstm_trace.formats.keras_h5 import keras_names
 
     names = keras_names(
@@ -359,9 +359,13 @@ def test_a_keras_file_with_a_bias_in_some_layers_is_refused(tmp_path: Path, caps
     del names["lstm_1/bias"]
     np.savez(tmp_path / "mixed.npz", **names)
     code, _, err = run_cli(capsys, "--weights", tmp_path / "mixed.npz")
-    assert code == 1
+    assert code == 2  # two modules that do not stack: the user says which
+    assert err.endswith(
+        "holds 2 recurrent modules: lstm (lstm), lstm_1 (lstm); say which with --module NAME\n"
+    )
     assert len(err.strip().splitlines()) == 1
-    assert "some Keras layers have a bias and others not (use_bias differs)" in err
+    code, out, _ = run_cli(capsys, "--weights", tmp_path / "mixed.npz", "--module", "lstm_1")
+    assert code == 0 and "bias" in out
 
 
 def test_bias_options_against_files(tmp_path: Path, capsys: Any) -> None:

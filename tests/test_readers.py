@@ -117,14 +117,19 @@ def test_rnn_cells_are_named(tmp_path: Path, capsys: Any, gates: int, name: str)
     )
 
 
-def test_a_gru_beside_the_lstm_is_ambiguous(tmp_path: Path, capsys: Any) -> None:
+def test_a_gru_beside_the_lstm_needs_module(tmp_path: Path, capsys: Any) -> None:
     lstm = init_weights(LSTMConfig(input_size=3, hidden_size=4)).to_pytorch()
     state = {f"lstm.{k}": v for k, v in lstm.items()}
     state |= {f"gru.{k}": v for k, v in expected("cell_torch_gru_h4.npz").items()}
     np.savez(tmp_path / "two.npz", **state)
-    assert refused(capsys, tmp_path / "two.npz") == (
-        "several recurrent layers in this state_dict: gru (nn.GRU), lstm (nn.LSTM); save just one"
+    code, _, err = run_cli(capsys, "--weights", tmp_path / "two.npz")
+    assert code == 2
+    assert err == (
+        f"lstm-trace: error: {tmp_path / 'two.npz'} holds 2 recurrent modules: lstm (lstm), "
+        "gru (gru); say which with --module NAME\n"
     )
+    wf = read_weights(tmp_path / "two.npz", module="gru")
+    assert (wf.module, wf.architecture.cell, wf.architecture.hidden_size) == ("gru", "gru", 4)
 
 
 def test_keras_rnn_of_lstmcells_is_read_as_an_lstm() -> None:
@@ -217,11 +222,11 @@ def test_keras_named_npz_layers_beside_the_lstms_are_named(tmp_path: Path) -> No
     np.savez(path, **keras_named())
     wf = read_weights(path)
     assert wf.architecture.num_layers == 2
+    assert wf.module == "encoder+decoder"  # the stack of both, traced by default
     assert wf.notes == (
-        f"{path}: traced encoder, decoder; not traced: embedding/embeddings, head/kernel, "
-        "head/bias",
         f"{path}: Keras names hold no layer settings: read forward in time, go_backwards=False "
         "(--direction reverse for a stack whose first layer has go_backwards=True)",
+        f"{path}: traced encoder+decoder; not traced: embedding/embeddings, head/kernel, head/bias",
     )
 
 

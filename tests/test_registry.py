@@ -10,6 +10,7 @@ import pytest
 from lstm_trace import LSTMConfig, init_weights
 from lstm_trace.errors import FileError
 from lstm_trace.formats import registry
+from lstm_trace.formats.modules import Named
 from lstm_trace.formats.reading import read_weights
 from lstm_trace.formats.registry import KINDS, WEIGHT_KINDS, kind_to_read
 from lstm_trace.formats.weight_kinds import KIND_OF
@@ -66,7 +67,7 @@ def test_reading_goes_through_the_table(tmp_path: Path, monkeypatch: pytest.Monk
     def fake(path: Path, limit: int) -> tuple[dict[str, np.ndarray], list[str]]:
         seen.append(path)
         state = init_weights(LSTMConfig(input_size=3, hidden_size=2), seed=0).to_pytorch()
-        return state, [str(a.dtype) for a in state.values()]
+        return Named(state, [str(a.dtype) for a in state.values()])
 
     monkeypatch.setitem(KINDS, ".fake", registry.Kind(read_named=fake))
     path = tmp_path / "w.fake"

@@ -21,7 +21,8 @@ import pytest
 
 from lstm_trace import trace
 from lstm_trace.digest import weights_digest
-from lstm_trace.formats.reading import GO_BACKWARDS_NOTE, load_weights, read_weights
+from lstm_trace.formats.keras_modules import GO_BACKWARDS_NOTE
+from lstm_trace.formats.reading import load_weights, read_weights
 
 from .conftest import FIXTURES, refused_or_needs_torch, run_cli
 

@@ -50,6 +50,8 @@ from .options import (
     JsonOpt,
     LayersOpt,
     MaxMemoryOpt,
+    ModuleOpt,
+    NamesOpt,
     PeepholesOpt,
     PngOpt,
     ProjOpt,
@@ -64,6 +66,7 @@ from .options import (
     WeightsOpt,
     XOpt,
     config_options,
+    parse_names,
     typed_options,
 )
 from .output import (
@@ -135,6 +138,8 @@ def main_command(
     dtype: DTypeOpt = DType.float32,
     seed: SeedOpt = 0,
     weights: WeightsOpt = None,
+    module: ModuleOpt = None,
+    names: NamesOpt = None,
     x_path: XOpt = None,
     h0_path: H0Opt = None,
     c0_path: C0Opt = None,
@@ -218,7 +223,18 @@ def main_command(
         seed=seed,
     )
     typed = typed_options(bidirectional=bidirectional)
-    run = resolve(options, weights, x_path, h0_path, c0_path, seq_first, typed, max_memory=limit)
+    run = resolve(
+        options,
+        weights,
+        x_path,
+        h0_path,
+        c0_path,
+        seq_first,
+        typed,
+        max_memory=limit,
+        module=module,
+        names=parse_names(names),
+    )
     for message in run.weights_file.notes if run.weights_file else ():
         note(message)
     if weights_out is not None:  # what the names cannot hold, said before the trace runs

@@ -39,12 +39,15 @@ from .options import (
     InputOpt,
     LayersOpt,
     MaxMemoryOpt,
+    ModuleOpt,
+    NamesOpt,
     PeepholesOpt,
     ProjOpt,
     ResetAfterOpt,
     SeqLenOpt,
     WeightsOpt,
     config_options,
+    parse_names,
     typed_options,
 )
 from .output import check_targets, data_console, note, save_exports, show
@@ -93,6 +96,8 @@ def convert(
         DType | None,
         typer.Option("--dtype", help="Cast to this type.", show_default="the source's"),
     ] = None,
+    module: ModuleOpt = None,
+    names: NamesOpt = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
     """Convert LSTM or GRU weights between PyTorch and Keras (PyTorch's two LSTM biases are
@@ -104,7 +109,7 @@ def convert(
     must_exist(source)  # the first thing a user should hear about
     limit = parse_bytes(max_memory)
     saving = weights_format(target, None if to is None else to.value, need_to=True)
-    wf = read_weights(source, max_memory=limit)
+    wf = read_weights(source, max_memory=limit, module=module, names=parse_names(names))
     config = wf.architecture.config(None if dtype is None else dtype.value)
     # before any note or work, in the words --save-weights uses
     check_writable(target, config, saving.framework, saving.kind, subject=str(source))
@@ -264,6 +269,8 @@ def explain(
     reset_after: ResetAfterOpt = True,
     peepholes: PeepholesOpt = False,
     weights: WeightsOpt = None,
+    module: ModuleOpt = None,
+    names: NamesOpt = None,
     fmt: Annotated[
         ExplainFormat,
         typer.Option("--format", "-f", help="terminal (rendered) or markdown (raw text)."),
@@ -300,7 +307,15 @@ def explain(
     check_targets(export_svg=export_svg, export_html=export_html)
     typed = typed_options(bidirectional=bidirectional)
     # explain computes nothing, so only the files' declared sizes count, not the run's
-    run = resolve(options, weights, typed=typed, max_memory=limit, check_run=False)
+    run = resolve(
+        options,
+        weights,
+        typed=typed,
+        max_memory=limit,
+        check_run=False,
+        module=module,
+        names=parse_names(names),
+    )
     text = explain_text(run.config)
     if fmt is ExplainFormat.markdown:
         sys.stdout.write(text)

@@ -104,6 +104,43 @@ WeightsOpt = Annotated[
     ),
 ]
 
+ModuleOpt = Annotated[
+    str | None,
+    _opt(
+        "--module",
+        "-m",
+        help="The recurrent module of the weights file to trace, by the name `lstm-trace "
+        "inspect FILE` lists (encoder.lstm, model/lstm_1, LSTM#0); a file with one needs none.",
+        panel=FILES,
+    ),
+]
+NamesOpt = Annotated[
+    str | None,
+    _opt(
+        "--names",
+        help="OLD=NEW,...: rename a file's own tensor names to ones lstm-trace reads "
+        "(enc_Wx=enc.weight_ih_l0, ...).",
+        panel=FILES,
+    ),
+]
+
+
+def parse_names(text: str | None) -> dict[str, str]:
+    """--names 'a=b,c=d' as {'a': 'b', 'c': 'd'}; a pair without '=' is a usage error."""
+    out: dict[str, str] = {}
+    for pair in (text or "").split(","):
+        if not pair.strip():
+            continue
+        old, sep, new = (part.strip() for part in pair.partition("="))
+        if not sep or not old or not new:
+            raise LSTMTraceError(
+                f"--names: expected OLD=NEW pairs separated by commas, got {pair!r}"
+            )
+        if old in out:
+            raise LSTMTraceError(f"--names: {old!r} is renamed twice")
+        out[old] = new
+    return out
+
 
 #: what the configuration options default to: the walkthrough's LSTMConfig
 DEFAULT_INPUT, DEFAULT_HIDDEN, DEFAULT_SEQ_LEN = (

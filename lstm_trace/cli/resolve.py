@@ -154,6 +154,8 @@ def resolve(
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
     check_run: bool = True,
+    module: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Resolved:
     """Combine options (None: not given) with the files they name into a runnable config.
 
@@ -162,10 +164,15 @@ def resolve(
     max_memory before it is read, and so is the configuration the files imply, before any
     weight is built: a size that comes from a file and is too large is the file's fault
     (FileError), not --max-memory's. check_run False skips the latter (explain computes
-    nothing)."""
+    nothing). module picks the weights file's module (None: its only one); names renames
+    its tensors first (--names)."""
     typed = typed or {}
+    if weights_path is None and (module or names):
+        raise ConfigError(
+            f"{'--module' if module else '--names'} picks from a weights file; give --weights"
+        )
     values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
-    wf = _read_weights(weights_path, max_memory) if weights_path else None
+    wf = _read_weights(weights_path, max_memory, module, names) if weights_path else None
     if wf is not None:
         facts = wf.architecture.as_options()
         dtype = facts.pop("dtype")
@@ -217,12 +224,14 @@ def resolve(
     return Resolved(config, weights, wf, x, h0, c0)
 
 
-def _read_weights(path: Path, max_memory: int) -> WeightsFile:
-    """The weights file; the readers (zip, HDF5 and torch glue, some 10 ms of imports) load
-    only when a file is read, and the walkthrough reads none."""
+def _read_weights(
+    path: Path, max_memory: int, module: str | None, names: Mapping[str, str] | None
+) -> WeightsFile:
+    """The weights file's module; the readers (zip, HDF5 and torch glue, some 10 ms of
+    imports) load only when a file is read, and the walkthrough reads none."""
     from ..formats.reading import read_weights  # lazy: see the docstring
 
-    return read_weights(path, max_memory=max_memory)
+    return read_weights(path, max_memory=max_memory, module=module, names=names)
 
 
 def _read_array(path: Path, what: str, max_memory: int) -> NDArray[Any]:

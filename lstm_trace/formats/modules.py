@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from numpy.typing import NDArray
 
@@ -46,6 +46,15 @@ class Untraced:
 
     name: str
     what: str
+
+
+class Named(NamedTuple):
+    """What a reader of named tensors gives: {name: array}, the dtypes as stored (bfloat16
+    is read as float32, and said), and what the file holds that is not a tensor."""
+
+    arrays: dict[str, NDArray[Any]]
+    dtypes: list[str]
+    untraced: tuple[Untraced, ...] = ()
 
 
 @dataclass(frozen=True)

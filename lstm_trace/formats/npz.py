@@ -18,6 +18,7 @@ from ..config import DEFAULT_MAX_MEMORY
 from ..errors import FileError
 from .dtype_policy import float_array, number_array, refuse_dtype
 from .file_limits import check_npy, must_exist, optional, safetensors_header
+from .modules import Named
 from .targets import atomic_open
 
 _NEEDS_PICKLE = (
@@ -38,7 +39,7 @@ def _value_error(exc: ValueError, path: Path) -> str:
     return f"damaged or truncated ({' '.join(str(exc).split())})"
 
 
-def read_npz(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], list[str]]:
+def read_npz(path: Path, limit: int) -> Named:
     """{name: float array} of an .npz, and the arrays' dtypes as they were in the file."""
     check_npy(path, limit)  # before np.load allocates what the headers declare
     try:
@@ -52,14 +53,14 @@ def read_npz(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], list[str]
         raise FileError(f"{path}: {_value_error(exc, path)}") from None
     except Exception as exc:  # BadZipFile, truncated archives, OSError, EOFError
         raise FileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
-    return arrays, [str(a.dtype) for a in arrays.values()]
+    return Named(arrays, [str(a.dtype) for a in arrays.values()])
 
 
 #: safetensors dtypes lstm-trace reads, as NumPy names
 _SAFETENSORS_FLOATS = {"F16": "float16", "F32": "float32", "F64": "float64"}
 
 
-def read_safetensors(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], list[str]]:
+def read_safetensors(path: Path, limit: int) -> Named:
     """A .safetensors file: its header checked (sizes, dtypes) before the tensors are read."""
     header = safetensors_header(path, limit)
     for name, entry in header.items():
@@ -79,7 +80,7 @@ def read_safetensors(path: Path, limit: int) -> tuple[dict[str, NDArray[Any]], l
     except Exception as exc:  # SafetensorError, truncated headers
         raise FileError(f"{path}: not a readable .safetensors file ({exc})") from None
     arrays = {k: float_array(path, k, v) for k, v in data.items()}
-    return arrays, [str(a.dtype) for a in arrays.values()]
+    return Named(arrays, [str(a.dtype) for a in arrays.values()])
 
 
 def read_array(path: Path, what: str, *, max_memory: int = DEFAULT_MAX_MEMORY) -> NDArray[Any]:

@@ -12,51 +12,34 @@ The .npy inputs (x, h0, c0) are npz.read_array's. Writing is writing.py's job.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from numpy.typing import NDArray
 
-from ..cells import cell_of
 from ..config import DEFAULT_MAX_MEMORY, LSTMConfig
 from ..errors import ConfigError, FileError
-from ..frameworks import (
-    Architecture,
-    KerasLayer,
-    from_keras,
-    from_pytorch,
-    infer_keras,
-    infer_pytorch,
-)
+from ..frameworks import Architecture, KerasLayer, from_keras, from_pytorch
 from ..weights import LSTMWeights
-from .checkpoint import is_state_key
 from .dtype_policy import half_note
 from .file_limits import must_exist
-from .keras_h5 import H5_ASSUMPTIONS, keras_layers_with_left_out
-from .layer_kinds import left_out_note, pick_pytorch_lstm
+from .keras_modules import is_keras_name, keras_module, keras_named_modules
+from .layer_kinds import TRACED, left_out_note
+from .modules import Contents, Module, Untraced, pick_module
+from .named import pytorch_modules, rename
 from .registry import kind_to_read
-
-#: what a bias-free Keras GRU without a config cannot say
-ASSUMED_RESET_AFTER = (
-    "a GRU without biases does not show its reset_after (the (2, 3H) or (3H,) bias would); "
-    "taken as reset_after=True, Keras's default (--no-reset-after says otherwise); a .keras "
-    "file would say"
-)
-#: how a go_backwards layer's output lines up with Keras's
-GO_BACKWARDS_NOTE = (
-    "go_backwards=True: read as a reverse-only layer (direction reverse); lstm-trace's output "
-    "is time-aligned, output[:, t] is h after reading x[:, t], while Keras returns the steps "
-    "in reading order: its output[:, s] is lstm-trace's output[:, T-1-s]"
-)
 
 
 @dataclass(frozen=True)
 class WeightsFile:
-    """A weights file, read: its framework's tensors and the architecture they imply."""
+    """A weights file, read: the module traced, its framework's tensors and the architecture
+    they imply."""
 
     path: Path
-    framework: str  # "pytorch" or "keras"
+    framework: str  # "pytorch", "keras" or "onnx" (whose tensors come in PyTorch's names)
     architecture: Architecture
     pytorch: dict[str, NDArray[Any]] | None = None
     keras: list[KerasLayer] | None = None
@@ -68,6 +51,11 @@ class WeightsFile:
     #: instead: a Keras file without a config cannot show go_backwards ({"direction": ("uni",
     #: "reverse")}), nor a bias-free GRU its reset_after ({"reset_after": (True, False)})
     assumed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: the module traced (its name in the file) and its kind (modules.MODULE_KINDS)
+    module: str = ""
+    kind: str = "lstm"
+    #: initial states the file holds (ONNX's initial_h and initial_c), as h0 and c0
+    initial: dict[str, NDArray[Any]] = field(default_factory=dict)
 
     def build(self, config: LSTMConfig) -> LSTMWeights:
         """The canonical weights in config's dtype; every name and shape checked."""
@@ -80,87 +68,115 @@ class WeightsFile:
             raise FileError(f"{self.path}: {exc.message}") from None
 
 
-def read_weights(path: str | Path, *, max_memory: int = DEFAULT_MAX_MEMORY) -> WeightsFile:
-    """Read any supported weights file; the kind comes from the suffix, the framework from
-    the names inside. Declared sizes are checked against max_memory before reading."""
+def read_contents(
+    path: str | Path,
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    names: Mapping[str, str] | None = None,
+) -> Contents:
+    """Every recurrent module of a weights file, and what else it holds. The kind comes
+    from the suffix, the framework from the names inside; names renames tensors first
+    (--names). Declared sizes are checked against max_memory before reading."""
     path = Path(path)
     must_exist(path)
     kind = kind_to_read(path)
     if kind.read_layers is not None:
-        layers, keras_config, keras_notes = kind.read_layers(path, max_memory)
-        return _keras_file(path, layers, keras_config, tuple(keras_notes))
+        layers, cfg, keras_notes = kind.read_layers(path, max_memory)
+        module = keras_module(path, "", layers, cfg, tuple(keras_notes))
+        return Contents(path, (module,))
+    if kind.read_contents is not None:
+        if names:
+            raise ConfigError(
+                f"--names renames tensors of .npz, .safetensors and .pt files, not of {path}"
+            )
+        return kind.read_contents(path, max_memory)
     assert kind.read_named is not None
-    arrays, dtypes = kind.read_named(path, max_memory)
+    arrays, dtypes, untraced = kind.read_named(path, max_memory)
+    if names:
+        arrays = rename(arrays, names)
     half = half_note(path, dtypes)
     notes: tuple[str, ...] = () if half is None else (half,)
+    modules, rnns, taken = pytorch_modules(path, arrays)
+    rest = [k for k in arrays if k not in taken]
+    if modules or rnns:
+        left = tuple(Untraced(k, f"tensor {_shape(arrays[k])}") for k in rest)
+        return Contents(path, tuple(modules), (*rnns, *left, *untraced), notes)
+    if not any(is_keras_name(k) for k in arrays) and arrays:
+        raise FileError(
+            f"{path}: no recurrent weights found: {_unnamed(arrays)} are neither PyTorch "
+            "names (weight_ih_l0, ...) nor Keras names (.../kernel, .../recurrent_kernel); "
+            "--names OLD=NEW,... maps a file's own names to these"
+        )
     try:
-        if any(is_state_key(k) for k in arrays):
-            return _pytorch_file(path, arrays, notes)
-        layers, names, left_out = keras_layers_with_left_out(arrays, ordered=kind.keeps_order)
+        keras = keras_named_modules(path, arrays, ordered=kind.keeps_order)
     except ConfigError as exc:
         raise FileError(f"{path}: {exc.message}") from None
-    if left_out:
-        notes += (left_out_note(path, ", ".join(n or "the LSTM" for n in names), left_out),)
-    return _keras_file(path, layers, None, notes)
+    return replace(keras, notes=notes + keras.notes, untraced=keras.untraced + untraced)
+
+
+def read_weights(
+    path: str | Path,
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    module: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> WeightsFile:
+    """The module of a weights file a trace takes: the one named, else the file's only one
+    (or the stack of all of them); several without a name, or a name that is not there, is
+    a usage error listing the names."""
+    contents = read_contents(path, max_memory=max_memory, names=names)
+    if not contents.modules and contents.untraced:
+        rnn = next((u for u in contents.untraced if "no gates" in u.what), None)
+        if rnn is not None:
+            why = f"holds an {rnn.what}, which lstm-trace does not trace yet; {TRACED}"
+            raise FileError(f"{contents.path}: {why}")
+    return weights_file(contents, pick_module(contents, module))
+
+
+def weights_file(contents: Contents, module: Module) -> WeightsFile:
+    """The WeightsFile of one module of a file: its tensors, with the notes for stderr."""
+    notes = contents.notes + module.notes
+    others = [
+        m.name for m in contents.modules if m.name != module.name and m.name not in module.parts
+    ]
+    left = [u.name for u in contents.untraced]
+    if others or left:
+        notes += (left_out_note(contents.path, module.name, others + left),)
+    return WeightsFile(
+        path=contents.path,
+        framework=module.framework,
+        architecture=module.architecture,
+        pytorch=module.pytorch,
+        keras=module.keras,
+        keras_config=module.keras_config,
+        notes=notes,
+        assumed=module.assumed,
+        module=module.name,
+        kind=module.kind,
+        initial=module.initial,
+    )
 
 
 def load_weights(
-    path: str | Path, dtype: str | None = None, *, max_memory: int = DEFAULT_MAX_MEMORY
+    path: str | Path,
+    dtype: str | None = None,
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    module: str | None = None,
 ) -> LSTMWeights:
     """A weights file read as the command line reads it: the architecture (sizes, layers,
     direction, projection, bias) from the file, the dtype the file's (float32 when it cannot
     say) unless given. The notes the command line would print are dropped; read_weights()
     keeps them (WeightsFile.notes)."""
-    wf = read_weights(Path(path), max_memory=max_memory)
+    wf = read_weights(Path(path), max_memory=max_memory, module=module)
     return wf.build(wf.architecture.config(dtype))
 
 
-def _pytorch_file(
-    path: Path, arrays: dict[str, NDArray[Any]], notes: tuple[str, ...]
-) -> WeightsFile:
-    picked = pick_pytorch_lstm(arrays)
-    where = picked.prefix.rstrip(".") or f"the {picked.kind.upper()}"
-    if picked.cell:
-        notes += (
-            f"{path}: {picked.prefix.rstrip('.') or 'the state_dict'} is an {picked.module}, "
-            f"read as a one-layer unidirectional {picked.module.removesuffix('Cell')} "
-            "(the same step, over the whole sequence)",
-        )
-    if picked.left_out:
-        notes += (left_out_note(path, where, picked.left_out),)
-    arch = infer_pytorch(picked.state, picked.kind)
-    return WeightsFile(path, "pytorch", arch, pytorch=picked.state, notes=notes)
+def _shape(value: Any) -> str:
+    shape = np.shape(value)
+    return "(" + ", ".join(map(str, shape)) + ")" if shape else "scalar"
 
 
-#: what Keras names in an .npz or .safetensors cannot say, said once on stderr
-KERAS_NAMES_DIRECTION = (
-    "Keras names hold no layer settings: read forward in time, go_backwards=False "
-    "(--direction reverse for a stack whose first layer has go_backwards=True)"
-)
-
-
-def _keras_file(
-    path: Path,
-    layers: list[KerasLayer],
-    cfg: dict[str, Any] | None,
-    notes: tuple[str, ...] = (),
-) -> WeightsFile:
-    told = None if cfg is None else cfg.get("reset_after")
-    try:
-        arch = infer_keras(layers, reset_after=told)
-    except ConfigError as exc:
-        raise FileError(f"{path}: {exc.message}") from None
-    assumed: dict[str, tuple[Any, ...]] = {}
-    if cfg is not None and cfg.get("go_backwards"):
-        arch = replace(arch, direction="reverse")
-        notes += (f"{path}: {GO_BACKWARDS_NOTE}",)
-    elif cfg is None and arch.direction == "uni":
-        assumed["direction"] = ("uni", "reverse")  # go_backwards is not in the weights
-        if not any(H5_ASSUMPTIONS in n for n in notes):  # a .weights.h5's note says it too
-            notes += (f"{path}: {KERAS_NAMES_DIRECTION}",)
-    if "reset_after" in cell_of(arch.cell).options and not arch.bias and told is None:
-        notes += (f"{path}: {ASSUMED_RESET_AFTER}",)
-        assumed["reset_after"] = (True, False)
-    return WeightsFile(
-        path, "keras", arch, keras=layers, keras_config=cfg, notes=notes, assumed=assumed
-    )
+def _unnamed(arrays: Mapping[str, Any]) -> str:
+    keys = list(arrays)
+    return ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")

@@ -23,12 +23,15 @@ from numpy.typing import NDArray
 from ..errors import FileError
 from ..frameworks import KerasLayer
 from .keras_h5 import read_keras_file, write_keras_weights
+from .modules import Contents, Named
 from .npz import read_npz, read_safetensors, write_npz, write_safetensors
 from .targets import suffix_of
 from .torch_pt import read_torch, write_torch
 
-#: (path, max_memory) -> ({name: float array}, the file's dtypes)
-ReadNamed = Callable[[Path, int], tuple[dict[str, NDArray[Any]], list[str]]]
+#: (path, max_memory) -> ({name: float array}, the file's dtypes, what else it holds)
+ReadNamed = Callable[[Path, int], Named]
+#: (path, max_memory) -> every module of the file, and what else it holds
+ReadContents = Callable[[Path, int], Contents]
 #: (path, max_memory) -> (Keras layers, facts of a .keras config.json or None, notes)
 ReadLayers = Callable[[Path, int], tuple[list[KerasLayer], dict[str, Any] | None, list[str]]]
 #: (path, {name: array}): a framework's names (a state_dict, or keras_h5.keras_names)
@@ -45,6 +48,7 @@ class Kind:
 
     read_named: ReadNamed | None = None
     read_layers: ReadLayers | None = None
+    read_contents: ReadContents | None = None
     write_named: WriteNamed | None = None
     write_layers: WriteLayers | None = None
     #: the frameworks whose names it is written in (empty: read only)

@@ -21,9 +21,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import FileError
-from .checkpoint import is_state_key
-from .dtype_policy import refuse_dtype
+from .checkpoint import flatten
 from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch, optional, refuse_over
+from .modules import Named
 from .targets import atomic_open
 
 #: how a legacy torch.save file starts: pickle protocol 2, then LONG1 of torch's magic number
@@ -87,9 +87,10 @@ def _refusal(exc: Exception) -> str:
     return f"refused: not a plain state_dict that loads with weights_only=True ({first})"
 
 
-def read_torch(path: Path, limit: int) -> tuple[dict[str, Any], list[str]]:
-    """{name: NumPy array} of a .pt state_dict (or a dict with one under 'state_dict',
-    'model_state_dict' or 'model'), and the file's dtypes by name ('bfloat16', ...)."""
+def read_torch(path: Path, limit: int) -> Named:
+    """{dotted name: NumPy array} of every tensor in a .pt file (a state_dict, or a
+    checkpoint holding any number of them at any depth), the dtypes as stored ('bfloat16',
+    ...), and the checkpoint's other entries."""
     why = _not_torch(path)
     if why is not None:
         raise FileError(f"{path}: {why}")
@@ -107,50 +108,60 @@ def read_torch(path: Path, limit: int) -> tuple[dict[str, Any], list[str]]:
                 "read with weights_only=True; save it again with torch.save's default protocol"
             ) from None
         raise FileError(f"{path}: {_refusal(exc)}") from None
-    state = find_state_dict(obj)
-    if state is None:
+    # What the tensors hold, not what the archive stores: an expanded view (stride 0) stores
+    # one number and stands for millions, which copying it would make real.
+    refuse_over(path, _held(torch, obj), limit, "tensors")
+    stored: dict[int, str] = {}  # id of an array -> the dtype torch stored it in
+    tree = _as_numpy(torch, path, obj, stored)
+    arrays, untraced = flatten(tree)
+    if not arrays:
         raise FileError(
             f"{path}: holds a {type(obj).__name__}, not a state_dict of tensors "
-            "(or a dict with one under 'state_dict' or 'model')"
+            "(nor a checkpoint holding one)"
         )
-    # What the tensors hold, not what the archive stores: an expanded view (stride 0) stores
-    # one number and stands for millions, which writing or copying it would make real.
-    held = sum(v.numel() * v.element_size() for v in state.values() if isinstance(v, torch.Tensor))
-    refuse_over(path, held, limit, "tensors")
-    out: dict[str, NDArray[Any]] = {}
-    dtypes: list[str] = []
-    for k, v in state.items():
-        out[k] = _tensor(torch, path, k, v)
-        dtypes.append(str(v.dtype).removeprefix("torch."))
-    return out, dtypes
+    dtypes = [stored.get(id(a), str(a.dtype)) for a in arrays.values()]
+    return Named(arrays, dtypes, tuple(untraced))
 
 
-def _tensor(torch: Any, path: Path, name: str, v: Any) -> NDArray[Any]:
-    if not isinstance(v, torch.Tensor):
-        raise FileError(f"{path}: {name} is a {type(v).__name__}, not a tensor")
-    if not v.is_floating_point():
-        raise refuse_dtype(path, name, str(v.dtype).removeprefix("torch."))
+def _held(torch: Any, obj: Any) -> int:
+    """The bytes the tensors in what torch.load returned hold."""
+    if isinstance(obj, torch.Tensor):
+        return int(obj.numel() * obj.element_size())
+    if isinstance(obj, dict):
+        return sum(_held(torch, v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_held(torch, v) for v in obj)
+    return 0
+
+
+def _as_numpy(torch: Any, path: Path, obj: Any, stored: dict[int, str]) -> Any:
+    """What torch.load returned, with every tensor a NumPy array (bfloat16 as float32,
+    stored noting the dtype it was) and containers rebuilt as plain ones."""
+    if isinstance(obj, torch.Tensor):
+        out = _tensor(torch, path, obj)
+        stored[id(out)] = str(obj.dtype).removeprefix("torch.")
+        return out
+    if isinstance(obj, dict):
+        return {k: _as_numpy(torch, path, v, stored) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_as_numpy(torch, path, v, stored) for v in obj]
+    return obj
+
+
+def _tensor(torch: Any, path: Path, v: Any) -> NDArray[Any]:
+    """A dense tensor as a NumPy array (bfloat16 as float32); integer tensors (a step count,
+    num_batches_tracked) as they are, for the readers to leave untraced."""
     try:
         t = v.detach().cpu()
         if t.is_sparse or t.is_quantized or t.layout != torch.strided:
             raise TypeError(f"{t.dtype} {t.layout}")
         keep = (torch.float16, torch.float32, torch.float64)
-        out: NDArray[Any] = (t if t.dtype in keep else t.float()).numpy()  # bfloat16: float32
+        if t.is_floating_point() and t.dtype not in keep:
+            t = t.float()  # bfloat16 (NumPy has none): float32 holds every value
+        out: NDArray[Any] = t.numpy()
         return out
     except (TypeError, RuntimeError, NotImplementedError) as exc:
-        raise FileError(f"{path}: {name} is not a dense floating-point tensor ({exc})") from None
-
-
-def find_state_dict(obj: Any) -> dict[str, Any] | None:
-    """The state_dict in what torch.load returned: the dict itself, or one inside it."""
-    if isinstance(obj, dict) and obj and all(isinstance(k, str) for k in obj):
-        if any(is_state_key(k) for k in obj):
-            return obj
-        for key in ("state_dict", "model_state_dict", "model"):
-            inner = obj.get(key)
-            if isinstance(inner, dict):
-                return find_state_dict(inner)
-    return None
+        raise FileError(f"{path}: a tensor of {v.dtype} is not a dense tensor ({exc})") from None
 
 
 def write_torch(path: Path, state: dict[str, NDArray[Any]]) -> None:
