@@ -163,12 +163,13 @@ def load_weights(
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
     module: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> LSTMWeights:
     """A weights file read as the command line reads it: the architecture (sizes, layers,
     direction, projection, bias) from the file, the dtype the file's (float32 when it cannot
-    say) unless given. The notes the command line would print are dropped; read_weights()
-    keeps them (WeightsFile.notes)."""
-    wf = read_weights(Path(path), max_memory=max_memory, module=module)
+    say) unless given; module and names as read_weights's. The notes the command line would
+    print are dropped; read_weights() keeps them (WeightsFile.notes)."""
+    wf = read_weights(Path(path), max_memory=max_memory, module=module, names=names)
     return wf.build(wf.architecture.config(dtype))
 
 
