@@ -219,3 +219,11 @@ def test_pickles_are_refused_with_a_hint(tmp_path: Path, capsys: Any, suffix: st
 def test_module_needs_a_weights_file(capsys: Any) -> None:
     code, _, err = run_cli(capsys, "--module", "lstm")
     assert code == 2 and "--module picks from a weights file; give --weights" in err
+
+
+def test_the_heatmap_shows_any_module(tmp_path: Path, capsys: Any) -> None:
+    path = encoder_decoder(tmp_path / "model.npz")
+    for module, gate in [("decoder.gru", "reset_gate"), ("encoder.lstm", "forget_gate")]:
+        code, out, _ = run_cli(capsys, "--weights", path, "--module", module, "-f", "heatmap",
+                               "-T", "4")  # fmt: skip
+        assert code == 0 and out.startswith(f"{gate}, layer 0, forward")
