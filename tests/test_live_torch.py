@@ -8,6 +8,7 @@ tests need no torch: they replay a committed fixture of an nn.LSTMCell loop
 
 from __future__ import annotations
 
+import json
 import runpy
 import subprocess
 import sys
@@ -16,12 +17,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
 import lstm_trace
 from lstm_trace import ConfigError, LSTMTraceError, weights_from_pytorch
 from lstm_trace.config import LSTMConfig
 from lstm_trace.live import NotCaptured
 from lstm_trace.live.replay import CallLog
+from lstm_trace.schema import load_schema, schemas_by_id
 
 from .conftest import FIXTURES
 
@@ -263,10 +268,15 @@ def test_weights_changed_between_calls_are_read_again(torch: Any) -> None:
         with torch.no_grad():
             lstm.weight_hh_l0.mul_(1.5)
         second = lstm(x)[0]
-    before, after = traces.calls("")
-    assert np.abs(before.output - first.detach().numpy()).max() < 1e-5
-    assert np.abs(after.output - second.detach().numpy()).max() < 1e-5
-    assert before.weights_info()["digest"] != after.weights_info()["digest"]
+        lstm.bias_ih_l0.data.add_(0.25)  # through .data: torch's version counter misses it
+        third = lstm(x)[0]
+        fourth = lstm(x)[0]
+    calls = traces.calls("")
+    for done, output in zip(calls, (first, second, third, fourth), strict=True):
+        assert np.abs(done.output - output.detach().numpy()).max() < 1e-5
+    digests = [done.weights_info()["digest"] for done in calls]
+    assert len(set(digests[:3])) == 3 and digests[3] == digests[2]
+    assert calls[3].weights.layers is calls[2].weights.layers  # unchanged: converted once
 
 
 def test_hooks_are_removed_after_the_with_and_when_it_raises(torch: Any) -> None:
@@ -334,3 +344,26 @@ def test_the_example_runs(torch: Any, capsys: pytest.CaptureFixture[str]) -> Non
     errors = [float(e.split(",")[0]) for e in out.split("replay error ")[1:]]
     assert len(errors) == 2 and max(errors) < 1e-5
     assert "weights.source: captured: decoder.cell" in out
+
+
+def test_an_unbatched_cell_loop_and_its_document_against_the_schema(torch: Any) -> None:
+    torch.manual_seed(8)
+    cell = torch.nn.GRUCell(3, 2, dtype=torch.float64)
+    xs = torch.randn(4, 3, dtype=torch.float64)  # (T, I): each step's x is (I,)
+    with torch.no_grad(), lstm_trace.capture(cell) as traces:
+        h, outs = None, []
+        for t in range(4):
+            h = cell(xs[t], h)
+            outs.append(h)
+    done = traces[""]
+    assert done.config.batch is None and done.output.shape == (4, 2)
+    _assert_matches(done, torch.stack(outs), h[None], None, "float64")
+    registry = Registry().with_resources(
+        (uri, DRAFT202012.create_resource(schema)) for uri, schema in schemas_by_id().items()
+    )
+    doc = json.loads(json.dumps(done.to_dict()))
+    assert (
+        list(Draft202012Validator(load_schema("trace"), registry=registry).iter_errors(doc)) == []
+    )
+    assert doc["weights"]["source"] == "captured: the model itself"
+    assert doc["config"]["cell"] == "gru" and doc["config"]["seq_len"] == 4

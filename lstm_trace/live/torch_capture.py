@@ -9,8 +9,8 @@ zeros) and what the module returned, all copied to NumPy in lstm-trace's layout:
 - nn.LSTMCell / nn.GRUCell: one step per call, x (B, I) or (I,), hx (B, H); the steps of a
   loop are stitched into sequences (replay.Steps).
 
-The weights are the module's state_dict at the call, read again only when a parameter has
-changed since (torch counts in-place changes in each tensor's _version). torch is never
+The weights are the module's state_dict at the call, converted again only when a value has
+changed since the last call. torch is never
 imported here: the model's own module (already loaded) is asked.
 """
 
@@ -116,20 +116,30 @@ def _array(tensor: Any) -> FloatArray:
 
 
 class _Weights:
-    """A module's weights as LSTMWeights, read again only when a parameter has changed."""
+    """A module's weights as LSTMWeights, converted again only when a value has changed.
+
+    Compared value by value with a copy of the last ones read: torch's version counter would
+    miss a change made through .data, and a copy to NumPy at every step of a cell's loop
+    costs more than a comparison."""
 
     def __init__(self, module: Any, config: LSTMConfig, stepped: bool) -> None:
         self._module, self._config, self._stepped = module, config, stepped
-        self._key: tuple[tuple[int, int], ...] | None = None
+        self._seen: dict[str, Any] = {}
         self._weights: LSTMWeights | None = None
 
     def now(self) -> LSTMWeights:
-        key = tuple((id(p), p._version) for p in self._module.parameters())
-        if self._weights is None or key != self._key:
-            state = {k: _array(v) for k, v in self._module.state_dict().items()}
-            if self._stepped:  # nn.LSTMCell's weight_ih is a one-layer nn.LSTM's weight_ih_l0
-                state = {f"{k}_l0": v for k, v in state.items()}
-            self._key, self._weights = key, from_pytorch(state, self._config)
+        torch = _torch()
+        with torch.no_grad():
+            state = self._module.state_dict()
+            same = state.keys() == self._seen.keys() and all(
+                torch.equal(v, self._seen[k]) for k, v in state.items()
+            )
+            if self._weights is None or not same:
+                self._seen = {k: v.detach().clone() for k, v in state.items()}
+                arrays = {k: _array(v) for k, v in state.items()}
+                if self._stepped:  # nn.LSTMCell's weight_ih is a one-layer nn.LSTM's _l0
+                    arrays = {f"{k}_l0": v for k, v in arrays.items()}
+                self._weights = from_pytorch(arrays, self._config)
         return self._weights
 
 
