@@ -167,6 +167,12 @@ def test_the_wrappers_go_after_the_with_and_when_it_raises(keras: Any) -> None:
     with pytest.raises(RuntimeError, match="boom"), lstm_trace.capture(model):
         raise RuntimeError("boom")
     assert "call" not in vars(first) and "call" not in vars(second)
+    with lstm_trace.capture(model) as outer:
+        with lstm_trace.capture(first) as inner:
+            model(batch)
+        model(batch)  # the outer capture still sees this call; the inner one does not
+    assert len(outer.calls("first")) == 2 and len(inner.calls("first")) == 1
+    assert "call" not in vars(first)
 
 
 def test_a_mask_is_refused_in_one_line(keras: Any) -> None:

@@ -226,8 +226,8 @@ def _check_call(name: str, layer: Any, mask: Any, training: Any) -> None:
 
 
 def _wrapped(name: str, layer: Any, log: CallLog) -> Callable[..., Any]:
-    original = layer.call
-    signature = inspect.signature(original)
+    original = layer.call  # the class's, or an outer capture's wrapper of it
+    signature = inspect.signature(type(layer).call.__get__(layer))  # the class's arguments
     weights = _Weights(layer)
     parts = halves(layer) or []
     carried = _cell_kind(parts[0]) == "lstm"
@@ -259,16 +259,19 @@ def install(found: list[tuple[str, Any]]) -> Callable[[CallLog], Callable[[], No
     """What wraps each found layer's call; it returns what unwraps them."""
 
     def put(log: CallLog) -> Callable[[], None]:
-        wrapped = []
+        before = []  # (layer, its own call before: another capture's wrapper, or none)
         for name, layer in found:
             # in the instance's own __dict__: Keras's attribute tracking is not involved,
-            # and deleting it leaves the class's call exactly as it was
+            # and taking it out leaves the class's call exactly as it was
+            before.append((layer, layer.__dict__.get("call")))
             layer.__dict__["call"] = _wrapped(name, layer, log)
-            wrapped.append(layer)
 
         def remove() -> None:
-            for layer in wrapped:
-                layer.__dict__.pop("call", None)
+            for layer, call in reversed(before):
+                if call is None:
+                    layer.__dict__.pop("call", None)
+                else:
+                    layer.__dict__["call"] = call
 
         return remove
 
