@@ -252,7 +252,7 @@ def test_trace_module_runs_an_lstm_from_h0_alone(torch: Any) -> None:
     torch.manual_seed(5)
     lstm = torch.nn.LSTM(3, 5, proj_size=2, dtype=torch.float64)  # (T, B, I)
     x = torch.randn(4, 2, 3, dtype=torch.float64)
-    h0 = torch.randn(1, 2, 2, dtype=torch.float64)
+    h0 = torch.randn(1, 2, 2, dtype=torch.float64, requires_grad=True)
     done = lstm_trace.trace_module(lstm, x, h0=h0, steps="all", samples=2)
     with torch.no_grad():
         output, (h_n, c_n) = lstm(x, (h0, torch.zeros(1, 2, 5, dtype=torch.float64)))

@@ -299,7 +299,7 @@ def trace_keras(layer: Any, x: Any, h0: Any, c0: Any, options: Mapping[str, Any]
         raise ConfigError("c0: a GRU has no cell state, only h0")
     keras = _keras()
     dtype = str(parts[0].cell.kernel.dtype)
-    xt = keras.ops.convert_to_tensor(np.asarray(x, dtype=dtype))
+    xt = keras.ops.convert_to_tensor(np.asarray(keras.ops.convert_to_numpy(x), dtype=dtype))
     kwargs = {}
     if h0 is not None or c0 is not None:
         kwargs["initial_state"] = _initial_state(xt, h0, c0, carried, len(parts), parts, dtype)

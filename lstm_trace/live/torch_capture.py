@@ -20,8 +20,6 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
 from ..cells.base import FloatArray
 from ..config import LSTMConfig
 from ..errors import ConfigError
@@ -237,10 +235,14 @@ def trace_torch(module: Any, x: Any, h0: Any, c0: Any, options: Mapping[str, Any
     in a loop) from h0, c0 (as the module takes them; None: zeros), and trace that call."""
     torch = _torch()
     config = module_config(module)
-    dtype = getattr(torch, config.dtype)
+    where = {"dtype": getattr(torch, config.dtype), "device": next(module.parameters()).device}
 
     def tensor(a: Any) -> Any:
-        return None if a is None else torch.as_tensor(np.asarray(a), dtype=dtype)
+        """a tensor (detached: trace_module computes no gradient) or an array, on the
+        module's device in its dtype."""
+        if a is None:
+            return None
+        return a.detach().to(**where) if torch.is_tensor(a) else torch.as_tensor(a, **where)
 
     xt, h, c = tensor(x), tensor(h0), tensor(c0)
     if c is not None and not config.kind.carried:
