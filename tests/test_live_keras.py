@@ -203,5 +203,11 @@ def test_dropout_in_training_and_what_lstm_trace_does_not_compute_are_refused(
     summed = keras.layers.Bidirectional(keras.layers.GRU(2), merge_mode="sum", name="summed")
     with pytest.raises(ConfigError, match="merge_mode='sum'"):
         lstm_trace.capture(summed)
+    mixed = keras.layers.Bidirectional(
+        keras.layers.LSTM(3), backward_layer=keras.layers.GRU(3, go_backwards=True), name="mixed"
+    )
+    mixed.build((1, 4, 2))
+    with pytest.raises(ConfigError, match=r"mixed: .* LSTM\(3, use_bias=True\) .* GRU\(3, "):
+        lstm_trace.capture(mixed)
     with pytest.raises(ConfigError, match="found no Keras LSTM"):
         lstm_trace.capture(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))

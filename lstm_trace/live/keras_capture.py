@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ..cells.base import FloatArray
-from ..errors import ConfigError
+from ..errors import ConfigError, LSTMTraceError
 from ..frameworks import KerasLayer, from_keras, infer_keras
 from ..weights import LSTMWeights
 from .replay import Call, CallLog, LiveTrace
@@ -101,6 +102,16 @@ def check_layer(name: str, layer: Any) -> None:
         )
     if len(parts) == 2 and parts[0].go_backwards:
         raise ConfigError(f"{name}: the Bidirectional's forward layer has go_backwards=True")
+    shapes = {(_cell_kind(p), p.cell.units, p.cell.use_bias) for p in parts}
+    if len(shapes) > 1:
+        forward, backward = (
+            f"{(_cell_kind(p) or '').upper()}({p.cell.units}, use_bias={p.cell.use_bias})"
+            for p in parts
+        )
+        raise ConfigError(
+            f"{name}: the Bidirectional's forward layer is {forward} and its backward layer "
+            f"{backward}; lstm-trace traces two directions of one cell, size and bias"
+        )
     for part in parts:
         cell = part.cell
         acts = (cell.activation.__name__, cell.recurrent_activation.__name__)
@@ -225,6 +236,17 @@ def _check_call(name: str, layer: Any, mask: Any, training: Any) -> None:
             )
 
 
+@contextmanager
+def _one_line() -> Iterator[None]:
+    """Keras rewrites an error raised inside a call into several lines (its message and the
+    call's arguments) unless it is marked as rewritten already: lstm-trace's stay one line."""
+    try:
+        yield
+    except LSTMTraceError as exc:
+        exc._keras_call_info_injected = True  # type: ignore[attr-defined]
+        raise
+
+
 def _wrapped(name: str, layer: Any, log: CallLog) -> Callable[..., Any]:
     original = layer.call  # the class's, or an outer capture's wrapper of it
     signature = inspect.signature(type(layer).call.__get__(layer))  # the class's arguments
@@ -237,19 +259,15 @@ def _wrapped(name: str, layer: Any, log: CallLog) -> Callable[..., Any]:
         x = next(iter(given.values()))
         if _keras().backend.is_keras_tensor(x) or getattr(x, "is_meta", False):
             return original(*args, **kwargs)  # Keras working out shapes: no values to trace
-        try:
+        with _one_line():
             _check_call(name, layer, given.get("mask"), given.get("training"))
             for part in parts:
                 check_dtype(name, part)
-        except ConfigError as exc:
-            # Keras rewrites an error raised inside a call into several lines (its message
-            # and the call's arguments) unless it is marked as already rewritten
-            exc._keras_call_info_injected = True  # type: ignore[attr-defined]
-            raise
         out = original(*args, **kwargs)
-        h0, c0 = _start(given.get("initial_state"), carried, len(parts))
-        expected = _expected(layer, out, carried, len(parts))
-        log.add(Call(name, weights.now(), _array(x), h0, c0, expected))
+        with _one_line():
+            h0, c0 = _start(given.get("initial_state"), carried, len(parts))
+            expected = _expected(layer, out, carried, len(parts))
+            log.add(Call(name, weights.now(), _array(x), h0, c0, expected))
         return out
 
     return call
