@@ -22,7 +22,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 import lstm_trace
-from lstm_trace import ConfigError, LSTMTraceError, weights_from_pytorch
+from lstm_trace import ConfigError, weights_from_pytorch
 from lstm_trace.config import LSTMConfig
 from lstm_trace.live import NotCaptured
 from lstm_trace.live.replay import CallLog
@@ -103,8 +103,10 @@ def test_capture_and_trace_module_are_the_packages_and_load_when_asked_for() -> 
 def test_capture_refuses_what_is_not_a_model_and_options_a_call_gives() -> None:
     with pytest.raises(ConfigError, match=r"takes a torch\.nn\.Module or a Keras model"):
         lstm_trace.capture(object())
-    with pytest.raises(LSTMTraceError, match="h0, x: the capture takes these"):
+    with pytest.raises(ConfigError, match="h0, x: the capture takes these"):
         lstm_trace.capture(object(), x=1, h0=2)
+    with pytest.raises(ConfigError, match=r"stepz: not an option of trace\(\); .* are steps, "):
+        lstm_trace.trace_module(object(), None, stepz="all")
 
 
 # --- live: torch ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ framework: the capture modules hand in NumPy arrays.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..cells.base import FloatArray
-from ..errors import LSTMTraceError
+from ..errors import ConfigError
 from ..trace import Trace, trace
 from ..weights import LSTMWeights
 
@@ -96,14 +97,18 @@ def replay_error(done: Trace, expected: Mapping[str, FloatArray]) -> float | Non
 
 
 def check_trace_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The trace() options a capture passes on; a Call's own arguments are refused."""
+    """The trace() options a capture passes on, checked before anything runs: a Call's own
+    arguments are refused, and names trace() does not take."""
+    passed = [name for name in inspect.signature(trace).parameters if name not in _FROM_CALL]
     taken = sorted(set(options) & _FROM_CALL)
-    if taken:
-        raise LSTMTraceError(
-            f"{', '.join(taken)}: the capture takes these from the module and its input; "
-            "the options it passes to trace() are steps, samples, hooks, max_memory, "
-            "keep_values, sink and observers"
+    unknown = sorted(set(options) - _FROM_CALL - set(passed))
+    if taken or unknown:
+        what = (
+            f"{', '.join(taken)}: the capture takes these from the module and its input"
+            if taken
+            else f"{', '.join(unknown)}: not an option of trace()"
         )
+        raise ConfigError(f"{what}; the options it passes to trace() are {', '.join(passed)}")
     return dict(options)
 
 
