@@ -211,3 +211,26 @@ def test_dropout_in_training_and_what_lstm_trace_does_not_compute_are_refused(
         lstm_trace.capture(mixed)
     with pytest.raises(ConfigError, match="found no Keras LSTM"):
         lstm_trace.capture(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+
+
+def test_a_layer_run_where_its_values_cannot_be_read_is_refused(
+    keras: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compiled function's tensors (TensorFlow's graph, JAX's tracers) have no values: made
+    here by a conversion that fails as theirs does."""
+    lstm = keras.layers.LSTM(3, name="compiled")
+    x = np.ones((1, 4, 2), dtype="float32")
+    lstm(x)  # built
+    real = keras.ops.convert_to_numpy
+
+    def graph_tensor(value: Any) -> Any:
+        if tuple(np.shape(value)) == (1, 4, 2):
+            raise TypeError("a symbolic tensor has no value")
+        return real(value)
+
+    monkeypatch.setattr(keras.ops, "convert_to_numpy", graph_tensor)
+    with pytest.raises(ConfigError) as caught:  # noqa: SIM117
+        with lstm_trace.capture(lstm):
+            lstm(x)
+    assert str(caught.value).startswith("compiled: the layer ran inside a compiled function")
+    assert "\n" not in str(caught.value) and "call" not in vars(lstm)

@@ -5,7 +5,8 @@ Keras has no forward hooks, so for the with's duration each such layer's ``call`
 with): the wrapper records the sequences the layer really received, its initial_state and
 what it returned, converted to NumPy in lstm-trace's layout. This sees layers of nested
 models, and model(batch) and model.predict(batch) alike, on every backend whose calls run
-eagerly (torch, and TensorFlow or JAX outside a compiled function).
+eagerly (torch; TensorFlow and JAX outside a compiled function: there, model.predict and fit
+compile, a layer's input has no values, and the call is refused in one line).
 
 Layouts: x (B, T, I); initial_state [h, c] per direction ([h] for a GRU) becomes h0, c0
 (D, B, H). A layer with go_backwards=True is lstm-trace's reverse direction: Keras returns its
@@ -236,6 +237,18 @@ def _check_call(name: str, layer: Any, mask: Any, training: Any) -> None:
             )
 
 
+def _concrete(name: str, x: Any) -> FloatArray:
+    """x's values; a layer run inside a compiled function (model.predict or fit on the
+    TensorFlow and JAX backends) has none to read, and is refused in one line."""
+    try:
+        return _array(x)
+    except Exception:  # each backend says it its own way: a graph tensor, a tracer
+        raise ConfigError(
+            f"{name}: the layer ran inside a compiled function, whose values cannot be read "
+            f"(its input is a {type(x).__name__}); call model(batch) inside the capture"
+        ) from None
+
+
 @contextmanager
 def _one_line() -> Iterator[None]:
     """Keras rewrites an error raised inside a call into several lines (its message and the
@@ -265,9 +278,10 @@ def _wrapped(name: str, layer: Any, log: CallLog) -> Callable[..., Any]:
                 check_dtype(name, part)
         out = original(*args, **kwargs)
         with _one_line():
+            xa = _concrete(name, x)
             h0, c0 = _start(given.get("initial_state"), carried, len(parts))
             expected = _expected(layer, out, carried, len(parts))
-            log.add(Call(name, weights.now(), _array(x), h0, c0, expected))
+            log.add(Call(name, weights.now(), xa, h0, c0, expected))
         return out
 
     return call
