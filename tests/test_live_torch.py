@@ -261,6 +261,7 @@ def test_trace_module_runs_an_lstm_from_h0_alone(torch: Any) -> None:
     _assert_matches(done, output.transpose(0, 1), h_n, c_n, "float64")
     assert list(done.selection.steps) == [0, 1, 2, 3] and done.samples == 2
     assert done.health and len(done.tensors) > 0
+    assert done.name == "LSTM" and done.weights_info()["source"] == "captured: LSTM"
 
 
 def test_weights_changed_between_calls_are_read_again(torch: Any) -> None:

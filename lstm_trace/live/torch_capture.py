@@ -247,7 +247,8 @@ def trace_torch(module: Any, x: Any, h0: Any, c0: Any, options: Mapping[str, Any
     xt, h, c = tensor(x), tensor(h0), tensor(c0)
     if c is not None and not config.kind.carried:
         raise ConfigError(f"c0: a {config.kind.title} has no cell state, only h0")
-    session = Session(install([("", module)]), [""], options)
+    name = type(module).__name__  # the document's source: 'captured: LSTM'
+    session = Session(install([(name, module)]), [name], options)
     with torch.no_grad(), session as traces:
         hx = _hx(config, h, c)
         if _kind(module) == (config.cell, True):  # a cell: x is a sequence, stepped
@@ -255,7 +256,7 @@ def trace_torch(module: Any, x: Any, h0: Any, c0: Any, options: Mapping[str, Any
                 hx = module(xt[..., t, :], hx)
         else:
             module(xt, hx)
-    return traces[""]
+    return traces[name]
 
 
 def _hx(config: LSTMConfig, h: Any, c: Any) -> Any:
