@@ -7,6 +7,7 @@ forces the second way, so the two can be compared on the same run.
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
@@ -92,7 +93,7 @@ def test_record_table_indexes_and_slices_in_sorted_order() -> None:
 def test_steps_summarised_a_few_at_a_time_give_the_same_records(
     steps_at_a_time: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lstm_trace import capture as recorders
+    recorders = importlib.import_module("lstm_trace.capture")  # lstm_trace.capture: the live API
 
     cfg = LSTMConfig(seq_len=7, batch=2, bidirectional=True)
     whole = trace(cfg, steps="all")
