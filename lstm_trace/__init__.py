@@ -67,11 +67,6 @@ __all__ = [
     "weights_from_pytorch",
 ]
 
-# lstm_trace.capture is the live API's function, not the recorders' module (capture.py, which
-# the package's own modules import by its full name): the submodule's attribute, set when
-# trace.py imported it, goes, and __getattr__ makes the function when first asked for.
-globals().pop("capture", None)
-
 
 def __getattr__(name: str) -> Any:
     """__version__, read from the package metadata when first asked for (importlib.metadata

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .capture import BlockRecorder, Recorder
 from .cell import BlockObserver, Hook, forward
 from .cells import ParamCount
 from .cells.base import FloatArray
@@ -24,6 +23,7 @@ from .digest import IN_MEMORY, SEEDED, weights_dict
 from .errors import ConfigError, SelectionError
 from .health import HealthMonitor
 from .locations import frameworks_dict
+from .recorders import BlockRecorder, Recorder
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .weights import (
