@@ -383,3 +383,23 @@ def test_the_cli_table_and_json_of_a_weights_file(tmp_path: Path, capsys: Any) -
     assert list(validator.iter_errors(doc)) == []
     f = gates_of(doc["health"])["forget_gate"]
     assert (f["saturated_low"], f["saturated_high"]) == (0.24, 0.76)
+
+
+def test_a_hook_that_replaces_a_gate_is_what_the_segments_count() -> None:
+    """A hook's replacement is what flows on, so it is what each segment counts, at each
+    step's t, in both directions."""
+    cfg = LSTMConfig(input_size=2, hidden_size=3, seq_len=12, direction="bi")
+
+    def shut_then_open(e: HookEvent) -> np.ndarray | None:
+        if e.name != "forget_gate":
+            return None
+        return np.full_like(e.value, 0.01 if e.step < 3 else (0.5 if e.step < 9 else 0.99))
+
+    health = trace(cfg, hooks=[shut_then_open]).health
+    for direction in ("forward", "backward"):
+        f = gates_of(health, direction=direction)["forget_gate"]
+        # segments of 12 steps: 1 1 1 2 1 1 1 2 1 1 (edges 0 1 2 3 4 6 7 8 9 10 12)
+        assert [s["start"] for s in f["segments"]] == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10]
+        assert [s["saturated_low"] for s in f["segments"]] == [1.0] * 3 + [0.0] * 7
+        assert [s["saturated_high"] for s in f["segments"]] == [0.0] * 8 + [1.0] * 2  # 9..11
+        assert (f["saturated_low"], f["saturated_high"]) == (0.25, 0.25)
