@@ -18,7 +18,7 @@ from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights,
 from lstm_trace.cli import main
 from lstm_trace.health import HealthMonitor
 from lstm_trace.health_segments import SegmentCounts, segment_edges
-from lstm_trace.render.health_view import marks
+from lstm_trace.render.health_view import marks, mostly_note
 from lstm_trace.render.markdown import render_markdown
 from lstm_trace.render.table import render_table
 from lstm_trace.render.tree import render_tree
@@ -377,6 +377,10 @@ def test_the_cli_table_and_json_of_a_weights_file(tmp_path: Path, capsys: Any) -
     # segments [0,2) [2,5) [5,7) [7,10) ...: step 5 low, step 6 on high
     assert "forget 24.0% 76.0% ██▄······· ··▄███████" in out
     assert "candidate 76.0% 24.0% ··▄███████ ██▄·······" in out  # -3 x: the other way round
+    assert (
+        "Half or more on one side: forget high 76.0% (layer 0 forward); "
+        "candidate low 76.0% (layer 0 forward). "
+    ) in out
     assert main([*args, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     validator = trace_validator()
@@ -403,3 +407,17 @@ def test_a_hook_that_replaces_a_gate_is_what_the_segments_count() -> None:
         assert [s["saturated_low"] for s in f["segments"]] == [1.0] * 3 + [0.0] * 7
         assert [s["saturated_high"] for s in f["segments"]] == [0.0] * 8 + [1.0] * 2  # 9..11
         assert (f["saturated_low"], f["saturated_high"]) == (0.25, 0.25)
+
+
+def test_the_gates_mostly_on_one_side_are_named_six_at_most() -> None:
+    gates = [
+        {"layer": k, "direction": "forward", "gate": "forget_gate", "saturated_low": 0.0,
+         "saturated_high": 0.5 + k / 100}
+        for k in range(8)
+    ]  # fmt: skip
+    gates[0] |= {"saturated_high": 0.49, "saturated_low": 0.51}
+    note = mostly_note({"gates": gates}, ["forget_gate"])
+    assert note.startswith("Half or more on one side: forget low 51.0% (layer 0 forward); ")
+    assert "forget high 51.0% (layer 1 forward)" in note and "layer 6" not in note
+    assert note.endswith("forget high 55.0% (layer 5 forward); and 2 more. ")
+    assert mostly_note({"gates": gates[:0]}, ["forget_gate"]) == ""

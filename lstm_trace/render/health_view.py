@@ -123,6 +123,32 @@ def units_note(health: Mapping[str, Any], order: Sequence[str]) -> str:
     return f"Stuck or not finite: {'; '.join(parts)}. " if parts else ""
 
 
+#: a gate with at least this share of its values on one side is named in the views' note
+MOSTLY = 0.5
+#: at most this many such gates are named; the rest are counted
+MOSTLY_LISTED = 6
+
+
+def mostly_note(health: Mapping[str, Any], order: Sequence[str]) -> str:
+    """'Half or more on one side: forget high 76.0% (layer 0 forward); ... ' naming the side,
+    which is the diagnosis (a forget gate shut forgets C_(t-1), wide open keeps it); ''
+    when no gate is."""
+    found = []
+    for (layer, direction), gates in by_place(health, order).items():
+        for g in gates:
+            for side in ("low", "high"):
+                if g[f"saturated_{side}"] >= MOSTLY:
+                    found.append(
+                        f"{short(g['gate'])} {side} {percent(g[f'saturated_{side}'])} "
+                        f"(layer {layer} {direction})"
+                    )
+    if not found:
+        return ""
+    more = len(found) - MOSTLY_LISTED
+    listed = "; ".join(found[:MOSTLY_LISTED]) + (f"; and {more} more" if more > 0 else "")
+    return f"Half or more on one side: {listed}. "
+
+
 def segments_rule(health: Mapping[str, Any]) -> str:
     """'Over time: the 25 steps in 10 segments (2 or 3 steps each), t = 0 on the left (a
     backward direction's too); a mark per segment, its share in eighths: · none, then

@@ -219,7 +219,8 @@ def _health(trace: Trace) -> list[Item]:
         health_view.rows(trace.health, order),
     )
     note = (
-        health_view.units_note(trace.health, order)
+        health_view.mostly_note(trace.health, order)
+        + health_view.units_note(trace.health, order)
         + health_view.SIDES_RULE
         + health_view.segments_rule(trace.health)
         + health_view.first_nonfinite_note(trace.health)

@@ -9,7 +9,7 @@ from rich.tree import Tree
 from ..summary import describe
 from ..trace import Trace
 from .common import config_line, count_text, matrix_text, numel, sample_text, shape_text
-from .health_view import first_nonfinite_note, segments_line, tree_lines
+from .health_view import first_nonfinite_note, mostly_note, segments_line, tree_lines
 
 
 def render_tree(trace: Trace) -> RenderableType:
@@ -53,6 +53,9 @@ def render_tree(trace: Trace) -> RenderableType:
         place = health.add(f"layer {layer} {direction}")
         for line in lines:
             place.add(escape(line))
+    mostly = mostly_note(trace.health, cfg.kind.report_order)
+    if mostly:
+        health.add(escape(mostly.rstrip()))
     over = segments_line(trace.health)
     if over:
         health.add(f"[dim]over time: {escape(over[0])}, t = 0 on the left; {escape(over[1])}[/]")
