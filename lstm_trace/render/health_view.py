@@ -173,8 +173,7 @@ def segments_line(health: Mapping[str, Any]) -> tuple[str, str] | None:
     steps, count = segments[-1]["stop"], len(segments)
     each = "one step each" if sizes == [1] else " or ".join(f"{n:,}" for n in sizes) + " steps each"
     return (
-        f"the {steps:,} step{'s' if steps > 1 else ''} in {count} "
-        f"segment{'s' if count > 1 else ''} ({each})",
+        f"the {steps:,} steps in {count} segments ({each})" if count > 1 else "the 1 step",
         f"its share in eighths: {ZERO} none, then {BARS} ({BARS[0]} up to 12.5%, "
         f"{BARS[-1]} over 87.5%)",
     )
