@@ -421,3 +421,13 @@ def test_the_gates_mostly_on_one_side_are_named_six_at_most() -> None:
     assert "forget high 51.0% (layer 1 forward)" in note and "layer 6" not in note
     assert note.endswith("forget high 55.0% (layer 5 forward); and 2 more. ")
     assert mostly_note({"gates": gates[:0]}, ["forget_gate"]) == ""
+
+
+def test_a_gate_saturated_throughout_still_fits_80_columns() -> None:
+    cfg = LSTMConfig(input_size=1, hidden_size=2, seq_len=25, direction="bi")
+    # x = -10 throughout: f = sigmoid(10.2) high, the candidate tanh(-29.8) low, every step
+    text = plain(render_table(trace(cfg, driven(cfg, {"f": -1.0, "c": 3.0}), signs(25, 25))))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "layer direction gate low high low over time high over time" in lines  # one line
+    assert "0 forward forget 0.0% 100% ·········· ██████████" in lines
+    assert "candidate 100% 0.0% ██████████ ··········" in lines

@@ -31,7 +31,9 @@ def marks(shares: Sequence[float]) -> str:
 
 
 def percent(share: float) -> str:
-    return f"{100 * share:.1f}%"
+    """'9.4%'; '100%' rather than '100.0%', so that the table's columns fit 80 characters."""
+    text = f"{100 * share:.1f}"
+    return "100%" if text == "100.0" else f"{text}%"
 
 
 def short(gate: str) -> str:
