@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 
 from ..errors import FileError
 from ..frameworks import KerasLayer
-from .keras_h5 import read_keras_file, write_keras_weights
+from .keras_archive import read_keras
+from .keras_h5 import write_keras_weights
 from .modules import Contents, Named
 from .npz import read_npz, read_safetensors, write_npz, write_safetensors
 from .targets import suffix_of
@@ -32,8 +33,6 @@ from .torch_pt import read_torch, write_torch
 ReadNamed = Callable[[Path, int], Named]
 #: (path, max_memory) -> every module of the file, and what else it holds
 ReadContents = Callable[[Path, int], Contents]
-#: (path, max_memory) -> (Keras layers, facts of a .keras config.json or None, notes)
-ReadLayers = Callable[[Path, int], tuple[list[KerasLayer], dict[str, Any] | None, list[str]]]
 #: (path, {name: array}): a framework's names (a state_dict, or keras_h5.keras_names)
 WriteNamed = Callable[[Path, dict[str, NDArray[Any]]], None]
 #: (path, Keras layers)
@@ -47,7 +46,6 @@ class Kind:
     """One kind of weights file. Exactly one reader is set; a writer only if it is written."""
 
     read_named: ReadNamed | None = None
-    read_layers: ReadLayers | None = None
     read_contents: ReadContents | None = None
     write_named: WriteNamed | None = None
     write_layers: WriteLayers | None = None
@@ -61,7 +59,7 @@ class Kind:
 
 
 _PT = Kind(read_named=read_torch, write_named=write_torch, frameworks=("pytorch",), library="torch")
-_KERAS = Kind(read_layers=read_keras_file)
+_KERAS = Kind(read_contents=read_keras)
 
 #: suffix (as suffix_of gives it) -> kind; the order is the order messages list them in
 KINDS: dict[str, Kind] = {
@@ -75,7 +73,7 @@ KINDS: dict[str, Kind] = {
     ".pt": _PT,
     ".pth": _PT,
     ".weights.h5": Kind(
-        read_layers=read_keras_file,
+        read_contents=read_keras,
         write_layers=write_keras_weights,
         frameworks=("keras",),
         library="h5py",
