@@ -107,11 +107,11 @@ MERGES = {
 }
 
 
-def merge_note(mode: str | None) -> str:
+def merge_note(name: str, mode: str | None) -> str:
     """What a Bidirectional's merge_mode makes of lstm-trace's output (the halves concatenated)."""
     return (
-        f"Bidirectional merge_mode={mode!r}: lstm-trace's output is the two directions "
-        f"concatenated (forward first), and Keras's is {MERGES[mode]}"
+        f"layer {name!r} is a Bidirectional with merge_mode={mode!r}: lstm-trace's output is "
+        f"the two directions concatenated (forward first, H each), and Keras's is {MERGES[mode]}"
     )
 
 

@@ -154,12 +154,16 @@ def _sequential(
 
 
 def _triples(value: Any) -> list[str]:
-    """The layer names of input_layers / output_layers: ['a', 0, 0] or [['a', 0, 0], ...]."""
+    """The layer names of input_layers / output_layers: ['a', 0, 0], [['a', 0, 0], ...],
+    nested as the model's outputs are ([..., [['b', 0, 0], ['b', 0, 1]]])."""
     if not isinstance(value, list) or not value:
         return []
     if isinstance(value[0], str):
         return [value[0]]
-    return [str(v[0]) for v in value if isinstance(v, list) and v]
+    names: list[str] = []
+    for v in value:
+        names += [n for n in _triples(v) if n not in names]
+    return names
 
 
 def _functional(

@@ -59,7 +59,7 @@ def graph_contents(
                 path, gl.name, gl.cls, gl.config, gl.input_shape, layers[gl.name]
             )
             mode = facts[gl.name].get("merge_mode", "concat")
-            own = () if mode == "concat" else (f"{path}: layer {gl.name!r}: {merge_note(mode)}",)
+            own = () if mode == "concat" else (f"{path}: {merge_note(gl.name, mode)}",)
             modules.append(keras_module(path, gl.name, [layers[gl.name]], facts[gl.name], own))
         elif kind == "other":
             n = params.get(gl.name, 0)
@@ -151,17 +151,45 @@ def _stacks(
     stacks: list[Module] = []
     why: list[str] = []
     for start in starts:
-        names = [start]
-        while names[-1] in links:
-            names.append(links[names[-1]])
-        module, reason = stack_module(
-            path, names, [layers[n] for n in names], [facts[n] for n in names]
-        )
-        if module is not None:
-            stacks.append(module)
-        elif reason:
-            why.append(f"{path}: {stack_name(names)} is not traced as one stack: {reason}")
+        chain = [start]
+        while chain[-1] in links:
+            chain.append(links[chain[-1]])
+        for names, reason in _runs(path, chain, layers, facts):
+            if isinstance(reason, Module):
+                stacks.append(reason)
+            elif reason:
+                why.append(f"{path}: {stack_name(names)} is not traced as one stack: {reason}")
     return stacks, tuple(why)
+
+
+def _runs(
+    path: Path,
+    chain: list[str],
+    layers: Mapping[str, KerasLayer],
+    facts: Mapping[str, dict[str, Any]],
+) -> list[tuple[list[str], Module | str]]:
+    """A chain cut where its layers stop stacking (another cell or size, a go_backwards
+    above the first): each run of two or more layers with its stacked module, and each cut
+    with why ('' when the layers plainly differ)."""
+
+    def attempt(names: list[str]) -> tuple[Module | None, str]:
+        return stack_module(path, names, [layers[n] for n in names], [facts[n] for n in names])
+
+    out: list[tuple[list[str], Module | str]] = []
+    run = chain[:1]
+    for name in chain[1:]:
+        module, reason = attempt([*run, name])
+        if module is not None:
+            run.append(name)
+            continue
+        if len(run) > 1:
+            out.append((run, attempt(run)[0] or ""))
+        if reason:
+            out.append(([*run, name], reason))
+        run = [name]
+    if len(run) > 1:
+        out.append((run, attempt(run)[0] or ""))
+    return out
 
 
 def stack_module(

@@ -1,0 +1,329 @@
+"""Keras models as shipped: Functional and nested models, every Bidirectional merge_mode,
+RNN(LSTMCell)/RNN(GRUCell), legacy .h5 model files (Keras 3's and tf.keras 2's layout).
+
+Each recurrent layer is a module named as the model config names it; lstm-trace's trace of
+it on its real input (committed by tests/fixtures/make_keras_model_fixtures.py) must match
+Keras's own output of the layer within 1e-5. Live tests (Keras installed) build, save and
+compare models here.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lstm_trace import trace
+from lstm_trace.formats.reading import WeightsFile, read_contents, read_weights
+
+from .conftest import FIXTURES, run_cli
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+#: fixture -> its expected .npz and its recurrent modules (each layer's own, in file order)
+MODELS = {
+    "kmodel_functional.keras": ("functional", ["encoder", "lstm"]),
+    "kmodel_functional.h5": ("functional", ["encoder", "lstm"]),
+    "kmodel_functional_tf2.h5": ("functional", ["encoder", "lstm"]),
+    "kmodel_sequential_gru.keras": ("sequential_gru", ["gru", "gru_1"]),
+    "kmodel_nested.keras": ("nested", ["inner/lstm", "inner/lstm_1", "gru"]),
+    "kmodel_bi_lstm.keras": ("bi_lstm", ["concat", "sum", "ave", "mul", "none"]),
+    "kmodel_bi_gru.keras": ("bi_gru", ["concat", "sum", "ave", "mul", "none"]),
+    "kmodel_rnn_cells.keras": ("rnn_cells", ["rnn", "rnn_1"]),
+}
+CASES = [(f, m) for f, (_, modules) in MODELS.items() for m in modules]
+
+
+def expected(case: str) -> dict[str, np.ndarray]:
+    with np.load(FIXTURES / f"kmodel_{case}_expected.npz", allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def as_keras(output: np.ndarray, wf: WeightsFile) -> np.ndarray:
+    """lstm-trace's output (B, T, D*H) as the Keras layer returns it: the halves merged as
+    its merge_mode says, the last step only without return_sequences."""
+    cfg = wf.keras_config or {}
+    h = wf.architecture.hidden_size
+    fw, bw = output[..., :h], output[..., h:]
+    mode = cfg.get("merge_mode", "concat")
+    merged = {
+        "concat": lambda: output,
+        "sum": lambda: fw + bw,
+        "ave": lambda: (fw + bw) / 2,
+        "mul": lambda: fw * bw,
+        None: lambda: np.stack([fw, bw]),
+    }[mode]()
+    if not cfg.get("return_sequences", True):
+        return merged[..., -1, :]
+    return merged
+
+
+def traced(wf: WeightsFile, x: np.ndarray) -> np.ndarray:
+    result = trace(weights=wf.build(wf.architecture.config()), x=x)
+    return np.asarray(result.output)
+
+
+@pytest.mark.parametrize(("fixture", "module"), CASES, ids=[f"{f}:{m}" for f, m in CASES])
+def test_each_recurrent_layer_matches_keras(fixture: str, module: str) -> None:
+    pytest.importorskip("h5py")
+    ref = expected(MODELS[fixture][0])
+    wf = read_weights(FIXTURES / fixture, module=module)
+    assert (wf.module, wf.framework) == (module, "keras")
+    got = as_keras(traced(wf, ref[f"{module}:input"]), wf)
+    np.testing.assert_allclose(got, ref[f"{module}:output"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("fixture", list(MODELS))
+def test_modules_are_named_as_the_config_names_them(fixture: str) -> None:
+    pytest.importorskip("h5py")
+    contents = read_contents(FIXTURES / fixture)
+    own = [m.name for m in contents.modules if not m.parts]
+    assert own == MODELS[fixture][1]
+
+
+def test_a_functional_model_lists_its_other_layers_and_asks_which(capsys: Any) -> None:
+    pytest.importorskip("h5py")
+    path = FIXTURES / "kmodel_functional.keras"
+    contents = read_contents(path)
+    assert [(u.name, u.what) for u in contents.untraced] == [
+        ("embedding", "Embedding (80 parameters)"),
+        ("dense", "Dense (8 parameters)"),
+    ]
+    assert [m.parts for m in contents.modules] == [(), ()]  # LSTM(6) and LSTM(3): no stack
+    code, out, err = run_cli(capsys, "--weights", path)
+    assert (code, out) == (2, "")
+    assert "holds 2 recurrent modules: encoder (lstm), lstm (lstm); say which with --module" in err
+    code, _, err = run_cli(capsys, "--weights", path, "--module", "decoder")
+    assert code == 2 and "no module 'decoder'; its modules are encoder (lstm), lstm (lstm)" in err
+    wf = read_weights(path, module="lstm")
+    assert wf.keras_config == {
+        "return_sequences": False,
+        "return_state": False,
+        "units": 3,
+        "seq_len": 5,
+    }
+    assert wf.notes == (f"{path}: traced lstm; not traced: encoder, embedding, dense",)
+
+
+def test_a_nested_chain_stacks_and_a_gru_above_it_does_not_join() -> None:
+    pytest.importorskip("h5py")
+    path = FIXTURES / "kmodel_nested.keras"
+    stack = "inner/lstm+inner/lstm_1"
+    assert [m.name for m in read_contents(path).modules][-1] == stack
+    wf = read_weights(path, module=stack)
+    assert (wf.architecture.num_layers, wf.architecture.hidden_size) == (2, 5)
+    ref = expected("nested")
+    got = traced(wf, ref["inner/lstm:input"])
+    np.testing.assert_allclose(got, ref["inner/lstm_1:output"], rtol=0, atol=1e-5)
+
+
+def test_grus_that_differ_in_reset_after_do_not_stack_and_say_so() -> None:
+    pytest.importorskip("h5py")
+    path = FIXTURES / "kmodel_sequential_gru.keras"
+    contents = read_contents(path)
+    assert [(m.name, m.architecture.reset_after) for m in contents.modules] == [
+        ("gru", True),
+        ("gru_1", False),
+    ]
+    assert contents.notes == (
+        f"{path}: gru+gru_1 is not traced as one stack: some of the layers have "
+        "reset_after=True and others False",
+    )
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_merge_modes_are_said_in_the_config_and_a_note(cell: str) -> None:
+    pytest.importorskip("h5py")
+    path = FIXTURES / f"kmodel_bi_{cell}.keras"
+    modes = {"concat": "concat", "sum": "sum", "ave": "ave", "mul": "mul", "none": None}
+    for name, mode in modes.items():
+        wf = read_weights(path, module=name)
+        cfg = wf.keras_config or {}
+        assert cfg.get("merge_mode", "concat") == mode
+        notes = [n for n in wf.notes if "merge_mode" in n]
+        if mode == "concat":
+            assert notes == []
+        else:
+            assert notes[0].startswith(
+                f"{path}: layer {name!r} is a Bidirectional with merge_mode={mode!r}: "
+                "lstm-trace's output is the two directions concatenated (forward first, H "
+                "each), and Keras's is "
+            )
+    assert "the forward half plus the backward one" in read_weights(path, module="sum").notes[0]
+
+
+def edited(tmp_path: Path, source: str, edit: Callable[[dict[str, Any]], Any]) -> Path:
+    """A copy of a committed .keras archive with its config.json edited."""
+    target = tmp_path / f"edited_{source}"
+    with zipfile.ZipFile(FIXTURES / source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                edit(config)
+                data = json.dumps(config).encode()
+            zout.writestr(item, data)
+    return target
+
+
+def refused(capsys: Any, path: Path, *args: str) -> str:
+    """The one error line, without 'lstm-trace: error: <path>: ', of a file refused."""
+    code, out, err = run_cli(capsys, "--weights", path, *args)
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    return err.removeprefix(f"lstm-trace: error: {path}: ").rstrip("\n")
+
+
+def test_only_concat_bidirectionals_stack(tmp_path: Path) -> None:
+    pytest.importorskip("h5py")
+
+    def summed(config: dict[str, Any]) -> None:
+        config["config"]["layers"][1]["config"]["merge_mode"] = "sum"
+
+    assert [m.name for m in read_contents(FIXTURES / "keras_bi_stack2.keras").modules] == [
+        "bidirectional",
+        "bidirectional_1",
+        "bidirectional+bidirectional_1",
+    ]
+    path = edited(tmp_path, "keras_bi_stack2.keras", summed)
+    assert [m.name for m in read_contents(path).modules] == ["bidirectional", "bidirectional_1"]
+
+
+def test_a_mask_that_reaches_a_recurrent_layer_is_refused(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("h5py")
+
+    def mask_zero(config: dict[str, Any]) -> None:
+        config["config"]["layers"][1]["config"]["mask_zero"] = True
+
+    path = edited(tmp_path, "kmodel_functional.keras", mask_zero)
+    assert refused(capsys, path) == (
+        "layer 'embedding' masks the steps that layer 'encoder' reads (Masking, or Embedding "
+        "with mask_zero=True): Keras skips masked steps and carries the state over them, which "
+        "lstm-trace does not trace"
+    )
+
+    def masking(config: dict[str, Any]) -> None:
+        layer = {"class_name": "Masking", "config": {"name": "masking", "mask_value": 0.0}}
+        config["config"]["layers"].insert(1, layer)
+
+    path = edited(tmp_path, "keras_uni.keras", masking)
+    assert refused(capsys, path).startswith("layer 'masking' masks the steps that layer 'lstm'")
+
+
+def test_legacy_h5_files_hold_the_weights_the_archive_does() -> None:
+    pytest.importorskip("h5py")
+    archive = read_weights(FIXTURES / "kmodel_functional.keras", module="encoder")
+    for name in ("kmodel_functional.h5", "kmodel_functional_tf2.h5"):
+        legacy = read_weights(FIXTURES / name, module="encoder")
+        assert legacy.architecture == archive.architecture
+        assert legacy.keras is not None and archive.keras is not None
+        for a, b in zip(legacy.keras[0], archive.keras[0], strict=True):
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_a_weights_h5_of_a_nested_model_names_modules_by_their_groups(tmp_path: Path) -> None:
+    pytest.importorskip("h5py")
+    path = tmp_path / "nested.weights.h5"
+    with zipfile.ZipFile(FIXTURES / "kmodel_nested.keras") as archive:
+        path.write_bytes(archive.read("model.weights.h5"))
+    contents = read_contents(path)
+    assert [m.name for m in contents.modules] == [
+        "gru",
+        "sequential/lstm",
+        "sequential/lstm_1",
+        "sequential/lstm+sequential/lstm_1",
+    ]
+    assert [u.name for u in contents.untraced] == ["dense"]
+    ref = expected("nested")
+    wf = read_weights(path, module="sequential/lstm_1")
+    got = traced(wf, ref["inner/lstm_1:input"])
+    np.testing.assert_allclose(got, ref["inner/lstm_1:output"], rtol=0, atol=1e-5)
+
+
+# --- Malformed files: one line each ---------------------------------------------------------
+
+
+def _rename_encoder(config: dict[str, Any]) -> None:
+    text = json.dumps(config).replace('"encoder"', '"renamed"')
+    config.update(json.loads(text))
+
+
+def _read_before_made(config: dict[str, Any]) -> None:
+    layers = config["config"]["layers"]
+    layers[2], layers[3] = layers[3], layers[2]  # the Dropout now before the LSTM it reads
+
+
+def _initial_state(config: dict[str, Any]) -> None:
+    node = config["config"]["layers"][4]["inbound_nodes"][0]
+    node["kwargs"]["initial_state"] = node["args"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (
+            _rename_encoder,
+            "config.json's layer 'renamed' is stored at layers/lstm, which holds layer "
+            "'encoder': not laid out as Keras 3 writes a model",
+        ),
+        (
+            _read_before_made,
+            "not laid out as a Keras file (ValueError: layer 'dropout' reads 'encoder', which "
+            "comes after it)",
+        ),
+        (
+            _initial_state,
+            "layer 'lstm' reads 2 tensors (initial_state); lstm-trace traces a recurrent layer "
+            "given its input sequence only (zero initial states, or --h0/--c0)",
+        ),
+    ],
+    ids=["renamed", "order", "initial_state"],
+)
+def test_a_config_that_does_not_fit_its_weights_is_refused(
+    tmp_path: Path, capsys: Any, edit: Callable[[dict[str, Any]], None], words: str
+) -> None:
+    pytest.importorskip("h5py")
+    assert refused(capsys, edited(tmp_path, "kmodel_functional.keras", edit), "-m", "lstm") == (
+        words
+    )
+
+
+def test_malformed_legacy_files_are_refused_in_one_line(tmp_path: Path, capsys: Any) -> None:
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "legacy.h5"
+    path.write_bytes((FIXTURES / "kmodel_functional.h5").read_bytes())
+    with h5py.File(path, "a") as f:
+        del f["model_weights/encoder/encoder/lstm_cell/recurrent_kernel"]
+    assert refused(capsys, path) == (
+        "model_weights/encoder/encoder/lstm_cell/recurrent_kernel is listed in weight_names "
+        "but is not a dataset"
+    )
+    with h5py.File(path, "a") as f:
+        f.attrs["model_config"] = "{not json"
+    assert refused(capsys, path).startswith("model_config is not JSON (")
+    with h5py.File(path, "a") as f:
+        del f["model_weights"]
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {}})
+    assert refused(capsys, path) == "a model_config but no model_weights group"
+
+
+def test_a_layer_missing_from_the_weights_is_refused(tmp_path: Path, capsys: Any) -> None:
+    h5py = pytest.importorskip("h5py")
+    with zipfile.ZipFile(FIXTURES / "kmodel_functional.keras") as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    blob = tmp_path / "w.h5"
+    blob.write_bytes(members["model.weights.h5"])
+    with h5py.File(blob, "a") as f:
+        del f["layers/lstm_1"]
+    members["model.weights.h5"] = blob.read_bytes()
+    path = tmp_path / "missing.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    assert refused(capsys, path) == "config.json's layer 'lstm' has no layers/lstm_1 weights"
