@@ -10,6 +10,7 @@ compare models here.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -327,3 +328,85 @@ def test_a_layer_missing_from_the_weights_is_refused(tmp_path: Path, capsys: Any
         for name, data in members.items():
             archive.writestr(name, data)
     assert refused(capsys, path) == "config.json's layer 'lstm' has no layers/lstm_1 weights"
+
+
+# --- Live: models built, saved and compared here (Keras installed) ----------------------------
+
+
+def keras_live() -> Any:
+    pytest.importorskip("h5py")
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return pytest.importorskip("keras")
+
+
+def nonzero_biases(model: Any, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if w.path.endswith("/bias"):
+            w.assign((rng.uniform(-0.5, 0.5, size=w.shape) + 0.1).astype("float32"))
+
+
+def live_model(keras: Any) -> tuple[Any, dict[str, Any]]:
+    """A Functional model around a nested Functional one: Bidirectional(GRU, sum) and
+    Bidirectional(LSTM, concat) inside, RNN(GRUCell) and a shared LSTM outside."""
+    keras.backend.clear_session()
+    layers = keras.layers
+    inner_in = keras.Input((5, 3))
+    summed = layers.Bidirectional(
+        layers.GRU(3, return_sequences=True, reset_after=False), merge_mode="sum", name="summed"
+    )
+    concat = layers.Bidirectional(layers.LSTM(2, return_sequences=True), name="concat")
+    inner = keras.Model(inner_in, concat(summed(inner_in)), name="encoder")
+    x_in = keras.Input((5, 3))
+    cell = layers.RNN(layers.GRUCell(4), return_sequences=True, name="cells")
+    shared = layers.LSTM(2, return_sequences=True, name="shared")
+    hidden = cell(layers.Dropout(0.1)(inner(x_in)))
+    out = layers.Concatenate()([shared(hidden), shared(hidden)])
+    model = keras.Model(x_in, layers.Dense(1)(out))
+    nonzero_biases(model, 7)
+    owners = {"encoder/summed": (summed, inner), "encoder/concat": (concat, inner),
+              "cells": (cell, model), "shared": (shared, model)}  # fmt: skip
+    return model, owners
+
+
+def test_live_functional_nested_model_matches_keras(tmp_path: Path) -> None:
+    keras = keras_live()
+    model, owners = live_model(keras)
+    x = np.random.default_rng(8).standard_normal((2, 5, 3)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.h5")
+    for path in (tmp_path / "m.keras", tmp_path / "m.h5"):
+        contents = read_contents(path)
+        # the concat Bidirectional does not stack on the summed one, nor a shared layer
+        assert contents.names() == ["encoder/summed", "encoder/concat", "cells", "shared"]
+        assert [u.name for u in contents.untraced] == ["concatenate", "dense"]
+        for name, (layer, owner) in owners.items():
+            # the nested model reads the model's input itself: x is its input too
+            given = np.asarray(
+                keras.ops.convert_to_numpy(keras.Model(owner.inputs, layer.input)(x))
+            )
+            want = np.asarray(keras.ops.convert_to_numpy(layer(given)))
+            wf = read_weights(path, module=name)
+            got = as_keras(traced(wf, given), wf)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, err_msg=f"{path}:{name}")
+
+
+def test_live_sequential_legacy_h5_and_mask(tmp_path: Path, capsys: Any) -> None:
+    keras = keras_live()
+    keras.backend.clear_session()
+    layers = keras.layers
+    a, b = layers.LSTM(4, return_sequences=True), layers.LSTM(4, return_sequences=True)
+    model = keras.Sequential([keras.Input((6, 2)), a, layers.Dropout(0.3), b, layers.Dense(2)])
+    nonzero_biases(model, 9)
+    model.save(tmp_path / "s.h5")
+    x = np.random.default_rng(10).standard_normal((3, 6, 2)).astype(np.float32)
+    want = np.asarray(keras.ops.convert_to_numpy(b(a(x))))
+    wf = read_weights(tmp_path / "s.h5")  # the stack of both: the default
+    assert (wf.module, wf.architecture.num_layers) == ("lstm+lstm_1", 2)
+    np.testing.assert_allclose(traced(wf, x), want, rtol=0, atol=1e-5)
+    keras.backend.clear_session()
+    masked = keras.Sequential([keras.Input((6, 2)), layers.Masking(), layers.LSTM(3)])
+    masked.save(tmp_path / "masked.keras")
+    assert refused(capsys, tmp_path / "masked.keras").startswith(
+        "layer 'masking' masks the steps that layer 'lstm' reads"
+    )
