@@ -410,3 +410,38 @@ def test_live_sequential_legacy_h5_and_mask(tmp_path: Path, capsys: Any) -> None
     assert refused(capsys, tmp_path / "masked.keras").startswith(
         "layer 'masking' masks the steps that layer 'lstm' reads"
     )
+
+
+def test_a_keras_2_sequential_config_as_a_bare_list_is_read(tmp_path: Path) -> None:
+    """Keras 2.2 wrote a Sequential's config as the list of its layers, each naming its own
+    batch_input_shape on the first: the same groups and weights read the same."""
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "old.h5"
+    path.write_bytes((FIXTURES / "kmodel_functional_tf2.h5").read_bytes())
+    with h5py.File(path, "a") as f:
+        layers = json.loads(f.attrs["model_config"])["config"]["layers"]
+        body = [{"class_name": x["class_name"], "config": x["config"]} for x in layers[1:]]
+        body[0]["config"]["batch_input_shape"] = [None, 5]
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": body})
+    ref = expected("functional")
+    for name in ("encoder", "lstm"):
+        wf = read_weights(path, module=name)
+        got = as_keras(traced(wf, ref[f"{name}:input"]), wf)
+        np.testing.assert_allclose(got, ref[f"{name}:output"], rtol=0, atol=1e-5)
+
+
+def test_a_model_that_is_not_sequential_or_functional_is_refused(
+    tmp_path: Path, capsys: Any
+) -> None:
+    pytest.importorskip("h5py")
+
+    def subclassed(config: dict[str, Any]) -> None:
+        config["class_name"] = "MyModel"
+        del config["config"]["layers"]
+
+    path = edited(tmp_path, "kmodel_functional.keras", subclassed)
+    assert refused(capsys, path) == (
+        "only Sequential and Functional models are read from Keras model files (this is a "
+        "'MyModel' without a list of layers); save its weights with save_weights as "
+        ".weights.h5 instead"
+    )

@@ -29,7 +29,7 @@ from ..frameworks import KerasLayer
 from .dtype_policy import half_note
 from .file_limits import check_h5_datasets
 from .keras_config import recurrent
-from .keras_graph import GraphLayer, model_layers
+from .keras_graph import GraphLayer, is_model, model_layers
 from .keras_h5 import H5_ASSUMPTIONS, group_params, h5py_module, layer_vars, read_archive
 from .keras_layers import graph_contents, stack_module
 from .keras_legacy import legacy_config, legacy_params, legacy_vars
@@ -127,6 +127,12 @@ def _half(path: Path, layers: dict[str, KerasLayer]) -> tuple[str, ...]:
 
 def _from_graph(path: Path, config: dict[str, Any], limit: int, store: Store) -> Contents:
     variables, params = store
+    if not is_model(config):
+        raise FileError(
+            f"{path}: only Sequential and Functional models are read from Keras model files "
+            f"(this is a {config.get('class_name')!r} without a list of layers); save its "
+            "weights with save_weights as .weights.h5 instead"
+        )
     graph = model_layers(config)
     located: dict[str, Datasets] = {}
     counts: dict[str, int] = {}

@@ -81,8 +81,20 @@ def model_layers(config: dict[str, Any]) -> list[GraphLayer]:
     return out
 
 
+def is_model(config: Any) -> bool:
+    """Whether a config is a Sequential or Functional model's (with its list of layers; a
+    Keras 2.2 Sequential's config is the list itself)."""
+    if not isinstance(config, dict) or config.get("class_name") not in MODELS:
+        return False
+    body = config.get("config")
+    return isinstance(body, list) or (
+        isinstance(body, dict) and isinstance(body.get("layers"), list)
+    )
+
+
 def _layers_of(model: dict[str, Any]) -> list[dict[str, Any]]:
-    layers = model["config"]["layers"]
+    body = model["config"]
+    layers = body if isinstance(body, list) else body["layers"]
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise TypeError(f"{model.get('class_name')}'s layers is not a list of layers")
     return layers
@@ -102,7 +114,7 @@ def _walk(
 
 
 def _name(layer: dict[str, Any]) -> str:
-    name = layer.get("name", layer["config"]["name"])
+    name = layer["name"] if "name" in layer else layer["config"]["name"]
     if not isinstance(name, str) or not name:
         raise ValueError(f"a layer's name is {name!r}")
     return name
@@ -175,7 +187,7 @@ def _functional(
 ) -> tuple[str, ...]:
     used: dict[str, int] = {}
     produced: dict[str, tuple[str, ...]] = {}  # a layer's own name -> its outputs' full names
-    cfg_model = model["config"]
+    cfg_model = model["config"] if isinstance(model["config"], dict) else {}
     entry = _triples(cfg_model.get("input_layers"))
     for layer in _layers_of(model):
         cls, cfg, name = str(layer["class_name"]), layer["config"], _name(layer)

@@ -12,9 +12,12 @@ The layout Keras 3 writes (checked against Keras 3.15 files in tests/fixtures/):
     layers/simple_rnn/...                 SimpleRNN: named, not traced
 
 Group names are the class name plus a per-class counter in model order ('lstm', 'lstm_1', ...),
-not the user's layer names; with use_bias=False there is no '2'. A .keras file is a zip of
-config.json (the architecture, read as JSON data), metadata.json and model.weights.h5 in the
-layout above. h5py is optional and imported only here.
+not the user's layer names (keras_graph.py says which group each config layer has, nested
+models' under layers/<model>/layers/...); with use_bias=False there is no '2'. A .keras file
+is a zip of config.json (the architecture, read as JSON data), metadata.json and
+model.weights.h5 in the layout above; read_archive opens one, cell_vars and layer_vars find a
+layer's variables, and keras_archive.py reads a file's modules from them. h5py is optional and
+imported only through h5py_module.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """The kinds of weights file, by suffix: the one table of who reads and writes each.
 
 A kind's file holds either named tensors (.npz, .safetensors, .pt/.pth: PyTorch's state_dict
-names or Keras' variable paths, told apart by reading.py from the names) or Keras layers
-(.weights.h5, .h5, .keras). Its row names the reader, the writer (None: lstm-trace reads the
-kind but does not write it), the frameworks whose names it is written in, and the optional
-library the writer needs (refused before any work when it is missing). suffix_of tells a
-path's kind; --to's names for the kinds are in weight_kinds.py.
+names or Keras' variable paths, told apart by reading.py from the names) or a Keras model's
+layers (.weights.h5, .h5, .keras: read straight into Contents by keras_archive.py). Its row
+names the reader, the writer (None: lstm-trace reads the kind but does not write it), the
+frameworks whose names it is written in, and the optional library the writer needs (refused
+before any work when it is missing). suffix_of tells a path's kind; --to's names for the kinds
+are in weight_kinds.py.
 
-This module loads the readers and writers of every family; reading.py and writing.py, which
-use it, are loaded only when a file is read or written.
+This module loads the readers and writers of every family; reading.py and writing.py, which use
+it, are loaded only when a file is read or written.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ KINDS: dict[str, Kind] = {
     ".keras": _KERAS,
 }
 
-#: the kinds a message offers for reading (.h5 is read too, but Keras 3 names it .weights.h5)
+#: the kinds a message offers for reading (.h5 is read too: a legacy Keras model file, or
+#: Keras 3 weights, which Keras 3 names .weights.h5)
 READABLE = ".npz, .safetensors, .pt/.pth, .weights.h5 or .keras"
 
 #: the kinds each framework's weights can be written as
