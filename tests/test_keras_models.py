@@ -260,9 +260,9 @@ def _read_before_made(config: dict[str, Any]) -> None:
     layers[2], layers[3] = layers[3], layers[2]  # the Dropout now before the LSTM it reads
 
 
-def _initial_state(config: dict[str, Any]) -> None:
+def _constants(config: dict[str, Any]) -> None:
     node = config["config"]["layers"][4]["inbound_nodes"][0]
-    node["kwargs"]["initial_state"] = node["args"]
+    node["kwargs"]["constants"] = node["args"]
 
 
 @pytest.mark.parametrize(
@@ -279,12 +279,12 @@ def _initial_state(config: dict[str, Any]) -> None:
             "comes after it)",
         ),
         (
-            _initial_state,
-            "layer 'lstm' reads 2 tensors (initial_state); lstm-trace traces a recurrent layer "
-            "given its input sequence only (zero initial states, or --h0/--c0)",
+            _constants,
+            "layer 'lstm' is given constants by the model; lstm-trace traces a recurrent layer "
+            "given its input sequence and initial states only",
         ),
     ],
-    ids=["renamed", "order", "initial_state"],
+    ids=["renamed", "order", "constants"],
 )
 def test_a_config_that_does_not_fit_its_weights_is_refused(
     tmp_path: Path, capsys: Any, edit: Callable[[dict[str, Any]], None], words: str
@@ -444,4 +444,42 @@ def test_a_model_that_is_not_sequential_or_functional_is_refused(
         "only Sequential and Functional models are read from Keras model files (this is a "
         "'MyModel' without a list of layers); save its weights with save_weights as "
         ".weights.h5 instead"
+    )
+
+
+def test_a_layer_given_its_initial_state_by_the_model_says_so(tmp_path: Path) -> None:
+    """An encoder-decoder: the decoder's initial state is the encoder's final one. It is
+    traced from zeros (or --h0/--c0), and said on stderr."""
+    pytest.importorskip("h5py")
+
+    def given_state(config: dict[str, Any]) -> None:
+        node = config["config"]["layers"][4]["inbound_nodes"][0]
+        state = json.loads(json.dumps(node["args"][0]))
+        state["config"]["keras_history"] = ["encoder", 0, 1]
+        node["kwargs"]["initial_state"] = [state, state]
+
+    path = edited(tmp_path, "kmodel_functional.keras", given_state)
+    contents = read_contents(path)
+    assert contents.names() == ["encoder", "lstm"]
+    assert read_weights(path, module="lstm").notes[0] == (
+        f"{path}: layer 'lstm' is given its initial state by the model (from encoder); "
+        "lstm-trace starts it from zeros unless --h0/--c0 give that state"
+    )
+
+
+def test_live_encoder_decoder_layers_do_not_stack(tmp_path: Path) -> None:
+    """The decoder reads the encoder's sequences and starts from its final states: two
+    modules, no stack (a stack would start the decoder from zeros)."""
+    keras = keras_live()
+    keras.backend.clear_session()
+    layers = keras.layers
+    x_in = keras.Input((4, 3))
+    seq, h, c = layers.LSTM(5, return_sequences=True, return_state=True, name="enc")(x_in)
+    out = layers.LSTM(5, return_sequences=True, name="dec")(seq, initial_state=[h, c])
+    keras.Model(x_in, out).save(tmp_path / "s2s.keras")
+    contents = read_contents(tmp_path / "s2s.keras")
+    assert contents.names() == ["enc", "dec"]
+    assert (
+        "given its initial state by the model (from enc)"
+        in read_weights(tmp_path / "s2s.keras", module="dec").notes[0]
     )

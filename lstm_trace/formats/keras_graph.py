@@ -42,7 +42,8 @@ class GraphLayer:
     names from there down (('inner', 'lstm_1')); inputs: the full names of the layers whose
     outputs its first call reads; calls: how many times the model calls it; input_shape: its
     input's shape when the config says ([None, T, I]); tensor_kwargs: keyword arguments given
-    a tensor (mask, initial_state)."""
+    a tensor (mask, initial_state), and kwargs_from: the full names of the layers those
+    tensors come from."""
 
     name: str
     cls: str
@@ -54,6 +55,7 @@ class GraphLayer:
     calls: int = 1
     input_shape: list[Any] | None = None
     tensor_kwargs: tuple[str, ...] = field(default=())
+    kwargs_from: tuple[str, ...] = field(default=())
 
 
 def snake_case(name: str) -> str:
@@ -196,12 +198,8 @@ def _functional(
         nodes = layer.get("inbound_nodes") or []
         if not isinstance(nodes, list):
             raise TypeError(f"layer {name!r}'s inbound_nodes is not a list")
-        sources, shape, kwargs = _inbound(nodes[0]) if nodes else ([], None, [])
-        reads: tuple[str, ...] = ()
-        for source in sources:
-            if source not in produced:
-                raise ValueError(f"layer {name!r} reads {source!r}, which comes after it")
-            reads += produced[source]
+        sources, shape, kwargs = _inbound(nodes[0]) if nodes else ([], None, {})
+        reads, given = _made(name, sources, produced), _made(name, _flat(kwargs), produced)
         if cls == "InputLayer" and not nodes and name in entry:
             k = entry.index(name)  # a nested model's input: what the outer model hands it
             reads = inputs[k : k + 1]
@@ -212,11 +210,25 @@ def _functional(
             name="/".join(path), cls=cls, config=cfg, group=where, top=path[0], local=path,
             inputs=reads, calls=max(len(nodes), 1),
             input_shape=shape or _built_shape(layer) or _own_shape(cfg),
-            tensor_kwargs=tuple(kwargs),
+            tensor_kwargs=tuple(kwargs), kwargs_from=given,
         )  # fmt: skip
         out.append(node)
         produced[name] = (node.name,)
     return tuple(n for name in _triples(cfg_model.get("output_layers")) for n in produced[name])
+
+
+def _flat(kwargs: dict[str, list[str]]) -> list[str]:
+    return [n for names in kwargs.values() for n in names]
+
+
+def _made(name: str, sources: list[str], produced: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The full names of the layers whose outputs these are (each made before the layer)."""
+    reads: tuple[str, ...] = ()
+    for source in sources:
+        if source not in produced:
+            raise ValueError(f"layer {name!r} reads {source!r}, which comes after it")
+        reads += produced[source]
+    return reads
 
 
 def _tensors(value: Any) -> list[dict[str, Any]]:
@@ -230,18 +242,20 @@ def _tensors(value: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _inbound(node: Any) -> tuple[list[str], list[Any] | None, list[str]]:
-    """(the layers a call reads, the first input's shape, the kwargs given a tensor) of one
-    inbound node, in either format."""
+def _inbound(node: Any) -> tuple[list[str], list[Any] | None, dict[str, list[str]]]:
+    """(the layers a call reads, the first input's shape, {kwarg given tensors: the layers
+    they come from}) of one inbound node, in either format."""
     if isinstance(node, dict):  # Keras 3
         args = _tensors(node.get("args", []))
         kwargs = node.get("kwargs") or {}
-        given = [k for k, v in kwargs.items() if _tensors(v)]
+        given = {
+            k: [str(t["keras_history"][0]) for t in _tensors(v)]
+            for k, v in kwargs.items()
+            if _tensors(v)
+        }
         shape = args[0].get("shape") if args else None
         return [str(t["keras_history"][0]) for t in args], shape, given
     if isinstance(node, list):  # tf.keras 2: [[name, node_index, tensor_index, kwargs], ...]
         names = [str(entry[0]) for entry in node]
-        given = [k for entry in node if len(entry) > 3 and isinstance(entry[3], dict)
-                 for k, v in entry[3].items() if v is not None and k != "training"]  # fmt: skip
-        return names, None, given
+        return names, None, {}  # its initial states are further entries
     raise TypeError(f"an inbound node is {type(node).__name__}, not a list or an object")

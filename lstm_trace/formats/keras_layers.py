@@ -54,12 +54,14 @@ def graph_contents(
     for gl in graph:
         kind = recurrent(gl.cls, gl.config)
         if kind == "traced":
-            _single_input(path, gl)
             facts[gl.name] = layer_facts(
                 path, gl.name, gl.cls, gl.config, gl.input_shape, layers[gl.name]
             )
             mode = facts[gl.name].get("merge_mode", "concat")
-            own = () if mode == "concat" else (f"{path}: {merge_note(gl.name, mode)}",)
+            own: tuple[str, ...] = ()
+            if mode != "concat":
+                own = (f"{path}: {merge_note(gl.name, mode)}",)
+            own += _states(path, gl)
             modules.append(keras_module(path, gl.name, [layers[gl.name]], facts[gl.name], own))
         elif kind == "other":
             n = params.get(gl.name, 0)
@@ -73,16 +75,23 @@ def graph_contents(
     return Contents(path, (*modules, *stacks), tuple(untraced), notes + why)
 
 
-def _single_input(path: Path, gl: GraphLayer) -> None:
-    """A recurrent layer given more than its input (initial states, a mask) is refused."""
-    given = [k for k in gl.tensor_kwargs if k not in ("mask",)]
-    if len(gl.inputs) > 1 or given:
-        extra = f" ({', '.join(given)})" if given else ""
+def _states(path: Path, gl: GraphLayer) -> tuple[str, ...]:
+    """The note for a recurrent layer given its initial state by the model (Keras 3:
+    initial_state=; tf.keras 2: further inputs); any other tensor it is given is refused."""
+    other = [k for k in gl.tensor_kwargs if k not in ("mask", "initial_state")]
+    if other:
         raise FileError(
-            f"{path}: layer {gl.name!r} reads {len(gl.inputs) + len(given)} tensors{extra}; "
-            "lstm-trace traces a recurrent layer given its input sequence only (zero initial "
-            "states, or --h0/--c0)"
+            f"{path}: layer {gl.name!r} is given {', '.join(other)} by the model; lstm-trace "
+            "traces a recurrent layer given its input sequence and initial states only"
         )
+    given = gl.kwargs_from if "initial_state" in gl.tensor_kwargs else gl.inputs[1:]
+    if not given:
+        return ()
+    return (
+        f"{path}: layer {gl.name!r} is given its initial state by the model (from "
+        f"{', '.join(dict.fromkeys(given))}); lstm-trace starts it from zeros unless "
+        "--h0/--c0 give that state",
+    )
 
 
 def check_masks(path: Path, graph: list[GraphLayer]) -> None:
@@ -132,6 +141,8 @@ def _links(graph: list[GraphLayer], facts: Mapping[str, dict[str, Any]]) -> dict
         below = _source(gl, by_name)
         if below is None or below.name not in facts or gl.calls != 1 or below.calls != 1:
             continue
+        if gl.tensor_kwargs or facts[below.name]["return_state"]:
+            continue  # given states, or handing on its states: not a plain stack
         if "merge_mode" in facts[gl.name] or "merge_mode" in facts[below.name]:
             continue  # only concat Bidirectionals hand on what lstm-trace stacks
         uppers.setdefault(below.name, []).append(gl.name)
