@@ -483,3 +483,48 @@ def test_live_encoder_decoder_layers_do_not_stack(tmp_path: Path) -> None:
         "given its initial state by the model (from enc)"
         in read_weights(tmp_path / "s2s.keras", module="dec").notes[0]
     )
+
+
+def weights_only(path: Path, layers: dict[str, dict[str, np.ndarray]]) -> None:
+    """A file as tf.keras 2's save_weights('w.h5') wrote it: {layer: {weight name: array}},
+    in model order (a layer without weights: an empty dict)."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [n.encode() for n in layers]
+        f.attrs["keras_version"] = "2.15.0"
+        for name, weights in layers.items():
+            group = f.create_group(name)
+            group.attrs["weight_names"] = [w.encode() for w in weights]
+            for w, value in weights.items():
+                group.create_dataset(w, data=value)
+
+
+def test_tf_keras_2_weights_only_h5_is_read_in_its_layer_order(tmp_path: Path) -> None:
+    h5py = pytest.importorskip("h5py")
+    blob = tmp_path / "nested.weights.h5"
+    with zipfile.ZipFile(FIXTURES / "kmodel_nested.keras") as archive:
+        blob.write_bytes(archive.read("model.weights.h5"))
+    fields = ("kernel", "recurrent_kernel", "bias")
+    with h5py.File(blob) as f:
+        held = {
+            group: {
+                f"{name}/lstm_cell/{field}:0": f[f"layers/sequential/layers/{group}/cell/vars/{k}"][
+                    ()
+                ]
+                for k, field in enumerate(fields)
+            }
+            for group, name in (("lstm", "lstm_1"), ("lstm_1", "lstm_2"))
+        }
+    path = tmp_path / "old.h5"
+    weights_only(path, {"lstm_1": held["lstm"], "dropout": {}, "lstm_2": held["lstm_1"]})
+    contents = read_contents(path)
+    assert contents.names() == ["lstm_1", "lstm_2", "lstm_1+lstm_2"]
+    wf = read_weights(path)  # the stack of both: the default
+    ref = expected("nested")
+    got = traced(wf, ref["inner/lstm:input"])
+    np.testing.assert_allclose(got, ref["inner/lstm_1:output"], rtol=0, atol=1e-5)
+    dense = {"dense/kernel:0": np.ones((5, 5), np.float32)}
+    weights_only(path, {"lstm_1": held["lstm"], "dense": dense, "lstm_2": held["lstm_1"]})
+    contents = read_contents(path)  # a Dense between: no stack
+    assert contents.names() == ["lstm_1", "lstm_2"]
+    assert [(u.name, u.what) for u in contents.untraced] == [("dense", "weights (25 parameters)")]

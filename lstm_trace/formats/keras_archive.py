@@ -9,7 +9,9 @@
   one class in one model are in model order by their counter ('lstm', 'lstm_1', ...), and
   those that chain by their sizes are also a stacked module.
 - .h5: a legacy model file (a model_config attribute and model_weights/: keras_legacy) when
-  it is one, else read as a .weights.h5.
+  it is one; tf.keras 2's save_weights('w.h5') (attrs['layer_names'] and the layers' groups
+  at the top), read as a .weights.h5 is but in the order layer_names records; else read as a
+  .weights.h5.
 
 Every declared dataset size is checked against the memory limit before anything is read.
 """
@@ -32,7 +34,7 @@ from .keras_config import recurrent
 from .keras_graph import GraphLayer, is_model, model_layers
 from .keras_h5 import H5_ASSUMPTIONS, group_params, h5py_module, layer_vars, read_archive
 from .keras_layers import graph_contents, stack_module
-from .keras_legacy import legacy_config, legacy_params, legacy_vars
+from .keras_legacy import legacy_config, legacy_params, legacy_vars, weights_only_layers
 from .keras_modules import keras_module
 from .layer_kinds import KERAS_NAMES, gates_of
 from .modules import Contents, Module, Untraced
@@ -54,6 +56,8 @@ def read_keras(path: Path, max_memory: int) -> Contents:
             if path.name.lower().endswith(".h5") and "model_config" in f.attrs:
                 config = legacy_config(path, f)
                 return _from_graph(path, config, max_memory, _legacy(path, f))
+            if "layers" not in f and "layer_names" in f.attrs:
+                return _weights_only(path, f, max_memory)
             return _weights_h5(path, f, max_memory)
     except FileError:
         raise
@@ -178,17 +182,55 @@ def _weights_h5(path: Path, f: Any, limit: int) -> Contents:
         raise FileError(f"{path}: no LSTM, GRU or Bidirectional layer inside")
     layers = _read(path, located, limit)
     notes = (f"{path}: {H5_ASSUMPTIONS}", *_half(path, layers))
+    modules, rnns = _own_modules(path, layers, notes)
+    modules += _h5_stacks(path, modules, layers, notes)
+    return Contents(path, tuple(modules), (*rnns, *untraced))
+
+
+def _own_modules(
+    path: Path, layers: dict[str, KerasLayer], notes: tuple[str, ...]
+) -> tuple[list[Module], list[Untraced]]:
+    """A module per layer of a file without a config; a SimpleRNN's (one gate) untraced."""
     modules: list[Module] = []
+    rnns: list[Untraced] = []
     for name, layer in layers.items():
         gates = gates_of(tuple(np.shape(layer[0]["recurrent_kernel"])), rows_first=False)
         if gates == 1:
             n = sum(int(np.size(v)) for d in layer for v in d.values())
             what = KERAS_NAMES[1] if len(layer) == 1 else f"Bidirectional({KERAS_NAMES[1]})"
-            untraced.insert(0, Untraced(name, f"{what} (no gates; {n:,} parameters)"))
+            rnns.append(Untraced(name, f"{what} (no gates; {n:,} parameters)"))
             continue
         modules.append(keras_module(path, name, [layer], None, notes))
-    modules += _h5_stacks(path, modules, layers, notes)
-    return Contents(path, tuple(modules), tuple(untraced))
+    return modules, rnns
+
+
+def _weights_only(path: Path, f: Any, limit: int) -> Contents:
+    """tf.keras 2's save_weights('w.h5'): layer groups in layer_names' order, no config.
+    Traced layers next to each other (nothing with weights between) also stack."""
+    entries = weights_only_layers(f)
+    located = {gl.name: legacy_vars(path, f, gl) for gl, rec in entries if rec}
+    if not located:
+        raise FileError(f"{path}: no LSTM, GRU or Bidirectional layer inside")
+    untraced = [
+        Untraced(gl.name, f"weights ({n:,} parameters)")
+        for gl, rec in entries
+        if not rec and (n := legacy_params(f, gl)) > 0
+    ]
+    layers = _read(path, located, limit)
+    notes = (f"{path}: {H5_ASSUMPTIONS}", *_half(path, layers))
+    modules, rnns = _own_modules(path, layers, notes)
+    traced = {m.name for m in modules}
+    runs: list[list[str]] = [[]]
+    for gl, _ in entries:
+        if gl.name in traced:
+            runs[-1].append(gl.name)
+        elif gl.name in located or legacy_params(f, gl) > 0:
+            runs.append([])  # a layer with weights between: the run ends
+    for run in runs:
+        if len(run) > 1:
+            stack, _ = stack_module(path, run, [layers[n] for n in run], None, notes)
+            modules += [stack] if stack is not None else []
+    return Contents(path, tuple(modules), (*rnns, *untraced))
 
 
 def _h5_stacks(

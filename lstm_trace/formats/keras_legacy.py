@@ -10,6 +10,9 @@ still, with a warning), read with h5py as data.
                                           '.../backward_lstm/...'; a nested model's group
                                           holds all its layers' ('inner/lstm_1/lstm_cell/...')
 
+tf.keras 2's save_weights('w.h5') wrote the layers' groups at the top of the file (with
+attrs['layer_names'] in model order) and no config: read as a .weights.h5 is, with the order.
+
 A variable's field is its path's last part without the ':0' ('kernel', 'recurrent_kernel',
 'bias'); a path part starting with 'backward' marks a Bidirectional's backward half.
 """
@@ -67,9 +70,15 @@ def _own(gl: GraphLayer, names: list[str]) -> list[str]:
     return [n for n in names if gl.local[-1] in n.split("/")[:-1]]
 
 
+def _root(f: Any) -> tuple[Any, str]:
+    """The group of the layers' groups: model_weights/ of a model file, the file itself for
+    tf.keras 2's save_weights('w.h5'), and its name for messages."""
+    return (f["model_weights"], "model_weights/") if "model_weights" in f else (f, "")
+
+
 def legacy_params(f: Any, gl: GraphLayer) -> int:
     """How many parameters gl holds (0 when it has no group: InputLayer, Dropout)."""
-    group = f["model_weights"].get(gl.top)
+    group = _root(f)[0].get(gl.top)
     if group is None:
         return 0
     total = 0
@@ -82,15 +91,15 @@ def legacy_params(f: Any, gl: GraphLayer) -> int:
 
 def legacy_vars(path: Path, f: Any, gl: GraphLayer) -> list[dict[str, Any]]:
     """{field: h5py dataset} per direction of a recurrent layer, nothing read yet."""
-    weights = f["model_weights"]
+    weights, at = _root(f)
     if gl.top not in weights:
-        raise FileError(f"{path}: config's layer {gl.name!r} has no model_weights/{gl.top} group")
+        raise FileError(f"{path}: config's layer {gl.name!r} has no {at}{gl.top} group")
     group = weights[gl.top]
     out: dict[str, dict[str, Any]] = {}
     for name in _own(gl, _weight_names(group)):
         parts = name.split("/")
         field = _INDEX.sub("", parts[-1])
-        where = f"model_weights/{gl.top}/{name}"
+        where = f"{at}{gl.top}/{name}"
         if field not in KERAS_FIELDS:
             raise FileError(f"{path}: unexpected variable {where} of layer {gl.name!r}")
         dataset = group.get(name)
@@ -103,9 +112,25 @@ def legacy_vars(path: Path, f: Any, gl: GraphLayer) -> list[dict[str, Any]]:
             raise FileError(f"{path}: layer {gl.name!r} has two {half} {field} variables")
         slot[field] = dataset
     if "forward" not in out:
-        raise FileError(f"{path}: layer {gl.name!r} has no weights in model_weights/{gl.top}")
+        raise FileError(f"{path}: layer {gl.name!r} has no weights in {at}{gl.top}")
     for half, variables in out.items():
         for needed in ("kernel", "recurrent_kernel"):
             if needed not in variables:
                 raise FileError(f"{path}: layer {gl.name!r} {half}: no {needed}")
     return [out[d] for d in ("forward", "backward") if d in out]
+
+
+def weights_only_layers(f: Any) -> list[tuple[GraphLayer, bool]]:
+    """The layers of tf.keras 2's save_weights('w.h5') (no config: attrs['layer_names'] and a
+    group per layer at the top), in model order, each with whether it is recurrent (it has a
+    recurrent_kernel)."""
+    out = []
+    for raw in f.attrs["layer_names"]:
+        name = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        gl = GraphLayer(name=name, cls="", config={}, group="", top=name, local=(name,))
+        group = f.get(name)
+        names = _weight_names(group) if group is not None else []
+        out.append(
+            (gl, "recurrent_kernel" in {_INDEX.sub("", n.rsplit("/", 1)[-1]) for n in names})
+        )
+    return out
