@@ -130,18 +130,6 @@ def layer_vars(path: Path, group: Any, where: str) -> list[dict[str, Any]]:
 # --- Keras names in .npz / .safetensors -------------------------------------------------------
 
 
-def _natural(text: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
-def keras_layers_from_names(
-    arrays: Mapping[str, NDArray[Any]], ordered: bool = True
-) -> list[KerasLayer]:
-    """Group arrays named '<layer path>/kernel' (or .../vars/0) into layers and directions
-    (keras_layers_with_left_out, without what it leaves out)."""
-    return keras_layers_with_left_out(arrays, ordered)[0]
-
-
 def _field_of(key: str) -> tuple[str, list[str]] | None:
     """('kernel', ['lstm_1']) for 'lstm_1/kernel' or 'lstm_1/cell/vars/0'; None otherwise."""
     parts = key.replace(".", "/").split("/")
@@ -240,7 +228,7 @@ def _group_name(kind: str, n: int) -> str:
 
 def keras_names(layers: list[KerasLayer]) -> dict[str, NDArray[Any]]:
     """Keras variables named as Keras 3 groups them: 'lstm_1/kernel', 'gru/bias',
-    'bidirectional/backward_layer/bias', ... (what keras_layers_from_names reads back); the
+    'bidirectional/backward_layer/bias', ... (what keras_layers_with_left_out reads back); the
     class (lstm or gru) is told by the recurrent kernel's columns."""
     out: dict[str, NDArray[Any]] = {}
     cell = keras_cell(layers)
