@@ -528,3 +528,30 @@ def test_tf_keras_2_weights_only_h5_is_read_in_its_layer_order(tmp_path: Path) -
     contents = read_contents(path)  # a Dense between: no stack
     assert contents.names() == ["lstm_1", "lstm_2"]
     assert [(u.name, u.what) for u in contents.untraced] == [("dense", "weights (25 parameters)")]
+
+
+def test_live_other_layers_are_named_with_their_class_and_parameters(tmp_path: Path) -> None:
+    keras = keras_live()
+    keras.backend.clear_session()
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((6, 2)),
+            layers.Conv1D(3, 2),  # 2 * 2 * 3 + 3 = 15 parameters
+            layers.SimpleRNN(4, return_sequences=True),  # 3 * 4 + 4 * 4 + 4 = 32
+            layers.LSTM(2),
+        ]
+    )
+    model.save(tmp_path / "m.keras")
+    contents = read_contents(tmp_path / "m.keras")
+    assert contents.names() == ["lstm"]
+    assert [(u.name, u.what) for u in contents.untraced] == [
+        ("conv1d", "Conv1D (15 parameters)"),
+        ("simple_rnn", "SimpleRNN (no gates; 32 parameters)"),
+    ]
+    assert read_weights(tmp_path / "m.keras").keras_config == {
+        "return_sequences": False,
+        "return_state": False,
+        "units": 2,
+        "seq_len": 5,
+    }
