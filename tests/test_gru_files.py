@@ -528,13 +528,7 @@ def edited_keras(tmp_path: Path, source: str, edit: Any, weights: bytes | None =
     return target
 
 
-MIXED = (
-    "the Keras layers mix LSTM and GRU cells (LSTM, GRU); lstm-trace traces a stack whose "
-    "layers are all LSTMs or all GRUs"
-)
-
-
-def test_mixed_lstm_and_gru_stacks_are_refused(tmp_path: Path, capsys: Any) -> None:
+def test_mixed_lstm_and_gru_layers_do_not_stack(tmp_path: Path, capsys: Any) -> None:
     h5py = pytest.importorskip("h5py")
     lstm = FIXTURES / "keras_uni.weights.h5"
     gru = FIXTURES / "keras_gru_uni_ra1.weights.h5"
@@ -543,17 +537,17 @@ def test_mixed_lstm_and_gru_stacks_are_refused(tmp_path: Path, capsys: Any) -> N
         f.create_group("layers")
         a.copy(a["layers/lstm"], f["layers"], name="lstm")
         g.copy(g["layers/gru"], f["layers"], name="gru")
-    assert refused(capsys, mixed) == (
-        "mixes gru and lstm layers, whose order a .weights.h5 does not record; lstm-trace "
-        "traces stacks whose layers all have the same direction and class (a .keras file "
-        "records the order)"
-    )
+    # an LSTM and a GRU never stack: two modules, and the user says which
+    code, _, err = run_cli(capsys, "--weights", mixed)
+    assert code == 2 and "holds 2 recurrent modules: gru (gru), lstm (lstm)" in err
+    assert read_weights(mixed, module="gru").architecture.cell == "gru"
     with zipfile.ZipFile(FIXTURES / "keras_gru_uni_ra1.keras") as z:
         gru_layer = json.loads(z.read("config.json"))["config"]["layers"][1]
     archive = edited_keras(
         tmp_path, "keras_uni.keras", lambda ls: ls.append(gru_layer), mixed.read_bytes()
     )
-    assert refused(capsys, archive) == MIXED
+    code, _, err = run_cli(capsys, "--weights", archive)
+    assert code == 2 and "holds 2 recurrent modules: lstm (lstm), gru (gru)" in err
     names = {
         "lstm/kernel": np.ones((3, 16), np.float32),
         "lstm/recurrent_kernel": np.ones((4, 16), np.float32),

@@ -72,16 +72,17 @@ def keras_with(tmp_path: Path, edit: Any) -> Path:
     return target
 
 
-def test_keras_layers_between_lstms_are_refused_and_after_them_noted(
+def test_keras_layers_between_lstms_part_them_and_after_them_are_noted(
     tmp_path: Path, capsys: Any
 ) -> None:
     dense = {"class_name": "Dense", "config": {"name": "dense", "units": 6}}
     between = keras_with(tmp_path, lambda layers: layers.insert(2, dense))
     code, _, err = run_cli(capsys, "--weights", between)
-    assert code == 1 and "Dense between the LSTM layers" in err
+    assert code == 2 and "holds 2 recurrent modules: bidirectional" in err
     after = keras_with(tmp_path, lambda layers: layers.append(dense))
     code, _, err = run_cli(capsys, "--weights", after, "--json")
-    assert code == 0 and "traced the LSTM layers only, not Dense" in err
+    assert code == 0
+    assert "traced bidirectional+bidirectional_1; not traced: dense" in err
 
 
 def test_weights_h5_says_what_it_assumes(capsys: Any) -> None:

@@ -245,7 +245,7 @@ def test_weights_h5_layers_beside_the_lstm_are_named(tmp_path: Path) -> None:
         f.create_group("layers/dense/vars").create_dataset("0", data=np.ones((4, 2), "f4"))
         f.create_group("layers/dropout/vars")  # no weights: nothing to say
     notes = read_weights(path).notes
-    assert notes[-1] == f"{path}: traced the LSTM layers only, not dense"
+    assert notes[-1] == f"{path}: traced lstm; not traced: dense"
 
 
 # --- Half precision and the dtype policy ------------------------------------------------------
@@ -364,7 +364,7 @@ def keras_with(tmp_path: Path, edit: Any) -> Path:
     [
         (
             lambda ls: ls[0]["config"].update(batch_shape=[None, 5, 7]),
-            "config.json's input has 7 features, but the first LSTM's kernel reads 6",
+            "config.json's input to layer 'lstm' has 7 features, but its kernel reads 6",
         ),
         (
             lambda ls: ls[0]["config"].update(batch_shape=[None, 0, 6]),

@@ -86,9 +86,13 @@ def test_keras_names_in_npz(tmp_path: Path) -> None:
         np.testing.assert_array_equal(a.b_ih, b.b_ih)
 
 
-def test_keras_layers_with_different_units_are_refused(capsys: Any) -> None:
+def test_keras_layers_with_different_units_are_two_modules(capsys: Any) -> None:
+    """LSTM(5) then LSTM(2) do not stack as one nn.LSTM would: each is a module of its own,
+    and which one to trace is the user's choice."""
     code, _, err = run_cli(capsys, "--weights", FIXTURES / "keras_stack2.keras")
-    assert code == 1 and "different units (5, 2)" in err
+    assert code == 2 and "holds 2 recurrent modules: lstm (lstm), lstm_1 (lstm)" in err
+    wf = read_weights(FIXTURES / "keras_stack2.keras", module="lstm_1")
+    assert (wf.architecture.input_size, wf.architecture.hidden_size) == (5, 2)
 
 
 @pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("torch_*.npz")), ids=lambda p: p.stem)

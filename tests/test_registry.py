@@ -19,7 +19,7 @@ from lstm_trace.formats.writing import write_weights
 
 def test_every_kind_has_one_reader_and_its_writer_matches_its_frameworks() -> None:
     for suffix, kind in KINDS.items():
-        assert (kind.read_named is None) != (kind.read_layers is None), suffix
+        assert (kind.read_named is None) != (kind.read_contents is None), suffix
         writes = kind.write_named is not None or kind.write_layers is not None
         assert writes == bool(kind.frameworks), suffix
     assert set(KIND_OF.values()) <= set(KINDS)  # every --to kind is written by a row

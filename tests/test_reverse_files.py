@@ -82,7 +82,9 @@ def keras_with_layers(tmp_path: Path, source: str, edit: Any) -> Path:
     return target
 
 
-def test_go_backwards_above_the_first_layer_is_refused(tmp_path: Path, capsys: Any) -> None:
+def test_go_backwards_above_the_first_layer_does_not_stack(tmp_path: Path, capsys: Any) -> None:
+    """Each layer is a module of its own (each traced right against its own input), but the
+    two are not one stack, and the file says why."""
     pytest.importorskip("h5py")
 
     def second_backwards(layers: list[dict[str, Any]]) -> None:
@@ -90,12 +92,15 @@ def test_go_backwards_above_the_first_layer_is_refused(tmp_path: Path, capsys: A
 
     path = keras_with_layers(tmp_path, "keras_gru_stack2_ra1.keras", second_backwards)
     code, out, err = run_cli(capsys, "--weights", path)
-    assert (code, out) == (1, "")
-    assert err == (
-        f"lstm-trace: error: {path}: layer 'gru_1' has go_backwards=True above the first "
-        "layer; Keras hands each layer the steps in the order the one below read them, so this "
-        "stack reads in both directions, which lstm-trace does not trace (a reverse stack is "
-        "go_backwards=True on the first layer only)\n"
+    assert (code, out) == (2, "")
+    assert "holds 2 recurrent modules: gru (gru), gru_1 (gru)" in err
+    wf = read_weights(path, module="gru_1")
+    assert wf.architecture.direction == "reverse"
+    assert (
+        f"{path}: gru+gru_1 is not traced as one stack: layer 'gru_1' has go_backwards=True "
+        "above the first layer; Keras hands each layer the steps in the order the one below "
+        "read them, so the stack reads in both directions, which lstm-trace does not trace "
+        "as one" in wf.notes
     )
 
 
@@ -135,7 +140,7 @@ def test_keras_reverse_stack_live(tmp_path: Path, capsys: Any) -> None:
     np.testing.assert_allclose(result.output[:, ::-1], want, rtol=0, atol=1e-5)
     reverse_stack_model(keras, (True, True)).save(tmp_path / "both.keras")
     code, _, err = run_cli(capsys, "--weights", tmp_path / "both.keras")
-    assert code == 1 and "has go_backwards=True above the first layer" in err
+    assert code == 2 and "holds 2 recurrent modules: gru (gru), gru_1 (gru)" in err
 
 
 # --- Writing reverse-only layers --------------------------------------------------------------

@@ -1,19 +1,17 @@
-"""A .keras archive's config.json, read as data: which layers are LSTMs or GRUs, in what
-order, and what the weights cannot say (activations, return_sequences, go_backwards, a GRU's
-reset_after when it has no bias, the input's sequence length).
+"""A Keras model config's recurrent layers, read as data: which layers are LSTMs or GRUs,
+and what the weights cannot say (activations, return_sequences, go_backwards, a GRU's
+reset_after when it has no bias, a Bidirectional's merge_mode, the input's sequence length).
 
-Keras 3 names a layer's h5 group by its class in snake case plus a per-class counter in model
-order ('lstm', 'lstm_1', 'gru', 'rnn', 'bidirectional_2'). A traced layer is any of:
+A traced layer is any of:
 
-    LSTM(units), GRU(units)                  group 'lstm', 'gru'
-    RNN(LSTMCell(units)), RNN(GRUCell(...))  group 'rnn' (the same variables under cell/vars)
-    Bidirectional(any of these)              group 'bidirectional'
+    LSTM(units), GRU(units)
+    RNN(LSTMCell(units)), RNN(GRUCell(...))  (the same variables under cell/vars)
+    Bidirectional(any of these)              (two halves: one module)
 
-A stack whose first layer has go_backwards=True (and no other) is a reverse-only stack
-(direction 'reverse'): Keras hands each layer the steps in the order the one below read them,
-so the layers above it read the sequence backwards in time too. A go_backwards=True above the
-first layer reverses it again, and is refused, as is a Bidirectional whose forward half reads
-backwards.
+A layer with go_backwards=True is a reverse-only layer (direction 'reverse'). Layers stack
+(stack_facts) when only the first of them has go_backwards=True: Keras hands each layer the
+steps in the order the one below read them, so the layers above it read the sequence
+backwards in time too. A Bidirectional whose forward half reads backwards is refused.
 
 Every value that comes from the file is checked against the weights it describes: a config
 that contradicts them (33 inputs for a 32-input kernel, units "seventy", a sequence length of
@@ -22,7 +20,6 @@ that contradicts them (33 inputs for a 32-input kernel, units "seventy", a seque
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +33,6 @@ TRACED = ("LSTM", "GRU")
 TRACED_CELLS = ("LSTMCell", "GRUCell")
 #: recurrent layers that are not traced: named
 OTHER_RECURRENT = ("SimpleRNN",)
-
-
-def _snake_case(name: str) -> str:
-    """Keras's own rule for group names: 'LSTM' -> 'lstm', 'InputLayer' -> 'input_layer'."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _is_lstm(layer: dict[str, Any]) -> bool:
@@ -75,47 +65,20 @@ def _is_recurrent(layer: dict[str, Any]) -> bool:
     return cls in ("RNN", *TRACED, *OTHER_RECURRENT)
 
 
-def layer_order(path: Path, config: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The h5 group names of the LSTM layers in model order, and the other layers (not
-    traced). Layers between LSTMs are refused. Without an LSTM, the first other recurrent
-    layer is returned to be read, so that its kind is named from its weights."""
-    layers = config.get("config", {}).get("layers")
-    if config.get("class_name") != "Sequential" or not isinstance(layers, list):
-        raise FileError(
-            f"{path}: only Sequential models are read from .keras files (this is a "
-            f"{config.get('class_name')!r}); save the LSTM's weights as .weights.h5 instead"
-        )
-    counters: dict[str, int] = {}
-    order: list[str] = []
-    others: list[str] = []
-    between: list[str] = []  # layers after an LSTM, before the next one
-    first_other: str | None = None
-    for layer in layers:
-        cls = str(layer.get("class_name", ""))
-        if cls in ("InputLayer", "Dropout"):  # Dropout does nothing at inference
-            continue
-        if cls == "Masking":
-            raise FileError(f"{path}: a Masking layer changes what the LSTM computes; not traced")
-        snake = _snake_case(cls)
-        n = counters.get(snake, 0)
-        counters[snake] = n + 1
-        group = snake if n == 0 else f"{snake}_{n}"
-        if _is_lstm(layer):
-            if order and between:
-                raise FileError(
-                    f"{path}: {', '.join(between)} between the {_title(layer)} layers; "
-                    f"lstm-trace traces a stack of {_title(layer)} layers only"
-                )
-            order.append(group)
-            continue
-        if _is_recurrent(layer) and first_other is None:
-            first_other = group
-        others.append(cls)
-        if order:
-            between.append(cls)
-    if not order and first_other is not None:
-        return [first_other], []
-    return order, others
+def recurrent(cls: str, cfg: dict[str, Any]) -> str | None:
+    """'traced' for a layer lstm-trace traces, 'other' for another recurrent layer (named,
+    not traced), None for a layer that is not recurrent."""
+    layer = {"class_name": cls, "config": cfg}
+    if _is_lstm(layer):
+        return "traced"
+    return "other" if _is_recurrent(layer) else None
+
+
+def title(cls: str, cfg: dict[str, Any]) -> str:
+    """'LSTM', 'GRU', 'SimpleRNN', 'Bidirectional(GRU)': a recurrent layer, for messages."""
+    layer = {"class_name": cls, "config": cfg}
+    inner = _title(layer)
+    return f"Bidirectional({inner})" if cls == "Bidirectional" else inner
 
 
 def _cell_config(layer: dict[str, Any]) -> dict[str, Any]:
@@ -126,98 +89,121 @@ def _cell_config(layer: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def _cells(path: Path, config: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    """Each LSTM layer's cell settings per direction, in model order."""
-    out = []
-    for layer in config["config"]["layers"]:
-        if not _is_lstm(layer):
-            continue
-        if layer["class_name"] != "Bidirectional":
-            out.append([_cell_config(layer)])
-            continue
-        cfg = layer["config"]
-        if cfg.get("merge_mode", "concat") != "concat":
-            raise FileError(
-                f"{path}: Bidirectional merge_mode {cfg.get('merge_mode')!r} is not supported "
-                "(only 'concat', the PyTorch layout)"
-            )
-        backward = cfg.get("backward_layer") or cfg["layer"]
-        out.append([_cell_config(cfg["layer"]), _cell_config(backward)])
-    return out
+def directions(cls: str, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """A traced layer's cell settings per direction: one, or a Bidirectional's two."""
+    if cls != "Bidirectional":
+        return [_cell_config({"class_name": cls, "config": cfg})]
+    backward = cfg.get("backward_layer") or cfg["layer"]
+    return [_cell_config(cfg["layer"]), _cell_config(backward)]
 
 
-def facts(path: Path, config: dict[str, Any], layers: list[KerasLayer]) -> dict[str, Any]:
-    """What config.json says that the weights cannot: return_sequences, units, T, and (when
-    they apply) go_backwards (True: a reverse-only stack) and a GRU's reset_after; every
-    activation checked, and every size checked against the weights."""
-    cells = _cells(path, config)
-    if len(cells) != len(layers):
+#: how Keras combines a Bidirectional's halves, for each merge_mode but 'concat'
+MERGES = {
+    "sum": "the forward half plus the backward one: output[..., :H] + output[..., H:] of "
+    "lstm-trace's output",
+    "ave": "the mean of the halves: (output[..., :H] + output[..., H:]) / 2 of lstm-trace's output",
+    "mul": "the halves multiplied: output[..., :H] * output[..., H:] of lstm-trace's output",
+    None: "the halves as two outputs: [output[..., :H], output[..., H:]] of lstm-trace's output",
+}
+
+
+def merge_note(name: str, mode: str | None) -> str:
+    """What a Bidirectional's merge_mode makes of lstm-trace's output (the halves concatenated)."""
+    return (
+        f"layer {name!r} is a Bidirectional with merge_mode={mode!r}: lstm-trace's output is "
+        f"the two directions concatenated (forward first, H each), and Keras's is {MERGES[mode]}"
+    )
+
+
+def layer_facts(
+    path: Path, name: str, cls: str, cfg: dict[str, Any], shape: Any, layer: KerasLayer
+) -> dict[str, Any]:
+    """What a layer's config says that its weights cannot: return_sequences, return_state,
+    units, seq_len (its input's T when the graph says), go_backwards (when True), a GRU's
+    reset_after, a Bidirectional's merge_mode (when not 'concat'). Every activation is
+    checked, and every size against the weights."""
+    cells = directions(cls, cfg)
+    if len(cells) != len(layer):
         raise FileError(
-            f"{path}: config.json has {len(cells)} recurrent layer(s), its weights {len(layers)}"
+            f"{path}: config.json's layer {name!r} has {len(cells)} direction(s), its weights "
+            f"{len(layer)}"
         )
-    for cell_dirs, weights in zip(cells, layers, strict=True):
-        for d, (cell, variables) in enumerate(zip(cell_dirs, weights, strict=True)):
-            _check_cell(path, cell, variables, backward=d == 1)
+    for d, (cell, variables) in enumerate(zip(cells, layer, strict=True)):
+        _check_cell(path, cell, variables, backward=d == 1)
     found: dict[str, Any] = {}
-    backwards = _go_backwards(path, cells)
-    if backwards:
+    if len(cells) == 2:
+        if cells[0].get("go_backwards"):
+            raise FileError(
+                f"{path}: layer {cells[0].get('name')!r} is the forward half of a "
+                "Bidirectional, and has go_backwards=True (not supported)"
+            )
+        mode = cfg.get("merge_mode", "concat")
+        if mode not in ("concat", *MERGES):
+            raise FileError(
+                f"{path}: layer {name!r} has merge_mode {mode!r}; Keras's are 'concat', 'sum', "
+                "'ave', 'mul' and None"
+            )
+        if mode != "concat":
+            found["merge_mode"] = mode
+    elif cells[0].get("go_backwards"):
         found["go_backwards"] = True
-    resets = {bool(d.get("reset_after", True)) for c in cells for d in c if "reset_after" in d}
+    resets = {bool(c.get("reset_after", True)) for c in cells if "reset_after" in c}
     if len(resets) > 1:
-        raise FileError(
-            f"{path}: some GRU layers have reset_after=True and others False; lstm-trace traces "
-            "stacks that share one reset_after"
-        )
+        raise FileError(f"{path}: layer {name!r}'s halves differ in reset_after")
     if resets:
         found["reset_after"] = resets.pop()
-    first = config["config"]["layers"][0].get("config", {})
-    shape = first.get("batch_shape") or [None, None]
-    if not isinstance(shape, list) or len(shape) < 2:
-        raise FileError(f"{path}: config.json's batch_shape {shape!r} is not (batch, T, features)")
-    seq_len, features = shape[-2], shape[-1]
+    if shape is not None and (not isinstance(shape, list) or len(shape) < 2):
+        raise FileError(
+            f"{path}: config.json's input shape {shape!r} of layer {name!r} is not "
+            "(batch, T, features)"
+        )
+    seq_len, features = (None, None) if shape is None else (shape[-2], shape[-1])
     _check_size(path, "the input's sequence length", seq_len)
     _check_size(path, "the input's features", features)
-    inputs = int(np.shape(layers[0][0]["kernel"])[0])
+    inputs = int(np.shape(layer[0]["kernel"])[0])
     if features is not None and features != inputs:
         raise FileError(
-            f"{path}: config.json's input has {features} features, but the first LSTM's "
+            f"{path}: config.json's input to layer {name!r} has {features} features, but its "
             f"kernel reads {inputs}"
         )
-    last = cells[-1][0]
+    last = cells[0]
     return {
-        "return_sequences": bool(last.get("return_sequences", False)),
-        "return_state": bool(last.get("return_state", False)),
+        "return_sequences": bool(last.get("return_sequences", cfg.get("return_sequences"))),
+        "return_state": bool(last.get("return_state", cfg.get("return_state"))),
         "units": last.get("units"),
         "seq_len": seq_len,
         **found,
     }
 
 
-def _go_backwards(path: Path, cells: list[list[dict[str, Any]]]) -> bool:
-    """Whether the stack is a reverse-only one: its first layer go_backwards=True, the
-    layers above it False.
+def stack_facts(names: list[str], each: list[dict[str, Any]]) -> dict[str, Any] | str:
+    """The facts of layers stacked (a chain, bottom first), or why they do not stack.
 
     Keras hands each layer the steps in the order the layer below read them, so above a
     go_backwards layer a forward layer reads the sequence backwards in time, and a second
     go_backwards layer reads it forwards again: [True, False, ...] is lstm-trace's reverse
-    stack, and any other go_backwards=True (or one on a Bidirectional's forward half) is a
-    stack of mixed directions, refused."""
-    for cell_dirs in cells:
-        if len(cell_dirs) == 2 and cell_dirs[0].get("go_backwards"):
-            raise FileError(
-                f"{path}: layer {cell_dirs[0].get('name')!r} is the forward half of a "
-                "Bidirectional, and has go_backwards=True (not supported)"
-            )
-    flags = [bool(c[0].get("go_backwards")) for c in cells]
-    later = [str(c[0].get("name")) for c, f in zip(cells[1:], flags[1:], strict=True) if f]
+    stack, and any other go_backwards=True is a stack of mixed directions."""
+    later = [n for n, f in zip(names[1:], each[1:], strict=True) if f.get("go_backwards")]
     if later:
-        raise FileError(
-            f"{path}: layer {later[0]!r} has go_backwards=True above the first layer; Keras "
-            "hands each layer the steps in the order the one below read them, so this stack "
-            "reads in both directions, which lstm-trace does not trace (a reverse stack is "
-            "go_backwards=True on the first layer only)"
+        return (
+            f"layer {later[0]!r} has go_backwards=True above the first layer; Keras hands "
+            "each layer the steps in the order the one below read them, so the stack reads in "
+            "both directions, which lstm-trace does not trace as one"
         )
-    return bool(flags) and flags[0]
+    resets = {f["reset_after"] for f in each if "reset_after" in f}
+    if len(resets) > 1:
+        return "some of the layers have reset_after=True and others False"
+    below = [n for n, f in zip(names[:-1], each[:-1], strict=True) if not f["return_sequences"]]
+    if below:
+        return f"layer {below[0]!r} returns its last step only (return_sequences=False)"
+    first, last = each[0], each[-1]
+    out = {k: last[k] for k in ("return_sequences", "return_state", "units")}
+    out["seq_len"] = first["seq_len"]
+    if first.get("go_backwards"):
+        out["go_backwards"] = True
+    if resets:
+        out["reset_after"] = resets.pop()
+    return out
 
 
 def _cell_title(variables: dict[str, Any]) -> str:

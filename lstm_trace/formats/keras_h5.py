@@ -12,9 +12,12 @@ The layout Keras 3 writes (checked against Keras 3.15 files in tests/fixtures/):
     layers/simple_rnn/...                 SimpleRNN: named, not traced
 
 Group names are the class name plus a per-class counter in model order ('lstm', 'lstm_1', ...),
-not the user's layer names; with use_bias=False there is no '2'. A .keras file is a zip of
-config.json (the architecture, read as JSON data), metadata.json and model.weights.h5 in the
-layout above. h5py is optional and imported only here.
+not the user's layer names (keras_graph.py says which group each config layer has, nested
+models' under layers/<model>/layers/...); with use_bias=False there is no '2'. A .keras file
+is a zip of config.json (the architecture, read as JSON data), metadata.json and
+model.weights.h5 in the layout above; read_archive opens one, cell_vars and layer_vars find a
+layer's variables, and keras_archive.py reads a file's modules from them. h5py is optional and
+imported only through h5py_module.
 """
 
 from __future__ import annotations
@@ -30,20 +33,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..config import DEFAULT_MAX_MEMORY, format_bytes
+from ..config import format_bytes
 from ..errors import ConfigError, FileError
 from ..frameworks import KERAS_FIELDS, KerasLayer
-from .dtype_policy import check_dtype, half_note
-from .file_limits import CONFIG_JSON_CAP, check_h5_datasets, optional, refuse_over
-from .keras_config import facts, layer_order
-from .layer_kinds import keras_cell, keras_kind_error
+from .dtype_policy import check_dtype
+from .file_limits import CONFIG_JSON_CAP, optional, refuse_over
+from .layer_kinds import keras_cell
 from .targets import atomic_open
 
 _GROUP = re.compile(r"^(lstm|gru|bidirectional)(?:_(\d+))?$")
 _VAR_INDEX = {"0": "kernel", "1": "recurrent_kernel", "2": "bias"}
 
 
-def _h5py() -> Any:
+def h5py_module() -> Any:
     return optional("h5py", "reading and writing Keras .h5/.keras files")
 
 
@@ -53,60 +55,9 @@ H5_ASSUMPTIONS = (
     "go_backwards=False (--direction reverse for a stack whose first layer has "
     "go_backwards=True) and merge_mode='concat'; a .keras file would be checked"
 )
-#: h5 groups of recurrent layers: LSTM, RNN (its cell told by its weights), Bidirectional,
-#: and the kinds that are named, not traced
-_H5_GROUP = re.compile(r"^(lstm|rnn|bidirectional|gru|simple_rnn)(?:_(\d+))?$")
-_NOT_LSTM_GROUPS = ("simple_rnn",)
 
 
-def read_keras_file(
-    path: Path, max_memory: int = DEFAULT_MAX_MEMORY
-) -> tuple[list[KerasLayer], dict[str, Any] | None, list[str]]:
-    """(layers, facts from config.json or None, notes for the user) from a .weights.h5, .h5
-    or .keras file. Declared sizes (zip members, datasets) are checked before reading."""
-    config = None
-    notes: list[str] = []
-    try:
-        if path.suffix.lower() == ".keras":
-            config, blob = _read_archive(path, max_memory)  # sizes checked without h5py
-            order, others = layer_order(path, config)
-            with _h5py().File(blob, "r") as f:
-                layers, _ = _read_h5(path, f, order, max_memory)
-        else:
-            with _h5py().File(path, "r") as f:
-                layers, others = _read_h5(path, f, None, max_memory)
-            notes.append(f"{path}: {H5_ASSUMPTIONS}")
-        not_traced = keras_kind_error(layers)  # named before config.json's checks
-        if not_traced is not None:
-            raise FileError(f"{path}: {not_traced}")
-        if others:
-            title = keras_cell(layers).upper()
-            notes.append(f"{path}: traced the {title} layers only, not {', '.join(others)}")
-        half = half_note(
-            path, (str(v.dtype) for layer in layers for d in layer for v in d.values())
-        )
-        if half is not None:
-            notes.append(half)
-        found = facts(path, config, layers) if config is not None else None
-    except FileError:
-        raise
-    except RecursionError:  # a config.json nested too deeply for the layer walk
-        raise FileError(f"{path}: config.json is nested too deeply to be a Keras config") from None
-    except (OSError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
-        # RuntimeError: h5py's for a damaged file ("bad local heap signature"), zipfile's for
-        # an encrypted member
-        raise FileError(
-            f"{path}: not a readable Keras file ({type(exc).__name__}: {exc})"
-        ) from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        # a config.json or an h5 layout other than Keras 3 writes: refuse, don't guess
-        raise FileError(
-            f"{path}: not laid out as a Keras 3 file ({type(exc).__name__}: {exc})"
-        ) from None
-    return layers, found, notes
-
-
-def _read_archive(path: Path, limit: int) -> tuple[dict[str, Any], io.BytesIO]:
+def read_archive(path: Path, limit: int) -> tuple[dict[str, Any], io.BytesIO]:
     """config.json (parsed as data) and model.weights.h5 (in memory) of a .keras archive,
     their sizes checked before either is read."""
     with zipfile.ZipFile(path) as archive:  # BadZipFile: not a readable Keras file
@@ -134,93 +85,49 @@ def _read_archive(path: Path, limit: int) -> tuple[dict[str, Any], io.BytesIO]:
     return config, blob
 
 
-def _read_h5(
-    path: Path, f: Any, order: list[str] | None, limit: int
-) -> tuple[list[KerasLayer], list[str]]:
-    """The variables of the layers in order (None: every LSTM group, by its number), and the
-    names of the groups with weights that were left out."""
-    if "layers" not in f:
-        raise FileError(f"{path}: no 'layers' group: not a Keras 3 weights file")
-    names = list(f["layers"])
-    groups = {name: f["layers"][name] for name in names if _H5_GROUP.match(name)}
-    if order is None:
-        order = _h5_order(path, groups)
-    if not groups:
-        raise FileError(f"{path}: no LSTM, GRU or Bidirectional layer inside")
-    for name in order:
-        if name not in groups:
-            raise FileError(f"{path}: config.json's layer {name!r} has no layers/{name} weights")
-    located = []
-    for name in order:
-        if name.startswith("bidirectional"):
-            halves = [f"{name}/{half}" for half in ("forward_layer", "backward_layer")]
-            located.append([_locate_vars(path, groups[name], where) for where in halves])
-        else:
-            located.append([_locate_vars(path, groups[name], name)])
-    check_h5_datasets(path, (d for layer in located for v in layer for d in v.values()), limit)
-    layers = [[{k: np.asarray(d[()]) for k, d in v.items()} for v in layer] for layer in located]
-    left_out = [n for n in names if n not in order and _has_weights(f["layers"][n])]
-    return layers, left_out
+def group_params(group: Any) -> int:
+    """How many parameters an h5 group holds, at any depth (InputLayer's and Dropout's: 0)."""
+    sizes: list[int] = []
+    group.visititems(
+        lambda _name, obj: sizes.append(int(obj.size)) if hasattr(obj, "shape") else None
+    )
+    return sum(sizes)
 
 
-def _h5_order(path: Path, groups: dict[str, Any]) -> list[str]:
-    """A .weights.h5's LSTM groups in model order: Keras numbers each class apart, so only
-    one class of groups can be put in order."""
-    lstm_like = [n for n in groups if not n.startswith(_NOT_LSTM_GROUPS)]
-    if not lstm_like:
-        return sorted(groups)[:1]  # a GRU or SimpleRNN only: read one to name it
-    kinds = {_H5_GROUP.match(name).group(1) for name in lstm_like}  # type: ignore[union-attr]
-    if len(kinds) > 1:
-        raise FileError(
-            f"{path}: mixes {' and '.join(sorted(kinds))} layers, whose order a .weights.h5 "
-            "does not record; lstm-trace traces stacks whose layers all have the same "
-            "direction and class (a .keras file records the order)"
-        )
-    return sorted(lstm_like, key=lambda n: int(_H5_GROUP.match(n).group(2) or 0))  # type: ignore[union-attr]
-
-
-def _has_weights(group: Any) -> bool:
-    """Whether an h5 group holds any dataset (InputLayer's and Dropout's hold none)."""
-    found: list[bool] = []
-    group.visititems(lambda _name, obj: found.append(True) if hasattr(obj, "shape") else None)
-    return bool(found)
-
-
-def _locate_vars(path: Path, root: Any, where: str) -> dict[str, Any]:
-    """{variable: h5py dataset} of layers/<where>/cell/vars, nothing read yet."""
-    sub = where.split("/", 1)[1] if "/" in where else ""
+def cell_vars(path: Path, group: Any, where: str) -> dict[str, Any]:
+    """{variable: h5py dataset} of <where>/cell/vars (group is <where>), nothing read yet."""
     try:
-        vars_group = (root[sub] if sub else root)["cell"]["vars"]
-    except KeyError:
-        raise FileError(f"{path}: layers/{where}/cell/vars is missing") from None
+        vars_group = group["cell"]["vars"]
+    except (KeyError, TypeError):
+        raise FileError(f"{path}: {where}/cell/vars is missing") from None
     out: dict[str, Any] = {}
     for key in vars_group:
         if key not in _VAR_INDEX:
-            raise FileError(f"{path}: unexpected variable layers/{where}/cell/vars/{key}")
+            raise FileError(f"{path}: unexpected variable {where}/cell/vars/{key}")
         dataset = vars_group[key]
         if not hasattr(dataset, "dtype"):
-            raise FileError(f"{path}: layers/{where}/cell/vars/{key} is a group, not a dataset")
-        check_dtype(path, f"layers/{where}/cell/vars/{key}", dataset.dtype)
+            raise FileError(f"{path}: {where}/cell/vars/{key} is a group, not a dataset")
+        check_dtype(path, f"{where}/cell/vars/{key}", dataset.dtype)
         out[_VAR_INDEX[key]] = dataset
     for needed in ("kernel", "recurrent_kernel"):
         if needed not in out:
-            raise FileError(f"{path}: layers/{where} has no {needed}")
+            raise FileError(f"{path}: {where} has no {needed}")
     return out
 
 
+def layer_vars(path: Path, group: Any, where: str) -> list[dict[str, Any]]:
+    """The variables per direction of a recurrent layer's group: its cell's, or a
+    Bidirectional's forward_layer's and backward_layer's."""
+    if "forward_layer" in group or "backward_layer" in group:
+        halves = ("forward_layer", "backward_layer")
+        for half in halves:
+            if half not in group:
+                raise FileError(f"{path}: {where} has no {half}")
+        return [cell_vars(path, group[h], f"{where}/{h}") for h in halves]
+    return [cell_vars(path, group, where)]
+
+
 # --- Keras names in .npz / .safetensors -------------------------------------------------------
-
-
-def _natural(text: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
-def keras_layers_from_names(
-    arrays: Mapping[str, NDArray[Any]], ordered: bool = True
-) -> list[KerasLayer]:
-    """Group arrays named '<layer path>/kernel' (or .../vars/0) into layers and directions
-    (keras_layers_with_left_out, without what it leaves out)."""
-    return keras_layers_with_left_out(arrays, ordered)[0]
 
 
 def _field_of(key: str) -> tuple[str, list[str]] | None:
@@ -321,7 +228,7 @@ def _group_name(kind: str, n: int) -> str:
 
 def keras_names(layers: list[KerasLayer]) -> dict[str, NDArray[Any]]:
     """Keras variables named as Keras 3 groups them: 'lstm_1/kernel', 'gru/bias',
-    'bidirectional/backward_layer/bias', ... (what keras_layers_from_names reads back); the
+    'bidirectional/backward_layer/bias', ... (what keras_layers_with_left_out reads back); the
     class (lstm or gru) is told by the recurrent kernel's columns."""
     out: dict[str, NDArray[Any]] = {}
     cell = keras_cell(layers)
@@ -343,7 +250,7 @@ def write_keras_weights(path: Path, layers: list[KerasLayer]) -> None:
     or GRU (or Bidirectional) layers, in order, and nothing else with weights; the class is
     told by the recurrent kernel's columns. Layers without a bias get no vars/2, as Keras
     writes LSTM(use_bias=False). A GRU's bias is (2, 3H) or (3H,) as its reset_after."""
-    h5py = _h5py()
+    h5py = h5py_module()
     cell = keras_cell(layers)
     with atomic_open(path, seekable=True) as raw, h5py.File(raw, "w") as f:
         f.create_group("vars").attrs["name"] = "sequential"

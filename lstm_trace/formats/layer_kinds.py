@@ -102,15 +102,6 @@ def keras_cell(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str:
     return cells[0] if cells else "lstm"
 
 
-def keras_kind_error(layers: Sequence[Sequence[Mapping[str, Any]]]) -> str | None:
-    """The message for Keras layers lstm-trace does not trace (keras_cell's), or None."""
-    try:
-        keras_cell(layers)
-    except ConfigError as exc:
-        return exc.message
-    return None
-
-
 def keras_reset_after(
     layers: Sequence[Sequence[Mapping[str, Any]]], units: int, told: bool | None
 ) -> bool:

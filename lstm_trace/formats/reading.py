@@ -26,7 +26,7 @@ from ..frameworks import Architecture, from_keras, from_pytorch
 from ..weights import LSTMWeights
 from .dtype_policy import half_note
 from .file_limits import must_exist
-from .keras_modules import is_keras_name, keras_module, keras_named_modules
+from .keras_modules import is_keras_name, keras_named_modules
 from .layer_kinds import TRACED, left_out_note
 from .modules import Contents, Module, Untraced, pick_module
 from .named import pytorch_modules, rename
@@ -100,10 +100,6 @@ def read_contents(
     path = Path(path)
     must_exist(path)
     kind = kind_to_read(path)
-    if kind.read_layers is not None:
-        layers, cfg, keras_notes = kind.read_layers(path, max_memory)
-        module = keras_module(path, "", layers, cfg, tuple(keras_notes))
-        return Contents(path, (module,))
     if kind.read_contents is not None:
         if names:
             raise ConfigError(
@@ -148,7 +144,8 @@ def read_weights(
     if not contents.modules and contents.untraced:
         rnn = next((u for u in contents.untraced if "no gates" in u.what), None)
         if rnn is not None:
-            why = f"holds an {rnn.what}, which lstm-trace does not trace yet; {TRACED}"
+            held = ("an " if rnn.what.startswith("nn.") else "a Keras ") + rnn.what
+            why = f"holds {held}, which lstm-trace does not trace yet; {TRACED}"
             raise FileError(f"{contents.path}: {why}")
     return weights_file(contents, pick_module(contents, module))
 

@@ -1,14 +1,15 @@
 """The kinds of weights file, by suffix: the one table of who reads and writes each.
 
 A kind's file holds either named tensors (.npz, .safetensors, .pt/.pth: PyTorch's state_dict
-names or Keras' variable paths, told apart by reading.py from the names) or Keras layers
-(.weights.h5, .h5, .keras). Its row names the reader, the writer (None: lstm-trace reads the
-kind but does not write it), the frameworks whose names it is written in, and the optional
-library the writer needs (refused before any work when it is missing). suffix_of tells a
-path's kind; --to's names for the kinds are in weight_kinds.py.
+names or Keras' variable paths, told apart by reading.py from the names) or a Keras model's
+layers (.weights.h5, .h5, .keras: read straight into Contents by keras_archive.py). Its row
+names the reader, the writer (None: lstm-trace reads the kind but does not write it), the
+frameworks whose names it is written in, and the optional library the writer needs (refused
+before any work when it is missing). suffix_of tells a path's kind; --to's names for the kinds
+are in weight_kinds.py.
 
-This module loads the readers and writers of every family; reading.py and writing.py, which
-use it, are loaded only when a file is read or written.
+This module loads the readers and writers of every family; reading.py and writing.py, which use
+it, are loaded only when a file is read or written.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from numpy.typing import NDArray
 
 from ..errors import FileError
 from ..frameworks import KerasLayer
-from .keras_h5 import read_keras_file, write_keras_weights
+from .keras_archive import read_keras
+from .keras_h5 import write_keras_weights
 from .modules import Contents, Named
 from .npz import read_npz, read_safetensors, write_npz, write_safetensors
 from .targets import suffix_of
@@ -32,8 +34,6 @@ from .torch_pt import read_torch, write_torch
 ReadNamed = Callable[[Path, int], Named]
 #: (path, max_memory) -> every module of the file, and what else it holds
 ReadContents = Callable[[Path, int], Contents]
-#: (path, max_memory) -> (Keras layers, facts of a .keras config.json or None, notes)
-ReadLayers = Callable[[Path, int], tuple[list[KerasLayer], dict[str, Any] | None, list[str]]]
 #: (path, {name: array}): a framework's names (a state_dict, or keras_h5.keras_names)
 WriteNamed = Callable[[Path, dict[str, NDArray[Any]]], None]
 #: (path, Keras layers)
@@ -47,7 +47,6 @@ class Kind:
     """One kind of weights file. Exactly one reader is set; a writer only if it is written."""
 
     read_named: ReadNamed | None = None
-    read_layers: ReadLayers | None = None
     read_contents: ReadContents | None = None
     write_named: WriteNamed | None = None
     write_layers: WriteLayers | None = None
@@ -61,7 +60,7 @@ class Kind:
 
 
 _PT = Kind(read_named=read_torch, write_named=write_torch, frameworks=("pytorch",), library="torch")
-_KERAS = Kind(read_layers=read_keras_file)
+_KERAS = Kind(read_contents=read_keras)
 
 #: suffix (as suffix_of gives it) -> kind; the order is the order messages list them in
 KINDS: dict[str, Kind] = {
@@ -75,7 +74,7 @@ KINDS: dict[str, Kind] = {
     ".pt": _PT,
     ".pth": _PT,
     ".weights.h5": Kind(
-        read_layers=read_keras_file,
+        read_contents=read_keras,
         write_layers=write_keras_weights,
         frameworks=("keras",),
         library="h5py",
@@ -87,7 +86,8 @@ KINDS: dict[str, Kind] = {
 #: suffixes of plain pickles: refused with a hint, never read
 PICKLES = (".pkl", ".pickle", ".joblib")
 
-#: the kinds a message offers for reading (.h5 is read too, but Keras 3 names it .weights.h5)
+#: the kinds a message offers for reading (.h5 is read too: a legacy Keras model file, or
+#: Keras 3 weights, which Keras 3 names .weights.h5)
 READABLE = ".npz, .safetensors, .pt/.pth, .weights.h5 or .keras"
 
 #: the kinds each framework's weights can be written as
