@@ -227,3 +227,14 @@ def test_the_heatmap_shows_any_module(tmp_path: Path, capsys: Any) -> None:
         code, out, _ = run_cli(capsys, "--weights", path, "--module", module, "-f", "heatmap",
                                "-T", "4")  # fmt: skip
         assert code == 0 and out.startswith(f"{gate}, layer 0, forward")
+
+
+def test_inspect_never_shortens_a_name(tmp_path: Path, capsys: Any) -> None:
+    """The names are what --module takes: the other columns give way, not they."""
+    long = "model.encoder.recurrent_layers.bidirectional_lstm_with_a_long_name"
+    state = {f"{long}.{k}": v for k, v in weights_of(LSTM).items()}
+    state |= {f"decoder.{k}": v for k, v in weights_of(GRU).items()}
+    np.savez(tmp_path / "long.npz", **state)
+    code, out, _ = run_cli(capsys, "inspect", tmp_path / "long.npz")
+    assert code == 0
+    assert sum(long in line for line in out.splitlines()) == 2  # the modules and their counts

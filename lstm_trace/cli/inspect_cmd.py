@@ -38,6 +38,7 @@ def inspect(
         counts_section,
         footnotes,
         modules_section,
+        names_whole,
         untraced_section,
     )
     from ..render.table import rich_table  # lazy: as above
@@ -52,9 +53,9 @@ def inspect(
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     console = data_console()
-    show(console, rich_table(modules_section(doc)))
+    show(console, names_whole(rich_table(modules_section(doc))))
     for line in footnotes(doc):
         show(console, Text(line))
-    show(console, rich_table(counts_section(doc)))
+    show(console, names_whole(rich_table(counts_section(doc))))
     if doc["untraced"]:
-        show(console, rich_table(untraced_section(doc)))
+        show(console, names_whole(rich_table(untraced_section(doc))))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
+
 from .sections import Section
 
 
@@ -28,28 +30,24 @@ def _variants(row: dict[str, Any]) -> str:
 
 
 def modules_section(doc: dict[str, Any]) -> Section:
-    """One row per module: name, kind, sizes, layers, direction, variants, dtype."""
+    """One row per module: name, kind, sizes, layers, direction, variants (a column only when
+    some module has one), dtype."""
+    variants = [_variants(row) for row in doc["modules"]]
+    shown = any(v != "-" for v in variants)
+    columns = ["module", "kind", "input>", "hidden>", "layers>", "direction"]
     section = Section.of(
-        f"lstm-trace inspect {doc['file']}",
-        "module",
-        "kind",
-        "input>",
-        "hidden>",
-        "layers>",
-        "direction",
-        "variants",
-        "dtype",
+        f"lstm-trace inspect {doc['file']}", *columns, *(["variants"] if shown else []), "dtype"
     )
-    for row in doc["modules"]:
+    for row, variant in zip(doc["modules"], variants, strict=True):
         mark = " *" if row["name"] == doc["default"] and len(doc["modules"]) > 1 else ""
         section.add(
             row["name"] + mark,
-            row["kind"] + (" stack" if row["parts"] else ""),
+            row["kind"],
             str(row["input_size"]),
             str(row["hidden_size"]),
             str(row["num_layers"]),
             row["direction"],
-            _variants(row),
+            *([variant] if shown else []),
             row["dtype"] or "-",
         )
     return section
@@ -103,3 +101,12 @@ def footnotes(doc: dict[str, Any]) -> list[str]:
         if row["parts"]:
             lines.append(f"{row['name']}: {' -> '.join(row['parts'])} traced as one stack")
     return lines
+
+
+def names_whole(table: Table) -> Table:
+    """The table with its first column (the names a user types after --module) never
+    shortened or wrapped: the other columns give way."""
+    first = table.columns[0]
+    first.no_wrap = True
+    first.min_width = max((len(str(cell)) for cell in first.cells), default=0)
+    return table
