@@ -190,9 +190,10 @@ def read_node(path: Path, scope: Scope, node: Any, name: str) -> Node:
     if cell.name == "gru":
         arch = replace(arch, reset_after=bool(int(attrs.get("linear_before_reset", 0))))
     if layout == 1:
-        notes.append(f"{path}: {name} has layout=1: its X is (batch, seq, input) and Y (batch, "
-                     "seq, directions, hidden), batch first (--batch-first); the weights are "
-                     "the same")  # fmt: skip
+        notes.append(
+            f"{path}: {name} has layout=1: its X is (batch, seq, input), as --x is read without "
+            "--seq-first, and its Y (batch, seq, directions, hidden); the weights are the same"
+        )
     module = Module(
         name=name, kind=module_kind(arch), framework="onnx", architecture=arch, pytorch=state,
         notes=(*notes, *more), stored_dtype=str(arrays["W"].dtype), initial=initial,
