@@ -526,3 +526,43 @@ def test_onnxruntime_reproduces_the_saved_model_outputs(case: str) -> None:
             feeds["cond"] = np.array(cond)
         for name, value in zip(names, session.run(None, feeds), strict=True):
             close(value, a[f"{label}:{name}"])
+
+
+def test_initial_states_given_at_run_time_are_noted_not_read(tmp_path: Path) -> None:
+    path = lstm_model(tmp_path, extra_inputs={5: "h"})
+    wf = read_weights(path)
+    assert wf.initial == {}
+    assert any(
+        "initial_h of node 'lstm' depends on the graph input 'h', given at run time; the trace "
+        "starts from zeros unless --h0 is given" in n
+        for n in wf.notes
+    )
+
+
+def test_zero_peepholes_are_read_as_a_plain_lstm(tmp_path: Path) -> None:
+    path = lstm_model(tmp_path)
+    model = onnx.load(str(path))
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros((1, 9), np.float32), "P"))
+    model.graph.node[0].input.extend(["", "", "", "P"])  # sequence_lens, initial_h, initial_c
+    onnx.save(model, path)
+    wf = read_weights(path)
+    assert wf.kind == "lstm" and not wf.architecture.peepholes
+    assert any("its peepholes P are all zero" in n for n in wf.notes)
+
+
+def test_a_stacks_initial_states_are_its_layers_with_zeros_where_a_layer_has_none(
+    tmp_path: Path,
+) -> None:
+    cfg = LSTMConfig(input_size=3, hidden_size=4, num_layers=2)
+    path = tmp_path / "w.onnx"
+    write_weights(path, init_weights(cfg, seed=2), "onnx")
+    model = onnx.load(str(path))
+    h1 = np.arange(8, dtype=np.float32).reshape(1, 2, 4) + 1  # (D, B, H) of layer 1
+    model.graph.initializer.append(numpy_helper.from_array(h1, "h1"))
+    upper = next(n for n in model.graph.node if n.name == "lstm_l1")
+    assert list(upper.input)[1:] == ["lstm_l1.W", "lstm_l1.R", "lstm_l1.B"]
+    upper.input.extend(["", "h1"])  # sequence_lens, initial_h
+    onnx.save(model, path)
+    wf = read_weights(path)
+    assert wf.module == "lstm_l0+lstm_l1" and set(wf.initial) == {"h0"}
+    np.testing.assert_array_equal(wf.initial["h0"], np.concatenate([np.zeros_like(h1), h1]))
