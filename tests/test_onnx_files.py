@@ -566,3 +566,17 @@ def test_a_stacks_initial_states_are_its_layers_with_zeros_where_a_layer_has_non
     wf = read_weights(path)
     assert wf.module == "lstm_l0+lstm_l1" and set(wf.initial) == {"h0"}
     np.testing.assert_array_equal(wf.initial["h0"], np.concatenate([np.zeros_like(h1), h1]))
+
+
+def test_external_data_counts_against_max_memory_all_together(tmp_path: Path, capsys: Any) -> None:
+    cfg = LSTMConfig(input_size=16, hidden_size=16, num_layers=2, direction="bi")
+    weights = init_weights(cfg, seed=3)
+    path = tmp_path / "w.onnx"
+    write_weights(path, weights, "onnx")
+    onnx.save(onnx.load(str(path)), path, save_as_external_data=True, size_threshold=0,
+              location="w.data")  # fmt: skip
+    assert path.stat().st_size < 4096 and (tmp_path / "w.data").stat().st_size > 40_000
+    back = read_weights(path).build(cfg)  # read beside the model
+    np.testing.assert_array_equal(back.layers[1][1].w_hh, weights.layers[1][1].w_hh)
+    words = refused(capsys, path, "--max-memory", "20KB")  # each tensor fits, not all of them
+    assert "of weights and constants, more than the limit of 20.0 KB" in words

@@ -84,6 +84,8 @@ class Scope:
     initializers: dict[str, Any] = field(default_factory=dict)
     producers: dict[str, Any] = field(default_factory=dict)
     _values: dict[str, NDArray[Any]] = field(default_factory=dict)
+    #: bytes of every value evaluated so far, in this scope and those inside it (the top's)
+    spent: list[int] = field(default_factory=lambda: [0])
 
     def __post_init__(self) -> None:
         self.initializers = {t.name: t for t in self.graph.initializer}
@@ -91,7 +93,7 @@ class Scope:
         self.producers = {out: node for node in self.graph.node for out in node.output if out}
 
     def child(self, graph: Any, path: str) -> Scope:
-        return Scope(self.file, graph, self.opsets, self.limit, path, outer=self)
+        return Scope(self.file, graph, self.opsets, self.limit, path, outer=self, spent=self.spent)
 
     def owner(self, name: str) -> Scope | None:
         """The innermost scope that defines name (a subgraph may read its parents')."""
@@ -139,6 +141,8 @@ class Scope:
             value = self._computed(self.producers[name], name, what, depth)
         else:
             raise NotConstant(f"{what} depends on the graph input {name!r}, given at run time")
+        self.spent[0] += value.nbytes  # all the tensors read, together, within the limit
+        refuse_over(self.file, self.spent[0], self.limit, "weights and constants")
         self._values[name] = value
         return value
 
