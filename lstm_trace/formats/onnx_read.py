@@ -167,8 +167,9 @@ def read_node(path: Path, scope: Scope, node: Any, name: str) -> Node:
     check_attributes(node, name, attrs)
     given = dict(zip(INPUTS[op], node.input, strict=False))
     given = {k: v for k, v in given.items() if v}
-    if "W" not in given or "R" not in given:
-        raise FileError(f"{path}: {op} node {name!r} has no {'W' if 'W' not in given else 'R'}")
+    missing = [k for k in ("X", "W", "R") if k not in given]
+    if missing:
+        raise FileError(f"{path}: {op} node {name!r} has no {missing[0]}")
     keys = [k for k in ("W", "R", "B", "P") if k in given]
     arrays: dict[str, NDArray[Any]] = {k: _weight(path, scope, name, k, given[k]) for k in keys}
     direction = DIRECTIONS[attrs.get("direction", "forward")]
@@ -203,13 +204,13 @@ def read_node(path: Path, scope: Scope, node: Any, name: str) -> Node:
 
 
 def _weight(path: Path, scope: Scope, name: str, key: str, tensor: str) -> NDArray[Any]:
-    """W, R, B or P of a node: constant (an initializer, or computed from them), floats."""
+    """W, R, B or P of a node: constant (an initializer, or computed from them), floats; one
+    given at run time leaves the node untraced."""
     what = f"{key} of node {name!r}"
     try:
         value = scope.constant(tensor, what)
     except NotConstant as exc:
-        raise FileError(f"{path}: {exc.why}; lstm-trace reads weights stored in the "
-                        "file") from None  # fmt: skip
+        raise _Refused(f"{exc.why}; lstm-trace reads weights stored in the file") from None
     return float_array(path, what, value)
 
 
@@ -301,13 +302,13 @@ def initial_states(
 def _full_length(path: Path, scope: Scope, name: str, lens: str, x: str, layout: int) -> None:
     """Accept a sequence_lens that is constant and equal to X's fixed length; else refuse."""
     what = f"sequence_lens of node {name!r}"
-    why = f"{path}: {what} may end sequences early, which lstm-trace does not trace"
+    why = f"{what} may end sequences early, which lstm-trace does not trace"
     try:
         value = np.asarray(scope.constant(lens, what)).reshape(-1)
     except NotConstant:
-        raise FileError(f"{why} (it is given at run time)") from None
+        raise _Refused(f"{why} (it is given at run time)") from None
     shape = static_shape(scope, x)
     steps: int | None = None if shape is None or len(shape) != 3 else shape[1 if layout else 0]
     if steps is None or not value.size or np.any(value != steps):
         length = "an unknown length" if steps is None else f"length {steps}"
-        raise FileError(f"{why} (it holds {value[:4].tolist()}, X has {length})")
+        raise _Refused(f"{why} (it holds {value[:4].tolist()}, X has {length})")
