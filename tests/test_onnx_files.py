@@ -580,3 +580,13 @@ def test_external_data_counts_against_max_memory_all_together(tmp_path: Path, ca
     np.testing.assert_array_equal(back.layers[1][1].w_hh, weights.layers[1][1].w_hh)
     words = refused(capsys, path, "--max-memory", "20KB")  # each tensor fits, not all of them
     assert "of weights and constants, more than the limit of 20.0 KB" in words
+
+
+def test_the_command_line_traces_an_exported_stack(capsys: Any) -> None:
+    import json
+
+    code, out, err = run_cli(capsys, "--weights", FIXTURES / "onnxmodel_torch_lstm_bi2.onnx",
+                             "--format", "json")  # fmt: skip
+    assert code == 0, err
+    config = json.loads(out)["config"]
+    assert (config["num_layers"], config["direction"], config["input_size"]) == (2, "bi", 3)
