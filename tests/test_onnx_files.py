@@ -10,6 +10,8 @@ where installed, on the models lstm-trace writes.
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -502,8 +504,6 @@ def test_onnx_weights_cannot_be_written_as_npz(tmp_path: Path, capsys: Any) -> N
 
 
 def test_reading_without_the_onnx_package_names_the_extra(monkeypatch: Any) -> None:
-    import sys
-
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(FileError) as caught:
         read_weights(FIXTURES / "onnx_lstm_reverse.onnx")
@@ -583,8 +583,6 @@ def test_external_data_counts_against_max_memory_all_together(tmp_path: Path, ca
 
 
 def test_the_command_line_traces_an_exported_stack(capsys: Any) -> None:
-    import json
-
     code, out, err = run_cli(capsys, "--weights", FIXTURES / "onnxmodel_torch_lstm_bi2.onnx",
                              "--format", "json")  # fmt: skip
     assert code == 0, err
