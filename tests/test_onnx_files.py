@@ -588,3 +588,20 @@ def test_the_command_line_traces_an_exported_stack(capsys: Any) -> None:
     assert code == 0, err
     config = json.loads(out)["config"]
     assert (config["num_layers"], config["direction"], config["input_size"]) == (2, "bi", 3)
+
+
+@pytest.mark.parametrize("op", ["Expand", "ConstantOfShape"])
+def test_a_constant_subgraph_that_would_blow_up_is_refused_before_it_runs(
+    tmp_path: Path, capsys: Any, op: str
+) -> None:
+    huge = np.array([1, 12, 2_000_000_000], np.int64)  # 24e9 floats
+    shape = numpy_helper.from_array(huge, "huge")
+    nodes = [helper.make_node("Constant", [], ["huge"], value=shape)]
+    if op == "Expand":
+        one = numpy_helper.from_array(np.ones((1, 1, 1), np.float32), "one")
+        nodes += [helper.make_node("Constant", [], ["one"], value=one),
+                  helper.make_node("Expand", ["one", "huge"], ["W"])]  # fmt: skip
+    else:
+        nodes.append(helper.make_node("ConstantOfShape", ["huge"], ["W"]))
+    words = refused(capsys, lstm_model(tmp_path, w_from="nodes", extra_nodes=nodes))
+    assert f"W of node 'lstm' (its {op})" in words and "(--max-memory)" in words
