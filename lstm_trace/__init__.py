@@ -8,6 +8,9 @@ Public API::
     t = trace(cfg)          # t.to_dict() is the JSON document
     t = trace(weights=load_weights("model.pt"), x=x)   # a file's weights on your input
     assert_shapes(cfg, output=(3, 70), W_f=(70, 102), params_keras=28_840)
+    with capture(model) as traces:      # a torch or Keras model in memory
+        model(batch)
+    traces["encoder.lstm"].replay_error  # lstm-trace against the framework's own output
 """
 
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,7 @@ from .weights import (
 
 if TYPE_CHECKING:
     from .formats.reading import load_weights
+    from .live import capture, trace_module
 
 __all__ = [
     "HOOK_POINTS",
@@ -51,6 +55,7 @@ __all__ = [
     "Trace",
     "__version__",
     "assert_shapes",
+    "capture",
     "forward",
     "init_input",
     "init_weights",
@@ -58,6 +63,7 @@ __all__ = [
     "param_count",
     "select_steps",
     "trace",
+    "trace_module",
     "weights_from_pytorch",
 ]
 
@@ -65,12 +71,18 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """__version__, read from the package metadata when first asked for (importlib.metadata
     costs some 15 ms of start-up that most runs do not need), and load_weights, whose readers
-    (zip, HDF5 and torch glue, some 10 ms) load when it is first asked for."""
+    (zip, HDF5 and torch glue, some 10 ms) load when it is first asked for; capture and
+    trace_module, the live API, too (most runs have no model in memory)."""
     if name == "load_weights":
         from .formats.reading import load_weights  # lazy: the readers, see above
 
         globals()["load_weights"] = load_weights
         return load_weights
+    if name in ("capture", "trace_module"):
+        from . import live  # lazy: the live API, see above
+
+        globals().update(capture=live.capture, trace_module=live.trace_module)
+        return getattr(live, name)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -97,11 +97,13 @@ SEEDED = "seeded"
 IN_MEMORY = "in memory"
 
 
-def weights_dict(weights: LSTMWeights, source: str) -> dict[str, Any]:
+def weights_dict(weights: LSTMWeights, source: str, module: str | None = None) -> dict[str, Any]:
     """The JSON document's ``weights`` object: {"digest", "source"}, and "seed" (the
     configuration's) when the weights were drawn from it (source 'seeded'); else source is a
-    file's path as given, or 'in memory'."""
+    file's path as given, or 'in memory', and "module" the module of that file traced."""
     out: dict[str, Any] = {"digest": weights_digest(weights), "source": source}
+    if module is not None:
+        out["module"] = module
     if source == SEEDED:
         out["seed"] = weights.config.seed
     return out

@@ -34,7 +34,7 @@ from .cells import Cell, cell_of
 from .cells.base import FloatArray, pytorch_name
 from .config import LSTMConfig
 from .errors import ConfigError
-from .formats.layer_kinds import keras_cell, keras_reset_after, pick_pytorch_lstm
+from .formats.layer_kinds import keras_cell, keras_reset_after
 from .weights import DirectionWeights, LSTMWeights, pytorch_fields
 
 KERAS_FIELDS: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
@@ -75,17 +75,6 @@ def _float_dtype(arrays: Mapping[str, NDArray[Any]]) -> str | None:
     if kinds == {np.dtype(np.float32)}:
         return "float32"
     return None
-
-
-def strip_pytorch_prefix(state: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
-    """Find the nn.LSTM or nn.GRU inside a larger state_dict ('encoder.lstm.weight_ih_l0').
-
-    A bare state_dict is returned as is, an nn.LSTMCell's or nn.GRUCell's under nn.LSTM's
-    names (weight_ih -> weight_ih_l0). Several LSTMs or GRUs are ambiguous: refused, listed.
-    An nn.RNN alone is named (layer_kinds.pick_pytorch_lstm, which also lists what is left
-    out and says which cell it found).
-    """
-    return pick_pytorch_lstm(state).state
 
 
 def infer_pytorch(state: Mapping[str, NDArray[Any]], cell: str = "lstm") -> Architecture:
@@ -198,7 +187,7 @@ def from_pytorch(state: Mapping[str, NDArray[Any]], config: LSTMConfig) -> LSTMW
 
 
 def weights_from_pytorch(
-    state_dict: Mapping[str, Any], config: LSTMConfig | None = None
+    state_dict: Mapping[str, Any], config: LSTMConfig | None = None, module: str | None = None
 ) -> LSTMWeights:
     """Build LSTMWeights from an nn.LSTM (or, with config.cell 'gru', nn.GRU) state_dict.
 
@@ -206,12 +195,15 @@ def weights_from_pytorch(
     config None: inferred from the names and shapes, as the command line does (a prefix such
     as 'encoder.lstm.' is found and dropped; the dtype is the tensors', float32 if mixed).
     With config.bias False the state_dict has no bias_* keys (bias=False), and the weights
-    get zero biases."""
+    get zero biases. A state_dict of several modules needs module, the prefix of one
+    ('decoder.gru')."""
     state = {k: _as_array(v) for k, v in state_dict.items()}
     if config is None:
-        picked = pick_pytorch_lstm(state)  # nn.LSTM or nn.GRU, told by weight_hh's rows
-        state = picked.state
-        config = infer_pytorch(state, picked.kind).config()
+        from .formats.named import one_module  # lazy: it imports this module
+
+        found = one_module(state, module)  # nn.LSTM or nn.GRU, told by weight_hh's rows
+        assert found.pytorch is not None
+        state, config = found.pytorch, found.architecture.config()
     return from_pytorch(state, config)
 
 

@@ -5,8 +5,11 @@ forward pass hands to an observer, so it costs a few vectorised operations per b
 than hooks at every step.
 
 - saturated: a sigmoid gate (the LSTM's forget, input, output; the GRU's reset and update)
-  below 0.05 or above 0.95; a tanh gate (the candidate) beyond +-0.95. A saturated gate
-  passes almost no gradient.
+  below 0.05 (low) or above 0.95 (high); a tanh gate (the candidate) below -0.95 (low) or
+  above 0.95 (high). A saturated gate passes almost no gradient, and its side is the
+  diagnosis: a forget gate saturated low forgets C_(t-1), high keeps all of it. Counted per
+  side and per segment of time (health_segments.py), so a gate that drifts from one side to
+  the other over the sequence shows it.
 - stuck units: units whose activation never moves, max - min <= 1e-6 over every step and
   batch row (not judged from a single value).
 - first non-finite: the first step (in the order the pass computes them), layer, direction
@@ -24,6 +27,7 @@ import numpy as np
 
 from .cells.base import FloatArray
 from .config import LSTMConfig
+from .health_segments import SegmentCounts, share
 from .weights import LSTMWeights
 
 SATURATION = 0.05
@@ -38,15 +42,16 @@ class _Place:
 
     hidden: int
     gates: int  # G
+    steps: int  # T
     values: int = 0  # per gate
     rows: int = 0  # steps x batch rows seen
-    saturated: FloatArray = field(init=False)  # (G,) counts
+    saturated: SegmentCounts = field(init=False)  # low and high counts per segment and gate
     nonfinite: FloatArray = field(init=False)  # (G,) counts
     low: FloatArray = field(init=False)  # (G*H,) running min (NaN-ignoring)
     high: FloatArray = field(init=False)  # (G*H,) running max
 
     def __post_init__(self) -> None:
-        self.saturated = np.zeros(self.gates, dtype=np.int64)
+        self.saturated = SegmentCounts(self.steps, self.gates)
         self.nonfinite = np.zeros(self.gates, dtype=np.int64)
         self.low = np.full(self.gates * self.hidden, np.inf)
         self.high = np.full(self.gates * self.hidden, -np.inf)
@@ -69,7 +74,9 @@ class HealthMonitor:
         visiting order while block rows are in time order."""
         n = len(self.names)
         h = block.shape[-1] // n
-        place = self.places.setdefault((layer, direction), _Place(h, n))
+        place = self.places.get((layer, direction))
+        if place is None:
+            place = self.places[(layer, direction)] = _Place(h, n, self.config.seq_len)
         gates = block.reshape(-1, n, h)  # (c*B, gate, unit)
         place.rows += gates.shape[0]
         place.values += gates.shape[0] * h
@@ -83,23 +90,30 @@ class HealthMonitor:
             lowest, highest = np.fmin.reduce(flat, axis=0), np.fmax.reduce(flat, axis=0)
         np.fmin(place.low, lowest, out=place.low)
         np.fmax(place.high, highest, out=place.high)
-        self._saturation(place, gates, lowest.reshape(n, h), highest.reshape(n, h))
+        # rows are in time order, whichever way the pass visits them
+        first = min(steps[0], steps[-1])  # visiting order runs one way or the other
+        self._saturation(place, block.shape[1], first, gates, lowest, highest)
 
     def _saturation(
-        self, place: _Place, gates: FloatArray, lowest: FloatArray, highest: FloatArray
+        self,
+        place: _Place,
+        batch: int,
+        first: int,
+        gates: FloatArray,
+        lowest: FloatArray,
+        highest: FloatArray,
     ) -> None:
-        """Counts values beyond the thresholds, a gate at a time; a gate whose extremes (of
-        its finite values) stay inside them has none, so it is not scanned."""
-        dtype = gates.dtype.type  # thresholds compared in the values' own precision
-        low, high = dtype(SATURATION), dtype(1 - SATURATION)
-        for g, tanh in enumerate(self.tanh):
-            # a tanh gate saturates at |v| > high, i.e. v > high or v < -high
-            below = -high if tanh else low
-            unit = gates[:, g, :]
-            if lowest[g].min() < below:
-                place.saturated[g] += np.count_nonzero(unit < below)
-            if highest[g].max() > high:
-                place.saturated[g] += np.count_nonzero(unit > high)
+        """Counts values beyond each gate's thresholds, per side and segment of time. gates:
+        (c*B, G, H) from step first; lowest, highest (G*H,) the block's extremes per unit."""
+        n = len(self.names)
+        # thresholds compared in the values' own precision; a tanh gate saturates beyond +-0.95
+        high = 1 - SATURATION
+        below = np.array([-high if t else SATURATION for t in self.tanh], dtype=gates.dtype)
+        above = np.full(n, high, dtype=gates.dtype)
+        # fmin/fmax: a unit that is NaN throughout the block must not hide the gate's others
+        gate_low = np.fmin.reduce(lowest.reshape(n, -1), axis=1)
+        gate_high = np.fmax.reduce(highest.reshape(n, -1), axis=1)
+        place.saturated.add(gates, batch, first, below, above, gate_low, gate_high)
 
     def _locate(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
         if self.first_nonfinite is not None:
@@ -197,18 +211,13 @@ class HealthMonitor:
                     else None  # one value cannot show whether a unit moves
                 )
                 gates.append(
-                    {
-                        "layer": layer,
-                        "direction": direction,
-                        "gate": name,
-                        "values": place.values,
-                        "saturated": int(place.saturated[g]),
-                        "saturated_share": round(int(place.saturated[g]) / place.values, 6)
-                        if place.values
-                        else 0.0,
+                    {"layer": layer, "direction": direction, "gate": name}
+                    | _saturation_fields(place, g)
+                    | {
                         "stuck_count": None if stuck is None else len(stuck),
                         "stuck_units": None if stuck is None else stuck[:MAX_LISTED],
                         "nonfinite": int(place.nonfinite[g]),
+                        "segments": place.saturated.report(g),
                     }
                 )
         return {
@@ -216,6 +225,20 @@ class HealthMonitor:
             "gates": gates,
             "first_nonfinite": self.first_nonfinite,
         }
+
+
+def _saturation_fields(place: _Place, g: int) -> dict[str, Any]:
+    """Gate g's values and its saturated counts and shares: in all, low and high."""
+    low, high = place.saturated.totals(g)
+    return {
+        "values": place.values,
+        "saturated": low + high,
+        "saturated_share": share(low + high, place.values),
+        "saturated_low": share(low, place.values),
+        "saturated_high": share(high, place.values),
+        "saturated_low_count": low,
+        "saturated_high_count": high,
+    }
 
 
 def nonfinite_weight(weights: LSTMWeights) -> str | None:

@@ -1,5 +1,5 @@
 """Trace records: what a hook point held at one layer, direction and step, summarised, and the
-RecordTable that keeps them as columns. They are made by capture.py."""
+RecordTable that keeps them as columns. They are made by recorders.py."""
 
 from __future__ import annotations
 

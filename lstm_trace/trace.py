@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .capture import BlockRecorder, Recorder
 from .cell import BlockObserver, Hook, forward
 from .cells import ParamCount
 from .cells.base import FloatArray
@@ -24,6 +23,7 @@ from .digest import IN_MEMORY, SEEDED, weights_dict
 from .errors import ConfigError, SelectionError
 from .health import HealthMonitor
 from .locations import frameworks_dict
+from .recorders import BlockRecorder, Recorder
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
 from .weights import (
@@ -108,6 +108,8 @@ class Trace:
     health: dict[str, Any] = field(default_factory=dict)
     #: where the weights came from: 'seeded' (from config.seed), a file's path, 'in memory'
     source: str = IN_MEMORY
+    #: the module of the weights file traced ('encoder.lstm'), None when not from a file
+    module: str | None = None
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
@@ -131,7 +133,7 @@ class Trace:
     def weights_info(self) -> dict[str, Any]:
         """The document's ``weights`` object: digest and source (and seed, when seeded).
         Computed on request: a trace that is only checked never hashes its weights."""
-        return weights_dict(self.weights, self.source)
+        return weights_dict(self.weights, self.source, self.module)
 
     def to_dict(self) -> dict[str, Any]:
         doc = header_dict(self.config, self.selection, self.weights_info())
@@ -209,6 +211,7 @@ def trace(
     sink: Callable[[TensorRecord], None] | None = None,
     observers: Sequence[BlockObserver] = (),
     source: str | None = None,
+    module: str | None = None,
 ) -> Trace:
     """Run the LSTM of config and record every hook point at the selected steps.
 
@@ -222,7 +225,8 @@ def trace(
     observers receive every step's gate activations block by block (see forward()), beside
     the gate-health monitor that every trace runs. source names where given weights came
     from (a file's path) for the document's ``weights.source``: 'in memory' when not given;
-    'seeded' when weights is None (they are drawn here) or is init_weights(config).
+    'seeded' when weights is None (they are drawn here) or is init_weights(config). module
+    names the module of that file (``weights.module``).
     """
     if config is None:
         config = _config_of(weights, x)
@@ -264,6 +268,7 @@ def trace(
         values=recorder.values,
         health=_health(monitor, xa, h0, c0, config, output),
         source=IN_MEMORY if source is None else source,
+        module=module,
     )
 
 

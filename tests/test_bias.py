@@ -90,7 +90,7 @@ def test_counts_and_outputs_match_keras_fixtures(case: str, suffix: str, tmp_pat
     expected = keras_expected(case)
     wf = read_weights(FIXTURES / f"keras_{case}{suffix}")
     assert wf.architecture.bias is False
-    assert all("bias" not in variables for layer in wf.keras or [] for variables in layer)
+    assert all("bias" not in variables for layer in wf.picked.keras or [] for variables in layer)
     t, b = int(expected["meta_seq_len"]), int(expected["meta_batch"])
     run = resolve({"seq_len": t, "batch": b}, wf.path)
     assert not run.config.bias and run.weights is not None

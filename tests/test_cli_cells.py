@@ -186,7 +186,7 @@ def test_gru_heatmap_and_health(capsys: Any) -> None:
     code, _, err = run_cli(capsys, *GRU, "--format", "heatmap", "--gate", "forget_gate")
     assert code == 2 and "expected one of the GRU's gates reset_gate, update_gate, candidate" in err
     code, out, _ = run_cli(capsys, *GRU, "--samples", "0")
-    assert re.search(r"reset\s+update\s+candidate", out)
+    assert re.search(r"0\s+forward\s+reset\s.*\n\s+update\s.*\n\s+candidate\s", out)
 
 
 # --- where every weight lives, read back out of each framework's tensors -----------------------

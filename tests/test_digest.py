@@ -151,7 +151,7 @@ def test_the_document_names_its_weights(tmp_path: Path, capsys: Any, monkeypatch
     capsys.readouterr()
     _, from_file = _json(capsys, "--json", "--weights", "w64.npz")
     _, as_f32 = _json(capsys, "--json", "--weights", "w64.npz", "--dtype", "float32")
-    assert from_file["weights"] == {"digest": digest, "source": "w64.npz"}
+    assert from_file["weights"] == {"digest": digest, "source": "w64.npz", "module": "lstm"}
     assert as_f32["weights"] == from_file["weights"]
     assert from_file["config"]["dtype"] == "float64" and as_f32["config"]["dtype"] == "float32"
     assert main(["--format", "jsonl", "--weights", "w64.npz"]) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -36,7 +37,12 @@ def test_readme_python_example_runs() -> None:
 @pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
 def test_examples_run(script: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's code, not an installed one
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()

@@ -78,7 +78,11 @@ def test_gru_table_and_markdown_say_gru_words() -> None:
 
 def test_gru_health_columns_are_its_gates() -> None:
     md = render_markdown(trace(GRU))
-    assert "| layer | direction | reset | update | candidate |" in md
+    # a row per gate, in the GRU's order, the layer and direction on the first
+    assert "| layer | direction | gate | low | high | low over time | high over time |" in md
+    assert "| 0 | forward | reset | 0.0% | 0.0% |" in md
+    assert "|   |   | update | 0.0% | 0.0% |" in md
+    assert "|   |   | candidate | 0.0% | 0.0% |" in md
     assert "forget" not in md
 
 
@@ -95,7 +99,7 @@ def test_reverse_gru_without_pytorch_form_in_every_view() -> None:
     tree = flat(plain(render_tree(t)))
     assert tree.startswith("GRU input=32 hidden=70 layers=1 reverse reset_after=False")
     assert "parameters: Keras 21,630, PyTorch none (PyTorch's nn.GRU" in tree
-    assert "layer 0 backward: reset" in tree
+    assert "layer 0 backward │ ├── reset low 0.0% high 0.0% ·· ·· │ ├── update" in tree  # T=2
 
 
 def test_tree_of_a_peephole_lstm_says_none_where_a_framework_has_no_layer() -> None:

@@ -542,7 +542,7 @@ def test_torch_bfloat16_is_read_as_float32(tmp_path: Path, capsys: Any) -> None:
     assert code == 0 and err == f"lstm-trace: {path}: bfloat16 weights, {WIDENED}\n"
     wf = read_weights(path)
     want = lstm.state_dict()["weight_ih_l0"].float().numpy()
-    np.testing.assert_array_equal(wf.pytorch["weight_ih_l0"], want)  # type: ignore[index]
+    np.testing.assert_array_equal(wf.picked.pytorch["weight_ih_l0"], want)  # type: ignore[index]
 
 
 def test_torch_warnings_do_not_reach_stderr(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lstm_trace import LSTMConfig, init_input, trace
+from lstm_trace import LSTMConfig, init_input, recorders, trace
 from lstm_trace.cells import recurrence
 from lstm_trace.records import RecordTable, TensorRecord
 
@@ -92,8 +92,6 @@ def test_record_table_indexes_and_slices_in_sorted_order() -> None:
 def test_steps_summarised_a_few_at_a_time_give_the_same_records(
     steps_at_a_time: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lstm_trace import capture as recorders
-
     cfg = LSTMConfig(seq_len=7, batch=2, bidirectional=True)
     whole = trace(cfg, steps="all")
     width = sum(recorders.point_size(name, 0, cfg) for name in cfg.kind.hook_points)

@@ -89,6 +89,9 @@ DOCUMENTS: dict[str, Callable[[], Doc]] = {
     "weights_from_a_file": lambda: trace(
         LSTMConfig(), init_weights(LSTMConfig()), source="models/encoder.pt"
     ).to_dict(),
+    "a_module_of_a_file": lambda: trace(
+        LSTMConfig(), init_weights(LSTMConfig()), source="model.pt", module="encoder.lstm"
+    ).to_dict(),
 }
 
 
@@ -160,6 +163,7 @@ def test_the_cases_cover_what_they_claim() -> None:
     assert DOCUMENTS["walkthrough"]()["weights"]["seed"] == 0
     assert set(DOCUMENTS["weights_in_memory"]()["weights"]) == {"digest", "source"}
     assert DOCUMENTS["weights_from_a_file"]()["weights"]["source"] == "models/encoder.pt"
+    assert DOCUMENTS["a_module_of_a_file"]()["weights"]["module"] == "encoder.lstm"
     bi = DOCUMENTS["bi_stacked_batched_all_steps"]()
     assert bi["config"]["batch"] == 3 and {r["direction"] for r in bi["tensors"]} == set(DIRECTIONS)
 

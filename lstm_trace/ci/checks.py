@@ -33,7 +33,9 @@ def run_models(models: list[ModelSpec], max_memory: int = DEFAULT_MAX_MEMORY) ->
     results = []
     for model in models:
         try:
-            run = resolve(model.options, model.weights, model.x, max_memory=max_memory)
+            run = resolve(
+                model.options, model.weights, model.x, max_memory=max_memory, module=model.module
+            )
             result = trace(run.config, run.weights, run.x, samples=0, max_memory=max_memory)
             results.append(ModelResult(model, check_trace(result, model.expectations)))
         except LSTMTraceError as exc:

@@ -11,7 +11,8 @@
     "params.keras" = 57680
 
     [models.encoder]
-    weights = "encoder.pt"        # relative to the spec file
+    weights = "model.pt"          # relative to the spec file
+    module = "encoder.lstm"       # which recurrent module of it (lstm-trace inspect lists them)
     expect = { output = "*,256", finite = true }   # finite: no NaN or Inf anywhere
 
 A bad spec is refused with the file, the line and the key.
@@ -51,6 +52,7 @@ MODEL_KEYS: dict[str, tuple[str, tuple[type, ...], str]] = {
     "peepholes": ("peepholes", (bool,), "true or false"),
     "dtype": ("dtype", (str,), '"float32" or "float64"'),
     "weights": ("weights", (str,), "a file name"),
+    "module": ("module", (str,), "a module name, as lstm-trace inspect lists it"),
     "x": ("x", (str,), "a file name"),
     "expect": ("expect", (dict,), "a table of NAME = VALUE"),
 }
@@ -69,6 +71,8 @@ class ModelSpec:
     weights: Path | None
     x: Path | None
     expectations: list[Expectation]
+    #: the weights file's module to trace (None: its only one)
+    module: str | None = None
 
 
 def load_spec(path: Path) -> list[ModelSpec]:
@@ -101,6 +105,7 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
     options: dict[str, Any] = {}
     files: dict[str, Path | None] = {"weights": None, "x": None}
     expectations: list[Expectation] = []
+    module: str | None = None
     keys: dict[str, str] = {}  # config field -> its key, for errors found later
     for raw_key, value in body.items():
         # Lines are looked up in the text only for an error: a lookup scans the text, so
@@ -130,9 +135,16 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
             files[key] = path.parent / str(value)  # an absolute path stays absolute
         elif key == "expect":
             expectations += _expectations(path, text, name, cast(dict[str, Any], value), line)
+        elif key == "module":
+            module = str(value)
         else:
             options[field] = value
             keys[field] = raw_key
+    if module is not None and files["weights"] is None:
+        raise SpecError(
+            f"{path}:{_line(text, where, 'module')}: models.{name}.module: picks a module of "
+            "a weights file; give weights too"
+        )
     if files["weights"] is None:  # without weights every value is known now: check it here
         try:
             LSTMConfig(**options)
@@ -144,7 +156,7 @@ def _model(path: Path, text: str, name: str, body: dict[str, Any] | Any) -> Mode
         raise SpecError(
             f"{path}:{_line(text, ['models'], name)}: models.{name} has no expectations"
         )
-    return ModelSpec(name, options, files["weights"], files["x"], expectations)
+    return ModelSpec(name, options, files["weights"], files["x"], expectations, module)
 
 
 def _expectations(

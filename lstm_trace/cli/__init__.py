@@ -6,7 +6,7 @@ printed and written (output.py). Only this package prints or chooses exit codes.
 entry point (``lstm-trace``, ``python -m lstm_trace``).
 """
 
-from . import commands  # registers the subcommands on app
+from . import commands, inspect_cmd  # register the subcommands on app
 from .app import app, main, run
 
-__all__ = ["app", "commands", "main", "run"]
+__all__ = ["app", "commands", "inspect_cmd", "main", "run"]

@@ -246,6 +246,7 @@ def _trace(run: Resolved, request: Request, source: str | None = None, **extra: 
         max_memory=request.limit,
         keep_values=request.keep_values,
         source=_source(run) if source is None else source,
+        module=_module(run),
         **extra,
     )
 
@@ -253,6 +254,11 @@ def _trace(run: Resolved, request: Request, source: str | None = None, **extra: 
 def _source(run: Resolved) -> str | None:
     """The document's weights.source: the weights file's path as given; None when seeded."""
     return None if run.weights_file is None else str(run.weights_file.path)
+
+
+def _module(run: Resolved) -> str | None:
+    """The document's weights.module: the weights file's module traced; None when seeded."""
+    return None if run.weights_file is None else run.weights_file.module
 
 
 def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> Trace:
@@ -380,7 +386,7 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
             run = replace(run, weights=init_weights(run.config))
         assert run.weights is not None
         source = _source(run) or SEEDED
-        info = weights_dict(run.weights, source)
+        info = weights_dict(run.weights, source, _module(run))
         out.write(header_line(run.config, selection, info))
         out.flush()  # the header is known before the pass: show it at once
         result = _trace(run, request, sink=sink, source=source)

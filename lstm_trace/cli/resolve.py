@@ -182,6 +182,9 @@ def resolve(
         for name in CELL_OPTIONS - set(cell_of(facts["cell"]).options):  # not the file's
             facts.pop(name, None)  # cell's to say: an option for it is the cell's error
         _merge(options, str(wf.path), facts, values, typed)
+        held = wf.initial.get("h0")
+        if held is not None and held.ndim == 3:  # an initial state of a batch: the batch
+            _merge(options, f"{wf.path} (its initial h)", {"batch": held.shape[1]}, values, typed)
         if dtype is not None:
             values.setdefault("dtype", dtype)
     x = None
@@ -217,10 +220,11 @@ def resolve(
     if check_run:
         check_files_memory(config, options, [p for p in (weights_path, x_path) if p], max_memory)
     weights = wf.build(config) if wf is not None else None
-    h0 = _state(h0_path, "h0", config, config.h_out, max_memory)
+    initial = {} if wf is None else wf.initial  # what the file holds (ONNX's initial_h/_c)
+    h0 = _state(h0_path, "h0", config, config.h_out, max_memory, initial.get("h0"))
     if c0_path is not None and not config.kind.carried:
         raise LSTMTraceError(f"--c0: a {config.kind.title} has no cell state; give --h0 only")
-    c0 = _state(c0_path, "c0", config, config.hidden_size, max_memory)
+    c0 = _state(c0_path, "c0", config, config.hidden_size, max_memory, initial.get("c0"))
     return Resolved(config, weights, wf, x, h0, c0)
 
 
@@ -291,12 +295,19 @@ def check_files_memory(
 
 
 def _state(
-    path: Path | None, name: str, config: LSTMConfig, size: int, limit: int
+    path: Path | None,
+    name: str,
+    config: LSTMConfig,
+    size: int,
+    limit: int,
+    held: NDArray[Any] | None = None,
 ) -> NDArray[Any] | None:
-    """An initial state: (D*layers, batch, size), or (D*layers, size) when unbatched."""
-    if path is None:
+    """An initial state: (D*layers, batch, size), or (D*layers, size) when unbatched; from
+    path, else the one the weights file holds (held), else None (zeros)."""
+    if path is None and held is None:
         return None
-    a = _read_array(path, name, limit)
+    a = _read_array(path, name, limit) if path is not None else held
+    assert a is not None
     n = config.num_directions * config.num_layers
     want = (n, size) if config.batch is None else (n, config.batch, size)
     if a.shape != want:
@@ -305,8 +316,9 @@ def _state(
             *(() if config.batch is None else ("batch",)),
             "H_out" if name == "h0" and config.proj_size else "H",
         )
+        where = path if path is not None else f"the weights file's initial {name}"
         raise FileError(
-            f"{path}: {name} must have shape {want} ({', '.join(axes)}) for this "
+            f"{where}: {name} must have shape {want} ({', '.join(axes)}) for this "
             f"{config.kind.title}, got {a.shape}"
         )
     return np.asarray(a, dtype=config.dtype)

@@ -8,25 +8,20 @@ The kind follows from the recurrent weight alone, whatever the sizes:
 Counting rows against "a multiple of 4" would not do: a GRU with H = 4 has 12 rows.
 
 An nn.LSTMCell is the step nn.LSTM repeats (no projection): it is read as a one-layer
-unidirectional nn.LSTM, and an nn.GRUCell as a one-layer nn.GRU. Tensors beside the traced
-layer (an embedding, a linear head, an nn.RNN) are left out and named once on stderr; an
-nn.LSTM beside an nn.GRU (or a second nn.LSTM) is ambiguous, and refused.
+unidirectional nn.LSTM, and an nn.GRUCell as a one-layer nn.GRU (named.py finds them among
+named tensors). Tensors beside the traced module are named once on stderr (left_out_note).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ..cells import CELLS
 from ..errors import ConfigError
 
-_CELL_KEY = re.compile(r"^(weight|bias)_(ih|hh)$")
 PYTORCH_NAMES = {4: "nn.LSTM", 3: "nn.GRU", 1: "nn.RNN"}
 KERAS_NAMES = {4: "LSTM", 3: "GRU", 1: "SimpleRNN"}
 TRACED = "it traces nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell and Keras LSTM and GRU layers"
@@ -56,93 +51,6 @@ def not_traced_yet(what: str, gates: int, params: int) -> str:
 
 def _article(name: str) -> str:
     return ("an " if name.startswith("nn.") else "a ") + name  # an nn.GRU, a Keras GRU
-
-
-@dataclass(frozen=True)
-class PickedLSTM:
-    """The nn.LSTM or nn.GRU found in a state_dict: its tensors under nn.LSTM's names, where
-    it was, whether it was a cell (nn.LSTMCell, nn.GRUCell), and what was left out."""
-
-    state: dict[str, NDArray[Any]]
-    prefix: str
-    cell: bool
-    left_out: list[str]
-    #: 'lstm' or 'gru'
-    kind: str = "lstm"
-
-    @property
-    def module(self) -> str:
-        """'nn.LSTM', 'nn.GRUCell', ...: what the state_dict held."""
-        return f"nn.{CELLS[self.kind].title}" + ("Cell" if self.cell else "")
-
-
-def _module_keys(state: Mapping[str, Any], prefix: str) -> list[str]:
-    """The keys of the module at prefix: under it, with no further dot (an unexpected one
-    among them is the LSTM's, and refused there)."""
-    return [k for k in state if k.startswith(prefix) and "." not in k[len(prefix) :]]
-
-
-#: the recurrent weight of a module's first layer: nn.LSTM's, a reverse-only layer's (in
-#: lstm-trace's own files) and a cell's
-_FIRST_HH = ("weight_hh_l0", "weight_hh_l0_reverse", "weight_hh")
-_FIRST_IH = tuple(name.replace("hh", "ih") for name in _FIRST_HH)
-
-
-def _pytorch_kind(state: Mapping[str, Any], prefix: str) -> tuple[int, bool]:
-    """(gates, is a cell) of the recurrent module at prefix."""
-    name = next(n for n in _FIRST_HH if prefix + n in state)
-    hh = np.shape(state[prefix + name])
-    projected = any(prefix + n in state for n in ("weight_hr_l0", "weight_hr_l0_reverse"))
-    return gates_of(tuple(hh), rows_first=True, projected=projected), name == "weight_hh"
-
-
-def pick_pytorch_lstm(state: Mapping[str, NDArray[Any]]) -> PickedLSTM:
-    """The one nn.LSTM or nn.GRU (or its cell) in a state_dict, however deep ('encoder.lstm.')."""
-    prefixes = sorted({k[: -len(end)] for k in state for end in _FIRST_IH if k.endswith(end)})
-    prefixes = [p for p in prefixes if p == "" or p.endswith(".")]
-    if not prefixes:
-        raise ConfigError(
-            "no PyTorch LSTM or GRU weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
-        )
-    kinds = {p: _pytorch_kind(state, p) for p in prefixes if _has_hh(state, p)}
-    # no weight_hh, or a shape of no known kind: a damaged LSTM, whose shapes are checked
-    # (and refused) as an LSTM's
-    traced = [p for p in prefixes if kinds.get(p, (0, False))[0] != 1]
-    if not traced:
-        p = prefixes[0]
-        gates, cell = kinds[p]
-        name = PYTORCH_NAMES[gates] + ("Cell" if cell else "")
-        params = sum(int(np.size(state[k])) for k in _module_keys(state, p))
-        raise ConfigError(not_traced_yet(_article(name), gates, params))
-    if len(traced) > 1:
-        names = ", ".join(
-            f"{p.rstrip('.') or '(top level)'} ({_name_of(kinds.get(p, (4, False)))})"
-            for p in traced
-        )
-        raise ConfigError(f"several recurrent layers in this state_dict: {names}; save just one")
-    prefix = traced[0]
-    keys = _module_keys(state, prefix)
-    gates, cell = kinds.get(prefix, (4, False))
-    picked = {k[len(prefix) :]: state[k] for k in keys}
-    if cell:  # nn.LSTMCell, nn.GRUCell: the names of a one-layer nn.LSTM or nn.GRU
-        picked = {_cell_as_layer(k): v for k, v in picked.items()}
-    taken = set(keys)
-    left_out = [k for k in state if k not in taken]
-    return PickedLSTM(picked, prefix, cell, left_out, CELL_OF_GATES.get(gates, "lstm"))
-
-
-def _name_of(kind: tuple[int, bool]) -> str:
-    """'nn.GRU', 'nn.LSTMCell', ... of (gates, is a cell); an unknown shape is an LSTM's."""
-    gates, cell = kind
-    return PYTORCH_NAMES.get(gates, "nn.LSTM") + ("Cell" if cell else "")
-
-
-def _has_hh(state: Mapping[str, Any], prefix: str) -> bool:
-    return any(prefix + name in state for name in _FIRST_HH)
-
-
-def _cell_as_layer(key: str) -> str:
-    return f"{key}_l0" if _CELL_KEY.match(key) else key
 
 
 def left_out_note(path: object, traced: str, left_out: list[str], limit: int = 8) -> str:

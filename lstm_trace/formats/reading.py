@@ -13,7 +13,7 @@ The .npy inputs (x, h0, c0) are npz.read_array's. Writing is writing.py's job.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from ..config import DEFAULT_MAX_MEMORY, LSTMConfig
 from ..errors import ConfigError, FileError
-from ..frameworks import Architecture, KerasLayer, from_keras, from_pytorch
+from ..frameworks import Architecture, from_keras, from_pytorch
 from ..weights import LSTMWeights
 from .dtype_policy import half_note
 from .file_limits import must_exist
@@ -35,35 +35,55 @@ from .registry import kind_to_read
 
 @dataclass(frozen=True)
 class WeightsFile:
-    """A weights file, read: the module traced, its framework's tensors and the architecture
-    they imply."""
+    """A weights file, read: the module traced (its tensors, the architecture they imply,
+    what a config adds and what is only assumed: modules.Module) and the notes for stderr."""
 
     path: Path
-    framework: str  # "pytorch", "keras" or "onnx" (whose tensors come in PyTorch's names)
-    architecture: Architecture
-    pytorch: dict[str, NDArray[Any]] | None = None
-    keras: list[KerasLayer] | None = None
-    #: facts a .keras archive's config.json adds (return_sequences, ...), else empty.
-    keras_config: dict[str, Any] | None = None
+    picked: Module
     #: what the user should know about how the file was read (shown on stderr)
     notes: tuple[str, ...] = ()
-    #: facts the file cannot tell, only assumed, with the values an option may give them
-    #: instead: a Keras file without a config cannot show go_backwards ({"direction": ("uni",
-    #: "reverse")}), nor a bias-free GRU its reset_after ({"reset_after": (True, False)})
-    assumed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    #: the module traced (its name in the file) and its kind (modules.MODULE_KINDS)
-    module: str = ""
-    kind: str = "lstm"
-    #: initial states the file holds (ONNX's initial_h and initial_c), as h0 and c0
-    initial: dict[str, NDArray[Any]] = field(default_factory=dict)
+
+    @property
+    def module(self) -> str:
+        """The module's name in the file ('encoder.lstm')."""
+        return self.picked.name
+
+    @property
+    def kind(self) -> str:
+        return self.picked.kind
+
+    @property
+    def framework(self) -> str:
+        """'pytorch', 'keras' or 'onnx' (whose tensors come in PyTorch's names)."""
+        return self.picked.framework
+
+    @property
+    def architecture(self) -> Architecture:
+        return self.picked.architecture
+
+    @property
+    def keras_config(self) -> dict[str, Any] | None:
+        return self.picked.keras_config
+
+    @property
+    def assumed(self) -> dict[str, tuple[Any, ...]]:
+        """Facts the file cannot tell, only assumed, with the values an option may give them
+        instead: a Keras file without a config cannot show go_backwards ({"direction": ("uni",
+        "reverse")}), nor a bias-free GRU its reset_after ({"reset_after": (True, False)})."""
+        return self.picked.assumed
+
+    @property
+    def initial(self) -> dict[str, NDArray[Any]]:
+        """Initial states the file holds (ONNX's initial_h and initial_c), as h0 and c0."""
+        return self.picked.initial
 
     def build(self, config: LSTMConfig) -> LSTMWeights:
         """The canonical weights in config's dtype; every name and shape checked."""
         try:
-            if self.pytorch is not None:
-                return from_pytorch(self.pytorch, config)
-            assert self.keras is not None
-            return from_keras(self.keras, config)
+            if self.picked.pytorch is not None:
+                return from_pytorch(self.picked.pytorch, config)
+            assert self.picked.keras is not None
+            return from_keras(self.picked.keras, config)
         except ConfigError as exc:
             raise FileError(f"{self.path}: {exc.message}") from None
 
@@ -142,19 +162,7 @@ def weights_file(contents: Contents, module: Module) -> WeightsFile:
     left = [u.name for u in contents.untraced]
     if others or left:
         notes += (left_out_note(contents.path, module.name, others + left),)
-    return WeightsFile(
-        path=contents.path,
-        framework=module.framework,
-        architecture=module.architecture,
-        pytorch=module.pytorch,
-        keras=module.keras,
-        keras_config=module.keras_config,
-        notes=notes,
-        assumed=module.assumed,
-        module=module.name,
-        kind=module.kind,
-        initial=module.initial,
-    )
+    return WeightsFile(contents.path, module, notes)
 
 
 def load_weights(
@@ -163,12 +171,13 @@ def load_weights(
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
     module: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> LSTMWeights:
     """A weights file read as the command line reads it: the architecture (sizes, layers,
     direction, projection, bias) from the file, the dtype the file's (float32 when it cannot
-    say) unless given. The notes the command line would print are dropped; read_weights()
-    keeps them (WeightsFile.notes)."""
-    wf = read_weights(Path(path), max_memory=max_memory, module=module)
+    say) unless given; module and names as read_weights's. The notes the command line would
+    print are dropped; read_weights() keeps them (WeightsFile.notes)."""
+    wf = read_weights(Path(path), max_memory=max_memory, module=module, names=names)
     return wf.build(wf.architecture.config(dtype))
 
 

@@ -96,6 +96,9 @@ KINDS: dict[str, Kind] = {
     ),
 }
 
+#: suffixes of plain pickles: refused with a hint, never read
+PICKLES = (".pkl", ".pickle", ".joblib")
+
 #: the kinds a message offers for reading (.h5 is read too, but Keras 3 names it .weights.h5)
 READABLE = ".npz, .safetensors, .pt/.pth, .weights.h5, .keras or .onnx"
 
@@ -107,6 +110,11 @@ def kind_to_read(path: Path) -> Kind:
     """The kind of weights file path is, by its suffix, or a FileError naming the kinds."""
     suffix = suffix_of(path)
     kind = KINDS.get(suffix)
+    if suffix in PICKLES:
+        raise FileError(
+            f"{path}: a pickle, which lstm-trace never unpickles (unpickling runs code); load "
+            "it yourself, where you trust it, and save the arrays with np.savez(path, **arrays)"
+        )
     if kind is None:
         raise FileError(
             f"{path}: unknown weights file kind {suffix or '(no suffix)'!r}; use {READABLE}"

@@ -17,6 +17,7 @@ from ..records import TensorRecord, point_size, symbol_and_equation
 from ..summary import describe
 from ..trace import Parameter, Trace
 from ..weights import DIRECTIONS
+from . import health_view
 from .common import config_line, matrix_text, numel, sample_text, shape_text
 
 Row = tuple[str, ...]
@@ -208,46 +209,23 @@ def _outputs(trace: Trace) -> Section:
     return table
 
 
-def health_cells(health: dict[str, Any]) -> dict[tuple[int, str], dict[str, str]]:
-    """Per layer and direction, per gate: '9.4%' saturated, with ', 3 stuck' when units never
-    move and ', 12 NaN/Inf' when values are not finite."""
-    cells: dict[tuple[int, str], dict[str, str]] = {}
-    for g in health.get("gates", []):
-        text = f"{100 * g['saturated_share']:.1f}%"
-        if g["stuck_count"]:
-            text += f", {g['stuck_count']} stuck"
-        if g["nonfinite"]:
-            text += f", {g['nonfinite']} NaN/Inf"
-        cells.setdefault((g["layer"], g["direction"]), {})[g["gate"]] = text
-    return cells
-
-
-def health_note(health: dict[str, Any]) -> str:
-    first = health.get("first_nonfinite")
-    if first is None:
-        return "No NaN or Inf in any gate."
-    return (
-        f"First NaN or Inf: step {first['step']}, layer {first['layer']}, "
-        f"{first['direction']}, {first['gate']}."
-    )
-
-
 def _health(trace: Trace) -> list[Item]:
-    """Saturated share per gate over every step (not only the traced ones), stuck units."""
+    """Per gate, its saturated share low and high over every step (not only the traced ones)
+    and per segment of time; then stuck units and NaN or Inf, and the rules."""
     order = trace.config.kind.report_order
-    section = Section.of(
-        "Gate health, every step (saturated share)",
-        "layer>",
-        "direction",
-        *(g.removesuffix("_gate") for g in order),
+    section = Section(
+        "Gate health, every step (saturated share, low and high side)",
+        health_view.COLUMNS,
+        health_view.rows(trace.health, order),
     )
-    for (layer, direction), gates in health_cells(trace.health).items():
-        section.add(str(layer), direction, *(gates.get(g, "") for g in order))
-    rule = (
-        "Saturated: sigmoid gates below 0.05 or above 0.95, the candidate beyond +-0.95; "
-        "stuck: a unit that never moves. "
+    note = (
+        health_view.mostly_note(trace.health, order)
+        + health_view.units_note(trace.health, order)
+        + health_view.SIDES_RULE
+        + health_view.segments_rule(trace.health)
+        + health_view.first_nonfinite_note(trace.health)
     )
-    return [section, Note(rule + health_note(trace.health))]
+    return [section, Note(note)]
 
 
 def _direction_note(cfg: LSTMConfig) -> str:

@@ -9,7 +9,7 @@ from rich.tree import Tree
 from ..summary import describe
 from ..trace import Trace
 from .common import config_line, count_text, matrix_text, numel, sample_text, shape_text
-from .sections import health_cells, health_note
+from .health_view import first_nonfinite_note, mostly_note, segments_line, tree_lines
 
 
 def render_tree(trace: Trace) -> RenderableType:
@@ -46,9 +46,17 @@ def render_tree(trace: Trace) -> RenderableType:
     for name, shape in trace.outputs.items():
         outputs.add(f"{name} {shape_text(shape)}")
     health = root.add(
-        f"[bold]gate health[/] (saturated share, every step): {health_note(trace.health)}"
+        "[bold]gate health[/] (saturated share low and high, every step; over time: low, "
+        "high per segment): " + escape(first_nonfinite_note(trace.health))
     )
-    for (layer, direction), gates in health_cells(trace.health).items():
-        parts = ", ".join(f"{name.removesuffix('_gate')} {text}" for name, text in gates.items())
-        health.add(escape(f"layer {layer} {direction}: {parts}"))
+    for (layer, direction), lines in tree_lines(trace.health, cfg.kind.report_order).items():
+        place = health.add(f"layer {layer} {direction}")
+        for line in lines:
+            place.add(escape(line))
+    mostly = mostly_note(trace.health, cfg.kind.report_order)
+    if mostly:
+        health.add(escape(mostly.rstrip()))
+    over = segments_line(trace.health)
+    if over:
+        health.add(f"[dim]over time: {escape(over[0])}, t = 0 on the left; {escape(over[1])}[/]")
     return root

@@ -1,0 +1,60 @@
+"""`lstm-trace inspect FILE`: every recurrent module a weights file holds, and the rest."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from ..config import parse_bytes
+from .app import DEFAULT_MAX_MEMORY_TEXT, app
+from .commands import PlainUsage
+from .options import MaxMemoryOpt, ModuleOpt, NamesOpt, parse_names
+from .output import data_console, show
+
+
+@app.command(cls=PlainUsage)
+def inspect(
+    source: Annotated[
+        Path, typer.Argument(metavar="FILE", help="Weights or model file (any supported kind).")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help='{"modules": [...], "untraced": [...]} on stdout.')
+    ] = False,
+    module: ModuleOpt = None,
+    names: NamesOpt = None,
+    max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
+) -> None:
+    """List every recurrent module of a file (name, kind, sizes, layers, direction, counts),
+    then what else it holds, which is not traced. --module NAME shows that one."""
+    from ..formats.inventory import inventory  # lazy: the readers, for inspect only
+    from ..formats.modules import pick_module  # lazy: as above
+    from ..formats.reading import read_contents  # lazy: as above
+    from ..render.inventory import (  # lazy: the views, for inspect only
+        counts_section,
+        footnotes,
+        modules_section,
+        untraced_section,
+    )
+    from ..render.table import rich_table  # lazy: as above
+
+    limit = parse_bytes(max_memory)
+    contents = read_contents(source, max_memory=limit, names=parse_names(names))
+    if module is not None:
+        chosen = pick_module(contents, module)
+        contents = type(contents)(contents.path, (chosen,), (), contents.notes)
+    doc = inventory(contents)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    console = data_console()
+    show(console, rich_table(modules_section(doc)))
+    for line in footnotes(doc):
+        show(console, Text(line))
+    show(console, rich_table(counts_section(doc)))
+    if doc["untraced"]:
+        show(console, rich_table(untraced_section(doc)))

@@ -1,0 +1,129 @@
+"""Saturation over time: each gate's low and high saturated counts per segment of the sequence.
+
+The T time steps are cut into S = min(10, T) segments of equal size (sizes differ by at most
+one step): segment s covers t in [start_s, stop_s), start_s = s * T // S, so the segments
+cover 0..T-1 exactly. A step is attributed to its real time index t, whichever way the pass
+visits it (a backward direction runs t = T-1 down to 0). The counts are kept per segment and
+gate, (S, G) numbers, never per step: memory is O(S x G) whatever T.
+
+For a gate g of H units and a batch of B rows, segment s holds (stop_s - start_s) x B x H
+values; its shares are
+
+    saturated_low[s]  = #{v < low}  / values[s]     low  = 0.05 (sigmoid), -0.95 (tanh)
+    saturated_high[s] = #{v > high} / values[s]     high = 0.95 (both)
+
+A NaN is on neither side (every comparison with it is false); +-Inf is on its side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .cells.base import FloatArray
+
+#: at most this many segments of time per gate
+MAX_SEGMENTS = 10
+#: shares are rounded to this many decimals in the JSON document
+SHARE_DIGITS = 6
+
+IntArray = NDArray[np.int64]
+
+
+def segment_edges(steps: int) -> IntArray:
+    """(S + 1,) edges of S = min(10, T) segments of T steps: segment s is [edges[s],
+    edges[s + 1]); edges[0] = 0, edges[S] = T, sizes differ by at most one."""
+    if steps < 1:
+        raise ValueError(f"a sequence needs at least one step, got T = {steps}")
+    count = min(MAX_SEGMENTS, steps)
+    return np.array([s * steps // count for s in range(count + 1)], dtype=np.int64)
+
+
+def share(count: int, values: int) -> float:
+    """count / values rounded as every share of the document; 0.0 when nothing was seen."""
+    return round(count / values, SHARE_DIGITS) if values else 0.0
+
+
+@dataclass
+class SegmentCounts:
+    """Running low and high saturated counts of one layer and direction, per segment and gate.
+
+    low, high: (S, G) counts; values: (S,) values seen per gate in each segment.
+    """
+
+    steps: int  # T
+    gates: int  # G
+    edges: IntArray = field(init=False)  # (S + 1,)
+    low: IntArray = field(init=False)  # (S, G)
+    high: IntArray = field(init=False)  # (S, G)
+    values: IntArray = field(init=False)  # (S,)
+
+    def __post_init__(self) -> None:
+        self.edges = segment_edges(self.steps)
+        count = len(self.edges) - 1
+        self.low = np.zeros((count, self.gates), dtype=np.int64)
+        self.high = np.zeros((count, self.gates), dtype=np.int64)
+        self.values = np.zeros(count, dtype=np.int64)
+
+    def pieces(self, first: int, count: int) -> list[tuple[int, int, int]]:
+        """The block of steps first .. first + count - 1 cut at the segment edges: (segment,
+        start, stop) with start and stop relative to the block (rows of time), in time order.
+        A block reaches at most a few segments, so this is a short list."""
+        if first < 0 or first + count > self.steps:
+            raise ValueError(
+                f"steps {first}..{first + count - 1} are outside the sequence's 0..{self.steps - 1}"
+            )
+        # the segment holding step t is the last edge <= t
+        s = int(np.searchsorted(self.edges, first, side="right")) - 1
+        out, t, end = [], first, first + count
+        while t < end:
+            stop = min(end, int(self.edges[s + 1]))
+            out.append((s, t - first, stop - first))
+            t, s = stop, s + 1
+        return out
+
+    def add(
+        self,
+        gates: FloatArray,
+        batch: int,
+        first: int,
+        below: FloatArray,
+        above: FloatArray,
+        lowest: FloatArray,
+        highest: FloatArray,
+    ) -> None:
+        """Counts one block: gates (c * B, G, H) rows in time order from step first (row r is
+        step first + r // B); below, above (G,) each gate's thresholds in the values' dtype;
+        lowest, highest (G,) each gate's extremes over the block's finite values. A gate whose
+        extremes stay inside its thresholds has nothing to count, so it is not scanned."""
+        pieces = self.pieces(first, gates.shape[0] // batch)
+        per_step = batch * gates.shape[2]
+        for s, a, b in pieces:
+            self.values[s] += (b - a) * per_step
+        for g in range(self.gates):
+            unit = gates[:, g, :]  # (c * B, H)
+            if lowest[g] < below[g]:
+                for s, a, b in pieces:
+                    self.low[s, g] += np.count_nonzero(unit[a * batch : b * batch] < below[g])
+            if highest[g] > above[g]:
+                for s, a, b in pieces:
+                    self.high[s, g] += np.count_nonzero(unit[a * batch : b * batch] > above[g])
+
+    def totals(self, g: int) -> tuple[int, int]:
+        """Gate g's (low, high) saturated counts over every step."""
+        return int(self.low[:, g].sum()), int(self.high[:, g].sum())
+
+    def report(self, g: int) -> list[dict[str, Any]]:
+        """Gate g's JSON 'segments': [{start, stop, saturated_low, saturated_high}], shares."""
+        return [
+            {
+                "start": int(self.edges[s]),
+                "stop": int(self.edges[s + 1]),
+                "saturated_low": share(int(self.low[s, g]), int(self.values[s])),
+                "saturated_high": share(int(self.high[s, g]), int(self.values[s])),
+            }
+            for s in range(len(self.values))
+        ]

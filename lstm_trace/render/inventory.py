@@ -1,0 +1,105 @@
+"""inspect's view of a file: its modules as one table, then what is not traced.
+
+Works from formats.inventory's document, so that the table and --json say the same. The
+untraced tensors of one module path are shown as one row ('decoder.* (12 tensors)').
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .sections import Section
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _variants(row: dict[str, Any]) -> str:
+    """'proj 3, no bias', 'reset_after=false': what sets the module apart from the plain cell."""
+    parts = [f"proj {row['proj_size']}"] if row["proj_size"] else []
+    if not row["bias"]:
+        parts.append("no bias")
+    if row["reset_after"] is False:
+        parts.append("reset_after=false")
+    if row["initial_states"]:
+        parts.append("+".join(row["initial_states"]) + " given")
+    return ", ".join(parts) or "-"
+
+
+def modules_section(doc: dict[str, Any]) -> Section:
+    """One row per module: name, kind, sizes, layers, direction, variants, dtype."""
+    section = Section.of(
+        f"lstm-trace inspect {doc['file']}",
+        "module",
+        "kind",
+        "input>",
+        "hidden>",
+        "layers>",
+        "direction",
+        "variants",
+        "dtype",
+    )
+    for row in doc["modules"]:
+        mark = " *" if row["name"] == doc["default"] and len(doc["modules"]) > 1 else ""
+        section.add(
+            row["name"] + mark,
+            row["kind"] + (" stack" if row["parts"] else ""),
+            str(row["input_size"]),
+            str(row["hidden_size"]),
+            str(row["num_layers"]),
+            row["direction"],
+            _variants(row),
+            row["dtype"] or "-",
+        )
+    return section
+
+
+def counts_section(doc: dict[str, Any]) -> Section:
+    """Each module's parameters as each framework counts them ('-': it has no such layer)."""
+    section = Section.of("parameters", "module", "framework", "PyTorch>", "Keras>", "ONNX>")
+    for row in doc["modules"]:
+        counts = row["param_count"]
+        section.add(
+            row["name"],
+            row["framework"],
+            _count(counts["pytorch"]),
+            _count(counts["keras"]),
+            _count(counts["onnx"]),
+        )
+    return section
+
+
+def untraced_section(doc: dict[str, Any], limit: int = 40) -> Section:
+    """What the file holds besides its modules, tensors of one path grouped."""
+    section = Section.of("not traced", "name", "what")
+    groups: dict[str, list[dict[str, str]]] = {}
+    for item in doc["untraced"]:
+        tensor = item["what"].startswith("tensor")
+        key = item["name"].rsplit(".", 1)[0] + ".*" if tensor and "." in item["name"] else ""
+        groups.setdefault(key or item["name"], []).append(item)
+    rows = []
+    for key, items in groups.items():
+        if len(items) > 3:
+            rows.append((key, f"{len(items)} tensors"))
+        else:
+            rows += [(i["name"], i["what"]) for i in items]
+    for name, what in rows[:limit]:
+        section.add(name, what)
+    if len(rows) > limit:
+        section.add(f"... and {len(rows) - limit} more", "(--json lists every one)")
+    return section
+
+
+def footnotes(doc: dict[str, Any]) -> list[str]:
+    """The lines under the table: which module is traced without --module, the stacks."""
+    lines = []
+    if len(doc["modules"]) > 1:
+        if doc["default"] is not None:
+            lines.append(f"* traced when no --module is given: {doc['default']}")
+        else:
+            lines.append("several modules: pick one with --module NAME")
+    for row in doc["modules"]:
+        if row["parts"]:
+            lines.append(f"{row['name']}: {' -> '.join(row['parts'])} traced as one stack")
+    return lines
