@@ -380,10 +380,10 @@ def test_a_loop_body_is_read_and_named_by_its_path(tmp_path: Path) -> None:
     onnx.save(helper.make_model(graph), path)
     wf = read_weights(path)
     assert wf.module == "Loop#0/body/LSTM#0" and not wf.architecture.bias
-    np.testing.assert_array_equal(
-        wf.pytorch["weight_hh_l0"][3:6],
-        inits[1].float_data or numpy_helper.to_array(inits[1])[0, 6:9],
-    )  # type: ignore[index]
+    (module,) = read_contents(path).modules
+    assert module.pytorch is not None
+    r = numpy_helper.to_array(inits[1])  # (1, 4H, H), ONNX's blocks i, o, f, c
+    np.testing.assert_array_equal(module.pytorch["weight_hh_l0"][3:6], r[0, 6:9])  # f
 
 
 def test_a_path_that_moves_features_otherwise_is_no_stack(tmp_path: Path) -> None:
@@ -605,3 +605,16 @@ def test_a_constant_subgraph_that_would_blow_up_is_refused_before_it_runs(
         nodes.append(helper.make_node("ConstantOfShape", ["huge"], ["W"]))
     words = refused(capsys, lstm_model(tmp_path, w_from="nodes", extra_nodes=nodes))
     assert f"W of node 'lstm' (its {op})" in words and "(--max-memory)" in words
+
+
+def test_the_command_line_starts_from_the_files_initial_states(tmp_path: Path, capsys: Any) -> None:
+    path = FIXTURES / "onnxmodel_layout1.onnx"
+    a = load(path.with_suffix(".npz"))
+    np.save(tmp_path / "x.npy", a["X"])  # (B, T, I): layout=1's X, as --x is read
+    code, _, err = run_cli(capsys, "--weights", path, "--module", "encoder", "--x",
+                           tmp_path / "x.npy", "--dump", tmp_path / "out.npz")  # fmt: skip
+    assert code == 0, err
+    out = load(tmp_path / "out.npz")
+    close(out["output"].reshape(a["out:lstm_Y"].shape), a["out:lstm_Y"])
+    close(out["h_n"].transpose(1, 0, 2), a["out:lstm_Y_h"])
+    close(out["c_n"].transpose(1, 0, 2), a["out:lstm_Y_c"])
