@@ -218,7 +218,7 @@ def write_bad(tmp_path: Path, name: str, content: bytes) -> Path:
         (lambda p: write_bad(p, "w.safetensors", b"\x00\x01"), "not a readable .safetensors"),
         (lambda p: write_bad(p, "w.weights.h5", b"garbage"), "not a readable Keras file"),
         (lambda p: write_bad(p, "w.keras", b"PK\x03\x04trunc"), "not a readable Keras file"),
-        (lambda p: write_bad(p, "w.onnx", b""), "unknown weights file kind '.onnx'"),
+        (lambda p: write_bad(p, "w.onnx", b""), "not an ONNX model with a graph of nodes"),
         (lambda p: p, "is a directory"),
     ],
 )
@@ -418,7 +418,10 @@ def test_a_weights_suffix_of_the_wrong_kind_lists_each_frameworks_kinds(
 ) -> None:
     code, _, err = run_cli(capsys, "--save-weights", tmp_path / "w.txt")
     assert code == 2  # a usage error: the name, not the file, is wrong
-    assert "use .npz, .safetensors, .pt, .pth (keras: .npz, .safetensors, .weights.h5)" in err
+    assert (
+        "use .npz, .safetensors, .pt, .pth (keras: .npz, .safetensors, .weights.h5; onnx: .onnx)"
+        in err
+    )
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ from lstm_trace.formats.writing import write_weights
 def test_every_kind_has_one_reader_and_its_writer_matches_its_frameworks() -> None:
     for suffix, kind in KINDS.items():
         assert (kind.read_named is None) != (kind.read_contents is None), suffix
-        writes = kind.write_named is not None or kind.write_layers is not None
+        writers = (kind.write_named, kind.write_layers, kind.write_weights)
+        writes = any(w is not None for w in writers)
         assert writes == bool(kind.frameworks), suffix
     assert set(KIND_OF.values()) <= set(KINDS)  # every --to kind is written by a row
 
@@ -29,15 +30,16 @@ def test_the_kinds_each_framework_writes_come_from_the_table() -> None:
     assert WEIGHT_KINDS == {
         "pytorch": (".npz", ".safetensors", ".pt", ".pth"),
         "keras": (".npz", ".safetensors", ".weights.h5"),
+        "onnx": (".onnx",),
     }
 
 
 def test_an_unknown_suffix_names_the_kinds_that_are_read() -> None:
     with pytest.raises(FileError) as caught:
-        kind_to_read(Path("w.onnx"))
+        kind_to_read(Path("w.tflite"))
     assert caught.value.message == (
-        "w.onnx: unknown weights file kind '.onnx'; use .npz, .safetensors, .pt/.pth, "
-        ".weights.h5 or .keras"
+        "w.tflite: unknown weights file kind '.tflite'; use .npz, .safetensors, .pt/.pth, "
+        ".weights.h5, .keras or .onnx"
     )
     assert kind_to_read(Path("M.WEIGHTS.H5")) is KINDS[".weights.h5"]
 

@@ -102,8 +102,8 @@ SaveAsOpt = Annotated[
         "--to",
         metavar="<format>",  # the eight choices in the help: a choice list would wrap mid-word
         help=to_help(
-            "With --save-weights: pytorch or keras names (without it, keras for .weights.h5 "
-            "and pytorch for the rest)"
+            "With --save-weights: pytorch or keras names, or onnx (a model; without it, keras "
+            "for .weights.h5, onnx for .onnx and pytorch for the rest)"
         ),
         rich_help_panel=FILES,
     ),

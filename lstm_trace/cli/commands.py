@@ -78,7 +78,7 @@ def convert(
         typer.Argument(
             metavar="TARGET",
             help="File to write; its suffix picks the format: .npz, .safetensors, .pt/.pth, "
-            ".weights.h5.",
+            ".weights.h5, .onnx.",
         ),
     ],
     to: Annotated[
@@ -88,7 +88,7 @@ def convert(
             metavar="<format>",  # the eight choices in the help: a choice list would wrap
             help=to_help(
                 "pytorch or keras: the names and layout to write (implied by .weights.h5 and "
-                ".pt; needed for .npz and .safetensors)"
+                ".pt; needed for .npz and .safetensors); onnx: a model (implied by .onnx)"
             ),
         ),
     ] = None,
@@ -100,8 +100,8 @@ def convert(
     names: NamesOpt = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
 ) -> None:
-    """Convert LSTM or GRU weights between PyTorch and Keras (PyTorch's two LSTM biases are
-    summed)."""
+    """Convert LSTM or GRU weights between PyTorch, Keras and ONNX (PyTorch's two LSTM biases
+    are summed for Keras)."""
     from ..formats.file_limits import must_exist  # lazy: the readers load for convert only
     from ..formats.reading import read_weights  # lazy: as above
     from ..formats.writing import check_writable, weights_format, write_weights  # lazy: as above

@@ -98,8 +98,8 @@ WeightsOpt = Annotated[
     _opt(
         "--weights",
         "-w",
-        help="Weights: .npz, .safetensors, .pt/.pth, .weights.h5 or .keras (PyTorch or Keras "
-        "names); sets the architecture.",
+        help="Weights: .npz, .safetensors, .pt/.pth, .weights.h5, .keras or .onnx (PyTorch or "
+        "Keras names, an ONNX model); sets the architecture.",
         panel=FILES,
     ),
 ]

@@ -144,7 +144,8 @@ def read_weights(
     if not contents.modules and contents.untraced:
         rnn = next((u for u in contents.untraced if "no gates" in u.what), None)
         if rnn is not None:
-            held = ("an " if rnn.what.startswith("nn.") else "a Keras ") + rnn.what
+            own = rnn.what.startswith(("nn.", "ONNX"))  # a Keras layer's says only its class
+            held = ("an " if own else "a Keras ") + rnn.what
             why = f"holds {held}, which lstm-trace does not trace yet; {TRACED}"
             raise FileError(f"{contents.path}: {why}")
     return weights_file(contents, pick_module(contents, module))

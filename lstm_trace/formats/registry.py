@@ -1,9 +1,10 @@
 """The kinds of weights file, by suffix: the one table of who reads and writes each.
 
 A kind's file holds either named tensors (.npz, .safetensors, .pt/.pth: PyTorch's state_dict
-names or Keras' variable paths, told apart by reading.py from the names) or a Keras model's
-layers (.weights.h5, .h5, .keras: read straight into Contents by keras_archive.py). Its row
-names the reader, the writer (None: lstm-trace reads the kind but does not write it), the
+names or Keras' variable paths, told apart by reading.py from the names), a Keras model's
+layers (.weights.h5, .h5, .keras: read straight into Contents by keras_archive.py) or a whole
+ONNX model (.onnx: its reader gives its modules, its writer takes the weights themselves). Its
+row names the reader, the writer (None: lstm-trace reads the kind but does not write it), the
 frameworks whose names it is written in, and the optional library the writer needs (refused
 before any work when it is missing). suffix_of tells a path's kind; --to's names for the kinds
 are in weight_kinds.py.
@@ -23,10 +24,13 @@ from numpy.typing import NDArray
 
 from ..errors import FileError
 from ..frameworks import KerasLayer
+from ..weights import LSTMWeights
 from .keras_archive import read_keras
 from .keras_h5 import write_keras_weights
 from .modules import Contents, Named
 from .npz import read_npz, read_safetensors, write_npz, write_safetensors
+from .onnx_read import read_onnx
+from .onnx_write import write_onnx
 from .targets import suffix_of
 from .torch_pt import read_torch, write_torch
 
@@ -38,8 +42,12 @@ ReadContents = Callable[[Path, int], Contents]
 WriteNamed = Callable[[Path, dict[str, NDArray[Any]]], None]
 #: (path, Keras layers)
 WriteLayers = Callable[[Path, list[KerasLayer]], None]
+#: (path, the weights themselves): a kind that holds a whole model (.onnx)
+WriteWeights = Callable[[Path, LSTMWeights], None]
 
 BOTH = ("pytorch", "keras")
+#: every framework whose weights lstm-trace writes
+FRAMEWORKS = (*BOTH, "onnx")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Kind:
     read_contents: ReadContents | None = None
     write_named: WriteNamed | None = None
     write_layers: WriteLayers | None = None
+    write_weights: WriteWeights | None = None
     #: the frameworks whose names it is written in (empty: read only)
     frameworks: tuple[str, ...] = ()
     #: the optional module its writer imports (None: NumPy's own)
@@ -81,6 +90,9 @@ KINDS: dict[str, Kind] = {
     ),
     ".h5": _KERAS,
     ".keras": _KERAS,
+    ".onnx": Kind(
+        read_contents=read_onnx, write_weights=write_onnx, frameworks=("onnx",), library="onnx"
+    ),
 }
 
 #: suffixes of plain pickles: refused with a hint, never read
@@ -88,10 +100,10 @@ PICKLES = (".pkl", ".pickle", ".joblib")
 
 #: the kinds a message offers for reading (.h5 is read too: a legacy Keras model file, or
 #: Keras 3 weights, which Keras 3 names .weights.h5)
-READABLE = ".npz, .safetensors, .pt/.pth, .weights.h5 or .keras"
+READABLE = ".npz, .safetensors, .pt/.pth, .weights.h5, .keras or .onnx"
 
 #: the kinds each framework's weights can be written as
-WEIGHT_KINDS = {fw: tuple(s for s, k in KINDS.items() if fw in k.frameworks) for fw in BOTH}
+WEIGHT_KINDS = {fw: tuple(s for s, k in KINDS.items() if fw in k.frameworks) for fw in FRAMEWORKS}
 
 
 def kind_to_read(path: Path) -> Kind:

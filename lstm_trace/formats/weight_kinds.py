@@ -18,6 +18,7 @@ class SaveAs(str, Enum):
     keras_npz = "keras-npz"
     keras_safetensors = "keras-safetensors"
     keras_h5 = "keras-h5"
+    onnx = "onnx"
 
 
 #: the file kind each --to ending names

@@ -37,7 +37,7 @@ __all__ = [
 class WeightsFormat:
     """How weights are written: in which framework's names, as which kind of file."""
 
-    framework: str  # "pytorch" or "keras"
+    framework: str  # "pytorch", "keras" or "onnx"
     kind: str  # one of WEIGHT_KINDS[framework]
 
 
@@ -46,7 +46,8 @@ def weights_format(
 ) -> WeightsFormat:
     """The format to write weights to path in, checked before any work (a usage error).
 
-    The framework is --to's, else keras for .weights.h5 and pytorch for the rest (need_to:
+    The framework is --to's, else keras for .weights.h5, onnx for .onnx and pytorch for the
+    rest (need_to:
     .npz and .safetensors, which hold either, need --to). The kind is the file name's suffix;
     a device or FIFO has none, and takes --to's (pytorch-npz, ...), .npz for a bare framework.
     Also refuses a kind whose library is not installed (FileError).
@@ -65,9 +66,9 @@ def weights_format(
                 f"{where}: a device or FIFO has no suffix to tell the kind of file; say it "
                 f"with --to ({', '.join(s.value for s in SaveAs)})"
             )
-        kind = KIND_OF[named] if named else ".npz"
+        kind = KIND_OF[named] if named else (".onnx" if framework == "onnx" else ".npz")
         _need_framework(where, framework, kind, need_to)
-        framework = framework or ("keras" if kind == ".weights.h5" else "pytorch")
+        framework = framework or _framework_of(kind)
     else:
         kind = suffix
         if named and kind != KIND_OF[named] and not (named == "pt" and kind == ".pth"):
@@ -76,10 +77,15 @@ def weights_format(
                 f"--to {framework}"
             )
         _need_framework(where, framework, kind, need_to)
-        framework = framework or ("keras" if kind == ".weights.h5" else "pytorch")
+        framework = framework or _framework_of(kind)
     _check_kind(where, framework, kind)
     require_writer(kind)  # a missing library is said now, not after the whole run
     return WeightsFormat(framework, kind)
+
+
+def _framework_of(kind: str) -> str:
+    """The framework a kind of file is written in when --to does not say."""
+    return {".weights.h5": "keras", ".onnx": "onnx"}.get(kind, "pytorch")
 
 
 #: the --to ending each weights suffix stands for
@@ -98,10 +104,12 @@ def _need_framework(where: str, framework: str, kind: str, need_to: bool) -> Non
 
 def _check_kind(where: str, framework: str, kind: str) -> None:
     if kind not in WEIGHT_KINDS[framework]:
-        other = "keras" if framework == "pytorch" else "pytorch"
+        others = "; ".join(
+            f"{fw}: {', '.join(kinds)}" for fw, kinds in WEIGHT_KINDS.items() if fw != framework
+        )
         raise LSTMTraceError(
             f"{where}: cannot write {framework} weights as {kind or '(no suffix)'}; use "
-            f"{', '.join(WEIGHT_KINDS[framework])} ({other}: {', '.join(WEIGHT_KINDS[other])})"
+            f"{', '.join(WEIGHT_KINDS[framework])} ({others})"
         )
 
 
@@ -127,6 +135,8 @@ def unwritable(
     """
     why = config.kind.unsupported(config).get(framework)
     module = f"nn.{config.kind.title}"
+    if framework == "onnx":
+        return None if why is None else f"{why}; write PyTorch names instead"
     if framework == "keras":
         if config.proj_size:
             size = config.proj_size
@@ -179,7 +189,8 @@ def write_weights(
     nn.GRU.load_state_dict takes; a reverse-only layer or peepholes only in .npz and
     .safetensors, under lstm-trace's own names). keras: .npz (Keras variable paths),
     .weights.h5 (model.load_weights on a Sequential of LSTM, GRU or Bidirectional layers; a
-    GRU's with the same reset_after), .safetensors. What cannot be written is refused
+    GRU's with the same reset_after), .safetensors. onnx: .onnx (a model of one LSTM or GRU
+    node per layer, onnx_write.py). What cannot be written is refused
     (check_writable) before the file is touched.
     """
     kind = suffix_of(path) if kind is None else kind
@@ -188,6 +199,9 @@ def write_weights(
     plan(path)
     require_writer(kind)
     entry = KINDS[kind]
+    if entry.write_weights is not None:  # .onnx: a model of the weights themselves
+        entry.write_weights(path, weights)
+        return
     if framework == "pytorch":
         assert entry.write_named is not None  # every kind PyTorch's names are written in
         entry.write_named(path, weights.to_pytorch())
