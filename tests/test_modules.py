@@ -238,3 +238,13 @@ def test_inspect_never_shortens_a_name(tmp_path: Path, capsys: Any) -> None:
     code, out, _ = run_cli(capsys, "inspect", tmp_path / "long.npz")
     assert code == 0
     assert sum(long in line for line in out.splitlines()) == 2  # the modules and their counts
+
+
+def test_inspect_says_a_bidirectionals_merge_mode(capsys: Any) -> None:
+    pytest.importorskip("h5py")
+    code, out, _ = run_cli(capsys, "inspect", FIXTURES / "kmodel_bi_lstm.keras", "--json")
+    assert code == 0
+    modes = [(m["name"], m["merge_mode"]) for m in json.loads(out)["modules"]]
+    assert modes == [(m, m) for m in ("concat", "sum", "ave", "mul", "none")]
+    code, out, _ = run_cli(capsys, "inspect", FIXTURES / "kmodel_bi_lstm.keras")
+    assert "merge sum" in out and "merge none" in out

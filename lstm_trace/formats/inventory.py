@@ -3,7 +3,8 @@
 A row: name, kind (lstm, lstm_cell, peephole_lstm, gru, gru_cell), framework, input and
 hidden sizes, layers, direction, projection, bias, reset_after (a GRU's, else None), dtype as
 stored, parameter counts per framework (None where that framework has no such layer, as the
-trace's param_count), and a stacked module's parts. The document:
+trace's param_count), a stacked module's parts, a Keras Bidirectional's merge_mode and the
+initial states the file holds. The document:
 
     {"file": ..., "modules": [{"name": ..., "kind": ..., ...}], "untraced": [{"name", "what"}]}
 """
@@ -16,21 +17,6 @@ from typing import Any
 from ..cells import cell_of
 from ..weights import param_count
 from .modules import Contents, Module, default_module
-
-#: the columns of a row, in order (inspect's table and its JSON share them)
-COLUMNS = (
-    "name",
-    "kind",
-    "framework",
-    "input_size",
-    "hidden_size",
-    "num_layers",
-    "direction",
-    "proj_size",
-    "bias",
-    "reset_after",
-    "dtype",
-)
 
 
 def module_row(module: Module) -> dict[str, Any]:
@@ -53,8 +39,18 @@ def module_row(module: Module) -> dict[str, Any]:
         "dtype": module.stored_dtype or arch.dtype,
         "param_count": counts,
         "parts": list(module.parts),
+        "merge_mode": _merge_mode(module),
         "initial_states": sorted(module.initial),
     }
+
+
+def _merge_mode(module: Module) -> str | None:
+    """A Keras Bidirectional's merge_mode ('concat', 'sum', 'ave', 'mul', 'none'); None for
+    a module of one direction or of a file that does not say."""
+    if module.architecture.direction != "bi" or module.keras_config is None:
+        return None
+    mode = module.keras_config.get("merge_mode", "concat")
+    return "none" if mode is None else str(mode)
 
 
 def inventory(contents: Contents) -> dict[str, Any]:

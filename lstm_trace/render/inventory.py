@@ -24,6 +24,8 @@ def _variants(row: dict[str, Any]) -> str:
         parts.append("no bias")
     if row["reset_after"] is False:
         parts.append("reset_after=false")
+    if row.get("merge_mode") not in (None, "concat"):
+        parts.append(f"merge {row['merge_mode']}")
     if row["initial_states"]:
         parts.append("+".join(row["initial_states"]) + " given")
     return ", ".join(parts) or "-"
