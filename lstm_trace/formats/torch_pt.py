@@ -1,12 +1,20 @@
-"""PyTorch .pt / .pth files: torch.load(weights_only=True), never an unrestricted unpickle.
+"""PyTorch .pt / .pth / .jit files read as data: no code of the file's is ever run.
 
-What torch.save writes is a zip archive (<name>/data.pkl, <name>/data/0, ...) or, before
-PyTorch 1.6, a "legacy" file: a pickle that starts with torch's magic number. Anything else is
-not a PyTorch file, and is said to be so before torch sees it: torch's own message for a
-garbage file advises re-running with weights_only=False, which would be wrong advice for a
-garbage file and dangerous advice for an untrusted one. lstm-trace never passes it on.
+What torch.save writes (since PyTorch 1.6) and what torch.jit.save writes (a TorchScript
+archive) are zip archives: <name>/data.pkl and the tensors' bytes in <name>/data/<key>.
+torch_archive.py reads them without torch, through an unpickler of its own that imports and
+calls nothing the pickle names (a TorchScript module's code is never compiled): torch is not
+needed to read them. A pickled module (torch.save(model)) and a TorchScript module are read
+as the state_dict they would give; a checkpoint's other entries (an argparse.Namespace, an
+optimizer's step) are named as untraced.
 
-torch is optional and imported here only, when a .pt file is read or written.
+A "legacy" file (before PyTorch 1.6: a pickle that starts with torch's magic number) is read
+by torch.load(weights_only=True). Anything else is not a PyTorch file, and is said to be so
+before torch sees it: torch's own message for a garbage file advises re-running with
+weights_only=False, which would be wrong advice for a garbage file and dangerous advice for an
+untrusted one. lstm-trace never passes it on.
+
+torch is optional and imported here only, when a legacy file is read or a .pt file written.
 """
 
 from __future__ import annotations
@@ -21,10 +29,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import FileError
-from .checkpoint import flatten
+from .checkpoint import Opaque, flatten
 from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch, optional, refuse_over
 from .modules import Named
+from .named import parse
 from .targets import atomic_open
+from .torch_archive import data_pickle, read_archive, script_holds
 
 #: how a legacy torch.save file starts: pickle protocol 2, then LONG1 of torch's magic number
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -41,7 +51,7 @@ def _not_torch(path: Path) -> str | None:
                 names = archive.namelist()
         except ZIP_ERRORS:
             return "not a PyTorch file (a damaged zip archive)"
-        if not any(n.endswith("/data.pkl") for n in names):
+        if data_pickle(names) is None:
             return "not a PyTorch file (a zip archive without the data.pkl torch.save writes)"
         return None
     if head == LEGACY_MAGIC:
@@ -52,18 +62,6 @@ def _not_torch(path: Path) -> str | None:
             "save the weights with torch.save(model.state_dict(), path)"
         )
     return "not a PyTorch file (torch.save writes a zip archive or a legacy torch pickle)"
-
-
-def _pickle_protocol(path: Path) -> int:
-    """The pickle protocol of a torch.save archive's data.pkl (0 when it cannot be told)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
-            with archive.open(name) as f:
-                head = f.read(2)
-    except (*ZIP_ERRORS, StopIteration):
-        return 0
-    return head[1] if len(head) == 2 and head[0] == 0x80 else 0
 
 
 def _refusal(exc: Exception) -> str:
@@ -88,39 +86,52 @@ def _refusal(exc: Exception) -> str:
 
 
 def read_torch(path: Path, limit: int) -> Named:
-    """{dotted name: NumPy array} of every tensor in a .pt file (a state_dict, or a
-    checkpoint holding any number of them at any depth), the dtypes as stored ('bfloat16',
-    ...), and the checkpoint's other entries."""
+    """{dotted name: NumPy array} of every tensor in a .pt file (a state_dict, a checkpoint
+    holding any number of them at any depth, a pickled module or a TorchScript archive), the
+    dtypes as stored ('bfloat16', ...), and the file's other entries."""
     why = _not_torch(path)
     if why is not None:
         raise FileError(f"{path}: {why}")
     check_torch(path, limit)
-    torch = optional("torch", "reading .pt/.pth files")
+    if _is_zip(path):
+        archive = read_archive(path, limit)
+        obj, stored = archive.obj, archive.stored
+    else:
+        obj, stored = _legacy(path, limit)
+    try:
+        arrays, untraced = flatten(obj)
+    except RecursionError:
+        raise FileError(f"{path}: its data is nested too deeply to name its tensors") from None
+    if _is_zip(path) and archive.script and not any(parse(k) for k in arrays):
+        raise FileError(f"{path}: {script_holds(obj, arrays)}")
+    if not arrays:
+        what = obj.cls if isinstance(obj, Opaque) else type(obj).__name__
+        raise FileError(
+            f"{path}: holds a {what}, not a state_dict of tensors (nor a checkpoint holding one)"
+        )
+    dtypes = [stored.get(id(a), str(a.dtype)) for a in arrays.values()]
+    return Named(arrays, dtypes, tuple(untraced))
+
+
+def _is_zip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(len(ZIP_MAGIC)) == ZIP_MAGIC
+
+
+def _legacy(path: Path, limit: int) -> tuple[Any, dict[int, str]]:
+    """A legacy (before PyTorch 1.6) file, through torch.load(weights_only=True)."""
+    torch = optional("torch", "reading .pt/.pth files saved before PyTorch 1.6")
     try:
         with warnings.catch_warnings():  # "Detected pickle protocol 4" and the like:
             warnings.simplefilter("ignore")  # lstm-trace reports the outcome itself
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for anything but plain tensors and containers
-        protocol = _pickle_protocol(path)
-        if protocol > 2 and "Unsupported operand" in str(exc):
-            raise FileError(
-                f"{path}: refused: pickled with protocol {protocol}, which torch.load cannot "
-                "read with weights_only=True; save it again with torch.save's default protocol"
-            ) from None
         raise FileError(f"{path}: {_refusal(exc)}") from None
-    # What the tensors hold, not what the archive stores: an expanded view (stride 0) stores
+    # What the tensors hold, not what the file stores: an expanded view (stride 0) stores
     # one number and stands for millions, which copying it would make real.
     refuse_over(path, _held(torch, obj), limit, "tensors")
     stored: dict[int, str] = {}  # id of an array -> the dtype torch stored it in
-    tree = _as_numpy(torch, path, obj, stored)
-    arrays, untraced = flatten(tree)
-    if not arrays:
-        raise FileError(
-            f"{path}: holds a {type(obj).__name__}, not a state_dict of tensors "
-            "(nor a checkpoint holding one)"
-        )
-    dtypes = [stored.get(id(a), str(a.dtype)) for a in arrays.values()]
-    return Named(arrays, dtypes, tuple(untraced))
+    return _as_numpy(torch, path, obj, stored), stored
 
 
 def _held(torch: Any, obj: Any) -> int:
