@@ -36,7 +36,7 @@ def test_an_unknown_suffix_names_the_kinds_that_are_read() -> None:
     with pytest.raises(FileError) as caught:
         kind_to_read(Path("w.onnx"))
     assert caught.value.message == (
-        "w.onnx: unknown weights file kind '.onnx'; use .npz, .safetensors, .pt/.pth, "
+        "w.onnx: unknown weights file kind '.onnx'; use .npz, .safetensors, .pt/.pth/.jit, "
         ".weights.h5 or .keras"
     )
     assert kind_to_read(Path("M.WEIGHTS.H5")) is KINDS[".weights.h5"]

@@ -1,11 +1,12 @@
 """The kinds of weights file, by suffix: the one table of who reads and writes each.
 
-A kind's file holds either named tensors (.npz, .safetensors, .pt/.pth: PyTorch's state_dict
-names or Keras' variable paths, told apart by reading.py from the names) or Keras layers
-(.weights.h5, .h5, .keras). Its row names the reader, the writer (None: lstm-trace reads the
-kind but does not write it), the frameworks whose names it is written in, and the optional
-library the writer needs (refused before any work when it is missing). suffix_of tells a
-path's kind; --to's names for the kinds are in weight_kinds.py.
+A kind's file holds either named tensors (.npz, .safetensors, .pt/.pth/.jit and a .zip that
+is a torch archive: PyTorch's state_dict names or Keras' variable paths, told apart by
+reading.py from the names) or Keras layers (.weights.h5, .h5, .keras). Its row names the
+reader, the writer (None: lstm-trace reads the kind but does not write it), the frameworks
+whose names it is written in, and the optional library the writer needs (refused before any
+work when it is missing). suffix_of tells a path's kind; --to's names for the kinds are in
+weight_kinds.py.
 
 This module loads the readers and writers of every family; reading.py and writing.py, which
 use it, are loaded only when a file is read or written.
@@ -26,7 +27,7 @@ from .keras_h5 import read_keras_file, write_keras_weights
 from .modules import Contents, Named
 from .npz import read_npz, read_safetensors, write_npz, write_safetensors
 from .targets import suffix_of
-from .torch_pt import read_torch, write_torch
+from .torch_pt import read_torch, read_zip, write_torch
 
 #: (path, max_memory) -> ({name: float array}, the file's dtypes, what else it holds)
 ReadNamed = Callable[[Path, int], Named]
@@ -62,6 +63,8 @@ class Kind:
 
 _PT = Kind(read_named=read_torch, write_named=write_torch, frameworks=("pytorch",), library="torch")
 _KERAS = Kind(read_layers=read_keras_file)
+#: a TorchScript archive (torch.jit.save) or any torch zip archive: read, never written
+_JIT = Kind(read_named=read_torch)
 
 #: suffix (as suffix_of gives it) -> kind; the order is the order messages list them in
 KINDS: dict[str, Kind] = {
@@ -74,6 +77,8 @@ KINDS: dict[str, Kind] = {
     ),
     ".pt": _PT,
     ".pth": _PT,
+    ".jit": _JIT,
+    ".zip": Kind(read_named=read_zip),
     ".weights.h5": Kind(
         read_layers=read_keras_file,
         write_layers=write_keras_weights,
@@ -85,7 +90,7 @@ KINDS: dict[str, Kind] = {
 }
 
 #: the kinds a message offers for reading (.h5 is read too, but Keras 3 names it .weights.h5)
-READABLE = ".npz, .safetensors, .pt/.pth, .weights.h5 or .keras"
+READABLE = ".npz, .safetensors, .pt/.pth/.jit, .weights.h5 or .keras"
 
 #: the kinds each framework's weights can be written as
 WEIGHT_KINDS = {fw: tuple(s for s, k in KINDS.items() if fw in k.frameworks) for fw in BOTH}

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from ..errors import FileError
 from .checkpoint import Opaque, flatten
-from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch, optional, refuse_over
+from .file_limits import ZIP_ERRORS, ZIP_MAGIC, check_torch, must_exist, optional, refuse_over
 from .modules import Named
 from .named import parse
 from .targets import atomic_open
@@ -111,6 +111,36 @@ def read_torch(path: Path, limit: int) -> Named:
         )
     dtypes = [stored.get(id(a), str(a.dtype)) for a in arrays.values()]
     return Named(arrays, dtypes, tuple(untraced))
+
+
+def read_zip(path: Path, limit: int) -> Named:
+    """A .zip: read as a torch archive (torch.save's or torch.jit.save's) when it is one;
+    anything else is said to be what it is."""
+    must_exist(path)
+    if not _is_zip(path):
+        raise FileError(f"{path}: not a zip archive (a .zip is read when torch wrote it)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except ZIP_ERRORS:
+        raise FileError(f"{path}: a damaged zip archive") from None
+    if data_pickle(names) is None:
+        raise FileError(f"{path}: {_zip_holds(names)}")
+    return read_torch(path, limit)
+
+
+def _zip_holds(names: list[str]) -> str:
+    """What a zip archive that torch did not write is, and what to do with it."""
+    files = [n for n in names if not n.endswith("/")]
+    if {"config.json", "model.weights.h5"} <= set(files):
+        return "a Keras model archive, not a torch one; name it .keras"
+    if files and all(n.endswith(".npy") for n in files):
+        return "an archive of NumPy arrays, not a torch one; name it .npz"
+    shown = ", ".join(files[:4]) + (f" and {len(files) - 4} more" if len(files) > 4 else "")
+    return (
+        f"a zip archive of {len(files)} files ({shown or 'none'}), not one torch wrote "
+        "(torch.save and torch.jit.save write <name>/data.pkl and <name>/data/)"
+    )
 
 
 def _is_zip(path: Path) -> bool:
