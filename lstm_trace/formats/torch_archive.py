@@ -144,9 +144,9 @@ def _load(path: Path, archive: zipfile.ZipFile, member: str, reader: _Reader) ->
         raise FileError(f"{path}: {member} is damaged ({exc})") from None
     try:
         obj = unpickle(data, reader.storage)
+        reader.tensors.extend(_lazy(obj))
     except ValueError as exc:
         raise FileError(f"{path}: {member} is not a readable pickle ({exc})") from None
-    reader.tensors.extend(_lazy(obj))
     return obj
 
 
