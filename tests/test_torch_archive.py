@@ -397,3 +397,49 @@ def test_a_tree_nested_too_deeply_is_refused(tmp_path: Path, capsys: Any) -> Non
     body = b"]" * 200_000 + b"a" * 199_999  # a list in a list ... 200,000 deep
     path = archive(tmp_path / "deep.pt", dct({"x": body}), {})
     assert one_line(capsys, path) == "deep/data.pkl is not a readable pickle (nested too deeply)"
+
+
+@pytest.mark.parametrize("state", [b"N" + dct({"fn": num(1)}) + b"\x86", dct({"fn": num(1)})])
+def test_build_cannot_change_a_builder(tmp_path: Path, capsys: Any, state: bytes) -> None:
+    """BUILD on a builder (slot state or __dict__ state) fails; the builder is unchanged for
+    the files read after."""
+    from lstm_trace.formats.torch_pickle import BUILDERS
+
+    before = BUILDERS[("collections", "OrderedDict")].fn
+    body = dct({"x": glob("collections", "OrderedDict") + state + b"b"})
+    path = archive(tmp_path / "poison.pt", body, {})
+    assert one_line(capsys, path).startswith("poison/data.pkl is not a readable pickle (")
+    assert BUILDERS[("collections", "OrderedDict")].fn is before
+    entries, data, _ = lstm_state()
+    assert read_weights(archive(tmp_path / "next.pt", ordered(entries), data)).module == "lstm"
+
+
+def test_live_a_legacy_file_is_still_read_through_torch(tmp_path: Path) -> None:
+    """Before PyTorch 1.6, torch.save wrote no zip: torch.load(weights_only=True) reads it."""
+    torch = pytest.importorskip("torch")
+    lstm = torch.nn.LSTM(3, 2)
+    path = tmp_path / "old.pt"
+    torch.save(lstm.state_dict(), path, _use_new_zipfile_serialization=False)
+    assert not zipfile.is_zipfile(path)
+    wf = read_weights(path)
+    want = lstm.state_dict()["weight_hh_l0"].numpy()
+    np.testing.assert_array_equal(wf.pytorch["weight_hh_l0"], want)  # type: ignore[index]
+
+
+def test_live_torch_save_archives_of_every_dtype_read_as_torch_holds_them(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    base = torch.arange(12, dtype=torch.float64).reshape(3, 4) / 7
+    state = {
+        str(dtype).removeprefix("torch."): base.to(dtype).t()  # a non-contiguous view
+        for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64,
+                      torch.int32, torch.int8, torch.uint8, torch.bool, torch.complex64)
+    }  # fmt: skip
+    state["expanded"] = torch.ones(1).expand(5, 6)
+    state["offset"] = torch.arange(10.0)[3:7]
+    torch.save(state, tmp_path / "all.pt")
+    read = read_archive(tmp_path / "all.pt", GB)
+    for name, t in state.items():
+        want = (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+        np.testing.assert_array_equal(read.obj[name], want, err_msg=name)
+        assert read.obj[name].dtype == want.dtype, name
+    assert read.stored[id(read.obj["bfloat16"])] == "bfloat16"

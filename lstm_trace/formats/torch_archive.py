@@ -74,7 +74,9 @@ class _Reader:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
             raise FileError(f"{self.path}: a persistent id {_short(pid)} that is not a storage")
         _, kind, key, _location, numel = pid[:5]
-        if not isinstance(kind, StorageType) or not isinstance(key, str):
+        if not (isinstance(kind, StorageType) and isinstance(key, str)) or not (
+            kind.dtype is None or kind.dtype in ITEMSIZE
+        ):
             raise FileError(f"{self.path}: a storage {_short(pid)} of no torch storage type")
         if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
             raise FileError(f"{self.path}: storage {key} has {numel!r} elements")

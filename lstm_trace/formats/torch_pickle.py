@@ -129,6 +129,8 @@ def lazy_tensor(
     dtype = dtype if dtype is not None else storage.dtype
     if dtype is None or storage.dtype is None:
         return Opaque("torch.Tensor", args=(dtype or "a quantized dtype",))
+    if dtype not in ITEMSIZE or storage.dtype not in ITEMSIZE:
+        raise ValueError(f"a tensor of {dtype!r} in a storage of {storage.dtype!r}")
     (start,) = _ints(offset, "storage offset")
     shape, steps = _ints(size, "size"), _ints(stride, "stride")
     if len(shape) != len(steps):
@@ -169,7 +171,8 @@ def _parameter(data: Any, *_: Any) -> Any:
 def _from_type(func: Any, _new_type: Any, args: Any, _state: Any) -> Any:
     """torch._tensor._rebuild_from_type_v2(func, type, args, state): a tensor subclass, read
     as the tensor its own builder (one of ours) makes."""
-    if func not in (_rebuild_v2, _rebuild_v3) or not isinstance(args, tuple):
+    ours = isinstance(func, Builder) and func.fn in (_rebuild_v2, _rebuild_v3)
+    if not ours or not isinstance(args, tuple):
         return Opaque("torch._tensor._rebuild_from_type_v2", args=(func, args))
     return func(*args)
 
@@ -212,8 +215,26 @@ def _encode(text: Any, encoding: Any = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+class Builder:
+    """One of the builders, as find_class hands it out: callable, and immutable, so that a
+    pickle's BUILD cannot set attributes on it (a function's __defaults__, a class's
+    __setstate__) for the files read after it."""
+
+    __slots__ = ("fn",)
+    fn: Callable[..., Any]
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        object.__setattr__(self, "fn", fn)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a builder's {name} cannot be set")
+
+
 _JIT = "torch.jit._pickle"
-BUILDERS: dict[tuple[str, str], Callable[..., Any]] = {
+_FUNCTIONS: dict[tuple[str, str], Callable[..., Any]] = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_v2,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_v2,
     ("torch._utils", "_rebuild_tensor_v3"): _rebuild_v3,
@@ -228,6 +249,7 @@ BUILDERS: dict[tuple[str, str], Callable[..., Any]] = {
     **{(m, n): _items for m in ("builtins", "__builtin__") for n in ("set", "frozenset")},
     ("_codecs", "encode"): _encode,
 }
+BUILDERS = {key: Builder(fn) for key, fn in _FUNCTIONS.items()}
 
 
 class Stub(Opaque):
