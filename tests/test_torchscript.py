@@ -217,3 +217,41 @@ def test_live_checkpoint_with_a_namespace_and_a_whole_module(tmp_path: Path) -> 
     assert {m.name for m in read_contents(path).modules} == {"model.rnn", "sd.rnn"}
     for module in ("model.rnn", "sd.rnn"):
         check_module(path, module, x, {"output": out.numpy(), "h_n": h_n.numpy()})
+
+
+@LIVE
+@pytest.mark.parametrize("make", ["GRUCell", "LSTMCell", "LSTM_proj", "GRU_bi"])
+def test_live_scripted_bare_modules(tmp_path: Path, make: str) -> None:
+    """A scripted nn.GRUCell / nn.LSTMCell / projected nn.LSTM / bidirectional nn.GRU saved
+    on its own: one module at the top, named by its kind."""
+    pytest.importorskip("torch")
+    import torch
+
+    torch.manual_seed(17)
+    nn = torch.nn
+    module = {
+        "GRUCell": lambda: nn.GRUCell(3, 4),
+        "LSTMCell": lambda: nn.LSTMCell(3, 4),
+        "LSTM_proj": lambda: nn.LSTM(3, 5, proj_size=2, batch_first=True),
+        "GRU_bi": lambda: nn.GRU(3, 4, bidirectional=True, batch_first=True),
+    }[make]()
+    made = fixtures_script()
+    made.redraw_biases(module)
+    path = tmp_path / "m.jit"
+    torch.jit.save(torch.jit.script(module), str(path))
+    x = torch.randn(2, 4, 3)
+    with torch.no_grad():
+        if make.endswith("Cell"):
+            h = torch.zeros(2, 4)
+            state: Any = h if make == "GRUCell" else (h, torch.zeros(2, 4))
+            outs = []
+            for t in range(4):
+                state = module(x[:, t], state)
+                outs.append(state if make == "GRUCell" else state[0])
+            out = torch.stack(outs, 1)
+        else:
+            out, _ = module(x)
+    (found,) = read_contents(path).modules
+    kind = {"GRUCell": "gru_cell", "LSTMCell": "lstm_cell", "LSTM_proj": "lstm", "GRU_bi": "gru"}
+    assert found.kind == kind[make]
+    check_module(path, found.name, x, {"output": out.numpy()})
