@@ -133,8 +133,12 @@ def read_archive(path: Path, limit: int) -> Archive:
         refuse_over(path, sum(t.held for t in tensors), limit, "tensors")
         big_endian = _byteorder(archive, prefix, names) == "big"
         stored: dict[int, str] = {}
-        arrays = _Copier(reader, big_endian, stored)
-        tree = arrays.convert(obj)
+        try:
+            tree = _Copier(reader, big_endian, stored).convert(obj)
+        except RecursionError:  # _lazy walked it, one frame a level; this takes more
+            raise FileError(
+                f"{path}: {member} is not a readable pickle (nested too deeply)"
+            ) from None
     return Archive(tree, stored, any(n.startswith(prefix + "code/") for n in names))
 
 
