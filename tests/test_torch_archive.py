@@ -443,3 +443,10 @@ def test_live_torch_save_archives_of_every_dtype_read_as_torch_holds_them(tmp_pa
         np.testing.assert_array_equal(read.obj[name], want, err_msg=name)
         assert read.obj[name].dtype == want.dtype, name
     assert read.stored[id(read.obj["bfloat16"])] == "bfloat16"
+
+
+def test_a_storage_of_a_class_that_is_no_storage(tmp_path: Path, capsys: Any) -> None:
+    pid = tup(text("storage"), glob("torch", "FloatStorag"), text("0"), text("cpu"), num(1))
+    body = dct({"w": call("torch._utils", "_rebuild_tensor_v2", pid + b"Q", num(0), tup(), tup())})
+    path = archive(tmp_path / "typo.pt", body, {"0": b"\0" * 4})
+    assert one_line(capsys, path) == "storage '0' is a torch.FloatStorag, not a torch storage"

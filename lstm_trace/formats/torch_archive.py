@@ -77,7 +77,8 @@ class _Reader:
         if not (isinstance(kind, StorageType) and isinstance(key, str)) or not (
             kind.dtype is None or kind.dtype in ITEMSIZE
         ):
-            raise FileError(f"{self.path}: a storage {_short(pid)} of no torch storage type")
+            what = kind.name if isinstance(kind, StorageType) else _named(kind)
+            raise FileError(f"{self.path}: storage {_short(key)} is a {what}, not a torch storage")
         if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
             raise FileError(f"{self.path}: storage {key} has {numel!r} elements")
         known = self.storages.get(key)
@@ -279,6 +280,11 @@ def _holds_arrays(obj: Any, memo: dict[int, bool]) -> bool:
         children = (obj.state,)
     memo[id(obj)] = found = any(_holds_arrays(c, memo) for c in children)
     return found
+
+
+def _named(value: Any) -> str:
+    """What the pickle named: a stand-in's class name, else the type of the value."""
+    return getattr(value, "__qualname__", None) or type(value).__name__
 
 
 def _short(value: Any) -> str:
