@@ -414,16 +414,43 @@ def test_build_cannot_change_a_builder(tmp_path: Path, capsys: Any, state: bytes
     assert read_weights(archive(tmp_path / "next.pt", ordered(entries), data)).module == "lstm"
 
 
-def test_live_a_legacy_file_is_still_read_through_torch(tmp_path: Path) -> None:
-    """Before PyTorch 1.6, torch.save wrote no zip: torch.load(weights_only=True) reads it."""
+def test_a_legacy_file_cut_short_names_the_storage(tmp_path: Path, capsys: Any) -> None:
+    raw = (FIXTURES / "legacy_lstm.pt").read_bytes()
+    path = tmp_path / "cut.pt"
+    path.write_bytes(raw[:-10])
+    assert one_line(capsys, path).endswith(" is truncated or damaged")
+    assert one_line(capsys, path).startswith("storage ")
+
+
+def test_a_legacy_file_whose_pickle_is_damaged(tmp_path: Path, capsys: Any) -> None:
+    raw = bytearray((FIXTURES / "legacy_lstm.pt").read_bytes())
+    path = tmp_path / "bad.pt"
+    path.write_bytes(bytes(raw[:40]))  # the magic number, and then the pickles stop
+    assert one_line(capsys, path).startswith("not a readable legacy torch file (")
+
+
+def test_live_legacy_files_of_every_dtype_and_a_whole_module(tmp_path: Path) -> None:
+    """Before PyTorch 1.6, torch.save wrote no zip: read the same way, without torch.load."""
     torch = pytest.importorskip("torch")
     lstm = torch.nn.LSTM(3, 2)
+    state: dict[str, Any] = {"sd": lstm.state_dict(), "whole": lstm}
+    state["bf16"] = torch.randn(3, 2).to(torch.bfloat16).t()
+    state["expanded"] = torch.ones(1).expand(3, 4)
+    state["step"] = torch.tensor(7)
     path = tmp_path / "old.pt"
-    torch.save(lstm.state_dict(), path, _use_new_zipfile_serialization=False)
+    torch.save(state, path, _use_new_zipfile_serialization=False)
     assert not zipfile.is_zipfile(path)
-    wf = read_weights(path)
+    contents = read_contents(path)
+    assert [m.name for m in contents.modules] == ["sd", "whole"]
+    wf = read_weights(path, module="whole")
     want = lstm.state_dict()["weight_hh_l0"].numpy()
     np.testing.assert_array_equal(wf.pytorch["weight_hh_l0"], want)  # type: ignore[index]
+    untraced = {u.name: u.what for u in contents.untraced}
+    assert untraced == {
+        "bf16": "tensor (2, 3)",
+        "expanded": "tensor (3, 4)",
+        "step": "tensor scalar",
+    }
 
 
 def test_live_torch_save_archives_of_every_dtype_read_as_torch_holds_them(tmp_path: Path) -> None:

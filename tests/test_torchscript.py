@@ -1,4 +1,4 @@
-"""TorchScript archives and training checkpoints, read without torch and traced.
+"""TorchScript archives, training checkpoints and a legacy file, read without torch and traced.
 
 The fixtures (tests/fixtures/make_torchscript_fixtures.py, torch 2.13) are what torch.jit.save
 and torch.save wrote; each module's trace is checked against what torch computed, within 1e-5
@@ -29,6 +29,7 @@ ARCHIVES = {
     "ts_gru_script.zip": ("ts_gru", {"decoder.gru": "gru"}),
     "ts_gru_trace.jit": ("ts_gru", {"decoder.gru": "gru"}),
     "ckpt_train.pth": ("ckpt_train", {"nets.encoder.rnn": "lstm"}),
+    "legacy_lstm.pt": ("legacy_lstm", {"lstm": "lstm"}),
 }
 CASES = [(f, m) for f, (_, modules) in ARCHIVES.items() for m in modules]
 

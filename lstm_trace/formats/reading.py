@@ -4,8 +4,8 @@
 - .safetensors: the optional `safetensors` package.
 - .pt / .pth / .jit (and a .zip torch wrote): torch's zip archives read without torch by a
   restricted unpickler (torch_archive.py): a state_dict, a checkpoint holding any number of
-  them, a pickled module or a TorchScript module; a legacy (pre-1.6) file through
-  torch.load(weights_only=True).
+  them, a pickled module or a TorchScript module; a legacy (pre-1.6) file the same way
+  (torch_legacy.py).
 - .weights.h5 / .keras: Keras 3 files, through the optional `h5py` package (keras_h5.py).
 
 registry.py finds the reader by suffix; this module turns what it read into a WeightsFile.

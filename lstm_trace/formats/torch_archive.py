@@ -26,7 +26,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,6 +57,15 @@ class Archive:
 def data_pickle(names: list[str]) -> str | None:
     """The archive's <prefix>/data.pkl (one folder deep), or None."""
     return next((n for n in names if n.count("/") == 1 and n.endswith("/data.pkl")), None)
+
+
+class Source(Protocol):
+    """Where the storages of a file are: the tensors its pickle made, and each storage's
+    elements (bfloat16 as its raw uint16)."""
+
+    tensors: list[LazyTensor]
+
+    def read(self, storage: Storage, big_endian: bool) -> NDArray[Any]: ...
 
 
 class _Reader:
@@ -130,17 +139,23 @@ def read_archive(path: Path, limit: int) -> Archive:
         prefix = member.removesuffix("data.pkl")
         reader = _Reader(path, archive, prefix, limit)
         obj = _load(path, archive, member, reader)
-        tensors = reader.tensors
-        refuse_over(path, sum(t.held for t in tensors), limit, "tensors")
         big_endian = _byteorder(archive, prefix, names) == "big"
-        stored: dict[int, str] = {}
-        try:
-            tree = _Copier(reader, big_endian, stored).convert(obj)
-        except RecursionError:  # _lazy walked it, one frame a level; this takes more
-            raise FileError(
-                f"{path}: {member} is not a readable pickle (nested too deeply)"
-            ) from None
+        tree, stored = materialize(path, member, obj, reader, big_endian, limit)
     return Archive(tree, stored, any(n.startswith(prefix + "code/") for n in names))
+
+
+def materialize(
+    path: Path, member: str, obj: Any, reader: Source, big_endian: bool, limit: int
+) -> tuple[Any, dict[int, str]]:
+    """(obj as plain data with its tensors copied, the stored dtype of each array by id),
+    once the bytes the tensors hold are known to be within the limit."""
+    refuse_over(path, sum(t.held for t in reader.tensors), limit, "tensors")
+    stored: dict[int, str] = {}
+    try:
+        return _Copier(reader, big_endian, stored).convert(obj), stored
+    except RecursionError:  # lazy_tensors walked it in fewer frames a level than this takes
+        why = "is not a readable pickle (nested too deeply)"
+        raise FileError(f"{path}: {member} {why}") from None
 
 
 def _load(path: Path, archive: zipfile.ZipFile, member: str, reader: _Reader) -> Any:
@@ -151,7 +166,7 @@ def _load(path: Path, archive: zipfile.ZipFile, member: str, reader: _Reader) ->
         raise FileError(f"{path}: {member} is damaged ({exc})") from None
     try:
         obj = unpickle(data, reader.storage)
-        reader.tensors.extend(_lazy(obj))
+        reader.tensors.extend(lazy_tensors(obj))
     except ValueError as exc:
         raise FileError(f"{path}: {member} is not a readable pickle ({exc})") from None
     return obj
@@ -167,7 +182,7 @@ def _byteorder(archive: zipfile.ZipFile, prefix: str, names: list[str]) -> str:
         return "little"
 
 
-def _lazy(obj: Any) -> list[LazyTensor]:
+def lazy_tensors(obj: Any) -> list[LazyTensor]:
     """Every LazyTensor in obj, each once; refuses a tree of more than MAX_NAMES names."""
     found: dict[int, LazyTensor] = {}
     paths: dict[int, int] = {}  # id -> names under it (0 while it is being counted)
@@ -201,7 +216,7 @@ def _lazy(obj: Any) -> list[LazyTensor]:
 class _Copier:
     """The unpickled tree rebuilt as plain data, each LazyTensor copied into an array once."""
 
-    def __init__(self, reader: _Reader, big_endian: bool, stored: dict[int, str]) -> None:
+    def __init__(self, reader: Source, big_endian: bool, stored: dict[int, str]) -> None:
         self.reader, self.big_endian, self.stored = reader, big_endian, stored
         self.memo: dict[int, Any] = {}
         self.buffers: dict[str, NDArray[Any]] = {}

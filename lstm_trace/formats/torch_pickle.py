@@ -31,7 +31,7 @@ import math
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from ..errors import FileError
 from .checkpoint import Opaque
@@ -278,8 +278,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     """pickle.Unpickler whose globals are BUILDERS, storages, dtypes and stand-ins only;
     storage(pid) answers persistent ids ('storage', type, key, location, numel)."""
 
-    def __init__(self, data: bytes, storage: Callable[[Any], Storage]) -> None:
-        super().__init__(io.BytesIO(data))
+    def __init__(self, data: bytes | IO[bytes], storage: Callable[[Any], Storage]) -> None:
+        super().__init__(io.BytesIO(data) if isinstance(data, bytes) else data)
         self._storage = storage
         self._stand_ins: dict[str, type] = {}
 
@@ -298,8 +298,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self._storage(pid)
 
 
-def unpickle(data: bytes, storage: Callable[[Any], Storage]) -> Any:
-    """What the pickle data describes, built by RestrictedUnpickler; FileError from the
+def unpickle(data: bytes | IO[bytes], storage: Callable[[Any], Storage]) -> Any:
+    """What the pickle data describes (a file: the next pickle in it), built by
+    RestrictedUnpickler; FileError from the
     storages passes, anything else the pickle makes go wrong is a ValueError."""
     try:
         return RestrictedUnpickler(data, storage).load()
