@@ -546,16 +546,13 @@ def test_torch_bfloat16_is_read_as_float32(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_torch_warnings_do_not_reach_stderr(tmp_path: Path) -> None:
-    """torch warns "Detected pickle protocol 4" and then cannot load it: one line, ours."""
+    """A protocol-4 archive (which torch.load(weights_only=True) cannot read) is read, and
+    nothing is said of its protocol."""
     torch = pytest.importorskip("torch")
     path = tmp_path / "p4.pt"
     torch.save(torch.nn.LSTM(3, 4).state_dict(), path, pickle_protocol=4)
-    done = run_module("--weights", path)
-    assert done.returncode == 1
-    assert done.stderr == (
-        f"lstm-trace: error: {path}: refused: pickled with protocol 4, which torch.load cannot "
-        "read with weights_only=True; save it again with torch.save's default protocol\n"
-    )
+    done = run_module("--weights", path)  # read without torch.load: protocol 4 is a pickle
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def test_torch_model_with_an_embedding_and_a_head_live(tmp_path: Path) -> None:

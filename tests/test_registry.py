@@ -38,7 +38,7 @@ def test_an_unknown_suffix_names_the_kinds_that_are_read() -> None:
     with pytest.raises(FileError) as caught:
         kind_to_read(Path("w.tflite"))
     assert caught.value.message == (
-        "w.tflite: unknown weights file kind '.tflite'; use .npz, .safetensors, .pt/.pth, "
+        "w.tflite: unknown weights file kind '.tflite'; use .npz, .safetensors, .pt/.pth/.jit, "
         ".weights.h5, .keras or .onnx"
     )
     assert kind_to_read(Path("M.WEIGHTS.H5")) is KINDS[".weights.h5"]

@@ -151,7 +151,7 @@ def check_zip_members(path: Path, limit: int, what: str = "data") -> dict[str, i
 
 def check_torch(path: Path, limit: int) -> None:
     """A .pt file: torch.save's zip archive (its data/ records are the tensors' bytes), or a
-    legacy file that torch.load reads whole."""
+    legacy file, read whole."""
     if _magic(path).startswith(ZIP_MAGIC):
         check_zip_members(path, limit, "tensors")
     else:

@@ -2,8 +2,10 @@
 
 - .npz: np.load(allow_pickle=False); PyTorch or Keras names, told apart by the keys.
 - .safetensors: the optional `safetensors` package.
-- .pt / .pth: torch.load(weights_only=True), a state_dict (nn.LSTM, nn.GRU or their cells)
-  or a dict holding one.
+- .pt / .pth / .jit (and a .zip torch wrote): torch's zip archives read without torch by a
+  restricted unpickler (torch_archive.py): a state_dict, a checkpoint holding any number of
+  them, a pickled module or a TorchScript module; a legacy (pre-1.6) file the same way
+  (torch_legacy.py).
 - .weights.h5 / .keras: Keras 3 files, through the optional `h5py` package (keras_h5.py).
 
 registry.py finds the reader by suffix; this module turns what it read into a WeightsFile.

@@ -1,13 +1,13 @@
 """The kinds of weights file, by suffix: the one table of who reads and writes each.
 
-A kind's file holds either named tensors (.npz, .safetensors, .pt/.pth: PyTorch's state_dict
-names or Keras' variable paths, told apart by reading.py from the names), a Keras model's
-layers (.weights.h5, .h5, .keras: read straight into Contents by keras_archive.py) or a whole
-ONNX model (.onnx: its reader gives its modules, its writer takes the weights themselves). Its
-row names the reader, the writer (None: lstm-trace reads the kind but does not write it), the
-frameworks whose names it is written in, and the optional library the writer needs (refused
-before any work when it is missing). suffix_of tells a path's kind; --to's names for the kinds
-are in weight_kinds.py.
+A kind's file holds either named tensors (.npz, .safetensors, .pt/.pth/.jit and a .zip that
+is a torch archive: PyTorch's state_dict names or Keras' variable paths, told apart by
+reading.py from the names), a Keras model's layers (.weights.h5, .h5, .keras: read straight
+into Contents by keras_archive.py) or a whole ONNX model (.onnx: its reader gives its modules,
+its writer takes the weights themselves). Its row names the reader, the writer (None:
+lstm-trace reads the kind but does not write it), the frameworks whose names it is written
+in, and the optional library the writer needs (refused before any work when it is missing).
+suffix_of tells a path's kind; --to's names for the kinds are in weight_kinds.py.
 
 This module loads the readers and writers of every family; reading.py and writing.py, which use
 it, are loaded only when a file is read or written.
@@ -32,7 +32,7 @@ from .npz import read_npz, read_safetensors, write_npz, write_safetensors
 from .onnx_read import read_onnx
 from .onnx_write import write_onnx
 from .targets import suffix_of
-from .torch_pt import read_torch, write_torch
+from .torch_pt import read_torch, read_zip, write_torch
 
 #: (path, max_memory) -> ({name: float array}, the file's dtypes, what else it holds)
 ReadNamed = Callable[[Path, int], Named]
@@ -70,6 +70,8 @@ class Kind:
 
 _PT = Kind(read_named=read_torch, write_named=write_torch, frameworks=("pytorch",), library="torch")
 _KERAS = Kind(read_contents=read_keras)
+#: a TorchScript archive (torch.jit.save) or any torch zip archive: read, never written
+_JIT = Kind(read_named=read_torch)
 
 #: suffix (as suffix_of gives it) -> kind; the order is the order messages list them in
 KINDS: dict[str, Kind] = {
@@ -82,6 +84,8 @@ KINDS: dict[str, Kind] = {
     ),
     ".pt": _PT,
     ".pth": _PT,
+    ".jit": _JIT,
+    ".zip": Kind(read_named=read_zip),
     ".weights.h5": Kind(
         read_contents=read_keras,
         write_layers=write_keras_weights,
@@ -100,7 +104,7 @@ PICKLES = (".pkl", ".pickle", ".joblib")
 
 #: the kinds a message offers for reading (.h5 is read too: a legacy Keras model file, or
 #: Keras 3 weights, which Keras 3 names .weights.h5)
-READABLE = ".npz, .safetensors, .pt/.pth, .weights.h5, .keras or .onnx"
+READABLE = ".npz, .safetensors, .pt/.pth/.jit, .weights.h5, .keras or .onnx"
 
 #: the kinds each framework's weights can be written as
 WEIGHT_KINDS = {fw: tuple(s for s, k in KINDS.items() if fw in k.frameworks) for fw in FRAMEWORKS}
