@@ -5,7 +5,7 @@ torch.save writes whatever the user gave it: a bare state_dict, or a training ch
 own choosing), nested at any depth. A TorchScript archive pickles the module itself: objects
 whose attributes are submodules and tensors. Both arrive here as plain data (dicts, lists,
 tuples, NumPy arrays, numbers, strings) with Opaque standing for any object of a class that
-was not built (the unpickler builds none: see torch_archive.py).
+was not built (the unpickler builds none: see torch_pickle.py).
 
 flatten() names every tensor by its path, keys joined by dots ('state.encoder.lstm.
 weight_ih_l0'), a module's attributes as state_dict names them, so the recurrent modules
