@@ -174,19 +174,7 @@ def resolve(
     values: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     wf = _read_weights(weights_path, max_memory, module, names) if weights_path else None
     if wf is not None:
-        facts = wf.architecture.as_options()
-        dtype = facts.pop("dtype")
-        for name, allowed in wf.assumed.items():  # what the file only assumed: an option says
-            if options.get(name) in allowed:
-                facts.pop(name)
-        for name in CELL_OPTIONS - set(cell_of(facts["cell"]).options):  # not the file's
-            facts.pop(name, None)  # cell's to say: an option for it is the cell's error
-        _merge(options, str(wf.path), facts, values, typed)
-        held = wf.initial.get("h0")
-        if held is not None and held.ndim == 3:  # an initial state of a batch: the batch
-            _merge(options, f"{wf.path} (its initial h)", {"batch": held.shape[1]}, values, typed)
-        if dtype is not None:
-            values.setdefault("dtype", dtype)
+        _merge_file(wf, options, values, typed)
     x = None
     if x_path is not None:
         x = _input(x_path, seq_first, max_memory)
@@ -226,6 +214,26 @@ def resolve(
         raise LSTMTraceError(f"--c0: a {config.kind.title} has no cell state; give --h0 only")
     c0 = _state(c0_path, "c0", config, config.hidden_size, max_memory, initial.get("c0"))
     return Resolved(config, weights, wf, x, h0, c0)
+
+
+def _merge_file(
+    wf: WeightsFile, options: Mapping[str, Any], values: dict[str, Any], typed: Mapping[str, str]
+) -> None:
+    """Fill values from what the weights file says (its architecture, the batch of the
+    initial states it holds, its dtype), refusing an option that contradicts it."""
+    facts = wf.architecture.as_options()
+    dtype = facts.pop("dtype")
+    for name, allowed in wf.assumed.items():  # what the file only assumed: an option says
+        if options.get(name) in allowed:
+            facts.pop(name)
+    for name in CELL_OPTIONS - set(cell_of(facts["cell"]).options):  # not the file's
+        facts.pop(name, None)  # cell's to say: an option for it is the cell's error
+    _merge(options, str(wf.path), facts, values, typed)
+    held = wf.initial.get("h0")
+    if held is not None and held.ndim == 3:  # an initial state of a batch: the batch
+        _merge(options, f"{wf.path} (its initial h)", {"batch": held.shape[1]}, values, typed)
+    if dtype is not None:
+        values.setdefault("dtype", dtype)
 
 
 def _read_weights(
