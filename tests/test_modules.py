@@ -248,3 +248,16 @@ def test_inspect_says_a_bidirectionals_merge_mode(capsys: Any) -> None:
     assert modes == [(m, m) for m in ("concat", "sum", "ave", "mul", "none")]
     code, out, _ = run_cli(capsys, "inspect", FIXTURES / "kmodel_bi_lstm.keras")
     assert "merge sum" in out and "merge none" in out
+
+
+def test_inspect_groups_a_checkpoints_other_entries(capsys: Any) -> None:
+    """A training checkpoint (torch.save of a dict with an optimizer's state and objects
+    weights_only refuses): the module, then the rest, an optimizer's 28 entries as one row."""
+    code, out, _ = run_cli(capsys, "inspect", FIXTURES / "ckpt_train.pth")
+    assert code == 0
+    assert "nets.encoder.rnn" in out
+    assert "optimizer.*" in out and "28 entries, 12 of them tensors" in out
+    assert "argparse.Namespace (not unpickled)" in out
+    code, out, _ = run_cli(capsys, "inspect", FIXTURES / "ckpt_train.pth", "--json")
+    names = [u["name"] for u in json.loads(out)["untraced"]]
+    assert len(names) == 32 and "optimizer.param_groups.0.lr" in names

@@ -71,17 +71,21 @@ def counts_section(doc: dict[str, Any]) -> Section:
 
 
 def untraced_section(doc: dict[str, Any], limit: int = 40) -> Section:
-    """What the file holds besides its modules, tensors of one path grouped."""
+    """What the file holds besides its modules. The entries under one top-level name are one
+    row when there are more than three ('optimizer.*: 36 entries, 12 of them tensors'):
+    --json lists every one."""
     section = Section.of("not traced", "name", "what")
     groups: dict[str, list[dict[str, str]]] = {}
     for item in doc["untraced"]:
-        tensor = item["what"].startswith("tensor")
-        key = item["name"].rsplit(".", 1)[0] + ".*" if tensor and "." in item["name"] else ""
-        groups.setdefault(key or item["name"], []).append(item)
-    rows = []
+        top = item["name"].split(".", 1)[0]
+        groups.setdefault(top + ".*" if "." in item["name"] else item["name"], []).append(item)
+    rows: list[tuple[str, str]] = []
     for key, items in groups.items():
         if len(items) > 3:
-            rows.append((key, f"{len(items)} tensors"))
+            tensors = sum(i["what"].startswith("tensor") for i in items)
+            of = f", {tensors} of them tensors" if 0 < tensors < len(items) else ""
+            what = "tensors" if tensors == len(items) else "entries"
+            rows.append((key, f"{len(items)} {what}{of}"))
         else:
             rows += [(i["name"], i["what"]) for i in items]
     for name, what in rows[:limit]:
