@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +68,28 @@ def refused_or_needs_torch(code: int, err: str, expected: str) -> None:
         assert code == 1 and "pip install 'lstm-trace[torch]'" in err, err
     else:
         assert (code, err) == (2, expected)
+
+
+def edited_keras(
+    tmp_path: Path,
+    source: str,
+    edit: Callable[[Any], Any],
+    weights: bytes | None = None,
+    *,
+    layers: bool = True,
+) -> Path:
+    """A copy of a committed .keras archive with its config.json edited: edit() gets the
+    config's list of layers (layers=False: the whole config); weights, when given, replace
+    model.weights.h5."""
+    target = tmp_path / f"edited_{source}"
+    with zipfile.ZipFile(FIXTURES / source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                edit(config["config"]["layers"] if layers else config)
+                data = json.dumps(config).encode()
+            if item.filename == "model.weights.h5" and weights is not None:
+                data = weights
+            zout.writestr(item, data)
+    return target

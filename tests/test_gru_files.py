@@ -22,7 +22,7 @@ from lstm_trace import trace
 from lstm_trace.digest import weights_digest
 from lstm_trace.formats.reading import load_weights, read_weights
 
-from .conftest import FIXTURES, refused_or_needs_torch, run_cli
+from .conftest import FIXTURES, edited_keras, refused_or_needs_torch, run_cli
 
 GRU_TORCH = sorted(FIXTURES.glob("gru_torch_*.npz"))
 
@@ -509,23 +509,6 @@ def test_keras_config_whose_reset_after_contradicts_the_bias(tmp_path: Path, cap
 
     path = edited_keras(tmp_path, "keras_gru_uni_ra0.keras", claim_reset_after)
     assert refused(capsys, path) == "config.json says reset_after=True, but the GRU's bias is (15,)"
-
-
-def edited_keras(tmp_path: Path, source: str, edit: Any, weights: bytes | None = None) -> Path:
-    """A copy of a committed .keras archive with config.json's layers edited (and, when
-    given, another model.weights.h5)."""
-    target = tmp_path / f"edited_{source}"
-    with zipfile.ZipFile(FIXTURES / source) as zin, zipfile.ZipFile(target, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                edit(config["config"]["layers"])
-                data = json.dumps(config).encode()
-            if item.filename == "model.weights.h5" and weights is not None:
-                data = weights
-            zout.writestr(item, data)
-    return target
 
 
 def test_mixed_lstm_and_gru_layers_do_not_stack(tmp_path: Path, capsys: Any) -> None:

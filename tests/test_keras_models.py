@@ -22,7 +22,7 @@ import pytest
 from lstm_trace import trace
 from lstm_trace.formats.reading import WeightsFile, read_contents, read_weights
 
-from .conftest import FIXTURES, run_cli
+from .conftest import FIXTURES, edited_keras, run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -158,20 +158,6 @@ def test_merge_modes_are_said_in_the_config_and_a_note(cell: str) -> None:
     assert "the forward half plus the backward one" in read_weights(path, module="sum").notes[0]
 
 
-def edited(tmp_path: Path, source: str, edit: Callable[[dict[str, Any]], Any]) -> Path:
-    """A copy of a committed .keras archive with its config.json edited."""
-    target = tmp_path / f"edited_{source}"
-    with zipfile.ZipFile(FIXTURES / source) as zin, zipfile.ZipFile(target, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                edit(config)
-                data = json.dumps(config).encode()
-            zout.writestr(item, data)
-    return target
-
-
 def refused(capsys: Any, path: Path, *args: str) -> str:
     """The one error line, without 'lstm-trace: error: <path>: ', of a file refused."""
     code, out, err = run_cli(capsys, "--weights", path, *args)
@@ -190,7 +176,7 @@ def test_only_concat_bidirectionals_stack(tmp_path: Path) -> None:
         "bidirectional_1",
         "bidirectional+bidirectional_1",
     ]
-    path = edited(tmp_path, "keras_bi_stack2.keras", summed)
+    path = edited_keras(tmp_path, "keras_bi_stack2.keras", summed, layers=False)
     assert [m.name for m in read_contents(path).modules] == ["bidirectional", "bidirectional_1"]
 
 
@@ -200,7 +186,7 @@ def test_a_mask_that_reaches_a_recurrent_layer_is_refused(tmp_path: Path, capsys
     def mask_zero(config: dict[str, Any]) -> None:
         config["config"]["layers"][1]["config"]["mask_zero"] = True
 
-    path = edited(tmp_path, "kmodel_functional.keras", mask_zero)
+    path = edited_keras(tmp_path, "kmodel_functional.keras", mask_zero, layers=False)
     assert refused(capsys, path) == (
         "layer 'embedding' masks the steps that layer 'encoder' reads (Masking, or Embedding "
         "with mask_zero=True): Keras skips masked steps and carries the state over them, which "
@@ -211,7 +197,7 @@ def test_a_mask_that_reaches_a_recurrent_layer_is_refused(tmp_path: Path, capsys
         layer = {"class_name": "Masking", "config": {"name": "masking", "mask_value": 0.0}}
         config["config"]["layers"].insert(1, layer)
 
-    path = edited(tmp_path, "keras_uni.keras", masking)
+    path = edited_keras(tmp_path, "keras_uni.keras", masking, layers=False)
     assert refused(capsys, path).startswith("layer 'masking' masks the steps that layer 'lstm'")
 
 
@@ -290,9 +276,9 @@ def test_a_config_that_does_not_fit_its_weights_is_refused(
     tmp_path: Path, capsys: Any, edit: Callable[[dict[str, Any]], None], words: str
 ) -> None:
     pytest.importorskip("h5py")
-    assert refused(capsys, edited(tmp_path, "kmodel_functional.keras", edit), "-m", "lstm") == (
-        words
-    )
+    assert refused(
+        capsys, edited_keras(tmp_path, "kmodel_functional.keras", edit, layers=False), "-m", "lstm"
+    ) == (words)
 
 
 def test_malformed_legacy_files_are_refused_in_one_line(tmp_path: Path, capsys: Any) -> None:
@@ -439,7 +425,7 @@ def test_a_model_that_is_not_sequential_or_functional_is_refused(
         config["class_name"] = "MyModel"
         del config["config"]["layers"]
 
-    path = edited(tmp_path, "kmodel_functional.keras", subclassed)
+    path = edited_keras(tmp_path, "kmodel_functional.keras", subclassed, layers=False)
     assert refused(capsys, path) == (
         "only Sequential and Functional models are read from Keras model files (this is a "
         "'MyModel' without a list of layers); save its weights with save_weights as "
@@ -458,7 +444,7 @@ def test_a_layer_given_its_initial_state_by_the_model_says_so(tmp_path: Path) ->
         state["config"]["keras_history"] = ["encoder", 0, 1]
         node["kwargs"]["initial_state"] = [state, state]
 
-    path = edited(tmp_path, "kmodel_functional.keras", given_state)
+    path = edited_keras(tmp_path, "kmodel_functional.keras", given_state, layers=False)
     contents = read_contents(path)
     assert contents.names() == ["encoder", "lstm"]
     assert read_weights(path, module="lstm").notes[0] == (

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from lstm_trace.digest import weights_digest
 from lstm_trace.formats.keras_modules import GO_BACKWARDS_NOTE
 from lstm_trace.formats.reading import load_weights, read_weights
 
-from .conftest import FIXTURES, refused_or_needs_torch, run_cli
+from .conftest import FIXTURES, edited_keras, refused_or_needs_torch, run_cli
 
 
 def arrays_of(path: Path) -> dict[str, np.ndarray]:
@@ -68,20 +67,6 @@ def test_keras_go_backwards_through_the_command_line(tmp_path: Path, capsys: Any
     np.testing.assert_allclose(got[:, ::-1], ref["output"], rtol=0, atol=1e-5)
 
 
-def keras_with_layers(tmp_path: Path, source: str, edit: Any) -> Path:
-    """A copy of a committed .keras archive whose config.json's layers edit() changed."""
-    target = tmp_path / f"edited_{source}"
-    with zipfile.ZipFile(FIXTURES / source) as zin, zipfile.ZipFile(target, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                edit(config["config"]["layers"])
-                data = json.dumps(config).encode()
-            zout.writestr(item, data)
-    return target
-
-
 def test_go_backwards_above_the_first_layer_does_not_stack(tmp_path: Path, capsys: Any) -> None:
     """Each layer is a module of its own (each traced right against its own input), but the
     two are not one stack, and the file says why."""
@@ -90,7 +75,7 @@ def test_go_backwards_above_the_first_layer_does_not_stack(tmp_path: Path, capsy
     def second_backwards(layers: list[dict[str, Any]]) -> None:
         layers[2]["config"]["go_backwards"] = True  # layers[0] is the InputLayer
 
-    path = keras_with_layers(tmp_path, "keras_gru_stack2_ra1.keras", second_backwards)
+    path = edited_keras(tmp_path, "keras_gru_stack2_ra1.keras", second_backwards)
     code, out, err = run_cli(capsys, "--weights", path)
     assert (code, out) == (2, "")
     assert "holds 2 recurrent modules: gru (gru), gru_1 (gru)" in err
@@ -110,7 +95,7 @@ def test_go_backwards_on_the_first_layer_makes_the_stack_reverse(tmp_path: Path)
     def first_backwards(layers: list[dict[str, Any]]) -> None:
         layers[1]["config"]["go_backwards"] = True
 
-    wf = read_weights(keras_with_layers(tmp_path, "keras_gru_stack2_ra1.keras", first_backwards))
+    wf = read_weights(edited_keras(tmp_path, "keras_gru_stack2_ra1.keras", first_backwards))
     assert (wf.architecture.direction, wf.architecture.num_layers) == ("reverse", 2)
 
 
