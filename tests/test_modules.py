@@ -261,3 +261,27 @@ def test_inspect_groups_a_checkpoints_other_entries(capsys: Any) -> None:
     code, out, _ = run_cli(capsys, "inspect", FIXTURES / "ckpt_train.pth", "--json")
     names = [u["name"] for u in json.loads(out)["untraced"]]
     assert len(names) == 32 and "optimizer.param_groups.0.lr" in names
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_integer_tensors_beside_a_module_are_untraced(tmp_path: Path, suffix: str) -> None:
+    """A BatchNorm's num_batches_tracked or an epoch count beside the LSTM: named, not a
+    reason to refuse the file; an integer recurrent weight is still refused by name."""
+    state = {f"encoder.lstm.{k}": v for k, v in weights_of(LSTM).items()}
+    state |= {"bn.num_batches_tracked": np.array([5], np.int64), "epoch": np.array([3])}
+    path = tmp_path / f"bn{suffix}"
+    if suffix == ".npz":
+        np.savez(path, **state)
+    else:
+        pytest.importorskip("safetensors.numpy").save_file(state, str(path))
+    contents = read_contents(path)
+    assert contents.names() == ["encoder.lstm"]
+    assert [u.name for u in contents.untraced] == ["bn.num_batches_tracked", "epoch"]
+    assert_like_torch(path, "encoder.lstm", LSTM)
+
+
+def test_an_integer_recurrent_weight_is_refused_by_name(tmp_path: Path, capsys: Any) -> None:
+    state = weights_of(LSTM) | {"weight_ih_l0": LSTM["weight_ih_l0"].astype(np.int32)}
+    np.savez(tmp_path / "w.npz", **state)
+    code, _, err = run_cli(capsys, "--weights", tmp_path / "w.npz")
+    assert code == 1 and "weight_ih_l0 holds int32 values" in err

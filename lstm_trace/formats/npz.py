@@ -18,7 +18,9 @@ from ..config import DEFAULT_MAX_MEMORY
 from ..errors import FileError
 from .dtype_policy import float_array, number_array, refuse_dtype
 from .file_limits import check_npy, must_exist, optional, safetensors_header
-from .modules import Named
+from .keras_modules import is_keras_name
+from .modules import Named, Untraced
+from .named import parse
 from .targets import atomic_open
 
 _NEEDS_PICKLE = (
@@ -46,14 +48,38 @@ def read_npz(path: Path, limit: int) -> Named:
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):
                 raise FileError(f"{path}: is a single .npy array, not an .npz of named weights")
-            arrays = {k: float_array(path, k, data[k]) for k in data.files}
+            arrays, untraced = _numbers(path, {k: data[k] for k in data.files})
     except FileError:
         raise
     except ValueError as exc:  # object arrays or not NumPy at all (both need unpickling)
         raise FileError(f"{path}: {_value_error(exc, path)}") from None
     except Exception as exc:  # BadZipFile, truncated archives, OSError, EOFError
         raise FileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
-    return Named(arrays, [str(a.dtype) for a in arrays.values()])
+    return Named(arrays, [str(a.dtype) for a in arrays.values()], untraced)
+
+
+def _recurrent_name(name: str) -> bool:
+    """Whether a tensor's name is a recurrent layer's (PyTorch's, a file's own or Keras's)."""
+    return parse(name) is not None or is_keras_name(name)
+
+
+def _numbers(
+    path: Path, raw: dict[str, NDArray[Any]]
+) -> tuple[dict[str, NDArray[Any]], tuple[Untraced, ...]]:
+    """The float arrays, and the others (a BatchNorm's num_batches_tracked, an epoch count)
+    as untraced; a recurrent weight that is not floating point is refused by name."""
+    arrays: dict[str, NDArray[Any]] = {}
+    untraced: list[Untraced] = []
+    for name, value in raw.items():
+        if value.dtype.kind == "f" or _recurrent_name(name):
+            arrays[name] = float_array(path, name, value)
+        else:
+            untraced.append(Untraced(name, f"tensor {value.dtype} {_shape(value.shape)}"))
+    return arrays, tuple(untraced)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")" if shape else "scalar"
 
 
 #: safetensors dtypes lstm-trace reads, as NumPy names
@@ -67,6 +93,8 @@ def read_safetensors(path: Path, limit: int) -> Named:
         if name == "__metadata__":  # free-form strings, not a tensor
             continue
         dtype = str(entry.get("dtype"))
+        if dtype not in _SAFETENSORS_FLOATS and not _recurrent_name(name):
+            continue  # not a recurrent weight: untraced whatever it holds
         if dtype == "BF16":
             raise FileError(
                 f"{path}: {name} is bfloat16, which the safetensors NumPy reader cannot read; "
@@ -79,8 +107,8 @@ def read_safetensors(path: Path, limit: int) -> Named:
         data = st.load_file(str(path))
     except Exception as exc:  # SafetensorError, truncated headers
         raise FileError(f"{path}: not a readable .safetensors file ({exc})") from None
-    arrays = {k: float_array(path, k, v) for k, v in data.items()}
-    return Named(arrays, [str(a.dtype) for a in arrays.values()])
+    arrays, untraced = _numbers(path, data)
+    return Named(arrays, [str(a.dtype) for a in arrays.values()], untraced)
 
 
 def read_array(path: Path, what: str, *, max_memory: int = DEFAULT_MAX_MEMORY) -> NDArray[Any]:
