@@ -285,3 +285,10 @@ def test_an_integer_recurrent_weight_is_refused_by_name(tmp_path: Path, capsys: 
     np.savez(tmp_path / "w.npz", **state)
     code, _, err = run_cli(capsys, "--weights", tmp_path / "w.npz")
     assert code == 1 and "weight_ih_l0 holds int32 values" in err
+
+
+def test_inspect_of_a_file_without_a_traced_module_lists_the_rest(capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "inspect", FIXTURES / "cell_torch_rnn.npz")
+    assert code == 0
+    assert "no recurrent module that lstm-trace traces" in out
+    assert "nn.RNN (no gates; 50 parameters)" in out and "PyTorch" not in out

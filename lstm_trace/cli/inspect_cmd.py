@@ -53,9 +53,11 @@ def inspect(
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     console = data_console()
-    show(console, names_whole(rich_table(modules_section(doc))))
+    if doc["modules"]:
+        show(console, names_whole(rich_table(modules_section(doc))))
     for line in footnotes(doc):
         show(console, Text(line))
-    show(console, names_whole(rich_table(counts_section(doc))))
+    if doc["modules"]:
+        show(console, names_whole(rich_table(counts_section(doc))))
     if doc["untraced"]:
         show(console, names_whole(rich_table(untraced_section(doc))))

@@ -38,7 +38,7 @@ def modules_section(doc: dict[str, Any]) -> Section:
     shown = any(v != "-" for v in variants)
     columns = ["module", "kind", "input>", "hidden>", "layers>", "direction"]
     section = Section.of(
-        f"lstm-trace inspect {doc['file']}", *columns, *(["variants"] if shown else []), "dtype"
+        f"lstm-trace inspect {doc['file']}", *columns, *(["variants"] if shown else [])
     )
     for row, variant in zip(doc["modules"], variants, strict=True):
         mark = " *" if row["name"] == doc["default"] and len(doc["modules"]) > 1 else ""
@@ -50,19 +50,22 @@ def modules_section(doc: dict[str, Any]) -> Section:
             str(row["num_layers"]),
             row["direction"],
             *([variant] if shown else []),
-            row["dtype"] or "-",
         )
     return section
 
 
 def counts_section(doc: dict[str, Any]) -> Section:
-    """Each module's parameters as each framework counts them ('-': it has no such layer)."""
-    section = Section.of("parameters", "module", "framework", "PyTorch>", "Keras>", "ONNX>")
+    """Each module's framework and dtype, and its parameters as each framework counts them
+    ('-': it has no such layer)."""
+    section = Section.of(
+        "parameters", "module", "framework", "dtype", "PyTorch>", "Keras>", "ONNX>"
+    )
     for row in doc["modules"]:
         counts = row["param_count"]
         section.add(
             row["name"],
             row["framework"],
+            row["dtype"] or "-",
             _count(counts["pytorch"]),
             _count(counts["keras"]),
             _count(counts["onnx"]),
@@ -98,6 +101,8 @@ def untraced_section(doc: dict[str, Any], limit: int = 40) -> Section:
 def footnotes(doc: dict[str, Any]) -> list[str]:
     """The lines under the table: which module is traced without --module, the stacks."""
     lines = []
+    if not doc["modules"]:
+        lines.append("no recurrent module that lstm-trace traces (the rest is listed below)")
     if len(doc["modules"]) > 1:
         if doc["default"] is not None:
             lines.append(f"* traced when no --module is given: {doc['default']}")
@@ -111,7 +116,9 @@ def footnotes(doc: dict[str, Any]) -> list[str]:
 
 def names_whole(table: Table) -> Table:
     """The table with its first column (the names a user types after --module) never
-    shortened or wrapped: the other columns give way."""
+    shortened or wrapped: the other columns give way, folded rather than cut short."""
+    for column in table.columns[1:]:
+        column.overflow = "fold"
     first = table.columns[0]
     first.no_wrap = True
     first.min_width = max((len(str(cell)) for cell in first.cells), default=0)
