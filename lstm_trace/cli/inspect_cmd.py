@@ -55,8 +55,9 @@ def inspect(
     console = data_console()
     if doc["modules"]:
         show(console, names_whole(rich_table(modules_section(doc))))
-    for line in footnotes(doc):
-        show(console, Text(line))
+    lines = footnotes(doc)
+    if lines:
+        show(console, Text("\n".join(lines) + "\n"))  # a blank line before the next table
     if doc["modules"]:
         show(console, names_whole(rich_table(counts_section(doc))))
     if doc["untraced"]:
