@@ -49,7 +49,8 @@ def is_state_key(key: str) -> bool:
 
 def flatten(obj: Any) -> tuple[dict[str, NDArray[Any]], list[Untraced]]:
     """({dotted name: array}, what is not a tensor) of a checkpoint's data, in the order the
-    data holds them."""
+    data holds them; ValueError when two tensors get one name (a key with a dot in it beside
+    a nested dict of the same path)."""
     found: dict[int, tuple[int, str, NDArray[Any]]] = {}  # id -> (first seen, name, array)
     untraced: list[Untraced] = []
     for index, (name, value, inside_object) in enumerate(_walk(obj, "", False, set())):
@@ -63,7 +64,11 @@ def flatten(obj: Any) -> tuple[dict[str, NDArray[Any]], list[Untraced]]:
             untraced.append(Untraced(name or "(top level)", f"{value.cls} (not unpickled)"))
         elif not (inside_object and isinstance(value, _SCALARS)):
             untraced.append(Untraced(name or "(top level)", type(value).__name__))
-    arrays = {name: array for _, name, array in sorted(found.values(), key=lambda f: f[0])}
+    arrays: dict[str, NDArray[Any]] = {}
+    for _, name, array in sorted(found.values(), key=lambda f: f[0]):
+        if name in arrays:  # {'enc.w': a, 'enc': {'w': b}}: one would silently replace the other
+            raise ValueError(f"two tensors are both named {name!r}")
+        arrays[name] = array
     return arrays, untraced
 
 

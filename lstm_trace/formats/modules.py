@@ -113,9 +113,18 @@ def default_module(contents: Contents) -> Module | None:
     return whole[0] if len(whole) == 1 else None
 
 
+#: modules named in a message; a file of more is listed in full by inspect
+LISTED = 8
+
+
 def listed(contents: Contents) -> str:
-    """'encoder.lstm (lstm), decoder.gru (gru_cell)': the modules, for a message."""
-    return ", ".join(f"{m.name} ({m.kind})" for m in contents.modules)
+    """'encoder.lstm (lstm), decoder.gru (gru_cell)': the modules, for a message; the first
+    LISTED of a file of more, and how many more, so that the message stays one short line."""
+    shown = ", ".join(f"{m.name} ({m.kind})" for m in contents.modules[:LISTED])
+    more = len(contents.modules) - LISTED
+    if more <= 0:
+        return shown
+    return f"{shown} and {more:,} more (lstm-trace inspect {contents.path} lists them)"
 
 
 def pick_module(contents: Contents, name: str | None) -> Module:

@@ -70,13 +70,23 @@ def parse(name: str) -> tuple[str, str, bool] | None:
 
 
 def rename(arrays: Mapping[str, NDArray[Any]], names: Mapping[str, str]) -> dict[str, Any]:
-    """The arrays with --names' renames applied; a name that is not there is a usage error
-    listing the file's names."""
+    """The arrays with --names' renames applied; a name that is not there, or a new name
+    that two tensors would end with (one would be lost), is a usage error."""
     missing = [old for old in names if old not in arrays]
     if missing:
         shown = ", ".join(list(arrays)[:12]) + (" ..." if len(arrays) > 12 else "")
         raise ConfigError(f"--names: no tensor {missing[0]!r} in the file (it has {shown})")
-    return {names.get(k, k): v for k, v in arrays.items()}
+    out: dict[str, Any] = {}
+    had: dict[str, str] = {}  # new name -> the tensor that took it
+    for k, v in arrays.items():
+        new = names.get(k, k)
+        if new in had:
+            raise ConfigError(
+                f"--names: {had[new]!r} and {k!r} would both be named {new!r}; "
+                "give each tensor a name of its own"
+            )
+        had[new], out[new] = k, v
+    return out
 
 
 def pytorch_modules(

@@ -119,7 +119,9 @@ def read_contents(
     if modules or rnns:
         left = tuple(Untraced(k, f"tensor {_shape(arrays[k])}") for k in rest)
         return Contents(path, tuple(modules), (*rnns, *left, *untraced), notes)
-    if not any(is_keras_name(k) for k in arrays) and arrays:
+    if not arrays:
+        raise FileError(f"{path}: holds no tensors at all")
+    if not any(is_keras_name(k) for k in arrays):
         raise FileError(
             f"{path}: no recurrent weights found: {_unnamed(arrays)} are neither PyTorch "
             "names (weight_ih_l0, ...) nor Keras names (.../kernel, .../recurrent_kernel); "

@@ -70,7 +70,8 @@ class _Legacy:
 
     def locate(self, keys: Any, at: int) -> None:
         """Where each storage's elements start, walking the records from offset at."""
-        if not isinstance(keys, list) or set(keys) != set(self.storages):
+        strings = isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+        if not strings or set(keys) != set(self.storages):
             raise FileError(f"{self.path}: its list of storages does not match its tensors")
         for key in keys:
             storage = self.storages[key]

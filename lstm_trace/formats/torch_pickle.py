@@ -77,29 +77,51 @@ class StorageType:
     dtype: str | None
 
 
-class Storage:
+class _Frozen:
+    """Attributes set once, in __init__: a pickle's BUILD sets an object's slots by setattr,
+    and a storage's numel or a view's offset, size or stride changed after the view was checked
+    against its storage would have the copy read memory outside it."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a {type(self).__name__}'s {name} cannot be set")
+
+
+class Storage(_Frozen):
     """A storage of the archive: its record, its elements' dtype and how many it holds."""
 
     __slots__ = ("dtype", "key", "member", "numel")
+    dtype: str | None
+    key: str
+    member: str
+    numel: int
 
     def __init__(self, key: str, member: str, dtype: str | None, numel: int) -> None:
-        self.key, self.member, self.dtype, self.numel = key, member, dtype, numel
+        for name, value in (("key", key), ("member", member), ("dtype", dtype), ("numel", numel)):
+            object.__setattr__(self, name, value)
 
 
-class LazyTensor:
+class LazyTensor(_Frozen):
     """A tensor as the pickle describes it, not yet copied: a strided view of a storage.
 
     Element (i_0, ..., i_n) is storage[offset + sum(i_k * stride_k)], in elements of dtype;
-    the view is checked to lie inside the storage here, before any byte is read."""
+    the view is checked to lie inside the storage (lazy_tensor), before any byte is read."""
 
     __slots__ = ("dtype", "offset", "size", "storage", "stride")
+    storage: Storage
+    offset: int
+    size: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: str
 
     def __init__(
         self, storage: Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...],
         dtype: str,
     ) -> None:  # fmt: skip
-        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
-        self.dtype = dtype
+        fields = {"storage": storage, "offset": offset, "size": size, "stride": stride}
+        for name, value in {**fields, "dtype": dtype}.items():
+            object.__setattr__(self, name, value)
 
     @property
     def held(self) -> int:

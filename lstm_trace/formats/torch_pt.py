@@ -73,6 +73,8 @@ def read_torch(path: Path, limit: int) -> Named:
         arrays, untraced = flatten(obj)
     except RecursionError:
         raise FileError(f"{path}: its data is nested too deeply to name its tensors") from None
+    except ValueError as exc:
+        raise FileError(f"{path}: {exc}; lstm-trace cannot tell them apart") from None
     if archive.script and not any(parse(k) for k in arrays):
         raise FileError(f"{path}: {script_holds(obj, arrays)}")
     if not arrays:
