@@ -6,9 +6,14 @@
   restricted unpickler (torch_archive.py): a state_dict, a checkpoint holding any number of
   them, a pickled module or a TorchScript module; a legacy (pre-1.6) file the same way
   (torch_legacy.py).
-- .weights.h5 / .keras: Keras 3 files, through the optional `h5py` package (keras_h5.py).
+- .keras / .weights.h5 / .h5: Keras models and weights (legacy Keras 2 .h5 too), through the
+  optional `h5py` package (keras_archive.py).
+- .onnx: every LSTM and GRU node, through the optional `onnx` package (onnx_read.py).
 
-registry.py finds the reader by suffix; this module turns what it read into a WeightsFile.
+registry.py finds the reader by suffix. Every file becomes a Contents (modules.py): its
+recurrent modules, found among named tensors by named.py (PyTorch's and a file's own names)
+or keras_modules.py (Keras names), and the rest; read_weights gives the WeightsFile of the
+module a trace takes.
 The .npy inputs (x, h0, c0) are npz.read_array's. Writing is writing.py's job.
 """
 
