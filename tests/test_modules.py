@@ -292,3 +292,9 @@ def test_inspect_of_a_file_without_a_traced_module_lists_the_rest(capsys: Any) -
     assert code == 0
     assert "no recurrent module that lstm-trace traces" in out
     assert "nn.RNN (no gates; 50 parameters)" in out and "PyTorch" not in out
+
+
+def test_two_names_of_one_field_are_refused(tmp_path: Path, capsys: Any) -> None:
+    np.savez(tmp_path / "dup.npz", w_ih=LSTM["weight_ih_l0"], **weights_of(LSTM))
+    code, _, err = run_cli(capsys, "inspect", tmp_path / "dup.npz")
+    assert code == 1 and "both name weight_ih_l0 of the top-level module" in err

@@ -103,7 +103,8 @@ def pytorch_modules(
         prefix, key, cell = parsed
         slot = groups.setdefault(prefix, {})
         if key in slot:
-            raise FileError(f"{path}: {slot[key]} and {name} are the same tensor of {prefix!r}")
+            where = prefix.rstrip("._/") or "the top-level module"
+            raise FileError(f"{path}: {slot[key]} and {name} both name {key} of {where}")
         slot[key] = name
         cells[prefix] = cells.get(prefix, True) and cell
     modules: list[Module] = []
