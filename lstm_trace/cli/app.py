@@ -55,6 +55,7 @@ from .options import (
     PeepholesOpt,
     PngOpt,
     ProjOpt,
+    QuietOpt,
     ResetAfterOpt,
     SamplesOpt,
     SaveWeightsOpt,
@@ -169,6 +170,7 @@ def main_command(
     export_svg: ExportSvgOpt = None,
     export_html: ExportHtmlOpt = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
+    quiet: QuietOpt = False,
     version: Annotated[
         bool,
         typer.Option(

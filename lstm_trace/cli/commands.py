@@ -43,6 +43,7 @@ from .options import (
     NamesOpt,
     PeepholesOpt,
     ProjOpt,
+    QuietOpt,
     ResetAfterOpt,
     SeqLenOpt,
     WeightsOpt,
@@ -99,6 +100,7 @@ def convert(
     module: ModuleOpt = None,
     names: NamesOpt = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
+    quiet: QuietOpt = False,
 ) -> None:
     """Convert LSTM or GRU weights between PyTorch, Keras and ONNX (PyTorch's two LSTM biases
     are summed for Keras)."""
@@ -150,6 +152,7 @@ def check(
         Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")
     ] = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
+    quiet: QuietOpt = False,
 ) -> None:
     """Check every model of a spec file; exit 0 only when every expectation passes."""
     from ..ci.checks import junit_xml, results_dict, run_models  # lazy: for check only
@@ -278,6 +281,7 @@ def explain(
     export_svg: ExportSvgOpt = None,
     export_html: ExportHtmlOpt = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
+    quiet: QuietOpt = False,
 ) -> None:
     """The walkthrough narrated with your numbers: 32 + 70 = 102, W_f is 70 x 102, ..."""
     from rich.markdown import Markdown

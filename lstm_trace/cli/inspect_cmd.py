@@ -13,7 +13,7 @@ from rich.text import Text
 from ..config import parse_bytes
 from .app import DEFAULT_MAX_MEMORY_TEXT, app
 from .commands import PlainUsage
-from .options import MaxMemoryOpt, ModuleOpt, NamesOpt, parse_names
+from .options import MaxMemoryOpt, ModuleOpt, NamesOpt, QuietOpt, parse_names
 from .output import data_console, show
 
 
@@ -28,6 +28,7 @@ def inspect(
     module: ModuleOpt = None,
     names: NamesOpt = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
+    quiet: QuietOpt = False,
 ) -> None:
     """List every recurrent module of a file (name, kind, sizes, layers, direction, counts),
     then what else it holds, which is not traced. --module NAME shows that one."""

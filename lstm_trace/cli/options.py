@@ -270,6 +270,24 @@ SamplesOpt = Annotated[
     int, _opt("--samples", help="Values shown per tensor (0: none).", panel=OUTPUT)
 ]
 JsonOpt = Annotated[bool, _opt("--json", help="Shorthand for --format json.", panel=OUTPUT)]
+
+
+def _quiet(on: bool) -> bool:
+    from .output import set_quiet  # lazy: output loads Rich, which --help alone need not
+
+    return set_quiet(on)
+
+
+QuietOpt = Annotated[
+    bool,
+    _opt(
+        "--quiet",
+        "-q",
+        help="No notes on stderr (what was read, written, assumed); errors are still said.",
+        panel=OUTPUT,
+        callback=_quiet,
+    ),
+]
 ExpectOpt = Annotated[
     list[str] | None,
     _opt(

@@ -148,9 +148,20 @@ def report_expectations(checker: Checker, result: Trace) -> bool:
     return True
 
 
+#: --quiet: no notes on stderr (errors are still said)
+_QUIET = [False]
+
+
+def set_quiet(on: bool) -> bool:
+    """--quiet's callback: notes off (on True) or on for this command."""
+    _QUIET[0] = bool(on)
+    return on
+
+
 def note(message: str) -> None:
-    """A diagnostic for the user, on stderr, never mixed into the answer."""
-    sys.stderr.write(f"lstm-trace: {message}\n")
+    """A diagnostic for the user, on stderr, never mixed into the answer; none with --quiet."""
+    if not _QUIET[0]:
+        sys.stderr.write(f"lstm-trace: {message}\n")
 
 
 def data_console(record: bool = False) -> Console:
