@@ -17,6 +17,7 @@ import typer
 from ..cells import CELLS
 from ..config import LSTMConfig
 from ..errors import LSTMTraceError
+from .output import set_quiet
 
 CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
 #: options of one cell only: a panel of their own keeps the configuration table narrow
@@ -272,12 +273,6 @@ SamplesOpt = Annotated[
 JsonOpt = Annotated[bool, _opt("--json", help="Shorthand for --format json.", panel=OUTPUT)]
 
 
-def _quiet(on: bool) -> bool:
-    from .output import set_quiet  # lazy: output loads Rich, which --help alone need not
-
-    return set_quiet(on)
-
-
 QuietOpt = Annotated[
     bool,
     _opt(
@@ -285,7 +280,7 @@ QuietOpt = Annotated[
         "-q",
         help="No notes on stderr (what was read, written, assumed); errors are still said.",
         panel=OUTPUT,
-        callback=_quiet,
+        callback=set_quiet,
     ),
 ]
 ExpectOpt = Annotated[
