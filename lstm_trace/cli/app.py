@@ -19,6 +19,7 @@ from ..ci.expect import Checker, parse
 from ..config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from ..errors import LSTMTraceError, ReaderGone
 from ..formats.weight_kinds import SaveAs, to_help
+from .console import note
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -75,7 +76,6 @@ from .output import (
     Request,
     answer_dropped,
     check_targets,
-    note,
     outputs_to_stdout,
     report_expectations,
     run_and_render,

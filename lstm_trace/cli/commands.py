@@ -19,6 +19,7 @@ from ..errors import ConfigError, LSTMTraceError
 from ..formats.weight_kinds import SaveAs, to_help
 from ..words import counted
 from .app import DEFAULT_MAX_MEMORY_TEXT, app
+from .console import data_console, note, save_exports, show
 from .options import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUT,
@@ -51,7 +52,7 @@ from .options import (
     parse_names,
     typed_options,
 )
-from .output import check_targets, data_console, note, save_exports, show
+from .output import check_targets
 from .resolve import check_files_memory, resolve
 
 

@@ -13,8 +13,8 @@ from rich.text import Text
 from ..config import parse_bytes
 from .app import DEFAULT_MAX_MEMORY_TEXT, app
 from .commands import PlainUsage
+from .console import data_console, show
 from .options import MaxMemoryOpt, ModuleOpt, NamesOpt, QuietOpt, parse_names
-from .output import data_console, show
 
 
 @app.command(cls=PlainUsage)

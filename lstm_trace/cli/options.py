@@ -17,7 +17,7 @@ import typer
 from ..cells import CELLS
 from ..config import LSTMConfig
 from ..errors import LSTMTraceError
-from .output import set_quiet
+from .console import set_quiet
 
 CONFIG, FILES, OUTPUT = "Configuration", "Files", "Output"
 #: options of one cell only: a panel of their own keeps the configuration table narrow

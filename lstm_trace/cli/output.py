@@ -1,7 +1,7 @@
 """The trace command's output: run the trace and print it in the chosen format.
 
-Part of the command line (with app.py and commands.py, the only modules that print): consoles,
-the JSONL stream, pictures (--svg, --png, --export-svg, --export-html) and the heatmap.
+Part of the command line (with app.py and commands.py, the only modules that print): the
+JSONL stream, pictures (--svg, --png) and the heatmap; the consoles and notes are console.py's.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, RenderableType
+from rich.console import RenderableType
 
 from ..digest import SEEDED, weights_dict
 from ..errors import FileError, LSTMTraceError, ReaderGone
 from ..trace import Trace, prepare, trace
 from ..weights import init_weights
+from .console import data_console, note, save_exports, show
 
 if TYPE_CHECKING:
     from ..ci.expect import Checker
@@ -146,56 +147,6 @@ def report_expectations(checker: Checker, result: Trace) -> bool:
         else "the expectation passed"
     )
     return True
-
-
-#: --quiet: no notes on stderr (errors are still said)
-_QUIET = [False]
-
-
-def set_quiet(on: bool) -> bool:
-    """--quiet's callback: notes off (on True) or on for this command."""
-    _QUIET[0] = bool(on)
-    return on
-
-
-def note(message: str) -> None:
-    """A diagnostic for the user, on stderr, never mixed into the answer; none with --quiet."""
-    if not _QUIET[0]:
-        sys.stderr.write(f"lstm-trace: {message}\n")
-
-
-def data_console(record: bool = False) -> Console:
-    """The console for the answer (stdout). NO_COLOR (https://no-color.org) means no escape
-    codes at all, bold included; a pipe gets plain text by Rich's own detection."""
-    plain = bool(os.environ.get("NO_COLOR"))
-    return Console(highlight=False, color_system=None if plain else "auto", record=record)
-
-
-def show(console: Console, renderable: RenderableType) -> None:
-    """Print a view. Into a pipe or a file (plain text, no colour) the lines lose the spaces
-    Rich pads tables with, so that diffs and greps of the output stay clean."""
-    if console.is_terminal or console.record:
-        console.print(renderable)
-        return
-    with console.capture() as captured:
-        console.print(renderable)
-    console.file.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
-
-
-def save_exports(console: Console, svg: Path | None, html: Path | None) -> None:
-    """--export-svg / --export-html: what was printed, as a picture or a page."""
-    for path, kind in ((svg, "svg"), (html, "html")):
-        if path is None:
-            continue
-        from ..formats.targets import atomic_open  # lazy: only when there is a file to write
-
-        if kind == "svg":
-            text = console.export_svg(title="lstm-trace", clear=False)
-        else:
-            text = console.export_html(clear=False)
-        with atomic_open(path) as f:
-            f.write(text.encode())
-        note(f"wrote {path}")
 
 
 def write_picture(svg_text: str, svg: Path | None, png: Path | None) -> None:
