@@ -40,13 +40,15 @@ def gates_of(recurrent_shape: tuple[int, ...], rows_first: bool, projected: bool
     return big // small if big % small == 0 else 0
 
 
+def not_traced(held: str) -> str:
+    """'holds an nn.RNN (no gates; 50 parameters), which lstm-trace does not trace yet; ...'"""
+    return f"holds {held}, which lstm-trace does not trace yet; {TRACED}"
+
+
 def not_traced_yet(what: str, gates: int, params: int) -> str:
     """'holds an nn.GRU (3 gates; 21,840 parameters), which lstm-trace does not trace yet; ...'"""
     kind = "no gates" if gates == 1 else f"{gates} gates"
-    return (
-        f"holds {what} ({kind}; {params:,} parameters), which lstm-trace does not trace yet; "
-        + TRACED
-    )
+    return not_traced(f"{what} ({kind}; {params:,} parameters)")
 
 
 def _article(name: str) -> str:

@@ -22,8 +22,9 @@ from typing import Any, NamedTuple
 
 from numpy.typing import NDArray
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FileError
 from ..frameworks import Architecture, KerasLayer
+from .layer_kinds import not_traced
 
 #: the kinds of module, as inspect names them
 MODULE_KINDS = ("lstm", "lstm_cell", "peephole_lstm", "gru", "gru_cell")
@@ -127,18 +128,33 @@ def listed(contents: Contents) -> str:
     return f"{shown} and {more:,} more (lstm-trace inspect {contents.path} lists them)"
 
 
-def pick_module(contents: Contents, name: str | None) -> Module:
-    """The module named, else the default; a ConfigError (exit 2) listing the names when the
-    name is not there, or when the file has several and none was named."""
+def shape_text(shape: tuple[int, ...]) -> str:
+    """'(10, 32)', '(3)', or 'scalar': a tensor's shape as inspect and the notes say it."""
+    return "(" + ", ".join(map(str, shape)) + ")" if shape else "scalar"
+
+
+def _nothing_traced(contents: Contents) -> str:
+    """Why a file without modules cannot be traced: the plain RNN it holds, if any."""
+    rnn = next((u for u in contents.untraced if "no gates" in u.what), None)
+    if rnn is None:
+        return "no recurrent module that lstm-trace traces"
+    own = rnn.what.startswith(("nn.", "ONNX"))  # a Keras layer's says only its class
+    return not_traced(("an " if own else "a Keras ") + rnn.what)
+
+
+def pick_module(contents: Contents, name: str | None, how: str = "--module NAME") -> Module:
+    """The module named, else the default. A file without a module that lstm-trace traces
+    is a FileError (exit 1); a name that is not there, or several modules and none named
+    (how says how to name one), a ConfigError (exit 2) listing the names."""
     path = contents.path
     if not contents.modules:
-        raise ConfigError(f"{path}: no recurrent module that lstm-trace traces")
+        raise FileError(f"{path}: {_nothing_traced(contents)}")
     if name is None:
         chosen = default_module(contents)
         if chosen is None:
             raise ConfigError(
                 f"{path} holds {len(contents.modules)} recurrent modules: {listed(contents)}; "
-                "say which with --module NAME"
+                f"say which with {how}"
             )
         return chosen
     for module in contents.modules:

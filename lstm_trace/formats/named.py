@@ -36,8 +36,8 @@ from numpy.typing import NDArray
 from ..errors import ConfigError, FileError
 from ..frameworks import infer_pytorch
 from .dtype_policy import refuse_dtype
-from .layer_kinds import CELL_OF_GATES, PYTORCH_NAMES, TRACED, gates_of
-from .modules import Module, Untraced, module_kind
+from .layer_kinds import CELL_OF_GATES, PYTORCH_NAMES, gates_of
+from .modules import Contents, Module, Untraced, module_kind, pick_module
 
 _FIELDS = {
     "weight_ih": "weight_ih", "w_ih": "weight_ih", "wih": "weight_ih",
@@ -129,24 +129,15 @@ def one_module(state: Mapping[str, NDArray[Any]], name: str | None = None) -> Mo
     """The module of a state_dict in memory: the one named, else its only one."""
     try:
         modules, rnns, _ = pytorch_modules(Path("the state_dict"), state)
-    except FileError as exc:
+        if not modules and not rnns:
+            raise ConfigError(
+                "no PyTorch LSTM or GRU weights found (no key weight_ih_l0 or "
+                "<module>.weight_ih_l0)"
+            )
+        contents = Contents(Path("the state_dict"), tuple(modules), tuple(rnns))
+        return pick_module(contents, name, how="module=NAME")
+    except FileError as exc:  # a state_dict in memory is the caller's argument, not a file
         raise ConfigError(exc.message) from None
-    names = ", ".join(f"{m.name} ({m.kind})" for m in modules)
-    if name is not None:
-        found = [m for m in modules if m.name == name]
-        if not found:
-            raise ConfigError(f"no module {name!r} in the state_dict; it has {names or 'none'}")
-        return found[0]
-    if len(modules) == 1:
-        return modules[0]
-    if modules:
-        raise ConfigError(f"the state_dict holds {len(modules)} modules ({names}); name one")
-    if rnns:
-        raise ConfigError(f"the state_dict holds an {rnns[0].what}, which lstm-trace does not "
-                          f"trace yet; {TRACED}")  # fmt: skip
-    raise ConfigError(
-        "no PyTorch LSTM or GRU weights found (no key weight_ih_l0 or <module>.weight_ih_l0)"
-    )
 
 
 def _strays(arrays: Mapping[str, Any], prefix: str, keys: dict[str, str]) -> dict[str, str]:

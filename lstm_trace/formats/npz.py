@@ -19,7 +19,7 @@ from ..errors import FileError
 from .dtype_policy import float_array, number_array, refuse_dtype
 from .file_limits import check_npy, must_exist, optional, safetensors_header
 from .keras_modules import is_keras_name
-from .modules import Named, Untraced
+from .modules import Named, Untraced, shape_text
 from .named import parse
 from .targets import atomic_open
 
@@ -74,12 +74,8 @@ def _numbers(
         if value.dtype.kind == "f" or _recurrent_name(name):
             arrays[name] = float_array(path, name, value)
         else:
-            untraced.append(Untraced(name, f"tensor {value.dtype} {_shape(value.shape)}"))
+            untraced.append(Untraced(name, f"tensor {value.dtype} {shape_text(value.shape)}"))
     return arrays, tuple(untraced)
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")" if shape else "scalar"
 
 
 #: safetensors dtypes lstm-trace reads, as NumPy names

@@ -34,8 +34,8 @@ from ..weights import LSTMWeights
 from .dtype_policy import half_note
 from .file_limits import must_exist
 from .keras_modules import is_keras_name, keras_named_modules
-from .layer_kinds import TRACED, left_out_note
-from .modules import Contents, Module, Untraced, pick_module
+from .layer_kinds import left_out_note
+from .modules import Contents, Module, Untraced, pick_module, shape_text
 from .named import pytorch_modules, rename
 from .registry import kind_to_read
 
@@ -122,7 +122,7 @@ def read_contents(
     modules, rnns, taken = pytorch_modules(path, arrays)
     rest = [k for k in arrays if k not in taken]
     if modules or rnns:
-        left = tuple(Untraced(k, f"tensor {_shape(arrays[k])}") for k in rest)
+        left = tuple(Untraced(k, f"tensor {shape_text(np.shape(arrays[k]))}") for k in rest)
         return Contents(path, tuple(modules), (*rnns, *left, *untraced), notes)
     if not arrays:
         raise FileError(f"{path}: holds no tensors at all")
@@ -150,13 +150,6 @@ def read_weights(
     (or the stack of all of them); several without a name, or a name that is not there, is
     a usage error listing the names."""
     contents = read_contents(path, max_memory=max_memory, names=names)
-    if not contents.modules and contents.untraced:
-        rnn = next((u for u in contents.untraced if "no gates" in u.what), None)
-        if rnn is not None:
-            own = rnn.what.startswith(("nn.", "ONNX"))  # a Keras layer's says only its class
-            held = ("an " if own else "a Keras ") + rnn.what
-            why = f"holds {held}, which lstm-trace does not trace yet; {TRACED}"
-            raise FileError(f"{contents.path}: {why}")
     return weights_file(contents, pick_module(contents, module))
 
 
@@ -186,11 +179,6 @@ def load_weights(
     print are dropped; read_weights() keeps them (WeightsFile.notes)."""
     wf = read_weights(Path(path), max_memory=max_memory, module=module, names=names)
     return wf.build(wf.architecture.config(dtype))
-
-
-def _shape(value: Any) -> str:
-    shape = np.shape(value)
-    return "(" + ", ".join(map(str, shape)) + ")" if shape else "scalar"
 
 
 def _unnamed(arrays: Mapping[str, Any]) -> str:
