@@ -33,9 +33,9 @@ from .file_limits import check_h5_datasets
 from .keras_config import recurrent
 from .keras_graph import GraphLayer, is_model, model_layers
 from .keras_h5 import H5_ASSUMPTIONS, group_params, h5py_module, layer_vars, read_archive
-from .keras_layers import graph_contents, stack_module
+from .keras_layers import graph_contents
 from .keras_legacy import legacy_config, legacy_params, legacy_vars, weights_only_layers
-from .keras_modules import keras_module
+from .keras_modules import keras_module, stack_module
 from .layer_kinds import KERAS_NAMES, gates_of
 from .modules import Contents, Module, Untraced
 

@@ -25,13 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import FileError
 from ..frameworks import KerasLayer
-from .keras_config import layer_facts, merge_note, recurrent, stack_facts, title
+from .keras_config import layer_facts, merge_note, recurrent, title
 from .keras_graph import IDENTITY, GraphLayer
-from .keras_modules import keras_module, stack_name
+from .keras_modules import keras_module, stack_module, stack_name
 from .modules import Contents, Module, Untraced
 
 #: layers after which no mask goes on (they drop the time axis)
@@ -201,29 +199,3 @@ def _runs(
     if len(run) > 1:
         out.append((run, attempt(run)[0] or ""))
     return out
-
-
-def stack_module(
-    path: Path,
-    names: list[str],
-    layers: list[KerasLayer],
-    facts: list[dict[str, Any]] | None,
-    notes: tuple[str, ...] = (),
-) -> tuple[Module | None, str]:
-    """The stacked module of layers that chain (facts: each one's, None without a config),
-    or None and why not ('' when they differ in cell or size: plainly not one stack)."""
-    cfg: dict[str, Any] | None = None
-    if facts is not None:
-        combined = stack_facts(names, facts)
-        if isinstance(combined, str):
-            return None, combined
-        cfg = combined
-    for k in range(1, len(layers)):
-        reads = int(np.shape(layers[k][0]["kernel"])[0])
-        below = len(layers[k - 1]) * int(np.shape(layers[k - 1][0]["recurrent_kernel"])[0])
-        if reads != below:
-            return None, ""
-    try:
-        return keras_module(path, stack_name(names), layers, cfg, notes, tuple(names)), ""
-    except FileError:
-        return None, ""  # mixed cells, sizes or biases: each layer is traced alone

@@ -8,7 +8,8 @@ before modules existed, and still the default when it holds every layer of the f
 
 keras_module turns one layer's (or a chain's) variables and what a config says of them into
 a Module: the architecture, the notes a reader owes the user (go_backwards, a bias-free GRU's
-reset_after) and the facts only assumed.
+reset_after) and the facts only assumed; stack_module is the one test of whether layers
+stack, for Keras model files and Keras names alike.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from numpy.typing import NDArray
 
 from ..cells import cell_of
 from ..errors import ConfigError, FileError
 from ..frameworks import KerasLayer, infer_keras
+from .keras_config import stack_facts
 from .keras_h5 import H5_ASSUMPTIONS, keras_layers_with_left_out
 from .modules import Contents, Module, Untraced, module_kind
 
@@ -91,26 +94,46 @@ def stack_name(names: Sequence[str]) -> str:
     return "+".join(names)
 
 
+def stack_module(
+    path: Path,
+    names: list[str],
+    layers: list[KerasLayer],
+    facts: list[dict[str, Any]] | None,
+    notes: tuple[str, ...] = (),
+) -> tuple[Module | None, str]:
+    """The stacked module of layers that chain (facts: each one's, None without a config),
+    or None and why not ('' when they differ in cell or size: plainly not one stack)."""
+    cfg: dict[str, Any] | None = None
+    if facts is not None:
+        combined = stack_facts(names, facts)
+        if isinstance(combined, str):
+            return None, combined
+        cfg = combined
+    for k in range(1, len(layers)):
+        reads = int(np.shape(layers[k][0]["kernel"])[0])
+        below = len(layers[k - 1]) * int(np.shape(layers[k - 1][0]["recurrent_kernel"])[0])
+        if reads != below:
+            return None, ""
+    try:
+        return keras_module(path, stack_name(names), layers, cfg, notes, tuple(names)), ""
+    except FileError:
+        return None, ""  # mixed cells, sizes or biases: each layer is traced alone
+
+
 def chain(
     path: Path,
     names: Sequence[str],
     layers: Sequence[KerasLayer],
-    cfg: dict[str, Any] | None,
     notes: tuple[str, ...] = (),
 ) -> list[Module]:
-    """One module per layer, then the stacked module of all of them when they chain (one
-    cell, one size, each layer's input the output of the one below); layers that do not
-    stack are still modules of their own."""
-    own = [
-        keras_module(path, n, [layer], cfg, notes) for n, layer in zip(names, layers, strict=True)
-    ]
+    """One module per layer of a file without a config, then the stacked module of all of
+    them when they stack (stack_module); layers that do not are modules of their own."""
+    pairs = zip(names, layers, strict=True)
+    own = [keras_module(path, n, [layer], None, notes) for n, layer in pairs]
     if len(layers) < 2:
         return own
-    try:
-        stacked = keras_module(path, stack_name(names), list(layers), cfg, notes, tuple(names))
-    except FileError:
-        return own  # mixed cells or sizes: each layer is traced alone
-    return [*own, stacked]
+    stacked, _ = stack_module(path, list(names), list(layers), None, notes)
+    return own if stacked is None else [*own, stacked]
 
 
 def is_keras_name(name: str) -> bool:
@@ -126,6 +149,6 @@ def keras_named_modules(
 ) -> Contents:
     """The Keras layers among named tensors ('lstm_1/kernel', ...), as modules."""
     layers, names, left_out = keras_layers_with_left_out(arrays, ordered=ordered)
-    modules = chain(path, names, layers, None)
+    modules = chain(path, names, layers)
     untraced = tuple(Untraced(k, "tensor") for k in left_out)
     return Contents(path, tuple(modules), untraced)
