@@ -75,31 +75,29 @@ def flatten(obj: Any) -> tuple[dict[str, NDArray[Any]], list[Untraced]]:
 def _better(name: str, other: str) -> bool:
     """Whether name is the better of two names of one tensor: a state_dict name first,
     then the shallower, then the shorter."""
-    return (is_state_key(name), -name.count("."), -len(name)) > (
-        is_state_key(other),
-        -other.count("."),
-        -len(other),
-    )
+    return _rank(name) > _rank(other)
+
+
+def _rank(name: str) -> tuple[bool, int, int]:
+    return is_state_key(name), -name.count("."), -len(name)
 
 
 def _walk(
     obj: Any, prefix: str, inside_object: bool, active: set[int]
 ) -> Iterator[tuple[str, Any, bool]]:
-    """(name, leaf, whether it is an object's attribute) of every leaf, depth first. A
-    container met again inside itself (a cycle) is not entered twice."""
+    """(name, leaf, whether it is an object's attribute) of every leaf, depth first: dicts,
+    non-empty lists and tuples, and the attributes of an Opaque are entered. A container met
+    again inside itself (a cycle) is not entered twice."""
     if id(obj) in active:
         return
     children: list[tuple[str, Any]] | None = None
     if isinstance(obj, dict):
         children = [(str(k), v) for k, v in obj.items()]
-    elif isinstance(obj, (list, tuple)) and not _is_leaf_tuple(obj):
+    elif isinstance(obj, (list, tuple)) and obj:
         children = [(str(i), v) for i, v in enumerate(obj)]
     elif isinstance(obj, Opaque) and isinstance(obj.state, dict):
-        active.add(id(obj))
-        for key, value in obj.state.items():
-            yield from _walk(value, _join(prefix, str(key)), True, active)
-        active.discard(id(obj))
-        return
+        children = [(str(k), v) for k, v in obj.state.items()]
+        inside_object = True
     if children is None:
         yield prefix, obj, inside_object
         return
@@ -107,11 +105,6 @@ def _walk(
     for key, value in children:
         yield from _walk(value, _join(prefix, key), inside_object, active)
     active.discard(id(obj))
-
-
-def _is_leaf_tuple(obj: Any) -> bool:
-    """An empty list or tuple is a leaf (nothing inside to name)."""
-    return len(obj) == 0
 
 
 def _join(prefix: str, key: str) -> str:
