@@ -18,9 +18,7 @@ from ..config import DEFAULT_MAX_MEMORY
 from ..errors import FileError
 from .dtype_policy import float_array, number_array, refuse_dtype
 from .file_limits import check_npy, must_exist, optional, safetensors_header
-from .keras_modules import is_keras_name
 from .modules import Named, Untraced, shape_text
-from .named import parse
 from .targets import atomic_open
 
 _NEEDS_PICKLE = (
@@ -60,6 +58,9 @@ def read_npz(path: Path, limit: int) -> Named:
 
 def _recurrent_name(name: str) -> bool:
     """Whether a tensor's name is a recurrent layer's (PyTorch's, a file's own or Keras's)."""
+    from .keras_modules import is_keras_name  # lazy: asked only of a tensor not of floats,
+    from .named import parse  # and --x's .npy reader need not load the module finders
+
     return parse(name) is not None or is_keras_name(name)
 
 
