@@ -21,9 +21,10 @@ from .ci.expect import assert_shapes
 from .config import LSTMConfig
 from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
 from .frameworks import weights_from_pytorch
+from .parameters import Parameter
 from .records import TensorRecord
 from .steps import StepSelection, select_steps
-from .trace import Parameter, Trace, trace
+from .trace import Trace, trace
 from .weights import (
     DirectionWeights,
     LSTMWeights,

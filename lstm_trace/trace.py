@@ -15,16 +15,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .cell import BlockObserver, Hook, forward
+from .cell import BlockObserver, Hook, StepBlock, forward
 from .cells import ParamCount
 from .cells.base import FloatArray
 from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .digest import IN_MEMORY, SEEDED, weights_dict
+from .document import header_dict, outputs_dict
 from .errors import ConfigError, SelectionError
 from .health import HealthMonitor
-from .locations import frameworks_dict
+from .parameters import Parameter, output_shapes, parameters
 from .recorders import BlockRecorder, Recorder
 from .records import TensorRecord
+from .state_maps import MAP_ROWS, StateMaps, auto_rows, map_columns
 from .steps import StepSelection, select_steps
 from .weights import (
     LSTMWeights,
@@ -32,60 +34,6 @@ from .weights import (
     init_weights,
     param_count,
 )
-
-#: the JSON document's layout. 2 added ``weights`` (digest and source); ``lstm-trace diff``
-#: still reads version 1 documents, which users keep as golden traces.
-SCHEMA_VERSION = 2
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A weight in the walkthrough's notation: W_f (H, H_out + I_k), b_f (H,), W_hr (H_out, H),
-    the GRU's W_r, W_in, b_hn, ... (the cell's parameters)."""
-
-    name: str
-    layer: int
-    direction: str
-    shape: tuple[int, ...]
-
-    @property
-    def count(self) -> int:
-        return int(np.prod(self.shape))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "layer": self.layer,
-            "direction": self.direction,
-            "shape": list(self.shape),
-            "count": self.count,
-        }
-
-
-def parameters(config: LSTMConfig) -> list[Parameter]:
-    """Every weight of the walkthrough's notation, per layer and direction, as the cell names
-    them (LSTM: W_f ... W_o, b_f ... b_o unless config.bias is False, p_f, p_i, p_o with
-    peepholes, W_hr with a projection)."""
-    return [
-        Parameter(name, k, direction, shape)
-        for k in range(config.num_layers)
-        for direction in config.directions
-        for name, shape in config.kind.parameters(config, k)
-    ]
-
-
-def output_shapes(config: LSTMConfig) -> dict[str, tuple[int, ...]]:
-    """output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, [B,] H_out); an LSTM's c_n
-    (D*L, [B,] H)."""
-    b = () if config.batch is None else (config.batch,)
-    states = config.num_directions * config.num_layers
-    shapes = {
-        "output": (*b, config.seq_len, config.output_size),
-        "h_n": (states, *b, config.h_out),
-    }
-    if config.kind.carried:
-        shapes["c_n"] = (states, *b, config.hidden_size)
-    return shapes
 
 
 @dataclass
@@ -110,6 +58,8 @@ class Trace:
     source: str = IN_MEMORY
     #: the module of the weights file traced ('encoder.lstm'), None when not from a file
     module: str | None = None
+    #: every gate and state over time (state_maps.py), when the trace kept them (maps=)
+    maps: StateMaps | None = field(default=None, repr=False)
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
@@ -212,6 +162,8 @@ def trace(
     observers: Sequence[BlockObserver] = (),
     source: str | None = None,
     module: str | None = None,
+    maps: bool | None = None,
+    map_rows: int = MAP_ROWS,
 ) -> Trace:
     """Run the LSTM of config and record every hook point at the selected steps.
 
@@ -226,7 +178,9 @@ def trace(
     the gate-health monitor that every trace runs. source names where given weights came
     from (a file's path) for the document's ``weights.source``: 'in memory' when not given;
     'seeded' when weights is None (they are drawn here) or is init_weights(config). module
-    names the module of that file (``weights.module``).
+    names the module of that file (``weights.module``). maps keeps every gate and state over
+    time in at most map_rows rows (Trace.maps, the heatmaps): None keeps them when they are
+    small (state_maps.auto_rows), True always, False never.
     """
     if config is None:
         config = _config_of(weights, x)
@@ -244,9 +198,13 @@ def trace(
         for observer in observers:
             observer(layer, direction, steps, block)
 
+    state_maps = _maps(config, maps, map_rows, max_memory)
+    if state_maps is not None:
+        observers = [*observers, state_maps.observe]
     recorder = _recorder(config, samples, selection.steps, keep_values, sink, bool(hooks))
-    on_block = recorder if isinstance(recorder, BlockRecorder) else None
-    hooks = [*hooks, recorder] if isinstance(recorder, Recorder) else hooks
+    on_block = _blocks(recorder, state_maps) if isinstance(recorder, BlockRecorder) else None
+    if isinstance(recorder, Recorder):
+        hooks = [*hooks, recorder, *([state_maps.hook] if state_maps is not None else [])]
     # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         output, states = forward(
@@ -269,7 +227,35 @@ def trace(
         health=_health(monitor, xa, h0, c0, config, output),
         source=IN_MEMORY if source is None else source,
         module=module,
+        maps=state_maps,
     )
+
+
+def _maps(config: LSTMConfig, maps: bool | None, rows: int, max_memory: int) -> StateMaps | None:
+    """The maps trace(maps=) asks for: rows checked, their memory counted when asked for
+    (an automatic trace keeps small ones only)."""
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise SelectionError(f"map_rows must be a whole number >= 1, got {rows!r}")
+    if maps is None:
+        rows = auto_rows(config, rows)
+        return StateMaps(config, rows) if rows else None
+    if not maps:
+        return None
+    rows = min(rows, config.seq_len)
+    config.check_memory(max_memory, extra=rows * map_columns(config) * 8)
+    return StateMaps(config, rows)
+
+
+def _blocks(recorder: BlockRecorder, state_maps: StateMaps | None) -> Callable[[StepBlock], None]:
+    """on_block: the recorder's, and the maps' states when kept."""
+    if state_maps is None:
+        return recorder
+
+    def both(block: StepBlock) -> None:
+        recorder(block)
+        state_maps.on_block(block)
+
+    return both
 
 
 def _input_array(config: LSTMConfig, x: ArrayLike | None) -> FloatArray:
@@ -351,41 +337,3 @@ def _health(
     )
     monitor.note_output(output)
     return monitor.report()
-
-
-def header_dict(
-    config: LSTMConfig, selection: StepSelection, weights: dict[str, Any]
-) -> dict[str, Any]:
-    """Everything the JSON document says before the tensors; known before the pass runs
-    (the JSONL stream's first line). weights: the ``weights`` object (Trace.weights_info)."""
-    from . import __version__  # lazy: importlib.metadata, only when a document is written
-
-    count = param_count(config)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "lstm_trace_version": __version__,
-        "config": {
-            "input_size": config.input_size,
-            "hidden_size": config.hidden_size,
-            "seq_len": config.seq_len,
-            "batch": config.batch,
-            "num_layers": config.num_layers,
-            "cell": config.cell,
-            "direction": config.direction,
-            "proj_size": config.proj_size,
-            "bias": config.bias,
-            "peepholes": config.peepholes,
-            "reset_after": config.reset_after if "reset_after" in config.kind.options else None,
-            "dtype": config.dtype,
-            "seed": config.seed,
-        },
-        "weights": weights,
-        "steps": {"selected": list(selection.steps), "rule": selection.rule},
-        "parameters": [p.to_dict() for p in parameters(config)],
-        "param_count": {"keras": count.keras, "pytorch": count.pytorch, "onnx": count.onnx},
-        "frameworks": frameworks_dict(config),
-    }
-
-
-def outputs_dict(outputs: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-    return {name: {"shape": list(shape)} for name, shape in outputs.items()}

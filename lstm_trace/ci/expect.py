@@ -24,8 +24,9 @@ from ..cells import CELLS, ParamCount
 from ..config import LSTMConfig
 from ..errors import LSTMTraceError
 from ..health import nonfinite_weight
+from ..parameters import output_shapes, parameters
 from ..records import TensorRecord
-from ..trace import Trace, output_shapes, parameters
+from ..trace import Trace
 from ..trace import trace as run_trace
 from ..weights import LSTMWeights
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..document import SCHEMA_VERSION
 from ..errors import FileError
-from ..trace import SCHEMA_VERSION
 
 #: the schema_versions this version reads: every one up to the one it writes
 READABLE_VERSIONS = tuple(range(1, SCHEMA_VERSION + 1))

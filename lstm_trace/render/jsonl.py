@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 from ..config import LSTMConfig
+from ..document import header_dict, outputs_dict
 from ..records import TensorRecord
 from ..steps import StepSelection
-from ..trace import header_dict, outputs_dict
 
 
 def _line(obj: dict[str, Any]) -> str:

@@ -13,9 +13,10 @@ from typing import Any
 from ..cells.base import gate_slice
 from ..config import LSTMConfig
 from ..locations import return_shapes, tensor_counts, weight_locations
+from ..parameters import Parameter
 from ..records import TensorRecord, point_size, symbol_and_equation
 from ..summary import describe
-from ..trace import Parameter, Trace
+from ..trace import Trace
 from ..weights import DIRECTIONS
 from . import health_view
 from .common import config_line, matrix_text, numel, sample_text, shape_text
