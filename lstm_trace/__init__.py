@@ -11,6 +11,8 @@ Public API::
     with capture(model) as traces:      # a torch or Keras model in memory
         model(batch)
     traces["encoder.lstm"].replay_error  # lstm-trace against the framework's own output
+    explain(input_size=32, hidden_size=70)  # the walkthrough; a notebook shows it as HTML
+    t.heatmap("forget_gate")                # a gate over time (t.maps), a picture
 """
 
 from typing import TYPE_CHECKING, Any
@@ -35,12 +37,16 @@ from .weights import (
 
 if TYPE_CHECKING:
     from .formats.reading import load_weights
+    from .heatmaps import Heatmap
     from .live import capture, trace_module
+    from .walkthrough.explanation import Explanation, explain
 
 __all__ = [
     "HOOK_POINTS",
     "ConfigError",
     "DirectionWeights",
+    "Explanation",
+    "Heatmap",
     "Hook",
     "HookError",
     "HookEvent",
@@ -57,6 +63,7 @@ __all__ = [
     "__version__",
     "assert_shapes",
     "capture",
+    "explain",
     "forward",
     "init_input",
     "init_weights",
@@ -73,12 +80,23 @@ def __getattr__(name: str) -> Any:
     """__version__, read from the package metadata when first asked for (importlib.metadata
     costs some 15 ms of start-up that most runs do not need), and load_weights, whose readers
     (zip, HDF5 and torch glue, some 10 ms) load when it is first asked for; capture and
-    trace_module, the live API, too (most runs have no model in memory)."""
+    trace_module, the live API, too (most runs have no model in memory); explain (the
+    walkthrough's narration) and Heatmap, which only a notebook or a script asks for."""
     if name == "load_weights":
         from .formats.reading import load_weights  # lazy: the readers, see above
 
         globals()["load_weights"] = load_weights
         return load_weights
+    if name in ("explain", "Explanation"):
+        from .walkthrough import explanation  # lazy: the walkthrough's text, see above
+
+        globals().update(explain=explanation.explain, Explanation=explanation.Explanation)
+        return getattr(explanation, name)
+    if name == "Heatmap":
+        from .heatmaps import Heatmap  # lazy: made by Trace.heatmap, see above
+
+        globals()["Heatmap"] = Heatmap
+        return Heatmap
     if name in ("capture", "trace_module"):
         from . import live  # lazy: the live API, see above
 

@@ -8,12 +8,15 @@ array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSO
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from .heatmaps import Heatmap
 
 from .cell import BlockObserver, Hook, StepBlock, forward
 from .cells import ParamCount
@@ -91,6 +94,45 @@ class Trace:
         doc["outputs"] = outputs_dict(self.outputs)
         doc["health"] = self.health
         return doc
+
+    def heatmap(
+        self, gate: str | None = None, layer: int = 0, direction: str | None = None
+    ) -> Heatmap:
+        """One gate (or hidden_state, cell_state) of layer and direction over time, from
+        Trace.maps: gate defaults to the cell's first (the LSTM's forget_gate), direction to
+        the layer's first. A trace that kept no maps says to trace with maps=True."""
+        from .heatmaps import heatmap_of  # lazy: drawing code, for heatmaps only
+
+        return heatmap_of(self.maps, self.config, gate, layer, direction)
+
+    # How a trace shows itself: str() and a notebook's text/plain are the table view, the
+    # notebook's HTML the same with the cell diagram (render/notebook.py, loaded when shown);
+    # repr() stays one line, as a container's or a log's repr of it should.
+    def __repr__(self) -> str:
+        c = self.config
+        batch = "" if c.batch is None else f" B={c.batch}"
+        return (
+            f"<Trace {c.kind.title} input={c.input_size} hidden={c.hidden_size} "
+            f"layers={c.num_layers} {c.direction} T={c.seq_len}{batch}: "
+            f"{len(self.tensors)} records; print() it for the table>"
+        )
+
+    def __str__(self) -> str:
+        from .render.notebook import trace_text  # lazy: Rich's tables, when shown
+
+        return trace_text(self)
+
+    def _repr_html_(self) -> str:
+        from .render.notebook import trace_html  # lazy: the notebook's HTML, when shown
+
+        return trace_html(self)
+
+    def _repr_mimebundle_(
+        self, include: Container[str] | None = None, exclude: Container[str] | None = None
+    ) -> dict[str, str]:
+        from .render.notebook import mimebundle  # lazy: the notebook's HTML, when shown
+
+        return mimebundle(self._repr_html_, self.__str__, include, exclude)
 
 
 #: bytes a kept record costs beside its samples: the record, its JSON dict and JSON text

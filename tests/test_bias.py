@@ -17,11 +17,11 @@ from lstm_trace import LSTMConfig, trace
 from lstm_trace.cell import forward
 from lstm_trace.cli.resolve import resolve
 from lstm_trace.errors import ConfigError
-from lstm_trace.explain import explain
 from lstm_trace.formats.reading import read_weights
 from lstm_trace.frameworks import to_keras, weights_from_pytorch
 from lstm_trace.locations import frameworks_dict, tensor_counts, weight_locations
 from lstm_trace.trace import parameters
+from lstm_trace.walkthrough import walkthrough
 from lstm_trace.weights import (
     DirectionWeights,
     LSTMWeights,
@@ -180,12 +180,12 @@ def test_svg_diagram_shows_no_bias(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_explain_counts_without_biases(capsys: Any) -> None:
-    text = explain(LSTMConfig(bias=False))
+    text = walkthrough(LSTMConfig(bias=False))
     assert "four gates: 4 x (70 x 102)    = 28,560" in text
     assert "f_t = sigmoid(W_f X)  " in text and "+ b_f" not in text
     assert "parameters Keras 28,560, PyTorch 28,560" in text
     assert "57,120 in Keras, 57,120 in PyTorch" in text  # bidirectional, still bias-free
-    proj = explain(LSTMConfig(bias=False, proj_size=20))
+    proj = walkthrough(LSTMConfig(bias=False, proj_size=20))
     assert "PyTorch adds W_hr (20 x 70 = 1,400): 15,960" in proj
     code, out, _ = run_cli(capsys, "explain", "--no-bias", "--format", "markdown")
     assert code == 0 and out == text

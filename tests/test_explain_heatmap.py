@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights
+from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights, trace
 from lstm_trace.cli import main
-from lstm_trace.explain import explain
-from lstm_trace.gate_map import GateChoice, HeatmapCollector, parse_gate
+from lstm_trace.gate_map import GateChoice, parse_gate
 from lstm_trace.render.heatmap import fit_columns
+from lstm_trace.walkthrough import walkthrough
 
 
 def flat(text: str) -> str:
@@ -27,7 +27,7 @@ def flat(text: str) -> str:
 )
 def test_explain_numbers(i: int, h: int, bi: bool, layers: int, proj: int) -> None:
     text = flat(
-        explain(
+        walkthrough(
             LSTMConfig(
                 input_size=i, hidden_size=h, bidirectional=bi, num_layers=layers, proj_size=proj
             )
@@ -56,7 +56,7 @@ def test_explain_numbers(i: int, h: int, bi: bool, layers: int, proj: int) -> No
 
 
 def test_walkthrough_explain_says_the_classic_numbers() -> None:
-    text = flat(explain(LSTMConfig()))
+    text = flat(walkthrough(LSTMConfig()))
     for phrase in (
         "70 + 32 = 102",
         "(70 x 102)(102) + (70) -> (70)",
@@ -81,7 +81,7 @@ def test_explain_command_terminal_and_markdown(capsys: Any, monkeypatch: Any) ->
     assert main(["explain", "--hidden", "0"]) == 2
 
 
-def test_heatmap_collector_keeps_the_right_values_and_downsamples() -> None:
+def test_trace_heatmap_keeps_the_right_values_and_downsamples() -> None:
     cfg = LSTMConfig(
         input_size=3, hidden_size=4, seq_len=10, bidirectional=True, batch=2, dtype="float64"
     )
@@ -93,24 +93,16 @@ def test_heatmap_collector_keeps_the_right_values_and_downsamples() -> None:
 
     w, x = init_weights(cfg), init_input(cfg)
     forward(w, x, hooks=[hook])
-    full = HeatmapCollector(
-        GateChoice("input_gate", 0, "backward"),
-        LSTMConfig(seq_len=10, hidden_size=4, bidirectional=True),
-    )
-    forward(w, x, observer=full)
+    full = trace(cfg, w, x, maps=True).heatmap("input_gate", 0, "backward")
     expected = np.stack([v for _, v in sorted(seen, key=lambda s: s[0])])
-    np.testing.assert_allclose(full.matrix(), expected, atol=1e-15)
-    small = HeatmapCollector(
-        GateChoice("input_gate", 0, "backward"),
-        LSTMConfig(seq_len=10, hidden_size=4, bidirectional=True),
-        max_rows=3,
-    )
-    forward(w, x, observer=small)
-    assert small.matrix().shape == (3, 4)  # rows = min(T, max_rows)
+    np.testing.assert_allclose(full.matrix, expected, atol=1e-15)
+    small = trace(cfg, w, x, maps=True, map_rows=3).heatmap("input_gate", direction="backward")
+    assert small.matrix.shape == (3, 4)  # rows = min(T, map_rows)
     # rows hold steps [0, 4), [4, 7), [7, 10): row r gets steps t with t * 3 // 10 == r
-    np.testing.assert_allclose(small.matrix()[0], expected[0:4].mean(axis=0), atol=1e-15)
-    np.testing.assert_allclose(small.matrix()[2], expected[7:10].mean(axis=0), atol=1e-15)
-    assert "mean of 3 or 4 consecutive steps (T = 10 in 3 rows)" in small.rule()
+    np.testing.assert_allclose(small.matrix[0], expected[0:4].mean(axis=0), atol=1e-15)
+    np.testing.assert_allclose(small.matrix[2], expected[7:10].mean(axis=0), atol=1e-15)
+    assert "mean of 3 or 4 consecutive steps (T = 10 in 3 rows)" in small.rule
+    assert small.first_steps == [0, 4, 7]
 
 
 def test_fit_columns_averages_units() -> None:
@@ -185,7 +177,7 @@ def test_svg_and_png_from_the_cli(tmp_path: Path, capsys: Any) -> None:
 
 def test_explain_names_the_right_h_n_index(capsys: Any, tmp_path: Path) -> None:
     """What explain says of h_n holds: h_n[-1] == output[:, 0, H:] for a stacked bi-LSTM."""
-    text = flat(explain(LSTMConfig(bidirectional=True, num_layers=2, hidden_size=5)))
+    text = flat(walkthrough(LSTMConfig(bidirectional=True, num_layers=2, hidden_size=5)))
     assert "h_n[-1], is the state after reading t = 0: output[:, 0, 5:]" in text
     cfg = LSTMConfig(bidirectional=True, num_layers=2, hidden_size=5, batch=3, input_size=4)
     out, (h_n, _) = forward(init_weights(cfg), init_input(cfg))

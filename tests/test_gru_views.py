@@ -12,8 +12,7 @@ import pytest
 from rich.console import Console
 
 from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights
-from lstm_trace.explain import explain
-from lstm_trace.gate_map import HeatmapCollector, parse_gate
+from lstm_trace.gate_map import parse_gate
 from lstm_trace.render.common import config_line
 from lstm_trace.render.heatmap import render_heatmap
 from lstm_trace.render.markdown import render_markdown
@@ -22,6 +21,7 @@ from lstm_trace.render.svg import render_cell_svg, render_svg, render_unrolled_s
 from lstm_trace.render.table import render_table
 from lstm_trace.render.tree import render_tree
 from lstm_trace.trace import trace
+from lstm_trace.walkthrough import walkthrough
 
 from .test_svg import NS, PICTURES, dims, layout_problems, parse, self_contained, texts
 
@@ -126,12 +126,12 @@ def test_gru_heatmap_shows_the_update_gate() -> None:
 
     w, x = init_weights(cfg), init_input(cfg)
     forward(w, x, hooks=[hook])
-    collector = HeatmapCollector(parse_gate("update_gate", cfg), cfg)
-    forward(w, x, observer=collector)
+    choice = parse_gate("update_gate", cfg)
+    heat = trace(cfg, w, x, maps=True).heatmap(choice.gate, choice.layer, choice.direction)
     expected = np.stack([v for _, v in sorted(seen, key=lambda s: s[0])])
-    np.testing.assert_allclose(collector.matrix(), expected, atol=1e-15)
-    text = plain(render_heatmap(collector.matrix(), "update_gate", "z_t", collector.rule(), 40,
-                                list(range(6)), color=False))  # fmt: skip
+    np.testing.assert_allclose(heat.matrix, expected, atol=1e-15)
+    text = plain(render_heatmap(heat.matrix, "update_gate", "z_t", heat.rule, 40,
+                                heat.first_steps, color=False))  # fmt: skip
     assert "one row per step (T = 6)" in text and "one column per unit (4 units)" in text
 
 
@@ -140,7 +140,7 @@ def test_gru_heatmap_shows_the_update_gate() -> None:
 
 @pytest.mark.parametrize(("i", "h"), [(32, 70), (10, 20), (7, 5)])
 def test_gru_explain_numbers(i: int, h: int) -> None:
-    text = flat(explain(LSTMConfig(cell="gru", input_size=i, hidden_size=h)))
+    text = flat(walkthrough(LSTMConfig(cell="gru", input_size=i, hidden_size=h)))
     x = h + i
     assert text.startswith(f"# The GRU cell with input {i} and hidden {h}")
     assert "LSTM" in text  # only to say what the GRU does differently
@@ -170,9 +170,9 @@ def test_gru_explain_numbers(i: int, h: int) -> None:
 
 
 def test_gru_explain_walkthrough_says_21840_and_21630() -> None:
-    text = flat(explain(LSTMConfig(cell="gru")))
+    text = flat(walkthrough(LSTMConfig(cell="gru")))
     assert "both report 21,840" in text and "Keras reports 21,630" in text
-    ra0 = flat(explain(LSTMConfig(cell="gru", reset_after=False)))
+    ra0 = flat(walkthrough(LSTMConfig(cell="gru", reset_after=False)))
     assert "rh_t = r_t * h_(t-1) (70) * (70) -> (70)" in ra0
     assert "n_t = tanh(W_n [rh_t, x_t] + b_n) (70 x 102)(102) + (70) -> (70)" in ra0
     assert "W_r, W_z, W_n 3 x (70 x 102) = 21,420 biases 3 x 70 = 210 total = 21,630" in ra0
@@ -182,7 +182,7 @@ def test_gru_explain_walkthrough_says_21840_and_21630() -> None:
 
 
 def test_gru_explain_without_biases_layers_and_directions() -> None:
-    text = flat(explain(LSTMConfig(cell="gru", bias=False, num_layers=2, direction="bi")))
+    text = flat(walkthrough(LSTMConfig(cell="gru", bias=False, num_layers=2, direction="bi")))
     assert "r_t = sigmoid(W_r X) (70 x 102)(102) -> (70)" in text
     assert "W_r, W_z 2 x (70 x 102) = 14,280 W_in 70 x 32 = 2,240 W_hn 70 x 70 = 4,900 " in text
     assert "total = 21,420" in text and "biases 2 x" not in text
@@ -197,7 +197,7 @@ def test_gru_explain_without_biases_layers_and_directions() -> None:
 
 
 def test_gru_explain_reset_after_false_without_biases_has_no_pytorch_count() -> None:
-    text = flat(explain(LSTMConfig(cell="gru", bias=False, reset_after=False)))
+    text = flat(walkthrough(LSTMConfig(cell="gru", bias=False, reset_after=False)))
     assert "n_t = tanh(W_n [rh_t, x_t]) (70 x 102)(102) -> (70)" in text
     assert "W_r, W_z, W_n 3 x (70 x 102) = 21,420 total = 21,420" in text
     assert "the weights alone: 21,420, in Keras (PyTorch has no such layer)." in text
@@ -205,16 +205,16 @@ def test_gru_explain_reset_after_false_without_biases_has_no_pytorch_count() -> 
 
 def test_reverse_gets_its_sentence_in_both_cells() -> None:
     for cell, title in (("lstm", "LSTM"), ("gru", "GRU")):
-        text = flat(explain(LSTMConfig(cell=cell, direction="reverse", seq_len=5)))
+        text = flat(walkthrough(LSTMConfig(cell=cell, direction="reverse", seq_len=5)))
         assert f"This {title} runs backward only (direction reverse): its one cell reads x_t " \
                "from t = 4 down to 0" in text  # fmt: skip
         assert f"PyTorch's nn.{title} has no backward-only form" in text
         assert "1 layer, backward only: parameters" in text
-    assert "backward only" not in flat(explain(LSTMConfig()))
+    assert "backward only" not in flat(walkthrough(LSTMConfig()))
 
 
 def test_lstm_explain_with_peepholes() -> None:
-    text = flat(explain(LSTMConfig(peepholes=True)))
+    text = flat(walkthrough(LSTMConfig(peepholes=True)))
     assert "f_t = sigmoid(W_f X + p_f * C_(t-1) + b_f)" in text
     assert "(70 x 102)(102) + (70) * (70) + (70) -> (70)" in text
     assert "o_t = sigmoid(W_o X + p_o * C_t + b_o)" in text
@@ -223,7 +223,7 @@ def test_lstm_explain_with_peepholes() -> None:
     assert f"add 3 x 70 = 210 parameters per layer and direction: ONNX counts " \
            f"{4 * 70 * 102 + 8 * 70 + 210:,}" in text  # fmt: skip
     assert "none in Keras (Keras's LSTM has no peepholes), none in PyTorch" in text
-    assert "peepholes" not in explain(LSTMConfig())
+    assert "peepholes" not in walkthrough(LSTMConfig())
 
 
 def test_explain_code_lines_fit_80_columns() -> None:
@@ -234,15 +234,15 @@ def test_explain_code_lines_fit_80_columns() -> None:
         LSTMConfig(cell="gru", input_size=300, hidden_size=1024, reset_after=False),
     ]
     for cfg in wide:
-        text = explain(cfg)
+        text = walkthrough(cfg)
         blocks = re.findall(r"```text\n(.*?)```", text, flags=re.S)
         assert max(len(line) for b in blocks for line in b.splitlines()) <= 76
-    gru = explain(wide[1])
+    gru = walkthrough(wide[1])
     assert (
         "rh_t = r_t * (W_hn h_(t-1) + b_hn)\n"
         "       (1024) * ((1024 x 1024)(1024) + (1024)) -> (1024)\n" in gru
     )
-    peep = explain(wide[0])
+    peep = walkthrough(wide[0])
     assert (
         "i_t  = sigmoid(W_i X + p_i * C_(t-1) + b_i)\n"
         "       (70 x 102)(102) + (70) * (70) + (70) -> (70)\n" in peep

@@ -208,18 +208,15 @@ def test_a_nan_only_the_projection_makes_is_found(bidirectional: bool) -> None:
 def test_health_and_heatmap_see_what_a_hook_made_of_a_gate() -> None:
     """Forcing f = 1 with a hook: the records say 1.0, and so must gate health (every value
     saturated) and the heatmap, which read the gates as they flowed on."""
-    from lstm_trace.gate_map import HeatmapCollector, parse_gate
-
     cfg = LSTMConfig(input_size=3, hidden_size=4, seq_len=5)
 
     def remember_everything(event: HookEvent) -> Any:
         return np.ones_like(event.value) if event.name == "forget_gate" else None
 
-    collector = HeatmapCollector(parse_gate("forget_gate", cfg), cfg)
-    result = trace(cfg, hooks=[remember_everything], steps="all", observers=[collector])
+    result = trace(cfg, hooks=[remember_everything], steps="all", maps=True)
     forget = next(g for g in result.health["gates"] if g["gate"] == "forget_gate")
     assert forget["saturated_share"] == 1.0 and forget["values"] == 20
-    assert np.all(collector.matrix() == 1.0)
+    assert np.all(result.heatmap("forget_gate").matrix == 1.0)
     assert {r.sample[0] for r in result.tensors if r.name == "forget_gate"} == {1.0}
 
 

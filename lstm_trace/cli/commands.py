@@ -287,7 +287,7 @@ def explain(
     """The walkthrough narrated with your numbers: 32 + 70 = 102, W_f is 70 x 102, ..."""
     from rich.markdown import Markdown
 
-    from ..explain import explain as explain_text  # lazy: for explain only
+    from ..walkthrough import walkthrough  # lazy: for explain only
 
     limit = parse_bytes(max_memory)
     options = config_options(
@@ -321,7 +321,7 @@ def explain(
         module=module,
         names=parse_names(names),
     )
-    text = explain_text(run.config)
+    text = walkthrough(run.config)
     if fmt is ExplainFormat.markdown:
         sys.stdout.write(text)
         return

@@ -16,8 +16,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import RenderableType
-
 from ..digest import SEEDED, weights_dict
 from ..errors import FileError, LSTMTraceError, ReaderGone
 from ..trace import Trace, prepare, trace
@@ -28,7 +26,8 @@ if TYPE_CHECKING:
     from ..ci.expect import Checker
     from ..formats.weight_kinds import SaveAs
     from ..formats.writing import WeightsFormat
-    from ..gate_map import HeatmapCollector
+    from ..gate_map import GateChoice
+    from ..heatmaps import Heatmap
     from ..records import TensorRecord
     from .resolve import Resolved
 
@@ -223,6 +222,10 @@ def _module(run: Resolved) -> str | None:
     return None if run.weights_file is None else run.weights_file.module
 
 
+#: rows of --format heatmap: steps are averaged into at most this many
+HEATMAP_ROWS = 48
+
+
 def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> Trace:
     """Trace and print in the chosen format; JSONL streams each record as it is computed."""
 
@@ -237,25 +240,22 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
 
             write_picture(render_svg(result.config), request.svg, request.png)
         return result
-    observers = []
-    collector = None
+    choice = None
+    maps: dict[str, Any] = {}
     if request.fmt is Format.heatmap:
-        from ..gate_map import HeatmapCollector, parse_gate  # lazy: for --format heatmap
+        from ..gate_map import parse_gate  # lazy: for --format heatmap
 
         cfg = run.config
         choice = parse_gate(request.gate or cfg.kind.report_order[0], cfg)
-        collector = HeatmapCollector(choice, cfg)
-        observers.append(collector)
-    result = _trace(run, request, observers=observers)
+        maps = {"maps": True, "map_rows": HEATMAP_ROWS}
+    result = _trace(run, request, **maps)
     if checker is not None:
         checker.observe_all(result.tensors)
-    _print(result, run, request, collector)
+    _print(result, run, request, choice)
     return result
 
 
-def _print(
-    result: Trace, run: Resolved, request: Request, collector: HeatmapCollector | None
-) -> None:
+def _print(result: Trace, run: Resolved, request: Request, choice: GateChoice | None) -> None:
     # rich's tables and trees load when a trace is shown (not for --help or an error)
     from ..render import render_json, render_markdown, render_table, render_tree  # lazy
 
@@ -271,11 +271,10 @@ def _print(
         sys.stdout.write(render_markdown(result, frameworks=frameworks))
     else:
         console = data_console(record=bool(request.export_svg or request.export_html))
-        if fmt is Format.heatmap:
+        if choice is not None:
             # colour when the terminal has it, and always in an exported picture
             color = console.color_system is not None or console.record
-            assert collector is not None
-            show(console, _heatmap(collector, console.width, color))
+            show(console, _heatmap(result, choice).renderable(console.width, color))
         elif fmt is Format.tree:
             show(console, render_tree(result))
         else:
@@ -285,46 +284,12 @@ def _print(
     if request.svg is not None or request.png is not None:
         from ..render.svg import render_svg  # lazy: for --svg and --png only
 
-        text = _heatmap_svg(collector) if collector is not None else render_svg(result.config)
+        text = render_svg(result.config) if choice is None else _heatmap(result, choice).svg()
         write_picture(text, request.svg, request.png)
 
 
-def _first_steps(collector: HeatmapCollector) -> list[int]:
-    """The first time step averaged into each row: row r holds steps t with t*rows//T == r."""
-    rows, steps = collector.rows, collector.seq_len
-    return [(r * steps + rows - 1) // rows for r in range(rows)]
-
-
-def _heatmap_svg(collector: HeatmapCollector) -> str:
-    from ..render.heatmap import scale  # lazy: for --format heatmap
-    from ..render.svg import render_heatmap_svg  # lazy: for --svg and --png only
-
-    gate = collector.choice.gate
-    note_text = f"Rows: {collector.rule()}. Batch row 0."
-    if gate == "candidate":
-        note_text += " The candidate (tanh) is shown from [-1, 1] as [0, 1]."
-    return render_heatmap_svg(
-        scale(collector.matrix(), gate),
-        f"{collector.choice.label}: activation over time",
-        "time step",
-        "unit",
-        note_text,
-        row_ids=_first_steps(collector),
-    )
-
-
-def _heatmap(collector: HeatmapCollector, width: int, color: bool) -> RenderableType:
-    from ..render.heatmap import render_heatmap  # lazy: for --format heatmap
-
-    return render_heatmap(
-        collector.matrix(),
-        collector.choice.gate,
-        f"{collector.choice.label} (rows: steps, columns: units)",
-        collector.rule(),
-        width,
-        _first_steps(collector),
-        color,
-    )
+def _heatmap(result: Trace, choice: GateChoice) -> Heatmap:
+    return result.heatmap(choice.gate, choice.layer, choice.direction)
 
 
 def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:

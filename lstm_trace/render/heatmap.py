@@ -34,9 +34,22 @@ def fit_columns(matrix: FloatArray, width: int) -> tuple[FloatArray, int]:
     return means, group
 
 
-def scale(matrix: FloatArray, gate: str) -> FloatArray:
-    """Gate values to [0, 1]: sigmoid gates as they are, the candidate (tanh) from [-1, 1]."""
-    return (matrix + 1.0) / 2.0 if gate == "candidate" else matrix
+def gate_span(gate: str) -> tuple[float, float]:
+    """The values a gate's colours run between: (0, 1) for a sigmoid, (-1, 1) for the
+    candidate (tanh)."""
+    return (-1.0, 1.0) if gate == "candidate" else (0.0, 1.0)
+
+
+def scale(matrix: FloatArray, gate: str, span: tuple[float, float] | None = None) -> FloatArray:
+    """Values to [0, 1]: span (low, high) becomes (0, 1); by default the gate's own span,
+    so a sigmoid gate stays as it is and the candidate (tanh) maps from [-1, 1]."""
+    low, high = gate_span(gate) if span is None else span
+    return (matrix - low) / (high - low)
+
+
+def span_text(span: tuple[float, float]) -> str:
+    """(-1.0, 1.0) -> '-1 .. 1': the legend's ends, in three digits."""
+    return f"{span[0]:.3g} .. {span[1]:.3g}"
 
 
 #: without colour (a pipe, NO_COLOR), shades of one character stand for the values
@@ -51,19 +64,25 @@ def render_heatmap(
     width: int,
     first_steps: list[int],
     color: bool = True,
+    *,
+    span: tuple[float, float] | None = None,
+    note: str = "",
 ) -> RenderableType:
     """matrix: (rows, units) means; first_steps[r]: the first time step averaged into row r.
 
-    With color, two rows per line in half blocks; without, one row per line in shades."""
-    values, group = fit_columns(scale(matrix, gate), width - LABEL)
+    With color, two rows per line in half blocks; without, one row per line in shades.
+    span: the values the colours run between (default: the gate's, gate_span); note: a
+    sentence added to the notes under the picture (how span was chosen)."""
+    span = gate_span(gate) if span is None else span
+    values, group = fit_columns(scale(matrix, gate, span), width - LABEL)
+    notes = _notes(rows_rule, group, matrix.shape[1], per_line=2 if color else 1, note=note)
     lines: list[Text] = [Text(title, style="bold")]
     if not color:
         for r in range(values.shape[0]):
             cells = "".join(_shade(float(v)) for v in values[r])
             lines.append(Text(f"t={first_steps[r]:<4} "[:LABEL].ljust(LABEL) + cells))
-        low, high = ("-1", "1") if gate == "candidate" else ("0", "1")
-        lines.append(Text(" " * LABEL + SHADES[1:] + f"  {low} .. {high} (shades; ? is NaN)"))
-        return Group(*lines, _notes(rows_rule, group, matrix.shape[1], per_line=1))
+        lines.append(Text(" " * LABEL + SHADES[1:] + f"  {span_text(span)} (shades; ? is NaN)"))
+        return Group(*lines, notes)
     colours = viridis_rgb(values)  # (rows, cols, 3)
     for r in range(0, values.shape[0], 2):
         line = Text(f"t={first_steps[r]:<4} "[:LABEL].ljust(LABEL))
@@ -77,9 +96,8 @@ def render_heatmap(
     legend = Text(" " * LABEL)
     for k in range(11):
         legend.append("█", style=Style(color="rgb({},{},{})".format(*viridis_rgb(k / 10))))
-    low, high = ("-1", "1") if gate == "candidate" else ("0", "1")
-    legend.append(f"  {low} .. {high}")
-    return Group(*lines, legend, _notes(rows_rule, group, matrix.shape[1], per_line=2))
+    legend.append(f"  {span_text(span)}")
+    return Group(*lines, legend, notes)
 
 
 def _shade(value: float) -> str:
@@ -88,7 +106,7 @@ def _shade(value: float) -> str:
     return SHADES[min(int(min(max(value, 0.0), 1.0) * len(SHADES)), len(SHADES) - 1)]
 
 
-def _notes(rows_rule: str, group: int, units: int, per_line: int) -> Text:
+def _notes(rows_rule: str, group: int, units: int, per_line: int, note: str = "") -> Text:
     cols_rule = (
         f"one column per unit ({units} units)"
         if group == 1
@@ -96,6 +114,7 @@ def _notes(rows_rule: str, group: int, units: int, per_line: int) -> Text:
     )
     lines, nan = ("two per line", "grey") if per_line == 2 else ("one per line", "?")
     return Text(
-        f"Rows: {rows_rule}, {lines}. Columns: {cols_rule}. Batch row 0. NaN: {nan}.",
+        f"Rows: {rows_rule}, {lines}. Columns: {cols_rule}. Batch row 0. NaN: {nan}."
+        + (f" {note}" if note else ""),
         style="dim",
     )
