@@ -112,7 +112,7 @@ class Trace:
         c = self.config
         batch = "" if c.batch is None else f" B={c.batch}"
         return (
-            f"<Trace {c.kind.title} input={c.input_size} hidden={c.hidden_size} "
+            f"<{type(self).__name__} {c.kind.title} input={c.input_size} hidden={c.hidden_size} "
             f"layers={c.num_layers} {c.direction} T={c.seq_len}{batch}: "
             f"{len(self.tensors)} records; print() it for the table>"
         )

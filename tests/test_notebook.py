@@ -82,6 +82,17 @@ def test_a_trace_as_text_is_the_table_view_and_its_repr_one_line() -> None:
     assert "Trace(" not in text and "weights=" not in repr(t)
 
 
+def test_a_captured_trace_shows_itself_as_a_trace_does() -> None:
+    from dataclasses import fields
+
+    from lstm_trace.live.replay import LiveTrace
+
+    t = trace(LSTMConfig())
+    live = LiveTrace(**{f.name: getattr(t, f.name) for f in fields(lt.Trace)}, name="enc")
+    assert repr(live).startswith("<LiveTrace LSTM input=32 hidden=70") and "\n" not in repr(live)
+    assert str(live) == str(t) and "28,560" in live._repr_html_()
+
+
 def test_the_bundle_makes_only_what_the_front_end_asks_for() -> None:
     t = trace(LSTMConfig())
     assert set(t._repr_mimebundle_(include={"text/plain"})) == {"text/plain"}
@@ -307,3 +318,23 @@ def test_a_real_notebook_shows_the_trace_explain_and_heatmap(monkeypatch: Any) -
     assert heat["text/plain"].startswith("forget_gate, layer 0, forward")
     assert "2 x 7,140 = 14,280" in gru["text/html"] and "<svg" in gru["text/html"]
     assert gru["text/plain"].startswith("GRU input=32 hidden=70")
+
+
+def test_import_loads_no_display_code_until_asked() -> None:
+    """`import lstm_trace` loads neither the walkthrough, the heatmaps nor Rich; explain,
+    Explanation and Heatmap are made on first use."""
+    import subprocess
+
+    code = (
+        "import sys, lstm_trace\n"
+        "names = ('lstm_trace.walkthrough', 'lstm_trace.heatmaps', 'lstm_trace.render', 'rich')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(names)))\n"
+        "from lstm_trace import explain, Explanation, Heatmap\n"
+        "print(explain.__module__, Explanation.__name__, Heatmap.__module__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == [
+        "[]",
+        "lstm_trace.walkthrough.explanation Explanation lstm_trace.heatmaps",
+    ]

@@ -31,7 +31,7 @@ from ..weights import LSTMWeights
 _FROM_CALL = frozenset({"config", "weights", "x", "h0", "c0", "source"})
 
 
-@dataclass
+@dataclass(repr=False)  # a Trace's one-line repr, not a dump of every field
 class LiveTrace(Trace):
     """A Trace of a module as the framework ran it: the Trace's whole contract (records,
     health, to_dict(), whose weights.source is 'captured: <name>'), and the comparison."""
