@@ -88,7 +88,16 @@ class Heatmap:
             "unit",
             note,
             row_ids=self.first_steps,
+            bar_labels=self._bar_labels(),
         )
+
+    def _bar_labels(self) -> tuple[str, str, str]:
+        """The colour bar's labels: a gate's 0, 0.5, 1 as the CLI always drew them (the
+        candidate's note says how they map); a state's own values."""
+        if self.is_gate:
+            return ("0", "0.5", "1")
+        low, high = self.span
+        return (f"{low:.3g}", f"{(low + high) / 2:.3g}", f"{high:.3g}")
 
     def __str__(self) -> str:
         """The terminal heatmap without colour (shades), at the notebook's text width."""
@@ -162,12 +171,11 @@ def _span(name: str, matrix: FloatArray, config: LSTMConfig) -> tuple[tuple[floa
     if name == "hidden_state" and not config.proj_size and largest <= 1.0:
         # o_t * tanh(C_t), and a GRU's mix of n_t and h_(t-1), stay inside (-1, 1); a
         # projection's W_hr (or a GRU's h0 beyond 1) has no such bound
-        return (-1.0, 1.0), "h_t is shown from [-1, 1] as [0, 1]."
+        return (-1.0, 1.0), "h_t: the colours run over [-1, 1]."
     symbol = "C_t" if name == "cell_state" else "h_t"
     why = " (projected by W_hr)" if name == "hidden_state" and config.proj_size else ""
     return (-largest, largest), (
-        f"{symbol}{why} is shown from [-{largest:.3g}, {largest:.3g}], its largest |value|, "
-        "as [0, 1]."
+        f"{symbol}{why}: the colours run over [-{largest:.3g}, {largest:.3g}], its largest |value|."
     )
 
 

@@ -214,13 +214,17 @@ def test_a_heatmap_of_the_states_states_its_scale() -> None:
     assert cell.span == pytest.approx((-largest, largest), abs=1e-12)
     # the largest |C_t| lands on an end of the scale, everything inside it
     assert np.abs(cell.scaled() - 0.5).max() == pytest.approx(0.5)
-    assert f"C_t is shown from [-{largest:.3g}, {largest:.3g}], its largest |value|" in flat(
-        str(cell)
-    )
-    assert "its largest |value|" in flat(html_text(cell.svg()))
+    said = f"C_t: the colours run over [-{largest:.3g}, {largest:.3g}], its largest |value|"
+    assert said in flat(str(cell))
+    svg = cell.svg()
+    assert "its largest |value|" in flat(html_text(svg))
+    ticks = re.findall(r'class="tick">([^<]+)<', svg)[-3:]  # the colour bar, top first
+    assert ticks == [f"{largest:.3g}", "0", f"-{largest:.3g}"]
+    gate_ticks = re.findall(r'class="tick">([^<]+)<', t.heatmap("forget_gate").svg())[-3:]
+    assert gate_ticks == ["1", "0.5", "0"]
     h = t.heatmap("hidden_state")
     np.testing.assert_allclose(h.matrix, _gate_steps(cfg, "hidden_state"), atol=1e-15)
-    assert h.span == (-1.0, 1.0) and "h_t is shown from [-1, 1] as [0, 1]" in flat(str(h))
+    assert h.span == (-1.0, 1.0) and "h_t: the colours run over [-1, 1]." in flat(str(h))
     candidate = t.heatmap("candidate")
     assert candidate.span == (-1.0, 1.0) and "-1 .. 1" in str(candidate)
     projected = trace(LSTMConfig(hidden_size=8, proj_size=3, seq_len=4, seed=1), maps=True)

@@ -37,6 +37,7 @@ def render_heatmap_svg(
     *,
     row_ids: Sequence[int] | None = None,
     col_ids: Sequence[int] | None = None,
+    bar_labels: tuple[str, str, str] = ("0", "0.5", "1"),
 ) -> str:
     """A heatmap of values in [0, 1] of shape (rows, cols) as an SVG document.
 
@@ -44,8 +45,9 @@ def render_heatmap_svg(
     'heatmap-cells', NaN cells grey with class 'nan'), coloured with viridis; row ticks on
     the left and column ticks below (row_ids and col_ids give the labels of the ticks, for
     example the time steps and units that survived downsampling; default: the indices);
-    the axis labels; a colour bar labelled 0 and 1 (and a grey NaN swatch when there are
-    NaNs); the note, wrapped, at the bottom.
+    the axis labels; a colour bar labelled at 0, 0.5 and 1 with bar_labels (the values those
+    stand for, when the caller scaled them), and a grey NaN swatch when there are NaNs; the
+    note, wrapped, at the bottom.
     """
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
@@ -93,11 +95,11 @@ def render_heatmap_svg(
     xb, bh = x0 + pw + 24, max(ph, 120.0)
     d.add("rect", {"x": xb, "y": y0, "width": 16, "height": bh, "fill": "url(#viridis-bar)"})
     d.add("rect", {"x": xb, "y": y0, "width": 16, "height": bh, "fill": "none", "stroke": "#555"})
-    for frac, label in ((1.0, "1"), (0.5, "0.5"), (0.0, "0")):
+    for frac, label in zip((1.0, 0.5, 0.0), reversed(bar_labels), strict=True):
         y = y0 + (1 - frac) * bh
         d.add("line", {"x1": xb + 16, "y1": y, "x2": xb + 21, "y2": y, "stroke": "#555"})
         d.text(xb + 24, y, label, anchor="start", middle=True, cls="tick")
-    right = xb + 24 + text_width("0.5") + 16
+    right = xb + 24 + max(text_width(label) for label in bar_labels) + 16
     y_end = max(y0 + ph + 44, y0 + bh + 8)
     if nan.any():
         d.box(xb, y0 + bh + 14, 16, 12, "nan", 0)
