@@ -23,6 +23,9 @@ from .config import LSTMConfig
 #: rows a map keeps by default: the explorer's heatmaps are drawn one row per pixel line
 MAP_ROWS = 500
 
+#: numbers of a block copied to float64 at a time when steps are averaged (2 MB)
+_COPY_NUMBERS = 1 << 18
+
 #: numbers the maps of an automatic trace may hold (8 bytes each): beyond, rows are fewer
 AUTO_BUDGET = 1 << 21
 
@@ -107,11 +110,16 @@ class StateMaps:
         if self.rows == self.seq_len:  # one row per step: a copy
             sums[first : first + c] += values
             return
-        rows = self._row_of(first, c)
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        # along the last axis of a contiguous copy, reduceat is several times faster
-        wide = np.ascontiguousarray(values.T, dtype=np.float64)
-        sums[rows[starts]] += np.add.reduceat(wide, starts, axis=1).T
+        # a slice of steps at a time, so that the float64 copy stays small (a group of steps
+        # split between two slices adds into its row twice, which is the same sum)
+        per = max(1, _COPY_NUMBERS // max(n, 1))
+        for s in range(0, c, per):
+            part = values[s : s + per]
+            rows = self._row_of(first + s, len(part))
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            # along the last axis of a contiguous copy, reduceat is several times faster
+            wide = np.ascontiguousarray(part.T, dtype=np.float64)
+            sums[rows[starts]] += np.add.reduceat(wide, starts, axis=1).T
 
     def matrix(self, name: str, layer: int = 0, direction: str = "forward") -> FloatArray:
         """(rows, n) means of name at layer and direction; NaN where a value was NaN."""

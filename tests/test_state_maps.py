@@ -110,3 +110,16 @@ def test_unknown_map_is_a_key_error() -> None:
     assert maps.tensors == ("reset_gate", "update_gate", "candidate", "hidden_state")
     with pytest.raises(KeyError, match="cell_state"):
         maps.matrix("cell_state")
+
+
+def test_long_blocks_are_averaged_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group of steps split between two slices of a block gives the same means."""
+    import lstm_trace.state_maps as sm
+
+    config = LSTMConfig(input_size=3, hidden_size=4, seq_len=50, seed=6)
+    whole = trace(config, maps=True, map_rows=7).maps
+    monkeypatch.setattr(sm, "_COPY_NUMBERS", 3 * 16)  # 3 steps of the 16 gate numbers a slice
+    sliced = trace(config, maps=True, map_rows=7).maps
+    assert whole is not None and sliced is not None
+    for name in whole.tensors:
+        np.testing.assert_allclose(sliced.matrix(name), whole.matrix(name), rtol=1e-13)
