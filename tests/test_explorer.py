@@ -352,3 +352,23 @@ def test_html_and_export_html_are_told_apart_in_the_help(
     text = " ".join(out.split())
     assert code == 0
     assert "the explorer is --html" in text and "Write the explorer" in text
+
+
+def test_the_pages_script_and_style_are_package_data() -> None:
+    """pip install . ships explorer.js and explorer.css only if pyproject.toml names them."""
+    import fnmatch
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+
+    root = Path(__file__).parent.parent
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["lstm_trace.render.explorer"]
+    folder = root / "lstm_trace" / "render" / "explorer"
+    assets = [p.name for p in folder.iterdir() if p.suffix in (".js", ".css")]
+    assert sorted(assets) == ["explorer.css", "explorer.js"]
+    assert all(any(fnmatch.fnmatch(a, p) for p in patterns) for a in assets)

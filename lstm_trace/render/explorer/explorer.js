@@ -30,6 +30,7 @@
   const VIRIDIS = data.palettes.viridis.map(rgb);
   const DIVERGING = data.palettes.diverging.map(rgb);
   const NAN = rgb(data.palettes.nan);
+  document.documentElement.style.setProperty("--lt-nan", data.palettes.nan); /* legends' */
 
   /* anchors at even spacing over [0, 1], linear between (colors.py's viridis_rgb) */
   function ramp(anchors, t) {
@@ -81,7 +82,10 @@
     }
     paint(bar, values, steps, 1, scale);
     const low = scale.kind === "unit" ? "0" : fmt(-scale.limit);
-    box.append(low, bar, fmt(scale.limit), "  NaN: grey");
+    const nan = document.createElement("span");
+    nan.className = "lt-nan";
+    nan.textContent = "NaN";
+    box.append(low, bar, fmt(scale.limit), nan);
     return box;
   }
 

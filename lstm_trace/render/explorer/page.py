@@ -126,45 +126,56 @@ def _own_ids(svg: str, prefix: str) -> str:
 
 
 def _explore(data: dict[str, Any]) -> str:
-    """The heatmaps and the step view, filled in by the script; the place chooser above."""
-    steps = data["steps"]
-    held = steps["held"]
+    """The heatmaps and the step view, filled in by the script, under a bar that stays in
+    sight: the layer and direction shown, and the step slider."""
+    return "\n".join([_controls(data), _heatmaps(data), _steps(data)])
+
+
+def _controls(data: dict[str, Any]) -> str:
+    first = data["steps"]["held"][0] if data["steps"]["held"] else 0
+    return (
+        '<div class="lt-controls"><label>Layer and direction <select id="lt-place"></select>'
+        '</label><div class="lt-slider"><button type="button" id="lt-prev" '
+        'aria-label="the held step before">&#9664;</button>'
+        f'<input type="range" id="lt-step" min="0" max="{data["seq_len"] - 1}" '
+        f'value="{first}" step="1" aria-label="time step">'
+        '<button type="button" id="lt-next" aria-label="the next held step">&#9654;</button>'
+        '<output id="lt-step-label" for="lt-step"></output></div></div>'
+    )
+
+
+def _heatmaps(data: dict[str, Any]) -> str:
     maps = data["maps"]
     rule = (
         f"Steps down, units across; rows: {maps['rule']}. Hover a cell for its step, unit and "
-        "value; click it to show that step's values below."
+        "value; click it to show that step's values below; the line marks the slider's step."
         if maps is not None
         else "This trace kept no heatmaps: trace(..., maps=True) keeps them."
     )
+    return _section(
+        "lt-heatmaps",
+        "Heatmaps of every gate and state",
+        f'<p class="lt-rule">{escape(rule)}</p>\n<div id="lt-maps" class="lt-maps"></div>',
+    )
+
+
+def _steps(data: dict[str, Any]) -> str:
+    steps = data["steps"]
+    held = steps["held"]
     listed = ", ".join(str(s) for s in held)
-    return (
-        '<div class="lt-controls"><label>Layer and direction '
-        '<select id="lt-place"></select></label></div>\n'
-        + _section(
-            "lt-heatmaps",
-            "Heatmaps of every gate and state",
-            f'<p class="lt-rule">{escape(rule)}</p>\n<div id="lt-maps" class="lt-maps"></div>',
-        )
-        + "\n"
-        + _section(
-            "lt-steps",
-            "Every tensor at one step",
-            '<div class="lt-slider"><button type="button" id="lt-prev">&#9664;</button>'
-            f'<input type="range" id="lt-step" min="0" max="{data["seq_len"] - 1}" '
-            f'value="{held[0] if held else 0}" step="1" aria-label="time step">'
-            '<button type="button" id="lt-next">&#9654;</button>'
-            '<output id="lt-step-label" for="lt-step"></output></div>\n'
-            f'<p class="lt-rule">Values held for {escape(steps["rule"])}; the slider moves '
-            "between them (the heatmaps cover every step).</p>\n"
-            f'<details class="lt-held"><summary>The {len(held):,} held steps</summary>'
-            f"<p>{listed}</p></details>\n"
-            '<div class="lt-scroll"><table id="lt-values" class="lt-table lt-values">'
-            "<thead><tr><th>tensor</th>"
-            '<th>symbol</th><th>shape</th><th class="num">min</th><th class="num">max</th>'
-            '<th class="num">mean</th><th class="num">std</th><th class="num">NaN/Inf</th>'
-            f"<th>{_values_head(data)}</th><th>every unit</th></tr></thead>"
-            "<tbody></tbody></table></div>",
-        )
+    return _section(
+        "lt-steps",
+        "Every tensor at one step",
+        f'<p class="lt-rule">Values held for {escape(steps["rule"])}; the slider moves '
+        "between them (the heatmaps cover every step).</p>\n"
+        f'<details class="lt-held"><summary>The {len(held):,} held steps</summary>'
+        f"<p>{listed}</p></details>\n"
+        '<div class="lt-scroll"><table id="lt-values" class="lt-table lt-values">'
+        "<thead><tr><th>tensor</th>"
+        '<th>symbol</th><th>shape</th><th class="num">min</th><th class="num">max</th>'
+        '<th class="num">mean</th><th class="num">std</th><th class="num">NaN/Inf</th>'
+        f"<th>{_values_head(data)}</th><th>every unit</th></tr></thead>"
+        "<tbody></tbody></table></div>",
     )
 
 
