@@ -160,7 +160,7 @@ def _scale(name: str, cfg: LSTMConfig, shown: FloatArray) -> dict[str, Any]:
     return {
         "kind": "signed",
         "limit": limit,
-        "text": f"-{limit:.3g} .. {limit:.3g}, its largest |value|",
+        "text": f"-{limit:.3g} .. {limit:.3g} (max |v|)",
     }
 
 

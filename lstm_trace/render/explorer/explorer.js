@@ -30,7 +30,7 @@
   const VIRIDIS = data.palettes.viridis.map(rgb);
   const DIVERGING = data.palettes.diverging.map(rgb);
   const NAN = rgb(data.palettes.nan);
-  document.documentElement.style.setProperty("--lt-nan", data.palettes.nan); /* legends' */
+  document.documentElement.style.setProperty("--lt-nan", data.palettes.nan); /* the rule's */
 
   /* anchors at even spacing over [0, 1], linear between (colors.py's viridis_rgb) */
   function ramp(anchors, t) {
@@ -53,6 +53,10 @@
     if (Number.isNaN(v)) return "nan";
     if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
     return String(Number(v.toPrecision(5)));
+  }
+
+  function fmt3(v) {
+    return String(Number(v.toPrecision(3)));
   }
 
   function paint(canvas, values, cols, rows, scale) {
@@ -81,11 +85,8 @@
       values[i] = scale.kind === "unit" ? t : (2 * t - 1) * scale.limit;
     }
     paint(bar, values, steps, 1, scale);
-    const low = scale.kind === "unit" ? "0" : fmt(-scale.limit);
-    const nan = document.createElement("span");
-    nan.className = "lt-nan";
-    nan.textContent = "NaN";
-    box.append(low, bar, fmt(scale.limit), nan);
+    const low = scale.kind === "unit" ? "0" : fmt3(-scale.limit);
+    box.append(low, bar, scale.kind === "unit" ? "1" : fmt3(scale.limit));
     return box;
   }
 
@@ -125,6 +126,17 @@
   }
 
   /* --- the heatmaps of the chosen layer and direction --- */
+
+  /* the widest a map is drawn: 256 px, or less so that a place's maps fit one row, as long
+     as every column keeps a pixel */
+  function mapWidth(items, room) {
+    const gap = 18 + 2;
+    const share = Math.floor((room - gap * items.length) / Math.max(items.length, 1));
+    if (share < 150) return 256; /* a caption's room: the maps wrap instead */
+    const fits = items.every((i) => i.cols <= share);
+    return fits ? Math.min(256, share) : 256;
+  }
+
   function drawMaps() {
     const box = document.getElementById("lt-maps");
     box.textContent = "";
@@ -132,8 +144,10 @@
     const place = data.places[state.place];
     const rows = data.maps.rows;
     const first = data.maps.first_steps;
-    for (const item of data.maps.items) {
-      if (item.layer !== place.layer || item.direction !== place.direction) continue;
+    const items = data.maps.items.filter(
+      (i) => i.layer === place.layer && i.direction === place.direction);
+    const width = mapWidth(items, box.clientWidth);
+    for (const item of items) {
       const values = floats(item.data);
       const fig = document.createElement("figure");
       fig.className = "lt-map";
@@ -149,9 +163,10 @@
       canvas.dataset.rows = rows;
       canvas.dataset.cols = item.cols;
       paint(canvas, values, item.cols, rows, item.scale);
-      const cw = item.cols >= 256 ? 1 : Math.min(8, Math.floor(256 / item.cols));
-      const ch = rows >= 360 ? 360 / rows : Math.min(8, Math.floor(360 / rows));
+      const cw = Math.max(1, Math.min(8, Math.floor(width / item.cols)));
+      const ch = Math.max(1, Math.min(8, Math.floor(360 / rows))); /* a pixel a row at least */
       canvas.style.width = item.cols * cw + "px";
+      fig.style.width = Math.max(item.cols * cw, 150) + 2 + "px"; /* captions wrap within */
       canvas.style.height = rows * ch + "px";
       const marker = document.createElement("div");
       marker.className = "lt-marker";

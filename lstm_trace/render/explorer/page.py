@@ -155,7 +155,8 @@ def _heatmaps(data: dict[str, Any]) -> str:
     return _section(
         "lt-heatmaps",
         "Heatmaps of every gate and state",
-        f'<p class="lt-rule">{escape(rule)}</p>\n<div id="lt-maps" class="lt-maps"></div>',
+        f'<p class="lt-rule">{escape(rule)} <span class="lt-nan">NaN</span></p>\n'
+        '<div id="lt-maps" class="lt-maps"></div>',
     )
 
 
