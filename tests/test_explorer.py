@@ -301,7 +301,11 @@ def test_html_takes_the_weights_file_steps_and_jsonl(
     assert json.loads(out.splitlines()[0])["steps"]["selected"] == [0, 3]  # the stream's own
     data = embedded(target.read_text())
     assert data["cell"] == "gru" and data["steps"]["held"] == [0, 3]
-    assert "Stored tensors" in target.read_text()  # from a file: the frameworks' tables too
+    page = target.read_text()
+    # from a file: the frameworks' tables too, with the shapes, not under gate health
+    overview, health = page.split('id="lt-overview"')[1].split('id="lt-health"')
+    assert "Stored tensors" in overview and "Gate slices" in overview
+    assert "Stored tensors" not in health.split('id="lt-pictures"')[0]
 
 
 def test_html_holds_the_first_nan_of_a_run(

@@ -68,7 +68,8 @@ def _json(data: dict[str, Any]) -> str:
 
 def _split(items: list[Item]) -> tuple[list[Item], list[Item]]:
     """The sections without the configuration line (the page's headline) and the note on
-    the shown steps (the step view says its own), and apart from them gate health."""
+    the shown steps (the step view says its own), and apart from them gate health: its
+    table and the note after it (the frameworks' tables, when asked for, come after)."""
     kept = [i for i in items[1:] if not (isinstance(i, Note) and i.text.startswith("Showing "))]
     at = next(
         (
@@ -78,7 +79,7 @@ def _split(items: list[Item]) -> tuple[list[Item], list[Item]]:
         ),
         len(kept),
     )
-    return kept[:at], kept[at:]
+    return kept[:at] + kept[at + 2 :], kept[at : at + 2]
 
 
 def _section(ident: str, title: str, inner: str) -> str:
@@ -146,9 +147,12 @@ def _controls(data: dict[str, Any]) -> str:
 
 def _heatmaps(data: dict[str, Any]) -> str:
     maps = data["maps"]
+    backward = any(p["direction"] == "backward" for p in data["places"])
+    top = "t = 0 at the top, a backward direction's too" if backward else "t = 0 at the top"
     rule = (
-        f"Steps down, units across; rows: {maps['rule']}. Hover a cell for its step, unit and "
-        "value; click it to show that step's values below; the line marks the slider's step."
+        f"Steps down ({top}), units across; rows: {maps['rule']}. Hover a cell for its step, "
+        "unit and value; click it to show that step's values below; the line marks the "
+        "slider's step."
         if maps is not None
         else "This trace kept no heatmaps: trace(..., maps=True) keeps them."
     )
