@@ -236,6 +236,23 @@ def test_wide_layers_average_units_as_the_terminal_does() -> None:
     np.testing.assert_allclose(shown[:, 1], full[:, 3:6].mean(axis=1), rtol=1e-6)
 
 
+def test_a_tensor_wider_than_a_page_holds_keeps_its_first_units_and_says_so() -> None:
+    cfg = LSTMConfig(input_size=2, hidden_size=4100, seq_len=2)
+    page, result = page_of(cfg)
+    data = embedded(page)
+    assert "Values of a tensor wider than 4,096: its first 4,096." in data["reductions"]
+    concat = point(data, 0, "forward", "concat")
+    assert concat["units"] == 4096 and concat["shape"] == "(4102,)"
+    assert result.values is not None
+    np.testing.assert_array_equal(
+        floats(concat["values"]).reshape(2, 4096)[1],
+        result.values[("concat", 0, "forward", 1)][:4096],
+    )
+    assert point(data, 0, "forward", "x")["units"] == 2
+    narrow, _ = page_of(LSTMConfig(input_size=2, hidden_size=70, seq_len=2))
+    assert not any("wider" in r for r in embedded(narrow)["reductions"])
+
+
 def test_long_maps_are_merged_to_the_pages_rows() -> None:
     """A trace with more rows than a page holds (a library caller's) is merged, each row
     weighed by its steps."""

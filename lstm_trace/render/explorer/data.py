@@ -23,7 +23,7 @@ import numpy as np
 
 from ...cells.base import FloatArray
 from ...config import LSTMConfig
-from ...records import TensorRecord, symbol_and_equation
+from ...records import TensorRecord, point_size, symbol_and_equation
 from ...state_maps import StateMaps
 from ...summary import Stats
 from ...trace import Trace
@@ -178,7 +178,7 @@ def _steps(trace: Trace, places: list[Place], rule: str, reductions: list[str]) 
         for name in cfg.kind.hook_points:
             found = [records.get((layer, direction, s, name)) for s in held]
             values = _point_values(trace, layer, direction, name, found)
-            cut |= values.shape[1] == VALUE_UNITS
+            cut |= kind == "values" and point_size(name, layer, cfg) > VALUE_UNITS
             symbol, equation = symbol_and_equation(name, layer, direction, cfg)
             shape = next((r.shape for r in found if r is not None), ())
             points.append(
