@@ -361,9 +361,14 @@ def test_a_page_too_big_for_max_memory_is_refused_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "p.html"
-    code, out, err = run_cli(capsys, "-T", "500", "-H", "64", "--max-memory", "1MB", "--html", path)
-    assert code != 0 and out == "" and err.count("\n") == 1
-    assert "memory" in err and not path.exists()
+    run = ("-T", "500", "-H", "64", "--max-memory", "50MB")
+    assert run_cli(capsys, *run)[0] == 0  # the run alone fits; its page's 500 steps do not
+    code, out, err = run_cli(capsys, *run, "--html", path)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("lstm-trace: error: --max-memory: with --html, this run needs about")
+    assert "(the page keeps the values of 500 steps; --steps keeps fewer)" in err
+    assert not path.exists()
+    assert run_cli(capsys, *run, "--steps", "0:50", "--html", path)[0] == 0
 
 
 def test_html_and_export_html_are_told_apart_in_the_help(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import MemoryLimitError
 from ..trace import Trace, prepare
 from .console import note
 
@@ -27,7 +28,15 @@ def check_html(config: LSTMConfig, steps: str | None, limit: int) -> None:
     steps' values; one step more for a NaN is within the estimate's rounding)."""
     from ..render.explorer import held_steps  # lazy: the page's modules, for --html only
 
-    prepare(config, list(held_steps(config, steps).steps), 0, limit, keep_values=True)
+    held = held_steps(config, steps).steps
+    try:
+        prepare(config, list(held), 0, limit, keep_values=True)
+    except MemoryLimitError as exc:  # the run alone fits (checked first): say it is the page
+        raise MemoryLimitError(
+            f"with --html, {exc.message} (the page keeps the values of {len(held):,} steps; "
+            "--steps keeps fewer)",
+            option=exc.option,
+        ) from None
 
 
 def write_html(
