@@ -164,7 +164,7 @@
       canvas.dataset.cols = item.cols;
       paint(canvas, values, item.cols, rows, item.scale);
       const cw = Math.max(1, Math.min(8, Math.floor(width / item.cols)));
-      const ch = Math.max(1, Math.min(8, Math.floor(360 / rows))); /* a pixel a row at least */
+      const ch = Math.max(1, Math.min(24, Math.floor(360 / rows))); /* a pixel a row at least */
       canvas.style.width = item.cols * cw + "px";
       fig.style.width = Math.max(item.cols * cw, 150) + 2 + "px"; /* captions wrap within */
       canvas.style.height = rows * ch + "px";
