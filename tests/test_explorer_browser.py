@@ -125,6 +125,16 @@ def test_the_slider_shows_the_held_steps_values(browser: Any, tmp_path: Path) ->
         want = float(result.values[(name, 0, "forward", 17)][0])
         assert opened.first_value(name) == pytest.approx(want, rel=1e-4, abs=1e-6), name
     assert opened.first_value("hidden_state") != before
+    # the strip of every unit: its tooltip names a unit and shows that unit's value
+    strip = opened.page.locator('#lt-values tr[data-name="cell_state"] canvas')
+    strip.evaluate("el => el.scrollIntoView({block: 'center'})")
+    box = strip.bounding_box()
+    opened.page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    tip = opened.page.inner_text("#lt-tip")
+    unit = int(re.search(r"^unit (\d+)$", tip, re.M).group(1))  # type: ignore[union-attr]
+    assert abs(unit - 35) <= 1 and "step 17" in tip, tip
+    want = float(result.values[("cell_state", 0, "forward", 17)][unit])
+    assert value_in(tip) == pytest.approx(want, rel=1e-4, abs=1e-6)
     assert opened.errors == []
 
 

@@ -142,60 +142,64 @@
     box.textContent = "";
     if (!data.maps) return;
     const place = data.places[state.place];
-    const rows = data.maps.rows;
-    const first = data.maps.first_steps;
     const items = data.maps.items.filter(
       (i) => i.layer === place.layer && i.direction === place.direction);
     const width = mapWidth(items, box.clientWidth);
-    for (const item of items) {
-      const values = floats(item.data);
-      const fig = document.createElement("figure");
-      fig.className = "lt-map";
-      const cap = document.createElement("figcaption");
-      cap.innerHTML = "<b></b> <span></span><span class=\"lt-scale\"></span>";
-      cap.children[0].textContent = item.name;
-      cap.children[1].textContent = item.symbol;
-      cap.children[2].textContent = item.scale.text;
-      const frame = document.createElement("div");
-      frame.className = "lt-box";
-      const canvas = document.createElement("canvas");
-      canvas.dataset.name = item.name;
-      canvas.dataset.rows = rows;
-      canvas.dataset.cols = item.cols;
-      paint(canvas, values, item.cols, rows, item.scale);
-      const cw = Math.max(1, Math.min(8, Math.floor(width / item.cols)));
-      const ch = Math.max(1, Math.min(24, Math.floor(360 / rows))); /* a pixel a row at least */
-      canvas.style.width = item.cols * cw + "px";
-      fig.style.width = Math.max(item.cols * cw, 150) + 2 + "px"; /* captions wrap within */
-      canvas.style.height = rows * ch + "px";
-      const marker = document.createElement("div");
-      marker.className = "lt-marker";
-      frame.append(canvas, marker);
-      canvas.addEventListener("mousemove", (event) => {
-        const [r, c] = cellAt(canvas, event, rows, item.cols);
-        const v = values[r * item.cols + c];
-        const last = (r + 1 < rows ? first[r + 1] : T) - 1;
-        const unitLast = Math.min(item.units, (c + 1) * item.group) - 1;
-        const mean = last > first[r] || unitLast > c * item.group ? " (mean)" : "";
-        showTip(event, [
-          `${item.name} ${item.symbol}, ${place.label}`,
-          span(first[r], last, "step"),
-          span(c * item.group, unitLast, "unit"),
-          `value ${fmt(v)}${mean}`,
-        ]);
-        tip.dataset.step = first[r];
-        tip.dataset.unit = c * item.group;
-        tip.dataset.value = String(v);
-      });
-      canvas.addEventListener("mouseleave", hideTip);
-      canvas.addEventListener("click", (event) => {
-        const [r] = cellAt(canvas, event, rows, item.cols);
-        showStep(nearest(first[r]));
-      });
-      fig.append(cap, frame, legend(item.scale));
-      box.append(fig);
-    }
+    for (const item of items) box.append(mapFigure(item, place, width));
     placeMarkers();
+  }
+
+  /* one heatmap: its caption, the canvas (a cell per row and column, scaled up by whole
+     pixels), the marker of the slider's step, the tooltip and the legend */
+  function mapFigure(item, place, width) {
+    const rows = data.maps.rows;
+    const first = data.maps.first_steps;
+    const values = floats(item.data);
+    const fig = document.createElement("figure");
+    fig.className = "lt-map";
+    const cap = document.createElement("figcaption");
+    cap.innerHTML = "<b></b> <span></span><span class=\"lt-scale\"></span>";
+    cap.children[0].textContent = item.name;
+    cap.children[1].textContent = item.symbol;
+    cap.children[2].textContent = item.scale.text;
+    const frame = document.createElement("div");
+    frame.className = "lt-box";
+    const canvas = document.createElement("canvas");
+    canvas.dataset.name = item.name;
+    canvas.dataset.rows = rows;
+    canvas.dataset.cols = item.cols;
+    paint(canvas, values, item.cols, rows, item.scale);
+    const cw = Math.max(1, Math.min(8, Math.floor(width / item.cols)));
+    const ch = Math.max(1, Math.min(24, Math.floor(360 / rows))); /* a pixel a row at least */
+    canvas.style.width = item.cols * cw + "px";
+    canvas.style.height = rows * ch + "px";
+    fig.style.width = Math.max(item.cols * cw, 150) + 2 + "px"; /* captions wrap within */
+    const marker = document.createElement("div");
+    marker.className = "lt-marker";
+    frame.append(canvas, marker);
+    canvas.addEventListener("mousemove", (event) => {
+      const [r, c] = cellAt(canvas, event, rows, item.cols);
+      const v = values[r * item.cols + c];
+      const last = (r + 1 < rows ? first[r + 1] : T) - 1;
+      const unitLast = Math.min(item.units, (c + 1) * item.group) - 1;
+      const mean = last > first[r] || unitLast > c * item.group ? " (mean)" : "";
+      showTip(event, [
+        `${item.name} ${item.symbol}, ${place.label}`,
+        span(first[r], last, "step"),
+        span(c * item.group, unitLast, "unit"),
+        `value ${fmt(v)}${mean}`,
+      ]);
+      tip.dataset.step = first[r];
+      tip.dataset.unit = c * item.group;
+      tip.dataset.value = String(v);
+    });
+    canvas.addEventListener("mouseleave", hideTip);
+    canvas.addEventListener("click", (event) => {
+      const [r] = cellAt(canvas, event, rows, item.cols);
+      showStep(nearest(first[r]));
+    });
+    fig.append(cap, frame, legend(item.scale));
+    return fig;
   }
 
   function placeMarkers() {
@@ -240,6 +244,23 @@
     return { kind: "signed", limit: big || 1 };
   }
 
+  /* every unit of a tensor at the shown step as a strip of colour, with its tooltip */
+  function valueStrip(point, values) {
+    const n = values.length;
+    const strip = document.createElement("canvas");
+    paint(strip, values, Math.max(n, 1), 1, stripScale(point, values));
+    strip.addEventListener("mousemove", (event) => {
+      const [, c] = cellAt(strip, event, 1, n);
+      showTip(event, [`${point.name} ${point.symbol}, step ${state.step}`, `unit ${c}`,
+        `value ${fmt(values[c])}`]);
+      tip.dataset.step = state.step;
+      tip.dataset.unit = c;
+      tip.dataset.value = String(values[c]);
+    });
+    strip.addEventListener("mouseleave", hideTip);
+    return strip;
+  }
+
   function drawValues() {
     const body = document.querySelector("#lt-values tbody");
     body.textContent = "";
@@ -262,19 +283,7 @@
       cell(row, stats ? `${stats[4]}/${stats[5]}` : "-", "num");
       const shown = Array.from(values.subarray(0, SHOWN), fmt).join(" ");
       cell(row, shown + (n > SHOWN ? " ..." : ""), "lt-vals");
-      const strip = document.createElement("canvas");
-      const scale = stripScale(point, values);
-      paint(strip, values, Math.max(n, 1), 1, scale);
-      strip.addEventListener("mousemove", (event) => {
-        const [, c] = cellAt(strip, event, 1, n);
-        showTip(event, [`${point.name} ${point.symbol}, step ${state.step}`, `unit ${c}`,
-          `value ${fmt(values[c])}`]);
-        tip.dataset.step = state.step;
-        tip.dataset.unit = c;
-        tip.dataset.value = String(values[c]);
-      });
-      strip.addEventListener("mouseleave", hideTip);
-      cell(row, "").append(strip);
+      cell(row, "").append(valueStrip(point, values));
       if (bad) row.classList.add("lt-nonfinite");
       if (first && first.step === state.step && first.gate === point.name &&
           first.layer === place.layer && first.direction === place.direction) {
