@@ -47,6 +47,7 @@ from .options import (
     GateOpt,
     H0Opt,
     HiddenOpt,
+    HtmlOpt,
     InputOpt,
     JsonOpt,
     LayersOpt,
@@ -169,6 +170,7 @@ def main_command(
     png: PngOpt = None,
     export_svg: ExportSvgOpt = None,
     export_html: ExportHtmlOpt = None,
+    html: HtmlOpt = None,
     max_memory: MaxMemoryOpt = DEFAULT_MAX_MEMORY_TEXT,
     quiet: QuietOpt = False,
     version: Annotated[
@@ -200,6 +202,7 @@ def main_command(
         "png": png,
         "export_svg": export_svg,
         "export_html": export_html,
+        "html": html,
     }
     check_targets(**outputs)  # --save-weights' name is checked with its kind, just below
     weights_out = saving_format(save_weights, save_as)
@@ -243,6 +246,10 @@ def main_command(
         from ..formats.writing import check_writable  # lazy: the writers, for --save-weights
 
         check_writable(save_weights, run.config, weights_out.framework, weights_out.kind)
+    if html is not None:  # the page's own trace, checked against --max-memory before any work
+        from .html_out import check_html  # lazy: the explorer, for --html only
+
+        check_html(run.config, steps, limit)
     checker = Checker(run.config, expectations) if expectations else None
     request = Request(
         fmt=fmt,
@@ -260,6 +267,10 @@ def main_command(
     with answer_dropped(answer_elsewhere):  # a file written to stdout is the answer then
         result = run_and_render(run, request, checker)
     save_results(result, dump, dump_all, seq_first, save_weights, weights_out)
+    if html is not None:
+        from .html_out import write_html  # lazy: the explorer, for --html only
+
+        write_html(html, run, result, steps, limit, frameworks)
     if checker is not None and not report_expectations(checker, result):
         raise typer.Exit(1)
 

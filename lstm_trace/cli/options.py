@@ -329,5 +329,18 @@ ExportSvgOpt = Annotated[
 ]
 ExportHtmlOpt = Annotated[
     Path | None,
-    _opt("--export-html", help="Save the terminal output as an HTML page.", panel=OUTPUT),
+    _opt(
+        "--export-html",
+        help="Save the terminal output as an HTML page (the explorer is --html).",
+        panel=OUTPUT,
+    ),
+]
+HtmlOpt = Annotated[
+    Path | None,
+    _opt(
+        "--html",
+        help="Write the explorer: one self-contained page with the shapes, the diagrams, "
+        "heatmaps of every gate and state, every tensor at a chosen step and gate health.",
+        panel=OUTPUT,
+    ),
 ]

@@ -38,6 +38,7 @@ SUFFIXES = {
     "--png": (".png",),
     "--export-svg": (".svg",),
     "--export-html": (".html", ".htm"),
+    "--html": (".html", ".htm"),
     "--junit": (".xml",),
 }
 
