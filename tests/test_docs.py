@@ -26,18 +26,40 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_one() -> None:
     assert install_and_test in (ROOT / ".ci" / "run").read_text()
 
 
+def _readme_block(marker: str) -> str:
+    """The README's ```python block that holds marker."""
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README, re.S) if marker in b]
+    assert len(blocks) == 1, marker
+    return str(blocks[0])
+
+
 def test_readme_python_example_runs() -> None:
-    code = re.search(r"```python\n(.*?)```", README, re.S)
-    assert code is not None
     namespace: dict[str, object] = {}
-    exec(compile(code.group(1), "README.md", "exec"), namespace)
+    exec(compile(_readme_block("init_weights(cfg, seed=0)"), "README.md", "exec"), namespace)
     assert namespace["output"].shape == (3, 140)  # type: ignore[attr-defined]
 
 
+def test_readme_notebook_example_runs() -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(_readme_block("t.heatmap("), "README.md", "exec"), namespace)
+    assert namespace["long"].maps.rows == 100  # type: ignore[attr-defined]
+
+
+def test_readme_explorer_example_writes_a_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_readme_block("explorer_page"), "README.md", "exec"), {})
+    page = (tmp_path / "run.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "70 + 32 = 102" in page
+
+
 @pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
-def test_examples_run(script: Path) -> None:
+def test_examples_run(script: Path, tmp_path: Path) -> None:
+    # a make_* script writes a picture of the README's: here into tmp_path, not the checkout
+    out = [str(tmp_path / "picture.png")] if script.name.startswith("make_") else []
     result = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, str(script), *out],
         capture_output=True,
         text=True,
         timeout=60,
