@@ -102,10 +102,11 @@ def test_load_weights_reads_any_kind_with_its_architecture(tmp_path: Path) -> No
 
 
 def test_readme_files_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's second Python example (a file and an in-memory model), as written."""
+    """The README's Python example of a file and an in-memory model, as written."""
     pytest.importorskip("torch")
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    code = re.findall(r"```python\n(.*?)```", readme, re.S)[1]
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    (code,) = [b for b in blocks if "weights_from_pytorch(model.state_dict())" in b]
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), namespace)
