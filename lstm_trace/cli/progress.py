@@ -1,0 +1,171 @@
+"""Progress bars on stderr for long work: the forward pass, and a full trace being written.
+
+A bar appears only when the work is still running after DELAY seconds (so a short run and
+the walkthrough print nothing extra), only when stderr is a terminal, and neither --quiet nor
+the CI environment variable (any non-empty value) is set. It is transient: cleared when the
+work ends, so the terminal keeps only the answer, which goes to stdout as before.
+
+The pass reports through trace()'s observers (a BlockObserver per piece of a block of steps,
+cells/recurrence.py): total work = layers x directions x T steps. The work side of a Tally
+is an integer addition and a clock read; Rich hears of it at most REFRESH times a second, and
+rich.progress is imported only when a bar is actually shown (start-up time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+from . import console
+
+if TYPE_CHECKING:
+    from ..cell import BlockObserver
+    from ..cells.base import FloatArray
+    from ..config import LSTMConfig
+
+#: seconds of work before a bar appears
+DELAY = 1.0
+#: how often the bar is redrawn, and how often a Tally passes its count on, per second
+REFRESH = 10
+
+
+def wanted() -> bool:
+    """Whether a bar may be shown: stderr is a terminal, no --quiet, no CI variable."""
+    if console._QUIET[0] or os.environ.get("CI"):
+        return False
+    return _is_terminal(sys.stderr)
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # closed, or replaced by something file-less
+        return False
+
+
+def pass_steps(config: LSTMConfig) -> int:
+    """The steps a forward pass visits: every layer and direction runs over all T steps."""
+    return config.num_layers * config.num_directions * config.seq_len
+
+
+@dataclass
+class Tally:
+    """Counts work done out of total and passes the count to `show` (done, total) when a bar
+    is due: after `delay` seconds of work (DELAY when None), then at most REFRESH times a
+    second. `clock` is time.monotonic, or a test's. The work only ever pays for advance()."""
+
+    total: int
+    show: Callable[[int, int], None]
+    delay: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    done: int = 0
+    started: float = field(init=False)
+    due: float = field(init=False)  # the clock reading at which show is next called
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+        self.due = self.started + (DELAY if self.delay is None else self.delay)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = self.clock()
+        if now >= self.due:
+            self.due = now + 1.0 / REFRESH
+            self.show(self.done, self.total)
+
+    def observe(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
+        """A BlockObserver: each piece of a block of steps the pass has finished."""
+        self.advance(len(steps))
+
+
+class Bar:
+    """A Rich progress bar on stderr, made at its first show() (rich.progress loads then),
+    with steps done out of the total, the rate and the time left. Transient."""
+
+    def __init__(self, unit: str, description: str) -> None:
+        self.unit, self.description = unit, description
+        self.progress: Any = None  # rich.progress.Progress once shown
+        self.task: Any = None
+
+    def show(self, done: int, total: int) -> None:
+        if self.progress is None:
+            self.progress, self.task = _start(self.unit, self.description, done, total)
+        else:
+            self.progress.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def _start(unit: str, description: str, done: int, total: int) -> tuple[Any, Any]:
+    """A started Progress with one task; rich.progress is imported here, when a bar shows."""
+    from rich.console import Console
+    from rich.progress import (  # lazy: only when a bar is shown
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        """Units a second, from Rich's own estimate over the last few updates."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.speed
+            return Text("" if speed is None else f"{speed:,.0f} {unit}/s")
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        Rate(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,  # cleared when done: the terminal keeps only the answer
+        refresh_per_second=REFRESH,
+        redirect_stdout=False,  # the answer is never touched
+        redirect_stderr=False,
+    )
+    task = progress.add_task(description, total=total, completed=done)  # drawn from the first
+    progress.start()
+    return progress, task
+
+
+@contextlib.contextmanager
+def tracking(
+    total: int, unit: str, description: str, answer: TextIO | None = None
+) -> Iterator[Tally | None]:
+    """A Tally of total units whose bar shows on stderr when wanted() and the work lasts;
+    None when no bar may be shown (the caller then pays nothing at all). answer: the stream
+    the answer is written to during the work, if any: no bar when it is a terminal, where
+    its lines and the bar's redrawing would mix."""
+    if not wanted() or total <= 0 or (answer is not None and _is_terminal(answer)):
+        yield None
+        return
+    bar = Bar(unit, description)
+    try:
+        yield Tally(total, bar.show)
+    finally:
+        bar.close()
+
+
+@contextlib.contextmanager
+def pass_observers(
+    config: LSTMConfig, description: str = "tracing", answer: TextIO | None = None
+) -> Iterator[list[BlockObserver]]:
+    """trace()'s observers for a bar of the pass's steps: [] when no bar may be shown
+    (tracking() says when)."""
+    with tracking(pass_steps(config), "steps", description, answer) as tally:
+        yield [] if tally is None else [tally.observe]
