@@ -271,13 +271,16 @@ def _traced(cfg: LSTMConfig, pieces: int | None, block: int | None) -> tuple[Any
     size = recurrence.PROJECTION_BLOCK
     if block is not None:
         size = block * (cfg.batch or 1) * cfg.kind.n_gates * cfg.hidden_size
-    old = recurrence.PROJECTION_BLOCK, recurrence.REPORT_STEPS
+    old = recurrence.PROJECTION_BLOCK, recurrence.REPORT_STEPS, recurrence.REPORT_MACS
     recurrence.PROJECTION_BLOCK = size
-    recurrence.REPORT_STEPS = pieces if pieces is not None else 1 << 62
+    if pieces is None:
+        recurrence.REPORT_STEPS = recurrence.REPORT_MACS = 1 << 62
+    else:
+        recurrence.REPORT_STEPS = pieces
     try:
         result = trace(cfg, steps="all", keep_values=True, observers=[count])
     finally:
-        recurrence.PROJECTION_BLOCK, recurrence.REPORT_STEPS = old
+        recurrence.PROJECTION_BLOCK, recurrence.REPORT_STEPS, recurrence.REPORT_MACS = old
     return result, seen
 
 
@@ -302,12 +305,13 @@ def test_pieces_leave_every_result_bit_identical(
 
 
 def test_a_long_pass_reports_often() -> None:
-    """T = 5000, H = 256 is two blocks of the input projection; the pass still reports every
-    few hundred steps, and a smaller step (H = 16) every REPORT_STEPS."""
-    for hidden, want in ((256, 10), (16, 5000 // recurrence.REPORT_STEPS)):
-        cfg = LSTMConfig(input_size=8, hidden_size=hidden, seq_len=5000, dtype="float32")
+    """T = 5000, H = 256 is two blocks of the input projection (4096 and 904 steps); the pass
+    reports every 1024 steps (REPORT_MACS), and at H = 16 (one block) every REPORT_STEPS."""
+    for seq_len, hidden, whole, pieces in ((5000, 256, 2, 5), (20000, 16, 1, 5)):
+        cfg = LSTMConfig(input_size=8, hidden_size=hidden, seq_len=seq_len, dtype="float32")
         _, seen = _traced(cfg, recurrence.REPORT_STEPS, None)
-        assert sum(seen) == 5000 and len(seen) >= want, (hidden, seen)
+        assert sum(seen) == seq_len and len(seen) == pieces, (hidden, seen)
+        assert len(_traced(cfg, None, None)[1]) == whole
 
 
 def test_json_pieces_are_the_document_byte_for_byte() -> None:

@@ -85,16 +85,19 @@ class Tally:
 
 class Bar:
     """A Rich progress bar on stderr, made at its first show() (rich.progress loads then),
-    with steps done out of the total, the rate and the time left. Transient."""
+    with steps done out of the total, the rate and the time left. Transient. console: where
+    it is drawn instead of stderr (a Rich Console; bench/progress.py draws into memory)."""
 
-    def __init__(self, unit: str, description: str) -> None:
-        self.unit, self.description = unit, description
+    def __init__(self, unit: str, description: str, console: Any = None) -> None:
+        self.unit, self.description, self.console = unit, description, console
         self.progress: Any = None  # rich.progress.Progress once shown
         self.task: Any = None
 
     def show(self, done: int, total: int) -> None:
         if self.progress is None:
-            self.progress, self.task = _start(self.unit, self.description, done, total)
+            self.progress, self.task = _start(
+                self.unit, self.description, done, total, self.console
+            )
         else:
             self.progress.update(self.task, completed=done)
 
@@ -104,7 +107,9 @@ class Bar:
             self.progress = None
 
 
-def _start(unit: str, description: str, done: int, total: int) -> tuple[Any, Any]:
+def _start(
+    unit: str, description: str, done: int, total: int, console: Any = None
+) -> tuple[Any, Any]:
     """A started Progress with one task; rich.progress is imported here, when a bar shows."""
     from rich.console import Console
     from rich.progress import (  # lazy: only when a bar is shown
@@ -132,7 +137,7 @@ def _start(unit: str, description: str, done: int, total: int) -> tuple[Any, Any
         TextColumn(unit),
         Rate(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True) if console is None else console,
         transient=True,  # cleared when done: the terminal keeps only the answer
         refresh_per_second=REFRESH,
         redirect_stdout=False,  # the answer is never touched
