@@ -14,13 +14,16 @@ Four variants of the default trace (`trace(cfg, w, x)`: default steps, gate heal
 
 "+bar" is the worst case: cli/progress.py's Tally and Bar with no delay, so the bar is drawn
 (into memory, by a Rich console that acts as a terminal) at 10 Hz from the first piece to the
-last; an ordinary run shows one only after a second. The variants take turns in each round
-(a pause, one untimed call, then the timed one), so a slow spell of the machine falls on all
-alike. CPU seconds of the process (time.process_time, which counts Rich's refresh thread
-too) and wall seconds; one BLAS thread (--threads), the steadiest measure on a shared machine.
+last; an ordinary run shows one only after a second. The bar draws on the pass's own thread,
+in the Tally's calls, so the time those take (the last column: starting Rich's display,
+each redraw, clearing it) is all a bar adds to the pass, beside its count (the last line).
+The variants take turns in each round (a pause, one untimed call, then the timed one), so a
+slow spell of the machine falls on all alike. CPU seconds of the process (time.process_time)
+and wall seconds; one BLAS thread (--threads), the steadiest measure on a shared machine.
 
 Printed: a Markdown table per shape of each variant's median CPU and wall milliseconds and
-its CPU time over the baseline's (the median over rounds of each round's paired ratio);
+its CPU time over the baseline's (the median over rounds of each round's paired ratio) and
+the milliseconds spent drawing the bar;
 then what one piece costs, the steadier figure: T = 20000, H = 8 in pieces of one step
 against whole blocks, (difference) / pieces, with and without a bar's Tally (not drawn).
 Never run as part of the tests.
@@ -61,36 +64,51 @@ def _options() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _variant(name: str, cfg: Any, w: Any, x: Any) -> Callable[[], None]:
-    """One call of the default trace as the variant runs it."""
+def _variant(name: str, cfg: Any, w: Any, x: Any) -> Callable[[], float]:
+    """One call of the default trace as the variant runs it; returns the seconds spent
+    drawing the bar (all of its work but the Tally's count: it draws on the pass's thread)."""
     from rich.console import Console
 
     from lstm_trace import trace
     from lstm_trace.cells import recurrence
     from lstm_trace.cli import progress
 
-    def run() -> None:
+    def run() -> float:
         old = recurrence.REPORT_STEPS, recurrence.REPORT_MACS
         if name.startswith("whole"):
             recurrence.REPORT_STEPS = recurrence.REPORT_MACS = 1 << 62
         bar = None
         observers: list[Any] = []
+        drawing = [0.0]
         if name.endswith("+bar"):
             screen = Console(file=io.StringIO(), force_terminal=True, width=100)
             bar = progress.Bar("steps", "tracing", console=screen)
-            observers.append(progress.Tally(progress.pass_steps(cfg), bar.show, delay=0.0).observe)
+            show = bar.show
+
+            def timed(done: int, total: int) -> None:
+                start = time.perf_counter()
+                show(done, total)
+                drawing[0] += time.perf_counter() - start
+
+            observers.append(progress.Tally(progress.pass_steps(cfg), timed, delay=0.0).observe)
         try:
             trace(cfg, w, x, observers=observers)
         finally:
             recurrence.REPORT_STEPS, recurrence.REPORT_MACS = old
             if bar is not None:
+                start = time.perf_counter()
                 bar.close()
+                drawing[0] += time.perf_counter() - start
+        return drawing[0]
 
     return run
 
 
-def _shape(shape: tuple[int, int, int, int], rounds: int) -> dict[str, tuple[float, float, float]]:
-    """{variant: (median CPU ms, median wall ms, median paired CPU ratio to 'whole')}."""
+def _shape(
+    shape: tuple[int, int, int, int], rounds: int
+) -> dict[str, tuple[float, float, float, float]]:
+    """{variant: (median CPU ms, median wall ms, median paired CPU ratio to 'whole', median
+    ms drawing the bar)}."""
     from lstm_trace import LSTMConfig, init_input, init_weights
 
     t, b, i, h = shape
@@ -99,13 +117,14 @@ def _shape(shape: tuple[int, int, int, int], rounds: int) -> dict[str, tuple[flo
     runs = {name: _variant(name, cfg, w, x) for name in VARIANTS}
     cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
     wall: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    drawn: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for r in range(rounds):
         order = VARIANTS[r % 4 :] + VARIANTS[: r % 4]  # nobody always goes first
         for name in order:
             time.sleep(0.2)
             runs[name]()
             c0, w0 = time.process_time(), time.perf_counter()
-            runs[name]()
+            drawn[name].append(runs[name]())
             cpu[name].append(time.process_time() - c0)
             wall[name].append(time.perf_counter() - w0)
     base = cpu["whole"]
@@ -114,6 +133,7 @@ def _shape(shape: tuple[int, int, int, int], rounds: int) -> dict[str, tuple[flo
             1000 * statistics.median(cpu[name]),
             1000 * statistics.median(wall[name]),
             statistics.median(a / b for a, b in zip(cpu[name], base, strict=True)),
+            1000 * statistics.median(drawn[name]),
         )
         for name in VARIANTS
     }
@@ -160,12 +180,15 @@ def main() -> None:
         f"{recurrence.REPORT_STEPS} steps and 2^{recurrence.REPORT_MACS.bit_length() - 1} "
         "multiply-adds\n"
     )
-    print("| shape | variant | CPU ms | wall ms | CPU / whole |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    print("| shape | variant | CPU ms | wall ms | CPU / whole | drawing the bar, ms |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
     for shape in SHAPES:
         t, b, i, h = shape
-        for name, (c, w, ratio) in _shape(shape, rounds).items():
-            print(f"| T={t} B={b} I={i} H={h} | {name} | {c:.1f} | {w:.1f} | {ratio:.3f} |")
+        for name, (c, w, ratio, bar) in _shape(shape, rounds).items():
+            drawn = f"{bar:.2f}" if name.endswith("+bar") else ""
+            print(
+                f"| T={t} B={b} I={i} H={h} | {name} | {c:.1f} | {w:.1f} | {ratio:.3f} | {drawn} |"
+            )
         sys.stdout.flush()
     piece, tally = _piece_cost(rounds)
     print(f"\na piece costs the pass {piece:.1f} us of CPU; a bar's Tally {tally:.1f} us a call")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -216,6 +217,24 @@ def test_tally_counts_layers_directions_and_steps() -> None:
     now[0] = 101.0 + 1.0 / progress.REFRESH
     tally.advance(26)
     assert shown == [(11, 42), (42, 42)]
+
+
+def test_a_bars_line_fits_the_terminal() -> None:
+    task = SimpleNamespace(
+        description="tracing", total=200000, completed=81920, speed=95312.4, time_remaining=65.2
+    )
+    drawn = progress.line(task, "steps", 100)
+    (done,) = [span for span in drawn.spans if span.style == "bar.complete"]
+    assert done.end - done.start == progress.BAR_WIDTH * 81920 // 200000  # 16 of 40
+    text = drawn.plain
+    bar = "━" * progress.BAR_WIDTH
+    # the count as wide as the total's, so that the bar does not move as it grows
+    assert text == f"tracing {bar}  81920/200000 steps 95,312 steps/s 0:01:05"
+    assert text.count("━") == progress.BAR_WIDTH
+    narrow = progress.line(task, "steps", 60).plain
+    assert len(narrow) == 60 and narrow.endswith("━  81920/200000 steps 95,312 steps/s 0:01:05")
+    task.speed = task.time_remaining = None  # before Rich has an estimate
+    assert progress.line(task, "records", 10).plain == "tracing   81920/200000 records -:--:--"
 
 
 def test_wanted_needs_a_terminal_no_quiet_and_no_ci(monkeypatch: pytest.MonkeyPatch) -> None:
