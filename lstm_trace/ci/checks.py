@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from ..cell import BlockObserver
 from ..cli.resolve import resolve
-from ..config import DEFAULT_MAX_MEMORY
+from ..config import DEFAULT_MAX_MEMORY, LSTMConfig
 from ..errors import LSTMTraceError
 from ..trace import trace
 from .expect import Outcome, check_trace
 from .spec import ModelSpec
+
+#: a model's configuration and name -> the observers of its pass, while it runs
+Progress = Callable[[LSTMConfig, str], AbstractContextManager[list[BlockObserver]]]
 
 
 @dataclass(frozen=True)
@@ -27,16 +33,24 @@ class ModelResult:
         return self.error is None and all(o.passed for o in self.outcomes)
 
 
-def run_models(models: list[ModelSpec], max_memory: int = DEFAULT_MAX_MEMORY) -> list[ModelResult]:
+def run_models(
+    models: list[ModelSpec],
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    progress: Progress | None = None,
+) -> list[ModelResult]:
     """Trace each model (default steps, no samples: shapes do not depend on values) and check
-    its expectations. A model that cannot run fails with its error; the others still run."""
+    its expectations. A model that cannot run fails with its error; the others still run.
+    progress(config, name), when given, holds the observers of each model's pass (a bar)."""
     results = []
     for model in models:
         try:
             run = resolve(
                 model.options, model.weights, model.x, max_memory=max_memory, module=model.module
             )
-            result = trace(run.config, run.weights, run.x, samples=0, max_memory=max_memory)
+            with progress(run.config, model.name) if progress else nullcontext([]) as seen:
+                result = trace(
+                    run.config, run.weights, run.x, samples=0, max_memory=max_memory, observers=seen
+                )
             results.append(ModelResult(model, check_trace(result, model.expectations)))
         except LSTMTraceError as exc:
             results.append(ModelResult(model, [], error=exc.message))

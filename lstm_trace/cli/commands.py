@@ -53,6 +53,7 @@ from .options import (
     typed_options,
 )
 from .output import check_targets
+from .progress import pass_observers
 from .resolve import check_files_memory, resolve
 
 
@@ -165,7 +166,7 @@ def check(
     if junit is not None:
         check_output(junit, "--junit")
     limit = parse_bytes(max_memory)
-    results = run_models(load_spec(spec), max_memory=limit)
+    results = run_models(load_spec(spec), max_memory=limit, progress=pass_observers)
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(results_dict(str(spec), results), indent=2) + "\n")
     else:

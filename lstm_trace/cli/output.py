@@ -21,6 +21,7 @@ from ..errors import FileError, LSTMTraceError, ReaderGone
 from ..trace import Trace, prepare, trace
 from ..weights import init_weights
 from .console import data_console, note, save_exports, show
+from .progress import pass_observers, tracking
 
 if TYPE_CHECKING:
     from ..ci.expect import Checker
@@ -248,7 +249,8 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
         cfg = run.config
         choice = parse_gate(request.gate or cfg.kind.report_order[0], cfg)
         maps = {"maps": True, "map_rows": HEATMAP_ROWS}
-    result = _trace(run, request, **maps)
+    with pass_observers(run.config) as bar:  # a bar on stderr, when the pass is long
+        result = _trace(run, request, observers=bar, **maps)
     if checker is not None:
         checker.observe_all(result.tensors)
     _print(result, run, request, choice)
@@ -257,7 +259,7 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
 
 def _print(result: Trace, run: Resolved, request: Request, choice: GateChoice | None) -> None:
     # rich's tables and trees load when a trace is shown (not for --help or an error)
-    from ..render import render_json, render_markdown, render_table, render_tree  # lazy
+    from ..render import render_markdown, render_table, render_tree  # lazy
 
     fmt = request.fmt
     frameworks = request.frameworks or run.weights_file is not None
@@ -266,7 +268,7 @@ def _print(result: Trace, run: Resolved, request: Request, choice: GateChoice | 
             "--export-svg and --export-html save terminal views (table, tree, heatmap)"
         )
     if fmt is Format.json:
-        sys.stdout.write(render_json(result))
+        _write_json(result)
     elif fmt is Format.markdown:
         sys.stdout.write(render_markdown(result, frameworks=frameworks))
     else:
@@ -286,6 +288,19 @@ def _print(result: Trace, run: Resolved, request: Request, choice: GateChoice | 
 
         text = render_svg(result.config) if choice is None else _heatmap(result, choice).svg()
         write_picture(text, request.svg, request.png)
+
+
+def _write_json(result: Trace) -> None:
+    """The JSON document on stdout, made a record at a time: a full trace (--steps all) of
+    a long sequence takes seconds, shown by a bar of records on stderr until it is written."""
+    from ..render.json import json_pieces  # lazy: for --json only
+
+    with tracking(len(result.tensors), "records", "writing") as tally:
+        pieces = list(json_pieces(result, None if tally is None else tally.advance))
+    try:
+        sys.stdout.writelines(pieces)  # after the bar is cleared, in case stdout is its terminal
+    except BrokenPipeError:  # `| head`: as the JSONL stream does, the reader left
+        raise ReaderGone from None
 
 
 def _heatmap(result: Trace, choice: GateChoice) -> Heatmap:
@@ -316,7 +331,9 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
         info = weights_dict(run.weights, source, _module(run))
         out.write(header_line(run.config, selection, info))
         out.flush()  # the header is known before the pass: show it at once
-        result = _trace(run, request, sink=sink, source=source)
+        # the records stream to stdout during the pass: no bar when that is the terminal too
+        with pass_observers(run.config, answer=out) as bar:
+            result = _trace(run, request, sink=sink, source=source, observers=bar)
         out.write(outputs_line(result.outputs, count, result.health))
         out.flush()
     except BrokenPipeError:
