@@ -26,9 +26,9 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_one() -> None:
     assert install_and_test in (ROOT / ".ci" / "run").read_text()
 
 
-def _readme_block(marker: str) -> str:
-    """The README's ```python block that holds marker."""
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", README, re.S) if marker in b]
+def _readme_block(marker: str, language: str = "python") -> str:
+    """The README's ```python (or other language's) block that holds marker."""
+    blocks = [b for b in re.findall(rf"```{language}\n(.*?)```", README, re.S) if marker in b]
     assert len(blocks) == 1, marker
     return str(blocks[0])
 
@@ -41,8 +41,11 @@ def test_readme_python_example_runs() -> None:
 
 def test_readme_notebook_example_runs() -> None:
     namespace: dict[str, object] = {}
-    exec(compile(_readme_block("t.heatmap("), "README.md", "exec"), namespace)
+    exec(compile(_readme_block("t = lt.trace(lt.LSTMConfig("), "README.md", "exec"), namespace)
+    # the notebook's cells, one a line, shown as text since they are not one program's
+    exec(compile(_readme_block("t.heatmap(", "text"), "README.md", "exec"), namespace)
     assert namespace["long"].maps.rows == 100  # type: ignore[attr-defined]
+    assert str(namespace["svg"]).startswith("<?xml")
 
 
 def test_readme_explorer_example_writes_a_page(

@@ -278,7 +278,8 @@ QuietOpt = Annotated[
     _opt(
         "--quiet",
         "-q",
-        help="No notes on stderr (what was read, written, assumed); errors are still said.",
+        help="No notes on stderr (what was read, written, assumed) and no progress bar; "
+        "errors are still said.",
         panel=OUTPUT,
         callback=set_quiet,
     ),
