@@ -162,6 +162,19 @@ def test_json_counts_the_pass_then_the_records_written(
     assert [d for d, _ in bars[1].counts] == list(range(1, records + 1))
 
 
+def test_the_explorer_pages_own_pass_counts_too(
+    bars: list[Shown], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--html traces the run once more for its page: a second bar counts that pass."""
+    page = tmp_path / "run.html"
+    code, _, err = run_cli(capsys, "-T", "7", "--direction", "bi", "--html", str(page))
+    assert code == 0 and page.exists() and f"wrote {page}" in err
+    assert [(b.description, b.counts[-1], b.closed) for b in bars] == [
+        ("tracing", (14, 14), True),
+        ("tracing for the page", (14, 14), True),
+    ]
+
+
 def test_no_bar_with_quiet_ci_or_while_records_stream_to_the_terminal(
     bars: list[Shown], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import MemoryLimitError
 from ..trace import Trace, prepare
 from .console import note
+from .progress import pass_observers
 
 if TYPE_CHECKING:
     from ..config import LSTMConfig
@@ -48,18 +49,20 @@ def write_html(
     from ..render.explorer import explorer_page, page_trace  # lazy: the page, for --html only
 
     first = result.health.get("first_nonfinite")
-    shown, holding = page_trace(
-        run.config,
-        result.weights,
-        run.x,
-        h0=run.h0,
-        c0=run.c0,
-        steps=steps,
-        must=[first["step"]] if first else [],
-        max_memory=limit,
-        source=result.source,
-        module=result.module,
-    )
+    with pass_observers(run.config, "tracing for the page") as bar:  # when the pass is long
+        shown, holding = page_trace(
+            run.config,
+            result.weights,
+            run.x,
+            h0=run.h0,
+            c0=run.c0,
+            steps=steps,
+            must=[first["step"]] if first else [],
+            max_memory=limit,
+            source=result.source,
+            module=result.module,
+            observers=bar,
+        )
     text = explorer_page(shown, holding.rule, frameworks or run.weights_file is not None)
     with atomic_open(path) as f:
         f.write(text.encode())

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from numpy.typing import ArrayLike
 
+from ...cell import BlockObserver
 from ...config import DEFAULT_MAX_MEMORY, LSTMConfig
 from ...trace import Trace, trace
 from ...weights import LSTMWeights
@@ -24,10 +25,12 @@ def page_trace(
     max_memory: int = DEFAULT_MAX_MEMORY,
     source: str | None = None,
     module: str | None = None,
+    observers: Sequence[BlockObserver] = (),
 ) -> tuple[Trace, Holding]:
     """trace() for a page: the steps budget.held_steps chooses (steps: a --steps value; must:
     steps held whatever the budget) with their full values, and heatmaps of page_map_rows
-    rows. Returns the trace and what it holds, whose rule the page prints."""
+    rows; observers as trace()'s (a progress bar's). Returns the trace and what it holds,
+    whose rule the page prints."""
     holding = held_steps(config, steps, must)
     result = trace(
         config,
@@ -43,5 +46,6 @@ def page_trace(
         module=module,
         maps=True,
         map_rows=page_map_rows(config),
+        observers=observers,
     )
     return result, holding
