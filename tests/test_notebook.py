@@ -27,10 +27,11 @@ BI = LSTMConfig(input_size=32, hidden_size=70, direction="bi")
 
 
 def table_text(t: lt.Trace, width: int = 100) -> str:
-    """The table view as a terminal without colour shows it, printed here on our own console."""
+    """The table view as a pipe gets it (no colour, no trailing spaces), printed here on our
+    own console."""
     out = io.StringIO()
     Console(file=out, width=width, color_system=None, force_jupyter=False).print(render_table(t))
-    return out.getvalue()
+    return "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
 
 
 def flat(text: str) -> str:
@@ -76,6 +77,7 @@ def test_a_trace_as_text_is_the_table_view_and_its_repr_one_line() -> None:
     assert text.startswith("LSTM input=32 hidden=70 layers=1 bi") and "\x1b" not in text
     assert "28,560" in text and "Gate health" in text
     assert max(len(line) for line in text.splitlines()) <= 100
+    assert all(line == line.rstrip() for line in text.splitlines())  # no padding, as in a pipe
     assert repr(t) == (
         "<Trace LSTM input=32 hidden=70 layers=1 bi T=3: 60 records; print() it for the table>"
     )

@@ -66,7 +66,8 @@ def plain(renderable: RenderableType, width: int = WIDTH) -> str:
         force_terminal=False, highlight=False,
     )  # fmt: skip
     console.print(renderable)
-    return out.getvalue()
+    # without the spaces Rich pads table lines with, as the command line prints into a pipe
+    return "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
 
 
 def wrap(body: str) -> str:
