@@ -1,0 +1,34 @@
+"""The explorer page, reviewed (no browser): what a page holds stays within its bound for
+every shape of run, and what it says is true to the Trace."""
+
+from __future__ import annotations
+
+from lstm_trace import LSTMConfig
+from lstm_trace.render.explorer import held_steps
+from lstm_trace.render.explorer.budget import STATS_NUMBERS, VALUE_BUDGET, step_cost, step_numbers
+
+from .test_explorer import embedded, page_of
+
+
+def test_a_held_step_costs_its_stats_too() -> None:
+    # H = 1, I = 1: 11 numbers of values a step, but ten hook points of stats
+    cfg = LSTMConfig(input_size=1, hidden_size=1, seq_len=100_000)
+    assert step_numbers(cfg) == 1 + 1 + 1 + 2 + 6 * 1
+    assert step_cost(cfg) == step_numbers(cfg) + 10 * STATS_NUMBERS
+    held = held_steps(cfg)
+    assert len(held.steps) == VALUE_BUDGET // step_cost(cfg)
+    assert "numbers of values and stats" in held.rule
+    bi = LSTMConfig(input_size=1, hidden_size=1, seq_len=100_000, num_layers=2, direction="bi")
+    # layer 1 reads 2 H = 2 inputs: 13 numbers; 10 points at each of four places
+    assert step_cost(bi) == (11 + 13) * 2 + 40 * STATS_NUMBERS
+    assert len(held_steps(bi).steps) * step_cost(bi) <= VALUE_BUDGET
+
+
+def test_a_long_run_of_one_unit_stays_under_10_mb() -> None:
+    # every step's values fit the budget, but the stats of 20,000 steps made a 13 MB page
+    cfg = LSTMConfig(input_size=1, hidden_size=1, seq_len=20_000)
+    page, result = page_of(cfg)
+    assert len(page.encode()) < 10_000_000
+    data = embedded(page)
+    assert len(data["steps"]["held"]) == VALUE_BUDGET // step_cost(cfg) < 20_000
+    assert data["steps"]["held"] == list(result.selection.steps)
