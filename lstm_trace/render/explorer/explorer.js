@@ -236,23 +236,42 @@
     return td;
   }
 
-  function stripScale(point, values) {
-    const gate = data.maps && data.maps.items.find((i) => i.name === point.name);
-    if (gate && gate.scale.limit === 1) return gate.scale;
+  /* the colours of a strip: its heatmap's scale (this place's) when every value of the step
+     lies within it, so that a gate and h keep the scale of their maps; else -m .. m, m the
+     step's largest finite |value| (x, the concatenation, C, a projection's h) */
+  function stripScale(point, values, place) {
     let big = 0;
     for (const v of values) if (Number.isFinite(v)) big = Math.max(big, Math.abs(v));
+    const item = data.maps && data.maps.items.find((i) => i.name === point.name &&
+      i.layer === place.layer && i.direction === place.direction);
+    if (item) {
+      const s = item.scale;
+      let low = Infinity;
+      for (const v of values) if (Number.isFinite(v)) low = Math.min(low, v);
+      const fits = s.kind === "unit" ? low >= 0 && big <= 1 : big <= s.limit;
+      if (fits) return s;
+    }
     return { kind: "signed", limit: big || 1 };
   }
 
-  /* every unit of a tensor at the shown step as a strip of colour, with its tooltip */
-  function valueStrip(point, values) {
+  function scaleText(scale) {
+    return scale.kind === "unit" ? "0 .. 1" : `${fmt3(-scale.limit)} .. ${fmt3(scale.limit)}`;
+  }
+
+  /* every unit of a tensor at the shown step as a strip of colour, with its tooltip; a
+     tensor of no values here (a trace that kept no samples) has none */
+  function valueStrip(point, values, place) {
     const n = values.length;
+    if (n === 0) return document.createTextNode("-");
     const strip = document.createElement("canvas");
-    paint(strip, values, Math.max(n, 1), 1, stripScale(point, values));
+    const scale = stripScale(point, values, place);
+    strip.dataset.low = scale.kind === "unit" ? 0 : -scale.limit;
+    strip.dataset.high = scale.kind === "unit" ? 1 : scale.limit;
+    paint(strip, values, n, 1, scale);
     strip.addEventListener("mousemove", (event) => {
       const [, c] = cellAt(strip, event, 1, n);
       showTip(event, [`${point.name} ${point.symbol}, step ${state.step}`, `unit ${c}`,
-        `value ${fmt(values[c])}`]);
+        `value ${fmt(values[c])}`, `colours ${scaleText(scale)}`]);
       tip.dataset.step = state.step;
       tip.dataset.unit = c;
       tip.dataset.value = String(values[c]);
@@ -283,7 +302,7 @@
       cell(row, stats ? `${stats[4]}/${stats[5]}` : "-", "num");
       const shown = Array.from(values.subarray(0, SHOWN), fmt).join(" ");
       cell(row, shown + (n > SHOWN ? " ..." : ""), "lt-vals");
-      cell(row, "").append(valueStrip(point, values));
+      cell(row, "").append(valueStrip(point, values, data.places[state.place]));
       if (bad) row.classList.add("lt-nonfinite");
       if (first && first.step === state.step && first.gate === point.name &&
           first.layer === place.layer && first.direction === place.direction) {
