@@ -24,6 +24,7 @@
     return out;
   }
 
+  /* '#rrggbb' -> [r, g, b] */
   function rgb(hex) {
     return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   }
@@ -48,6 +49,7 @@
     return ramp(DIVERGING, (v / scale.limit + 1) / 2);
   }
 
+  /* a value as the step view writes it: 5 significant digits, nan, inf, - for none */
   function fmt(v) {
     if (v === null || v === undefined) return "-";
     if (Number.isNaN(v)) return "nan";
@@ -55,10 +57,12 @@
     return String(Number(v.toPrecision(5)));
   }
 
+  /* a legend's end: 3 significant digits */
   function fmt3(v) {
     return String(Number(v.toPrecision(3)));
   }
 
+  /* values (rows x cols, row by row) into canvas, a pixel a value; CSS scales it up */
   function paint(canvas, values, cols, rows, scale) {
     canvas.width = cols;
     canvas.height = rows;
@@ -74,6 +78,7 @@
     ctx.putImageData(img, 0, 0);
   }
 
+  /* a map's colour bar: the scale's low end, 64 colours, its high end */
   function legend(scale) {
     const box = document.createElement("div");
     box.className = "lt-legend";
@@ -90,6 +95,7 @@
     return box;
   }
 
+  /* the tooltip by the mouse, kept inside the window */
   function showTip(event, lines) {
     tip.textContent = lines.join("\n");
     tip.hidden = false;
@@ -111,10 +117,12 @@
     return [Math.min(Math.max(r, 0), rows - 1), Math.min(Math.max(c, 0), cols - 1)];
   }
 
+  /* 'step 4' or 'steps 4-7' */
   function span(first, last, word) {
     return first === last ? `${word} ${first}` : `${word}s ${first}-${last}`;
   }
 
+  /* the heatmap row a step was averaged into: the last row whose first step <= step */
   function rowOf(step) {
     const first = data.maps.first_steps;
     let lo = 0, hi = first.length - 1;
@@ -202,6 +210,7 @@
     return fig;
   }
 
+  /* the line across every map at the row of the slider's step */
   function placeMarkers() {
     if (!data.maps) return;
     const r = rowOf(state.step);
@@ -214,6 +223,7 @@
   }
 
   /* --- the step view: every tensor of the chosen layer and direction at one held step --- */
+  /* the held step closest to step (a heatmap click lands on one the page holds) */
   function nearest(step) {
     let best = held[0];
     for (const s of held) if (Math.abs(s - step) < Math.abs(best - step)) best = s;
@@ -228,6 +238,7 @@
     return before.length ? before[before.length - 1] : held[0];
   }
 
+  /* a <td> of text appended to row */
   function cell(row, text, cls) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -280,6 +291,7 @@
     return strip;
   }
 
+  /* the step view's table: per hook point its stats, first values and strip at the step */
   function drawValues() {
     const body = document.querySelector("#lt-values tbody");
     body.textContent = "";
@@ -312,6 +324,7 @@
     }
   }
 
+  /* show a held step: the slider, its label, the table and the maps' markers */
   function showStep(step) {
     state.step = step;
     slider.value = step;
@@ -322,6 +335,7 @@
     placeMarkers();
   }
 
+  /* show another layer and direction: its maps and its values */
   function choosePlace(index) {
     state.place = index;
     placeBox.selectedIndex = index;
