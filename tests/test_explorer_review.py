@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from lstm_trace import LSTMConfig
 from lstm_trace.render.explorer import held_steps
-from lstm_trace.render.explorer.budget import STATS_NUMBERS, VALUE_BUDGET, step_cost, step_numbers
+from lstm_trace.render.explorer.budget import (
+    STATS_NUMBERS,
+    VALUE_BUDGET,
+    step_cost,
+    step_numbers,
+)
 
 from .test_explorer import embedded, page_of
 
@@ -32,3 +37,10 @@ def test_a_long_run_of_one_unit_stays_under_10_mb() -> None:
     data = embedded(page)
     assert len(data["steps"]["held"]) == VALUE_BUDGET // step_cost(cfg) < 20_000
     assert data["steps"]["held"] == list(result.selection.steps)
+
+
+def test_the_step_view_says_how_its_strips_are_coloured() -> None:
+    page, _ = page_of(LSTMConfig(input_size=3, hidden_size=4, seq_len=3))
+    head = page.split('id="lt-data"')[0]
+    assert "on the scale of the tensor's heatmap when the step's values fit it" in head
+    assert "m its largest |value| at the step" in head
