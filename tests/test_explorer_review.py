@@ -4,7 +4,7 @@ every shape of run, and what it says is true to the Trace."""
 from __future__ import annotations
 
 from lstm_trace import LSTMConfig
-from lstm_trace.render.explorer import held_steps
+from lstm_trace.render.explorer import explorer_page, held_steps
 from lstm_trace.render.explorer.budget import (
     STATS_NUMBERS,
     VALUE_BUDGET,
@@ -44,3 +44,14 @@ def test_the_step_view_says_how_its_strips_are_coloured() -> None:
     head = page.split('id="lt-data"')[0]
     assert "on the scale of the tensor's heatmap when the step's values fit it" in head
     assert "m its largest |value| at the step" in head
+
+
+def test_a_page_of_samples_does_not_call_its_strip_every_unit() -> None:
+    from lstm_trace import trace
+
+    result = trace(LSTMConfig(input_size=3, hidden_size=8, seq_len=3), maps=True)
+    head = explorer_page(result).split('id="lt-data"')[0]
+    assert "<th>first 4 (samples)</th><th>the samples</th>" in head
+    assert "every unit</th>" not in head
+    page, _ = page_of(LSTMConfig(input_size=3, hidden_size=8, seq_len=3))
+    assert "<th>values</th><th>every unit</th>" in page

@@ -174,6 +174,8 @@ def _steps(data: dict[str, Any]) -> str:
     steps = data["steps"]
     held = steps["held"]
     listed = ", ".join(str(s) for s in held)
+    # a trace that kept no values shows its records' samples: the strip is theirs, not every unit
+    strip = "every unit" if steps["kind"] == "values" else "the samples"
     return _section(
         "lt-steps",
         "Every tensor at one step",
@@ -188,7 +190,7 @@ def _steps(data: dict[str, Any]) -> str:
         "<thead><tr><th>tensor</th>"
         '<th>symbol</th><th>shape</th><th class="num">min</th><th class="num">max</th>'
         '<th class="num">mean</th><th class="num">std</th><th class="num">NaN/Inf</th>'
-        f"<th>{_values_head(data)}</th><th>every unit</th></tr></thead>"
+        f"<th>{_values_head(data)}</th><th>{strip}</th></tr></thead>"
         "<tbody></tbody></table></div>",
     )
 
