@@ -1,7 +1,12 @@
 """The explorer page, reviewed (no browser): what a page holds stays within its bound for
-every shape of run, and what it says is true to the Trace."""
+every shape of run, what it says is true to the Trace, and a page that cannot be written is
+one line on stderr."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 from lstm_trace import LSTMConfig
 from lstm_trace.render.explorer import explorer_page, held_steps
@@ -12,6 +17,7 @@ from lstm_trace.render.explorer.budget import (
     step_numbers,
 )
 
+from .conftest import run_cli
 from .test_explorer import embedded, page_of
 
 
@@ -55,3 +61,32 @@ def test_a_page_of_samples_does_not_call_its_strip_every_unit() -> None:
     assert "every unit</th>" not in head
     page, _ = page_of(LSTMConfig(input_size=3, hidden_size=8, seq_len=3))
     assert "<th>values</th><th>every unit</th>" in page
+
+
+@pytest.mark.parametrize("also", [(), ("-f", "json"), ("-f", "jsonl"), ("--dump", "run.npz")])
+def test_a_page_that_cannot_be_written_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], also: tuple[str, ...]
+) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    args = [a if a != "run.npz" else str(tmp_path / a) for a in also]
+    code, _, err = run_cli(capsys, "-T", "3", "-H", "4", *args, "--html", "/dev/full")
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert code == 1 and errors == [
+        "lstm-trace: error: /dev/full: cannot write it (No space left on device)"
+    ]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("other", [("--svg", "cell.svg"), ("--dump", "run.npz"), ("-f", "json")])
+def test_a_folder_for_the_page_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], other: tuple[str, str]
+) -> None:
+    folder = tmp_path / "pages.html"
+    folder.mkdir()
+    option, name = other
+    extra = [option, str(tmp_path / name) if option != "-f" else name]
+    code, out, err = run_cli(capsys, "-T", "3", "-H", "4", *extra, "--html", folder)
+    assert code == 1 and out == ""
+    assert err == f"lstm-trace: error: {folder}: is a directory, not a file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pages.html"]  # nothing else written
