@@ -4,8 +4,10 @@ one line on stderr."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig
@@ -18,7 +20,7 @@ from lstm_trace.render.explorer.budget import (
 )
 
 from .conftest import run_cli
-from .test_explorer import embedded, page_of
+from .test_explorer import embedded, floats, page_of
 
 
 def test_a_held_step_costs_its_stats_too() -> None:
@@ -90,3 +92,61 @@ def test_a_folder_for_the_page_is_refused_before_anything_is_written(
     assert code == 1 and out == ""
     assert err == f"lstm-trace: error: {folder}: is a directory, not a file\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pages.html"]  # nothing else written
+
+
+CONFIGS = {
+    "T=1": LSTMConfig(input_size=3, hidden_size=4, seq_len=1),
+    "H=1": LSTMConfig(input_size=3, hidden_size=1, seq_len=5),
+    "I=1": LSTMConfig(input_size=1, hidden_size=4, seq_len=5),
+    "B=3": LSTMConfig(input_size=3, hidden_size=4, seq_len=5, batch=3),
+    "float64": LSTMConfig(input_size=3, hidden_size=4, seq_len=5, dtype="float64"),
+    "bi 2-layer": LSTMConfig(
+        input_size=3, hidden_size=4, seq_len=5, num_layers=2, direction="bi", batch=2
+    ),
+    "reverse": LSTMConfig(input_size=3, hidden_size=4, seq_len=5, direction="reverse"),
+    "proj": LSTMConfig(input_size=3, hidden_size=5, seq_len=5, proj_size=2, direction="bi"),
+    "peepholes": LSTMConfig(input_size=3, hidden_size=4, seq_len=5, peepholes=True),
+    "no bias": LSTMConfig(input_size=3, hidden_size=4, seq_len=5, bias=False),
+    "gru reset before": LSTMConfig(
+        cell="gru", input_size=3, hidden_size=4, seq_len=5, num_layers=2, reset_after=False
+    ),
+    "long, wide": LSTMConfig(input_size=2, hidden_size=300, seq_len=700),
+}
+
+
+@pytest.mark.parametrize("cfg", CONFIGS.values(), ids=CONFIGS.keys())
+def test_the_page_shows_the_traces_values_stats_and_maps(cfg: LSTMConfig) -> None:
+    """Against an independent trace of every step: each held step's values (batch row 0)
+    and stats (the whole batch), and each heatmap cell as the mean of its steps and units."""
+    from lstm_trace import trace
+
+    page, _ = page_of(cfg)
+    data = embedded(page)
+    every = trace(cfg, steps="all", keep_values=True, samples=0)
+    assert every.values is not None
+    records = {(r.layer, r.direction, r.step, r.name): r.stats for r in every.tensors}
+    held, T = data["steps"]["held"], cfg.seq_len
+    for place in data["steps"]["places"]:
+        k, d = place["layer"], place["direction"]
+        for point in place["points"]:
+            shown = floats(point["values"]).reshape(len(held), point["units"])
+            for i, step in enumerate(held):
+                value = every.values[(point["name"], k, d, step)]
+                row0 = value[0] if value.ndim == 2 else value
+                np.testing.assert_allclose(shown[i], row0.astype(np.float32), rtol=1e-6)
+                want = records[(k, d, step, point["name"])]
+                got = point["stats"][i]
+                assert got[:4] == pytest.approx([want.min, want.max, want.mean, want.std], rel=1e-6)
+                assert got[4:] == [want.nan, want.inf]
+    bounds = [*data["maps"]["first_steps"], T]
+    for item in data["maps"]["items"]:
+        k, d, n, group = item["layer"], item["direction"], item["units"], item["group"]
+        steps = np.stack([every.values[(item["name"], k, d, s)] for s in range(T)])
+        steps = steps[:, 0] if steps.ndim == 3 else steps  # batch row 0
+        rows = [steps[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)]
+        cols = np.stack(
+            [np.stack(rows)[:, c : min(n, c + group)].mean(axis=1) for c in range(0, n, group)],
+            axis=1,
+        )
+        shown = floats(item["data"]).reshape(data["maps"]["rows"], item["cols"])
+        np.testing.assert_allclose(shown, cols, rtol=1e-5, atol=1e-6)
