@@ -51,7 +51,7 @@ def test_the_step_view_says_how_its_strips_are_coloured() -> None:
     page, _ = page_of(LSTMConfig(input_size=3, hidden_size=4, seq_len=3))
     head = page.split('id="lt-data"')[0]
     assert "on the scale of the tensor's heatmap when the step's values fit it" in head
-    assert "m its largest |value| at the step" in head
+    assert "over \u00b1m, m its largest |value| at the step" in head
 
 
 def test_a_page_of_samples_does_not_call_its_strip_every_unit() -> None:

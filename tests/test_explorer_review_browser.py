@@ -91,3 +91,12 @@ def test_the_slider_keeps_its_room_on_a_narrow_page(browser: Any, tmp_path: Path
     label = opened.page.locator("#lt-step-label").bounding_box()
     assert label is not None and label["x"] + label["width"] <= 800
     assert opened.errors == []
+
+
+def test_the_strips_of_a_wide_layer_stay_in_sight(browser: Any, tmp_path: Path) -> None:
+    path, _ = written(tmp_path, "wide.html", LSTMConfig(input_size=32, hidden_size=2048, seq_len=2))
+    opened = Opened(browser, path)
+    for name in ("x", "concat", "hidden_state"):
+        box = opened.page.locator(f'#lt-values tr[data-name="{name}"] canvas').bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280 - 20, name  # the page's margin
+    assert opened.errors == []

@@ -182,7 +182,7 @@ def _steps(data: dict[str, Any]) -> str:
         f'<p class="lt-rule">Values held for {escape(steps["rule"])}; the slider moves '
         "between them (the heatmaps cover every step). Every unit: a strip of colour, on "
         "the scale of the tensor's heatmap when the step's values fit it (the gates, h), else "
-        "from -m to m, m its largest |value| at the step; hover it for a unit's value and "
+        "over \u00b1m, m its largest |value| at the step; hover it for a unit's value and "
         "the scale.</p>\n"
         f'<details class="lt-held"><summary>The {len(held):,} held steps</summary>'
         f"<p>{listed}</p></details>\n"
