@@ -28,17 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from lstm_trace import LSTMConfig  # noqa: E402
 from lstm_trace.render.explorer import explorer_page, page_trace  # noqa: E402
+from lstm_trace.render.png import CHROMIUM_FLAGS  # noqa: E402
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+#: the flags --png launches Chromium with: no network, no first-run work, no GPU
+ARGS = list(CHROMIUM_FLAGS)
 
 #: navigation start to the load event and to the first contentful paint, in ms
 TIMING = """() => {

@@ -14,7 +14,7 @@ import pytest
 
 from lstm_trace import LSTMConfig, init_input, init_weights
 from lstm_trace.render.explorer import explorer_page, held_steps, page_map_rows, page_trace
-from lstm_trace.render.explorer.budget import MAP_ROWS, VALUE_BUDGET, step_numbers
+from lstm_trace.render.explorer.budget import MAP_ROWS, VALUE_BUDGET, step_cost, step_numbers
 from lstm_trace.trace import Trace
 
 from .conftest import run_cli
@@ -195,11 +195,11 @@ def test_held_steps_fit_the_budget_evenly_spaced() -> None:
     holding = held_steps(cfg)
     per_step = step_numbers(cfg)
     assert per_step == 32 + 256 + 256 + 288 + 6 * 256  # x, h_prev, c_prev, concat, 4 gates, C, h
-    assert len(holding.steps) == VALUE_BUDGET // per_step
+    assert len(holding.steps) == VALUE_BUDGET // step_cost(cfg)  # values and stats
     assert holding.steps[0] == 0 and holding.steps[-1] == 4999 and holding.reduced
     gaps = np.diff(holding.steps)
     assert gaps.max() - gaps.min() <= 1
-    assert holding.rule.startswith("202 evenly spaced steps of 5,000")
+    assert holding.rule.startswith("192 evenly spaced steps of 5,000")
     assert held_steps(cfg, "3,9").steps == (3, 9) and not held_steps(cfg, "3,9").reduced
     assert page_map_rows(cfg) == MAP_ROWS
     wide = LSTMConfig(input_size=32, hidden_size=256, seq_len=5000, num_layers=2, direction="bi")
@@ -211,12 +211,12 @@ def test_the_long_wide_page_stays_under_10_mb_and_says_what_it_reduced() -> None
     page, _ = page_of(cfg)
     assert len(page.encode()) < 10_000_000
     data = embedded(page)
-    assert data["maps"]["rows"] == 500 and len(data["steps"]["held"]) == 202
+    assert data["maps"]["rows"] == 500 and len(data["steps"]["held"]) == 192
     assert (
         "Heatmap rows: each row is the mean of 10 consecutive steps (T = 5000 in 500 rows)."
         in (data["reductions"])
     )
-    assert any(r.startswith("Values are held for 202 evenly spaced") for r in data["reductions"])
+    assert any(r.startswith("Values are held for 192 evenly spaced") for r in data["reductions"])
     assert "each row is the mean of 10 consecutive steps" in page.split('id="lt-data"')[0]
 
 

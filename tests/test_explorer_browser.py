@@ -15,23 +15,16 @@ import pytest
 
 from lstm_trace import LSTMConfig, init_input
 from lstm_trace.render.explorer import explorer_page, page_trace
+from lstm_trace.render.png import CHROMIUM_FLAGS
 from lstm_trace.trace import Trace
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH")
 
-#: no network, no first-run work, no GPU: the page must need none of them
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+#: the flags --png launches Chromium with: no network, no first-run work, no GPU (the page
+#: must need none of them)
+ARGS = list(CHROMIUM_FLAGS)
 WALKTHROUGH = LSTMConfig(input_size=32, hidden_size=70, seq_len=40)
 
 

@@ -1,10 +1,11 @@
 """What an explorer page can hold, decided before the run: the steps whose full values it
 embeds and the rows of its heatmaps.
 
-A page stays bounded whatever the run: the full values of at most VALUE_BUDGET numbers
-(float32, batch row 0: a held step costs the sum over layers, directions and hook points of
-each point's size), and heatmaps of at most MAP_BUDGET numbers (every gate and state of
-every layer and direction, at most MAP_COLUMNS columns each, at most MAP_ROWS rows). Base64
+A page stays bounded whatever the run: the full values and stats of at most VALUE_BUDGET
+numbers (float32, batch row 0: a held step costs the sum over layers, directions and hook
+points of each point's size, plus STATS_NUMBERS a point for its stats), and heatmaps of at
+most MAP_BUDGET numbers (every gate and state of every layer and direction, at most
+MAP_COLUMNS columns each, at most MAP_ROWS rows). Base64
 makes 4 bytes a number 5.3 characters: the two budgets are about 2.6 and 4.3 MB of page.
 """
 
@@ -21,8 +22,11 @@ from ...records import point_size
 from ...state_maps import state_names
 from ...steps import select_steps
 
-#: numbers of full step values a page embeds at most (float32 each)
+#: numbers of full step values a page embeds at most (float32 each), their stats counted in
 VALUE_BUDGET = 480_000
+#: what a point's stats at one step cost, in numbers: six in JSON, up to about 67 characters,
+#: as much as 13 float32 in base64 (a run of H = 1 holds more stats than values)
+STATS_NUMBERS = 13
 #: numbers of heatmap a page embeds at most (float32 each)
 MAP_BUDGET = 800_000
 #: rows of a heatmap at most: more than a screen shows, one row per pixel line
@@ -50,13 +54,21 @@ def step_numbers(config: LSTMConfig) -> int:
     return sum(per_layer) * config.num_directions
 
 
+def step_cost(config: LSTMConfig) -> int:
+    """What one held step costs the page, in numbers: its values (step_numbers) and the
+    stats of each of its hook points at every layer and direction."""
+    points = len(config.kind.hook_points) * config.num_layers * config.num_directions
+    return step_numbers(config) + STATS_NUMBERS * points
+
+
 def held_steps(config: LSTMConfig, steps: str | None = None, must: Sequence[int] = ()) -> Holding:
-    """The steps a page of config's run holds: every step when they fit VALUE_BUDGET, else
+    """The steps a page of config's run holds: every step when they fit VALUE_BUDGET (values
+    and stats, step_cost a step), else
     evenly spaced ones (the first and last among them); those of a --steps value when given
     (evenly spaced among them when they do not fit). must: steps held whatever the budget
     (the first NaN or Inf, so that the page can show it)."""
     T = config.seq_len
-    room = max(2, VALUE_BUDGET // max(1, step_numbers(config)))
+    room = max(2, VALUE_BUDGET // step_cost(config))
     wanted = tuple(range(T)) if steps is None else select_steps(steps, T).steps
     chosen = wanted
     if len(wanted) > room:
@@ -70,9 +82,9 @@ def held_steps(config: LSTMConfig, steps: str | None = None, must: Sequence[int]
 def _rule(
     wanted: Sequence[int], chosen: Sequence[int], extra: Sequence[int], T: int, every: bool
 ) -> str:
-    """'all 40 steps', 'steps 0, 3 of 40 (--steps)', '202 evenly spaced steps of 5,000 (the
-    page holds the values of at most 480,000 numbers)', then ', and step 17 (the first NaN or
-    Inf)'."""
+    """'all 40 steps', 'steps 0, 3 of 40 (--steps)', '192 evenly spaced steps of 5,000 (the
+    page holds at most 480,000 numbers of values and stats)', then ', and step 17 (the
+    first NaN or Inf)'."""
     if len(chosen) == len(wanted):
         if every:
             text = "the only step" if T == 1 else f"all {T:,} steps"
@@ -81,8 +93,8 @@ def _rule(
     else:
         among = f"{T:,}" if every else f"the {len(wanted):,} --steps chose, of {T:,}"
         text = (
-            f"{len(chosen):,} evenly spaced steps of {among} (a page holds the values of at "
-            f"most {VALUE_BUDGET:,} numbers): {_list(chosen)}"
+            f"{len(chosen):,} evenly spaced steps of {among} (a page holds at most "
+            f"{VALUE_BUDGET:,} numbers of values and stats): {_list(chosen)}"
         )
     if extra:
         text += f", and step {_list(extra)} (the first NaN or Inf)"

@@ -123,6 +123,7 @@ def _groups(count: int, rows: int) -> np.ndarray:
 
 
 def _merge_first(first: list[int], rows: int) -> list[int]:
+    """The first step of each of `rows` groups of the rows starting at first."""
     return [first[int(s)] for s in _groups(len(first), rows)]
 
 

@@ -24,6 +24,7 @@
     return out;
   }
 
+  /* '#rrggbb' -> [r, g, b] */
   function rgb(hex) {
     return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   }
@@ -48,6 +49,7 @@
     return ramp(DIVERGING, (v / scale.limit + 1) / 2);
   }
 
+  /* a value as the step view writes it: 5 significant digits, nan, inf, - for none */
   function fmt(v) {
     if (v === null || v === undefined) return "-";
     if (Number.isNaN(v)) return "nan";
@@ -55,10 +57,12 @@
     return String(Number(v.toPrecision(5)));
   }
 
+  /* a legend's end: 3 significant digits */
   function fmt3(v) {
     return String(Number(v.toPrecision(3)));
   }
 
+  /* values (rows x cols, row by row) into canvas, a pixel a value; CSS scales it up */
   function paint(canvas, values, cols, rows, scale) {
     canvas.width = cols;
     canvas.height = rows;
@@ -74,6 +78,7 @@
     ctx.putImageData(img, 0, 0);
   }
 
+  /* a map's colour bar: the scale's low end, 64 colours, its high end */
   function legend(scale) {
     const box = document.createElement("div");
     box.className = "lt-legend";
@@ -90,6 +95,7 @@
     return box;
   }
 
+  /* the tooltip by the mouse, kept inside the window */
   function showTip(event, lines) {
     tip.textContent = lines.join("\n");
     tip.hidden = false;
@@ -111,10 +117,12 @@
     return [Math.min(Math.max(r, 0), rows - 1), Math.min(Math.max(c, 0), cols - 1)];
   }
 
+  /* 'step 4' or 'steps 4-7' */
   function span(first, last, word) {
     return first === last ? `${word} ${first}` : `${word}s ${first}-${last}`;
   }
 
+  /* the heatmap row a step was averaged into: the last row whose first step <= step */
   function rowOf(step) {
     const first = data.maps.first_steps;
     let lo = 0, hi = first.length - 1;
@@ -202,6 +210,7 @@
     return fig;
   }
 
+  /* the line across every map at the row of the slider's step */
   function placeMarkers() {
     if (!data.maps) return;
     const r = rowOf(state.step);
@@ -214,6 +223,7 @@
   }
 
   /* --- the step view: every tensor of the chosen layer and direction at one held step --- */
+  /* the held step closest to step (a heatmap click lands on one the page holds) */
   function nearest(step) {
     let best = held[0];
     for (const s of held) if (Math.abs(s - step) < Math.abs(best - step)) best = s;
@@ -228,6 +238,7 @@
     return before.length ? before[before.length - 1] : held[0];
   }
 
+  /* a <td> of text appended to row */
   function cell(row, text, cls) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -236,23 +247,42 @@
     return td;
   }
 
-  function stripScale(point, values) {
-    const gate = data.maps && data.maps.items.find((i) => i.name === point.name);
-    if (gate && gate.scale.limit === 1) return gate.scale;
+  /* the colours of a strip: its heatmap's scale (this place's) when every value of the step
+     lies within it, so that a gate and h keep the scale of their maps; else -m .. m, m the
+     step's largest finite |value| (x, the concatenation, C, a projection's h) */
+  function stripScale(point, values, place) {
     let big = 0;
     for (const v of values) if (Number.isFinite(v)) big = Math.max(big, Math.abs(v));
+    const item = data.maps && data.maps.items.find((i) => i.name === point.name &&
+      i.layer === place.layer && i.direction === place.direction);
+    if (item) {
+      const s = item.scale;
+      let low = Infinity;
+      for (const v of values) if (Number.isFinite(v)) low = Math.min(low, v);
+      const fits = s.kind === "unit" ? low >= 0 && big <= 1 : big <= s.limit;
+      if (fits) return s;
+    }
     return { kind: "signed", limit: big || 1 };
   }
 
-  /* every unit of a tensor at the shown step as a strip of colour, with its tooltip */
-  function valueStrip(point, values) {
+  function scaleText(scale) {
+    return scale.kind === "unit" ? "0 .. 1" : `${fmt3(-scale.limit)} .. ${fmt3(scale.limit)}`;
+  }
+
+  /* every unit of a tensor at the shown step as a strip of colour, with its tooltip; a
+     tensor of no values here (a trace that kept no samples) has none */
+  function valueStrip(point, values, place) {
     const n = values.length;
+    if (n === 0) return document.createTextNode("-");
     const strip = document.createElement("canvas");
-    paint(strip, values, Math.max(n, 1), 1, stripScale(point, values));
+    const scale = stripScale(point, values, place);
+    strip.dataset.low = scale.kind === "unit" ? 0 : -scale.limit;
+    strip.dataset.high = scale.kind === "unit" ? 1 : scale.limit;
+    paint(strip, values, n, 1, scale);
     strip.addEventListener("mousemove", (event) => {
       const [, c] = cellAt(strip, event, 1, n);
       showTip(event, [`${point.name} ${point.symbol}, step ${state.step}`, `unit ${c}`,
-        `value ${fmt(values[c])}`]);
+        `value ${fmt(values[c])}`, `colours ${scaleText(scale)}`]);
       tip.dataset.step = state.step;
       tip.dataset.unit = c;
       tip.dataset.value = String(values[c]);
@@ -261,6 +291,7 @@
     return strip;
   }
 
+  /* the step view's table: per hook point its stats, first values and strip at the step */
   function drawValues() {
     const body = document.querySelector("#lt-values tbody");
     body.textContent = "";
@@ -283,7 +314,7 @@
       cell(row, stats ? `${stats[4]}/${stats[5]}` : "-", "num");
       const shown = Array.from(values.subarray(0, SHOWN), fmt).join(" ");
       cell(row, shown + (n > SHOWN ? " ..." : ""), "lt-vals");
-      cell(row, "").append(valueStrip(point, values));
+      cell(row, "").append(valueStrip(point, values, data.places[state.place]));
       if (bad) row.classList.add("lt-nonfinite");
       if (first && first.step === state.step && first.gate === point.name &&
           first.layer === place.layer && first.direction === place.direction) {
@@ -293,6 +324,7 @@
     }
   }
 
+  /* show a held step: the slider, its label, the table and the maps' markers */
   function showStep(step) {
     state.step = step;
     slider.value = step;
@@ -303,6 +335,7 @@
     placeMarkers();
   }
 
+  /* show another layer and direction: its maps and its values */
   function choosePlace(index) {
     state.place = index;
     placeBox.selectedIndex = index;

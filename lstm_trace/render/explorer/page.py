@@ -83,10 +83,12 @@ def _split(items: list[Item]) -> tuple[list[Item], list[Item]]:
 
 
 def _section(ident: str, title: str, inner: str) -> str:
+    """A part of the page: <section id=ident> with its <h2> title."""
     return f'<section id="{ident}" class="lt-part">\n<h2>{escape(title)}</h2>\n{inner}\n</section>'
 
 
 def _header(data: dict[str, Any]) -> str:
+    """The title, the configuration line, the links to each part, and every reduction."""
     links = "".join(
         f'<a href="#{i}">{t}</a>'
         for i, t in (
@@ -133,6 +135,8 @@ def _explore(data: dict[str, Any]) -> str:
 
 
 def _controls(data: dict[str, Any]) -> str:
+    """The sticky bar: the layer and direction chooser and the step slider over 0 .. T-1
+    (the script snaps it to the held steps)."""
     first = data["steps"]["held"][0] if data["steps"]["held"] else 0
     return (
         '<div class="lt-controls"><label>Layer and direction <select id="lt-place"></select>'
@@ -146,6 +150,7 @@ def _controls(data: dict[str, Any]) -> str:
 
 
 def _heatmaps(data: dict[str, Any]) -> str:
+    """The heatmaps' part: how to read them (rows, t = 0, hover, click) and their box."""
     maps = data["maps"]
     backward = any(p["direction"] == "backward" for p in data["places"])
     top = "t = 0 at the top, a backward direction's too" if backward else "t = 0 at the top"
@@ -165,26 +170,33 @@ def _heatmaps(data: dict[str, Any]) -> str:
 
 
 def _steps(data: dict[str, Any]) -> str:
+    """The step view: which steps are held, and the table the script fills."""
     steps = data["steps"]
     held = steps["held"]
     listed = ", ".join(str(s) for s in held)
+    # a trace that kept no values shows its records' samples: the strip is theirs, not every unit
+    strip = "every unit" if steps["kind"] == "values" else "the samples"
     return _section(
         "lt-steps",
         "Every tensor at one step",
         f'<p class="lt-rule">Values held for {escape(steps["rule"])}; the slider moves '
-        "between them (the heatmaps cover every step).</p>\n"
+        "between them (the heatmaps cover every step). Every unit: a strip of colour, on "
+        "the scale of the tensor's heatmap when the step's values fit it (the gates, h), else "
+        "over \u00b1m, m its largest |value| at the step; hover it for a unit's value and "
+        "the scale.</p>\n"
         f'<details class="lt-held"><summary>The {len(held):,} held steps</summary>'
         f"<p>{listed}</p></details>\n"
         '<div class="lt-scroll"><table id="lt-values" class="lt-table lt-values">'
         "<thead><tr><th>tensor</th>"
         '<th>symbol</th><th>shape</th><th class="num">min</th><th class="num">max</th>'
         '<th class="num">mean</th><th class="num">std</th><th class="num">NaN/Inf</th>'
-        f"<th>{_values_head(data)}</th><th>every unit</th></tr></thead>"
+        f"<th>{_values_head(data)}</th><th>{strip}</th></tr></thead>"
         "<tbody></tbody></table></div>",
     )
 
 
 def _values_head(data: dict[str, Any]) -> str:
+    """The values column's head: full values or the records' samples, of batch row 0."""
     steps = data["steps"]
     row0 = ", batch row 0" if data["batch"] is not None else ""
     if steps["kind"] == "samples":
