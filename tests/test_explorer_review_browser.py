@@ -100,3 +100,37 @@ def test_the_strips_of_a_wide_layer_stay_in_sight(browser: Any, tmp_path: Path) 
         box = opened.page.locator(f'#lt-values tr[data-name="{name}"] canvas').bounding_box()
         assert box is not None and box["x"] + box["width"] <= 1280 - 20, name  # the page's margin
     assert opened.errors == []
+
+
+def test_the_arrow_keys_move_the_slider_from_anywhere_on_the_page(
+    browser: Any, tmp_path: Path
+) -> None:
+    cfg = LSTMConfig(input_size=3, hidden_size=4, seq_len=10)
+    path, _ = written(tmp_path, "page-keys.html", cfg, steps="0,5,9")
+    opened = Opened(browser, path)
+    opened.page.click("#lt-next")  # 0 -> 5, the button keeps the focus
+    opened.page.keyboard.press("ArrowRight")
+    assert opened.step_shown() == 9
+    opened.page.click("h2")  # the page's own text
+    opened.page.keyboard.press("ArrowLeft")
+    assert opened.step_shown() == 5
+    assert opened.page.input_value("#lt-step") == "5"
+    assert opened.errors == []
+
+
+def test_a_click_on_a_row_of_steps_shows_a_step_of_that_row(browser: Any, tmp_path: Path) -> None:
+    """T = 1000 in 500 rows, row r being steps 2r and 2r+1, and the odd steps of 601 to 799
+    held: a click on such a row shows 2r+1, of the row, not 2r-1, as near to its first."""
+    cfg = LSTMConfig(input_size=3, hidden_size=4, seq_len=1000)
+    steps = ",".join(str(s) for s in range(601, 800, 2))
+    path, _ = written(tmp_path, "rows.html", cfg, steps=steps)
+    opened = Opened(browser, path)
+    canvas = opened.page.locator('#lt-maps canvas[data-name="forget_gate"]')
+    assert canvas.get_attribute("data-rows") == "500"
+    tip = opened.hover_map("forget_gate", 350, 1)
+    first, last = (int(n) for n in tip.split("steps ")[1].split()[0].split("-"))
+    assert last == first + 1 and first % 2 == 0 and 601 < first < 799, tip
+    opened.page.mouse.down()
+    opened.page.mouse.up()
+    assert opened.step_shown() == last
+    assert opened.errors == []

@@ -204,7 +204,7 @@
     canvas.addEventListener("mouseleave", hideTip);
     canvas.addEventListener("click", (event) => {
       const [r] = cellAt(canvas, event, rows, item.cols);
-      showStep(nearest(first[r]));
+      showStep(heldIn(first[r], (r + 1 < rows ? first[r + 1] : T) - 1));
     });
     fig.append(cap, frame, legend(item.scale));
     return fig;
@@ -228,6 +228,13 @@
     let best = held[0];
     for (const s of held) if (Math.abs(s - step) < Math.abs(best - step)) best = s;
     return best;
+  }
+
+  /* the held step a heatmap row of steps first..last stands for: its first held step, else
+     (a row between held steps) the held step nearest to it */
+  function heldIn(first, last) {
+    const inside = held.find((s) => s >= first && s <= last);
+    return inside ?? nearest(first);
   }
 
   /* where a move of the slider to `value` lands: the held step it reached, moving on */
@@ -346,13 +353,22 @@
   data.places.forEach((p) => placeBox.append(new Option(p.label)));
   placeBox.addEventListener("change", () => choosePlace(placeBox.selectedIndex));
   slider.addEventListener("input", () => showStep(snap(Number(slider.value))));
-  document.getElementById("lt-prev").addEventListener("click", () => {
-    const i = held.indexOf(state.step);
-    if (i > 0) showStep(held[i - 1]);
-  });
-  document.getElementById("lt-next").addEventListener("click", () => {
-    const i = held.indexOf(state.step);
-    if (i + 1 < held.length) showStep(held[i + 1]);
+  /* the held step before (by = -1) or after (by = 1) the one shown, if there is one */
+  function move(by) {
+    const i = held.indexOf(state.step) + by;
+    if (i >= 0 && i < held.length) showStep(held[i]);
+  }
+  document.getElementById("lt-prev").addEventListener("click", () => move(-1));
+  document.getElementById("lt-next").addEventListener("click", () => move(1));
+  /* the arrow keys move the slider from anywhere on the page (the slider, a <select> and the
+     buttons handle their own keys) */
+  document.addEventListener("keydown", (event) => {
+    const own = ["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName);
+    if (own || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      move(event.key === "ArrowLeft" ? -1 : 1);
+      event.preventDefault();
+    }
   });
   const jump = document.getElementById("lt-jump-nan");
   if (jump && data.first_nonfinite) {
