@@ -19,7 +19,7 @@ from . import summary
 from .cell import HookEvent, StepBlock
 from .cells.base import FloatArray
 from .config import LSTMConfig
-from .records import RecordTable, TensorRecord, point_size
+from .records import RecordBatches, RecordTable, TensorRecord, point_size
 from .weights import DIRECTIONS
 
 #: BlockRecorder summarises this many numbers of hook-point values at a time (8 MB in float64)
@@ -36,7 +36,7 @@ class _Keeper:
         samples: int,
         steps: Sequence[int],
         keep_values: bool = False,
-        sink: Callable[[TensorRecord], None] | None = None,
+        sink: Callable[[TensorRecord], None] | RecordBatches | None = None,
     ) -> None:
         self.config, self.samples, self.sink = config, samples, sink
         self.points = config.kind.hook_points  # the cell's, in firing order
@@ -53,9 +53,12 @@ class _Keeper:
     ) -> None:
         """Adds records (keys (n, 4), samples (n, k)); streamed ones go to the sink at once."""
         self.table.add(keys, stats, samples)
-        if self.sink is not None:
+        if isinstance(self.sink, RecordBatches):
+            self.sink.receive(self.table)
+        elif self.sink is not None:
             for record in self.table.in_added_order():
                 self.sink(record)
+        if self.sink is not None:
             self.table = RecordTable(self.config, self.samples)  # streamed: nothing kept
 
 

@@ -4,7 +4,7 @@ RecordTable that keeps them as columns. They are made by recorders.py."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -83,6 +83,19 @@ class _Window:
     raw: FloatArray  # the samples (rows, k), for summary.marks
 
 
+#: a record as raw_rows() gives it: keys, sample, stats (min, max, mean, std), counts
+RawRow = tuple[list[int], list[float | None], list[float | None], list[int]]
+
+
+class RecordBatches:
+    """A trace()'s sink that takes the records a batch at a time: receive(table) gets each
+    batch as a RecordTable, rows in the order computed (read with raw_rows() or record()),
+    instead of a TensorRecord at a time."""
+
+    def __init__(self, receive: Callable[[RecordTable], None]) -> None:
+        self.receive = receive
+
+
 class RecordTable(Sequence[TensorRecord]):
     """Records kept as columns and made into TensorRecords when read, sorted as a Trace's.
 
@@ -146,13 +159,12 @@ class RecordTable(Sequence[TensorRecord]):
         self._columns()
         row = range(self._count)[row]  # IndexError past either end
         w = self._rows(row)
-        j, cfg, k = row - w.start, self.config, self.samples
+        j, cfg = row - w.start, self.config
         layer, d, step, point = w.keys[j]
         name, direction = cfg.kind.hook_points[point], DIRECTIONS[d]
         symbol, equation = symbol_and_equation(name, layer, direction, cfg)
         n = point_size(name, layer, cfg)
-        shown = min(k, (cfg.batch or 1) * n)  # the padding of a short tensor is not a sample
-        sample = w.samples[j * k : j * k + shown]
+        sample = self._sample(w, j, n)
         low, high, mean, std = w.stats[j]
         nan, inf = w.counts[j]
         return TensorRecord(
@@ -166,9 +178,33 @@ class RecordTable(Sequence[TensorRecord]):
             equation=equation,
             sample=sample,
             stats=summary.Stats(low, high, mean, std, nan, inf),
-            marks=() if None not in sample else summary.marks(w.raw[j], shown),
+            marks=() if None not in sample else summary.marks(w.raw[j], len(sample)),
             point=point,
         )
+
+    def _sample(self, w: _Window, j: int, n: int) -> list[float | None]:
+        """Row j of window w's samples, of a tensor of n numbers a batch row: the padding of
+        a short tensor is not a sample."""
+        k = self.samples
+        return w.samples[j * k : j * k + min(k, (self.config.batch or 1) * n)]
+
+    def raw_rows(self) -> Iterator[RawRow]:
+        """Every row in the order added as Python values, without a TensorRecord each (the
+        JSONL stream's fast path): (layer, direction index, step, hook point index), the
+        sample, the stats (min, max, mean, std) and the counts (nan, inf), as record() gives
+        them."""
+        self._columns()
+        cfg, sizes = self.config, dict[tuple[int, int], int]()
+        for row in range(self._count):
+            w = self._rows(row)
+            j = row - w.start
+            keys = w.keys[j]
+            n = sizes.get((keys[0], keys[3]))
+            if n is None:
+                n = sizes[(keys[0], keys[3])] = point_size(
+                    cfg.kind.hook_points[keys[3]], keys[0], cfg
+                )
+            yield keys, self._sample(w, j, n), w.stats[j], w.counts[j]
 
     def _rows(self, row: int) -> _Window:
         """The window of rows holding `row`, made once while reads stay in it: a whole window

@@ -28,7 +28,7 @@ from .errors import ConfigError, SelectionError
 from .health import HealthMonitor
 from .parameters import Parameter, output_shapes, parameters
 from .recorders import BlockRecorder, Recorder
-from .records import TensorRecord
+from .records import RecordBatches, TensorRecord
 from .state_maps import MAP_ROWS, StateMaps, auto_rows, map_columns
 from .steps import StepSelection, select_steps
 from .weights import (
@@ -200,7 +200,7 @@ def trace(
     hooks: Sequence[Hook] = (),
     max_memory: int = DEFAULT_MAX_MEMORY,
     keep_values: bool = False,
-    sink: Callable[[TensorRecord], None] | None = None,
+    sink: Callable[[TensorRecord], None] | RecordBatches | None = None,
     observers: Sequence[BlockObserver] = (),
     source: str | None = None,
     module: str | None = None,
@@ -215,7 +215,8 @@ def trace(
     hooks run before the recorder, so the trace shows what they replaced. keep_values keeps
     a full copy of every traced tensor in Trace.values (memory grows with the selection).
     sink, when given, receives each record as it is computed (in the order the pass visits
-    layers, directions and steps) and Trace.tensors stays empty: memory stays flat.
+    layers, directions and steps) and Trace.tensors stays empty: memory stays flat; a
+    records.RecordBatches receives them a batch (a RecordTable) at a time.
     observers receive every step's gate activations block by block (see forward()), beside
     the gate-health monitor that every trace runs. source names where given weights came
     from (a file's path) for the document's ``weights.source``: 'in memory' when not given;
@@ -315,7 +316,7 @@ def _recorder(
     samples: int,
     steps: Sequence[int],
     keep_values: bool,
-    sink: Callable[[TensorRecord], None] | None,
+    sink: Callable[[TensorRecord], None] | RecordBatches | None,
     hooked: bool,
 ) -> Recorder | BlockRecorder:
     """Without user hooks nothing can change a value, so every hook point is read from the

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..digest import SEEDED, weights_dict
 from ..errors import FileError, LSTMTraceError, ReaderGone
+from ..records import RecordBatches, RecordTable
 from ..trace import Trace, prepare, trace
 from ..weights import init_weights
 from .console import data_console, note, save_exports, show
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from ..formats.writing import WeightsFormat
     from ..gate_map import GateChoice
     from ..heatmaps import Heatmap
-    from ..records import TensorRecord
     from .resolve import Resolved
 
 
@@ -308,7 +308,7 @@ def _heatmap(result: Trace, choice: GateChoice) -> Heatmap:
 
 
 def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
-    from ..render.jsonl import header_line, outputs_line, tensor_line  # lazy: jsonl only
+    from ..render.jsonl import header_line, outputs_line, table_lines  # lazy: jsonl only
 
     out = sys.stdout
     selection = prepare(
@@ -316,12 +316,17 @@ def _stream(run: Resolved, request: Request, checker: Checker | None) -> Trace:
     )
     count = 0
 
-    def sink(record: TensorRecord) -> None:
+    def receive(table: RecordTable) -> None:
+        # a batch of records at a time, written from its rows without a TensorRecord each
+        # unless --expect needs them
         nonlocal count
-        out.write(tensor_line(record))
-        count += 1
+        out.writelines(table_lines(table))
+        count += len(table)
         if checker is not None:
-            checker.observe(record)
+            for record in table.in_added_order():
+                checker.observe(record)
+
+    sink = RecordBatches(receive)
 
     try:
         if run.weights is None:  # drawn here, once, as trace() would: the header's digest
