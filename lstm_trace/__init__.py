@@ -15,6 +15,7 @@ Public API::
     t.heatmap("forget_gate")                # a gate over time (t.maps), a picture
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
@@ -76,32 +77,26 @@ __all__ = [
 ]
 
 
+#: names made when first asked for, and the module that holds each: the readers (zip, HDF5
+#: and torch glue, some 10 ms of start-up), the live API (most runs have no model in memory),
+#: the walkthrough's narration and Heatmap, which only a notebook or a script asks for
+_LAZY = {
+    "load_weights": ".formats.reading",
+    "capture": ".live",
+    "trace_module": ".live",
+    "explain": ".walkthrough.explanation",
+    "Explanation": ".walkthrough.explanation",
+    "Heatmap": ".heatmaps",
+}
+
+
 def __getattr__(name: str) -> Any:
-    """__version__, read from the package metadata when first asked for (importlib.metadata
-    costs some 15 ms of start-up that most runs do not need), and load_weights, whose readers
-    (zip, HDF5 and torch glue, some 10 ms) load when it is first asked for; capture and
-    trace_module, the live API, too (most runs have no model in memory); explain (the
-    walkthrough's narration) and Heatmap, which only a notebook or a script asks for."""
-    if name == "load_weights":
-        from .formats.reading import load_weights  # lazy: the readers, see above
-
-        globals()["load_weights"] = load_weights
-        return load_weights
-    if name in ("explain", "Explanation"):
-        from .walkthrough import explanation  # lazy: the walkthrough's text, see above
-
-        globals().update(explain=explanation.explain, Explanation=explanation.Explanation)
-        return getattr(explanation, name)
-    if name == "Heatmap":
-        from .heatmaps import Heatmap  # lazy: made by Trace.heatmap, see above
-
-        globals()["Heatmap"] = Heatmap
-        return Heatmap
-    if name in ("capture", "trace_module"):
-        from . import live  # lazy: the live API, see above
-
-        globals().update(capture=live.capture, trace_module=live.trace_module)
-        return getattr(live, name)
+    """A name of _LAZY, loaded from its module when first asked for; __version__, read from
+    the package metadata (importlib.metadata costs some 15 ms that most runs do not need)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -3,7 +3,6 @@ configuration inferred, and trace() taking T and the batch from x."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from lstm_trace import ConfigError, LSTMConfig, forward, init_weights, trace, we
 from lstm_trace.formats.writing import write_weights
 
 from .conftest import FIXTURES, load_torch_fixture
+from .test_docs import _readme_block
 
 
 def test_weights_from_pytorch_infers_the_configuration() -> None:
@@ -104,9 +104,7 @@ def test_load_weights_reads_any_kind_with_its_architecture(tmp_path: Path) -> No
 def test_readme_files_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's Python example of a file and an in-memory model, as written."""
     pytest.importorskip("torch")
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
-    (code,) = [b for b in blocks if "weights_from_pytorch(model.state_dict())" in b]
+    code = _readme_block("weights_from_pytorch(model.state_dict())")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), namespace)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config import LSTMConfig
 from ..document import header_dict, outputs_dict
-from ..records import RecordTable, TensorRecord, symbol_and_equation
+from ..records import RecordTable, TensorRecord, point_size, symbol_and_equation
 from ..steps import StepSelection
 from ..weights import DIRECTIONS
 
@@ -60,7 +60,7 @@ def _around(config: LSTMConfig, layer: int, d: int, point: int) -> tuple[str, st
     after the step to the opening of the sample, as tensor_line writes them."""
     name, direction = config.kind.hook_points[point], DIRECTIONS[d]
     symbol, equation = symbol_and_equation(name, layer, direction, config)
-    n = config.kind.point_size(name, layer, config)
+    n = point_size(name, layer, config)
     shape = [n] if config.batch is None else [config.batch, n]
 
     def text(value: object) -> str:
