@@ -157,12 +157,13 @@ def heatmap_of(
             + " and ".join(config.directions)
         )
     matrix = maps.matrix(name, layer, direction)
-    span, note = _span(name, matrix, config)
+    span, note = span_of(name, matrix, config)
     return Heatmap(name, layer, direction, matrix, maps.rule(), maps.first_steps(), span, note)
 
 
-def _span(name: str, matrix: FloatArray, config: LSTMConfig) -> tuple[tuple[float, float], str]:
-    """The values the colours run between, and how they were chosen, in words."""
+def span_of(name: str, matrix: FloatArray, config: LSTMConfig) -> tuple[tuple[float, float], str]:
+    """The values the colours of name's map run between, and how they were chosen, in words
+    (the notebook's and the CLI's heatmaps, and the explorer's)."""
     if name == "candidate":
         return (-1.0, 1.0), "The candidate (tanh) is shown from [-1, 1] as [0, 1]."
     if not name.endswith("_state"):

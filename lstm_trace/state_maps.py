@@ -136,12 +136,18 @@ class StateMaps:
 
     def rule(self) -> str:
         """How steps became rows, in words."""
-        if self.rows == self.seq_len:
-            return f"one row per step (T = {self.seq_len})"
-        sizes = np.bincount(np.arange(self.seq_len) * self.rows // self.seq_len)
-        low, high = int(sizes.min()), int(sizes.max())
-        each = f"{low}" if low == high else f"{low} or {high}"
-        return (
-            f"each row is the mean of {each} consecutive steps "
-            f"(T = {self.seq_len} in {self.rows} rows)"
-        )
+        return rows_rule(self.first_steps(), self.seq_len)
+
+
+def rows_rule(first_steps: list[int], seq_len: int) -> str:
+    """In words, how seq_len steps became rows starting at first_steps (each the mean of the
+    steps up to the next row's first)."""
+    if len(first_steps) == seq_len:
+        return f"one row per step (T = {seq_len})"
+    sizes = np.diff([*first_steps, seq_len])
+    low, high = int(sizes.min()), int(sizes.max())
+    each = f"{low}" if low == high else f"{low} or {high}"
+    return (
+        f"each row is the mean of {each} consecutive steps "
+        f"(T = {seq_len} in {len(first_steps)} rows)"
+    )

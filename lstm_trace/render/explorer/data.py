@@ -23,8 +23,9 @@ import numpy as np
 
 from ...cells.base import FloatArray
 from ...config import LSTMConfig
+from ...heatmaps import span_of
 from ...records import TensorRecord, point_size, symbol_and_equation
-from ...state_maps import StateMaps
+from ...state_maps import StateMaps, rows_rule
 from ...summary import Stats
 from ...trace import Trace
 from ..colors import NAN_COLOUR, VIRIDIS
@@ -81,7 +82,7 @@ def _maps(
     rows, rule = len(first), maps.rule()
     if rows > page_map_rows(cfg):
         rows = page_map_rows(cfg)
-        rule = _rows_rule(_merge_first(first, rows), cfg.seq_len)
+        rule = rows_rule(_merge_first(first, rows), cfg.seq_len)
     items: list[dict[str, Any]] = []
     groups: set[tuple[int, int]] = set()  # (units, units a column) of the reduced maps
     for layer, direction in places:
@@ -137,32 +138,16 @@ def _merge(matrix: FloatArray, first: list[int], seq_len: int, rows: int) -> Flo
     return sums / np.add.reduceat(sizes, starts)[:, None]
 
 
-def _rows_rule(first: list[int], seq_len: int) -> str:
-    """StateMaps.rule's words for rows starting at first."""
-    sizes = np.diff([*first, seq_len])
-    low, high = int(sizes.min()), int(sizes.max())
-    each = f"{low}" if low == high else f"{low} or {high}"
-    return f"each row is the mean of {each} consecutive steps (T = {seq_len} in {len(first)} rows)"
-
-
 def _scale(name: str, cfg: LSTMConfig, shown: FloatArray) -> dict[str, Any]:
-    """The colour scale of a map: a sigmoid gate 0 .. 1 (viridis), a tanh gate -1 .. 1, h
-    -1 .. 1 unless a value is beyond (a projection's), the cell's states by their largest
-    |value| (diverging)."""
+    """The colour scale of a map, over the span Heatmap draws it in (heatmaps.span_of): a
+    sigmoid gate's 0 .. 1 (viridis), the rest diverging over -limit .. limit."""
+    (low, high), _ = span_of(name, shown, cfg)
     if name in cfg.kind.report_order:
-        if cfg.kind.gate(name).activation == "sigmoid":
-            return {"kind": "unit", "limit": 1.0, "text": "0 .. 1 (sigmoid)"}
-        return {"kind": "signed", "limit": 1.0, "text": "-1 .. 1 (tanh)"}
-    finite = np.abs(shown[np.isfinite(shown)])
-    big = float(finite.max()) if finite.size else 0.0
-    if name == "hidden_state" and big <= 1.0:
-        return {"kind": "signed", "limit": 1.0, "text": "-1 .. 1"}
-    limit = big if big > 0 else 1.0
-    return {
-        "kind": "signed",
-        "limit": limit,
-        "text": f"-{limit:.3g} .. {limit:.3g} (max |v|)",
-    }
+        sigmoid = low == 0.0
+        text = "0 .. 1 (sigmoid)" if sigmoid else "-1 .. 1 (tanh)"
+        return {"kind": "unit" if sigmoid else "signed", "limit": 1.0, "text": text}
+    text = "-1 .. 1" if high == 1.0 else f"-{high:.3g} .. {high:.3g} (max |v|)"
+    return {"kind": "signed", "limit": high, "text": text}
 
 
 def _steps(trace: Trace, places: list[Place], rule: str, reductions: list[str]) -> dict[str, Any]:
