@@ -103,4 +103,15 @@ def describe() -> list[list[str]]:
         ["NumPy", f"{np.__version__}, BLAS {blas_name()}, {blas_threads()} threads"],
         ["torch", torch_version()],
         ["Python", platform.python_version()],
+        ["load average", load()],
     ]
+
+
+def load() -> str:
+    """The 1-minute load average against the cores: other work on the machine slows every
+    run, though the runs of one shape take turns and so share the slowdown."""
+    try:
+        one = os.getloadavg()[0]
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} at the start ({os.cpu_count()} cores)"

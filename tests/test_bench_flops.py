@@ -110,16 +110,17 @@ def test_every_shape_has_a_target(bench: dict[str, ModuleType]) -> None:
 def test_a_row_names_each_target_it_missed(bench: dict[str, ModuleType]) -> None:
     speed = bench["speed"]
     shape = (1000, 1, 32, 70, 1, False)
+    peak = bench["limits"].pass_flops(shape, 4) / 0.1  # the limit: 0.1 s
     median = {"torch": 1.0, "forward": 0.5, "numpy": 0.8, "default": 0.55, "full": 1.6}
-    row = speed.torch_row(speed.Measured("lstm", shape, median, 0.1))
+    row = speed.torch_row(speed.Measured("lstm", shape, median), peak)
     assert len(row) == len(speed.TORCH_HEADER)
     assert row[2:10] == ["1000.00", "500.00", "0.50", "0.80", "1.10", "3.20", "0.10", "<= 0.6"]
     assert row[10] == "missed: full trace"
     median.update(forward=0.7, default=0.7 * 1.3, full=0.7)
-    row = speed.torch_row(speed.Measured("lstm", shape, median, 0.1))
+    row = speed.torch_row(speed.Measured("lstm", shape, median), peak)
     assert row[10] == "missed: fwd, trace"
     del median["torch"]
-    row = speed.torch_row(speed.Measured("gru", (200, 16, 256, 256, 1, False), median, 0.1))
+    row = speed.torch_row(speed.Measured("gru", (200, 16, 256, 256, 1, False), median), 1e9)
     assert row[2] == row[4] == row[5] == row[8] == ""
     assert row[10].startswith("missed: fwd (no torch)")
 
@@ -139,7 +140,7 @@ def test_with_kernel_sets_the_switch_for_the_call_only(
 
 def test_machine_rows_name_the_cpu_and_the_blas(bench: dict[str, ModuleType]) -> None:
     rows = dict(bench["machine"].describe())
-    assert list(rows) == ["CPU", "cores", "vector ISA", "NumPy", "torch", "Python"]
+    assert list(rows) == ["CPU", "cores", "vector ISA", "NumPy", "torch", "Python", "load average"]
     assert rows["cores"] == str(os.cpu_count())
     assert "BLAS" in rows["NumPy"]
     assert bench["machine"].blas_threads() >= 1
