@@ -20,6 +20,13 @@ _THREADS = (
     "openblas_get_num_threads64_",
     "openblas_get_num_threads",
 )
+_SET_THREADS = (
+    "scipy_openblas_set_num_threads64_",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+# read by OpenBLAS, OpenMP and MKL when a fresh process loads them
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # variables that make OpenBLAS run another core's kernels (set on some machines as a guard
 # against old builds' bugs; they slow a current one)
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -70,6 +77,22 @@ def blas_threads() -> int:
     lib = _openblas()
     threads = None if lib is None else _call(lib, _THREADS, ctypes.c_int)
     return int(threads) if threads else os.cpu_count() or 1
+
+
+def set_blas_threads(threads: int) -> None:
+    """Run NumPy's OpenBLAS on `threads` threads from now on, and every fresh process this
+    one starts too. Raises RuntimeError where OpenBLAS's own setter cannot be found."""
+    lib = _openblas()
+    setter = (
+        None
+        if lib is None
+        else next((getattr(lib, n) for n in _SET_THREADS if hasattr(lib, n)), None)
+    )
+    if setter is None:
+        raise RuntimeError("cannot set the BLAS threads: NumPy's BLAS is not an OpenBLAS")
+    setter.argtypes = [ctypes.c_int]
+    setter(threads)
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
 
 
 def blas_name() -> str:

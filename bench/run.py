@@ -38,17 +38,19 @@ from limits import sgemm_peak  # noqa: E402
 from timing import table  # noqa: E402
 
 
-def speed_tables(rounds: int, peak_repeats: int) -> None:
+def speed_tables(rounds: int, peak_repeats: int, clock: str) -> None:
     """Every shape's runs, shown as three tables, and the sgemm peak: measured before them and
     after, the better of the two taken, so that a busy spell at one end does not lower it."""
     threads = machine.blas_threads()
-    before = sgemm_peak(repeats=peak_repeats)
-    results = speed.measure_all(rounds, threads)
-    peak, n = max(before, sgemm_peak(repeats=peak_repeats))
+    before = sgemm_peak(repeats=peak_repeats, clock=clock)
+    results = speed.measure_all(rounds, threads, clock)
+    peak, n = max(before, sgemm_peak(repeats=peak_repeats, clock=clock))
+    seconds = "CPU" if clock == "cpu" else "wall-clock"
     table(
-        "Against torch (float32, median ms; ratios: lower is better; targets: forward / torch "
-        f"as listed, trace / fwd <= {speed.TRACE_TARGET:g}, full trace / fwd <= "
-        f"{speed.FULL_TARGET:g})",
+        f"Against torch (float32, {seconds} ms: the median over {rounds} rounds of each burst's "
+        "fastest call; ratios: the median of each round's, lower is better; targets: "
+        f"forward / torch as listed, trace / fwd <= {speed.TRACE_TARGET:g}, full trace / fwd "
+        f"<= {speed.FULL_TARGET:g})",
         speed.TORCH_HEADER,
         [speed.torch_row(m, peak) for m in results],
     )
@@ -60,18 +62,44 @@ def speed_tables(rounds: int, peak_repeats: int) -> None:
         [speed.limit_row(m, peak) for m in results],
     )
     table(
-        "The kernel against the NumPy path (forward, median ms; LSTM_TRACE_KERNEL=auto against "
-        "=numpy)",
+        f"The kernel against the NumPy path (forward, {seconds} ms as above; "
+        "LSTM_TRACE_KERNEL=auto against =numpy)",
         speed.KERNEL_HEADER,
         [speed.kernel_row(m) for m in results],
     )
 
 
-def main() -> None:
+def positive(text: str) -> int:
+    """--threads: a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return int(text)
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--skip-memory", action="store_true", help="no peak-memory table")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--threads",
+        type=positive,
+        help="BLAS and torch threads, here and in fresh processes (default: NumPy's, all cores)",
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time the speeds in CPU seconds, not wall-clock (a shared machine; --threads 1)",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    if args.threads is not None:
+        try:
+            machine.set_blas_threads(args.threads)
+        except RuntimeError as error:
+            sys.exit(f"run.py: --threads {args.threads}: {error}")
     repeats = 3 if args.quick else 7
     forced = [v for v in machine.OPENBLAS_VARIABLES if v in os.environ]
     if forced:
@@ -81,7 +109,7 @@ def main() -> None:
             file=sys.stderr,
         )
     table("Machine", ["", ""], machine.describe())
-    speed_tables(2 if args.quick else 4, 3 if args.quick else 5)
+    speed_tables(2 if args.quick else 4, 3 if args.quick else 5, "cpu" if args.cpu else "wall")
     table(
         "Full traces printed (median s of fresh processes, output to /dev/null)",
         records.HEADER,

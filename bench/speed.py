@@ -15,7 +15,7 @@ from functools import partial
 
 from limits import GATES, limit_seconds, pass_flops
 from shapes import GRU_SHAPES, SHAPES, Shape, shape_name
-from timing import Row, Runs, take_turns, verdict, with_kernel
+from timing import Row, Runs, Turns, take_turns, verdict, with_kernel
 from torch_ref import make_config, torch_forward
 
 from lstm_trace import forward, init_input, init_weights, trace
@@ -36,19 +36,29 @@ TARGETS: dict[tuple[str, Shape], float] = {
 
 @dataclass(frozen=True)
 class Measured:
-    """One shape's medians in seconds (torch's absent without torch)."""
+    """One shape's runs as they took turns (torch's absent without torch)."""
 
     cell: str
     shape: Shape
-    median: dict[str, float]
+    turns: Turns
+
+    def ms(self, name: str) -> str:
+        """A run's milliseconds, "" for a run that did not run."""
+        return f"{self.turns.seconds(name) * 1e3:.2f}" if name in self.turns.bests else ""
+
+    def ratio(self, num: str, den: str) -> float | None:
+        """num's time over den's, None when either did not run."""
+        if num not in self.turns.bests or den not in self.turns.bests:
+            return None
+        return self.turns.ratio(num, den)
 
     def limit(self, peak: float) -> float:
         """The pass's matrix products at `peak` FLOP/s, in seconds."""
         return limit_seconds(self.shape, GATES[self.cell], peak)
 
 
-def measure(cell: str, shape: Shape, rounds: int, threads: int) -> Measured:
-    """Time one shape's runs, taking turns for `rounds` rounds."""
+def measure(cell: str, shape: Shape, rounds: int, threads: int, clock: str) -> Measured:
+    """Time one shape's runs, taking turns for `rounds` rounds, torch on `threads` threads."""
     cfg = make_config(shape, None if cell == "lstm" else cell)
     w, x = init_weights(cfg), init_input(cfg)
     runs: Runs = {
@@ -60,47 +70,52 @@ def measure(cell: str, shape: Shape, rounds: int, threads: int) -> Measured:
     reference = torch_forward(cfg, threads)
     if reference is not None:
         runs["torch"] = (reference, 5)
-    return Measured(cell, shape, take_turns(runs, rounds))
+    return Measured(cell, shape, take_turns(runs, rounds, clock))
 
 
-def measure_all(rounds: int, threads: int) -> list[Measured]:
+def measure_all(rounds: int, threads: int, clock: str) -> list[Measured]:
     """Every LSTM shape, then every GRU shape."""
     cells = [("lstm", s) for s in SHAPES] + [("gru", s) for s in GRU_SHAPES]
-    return [measure(cell, shape, rounds, threads) for cell, shape in cells]
+    return [measure(cell, shape, rounds, threads, clock) for cell, shape in cells]
 
 
-def _ms(seconds: float | None) -> str:
-    return "" if seconds is None else f"{seconds * 1e3:.2f}"
+def _text(ratio: float | None) -> str:
+    return "" if ratio is None else f"{ratio:.2f}"
 
 
-def _ratio(num: float | None, den: float | None) -> str:
-    return "" if num is None or den is None else f"{num / den:.2f}"
+def _limit(m: Measured, peak: float, den: str) -> str:
+    """The limit over a run's time, "" when it did not run."""
+    return "" if den not in m.turns.bests else f"{m.limit(peak) / m.turns.seconds(den):.2f}"
 
 
 def torch_row(m: Measured, peak: float) -> Row:
     """cell, shape, torch ms, forward ms, forward / torch, the NumPy path / torch, default
     and full trace / forward, limit / torch, the target of forward / torch and the verdict."""
-    fwd, torch = m.median["forward"], m.median.get("torch")
+    fwd_torch, trace, full = (
+        m.ratio("forward", "torch"),
+        m.ratio("default", "forward"),
+        m.ratio("full", "forward"),
+    )
     target = TARGETS.get((m.cell, m.shape))
     missed = []
-    if torch is None:
+    if fwd_torch is None:
         missed.append("fwd (no torch)")
-    elif target is not None and fwd / torch > target:
+    elif target is not None and fwd_torch > target:
         missed.append("fwd")
-    if m.median["default"] / fwd > TRACE_TARGET:
+    if trace is not None and trace > TRACE_TARGET:
         missed.append("trace")
-    if m.median["full"] / fwd > FULL_TARGET:
+    if full is not None and full > FULL_TARGET:
         missed.append("full trace")
     return [
         m.cell.upper(),
         shape_name(m.shape),
-        _ms(torch),
-        _ms(fwd),
-        _ratio(fwd, torch),
-        _ratio(m.median["numpy"], torch),
-        _ratio(m.median["default"], fwd),
-        _ratio(m.median["full"], fwd),
-        _ratio(m.limit(peak), torch),
+        m.ms("torch"),
+        m.ms("forward"),
+        _text(fwd_torch),
+        _text(m.ratio("numpy", "torch")),
+        _text(trace),
+        _text(full),
+        _limit(m, peak, "torch"),
         "" if target is None else f"<= {target:g}",
         verdict(missed),
     ]
@@ -123,16 +138,15 @@ TORCH_HEADER = [
 
 def limit_row(m: Measured, peak: float) -> Row:
     """cell, shape, GFLOP, limit ms, torch ms, limit / torch, forward ms, limit / forward."""
-    torch, fwd = m.median.get("torch"), m.median["forward"]
     return [
         m.cell.upper(),
         shape_name(m.shape),
         f"{pass_flops(m.shape, GATES[m.cell]) / 1e9:.3f}",
-        _ms(m.limit(peak)),
-        _ms(torch),
-        _ratio(m.limit(peak), torch),
-        _ms(fwd),
-        _ratio(m.limit(peak), fwd),
+        f"{m.limit(peak) * 1e3:.2f}",
+        m.ms("torch"),
+        _limit(m, peak, "torch"),
+        m.ms("forward"),
+        _limit(m, peak, "forward"),
     ]
 
 
@@ -150,8 +164,13 @@ LIMIT_HEADER = [
 
 def kernel_row(m: Measured) -> Row:
     """cell, shape, forward ms by default (the kernel where on), on the NumPy path, ratio."""
-    fwd, numpy = m.median["forward"], m.median["numpy"]
-    return [m.cell.upper(), shape_name(m.shape), _ms(fwd), _ms(numpy), _ratio(fwd, numpy)]
+    return [
+        m.cell.upper(),
+        shape_name(m.shape),
+        m.ms("forward"),
+        m.ms("numpy"),
+        _text(m.ratio("forward", "numpy")),
+    ]
 
 
 KERNEL_HEADER = ["cell", "shape", "default ms", "NumPy path ms", "default / NumPy"]

@@ -7,6 +7,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Row = list[str]
@@ -29,23 +30,49 @@ def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def take_turns(runs: Runs, rounds: int) -> dict[str, float]:
-    """Median seconds of each run, timed in bursts that take turns for a few rounds: a slow
-    spell of a shared machine then falls on all of them alike, and their ratios come from one
-    process. Each burst starts after a pause, so that the threads the previous burst left
-    spinning (OpenBLAS's, torch's) are asleep and do not slow it, and with an untimed call, so
-    it is timed warm, back to back, as a framework is used in a loop (torch's thread pool is
-    then awake: the fair comparison)."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+@dataclass(frozen=True)
+class Turns:
+    """The fastest call of each burst, {name: [seconds, one a round]}."""
+
+    bests: dict[str, list[float]]
+
+    def seconds(self, name: str) -> float:
+        """A run's time: the median over rounds of its bursts' fastest calls."""
+        return statistics.median(self.bests[name])
+
+    def ratio(self, num: str, den: str) -> float:
+        """num's time over den's: the median over rounds of each round's paired ratio. A
+        round's bursts are seconds apart, so a slow spell longer than that cancels out."""
+        pairs = zip(self.bests[num], self.bests[den], strict=True)
+        return statistics.median(a / b for a, b in pairs)
+
+
+def take_turns(runs: Runs, rounds: int, clock: str = "wall") -> Turns:
+    """Each run, {name: (function, calls per burst)}, timed in bursts that take turns for a
+    few rounds: a slow spell of a shared machine then falls on all of them alike, and their
+    ratios come from one process. Each burst starts after a pause, so that the threads the
+    previous burst left spinning (OpenBLAS's, torch's) are asleep and do not slow it, and with
+    an untimed call, so it is timed warm, back to back, as a framework is used in a loop
+    (torch's thread pool is then awake: the fair comparison). A burst counts by its fastest
+    call, the one that another process slowed least. clock: "wall" (time.perf_counter) or
+    "cpu" (time.process_time, this process's CPU seconds: steady on a shared machine with one
+    thread, but it counts every thread's spinning too)."""
+    now = CLOCKS[clock]
+    bests: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, (fn, calls) in runs.items():
             time.sleep(0.2)
             fn()
+            times = []
             for _ in range(calls):
-                start = time.perf_counter()
+                start = now()
                 fn()
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+                times.append(now() - start)
+            bests[name].append(min(times))
+    return Turns(bests)
 
 
 def with_kernel(setting: str, fn: Callable[[], Any]) -> Callable[[], Any]:

@@ -9,6 +9,7 @@ import importlib
 import os
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -107,22 +108,56 @@ def test_every_shape_has_a_target(bench: dict[str, ModuleType]) -> None:
     assert speed.TARGETS[("gru", (200, 16, 256, 256, 1, False))] == 1.15
 
 
+def measured(bench: dict[str, ModuleType], cell: str, shape: Any, **rounds: list[float]) -> Any:
+    """A shape's runs as if timed: each run's fastest call, one a round."""
+    return bench["speed"].Measured(cell, shape, bench["timing"].Turns(rounds))
+
+
 def test_a_row_names_each_target_it_missed(bench: dict[str, ModuleType]) -> None:
     speed = bench["speed"]
     shape = (1000, 1, 32, 70, 1, False)
     peak = bench["limits"].pass_flops(shape, 4) / 0.1  # the limit: 0.1 s
-    median = {"torch": 1.0, "forward": 0.5, "numpy": 0.8, "default": 0.55, "full": 1.6}
-    row = speed.torch_row(speed.Measured("lstm", shape, median), peak)
+    m = measured(
+        bench, "lstm", shape, torch=[1.0], forward=[0.5], numpy=[0.8], default=[0.55], full=[1.6]
+    )
+    row = speed.torch_row(m, peak)
     assert len(row) == len(speed.TORCH_HEADER)
     assert row[2:10] == ["1000.00", "500.00", "0.50", "0.80", "1.10", "3.20", "0.10", "<= 0.6"]
     assert row[10] == "missed: full trace"
-    median.update(forward=0.7, default=0.7 * 1.3, full=0.7)
-    row = speed.torch_row(speed.Measured("lstm", shape, median), peak)
-    assert row[10] == "missed: fwd, trace"
-    del median["torch"]
-    row = speed.torch_row(speed.Measured("gru", (200, 16, 256, 256, 1, False), median), 1e9)
+    m = measured(
+        bench, "lstm", shape, torch=[1.0], forward=[0.7], numpy=[0.7], default=[0.91], full=[0.7]
+    )
+    assert speed.torch_row(m, peak)[10] == "missed: fwd, trace"
+    m = measured(
+        bench,
+        "gru",
+        (200, 16, 256, 256, 1, False),
+        forward=[1.0],
+        numpy=[1.0],
+        default=[1.0],
+        full=[1.0],
+    )
+    row = speed.torch_row(m, 1e9)
     assert row[2] == row[4] == row[5] == row[8] == ""
-    assert row[10].startswith("missed: fwd (no torch)")
+    assert row[10] == "missed: fwd (no torch)"
+    assert speed.kernel_row(m)[2:] == ["1000.00", "1000.00", "1.00"]
+
+
+def test_ratios_pair_the_bursts_of_a_round(bench: dict[str, ModuleType]) -> None:
+    """A slow round slows both runs: their ratio is each round's, not the medians'."""
+    turns = bench["timing"].Turns({"a": [1.0, 4.0, 1.1], "b": [2.0, 8.0, 2.0]})
+    assert turns.seconds("a") == 1.1 and turns.seconds("b") == 2.0
+    assert turns.ratio("a", "b") == 0.5  # of 0.5, 0.5 and 0.55 (the medians' quotient: 0.55)
+
+
+def test_take_turns_keeps_each_bursts_fastest_call(bench: dict[str, ModuleType]) -> None:
+    calls: list[str] = []
+    turns = bench["timing"].take_turns(
+        {"a": (lambda: calls.append("a"), 3), "b": (lambda: calls.append("b"), 1)}, 2, "cpu"
+    )
+    # each burst: one untimed call, then its calls; the runs take turns, round after round
+    assert "".join(calls) == "aaaabb" * 2
+    assert [len(t) for t in turns.bests.values()] == [2, 2]
 
 
 def test_with_kernel_sets_the_switch_for_the_call_only(
