@@ -1,14 +1,13 @@
-"""Cold starts: the median seconds of fresh processes, from the interpreter's start to exit."""
+"""Cold starts: the median seconds of fresh processes, from the interpreter's start to exit
+(wall-clock, or CPU seconds with clock "cpu")."""
 
 from __future__ import annotations
 
 import compileall
-import subprocess
 import sys
-from functools import partial
 from pathlib import Path
 
-from timing import Row, median_time, verdict
+from timing import Row, process_seconds, verdict
 
 # (the arguments after lstm-trace, the target in seconds)
 RUNS: list[tuple[list[str], float]] = [
@@ -23,13 +22,7 @@ TORCHINFO = (
 )
 
 
-def seconds(root: Path, cmd: list[str], repeats: int) -> float:
-    """Median wall-clock seconds of `repeats` fresh runs of cmd (after one untimed)."""
-    run = partial(subprocess.run, cmd, capture_output=True, check=True, cwd=root)
-    return median_time(run, repeats)
-
-
-def cold_start(root: Path, repeats: int) -> list[Row]:
+def cold_start(root: Path, repeats: int, clock: str = "wall") -> list[Row]:
     """lstm-trace's cold starts against their targets, then the bare interpreter for scale
     (and torchinfo's summary of the same LSTM, when it is installed)."""
     # pip compiles an installed package's bytecode; a checkout run with
@@ -37,7 +30,8 @@ def cold_start(root: Path, repeats: int) -> list[Row]:
     compileall.compile_dir(root / "lstm_trace", quiet=1)
     rows = []
     for args, target in RUNS:
-        took = seconds(root, [sys.executable, "-m", "lstm_trace", *args], repeats)
+        cmd = [sys.executable, "-m", "lstm_trace", *args]
+        took = process_seconds(cmd, root, repeats, clock, capture_output=True)
         rows.append(
             [
                 f"lstm-trace {' '.join(args)}",
@@ -46,12 +40,16 @@ def cold_start(root: Path, repeats: int) -> list[Row]:
                 verdict([] if took <= target else ["seconds"]),
             ]
         )
-    bare = seconds(root, [sys.executable, "-c", "pass"], repeats)
+    bare = process_seconds(
+        [sys.executable, "-c", "pass"], root, repeats, clock, capture_output=True
+    )
     rows.append(["python -c pass (the interpreter alone, for scale)", f"{bare:.3f}", "", ""])
     try:
         import torchinfo  # noqa: F401
     except ImportError:
         return rows
-    theirs = seconds(root, [sys.executable, "-c", TORCHINFO], repeats)
+    theirs = process_seconds(
+        [sys.executable, "-c", TORCHINFO], root, repeats, clock, capture_output=True
+    )
     rows.append(["torchinfo.summary(nn.LSTM(32, 70)) with import torch", f"{theirs:.3f}", "", ""])
     return rows

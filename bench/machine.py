@@ -113,7 +113,12 @@ def torch_version() -> str:
         import torch
     except ImportError:
         return "not installed"
-    return f"{torch.__version__}, {blas_threads()} threads (as many as NumPy's BLAS)"
+    return f"{torch.__version__}, {threads(blas_threads())} (as many as NumPy's BLAS)"
+
+
+def threads(n: int) -> str:
+    """ "1 thread", "2 threads"."""
+    return f"{n} thread" + ("" if n == 1 else "s")
 
 
 def describe() -> list[list[str]]:
@@ -123,7 +128,7 @@ def describe() -> list[list[str]]:
         ["CPU", f"{model} ({platform.machine()})"],
         ["cores", str(os.cpu_count())],
         ["vector ISA", ", ".join(isa) or "neither avx512f nor avx2"],
-        ["NumPy", f"{np.__version__}, BLAS {blas_name()}, {blas_threads()} threads"],
+        ["NumPy", f"{np.__version__}, BLAS {blas_name()}, {threads(blas_threads())}"],
         ["torch", torch_version()],
         ["Python", platform.python_version()],
         ["load average", load()],

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from functools import partial
 from pathlib import Path
 
-from timing import Row, median_time, verdict
+from timing import Row, process_seconds, verdict
 
 from lstm_trace import HOOK_POINTS
 
@@ -28,14 +27,13 @@ def printed_row(
     repeats: int,
     steps: int = STEPS,
     hidden: int = HIDDEN,
+    clock: str = "wall",
 ) -> Row:
     """One command's row: `lstm-trace -T STEPS -H HIDDEN OPTIONS` to /dev/null, the median
     of `repeats` fresh processes. A record is one hook point at one step: T x 10 of them."""
     args = ["-T", str(steps), "-H", str(hidden), *options]
     cmd = [sys.executable, "-m", "lstm_trace", *args]
-    seconds = median_time(
-        partial(subprocess.run, cmd, stdout=subprocess.DEVNULL, check=True, cwd=root), repeats
-    )
+    seconds = process_seconds(cmd, root, repeats, clock, stdout=subprocess.DEVNULL)
     records = steps * len(HOOK_POINTS)
     per_record = seconds / records * 1e6
     met = target is None or per_record <= target
@@ -49,6 +47,6 @@ def printed_row(
     ]
 
 
-def printed(root: Path, repeats: int) -> list[Row]:
-    """Every run's row."""
-    return [printed_row(root, options, target, repeats) for options, target in RUNS]
+def printed(root: Path, repeats: int, clock: str = "wall") -> list[Row]:
+    """Every run's row, timed by `clock` ("wall" or "cpu")."""
+    return [printed_row(root, options, target, repeats, clock=clock) for options, target in RUNS]

@@ -7,14 +7,20 @@ It measures the checkout it sits in (torch optional: without it its columns are 
     python bench/run.py                  # everything, a few minutes
     python bench/run.py --quick          # fewer repeats
     python bench/run.py --skip-memory    # without the peak-memory table
+    python bench/run.py --threads 1 --cpu   # a shared machine: one thread, CPU seconds
 
-Float32 throughout. NumPy's BLAS runs on all its threads and torch is given as many. Ratios,
-not absolute times, are what the targets mean, and a shape's ratios come from runs that took
-turns in one process. Targets: forward / torch <= 0.6 for the LSTM at T=1000 B=1 I=32 H=70,
-<= 0.9 at T=50 B=8 I=1024 H=1024, <= 1.15 at T=100 B=32 I=256 H=512 and for the stacked
-bidirectional shape; the GRU's <= 1.15 at T=200 B=16 I=256 H=256 and <= 0.6 at T=1000 B=1
-I=32 H=70; default trace <= 1.2 x forward, full trace <= 3 x forward; JSONL <= 5 us a record;
-cold start <= 0.2 s, --help and --version <= 0.1 s. Never run as part of the tests.
+Float32 throughout. NumPy's BLAS runs on all its threads (--threads N: on N) and torch on as
+many. Ratios, not absolute times, are what the targets mean. Each run of a shape is timed in
+bursts that take turns with the others in one process; a burst counts by its fastest call and
+a ratio is the median of each round's paired ratio, so a slow spell of the machine cancels out.
+On a busy machine the wall clock still swings (a run against itself: 0.77 to 1.30 with both
+threads); --threads 1 --cpu times CPU seconds of one thread (1.00 to 1.01).
+
+Targets: forward / torch <= 0.6 for the LSTM at T=1000 B=1 I=32 H=70, <= 0.9 at T=50 B=8
+I=1024 H=1024, <= 1.15 at T=100 B=32 I=256 H=512 and for the stacked bidirectional shape; the
+GRU's <= 1.15 at T=200 B=16 I=256 H=256 and <= 0.6 at T=1000 B=1 I=32 H=70; default trace
+<= 1.2 x forward, full trace <= 3 x forward; JSONL <= 5 us a record; cold start <= 0.2 s,
+--help and --version <= 0.1 s. Never run as part of the tests.
 """
 
 from __future__ import annotations
@@ -56,8 +62,8 @@ def speed_tables(rounds: int, peak_repeats: int, clock: str) -> None:
     )
     table(
         f"The arithmetic limit: the pass's matrix-product FLOPs at the sgemm peak, "
-        f"{peak / 1e9:.0f} GFLOP/s (float32 {n} x {n} products, NumPy on {threads} threads, "
-        f"best of {peak_repeats} per size, before and after the runs)",
+        f"{peak / 1e9:.0f} GFLOP/s (float32 {n} x {n} products, NumPy on "
+        f"{machine.threads(threads)}, best of {peak_repeats} per size, before and after the runs)",
         speed.LIMIT_HEADER,
         [speed.limit_row(m, peak) for m in results],
     )
@@ -88,7 +94,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--cpu",
         action="store_true",
-        help="time the speeds in CPU seconds, not wall-clock (a shared machine; --threads 1)",
+        help="time in CPU seconds, not wall-clock (a shared machine; with --threads 1)",
     )
     return parser.parse_args()
 
@@ -109,13 +115,19 @@ def main() -> None:
             file=sys.stderr,
         )
     table("Machine", ["", ""], machine.describe())
-    speed_tables(2 if args.quick else 4, 3 if args.quick else 5, "cpu" if args.cpu else "wall")
+    clock = "cpu" if args.cpu else "wall"
+    speed_tables(2 if args.quick else 4, 3 if args.quick else 5, clock)
+    seconds = "CPU s" if args.cpu else "s"
     table(
-        "Full traces printed (median s of fresh processes, output to /dev/null)",
+        f"Full traces printed (median {seconds} of fresh processes, output to /dev/null)",
         records.HEADER,
-        records.printed(ROOT, 3 if args.quick else 5),
+        records.printed(ROOT, 3 if args.quick else 5, clock),
     )
-    table("Cold start (median s of fresh processes)", cold.HEADER, cold.cold_start(ROOT, repeats))
+    table(
+        f"Cold start (median {seconds} of fresh processes)",
+        cold.HEADER,
+        cold.cold_start(ROOT, repeats, clock),
+    )
     if not args.skip_memory:
         table(
             "Peak memory (MB): measured with /usr/bin/time -v, and the guard's estimate",

@@ -4,10 +4,14 @@ take turns, the kernel switch around a call, and Markdown tables."""
 from __future__ import annotations
 
 import os
+import resource
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 Row = list[str]
@@ -18,16 +22,35 @@ Runs = dict[str, tuple[Callable[[], Any], int]]  # name: (function, calls per bu
 KERNEL_VARIABLE = "LSTM_TRACE_KERNEL"
 
 
-def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
-    """Median seconds of `repeats` calls of fn, after `warmup` untimed ones."""
+def children_cpu() -> float:
+    """CPU seconds (user and system) of every finished child process of this one so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def median_time(
+    fn: Callable[[], Any], repeats: int, warmup: int = 1, clock: Callable[[], float] | None = None
+) -> float:
+    """Median seconds of `repeats` calls of fn, after `warmup` untimed ones, by `clock`
+    (default time.perf_counter; children_cpu for fresh processes in CPU seconds)."""
+    now = clock or time.perf_counter
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = now()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return statistics.median(times)
+
+
+def process_seconds(
+    cmd: list[str], root: Path, repeats: int, clock: str = "wall", **options: Any
+) -> float:
+    """Median seconds of `repeats` fresh runs of cmd in root (after one untimed), from the
+    start to the exit: wall-clock, or with clock "cpu" the CPU seconds the process took."""
+    run = partial(subprocess.run, cmd, check=True, cwd=root, **options)
+    return median_time(run, repeats, clock=children_cpu if clock == "cpu" else None)
 
 
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
