@@ -126,10 +126,26 @@ static void FN(blend)(REAL *restrict gi_n, const REAL *restrict add, const REAL 
 
 #pragma GCC pop_options
 
-/* The LSTM over n steps of one piece (kernel.c's lstm() has the arguments' shapes):
+/* Thread tid of nth's share of the panels [0, n): a contiguous run, so each output column is
+ * one thread's, summed in the same order whatever the thread count (the same bits). */
+static void FN(share)(ptrdiff_t n, int tid, int nth, ptrdiff_t *p0, ptrdiff_t *p1) {
+    *p0 = n * tid / nth, *p1 = n * (tid + 1) / nth;
+}
+
+/* The product h (B, K) W^T of one step, thread tid's panels, then a barrier. */
+static void FN(product_step)(const REAL *h, ptrdiff_t ldh, ptrdiff_t B, const void *packed,
+                             REAL *out, ptrdiff_t K, ptrdiff_t NP, int tid, int nth) {
+    ptrdiff_t p0, p1;
+    FN(share)(NP / PW, tid, nth, &p0, &p1);
+    FN(product)(h, ldh, B, (const REAL *)packed, out, K, NP, p0, p1);
+    BARRIER(nth);
+}
+
+/* The LSTM over n steps of one piece (kernel.c's lstm() has the arguments' shapes), as thread
+ * tid of nth (every thread walks the same steps; the rows and panels are shared out):
  *   z_t += h_(t-1) W_hh^T;  [i f g o] = activations of z_t (in place, what observers see)
  *   C_t = f C_(t-1) + i g;  h_t = o tanh(C_t)  (then h_t W_hr^T with a projection) */
-static void FN(lstm)(const struct lstm_args *a) {
+static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
     const ptrdiff_t B = a->batch, H = a->hidden, HO = a->hidden_out, G = 4 * H;
     REAL *rec = (REAL *)a->scratch, *full = rec + B * a->np_hh;
     const REAL *h = (const REAL *)a->h0, *c_prev = (const REAL *)a->c0;
@@ -138,8 +154,8 @@ static void FN(lstm)(const struct lstm_args *a) {
         ptrdiff_t t = a->backward ? a->steps - 1 - s : s;
         REAL *z = (REAL *)a->z + t * B * G, *c = (REAL *)a->cells + t * B * H;
         REAL *y = (REAL *)a->outs + t * a->out_step;
-        FN(product)(h, ldh, B, (const REAL *)a->w_hh, rec, HO, a->np_hh, 0, a->np_hh / PW);
-        for (ptrdiff_t b = 0; b < B; b++) {
+        FN(product_step)(h, ldh, B, a->w_hh, rec, HO, a->np_hh, tid, nth);
+        for (ptrdiff_t b = tid; b < B; b += nth) {
             REAL *zb = z + b * G, *cb = c + b * H;
             const REAL *rb = rec + b * a->np_hh, *cp = c_prev + b * H;
             for (ptrdiff_t j = 0; j < G; j++) zb[j] += rb[j];
@@ -147,20 +163,23 @@ static void FN(lstm)(const struct lstm_args *a) {
             REAL *hb = a->w_hr ? full + b * H : y + b * a->out_row;
             FN(cell)(zb, zb + H, zb + 2 * H, zb + 3 * H, cp, cb, hb, H);
         }
+        BARRIER(nth);
         if (a->w_hr) {  /* h_t = (o tanh C_t) W_hr^T: a product of its own, then copied out */
-            FN(product)(full, H, B, (const REAL *)a->w_hr, rec, H, a->np_hr, 0, a->np_hr / PW);
-            for (ptrdiff_t b = 0; b < B; b++)
-                for (ptrdiff_t j = 0; j < HO; j++) y[b * a->out_row + j] = rec[b * a->np_hr + j];
+            FN(product_step)(full, H, B, a->w_hr, rec, H, a->np_hr, tid, nth);
+            for (ptrdiff_t b = tid; b < B; b += nth)
+                memcpy(y + b * a->out_row, rec + b * a->np_hr, (size_t)HO * sizeof(REAL));
+            BARRIER(nth);
         }
         h = y, ldh = a->out_row, c_prev = c;
     }
 }
 
-/* The GRU over n steps of one piece (kernel.c's gru() has the arguments' shapes):
+/* The GRU over n steps of one piece (kernel.c's gru() has the arguments' shapes), as thread
+ * tid of nth:
  *   reset_after:  gh = h W_hh^T (3H);  r, z = act(gi + gh);  rh = r (gh_n + b_hn)
  *   otherwise:    gh = h W_hh[rz]^T (2H); r, z as above;  rh = r h;  gi_n += rh W_hn^T
  *   n = tanh(gi_n + rh);  h_t = n + z (h_(t-1) - n) */
-static void FN(gru)(const struct gru_args *a) {
+static void FN(gru)(const struct gru_args *a, int tid, int nth) {
     const ptrdiff_t B = a->batch, H = a->hidden, G = 3 * H;
     REAL *rec = (REAL *)a->scratch, *rn = rec + B * a->np_hh;
     const REAL *h = (const REAL *)a->h0, *b_hn = (const REAL *)a->b_hn;
@@ -169,8 +188,8 @@ static void FN(gru)(const struct gru_args *a) {
         ptrdiff_t t = a->backward ? a->steps - 1 - s : s;
         REAL *z = (REAL *)a->z + t * B * G, *rh = (REAL *)a->resets + t * B * H;
         REAL *y = (REAL *)a->outs + t * a->out_step;
-        FN(product)(h, ldh, B, (const REAL *)a->w_hh, rec, H, a->np_hh, 0, a->np_hh / PW);
-        for (ptrdiff_t b = 0; b < B; b++) {
+        FN(product_step)(h, ldh, B, a->w_hh, rec, H, a->np_hh, tid, nth);
+        for (ptrdiff_t b = tid; b < B; b += nth) {
             REAL *zb = z + b * G, *rhb = rh + b * H;
             const REAL *rb = rec + b * a->np_hh, *hp = h + b * ldh;
             for (ptrdiff_t j = 0; j < 2 * H; j++) zb[j] += rb[j];
@@ -181,13 +200,14 @@ static void FN(gru)(const struct gru_args *a) {
                 for (ptrdiff_t j = 0; j < H; j++) rhb[j] = zb[j] * (rb[2 * H + j] + b_hn[j]);
             }
         }
-        if (a->w_hn)
-            FN(product)(rh, H, B, (const REAL *)a->w_hn, rn, H, a->np_hn, 0, a->np_hn / PW);
-        for (ptrdiff_t b = 0; b < B; b++) {
+        BARRIER(nth);
+        if (a->w_hn) FN(product_step)(rh, H, B, a->w_hn, rn, H, a->np_hn, tid, nth);
+        for (ptrdiff_t b = tid; b < B; b += nth) {
             REAL *zb = z + b * G;
             const REAL *add = a->w_hn ? rn + b * a->np_hn : rh + b * H;
             FN(blend)(zb + 2 * H, add, zb + H, h + b * ldh, y + b * a->out_row, H);
         }
+        BARRIER(nth);
         h = y, ldh = a->out_row;
     }
 }

@@ -12,6 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+/* every thread of the team waits here (orphaned: binds to the loop's parallel region) */
+#define BARRIER(nth)                 \
+    do {                             \
+        if ((nth) > 1) {             \
+            _Pragma("omp barrier")   \
+        }                            \
+    } while (0)
+#else
+#define BARRIER(nth) ((void)(nth))
+#endif
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define KERNEL_X86 1
@@ -121,8 +133,8 @@ static inline __attribute__((always_inline)) double tanh_f64(double x) { return 
 
 /* ---- dispatch ---- */
 
-typedef void (*lstm_fn)(const struct lstm_args *);
-typedef void (*gru_fn)(const struct gru_args *);
+typedef void (*lstm_fn)(const struct lstm_args *, int, int);
+typedef void (*gru_fn)(const struct gru_args *, int, int);
 typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
                            ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
@@ -161,6 +173,46 @@ static int supported(int k) {
 }
 
 static int current = 0; /* index into ISAS */
+
+/* A step of fewer multiply-adds than this runs on one thread: below it, two barriers a step
+ * cost more than half the product saves (measured: bench/kernel.py). */
+#define THREAD_MACS (1 << 18)
+
+/* How many threads a pass of `macs` multiply-adds a step uses: one below THREAD_MACS, else
+ * OpenMP's (OMP_NUM_THREADS, or the cores). */
+static int forced_threads = 0; /* set_threads(): 0 for OpenMP's choice */
+
+static int threads_for(ptrdiff_t macs) {
+#ifdef _OPENMP
+    if (macs >= THREAD_MACS) return forced_threads ? forced_threads : omp_get_max_threads();
+#endif
+    (void)macs;
+    return 1;
+}
+
+static void run_lstm(lstm_fn fn, const struct lstm_args *a) {
+    int nth = threads_for(a->batch * a->hidden_out * a->np_hh + a->batch * a->hidden * a->np_hr);
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+        fn(a, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    fn(a, 0, nth);
+}
+
+static void run_gru(gru_fn fn, const struct gru_args *a) {
+    int nth = threads_for(a->batch * a->hidden * (a->np_hh + a->np_hn));
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+        fn(a, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    fn(a, 0, nth);
+}
 
 /* ---- arguments ---- */
 
@@ -263,7 +315,7 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     }
     lstm_fn fn = ISAS[current].lstm[kind];
     Py_BEGIN_ALLOW_THREADS
-    fn(&a);
+    run_lstm(fn, &a);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(a.scratch);
     RELEASE_ALL(v, 9);
@@ -328,7 +380,7 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     }
     gru_fn fn = ISAS[current].gru[kind];
     Py_BEGIN_ALLOW_THREADS
-    fn(&a);
+    run_gru(fn, &a);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(a.scratch);
     RELEASE_ALL(v, 9);
@@ -425,6 +477,17 @@ static PyObject *k_set_isa(PyObject *self, PyObject *arg) {
     return NULL;
 }
 
+static PyObject *k_set_threads(PyObject *self, PyObject *arg) {
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 0 || n > 1024) {
+        PyErr_SetString(PyExc_ValueError, "set_threads: 0 (OpenMP's choice) to 1024");
+        return NULL;
+    }
+    forced_threads = (int)n;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"lstm", k_lstm, METH_VARARGS, lstm_doc},
     {"gru", k_gru, METH_VARARGS, gru_doc},
@@ -433,6 +496,8 @@ static PyMethodDef methods[] = {
     {"isa", k_isa, METH_NOARGS, "The instruction set in use: 'avx512', 'avx2' or 'baseline'."},
     {"isas", k_isas, METH_NOARGS, "The instruction sets this CPU can run, baseline first."},
     {"set_isa", k_set_isa, METH_O, "Use another of isas() (tests compare them)."},
+    {"set_threads", k_set_threads, METH_O,
+     "Threads for a step of THREAD_MACS or more multiply-adds: 0 for OpenMP's choice."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -451,5 +516,11 @@ PyMODINIT_FUNC PyInit__kernel(void) {
     }
     PyObject *m = PyModule_Create(&module);
     if (m && PyModule_AddIntConstant(m, "PANEL_BYTES", 128) < 0) Py_CLEAR(m);
+    if (m && PyModule_AddIntConstant(m, "THREAD_MACS", THREAD_MACS) < 0) Py_CLEAR(m);
+#ifdef _OPENMP
+    if (m && PyModule_AddIntConstant(m, "OPENMP", 1) < 0) Py_CLEAR(m);
+#else
+    if (m && PyModule_AddIntConstant(m, "OPENMP", 0) < 0) Py_CLEAR(m);
+#endif
     return m;
 }

@@ -132,6 +132,40 @@ def test_a_replacing_hook_flows_on_as_in_the_numpy_path(monkeypatch: pytest.Monk
     assert np.abs(runs[1][0] - plain[0]).max() > 1e-3  # the replacement changed what followed
 
 
+THREADED = {  # steps of THREAD_MACS (2^18) multiply-adds or more run on several threads
+    "LSTM B=4, H=128": dict(input_size=5, hidden_size=128, seq_len=6, batch=4),
+    "LSTM B=1, H=260, projection": dict(input_size=5, hidden_size=260, seq_len=6, proj_size=250),
+    "GRU B=3, H=190, reset_after=False": dict(
+        cell="gru", input_size=5, hidden_size=190, seq_len=6, batch=3, reset_after=False
+    ),
+    "GRU B=7, H=130, bi": dict(
+        cell="gru", input_size=5, hidden_size=130, seq_len=6, batch=7, bidirectional=True
+    ),
+}
+
+
+@pytest.mark.skipif(not _kernel.OPENMP, reason="the kernel was built without OpenMP")
+@pytest.mark.parametrize("name", list(THREADED))
+def test_threads_share_a_step_and_change_no_bit(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Each output column is one thread's, summed in the same order: 1, 2 and 3 threads give
+    the same bits, within 1e-5 of the NumPy path."""
+    cfg = LSTMConfig(**THREADED[name])
+    want = _outputs(monkeypatch, "numpy", cfg)
+    runs = []
+    try:
+        for n in (1, 2, 3):
+            _kernel.set_threads(n)
+            runs.append(_outputs(monkeypatch, "auto", cfg))
+    finally:
+        _kernel.set_threads(0)
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+    _close(runs[0], want, cfg.dtype)
+
+
 def test_tanh_is_within_one_ulp() -> None:
     """The kernel's float32 tanh against NumPy's float64 tanh rounded: at most 1 ulp apart on
     a million values over every magnitude, exact at 0, +-1 at +-inf, NaN for NaN."""
