@@ -146,9 +146,7 @@ THREADED = {  # steps of THREAD_MACS (2^18) multiply-adds or more run on several
 
 @pytest.mark.skipif(not _kernel.OPENMP, reason="the kernel was built without OpenMP")
 @pytest.mark.parametrize("name", list(THREADED))
-def test_threads_share_a_step_and_change_no_bit(
-    monkeypatch: pytest.MonkeyPatch, name: str
-) -> None:
+def test_threads_share_a_step_and_change_no_bit(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     """Each output column is one thread's, summed in the same order: 1, 2 and 3 threads give
     the same bits, within 1e-5 of the NumPy path."""
     cfg = LSTMConfig(**THREADED[name])
