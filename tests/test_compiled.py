@@ -200,12 +200,12 @@ def test_numpy_forces_the_reference_and_a_bad_value_is_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "numpy")
-    assert kernel.active(np.dtype(np.float32)) is None
+    assert kernel.active(np.dtype(np.float32), 100) is None
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
-    assert kernel.active(np.dtype(np.float32)) is _kernel
+    assert kernel.active(np.dtype(np.float32), 100) is _kernel
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "sse9")
     with pytest.raises(ConfigError, match="LSTM_TRACE_KERNEL must be one of"):
-        kernel.active(np.dtype(np.float32))
+        kernel.active(np.dtype(np.float32), 100)
     env = {"LSTM_TRACE_KERNEL": "sse9", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-m", "lstm_trace", "-i", "3", "-H", "2"],
                           capture_output=True, text=True, env=env)  # fmt: skip
@@ -218,10 +218,24 @@ def test_without_the_extension_auto_is_numpy_and_an_isa_is_an_error(
 ) -> None:
     monkeypatch.setattr(kernel, "_loaded", [None])
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
-    assert kernel.active(np.dtype(np.float32)) is None
+    assert kernel.active(np.dtype(np.float32), 100) is None
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "avx2")
     with pytest.raises(ConfigError, match="no compiled kernel"):
-        kernel.active(np.dtype(np.float32))
+        kernel.active(np.dtype(np.float32), 100)
+
+
+def test_auto_leaves_a_short_pass_to_numpy_until_the_kernel_is_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    monkeypatch.setattr(kernel, "_loaded", [])
+    assert kernel.active(np.dtype(np.float32), kernel.MIN_STEPS - 1) is None
+    assert kernel._loaded == []  # not even imported: the walkthrough's start-up is unchanged
+    assert kernel.active(np.dtype(np.float32), kernel.MIN_STEPS) is _kernel
+    assert kernel.active(np.dtype(np.float32), 3) is _kernel  # loaded: it serves every pass
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "avx2" if "avx2" in ISAS else "baseline")
+    monkeypatch.setattr(kernel, "_loaded", [])
+    assert kernel.active(np.dtype(np.float32), 3) is _kernel  # asked for by name: always
 
 
 def test_segments_cut_a_piece_at_its_hooked_steps() -> None:

@@ -62,7 +62,9 @@ class GRURunner(Runner):
         self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H) view
         self.blocks = Blocks(self.gp.p, seq)
         self.resets = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
-        self.kernel = kernel.active(w.w_ih.dtype)  # the compiled loop where built (kernel.py)
+        self.kernel = kernel.active(
+            w.w_ih.dtype, steps
+        )  # the compiled loop where built (kernel.py)
         if self.kernel is not None:
             hs, gain = w.hidden_size, self.gp.p.gain
             rows = 3 * hs if reset_after else 2 * hs  # without: W_hn is applied to r * h

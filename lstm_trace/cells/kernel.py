@@ -32,6 +32,11 @@ from .base import Fire, FloatArray
 MODES = ("auto", "numpy", "avx512", "avx2", "baseline")
 #: the kernel's weights come in panels of this many bytes (csrc/body.h's PW)
 PANEL_BYTES = 128
+#: "auto" loads the kernel for a pass of at least this many steps (once loaded, it serves
+#: every pass): its import takes about 0.4 ms, which a small step (7 us on the NumPy path, 1 us
+#: in the kernel, at H = 70) repays after about 60 steps; so the walkthrough (T = 3) starts as
+#: quickly as without it
+MIN_STEPS = 64
 
 _loaded: list[ModuleType | None] = []  # [] until the first pass asks
 
@@ -46,8 +51,9 @@ def built() -> ModuleType | None:
     return _loaded[0]
 
 
-def active(dtype: np.dtype[Any]) -> ModuleType | None:
-    """The kernel this pass uses for arrays of dtype, or None for the NumPy path."""
+def active(dtype: np.dtype[Any], steps: int) -> ModuleType | None:
+    """The kernel a pass of `steps` steps uses for arrays of dtype, or None for the NumPy
+    path."""
     mode = os.environ.get("LSTM_TRACE_KERNEL", "").strip().lower() or "auto"
     if mode not in MODES:
         raise ConfigError(
@@ -55,6 +61,8 @@ def active(dtype: np.dtype[Any]) -> ModuleType | None:
             option="LSTM_TRACE_KERNEL",
         )
     if mode == "numpy" or dtype not in (np.float32, np.float64):
+        return None
+    if mode == "auto" and not _loaded and steps < MIN_STEPS:
         return None
     k = built()
     if k is None:

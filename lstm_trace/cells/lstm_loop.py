@@ -97,7 +97,7 @@ class LSTMRunner(Runner):
         self.blocks = Blocks(self.lp.p, seq)
         self.cells = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
         # the compiled loop where it is built (kernel.py); peepholes keep the NumPy path
-        self.kernel = None if self.lp.peep is not None else kernel.active(w.w_ih.dtype)
+        self.kernel = None if self.lp.peep is not None else kernel.active(w.w_ih.dtype, steps)
         if self.kernel is not None:
             gain = self.lp.p.gain
             self.k_hh = kernel.pack((w.w_hh * gain[:, None]).T)
