@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from . import kernel
 from .base import Fire, FloatArray, Runner, Watch, Whole
 from .recurrence import Blocks, Prepared, gains, prepare
 
@@ -61,6 +62,16 @@ class GRURunner(Runner):
         self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H) view
         self.blocks = Blocks(self.gp.p, seq)
         self.resets = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
+        self.kernel = kernel.active(
+            w.w_ih.dtype, steps
+        )  # the compiled loop where built (kernel.py)
+        if self.kernel is not None:
+            hs, gain = w.hidden_size, self.gp.p.gain
+            rows = 3 * hs if reset_after else 2 * hs  # without: W_hn is applied to r * h
+            self.k_hh = kernel.pack((w.w_hh[:rows] * gain[:rows, None]).T)
+            w_hn_t = self.gp.w_hn_t
+            self.k_hn = None if w_hn_t is None else kernel.pack(w_hn_t)
+            self.k_bhn = np.ascontiguousarray(self.gp.b_hn[0])
 
     def run(
         self,
@@ -76,6 +87,58 @@ class GRURunner(Runner):
         """Each block's projection becomes the activations [r, z, n] of its steps in place
         (rows in time order, a hook's replacements in), handed to `watch`; `whole` gets the
         reset_hidden block as well."""
+        way = slice(None, None, -1) if backward else slice(None)
+        for ts, block in self.blocks(backward):
+            resets = self.resets[: len(ts)]
+            h_before = h
+            if self.kernel is None:
+                h = self._loop(ts, block, resets, h, backward, fire, active)
+            else:
+                h = self._compiled(ts, block, resets, h, backward, fire, active)
+            if watch is not None:
+                watch(ts[way], block)
+            if whole is not None:
+                x = self.seq[ts.start : ts.stop]
+                hidden = self.out[ts.start : ts.stop]
+                whole(ts[way], x, block, hidden, h_before, {"reset_hidden": resets}, {})
+        return h, ()
+
+    def _compiled(
+        self,
+        ts: range,
+        block: FloatArray,
+        resets: FloatArray,
+        h: FloatArray,
+        backward: bool,
+        fire: Fire | None,
+        active: frozenset[int] | None,
+    ) -> FloatArray:
+        """A piece through the kernel: each run of unhooked steps in one call, each hooked
+        step through _loop's stepwise path. Returns h after the piece."""
+        assert self.kernel is not None
+        p = self.gp.p
+        for a, b, hooked in kernel.segments(ts, fire, active, backward):
+            steps = range(ts.start + a, ts.start + b)
+            if hooked:
+                h = self._loop(steps, block[a:b], resets[a:b], h, backward, fire, active)
+                continue
+            outs = self.out[steps.start : steps.stop]
+            self.kernel.gru(block[a:b], self.k_hh, kernel.state(h), outs, resets[a:b], p.gain,
+                            p.offset, self.k_bhn, self.k_hn, backward)  # fmt: skip
+            h = outs[0 if backward else b - a - 1]
+        return h
+
+    def _loop(
+        self,
+        ts: range,
+        block: FloatArray,
+        resets: FloatArray,
+        h: FloatArray,
+        backward: bool,
+        fire: Fire | None,
+        active: frozenset[int] | None,
+    ) -> FloatArray:
+        """The NumPy steps of a piece (the reference). Returns h after the piece."""
         gp, p = self.gp, self.gp.p
         hs = p.gain.shape[0] // 3
         scratch = p.buffer(h.shape[0])
@@ -86,44 +149,35 @@ class GRURunner(Runner):
         tmp = np.empty(h.shape, h.dtype)
         way = slice(None, None, -1) if backward else slice(None)
         tanh, multiply = np.tanh, np.multiply
-        for ts, block in self.blocks(backward):
-            rz_cols = block[:, :, : 2 * hs][way]
-            r_cols, z_cols, n_cols = (block[:, :, k * hs : (k + 1) * hs][way] for k in range(3))
-            outs = self.out[ts.start : ts.stop][way]
-            resets = self.resets[: len(ts)]
-            h_before = h
-            for t, row, rz, r, z, n, y, rh in zip(
-                ts[way], block[way], rz_cols, r_cols, z_cols, n_cols, outs, resets[way],
-                strict=True,
-            ):  # fmt: skip
-                if fire is not None and (active is None or t in active):
-                    y[...], rh[...], row[...] = self._hooked_step(t, row, h, fire, scratch)
-                    h = y
-                    continue
-                p.recurrent(h, scratch)
-                rz += rec_rz
-                tanh(rz, rz)
-                rz *= gain
-                rz += offset  # r and z
-                if w_hn_t is None:
-                    rec_n += b_hn
-                    multiply(r, rec_n, rh)  # rh = r * (W_hn h + b_hn)
-                    n += rh
-                else:
-                    multiply(r, h, rh)  # rh = r * h
-                    n += rh @ w_hn_t
-                tanh(n, n)
-                np.subtract(h, n, tmp)
-                tmp *= z
-                np.add(n, tmp, y)  # h_t = n + z * (h_(t-1) - n)
+        rz_cols = block[:, :, : 2 * hs][way]
+        r_cols, z_cols, n_cols = (block[:, :, k * hs : (k + 1) * hs][way] for k in range(3))
+        outs = self.out[ts.start : ts.stop][way]
+        for t, row, rz, r, z, n, y, rh in zip(
+            ts[way], block[way], rz_cols, r_cols, z_cols, n_cols, outs, resets[way],
+            strict=True,
+        ):  # fmt: skip
+            if fire is not None and (active is None or t in active):
+                y[...], rh[...], row[...] = self._hooked_step(t, row, h, fire, scratch)
                 h = y
-            if watch is not None:
-                watch(ts[way], block)
-            if whole is not None:
-                x = self.seq[ts.start : ts.stop]
-                hidden = self.out[ts.start : ts.stop]
-                whole(ts[way], x, block, hidden, h_before, {"reset_hidden": resets}, {})
-        return h, ()
+                continue
+            p.recurrent(h, scratch)
+            rz += rec_rz
+            tanh(rz, rz)
+            rz *= gain
+            rz += offset  # r and z
+            if w_hn_t is None:
+                rec_n += b_hn
+                multiply(r, rec_n, rh)  # rh = r * (W_hn h + b_hn)
+                n += rh
+            else:
+                multiply(r, h, rh)  # rh = r * h
+                n += rh @ w_hn_t
+            tanh(n, n)
+            np.subtract(h, n, tmp)
+            tmp *= z
+            np.add(n, tmp, y)  # h_t = n + z * (h_(t-1) - n)
+            h = y
+        return h
 
     def _hooked_step(
         self, t: int, xproj: FloatArray, h: FloatArray, fire: Fire, scratch: FloatArray
@@ -140,9 +194,14 @@ class GRURunner(Runner):
         if x_new or cat_new:
             n_h = h.shape[1]
             h, xproj = concat[:, :n_h], p.project(concat[:, n_h:], np.empty_like(xproj))
-        rec = p.recurrent(h, scratch)
-        rz = xproj[:, : 2 * hs] + rec[:, : 2 * hs]  # as the plain step: bit-identical
-        np.tanh(rz, rz)
+        k = self.kernel  # with the kernel, its arithmetic: a hooked step gives the loop's bits
+        rows = p.hh_gain.shape[0]
+        rec = p.recurrent(h, scratch) if k is None else kernel.product(k, h, self.k_hh, rows)
+        rz: FloatArray = xproj[:, : 2 * hs] + rec[:, : 2 * hs]  # as the plain step
+        if k is None:
+            np.tanh(rz, rz)
+        else:
+            rz = kernel.tanh(k, rz)
         rz *= p.gain[None, : 2 * hs]
         rz += p.offset[None, : 2 * hs]
         r, _ = fire("reset_gate", t, rz[:, :hs])
@@ -153,8 +212,13 @@ class GRURunner(Runner):
             n = xproj[:, 2 * hs :] + rh
         else:
             rh, _ = fire("reset_hidden", t, r * h)
-            n = xproj[:, 2 * hs :] + rh @ gp.w_hn_t
-        n, _ = fire("candidate", t, np.tanh(n))
+            hn: FloatArray
+            if k is None or self.k_hn is None:
+                hn = rh @ gp.w_hn_t
+            else:
+                hn = kernel.product(k, rh, self.k_hn, hs)
+            n = xproj[:, 2 * hs :] + hn
+        n, _ = fire("candidate", t, np.tanh(n) if k is None else kernel.tanh(k, n))
         h_t: FloatArray = n + (h - n) * z
         h_t, _ = fire("hidden_state", t, h_t)
         return h_t, rh, np.concatenate([r, z, n], axis=1)

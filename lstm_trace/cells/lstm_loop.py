@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import kernel
 from .base import Fire, FloatArray, Runner, Watch, Whole
 from .recurrence import Blocks, Prepared, gains, prepare
 
@@ -95,6 +96,13 @@ class LSTMRunner(Runner):
         self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H_out) view
         self.blocks = Blocks(self.lp.p, seq)
         self.cells = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
+        # the compiled loop where it is built (kernel.py); peepholes keep the NumPy path
+        self.kernel = None if self.lp.peep is not None else kernel.active(w.w_ih.dtype, steps)
+        if self.kernel is not None:
+            gain = self.lp.p.gain
+            self.k_hh = kernel.pack((w.w_hh * gain[:, None]).T)
+            w_hr_t = self.lp.w_hr_t
+            self.k_hr = None if w_hr_t is None else kernel.pack(w_hr_t)
 
     def run(
         self,
@@ -111,61 +119,17 @@ class LSTMRunner(Runner):
         handed to `watch` holds the activations [i, f, g, o] of its steps, rows in time order
         (a hook's replacements in); C_t goes into a block of cell states (as cheap as one
         buffer, and what `whole` needs)."""
-        lp, p = self.lp, self.lp.p
-        if lp.peep is not None:  # every step takes the stepwise path, so the loop below
+        if self.lp.peep is not None:  # every step takes the stepwise path, so the loop
             fire, active = _every_step(fire, active), None  # stays as fast as it was
-        hs = p.gain.shape[0] // 4
-        w_hh, row, split, rescale = p.w_hh, p.row, p.split, not p.hh_scaled
-        # (1, 4H) rather than (4H,): a ufunc whose operands have the same number of dimensions
-        # skips NumPy's broadcasting set-up, 0.3 instead of 0.8 us a call on a small step
-        gain, offset, column_gain = p.gain[None, :], p.offset[None, :], p.gain[:, None]
-        w_hr_t = lp.w_hr_t
         (c_last,) = states  # C_(t-1), (B, H): the initial state, then a row of self.cells
-        tmp, h_full = np.empty(c_last.shape, c_last.dtype), np.empty(c_last.shape, c_last.dtype)
-        scratch = p.buffer(c_last.shape[0])
-        recurrent = scratch if row else scratch.T  # (B, 4H) view of h W_hh^T
-        parts = scratch.reshape(w_hh.shape[0], -1, scratch.shape[1]) if split else scratch
         way = slice(None, None, -1) if backward else slice(None)
-        dot, tanh, multiply = np.dot, np.tanh, np.multiply
         for ts, block in self.blocks(backward):
-            # Per-step views come from iterating pre-sliced arrays: no indexing in the loop.
-            gates = [block[:, :, k * hs : (k + 1) * hs][way] for k in range(4)]
-            outs = self.out[ts.start : ts.stop][way]
             cells = self.cells[: len(ts)]
             h_before, c_before = h, None if whole is None else c_last.copy()
-            for t, z, i, f, g, o, y, c in zip(
-                ts[way], block[way], *gates, outs, cells[way], strict=True
-            ):
-                if fire is not None and (active is None or t in active):
-                    h_t, c[...], z[...] = self._hooked_step(t, z, h, c_last, fire, scratch)
-                    y[...] = h_t
-                    h, c_last = y, c
-                    continue
-                # the same operations as Prepared.recurrent and activate, inlined; positional
-                # out= and local names: this loop is the floor of the pass on small shapes
-                if row:
-                    dot(h, w_hh, scratch)
-                else:
-                    if split:
-                        np.matmul(w_hh, h.T, parts)
-                    else:
-                        dot(w_hh, h.T, scratch)
-                    if rescale:
-                        scratch *= column_gain
-                z += recurrent  # (x_t W_ih^T + b) + h_(t-1) W_hh^T, pre-scaled
-                tanh(z, z)
-                z *= gain
-                z += offset
-                multiply(f, c_last, c)
-                multiply(i, g, tmp)
-                c += tmp  # C_t = f * C_(t-1) + i * C~
-                tanh(c, tmp)
-                if w_hr_t is None:
-                    multiply(o, tmp, y)  # h_t = o * tanh(C_t), straight into the output
-                else:
-                    multiply(o, tmp, h_full)
-                    np.matmul(h_full, w_hr_t, y)
-                h, c_last = y, c
+            if self.kernel is None:
+                h, c_last = self._loop(ts, block, cells, h, c_last, backward, fire, active)
+            else:
+                h, c_last = self._compiled(ts, block, cells, h, c_last, backward, fire, active)
             if watch is not None:
                 watch(ts[way], block)  # rows in time order; the steps in visiting order
             if whole is not None:
@@ -174,6 +138,97 @@ class LSTMRunner(Runner):
                 whole(ts[way], x, block, hidden, h_before, {"cell_state": cells},
                       {"c_prev": c_before})  # fmt: skip
         return h, (c_last,)
+
+    def _compiled(
+        self,
+        ts: range,
+        block: FloatArray,
+        cells: FloatArray,
+        h: FloatArray,
+        c_last: FloatArray,
+        backward: bool,
+        fire: Fire | None,
+        active: frozenset[int] | None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """A piece through the kernel: each run of unhooked steps in one call, each hooked
+        step through _loop's stepwise path. Returns (h, C) after the piece."""
+        assert self.kernel is not None
+        p = self.lp.p
+        for a, b, hooked in kernel.segments(ts, fire, active, backward):
+            steps = range(ts.start + a, ts.start + b)
+            if hooked:
+                h, c_last = self._loop(steps, block[a:b], cells[a:b], h, c_last, backward,
+                                       fire, active)  # fmt: skip
+                continue
+            outs = self.out[steps.start : steps.stop]
+            self.kernel.lstm(block[a:b], self.k_hh, kernel.state(h), kernel.state(c_last),
+                             outs, cells[a:b], p.gain, p.offset, self.k_hr, backward)  # fmt: skip
+            last = 0 if backward else b - a - 1
+            h, c_last = outs[last], cells[a + last]
+        return h, c_last
+
+    def _loop(
+        self,
+        ts: range,
+        block: FloatArray,
+        cells: FloatArray,
+        h: FloatArray,
+        c_last: FloatArray,
+        backward: bool,
+        fire: Fire | None,
+        active: frozenset[int] | None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """The NumPy steps of a piece (the reference). Returns (h, C) after the piece."""
+        lp, p = self.lp, self.lp.p
+        hs = p.gain.shape[0] // 4
+        w_hh, row, split, rescale = p.w_hh, p.row, p.split, not p.hh_scaled
+        # (1, 4H) rather than (4H,): a ufunc whose operands have the same number of dimensions
+        # skips NumPy's broadcasting set-up, 0.3 instead of 0.8 us a call on a small step
+        gain, offset, column_gain = p.gain[None, :], p.offset[None, :], p.gain[:, None]
+        w_hr_t = lp.w_hr_t
+        tmp, h_full = np.empty(c_last.shape, c_last.dtype), np.empty(c_last.shape, c_last.dtype)
+        scratch = p.buffer(c_last.shape[0])
+        recurrent = scratch if row else scratch.T  # (B, 4H) view of h W_hh^T
+        parts = scratch.reshape(w_hh.shape[0], -1, scratch.shape[1]) if split else scratch
+        way = slice(None, None, -1) if backward else slice(None)
+        dot, tanh, multiply = np.dot, np.tanh, np.multiply
+        # Per-step views come from iterating pre-sliced arrays: no indexing in the loop.
+        gates = [block[:, :, k * hs : (k + 1) * hs][way] for k in range(4)]
+        outs = self.out[ts.start : ts.stop][way]
+        for t, z, i, f, g, o, y, c in zip(
+            ts[way], block[way], *gates, outs, cells[way], strict=True
+        ):
+            if fire is not None and (active is None or t in active):
+                h_t, c[...], z[...] = self._hooked_step(t, z, h, c_last, fire, scratch)
+                y[...] = h_t
+                h, c_last = y, c
+                continue
+            # the same operations as Prepared.recurrent and activate, inlined; positional
+            # out= and local names: this loop is the floor of the NumPy path on small shapes
+            if row:
+                dot(h, w_hh, scratch)
+            else:
+                if split:
+                    np.matmul(w_hh, h.T, parts)
+                else:
+                    dot(w_hh, h.T, scratch)
+                if rescale:
+                    scratch *= column_gain
+            z += recurrent  # (x_t W_ih^T + b) + h_(t-1) W_hh^T, pre-scaled
+            tanh(z, z)
+            z *= gain
+            z += offset
+            multiply(f, c_last, c)
+            multiply(i, g, tmp)
+            c += tmp  # C_t = f * C_(t-1) + i * C~
+            tanh(c, tmp)
+            if w_hr_t is None:
+                multiply(o, tmp, y)  # h_t = o * tanh(C_t), straight into the output
+            else:
+                multiply(o, tmp, h_full)
+                np.matmul(h_full, w_hr_t, y)
+            h, c_last = y, c
+        return h, c_last
 
     def _hooked_step(
         self,
@@ -200,11 +255,16 @@ class LSTMRunner(Runner):
             # The precomputed projection no longer matches what the hooks made of x_t or X.
             n = h.shape[1]
             h, xproj = concat[:, :n], p.project(concat[:, n:], np.empty_like(xproj))
-        z = p.recurrent(h, scratch) + xproj  # as the plain step: bit-identical
-        if lp.peep is None:
-            activate(z, p)
-        else:
-            peephole_gates(z, c, lp)
+        z: FloatArray
+        if self.kernel is None:
+            z = p.recurrent(h, scratch) + xproj  # as the plain step: bit-identical
+            if lp.peep is None:
+                activate(z, p)
+            else:
+                peephole_gates(z, c, lp)
+        else:  # the kernel's arithmetic, so that a hooked step gives the loop's bits
+            z = kernel.product(self.kernel, h, self.k_hh, 4 * hs) + xproj
+            z = kernel.activate(self.kernel, z, p.gain, p.offset)
         f, _ = fire("forget_gate", t, z[:, hs : 2 * hs])
         i, _ = fire("input_gate", t, z[:, :hs])
         g, _ = fire("candidate", t, z[:, 2 * hs : 3 * hs])
@@ -214,8 +274,13 @@ class LSTMRunner(Runner):
             o = o.copy()
             peephole_output(o, c, lp)
         o, _ = fire("output_gate", t, o)
-        h = o * np.tanh(c)
-        if lp.w_hr_t is not None:
-            h = h @ lp.w_hr_t
+        if self.kernel is None:
+            h = o * np.tanh(c)
+            if lp.w_hr_t is not None:
+                h = h @ lp.w_hr_t
+        else:
+            h = o * kernel.tanh(self.kernel, c)
+            if self.k_hr is not None:
+                h = kernel.product(self.kernel, h, self.k_hr, self.out.shape[-1])
         h, _ = fire("hidden_state", t, h)
         return h, c, np.concatenate([i, f, g, o], axis=1)  # PyTorch's order, replacements in

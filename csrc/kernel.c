@@ -1,0 +1,526 @@
+/* lstm_trace._kernel: the recurrence of a piece of steps in one call (optional; the NumPy
+ * path in lstm_trace/cells/lstm_loop.py and gru_loop.py is the reference and the fallback).
+ *
+ * The loops (body.h) are compiled for AVX-512, AVX2 + FMA and the build's baseline, and the
+ * instruction set is chosen when the module loads, from what this CPU reports, never from the
+ * build machine's -march: a wheel built anywhere runs anywhere. Arrays arrive through the
+ * buffer protocol, so the module needs no NumPy headers to build and imports no NumPy.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+/* every thread of the team waits here (orphaned: binds to the loop's parallel region) */
+#define BARRIER(nth)                 \
+    do {                             \
+        if ((nth) > 1) {             \
+            _Pragma("omp barrier")   \
+        }                            \
+    } while (0)
+#else
+#define BARRIER(nth) ((void)(nth))
+#endif
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define KERNEL_X86 1
+#else
+#define KERNEL_X86 0
+#endif
+
+struct lstm_args {
+    ptrdiff_t steps, batch, hidden, hidden_out, np_hh, np_hr, out_step, out_row, h0_stride;
+    int backward;
+    void *z, *cells, *outs, *scratch;
+    const void *h0, *c0, *w_hh, *w_hr, *gain, *offset;
+};
+
+struct gru_args {
+    ptrdiff_t steps, batch, hidden, np_hh, np_hn, out_step, out_row, h0_stride;
+    int backward;
+    void *z, *resets, *outs, *scratch;
+    const void *h0, *w_hh, *w_hn, *b_hn, *gain, *offset;
+};
+
+/* tanh of a float32, computed in double: exp(2|x|) = 2^n e^r with |r| <= ln2 / 2 and e^r a
+ * degree-10 Taylor polynomial (relative error below 1e-13), then 1 - 2 / (e^(2|x|) + 1).
+ * Its double result is within about 1e-12 relative of tanh, so the float32 it rounds to is
+ * the correctly rounded tanh(x) or its neighbour (at most 1 ulp; kernel.py states it, and
+ * tests/test_kernel.py measures it against NumPy's float64 tanh). Branch-free, so that the
+ * compiler vectorizes the loops that call it; |x| < 2^-12 returns x (tanh(x) = x - x^3/3 + ...
+ * within half an ulp there), NaN stays NaN, +-inf gives +-1. */
+static inline __attribute__((always_inline)) float tanh_f32(float xf) {
+    double x = xf;
+    double a = fabs(x);
+    double c = a > 10.0 ? 10.0 : a; /* tanh(10) rounds to 1 in float32; NaN passes through */
+    double t = c * 2.8853900817779268; /* 2|x| / ln 2 */
+    double shifted = t + 6755399441055744.0; /* 1.5 * 2^52: rounds t to an integer */
+    double n = shifted - 6755399441055744.0;
+    double r = (t - n) * 0.6931471805599453;
+    double p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
+               r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
+               r * (1.0 / 3628800))))))))));
+    int64_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    int64_t scale_bits = (bits - INT64_C(0x4338000000000000) + 1023) << 52;
+    double scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    double e = p * scale;
+    double y = 1.0 - 2.0 / (e + 1.0);
+    y = a < 0.000244140625 ? a : y;
+    return (float)copysign(y, x); /* -0 stays -0 */
+}
+
+static inline __attribute__((always_inline)) double tanh_f64(double x) { return tanh(x); }
+
+/* ---- the loops, once per target and type ---- */
+
+#define REAL float
+#define TANH tanh_f32
+#define SUFFIX f32_base
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#define REAL double
+#define TANH tanh_f64
+#define SUFFIX f64_base
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+
+#if KERNEL_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define REAL float
+#define TANH tanh_f32
+#define SUFFIX f32_avx2
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#define REAL double
+#define TANH tanh_f64
+#define SUFFIX f64_avx2
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+#define REAL float
+#define TANH tanh_f32
+#define SUFFIX f32_avx512
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#define REAL double
+#define TANH tanh_f64
+#define SUFFIX f64_avx512
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#pragma GCC pop_options
+#endif
+
+/* ---- dispatch ---- */
+
+typedef void (*lstm_fn)(const struct lstm_args *, int, int);
+typedef void (*gru_fn)(const struct gru_args *, int, int);
+typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
+                           ptrdiff_t, ptrdiff_t, ptrdiff_t);
+typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
+
+struct isa {
+    const char *name;
+    lstm_fn lstm[2]; /* [float32, float64] */
+    gru_fn gru[2];
+    product_fn product[2];
+    tanh_fn tanh[2];
+};
+
+#define ISA(name, s)                                                                  \
+    {name, {lstm_f32_##s, lstm_f64_##s}, {gru_f32_##s, gru_f64_##s},                 \
+     {(product_fn)product_f32_##s, (product_fn)product_f64_##s},                      \
+     {(tanh_fn)tanh_all_f32_##s, (tanh_fn)tanh_all_f64_##s}}
+static const struct isa ISAS[] = {
+    ISA("baseline", base),
+#if KERNEL_X86
+    ISA("avx2", avx2),
+    ISA("avx512", avx512),
+#endif
+};
+#undef ISA
+#define N_ISAS ((int)(sizeof ISAS / sizeof ISAS[0]))
+
+static int supported(int k) {
+#if KERNEL_X86
+    __builtin_cpu_init();
+    if (k == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k == 2)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512dq");
+#endif
+    return k == 0;
+}
+
+static int current = 0; /* index into ISAS */
+
+/* A step of fewer multiply-adds than this runs on one thread: below it, two barriers a step
+ * cost more than half the product saves (measured: bench/kernel.py). */
+#define THREAD_MACS (1 << 18)
+
+/* How many threads a pass of `macs` multiply-adds a step uses: one below THREAD_MACS, else
+ * OpenMP's (OMP_NUM_THREADS, or the cores). */
+static int forced_threads = 0; /* set_threads(): 0 for OpenMP's choice */
+
+static int threads_for(ptrdiff_t macs) {
+#ifdef _OPENMP
+    if (macs >= THREAD_MACS) return forced_threads ? forced_threads : omp_get_max_threads();
+#endif
+    (void)macs;
+    return 1;
+}
+
+static void run_lstm(lstm_fn fn, const struct lstm_args *a) {
+    int nth = threads_for(a->batch * a->hidden_out * a->np_hh + a->batch * a->hidden * a->np_hr);
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+        fn(a, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    fn(a, 0, nth);
+}
+
+static void run_gru(gru_fn fn, const struct gru_args *a) {
+    int nth = threads_for(a->batch * a->hidden * (a->np_hh + a->np_hn));
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+        fn(a, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    fn(a, 0, nth);
+}
+
+/* ---- arguments ---- */
+
+/* A buffer of ndim dimensions of float32 (kind 0) or float64 (kind 1), its last dimension
+ * contiguous; writable if asked. Sets a Python error and returns -1 otherwise. */
+static int take(PyObject *obj, Py_buffer *view, int ndim, int writable, int kind, const char *what) {
+    int flags = PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    const char *want = kind ? "d" : "f";
+    if (view->ndim != ndim || strcmp(view->format, want) != 0 ||
+        (view->strides[ndim - 1] != view->itemsize && view->shape[ndim - 1] > 1)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a %d-d %s array, last axis contiguous",
+                     what, ndim, kind ? "float64" : "float32");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static int kind_of(PyObject *obj) {
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_FORMAT | PyBUF_STRIDES) < 0) return -1;
+    int kind = strcmp(v.format, "d") == 0 ? 1 : 0;
+    PyBuffer_Release(&v);
+    return kind;
+}
+
+static ptrdiff_t stride(const Py_buffer *v, int axis) { return v->strides[axis] / v->itemsize; }
+
+/* Packed weights (P, K, PW): their padded column count P * PW, or -1 if K is not k. */
+static ptrdiff_t panels(const Py_buffer *v, ptrdiff_t k) {
+    if (v->shape[1] != k || v->shape[2] * v->itemsize != 128 ||
+        !PyBuffer_IsContiguous(v, 'C')) {
+        PyErr_SetString(PyExc_ValueError, "packed weights: expected (P, K, 128 bytes) C order");
+        return -1;
+    }
+    return v->shape[0] * v->shape[2];
+}
+
+#define RELEASE_ALL(views, n) \
+    for (int q_ = 0; q_ < (n); q_++) \
+        if ((views)[q_].obj) PyBuffer_Release(&(views)[q_]);
+
+PyDoc_STRVAR(lstm_doc,
+"lstm(z, w_hh, h0, c0, outs, cells, gain, offset, w_hr, backward)\n\n"
+"Run an LSTM over the n steps of a piece, in place. z (n, B, 4H): the pre-scaled x W_ih^T + b\n"
+"of each step, replaced by the activations [i, f, g, o]; w_hh (P, H_out, PW) packed, scaled\n"
+"W_hh^T; h0 (B, H_out) and c0 (B, H) the states before the piece; outs (n, B, H_out) receives\n"
+"h_t (any step and row stride); cells (n, B, H) receives C_t; gain, offset (4H,); w_hr packed\n"
+"W_hr^T (P, H, PW) or None; backward: visit the steps last first.");
+
+static PyObject *k_lstm(PyObject *self, PyObject *args) {
+    PyObject *o[9];
+    int backward;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], &backward))
+        return NULL;
+    int kind = kind_of(o[0]);
+    if (kind < 0) return NULL;
+    Py_buffer v[9];
+    memset(v, 0, sizeof v);
+    static const int ndims[9] = {3, 3, 2, 2, 3, 3, 1, 1, 3};
+    static const int writes[9] = {1, 0, 0, 0, 1, 1, 0, 0, 0};
+    static const char *names[9] = {"z", "w_hh", "h0", "c0", "outs", "cells", "gain", "offset", "w_hr"};
+    for (int q = 0; q < 9; q++) {
+        if (q == 8 && o[q] == Py_None) continue;
+        if (take(o[q], &v[q], ndims[q], writes[q], kind, names[q]) < 0) {
+            RELEASE_ALL(v, 9);
+            return NULL;
+        }
+    }
+    struct lstm_args a;
+    a.steps = v[0].shape[0], a.batch = v[0].shape[1], a.hidden = v[0].shape[2] / 4;
+    a.hidden_out = v[4].shape[2];
+    a.np_hh = panels(&v[1], a.hidden_out);
+    a.np_hr = o[8] == Py_None ? 0 : panels(&v[8], a.hidden);
+    int ok = a.np_hh >= 4 * a.hidden && a.np_hr >= (o[8] == Py_None ? 0 : a.hidden_out) &&
+             PyBuffer_IsContiguous(&v[0], 'C') && PyBuffer_IsContiguous(&v[5], 'C') &&
+             PyBuffer_IsContiguous(&v[3], 'C') && v[0].shape[2] == 4 * a.hidden &&
+             v[4].shape[0] == a.steps && v[4].shape[1] == a.batch && v[5].shape[0] == a.steps &&
+             v[5].shape[1] == a.batch && v[5].shape[2] == a.hidden && v[2].shape[0] == a.batch &&
+             v[2].shape[1] == a.hidden_out && v[3].shape[0] == a.batch &&
+             v[3].shape[1] == a.hidden && v[6].shape[0] == 4 * a.hidden &&
+             v[7].shape[0] == 4 * a.hidden && (o[8] != Py_None || a.hidden_out == a.hidden);
+    if (!ok) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "lstm: shapes do not agree");
+        RELEASE_ALL(v, 9);
+        return NULL;
+    }
+    a.out_step = stride(&v[4], 0), a.out_row = stride(&v[4], 1), a.h0_stride = stride(&v[2], 0);
+    a.backward = backward;
+    a.z = v[0].buf, a.w_hh = v[1].buf, a.h0 = v[2].buf, a.c0 = v[3].buf, a.outs = v[4].buf;
+    a.cells = v[5].buf, a.gain = v[6].buf, a.offset = v[7].buf;
+    a.w_hr = o[8] == Py_None ? NULL : v[8].buf;
+    size_t n = (size_t)(a.batch * (a.np_hh + a.hidden + a.np_hr));
+    a.scratch = PyMem_RawMalloc(n * (size_t)v[0].itemsize);
+    if (!a.scratch) {
+        RELEASE_ALL(v, 9);
+        return PyErr_NoMemory();
+    }
+    lstm_fn fn = ISAS[current].lstm[kind];
+    Py_BEGIN_ALLOW_THREADS
+    run_lstm(fn, &a);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(a.scratch);
+    RELEASE_ALL(v, 9);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(gru_doc,
+"gru(z, w_hh, h0, outs, resets, gain, offset, b_hn, w_hn, backward)\n\n"
+"Run a GRU over the n steps of a piece, in place. z (n, B, 3H): the pre-scaled x W_ih^T + b,\n"
+"replaced by the activations [r, z, n]; w_hh (P, H, PW) packed scaled W_hh^T (3H columns with\n"
+"reset_after, the 2H of r and z without); h0 (B, H); outs (n, B, H) receives h_t (any step and\n"
+"row stride); resets (n, B, H) receives r * (h W_hn^T + b_hn) or r * h; gain, offset (2H,)\n"
+"or longer; b_hn (H,); w_hn packed W_hn^T (P, H, PW) without reset_after, else None.");
+
+static PyObject *k_gru(PyObject *self, PyObject *args) {
+    PyObject *o[9];
+    int backward;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], &backward))
+        return NULL;
+    int kind = kind_of(o[0]);
+    if (kind < 0) return NULL;
+    Py_buffer v[9];
+    memset(v, 0, sizeof v);
+    static const int ndims[9] = {3, 3, 2, 3, 3, 1, 1, 1, 3};
+    static const int writes[9] = {1, 0, 0, 1, 1, 0, 0, 0, 0};
+    static const char *names[9] = {"z", "w_hh", "h0", "outs", "resets", "gain", "offset", "b_hn", "w_hn"};
+    for (int q = 0; q < 9; q++) {
+        if (q == 8 && o[q] == Py_None) continue;
+        if (take(o[q], &v[q], ndims[q], writes[q], kind, names[q]) < 0) {
+            RELEASE_ALL(v, 9);
+            return NULL;
+        }
+    }
+    struct gru_args a;
+    a.steps = v[0].shape[0], a.batch = v[0].shape[1], a.hidden = v[0].shape[2] / 3;
+    int after = o[8] == Py_None;
+    a.np_hh = panels(&v[1], a.hidden);
+    a.np_hn = after ? 0 : panels(&v[8], a.hidden);
+    int ok = a.np_hh >= (after ? 3 : 2) * a.hidden && a.np_hn >= (after ? 0 : a.hidden) &&
+             PyBuffer_IsContiguous(&v[0], 'C') && PyBuffer_IsContiguous(&v[4], 'C') &&
+             v[0].shape[2] == 3 * a.hidden && v[2].shape[0] == a.batch &&
+             v[2].shape[1] == a.hidden && v[3].shape[0] == a.steps && v[3].shape[1] == a.batch &&
+             v[3].shape[2] == a.hidden && v[4].shape[0] == a.steps && v[4].shape[1] == a.batch &&
+             v[4].shape[2] == a.hidden && v[5].shape[0] >= 2 * a.hidden &&
+             v[6].shape[0] >= 2 * a.hidden && v[7].shape[0] == a.hidden;
+    if (!ok) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "gru: shapes do not agree");
+        RELEASE_ALL(v, 9);
+        return NULL;
+    }
+    a.out_step = stride(&v[3], 0), a.out_row = stride(&v[3], 1), a.h0_stride = stride(&v[2], 0);
+    a.backward = backward;
+    a.z = v[0].buf, a.w_hh = v[1].buf, a.h0 = v[2].buf, a.outs = v[3].buf, a.resets = v[4].buf;
+    a.gain = v[5].buf, a.offset = v[6].buf, a.b_hn = v[7].buf;
+    a.w_hn = after ? NULL : v[8].buf;
+    size_t n = (size_t)(a.batch * (a.np_hh + a.np_hn));
+    a.scratch = PyMem_RawMalloc((n ? n : 1) * (size_t)v[0].itemsize);
+    if (!a.scratch) {
+        RELEASE_ALL(v, 9);
+        return PyErr_NoMemory();
+    }
+    gru_fn fn = ISAS[current].gru[kind];
+    Py_BEGIN_ALLOW_THREADS
+    run_gru(fn, &a);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(a.scratch);
+    RELEASE_ALL(v, 9);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(product_doc,
+"product(h, packed, out)\n\n"
+"out (B, P * PW) = h (B, K) W^T, W^T packed (P, K, PW) as the loops read it: the recurrent\n"
+"product of a hooked step, the same bits as inside the loop.");
+
+static PyObject *k_product(PyObject *self, PyObject *args) {
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])) return NULL;
+    int kind = kind_of(o[0]);
+    if (kind < 0) return NULL;
+    Py_buffer v[3];
+    memset(v, 0, sizeof v);
+    static const int ndims[3] = {2, 3, 2};
+    static const char *names[3] = {"h", "packed", "out"};
+    for (int q = 0; q < 3; q++) {
+        if (take(o[q], &v[q], ndims[q], q == 2, kind, names[q]) < 0) {
+            RELEASE_ALL(v, 3);
+            return NULL;
+        }
+    }
+    ptrdiff_t np_ = panels(&v[1], v[0].shape[1]);
+    if (np_ < 0 || v[2].shape[0] != v[0].shape[0] || v[2].shape[1] != np_ ||
+        !PyBuffer_IsContiguous(&v[2], 'C')) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "product: shapes do not agree");
+        RELEASE_ALL(v, 3);
+        return NULL;
+    }
+    ISAS[current].product[kind](v[0].buf, stride(&v[0], 0), v[0].shape[0], v[1].buf, v[2].buf,
+                                v[0].shape[1], np_, 0, np_ / (128 / v[0].itemsize));
+    RELEASE_ALL(v, 3);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(tanh_doc,
+"tanh(x, out)\n\n"
+"out = tanh(x), elementwise, C-order arrays of one size (out may be x): the kernel's own tanh,\n"
+"within 1 ulp of the correctly rounded value in float32 (libm's in float64).");
+
+static PyObject *k_tanh(PyObject *self, PyObject *args) {
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1])) return NULL;
+    int kind = kind_of(o[0]);
+    if (kind < 0) return NULL;
+    Py_buffer v[2];
+    memset(v, 0, sizeof v);
+    int flags[2] = {PyBUF_C_CONTIGUOUS | PyBUF_FORMAT,
+                    PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE};
+    for (int q = 0; q < 2; q++) {
+        if (PyObject_GetBuffer(o[q], &v[q], flags[q]) < 0) {
+            RELEASE_ALL(v, 2);
+            return NULL;
+        }
+    }
+    if (strcmp(v[0].format, v[1].format) != 0 || v[0].len != v[1].len ||
+        strcmp(v[0].format, kind ? "d" : "f") != 0) {
+        PyErr_SetString(PyExc_ValueError, "tanh: x and out must be float32 or float64 alike");
+        RELEASE_ALL(v, 2);
+        return NULL;
+    }
+    ISAS[current].tanh[kind](v[0].buf, v[1].buf, v[0].len / v[0].itemsize);
+    RELEASE_ALL(v, 2);
+    Py_RETURN_NONE;
+}
+
+static PyObject *k_isa(PyObject *self, PyObject *noargs) { return PyUnicode_FromString(ISAS[current].name); }
+
+static PyObject *k_isas(PyObject *self, PyObject *noargs) {
+    PyObject *out = PyList_New(0);
+    for (int k = 0; out && k < N_ISAS; k++) {
+        if (!supported(k)) continue;
+        PyObject *s = PyUnicode_FromString(ISAS[k].name);
+        if (!s || PyList_Append(out, s) < 0) Py_CLEAR(out);
+        Py_XDECREF(s);
+    }
+    return out;
+}
+
+static PyObject *k_set_isa(PyObject *self, PyObject *arg) {
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (!name) return NULL;
+    for (int k = 0; k < N_ISAS; k++) {
+        if (strcmp(ISAS[k].name, name) == 0 && supported(k)) {
+            current = k;
+            Py_RETURN_NONE;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "instruction set %s is not available on this CPU", name);
+    return NULL;
+}
+
+static PyObject *k_set_threads(PyObject *self, PyObject *arg) {
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 0 || n > 1024) {
+        PyErr_SetString(PyExc_ValueError, "set_threads: 0 (OpenMP's choice) to 1024");
+        return NULL;
+    }
+    forced_threads = (int)n;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"lstm", k_lstm, METH_VARARGS, lstm_doc},
+    {"gru", k_gru, METH_VARARGS, gru_doc},
+    {"product", k_product, METH_VARARGS, product_doc},
+    {"tanh", k_tanh, METH_VARARGS, tanh_doc},
+    {"isa", k_isa, METH_NOARGS, "The instruction set in use: 'avx512', 'avx2' or 'baseline'."},
+    {"isas", k_isas, METH_NOARGS, "The instruction sets this CPU can run, baseline first."},
+    {"set_isa", k_set_isa, METH_O, "Use another of isas() (tests compare them)."},
+    {"set_threads", k_set_threads, METH_O,
+     "Threads for a step of THREAD_MACS or more multiply-adds: 0 for OpenMP's choice."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernel",
+    "The compiled recurrence of lstm-trace (optional; see lstm_trace/cells/kernel.py).", -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__kernel(void) {
+    for (int k = N_ISAS - 1; k > 0; k--) {
+        if (supported(k)) {
+            current = k;
+            break;
+        }
+    }
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "PANEL_BYTES", 128) < 0) Py_CLEAR(m);
+    if (m && PyModule_AddIntConstant(m, "THREAD_MACS", THREAD_MACS) < 0) Py_CLEAR(m);
+#ifdef _OPENMP
+    if (m && PyModule_AddIntConstant(m, "OPENMP", 1) < 0) Py_CLEAR(m);
+#else
+    if (m && PyModule_AddIntConstant(m, "OPENMP", 0) < 0) Py_CLEAR(m);
+#endif
+    return m;
+}

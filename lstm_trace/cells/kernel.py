@@ -1,0 +1,146 @@
+"""The optional compiled recurrence (lstm_trace._kernel, built from csrc/ by `pip install .`
+when a C compiler is there): which one runs, the weights laid out for it, and the plan of a
+piece of steps.
+
+The NumPy loops (lstm_loop.py, gru_loop.py) are the reference: the kernel runs the same
+equations on the same pre-scaled projection, a whole run of unhooked steps in one call, and
+writes the same arrays (the activations in the block, h_t into the output, C_t or r * (...)
+into its block), so observers, gate health and every record see what they see on the NumPy
+path. It differs from it only by rounding: float32 products accumulate in another order (with
+FMA), and its tanh (csrc/kernel.c's tanh_f32, computed in double) is within 1 ulp of the
+correctly rounded tanh, where NumPy's is within a few; results agree within 1e-5 absolute in
+float32 (as two BLAS libraries do) and 1e-12 relative in float64 (libm's tanh).
+
+LSTM_TRACE_KERNEL chooses, read at every pass: "auto" (or unset) the kernel where it is
+built, "numpy" the reference, "avx512", "avx2" or "baseline" the kernel with that
+instruction set (an error when this CPU or build has no such thing).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import Fire, FloatArray
+
+#: LSTM_TRACE_KERNEL's values
+MODES = ("auto", "numpy", "avx512", "avx2", "baseline")
+#: the kernel's weights come in panels of this many bytes (csrc/body.h's PW)
+PANEL_BYTES = 128
+#: "auto" loads the kernel for a pass of at least this many steps (once loaded, it serves
+#: every pass): its import takes about 0.4 ms, which a small step (7 us on the NumPy path, 1 us
+#: in the kernel, at H = 70) repays after about 60 steps; so the walkthrough (T = 3) starts as
+#: quickly as without it
+MIN_STEPS = 64
+
+_loaded: list[ModuleType | None] = []  # [] until the first pass asks
+
+
+def built() -> ModuleType | None:
+    """The compiled module, or None when this install has none (imported once, lazily)."""
+    if not _loaded:
+        try:  # a C extension, optional: absent where the install found no compiler
+            _loaded.append(importlib.import_module("lstm_trace._kernel"))
+        except ImportError:
+            _loaded.append(None)
+    return _loaded[0]
+
+
+def active(dtype: np.dtype[Any], steps: int) -> ModuleType | None:
+    """The kernel a pass of `steps` steps uses for arrays of dtype, or None for the NumPy
+    path."""
+    mode = os.environ.get("LSTM_TRACE_KERNEL", "").strip().lower() or "auto"
+    if mode not in MODES:
+        raise ConfigError(
+            f"LSTM_TRACE_KERNEL must be one of {', '.join(MODES)}, got {mode!r}",
+            option="LSTM_TRACE_KERNEL",
+        )
+    if mode == "numpy" or dtype not in (np.float32, np.float64):
+        return None
+    if mode == "auto" and not _loaded and steps < MIN_STEPS:
+        return None
+    k = built()
+    if k is None:
+        if mode != "auto":
+            raise ConfigError(
+                f"LSTM_TRACE_KERNEL={mode}: this install has no compiled kernel "
+                "(built by `pip install .` where a C compiler is found)",
+                option="LSTM_TRACE_KERNEL",
+            )
+        return None
+    isa = k.isas()[-1] if mode == "auto" else mode
+    if isa not in k.isas():
+        raise ConfigError(
+            f"LSTM_TRACE_KERNEL={mode}: this CPU runs only {', '.join(k.isas())}",
+            option="LSTM_TRACE_KERNEL",
+        )
+    k.set_isa(isa)
+    return k
+
+
+def pack(w_t: FloatArray) -> FloatArray:
+    """W^T (K, N) -> (P, K, PW): column panels of PW = PANEL_BYTES / itemsize, zero-padded to
+    P * PW columns, each panel contiguous (the kernel streams one panel per k loop)."""
+    k, n = w_t.shape
+    pw = PANEL_BYTES // w_t.dtype.itemsize
+    panels = -(-n // pw)
+    padded = np.zeros((k, panels * pw), dtype=w_t.dtype)
+    padded[:, :n] = w_t
+    return np.ascontiguousarray(padded.reshape(k, panels, pw).transpose(1, 0, 2))
+
+
+def product(k: ModuleType, h: FloatArray, packed: FloatArray, n: int) -> FloatArray:
+    """h (B, K) W^T (B, n) as the kernel's loop computes it, for a hooked step (a new array;
+    packed from pack(W^T))."""
+    out = np.empty((h.shape[0], packed.shape[0] * packed.shape[2]), dtype=h.dtype)
+    k.product(state(h), packed, out)
+    return out[:, :n]
+
+
+def tanh(k: ModuleType, x: FloatArray) -> FloatArray:
+    """The kernel's tanh of x, a new array (a hooked step's, the same bits as the loop's)."""
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    k.tanh(x, out)
+    return out
+
+
+def activate(k: ModuleType, z: FloatArray, gain: FloatArray, offset: FloatArray) -> FloatArray:
+    """tanh(z) * gain + offset, a new array, each operation rounded as the kernel rounds it."""
+    out = tanh(k, z)
+    out *= gain
+    out += offset
+    return out
+
+
+def segments(
+    ts: range, fire: Fire | None, active: frozenset[int] | None, backward: bool
+) -> list[tuple[int, int, bool]]:
+    """A piece's steps (ts, time order) cut where hooks fire, in visiting order: (start, stop,
+    hooked) offsets into the piece; a hooked segment is one step, the others run in one call."""
+    if fire is None:
+        hooked: list[int] = []
+    elif active is None:
+        hooked = list(range(len(ts)))
+    else:
+        hooked = sorted(t - ts.start for t in active if t in ts)
+    out: list[tuple[int, int, bool]] = []
+    start = 0
+    for k in hooked:
+        if k > start:
+            out.append((start, k, False))
+        out.append((k, k + 1, True))
+        start = k + 1
+    if start < len(ts):
+        out.append((start, len(ts), False))
+    return out[::-1] if backward else out
+
+
+def state(a: FloatArray) -> FloatArray:
+    """A state (B, n) as the kernel reads it: its last axis contiguous (a copy only if not)."""
+    return a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)

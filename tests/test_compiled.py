@@ -1,0 +1,262 @@
+"""The compiled recurrence (lstm_trace._kernel) against the NumPy path, its reference.
+
+Every instruction set this CPU runs is checked (LSTM_TRACE_KERNEL=baseline, avx2, avx512):
+outputs within 1e-5 absolute in float32 and 1e-12 relative in float64 of the NumPy path, on
+shapes with remainders (H not a multiple of a panel, odd B, H = 1), projection, both
+directions, two layers, a GRU either way of the reset; traces with hooks give the same records
+as without (the kernel's arithmetic at hooked steps too); its tanh within 1 ulp. Skipped where
+the install has no compiled kernel (no C compiler at `pip install`): the NumPy path is then the
+only one, and the rest of the suite runs on it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lstm_trace import LSTMConfig, forward, init_input, init_weights, trace
+from lstm_trace.cells import kernel
+from lstm_trace.errors import ConfigError
+
+_kernel = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
+ISAS = _kernel.isas()
+
+CASES: dict[str, dict[str, Any]] = {
+    "walkthrough": dict(input_size=32, hidden_size=70, seq_len=40),
+    "H=1, B=3": dict(input_size=2, hidden_size=1, seq_len=9, batch=3),
+    "B=5, H=33": dict(input_size=7, hidden_size=33, seq_len=17, batch=5),
+    "bi, 2 layers, B=6": dict(
+        input_size=5, hidden_size=20, seq_len=12, batch=6, bidirectional=True, num_layers=2
+    ),
+    "projection, B=1": dict(input_size=4, hidden_size=40, seq_len=15, proj_size=7),
+    "projection, bi, B=9": dict(
+        input_size=4, hidden_size=40, seq_len=15, batch=9, proj_size=13, bidirectional=True
+    ),
+    "float64, bi": dict(
+        input_size=6, hidden_size=35, seq_len=20, batch=2, dtype="float64", bidirectional=True
+    ),
+    "no bias": dict(input_size=6, hidden_size=24, seq_len=10, bias=False),
+    "GRU": dict(cell="gru", input_size=8, hidden_size=45, seq_len=25, batch=4),
+    "GRU, B=1, bi, 2 layers": dict(
+        cell="gru", input_size=8, hidden_size=31, seq_len=25, bidirectional=True, num_layers=2
+    ),
+    "GRU reset_after=False": dict(
+        cell="gru", input_size=8, hidden_size=19, seq_len=25, batch=3, reset_after=False
+    ),
+    "GRU float64": dict(
+        cell="gru",
+        input_size=8,
+        hidden_size=19,
+        seq_len=25,
+        batch=2,
+        dtype="float64",
+        reset_after=False,
+    ),
+}
+
+
+def _outputs(monkeypatch: pytest.MonkeyPatch, mode: str, cfg: LSTMConfig) -> list[np.ndarray]:
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", mode)
+    out, states = forward(init_weights(cfg), init_input(cfg))
+    return [out, *(states if isinstance(states, tuple) else (states,))]
+
+
+def _close(got: list[np.ndarray], want: list[np.ndarray], dtype: str) -> None:
+    for g, w in zip(got, want, strict=True):
+        if dtype == "float64":
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+        else:
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_instruction_set_matches_the_numpy_path(
+    monkeypatch: pytest.MonkeyPatch, isa: str, name: str
+) -> None:
+    cfg = LSTMConfig(**CASES[name])
+    want = _outputs(monkeypatch, "numpy", cfg)
+    got = _outputs(monkeypatch, isa, cfg)
+    assert _kernel.isa() == isa
+    _close(got, want, cfg.dtype)
+    assert not np.array_equal(got[0], np.zeros_like(got[0]))
+
+
+def test_a_long_sequence_in_several_blocks_and_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of the projection and pieces of a block each end a kernel call: the state must
+    carry across (the pieces are small here, so there are many)."""
+    monkeypatch.setattr("lstm_trace.cells.recurrence.REPORT_STEPS", 7)
+    cfg = LSTMConfig(input_size=3, hidden_size=10, seq_len=100, batch=2, bidirectional=True)
+    _close(_outputs(monkeypatch, "auto", cfg), _outputs(monkeypatch, "numpy", cfg), "float32")
+
+
+@pytest.mark.parametrize("name", ["B=5, H=33", "projection, bi, B=9", "GRU reset_after=False"])
+@pytest.mark.parametrize("steps", ["all", "0,3,4,-1"])
+def test_hooked_steps_give_the_records_of_the_loop(
+    monkeypatch: pytest.MonkeyPatch, name: str, steps: str
+) -> None:
+    """A trace without hooks (the loop's blocks) and one with an observing hook (its steps
+    through the stepwise path, with the kernel's arithmetic) hold the same bits."""
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    cfg = LSTMConfig(**CASES[name])
+    w, x = init_weights(cfg), init_input(cfg)
+    plain = trace(cfg, weights=w, x=x, steps=steps, keep_values=True)
+    seen: list[str] = []
+    hooked = trace(cfg, weights=w, x=x, steps=steps, keep_values=True,
+                   hooks=[lambda event: seen.append(event.name)])  # fmt: skip
+    assert seen and plain.values is not None and hooked.values is not None
+    assert plain.values.keys() == hooked.values.keys()
+    for key, value in plain.values.items():
+        np.testing.assert_array_equal(value, hooked.values[key])
+    np.testing.assert_array_equal(plain.output, hooked.output)
+    assert [r.to_dict() for r in plain.tensors] == [r.to_dict() for r in hooked.tensors]
+
+
+def test_a_replacing_hook_flows_on_as_in_the_numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = LSTMConfig(input_size=4, hidden_size=12, seq_len=10, batch=2)
+    w, x = init_weights(cfg), init_input(cfg)
+
+    def halve(event: Any) -> Any:
+        return event.value * 0.5 if event.name == "cell_state" else None
+
+    runs = []
+    for mode in ("numpy", "auto"):
+        monkeypatch.setenv("LSTM_TRACE_KERNEL", mode)
+        runs.append(forward(w, x, hooks=[halve], hook_steps=[4]))
+    plain = forward(w, x)
+    np.testing.assert_allclose(runs[1][0], runs[0][0], atol=1e-5)
+    assert np.abs(runs[1][0] - plain[0]).max() > 1e-3  # the replacement changed what followed
+
+
+THREADED = {  # steps of THREAD_MACS (2^18) multiply-adds or more run on several threads
+    "LSTM B=4, H=128": dict(input_size=5, hidden_size=128, seq_len=6, batch=4),
+    "LSTM B=1, H=260, projection": dict(input_size=5, hidden_size=260, seq_len=6, proj_size=250),
+    "GRU B=3, H=190, reset_after=False": dict(
+        cell="gru", input_size=5, hidden_size=190, seq_len=6, batch=3, reset_after=False
+    ),
+    "GRU B=7, H=130, bi": dict(
+        cell="gru", input_size=5, hidden_size=130, seq_len=6, batch=7, bidirectional=True
+    ),
+}
+
+
+@pytest.mark.skipif(not _kernel.OPENMP, reason="the kernel was built without OpenMP")
+@pytest.mark.parametrize("name", list(THREADED))
+def test_threads_share_a_step_and_change_no_bit(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Each output column is one thread's, summed in the same order: 1, 2 and 3 threads give
+    the same bits, within 1e-5 of the NumPy path."""
+    cfg = LSTMConfig(**THREADED[name])
+    want = _outputs(monkeypatch, "numpy", cfg)
+    runs = []
+    try:
+        for n in (1, 2, 3):
+            _kernel.set_threads(n)
+            runs.append(_outputs(monkeypatch, "auto", cfg))
+    finally:
+        _kernel.set_threads(0)
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+    _close(runs[0], want, cfg.dtype)
+
+
+def test_tanh_is_within_one_ulp() -> None:
+    """The kernel's float32 tanh against NumPy's float64 tanh rounded: at most 1 ulp apart on
+    a million values over every magnitude, exact at 0, +-1 at +-inf, NaN for NaN."""
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2**32, size=1_000_000, dtype=np.uint64).astype(np.uint32)
+    x = bits.view(np.float32)
+    edges = np.float32([0.0, -0.0, 2e-45, 1e-30, 2.4e-4, 0.5, 9.0, 10.0, 88.0])
+    x = np.concatenate([x[np.isfinite(x)], np.linspace(-12, 12, 200_001, dtype=np.float32), edges])
+    for isa in ISAS:
+        _kernel.set_isa(isa)
+        got = np.empty_like(x)
+        _kernel.tanh(x, got)
+        want = np.tanh(x.astype(np.float64)).astype(np.float32)
+        ulps = np.abs(got.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
+        assert ulps.max() <= 1, (isa, x[ulps.argmax()])
+        assert np.mean(ulps == 0) > 0.99
+    special = np.float32([np.inf, -np.inf, np.nan, -0.0])
+    out = np.empty_like(special)
+    _kernel.tanh(special, out)
+    assert out[0] == 1 and out[1] == -1 and np.isnan(out[2]) and np.signbit(out[3])
+    _kernel.set_isa(ISAS[-1])
+
+
+def test_the_product_equals_blas() -> None:
+    rng = np.random.default_rng(3)
+    for b, k_, n in [(1, 70, 280), (5, 33, 99), (8, 64, 1000), (3, 1, 3)]:
+        h = rng.standard_normal((b, k_)).astype(np.float32)
+        w_t = rng.standard_normal((k_, n)).astype(np.float32)
+        got = kernel.product(_kernel, h, kernel.pack(w_t), n)
+        np.testing.assert_allclose(got, h @ w_t, rtol=1e-5, atol=1e-4)
+
+
+def test_numpy_forces_the_reference_and_a_bad_value_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "numpy")
+    assert kernel.active(np.dtype(np.float32), 100) is None
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    assert kernel.active(np.dtype(np.float32), 100) is _kernel
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "sse9")
+    with pytest.raises(ConfigError, match="LSTM_TRACE_KERNEL must be one of"):
+        kernel.active(np.dtype(np.float32), 100)
+    env = {"LSTM_TRACE_KERNEL": "sse9", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "lstm_trace", "-i", "3", "-H", "2"],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "LSTM_TRACE_KERNEL" in done.stderr
+
+
+def test_without_the_extension_auto_is_numpy_and_an_isa_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kernel, "_loaded", [None])
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    assert kernel.active(np.dtype(np.float32), 100) is None
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "avx2")
+    with pytest.raises(ConfigError, match="no compiled kernel"):
+        kernel.active(np.dtype(np.float32), 100)
+
+
+def test_auto_leaves_a_short_pass_to_numpy_until_the_kernel_is_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    monkeypatch.setattr(kernel, "_loaded", [])
+    assert kernel.active(np.dtype(np.float32), kernel.MIN_STEPS - 1) is None
+    assert kernel._loaded == []  # not even imported: the walkthrough's start-up is unchanged
+    assert kernel.active(np.dtype(np.float32), kernel.MIN_STEPS) is _kernel
+    assert kernel.active(np.dtype(np.float32), 3) is _kernel  # loaded: it serves every pass
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "avx2" if "avx2" in ISAS else "baseline")
+    monkeypatch.setattr(kernel, "_loaded", [])
+    assert kernel.active(np.dtype(np.float32), 3) is _kernel  # asked for by name: always
+
+
+def test_segments_cut_a_piece_at_its_hooked_steps() -> None:
+    ts = range(10, 20)
+    assert kernel.segments(ts, None, None, False) == [(0, 10, False)]
+    fire = lambda *a: (a[2], False)  # noqa: E731
+    assert kernel.segments(ts, fire, frozenset({10, 13, 14, 25}), False) == [
+        (0, 1, True), (1, 3, False), (3, 4, True), (4, 5, True), (5, 10, False)
+    ]  # fmt: skip
+    assert kernel.segments(ts, fire, frozenset({19}), True) == [(9, 10, True), (0, 9, False)]
+    assert len(kernel.segments(ts, fire, None, False)) == 10
+
+
+def test_bad_arrays_are_refused_not_read_out_of_bounds() -> None:
+    z = np.zeros((2, 1, 8), np.float32)
+    w = kernel.pack(np.zeros((2, 8), np.float32))
+    h, c = np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32)
+    outs, cells = np.zeros((2, 1, 2), np.float32), np.zeros((2, 1, 2), np.float32)
+    g = np.ones(8, np.float32)
+    _kernel.lstm(z, w, h, c, outs, cells, g, g, None, False)
+    with pytest.raises(ValueError, match="shapes do not agree"):
+        _kernel.lstm(z, w, h, c, outs[:1], cells, g, g, None, False)
+    with pytest.raises(ValueError, match="float32"):
+        _kernel.lstm(z, w, h.astype(np.float64), c, outs, cells, g, g, None, False)
