@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from lstm_trace import kernel_status
+
 # the symbols of OpenBLAS's own queries, in the plain build and in the renamed one NumPy's
 # wheels ship (scipy-openblas, 64-bit integers)
 _CORENAME = ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename")
@@ -129,6 +131,7 @@ def describe() -> list[list[str]]:
         ["cores", str(os.cpu_count())],
         ["vector ISA", ", ".join(isa) or "neither avx512f nor avx2"],
         ["NumPy", f"{np.__version__}, BLAS {blas_name()}, {threads(blas_threads())}"],
+        ["lstm-trace", kernel_status.describe()],
         ["torch", torch_version()],
         ["Python", platform.python_version()],
         ["load average", load()],

@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 from limits import GATES, limit_seconds, pass_flops
 from shapes import GRU_SHAPES, SHAPES, Shape, shape_name
 from timing import Row, Runs, Turns, take_turns, verdict, with_kernel
 from torch_ref import make_config, torch_forward
 
 from lstm_trace import forward, init_input, init_weights, trace
+from lstm_trace.cells import kernel
 
 TRACE_TARGET = 1.2  # default trace / forward
 FULL_TARGET = 3.0  # full trace / forward
@@ -162,15 +164,24 @@ LIMIT_HEADER = [
 ]
 
 
+def auto_path(cell: str, shape: Shape) -> str:
+    """What LSTM_TRACE_KERNEL=auto runs for a shape: "kernel, avx512" (its instruction set)
+    or "NumPy" (no kernel built, or a pass too short to load it for)."""
+    cfg = make_config(shape, None if cell == "lstm" else cell)
+    chosen = with_kernel("auto", lambda: kernel.active(np.dtype(cfg.dtype), cfg.seq_len))()
+    return "NumPy" if chosen is None else f"kernel, {chosen.isas()[-1]}"
+
+
 def kernel_row(m: Measured) -> Row:
-    """cell, shape, forward ms by default (the kernel where on), on the NumPy path, ratio."""
+    """cell, shape, what auto runs, forward ms by default and on the NumPy path, their ratio."""
     return [
         m.cell.upper(),
         shape_name(m.shape),
+        auto_path(m.cell, m.shape),
         m.ms("forward"),
         m.ms("numpy"),
         _text(m.ratio("forward", "numpy")),
     ]
 
 
-KERNEL_HEADER = ["cell", "shape", "default ms", "NumPy path ms", "default / NumPy"]
+KERNEL_HEADER = ["cell", "shape", "auto runs", "auto ms", "NumPy path ms", "auto / NumPy"]

@@ -140,7 +140,7 @@ def test_a_row_names_each_target_it_missed(bench: dict[str, ModuleType]) -> None
     row = speed.torch_row(m, 1e9)
     assert row[2] == row[4] == row[5] == row[8] == ""
     assert row[10] == "missed: fwd (no torch)"
-    assert speed.kernel_row(m)[2:] == ["1000.00", "1000.00", "1.00"]
+    assert speed.kernel_row(m)[3:] == ["1000.00", "1000.00", "1.00"]
 
 
 def test_ratios_pair_the_bursts_of_a_round(bench: dict[str, ModuleType]) -> None:
@@ -175,7 +175,16 @@ def test_with_kernel_sets_the_switch_for_the_call_only(
 
 def test_machine_rows_name_the_cpu_and_the_blas(bench: dict[str, ModuleType]) -> None:
     rows = dict(bench["machine"].describe())
-    assert list(rows) == ["CPU", "cores", "vector ISA", "NumPy", "torch", "Python", "load average"]
+    assert list(rows) == [
+        "CPU",
+        "cores",
+        "vector ISA",
+        "NumPy",
+        "lstm-trace",
+        "torch",
+        "Python",
+        "load average",
+    ]
     assert rows["cores"] == str(os.cpu_count())
     assert "BLAS" in rows["NumPy"]
     assert bench["machine"].blas_threads() >= 1
@@ -207,3 +216,11 @@ def test_a_printed_run_counts_ten_records_a_step(bench: dict[str, ModuleType]) -
     assert row[0] == "lstm-trace -T 3 -H 4 --steps all --format jsonl"
     assert row[1] == "30"
     assert float(row[3]) > 0 and row[4] == "<= 5"
+
+
+def test_the_kernel_table_says_what_auto_runs(bench: dict[str, ModuleType]) -> None:
+    from lstm_trace.cells import kernel
+
+    path = bench["speed"].auto_path("gru", (1000, 1, 4, 5, 1, False))
+    built = kernel.built()
+    assert path == ("NumPy" if built is None else f"kernel, {built.isas()[-1]}")
