@@ -53,6 +53,7 @@ def process_seconds(
     return median_time(run, repeats, clock=children_cpu if clock == "cpu" else None)
 
 
+MAX_CALLS = 200  # of a burst, however short its calls
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
@@ -73,22 +74,26 @@ class Turns:
         return statistics.median(a / b for a, b in pairs)
 
 
-def take_turns(runs: Runs, rounds: int, clock: str = "wall") -> Turns:
+def take_turns(runs: Runs, rounds: int, clock: str = "wall", burst: float = 0.1) -> Turns:
     """Each run, {name: (function, calls per burst)}, timed in bursts that take turns for a
     few rounds: a slow spell of a shared machine then falls on all of them alike, and their
     ratios come from one process. Each burst starts after a pause, so that the threads the
     previous burst left spinning (OpenBLAS's, torch's) are asleep and do not slow it, and with
     an untimed call, so it is timed warm, back to back, as a framework is used in a loop
-    (torch's thread pool is then awake: the fair comparison). A burst counts by its fastest
-    call, the one that another process slowed least. clock: "wall" (time.perf_counter) or
-    "cpu" (time.process_time, this process's CPU seconds: steady on a shared machine with one
-    thread, but it counts every thread's spinning too)."""
+    (torch's thread pool is then awake: the fair comparison). A burst makes at least its
+    calls and lasts at least `burst` seconds (a short call is made more often), and counts by
+    its fastest call, the one that another process slowed least. clock: "wall"
+    (time.perf_counter) or "cpu" (time.process_time, this process's CPU seconds: steady on a
+    shared machine with one thread, but it counts every thread's spinning too)."""
     now = CLOCKS[clock]
     bests: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, (fn, calls) in runs.items():
             time.sleep(0.2)
+            start = time.perf_counter()
             fn()
+            first = time.perf_counter() - start
+            calls = max(calls, min(MAX_CALLS, int(burst / max(first, 1e-6))))
             times = []
             for _ in range(calls):
                 start = now()

@@ -151,13 +151,17 @@ def test_ratios_pair_the_bursts_of_a_round(bench: dict[str, ModuleType]) -> None
 
 
 def test_take_turns_keeps_each_bursts_fastest_call(bench: dict[str, ModuleType]) -> None:
+    timing = bench["timing"]
     calls: list[str] = []
-    turns = bench["timing"].take_turns(
-        {"a": (lambda: calls.append("a"), 3), "b": (lambda: calls.append("b"), 1)}, 2, "cpu"
-    )
+    runs = {"a": (lambda: calls.append("a"), 3), "b": (lambda: calls.append("b"), 1)}
+    turns = timing.take_turns(runs, 2, "cpu", burst=0)
     # each burst: one untimed call, then its calls; the runs take turns, round after round
     assert "".join(calls) == "aaaabb" * 2
     assert [len(t) for t in turns.bests.values()] == [2, 2]
+    # a burst of short calls lasts `burst` seconds, up to MAX_CALLS calls
+    calls.clear()
+    timing.take_turns(runs, 1, burst=1e6)
+    assert "".join(calls) == "a" * (timing.MAX_CALLS + 1) + "b" * (timing.MAX_CALLS + 1)
 
 
 def test_with_kernel_sets_the_switch_for_the_call_only(
