@@ -78,6 +78,7 @@ static inline __attribute__((always_inline)) double tanh_f64(double x) { return 
 
 /* ---- the loops, once per target and type ---- */
 
+#define TILE_ROWS 2 /* rows a tile keeps in registers: 2 x 2 vectors of 64 bytes fit 16 */
 #define REAL float
 #define TANH tanh_f32
 #define SUFFIX f32_base
@@ -114,6 +115,8 @@ static inline __attribute__((always_inline)) double tanh_f64(double x) { return 
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+#undef TILE_ROWS
+#define TILE_ROWS 8 /* 8 x 2 accumulators and 2 weight vectors: 18 of the 32 registers */
 #define REAL float
 #define TANH tanh_f32
 #define SUFFIX f32_avx512
@@ -138,6 +141,8 @@ typedef void (*gru_fn)(const struct gru_args *, int, int);
 typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
                            ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
+typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
+                        ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t, ptrdiff_t);
 
 struct isa {
     const char *name;
@@ -145,12 +150,14 @@ struct isa {
     gru_fn gru[2];
     product_fn product[2];
     tanh_fn tanh[2];
+    gemm_fn gemm[2];
 };
 
 #define ISA(name, s)                                                                  \
     {name, {lstm_f32_##s, lstm_f64_##s}, {gru_f32_##s, gru_f64_##s},                 \
      {(product_fn)product_f32_##s, (product_fn)product_f64_##s},                      \
-     {(tanh_fn)tanh_all_f32_##s, (tanh_fn)tanh_all_f64_##s}}
+     {(tanh_fn)tanh_all_f32_##s, (tanh_fn)tanh_all_f64_##s},                        \
+     {(gemm_fn)gemm_f32_##s, (gemm_fn)gemm_f64_##s}}
 static const struct isa ISAS[] = {
     ISA("baseline", base),
 #if KERNEL_X86
@@ -420,6 +427,54 @@ static PyObject *k_product(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(project_doc,
+"project(x, packed, bias, out)\n\n"
+"out (R, N) = x (R, K) W^T + bias (N,), W^T packed (P, K, PW), P * PW >= N: a block's input\n"
+"projection, its panels shared among threads when it is large.");
+
+static PyObject *k_project(PyObject *self, PyObject *args) {
+    PyObject *o[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &o[0], &o[1], &o[2], &o[3])) return NULL;
+    int kind = kind_of(o[0]);
+    if (kind < 0) return NULL;
+    Py_buffer v[4];
+    memset(v, 0, sizeof v);
+    static const int ndims[4] = {2, 3, 1, 2};
+    static const char *names[4] = {"x", "packed", "bias", "out"};
+    for (int q = 0; q < 4; q++) {
+        if (take(o[q], &v[q], ndims[q], q == 3, kind, names[q]) < 0) {
+            RELEASE_ALL(v, 4);
+            return NULL;
+        }
+    }
+    ptrdiff_t rows = v[0].shape[0], k = v[0].shape[1], n = v[3].shape[1];
+    ptrdiff_t np_ = panels(&v[1], k);
+    if (np_ < n || v[3].shape[0] != rows || v[2].shape[0] != n ||
+        !PyBuffer_IsContiguous(&v[3], 'C') || !PyBuffer_IsContiguous(&v[2], 'C')) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "project: shapes do not agree");
+        RELEASE_ALL(v, 4);
+        return NULL;
+    }
+    gemm_fn fn = ISAS[current].gemm[kind];
+    ptrdiff_t ldx = stride(&v[0], 0), count = np_ / (128 / v[0].itemsize);
+    int nth = threads_for(rows * k * n / 8); /* one call: no per-step barriers to repay */
+    Py_BEGIN_ALLOW_THREADS
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        int tid = omp_get_thread_num(), all = omp_get_num_threads();
+        fn(v[0].buf, ldx, rows, v[1].buf, v[3].buf, n, k, n, v[2].buf, count * tid / all,
+           count * (tid + 1) / all);
+    }
+#else
+    (void)nth;
+    fn(v[0].buf, ldx, rows, v[1].buf, v[3].buf, n, k, n, v[2].buf, 0, count);
+#endif
+    Py_END_ALLOW_THREADS
+    RELEASE_ALL(v, 4);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(tanh_doc,
 "tanh(x, out)\n\n"
 "out = tanh(x), elementwise, C-order arrays of one size (out may be x): the kernel's own tanh,\n"
@@ -493,6 +548,7 @@ static PyMethodDef methods[] = {
     {"gru", k_gru, METH_VARARGS, gru_doc},
     {"product", k_product, METH_VARARGS, product_doc},
     {"tanh", k_tanh, METH_VARARGS, tanh_doc},
+    {"project", k_project, METH_VARARGS, project_doc},
     {"isa", k_isa, METH_NOARGS, "The instruction set in use: 'avx512', 'avx2' or 'baseline'."},
     {"isas", k_isas, METH_NOARGS, "The instruction sets this CPU can run, baseline first."},
     {"set_isa", k_set_isa, METH_O, "Use another of isas() (tests compare them)."},

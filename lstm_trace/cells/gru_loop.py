@@ -60,18 +60,18 @@ class GRURunner(Runner):
         steps, batch = seq.shape[:2]
         self.gp = prepare_gru(w, steps, batch, reset_after)
         self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H) view
-        self.blocks = Blocks(self.gp.p, seq)
-        self.resets = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
-        self.kernel = kernel.active(
-            w.w_ih.dtype, steps
-        )  # the compiled loop where built (kernel.py)
+        self.kernel = kernel.active(w.w_ih.dtype, steps)  # compiled where built (kernel.py)
+        project = None
         if self.kernel is not None:
             hs, gain = w.hidden_size, self.gp.p.gain
+            project = kernel.projector(self.kernel, w.w_ih, gain, self.gp.p.bias)
             rows = 3 * hs if reset_after else 2 * hs  # without: W_hn is applied to r * h
             self.k_hh = kernel.pack((w.w_hh[:rows] * gain[:rows, None]).T)
             w_hn_t = self.gp.w_hn_t
             self.k_hn = None if w_hn_t is None else kernel.pack(w_hn_t)
             self.k_bhn = np.ascontiguousarray(self.gp.b_hn[0])
+        self.blocks = Blocks(self.gp.p, seq, project)
+        self.resets = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
 
     def run(
         self,

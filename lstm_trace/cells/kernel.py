@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Fire, FloatArray
+from .recurrence import Project
 
 #: LSTM_TRACE_KERNEL's values
 MODES = ("auto", "numpy", "avx512", "avx2", "baseline")
@@ -92,6 +93,19 @@ def pack(w_t: FloatArray) -> FloatArray:
     padded = np.zeros((k, panels * pw), dtype=w_t.dtype)
     padded[:, :n] = w_t
     return np.ascontiguousarray(padded.reshape(k, panels, pw).transpose(1, 0, 2))
+
+
+def projector(k: ModuleType, w_ih: FloatArray, gain: FloatArray, bias: FloatArray) -> Project:
+    """A block's input projection through the kernel: x (n, I_k) -> x (gain W_ih)^T + bias
+    into out (n, G*H); w_ih (G*H, I_k) unscaled, bias (G*H,) already scaled."""
+    packed = pack((w_ih * gain[:, None]).T)
+    bias = np.ascontiguousarray(bias)
+
+    def project(x: FloatArray, out: FloatArray) -> FloatArray:
+        k.project(np.ascontiguousarray(x), packed, bias, out)
+        return out
+
+    return project
 
 
 def product(k: ModuleType, h: FloatArray, packed: FloatArray, n: int) -> FloatArray:

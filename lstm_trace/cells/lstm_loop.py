@@ -94,15 +94,17 @@ class LSTMRunner(Runner):
         steps, batch = seq.shape[:2]
         self.lp = prepare_lstm(w, steps, batch)
         self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H_out) view
-        self.blocks = Blocks(self.lp.p, seq)
-        self.cells = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
         # the compiled loop where it is built (kernel.py); peepholes keep the NumPy path
         self.kernel = None if self.lp.peep is not None else kernel.active(w.w_ih.dtype, steps)
+        project = None
         if self.kernel is not None:
             gain = self.lp.p.gain
+            project = kernel.projector(self.kernel, w.w_ih, gain, self.lp.p.bias)
             self.k_hh = kernel.pack((w.w_hh * gain[:, None]).T)
             w_hr_t = self.lp.w_hr_t
             self.k_hr = None if w_hr_t is None else kernel.pack(w_hr_t)
+        self.blocks = Blocks(self.lp.p, seq, project)
+        self.cells = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
 
     def run(
         self,
