@@ -188,6 +188,18 @@ class RecordTable(Sequence[TensorRecord]):
         k = self.samples
         return w.samples[j * k : j * k + min(k, (self.config.batch or 1) * n)]
 
+    def columns(self) -> tuple[npt.NDArray[np.int64], summary.StatsRows, FloatArray]:
+        """Every row in the order added as arrays, as they were added (the JSONL stream's
+        writer with orjson): keys (n, 4) (layer, direction index, step, hook point index),
+        the stats and the samples (n, k), padded past a tensor's size (see _sample)."""
+        self._columns()
+        if not self._chunks:
+            empty = np.empty((0,), dtype=np.float64)
+            none = np.empty((0,), dtype=np.int64)
+            stats = summary.StatsRows(empty, empty, empty, empty, none, none)
+            return np.empty((0, 4), dtype=np.int64), stats, np.empty((0, self.samples))
+        return self._chunks[0]
+
     def raw_rows(self) -> Iterator[RawRow]:
         """Every row in the order added as Python values, without a TensorRecord each (the
         JSONL stream's fast path): (layer, direction index, step, hook point index), the

@@ -7,15 +7,23 @@ each record as soon as the forward pass reaches it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from ..cells.base import FloatArray
 from ..config import LSTMConfig
 from ..document import header_dict, outputs_dict
 from ..records import RecordTable, TensorRecord, point_size, symbol_and_equation
 from ..steps import StepSelection
+from ..summary import StatsRows
 from ..weights import DIRECTIONS
+from . import numbers
 
 
 def _line(obj: dict[str, Any]) -> str:
@@ -32,10 +40,24 @@ def tensor_line(record: TensorRecord) -> str:
 
 
 def table_lines(table: RecordTable) -> Iterator[str]:
-    """tensor_line of every record of table in the order added, byte for byte, made from its
-    rows (RecordTable.raw_rows) without a TensorRecord or a dict each: what does not change
-    between the steps of a hook point is made once (_around), and each number is written as
-    json.dumps writes it (repr of a float, null for None)."""
+    """The text of tensor_line of every record of table in the order added, byte for byte, in
+    one or more pieces (each whole lines): with orjson, a window of rows at a time
+    (_window_text); without, a line at a time from the rows as Python values (_plain_lines)."""
+    orjson = numbers.orjson_module()
+    if orjson is None:
+        yield from _plain_lines(table)
+        return
+    keys, stats, samples = table.columns()
+    size = max(1, table.WINDOW_NUMBERS // (4 + table.samples))
+    for start in range(0, len(keys), size):
+        rows = slice(start, start + size)
+        yield _window_text(orjson, table, keys[rows], stats[rows], samples[rows])
+
+
+def _plain_lines(table: RecordTable) -> Iterator[str]:
+    """table_lines made from its rows (RecordTable.raw_rows) without a TensorRecord or a dict
+    each: what does not change between the steps of a hook point is made once (_around), and
+    each number is written as json.dumps writes it (repr of a float, null for None)."""
     around: dict[tuple[int, int, int], tuple[str, str]] = {}
     for keys, sample, stats, counts in table.raw_rows():
         layer, d, step, point = keys
@@ -50,11 +72,71 @@ def table_lines(table: RecordTable) -> Iterator[str]:
         )
 
 
+#: the text of a line between its numbers after the sample (_window_text's pieces 4 to 16)
+_STATS_TEXT = (b'],"stats":{"min":', b',"max":', b',"mean":', b',"std":', b',"nan":', b',"inf":')
+
+
+def _window_text(
+    orjson: ModuleType,
+    table: RecordTable,
+    keys: npt.NDArray[np.int64],
+    stats: StatsRows,
+    samples: FloatArray,
+) -> str:
+    """The lines of r rows (keys (r, 4), samples (r, k)) as one text: every column written by
+    one orjson call (render/numbers.py), the lines put together by one join of 17 pieces a
+    line, each piece laid into its place for all r lines at once by a slice assignment."""
+    config, r = table.config, len(keys)
+    dtype = np.dtype(config.dtype)
+    points = len(config.kind.hook_points)
+    # one group per (layer, direction, hook point): the text around the step and the sample
+    group = (keys[:, 0] * len(DIRECTIONS) + keys[:, 1]) * points + keys[:, 3]
+    found, which = np.unique(group, return_inverse=True)
+    before, after, lengths = [], [], []
+    for g in found.tolist():
+        layer, rest = divmod(g, len(DIRECTIONS) * points)
+        parts = _around(config, layer, *divmod(rest, points))
+        before.append(parts[0].encode("ascii"))
+        after.append(parts[1].encode("ascii"))
+        size = point_size(config.kind.hook_points[rest % points], layer, config)
+        lengths.append(min(table.samples, (config.batch or 1) * size))
+    pieces: list[bytes] = [b""] * (17 * r)
+    pieces[0::17] = np.array(before, dtype=object)[which].tolist()
+    pieces[1::17] = numbers.json_column(orjson, keys[:, 2], keys.dtype)
+    pieces[2::17] = np.array(after, dtype=object)[which].tolist()
+    pieces[3::17] = _samples_text(orjson, samples, dtype, np.array(lengths)[which])
+    columns = (stats.min, stats.max, stats.mean, stats.std, stats.nan, stats.inf)
+    for i, (label, column) in enumerate(zip(_STATS_TEXT, columns, strict=True)):
+        pieces[4 + 2 * i :: 17] = [label] * r
+        pieces[5 + 2 * i :: 17] = numbers.json_column(
+            orjson, column, dtype if i < 4 else column.dtype
+        )
+    pieces[16::17] = [b"}}\n"] * r
+    return b"".join(pieces).decode("ascii")
+
+
+def _samples_text(
+    orjson: ModuleType, samples: FloatArray, dtype: np.dtype[Any], lengths: npt.NDArray[np.intp]
+) -> list[bytes]:
+    """Each row's sample as its numbers joined by commas: row j's first lengths[j] values
+    (the padding of a tensor shorter than the sample is not written)."""
+    widths = np.unique(lengths).tolist()
+    if widths == [samples.shape[1]]:  # the common case: every row's sample is full
+        return numbers.json_rows(orjson, samples, dtype)
+    texts = np.empty(len(samples), dtype=object)
+    for width in widths:
+        rows = np.flatnonzero(lengths == width)
+        texts[rows] = numbers.json_rows(orjson, samples[rows, :width], dtype)
+    out: list[bytes] = texts.tolist()
+    return out
+
+
 def _number(value: float | None) -> str:
     """A number as json.dumps writes it: float.__repr__, or null."""
     return "null" if value is None else float.__repr__(value)
 
 
+@functools.lru_cache(maxsize=1024)
 def _around(config: LSTMConfig, layer: int, d: int, point: int) -> tuple[str, str]:
     """A record's line around its step and its numbers: the text before the step, and from
     after the step to the opening of the sample, as tensor_line writes them."""
