@@ -14,7 +14,6 @@ rewritten as ``repr(float(token))``, which keeps the digits and changes the form
 
 from __future__ import annotations
 
-import functools
 from types import ModuleType
 from typing import Any
 
@@ -72,7 +71,6 @@ def _unlike_repr(a: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     return unlike
 
 
-@functools.lru_cache(maxsize=4096)
 def _as_repr(token: bytes) -> bytes:
     """One number's token in repr's form, its digits kept: b"1e-7" -> b"1e-07"."""
     if token == b"null":
