@@ -201,3 +201,33 @@ def test_a_table_is_written_a_window_at_a_time(monkeypatch: pytest.MonkeyPatch) 
     with monkeypatch.context() as absent:
         absent.setitem(sys.modules, "orjson", None)
         assert "".join(pieces) == "".join(jsonl.table_lines(table))
+
+
+def test_stats_rows_are_numpys_own_statistics_of_the_finite_values() -> None:
+    """min, max, mean and std (population) of each row's finite values: NumPy's own numbers
+    (float64), to the last bit where a block is all finite (float32, float64, float64 sums
+    that overflow), and to rounding where rows hold NaN or Inf (summed there with zeros in
+    their place); a row with no finite value has NaN stats."""
+    from lstm_trace.summary import stats_rows
+
+    rng = np.random.default_rng(7)
+    finite = rng.standard_normal((40, 70)).astype(np.float32) * np.float32(3.0)
+    odd = finite.copy()
+    odd[3, 5], odd[8, :4], odd[9] = np.nan, [np.inf, -np.inf, np.nan, 1.0], np.nan
+    huge = np.full((2, 5), 1e308)
+    huge[1, 2] = -1e308
+    for values in (finite, finite.astype(np.float64), huge, odd):
+        with np.errstate(over="ignore", invalid="ignore"):  # huge's sums overflow
+            got = stats_rows(values)
+        for row, v in enumerate(values):
+            kept = v[np.isfinite(v)].astype(np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                want = [kept.min(), kept.max(), kept.mean(), kept.std()] if kept.size else []
+            have = [got.min[row], got.max[row], got.mean[row], got.std[row]]
+            if values is not odd:
+                assert np.array_equal(have, want, equal_nan=True), (values.dtype, row)
+            elif want:
+                assert np.allclose(have, want, rtol=1e-12, atol=0), row
+            else:
+                assert np.isnan(have).all()
+            assert (got.nan[row], got.inf[row]) == (np.isnan(v).sum(), np.isinf(v).sum())

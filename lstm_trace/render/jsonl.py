@@ -72,8 +72,10 @@ def _plain_lines(table: RecordTable) -> Iterator[str]:
         )
 
 
-#: the text of a line between its numbers after the sample (_window_text's pieces 4 to 16)
-_STATS_TEXT = (b'],"stats":{"min":', b',"max":', b',"mean":', b',"std":', b',"nan":', b',"inf":')
+#: the text of a line between its stats, and its end when it counts no NaN and no Inf
+_STATS_TEXT = (b'],"stats":{"min":', b',"max":', b',"mean":', b',"std":')
+_COUNTS_TEXT = (b',"nan":', b',"inf":', b"}}\n")
+_NO_COUNTS = b',"nan":0,"inf":0}}\n'
 
 
 def _window_text(
@@ -83,36 +85,62 @@ def _window_text(
     stats: StatsRows,
     samples: FloatArray,
 ) -> str:
-    """The lines of r rows (keys (r, 4), samples (r, k)) as one text: every column written by
-    one orjson call (render/numbers.py), the lines put together by one join of 17 pieces a
-    line, each piece laid into its place for all r lines at once by a slice assignment."""
+    """The lines of r rows (keys (r, 4), samples (r, k)) as one text. Each line is a fixed
+    list of pieces (the text around the step, the step, the sample, each stat and the text
+    between them); each piece is made for all r lines at once (numbers by one orjson call,
+    render/numbers.py) and laid into its place by a slice assignment, and one join makes
+    the text: no Python per line."""
     config, r = table.config, len(keys)
     dtype = np.dtype(config.dtype)
+    before, after, lengths = _groups(config, table.samples)
     points = len(config.kind.hook_points)
-    # one group per (layer, direction, hook point): the text around the step and the sample
     group = (keys[:, 0] * len(DIRECTIONS) + keys[:, 1]) * points + keys[:, 3]
-    found, which = np.unique(group, return_inverse=True)
-    before, after, lengths = [], [], []
-    for g in found.tolist():
-        layer, rest = divmod(g, len(DIRECTIONS) * points)
-        parts = _around(config, layer, *divmod(rest, points))
-        before.append(parts[0].encode("ascii"))
-        after.append(parts[1].encode("ascii"))
-        size = point_size(config.kind.hook_points[rest % points], layer, config)
-        lengths.append(min(table.samples, (config.batch or 1) * size))
-    pieces: list[bytes] = [b""] * (17 * r)
-    pieces[0::17] = np.array(before, dtype=object)[which].tolist()
-    pieces[1::17] = numbers.json_column(orjson, keys[:, 2], keys.dtype)
-    pieces[2::17] = np.array(after, dtype=object)[which].tolist()
-    pieces[3::17] = _samples_text(orjson, samples, dtype, np.array(lengths)[which])
-    columns = (stats.min, stats.max, stats.mean, stats.std, stats.nan, stats.inf)
-    for i, (label, column) in enumerate(zip(_STATS_TEXT, columns, strict=True)):
-        pieces[4 + 2 * i :: 17] = [label] * r
-        pieces[5 + 2 * i :: 17] = numbers.json_column(
-            orjson, column, dtype if i < 4 else column.dtype
-        )
-    pieces[16::17] = [b"}}\n"] * r
+    values = np.stack([stats.min, stats.max, stats.mean, stats.std], axis=1).reshape(-1)
+    numbers_of = numbers.json_column(orjson, values, dtype)  # min, max, mean, std of each row
+    columns = [
+        before[group].tolist(),
+        numbers.json_column(orjson, keys[:, 2], keys.dtype),
+        after[group].tolist(),
+        _samples_text(orjson, samples, dtype, lengths[group]),
+    ]
+    for i, label in enumerate(_STATS_TEXT):
+        columns += [[label] * r, numbers_of[i::4]]
+    if stats.nan.any() or stats.inf.any():
+        nan, inf, end = _COUNTS_TEXT
+        columns += [[nan] * r, numbers.json_column(orjson, stats.nan, stats.nan.dtype)]
+        columns += [[inf] * r, numbers.json_column(orjson, stats.inf, stats.inf.dtype), [end] * r]
+    else:  # the common case: one piece for the end of every line
+        columns.append([_NO_COUNTS] * r)
+    step = len(columns)
+    pieces: list[bytes] = [b""] * (step * r)
+    for i, column in enumerate(columns):
+        pieces[i::step] = column
     return b"".join(pieces).decode("ascii")
+
+
+#: a group's text and sample length, as _groups gives them
+Groups = tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[np.intp]]
+
+
+@functools.lru_cache(maxsize=64)
+def _groups(config: LSTMConfig, samples: int) -> Groups:
+    """For each (layer, direction index, hook point), at (layer * 2 + direction) * points +
+    point: the text of its lines before the step and from the step to the sample (_around),
+    and the length of its sample (the whole tensor's when that is shorter than samples)."""
+    before, after, lengths = [], [], []
+    for layer in range(config.num_layers):
+        for d in range(len(DIRECTIONS)):
+            for point, name in enumerate(config.kind.hook_points):
+                parts = _around(config, layer, d, point)
+                before.append(parts[0].encode("ascii"))
+                after.append(parts[1].encode("ascii"))
+                size = point_size(name, layer, config)
+                lengths.append(min(samples, (config.batch or 1) * size))
+    return (
+        np.array(before, dtype=object),
+        np.array(after, dtype=object),
+        np.array(lengths, dtype=np.intp),
+    )
 
 
 def _samples_text(
