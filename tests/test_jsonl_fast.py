@@ -231,3 +231,15 @@ def test_stats_rows_are_numpys_own_statistics_of_the_finite_values() -> None:
             else:
                 assert np.isnan(have).all()
             assert (got.nan[row], got.inf[row]) == (np.isnan(v).sum(), np.isinf(v).sum())
+
+
+def test_a_kept_table_of_many_batches_is_written_in_the_order_added() -> None:
+    """A trace's own table (every block's records added to it, not streamed) is written in
+    the order the records were added, not sorted, as tensor_line writes each record."""
+    from lstm_trace import trace
+
+    config = LSTMConfig(input_size=2, hidden_size=3, seq_len=6, num_layers=2, direction="bi")
+    table = trace(config, steps="all", samples=2).tensors
+    added = list(table.in_added_order())
+    assert added != sorted(added, key=lambda r: r.sort_key)  # the two orders differ here
+    assert "".join(jsonl.table_lines(table)) == "".join(jsonl.tensor_line(r) for r in added)
