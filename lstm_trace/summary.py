@@ -111,13 +111,13 @@ def stats_rows(values: FloatArray) -> StatsRows:
     rows, width = values.shape
     total = wide.sum(axis=1)
     # the common case, kept short (the hook path calls it per value): every sum finite means
-    # every value is (a NaN or Inf makes its row's sum NaN or Inf; a sum of finite values
-    # can overflow only in float64, and the general path below gives that row the same)
+    # every value is, as a NaN or Inf makes its row's sum NaN or Inf (float64 values whose
+    # sum overflows take the general path below, which gives their row the same numbers)
     if width and np.isfinite(total).all():
         mean = total / width
         low, high = wide.min(axis=1), wide.max(axis=1)
         # the centred squares in place: the same numbers as (wide - mean) ** 2 made anew,
-        # without two temporaries of the whole block (their pages cost more than the sums)
+        # without two more temporaries the size of the block
         centred = np.subtract(wide, mean[:, None], out=wide)
         std = np.sqrt(np.square(centred, out=centred).sum(axis=1) / width)
         none = np.zeros(rows, dtype=np.int64)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,14 @@ def test_integers_and_empty_arrays() -> None:
     assert numbers.json_rows(orjson, np.empty((0, 3)), F32) == []
     assert numbers.json_rows(orjson, np.empty((2, 0)), F32) == [b"", b""]
     assert numbers.json_rows(orjson, np.ones((1, 2)), F32) == [b"1.0,1.0"]
+
+
+def test_an_orjson_that_cannot_write_numpy_arrays_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert numbers.orjson_module() is orjson
+    monkeypatch.setitem(sys.modules, "orjson", types.ModuleType("orjson"))  # no numpy option
+    assert numbers.orjson_module() is None
 
 
 @pytest.fixture

@@ -86,10 +86,11 @@ def _window_text(
     samples: FloatArray,
 ) -> str:
     """The lines of r rows (keys (r, 4), samples (r, k)) as one text. Each line is a fixed
-    list of pieces (the text around the step, the step, the sample, each stat and the text
-    between them); each piece is made for all r lines at once (numbers by one orjson call,
-    render/numbers.py) and laid into its place by a slice assignment, and one join makes
-    the text: no Python per line."""
+    list of pieces (the text before the step, the step, the text to the sample, the sample,
+    each stat and the text between them, the counts or their common text); each piece is
+    made for all r lines at once (a column's numbers by one orjson call: render/numbers.py)
+    and laid into its place by a slice assignment, and one join makes the text: no Python
+    per line (but for the few numbers whose form numbers.py mends)."""
     config, r = table.config, len(keys)
     dtype = np.dtype(config.dtype)
     before, after, lengths = _groups(config, table.samples)
@@ -119,11 +120,11 @@ def _window_text(
 
 
 #: a group's text and sample length, as _groups gives them
-Groups = tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[np.intp]]
+_Groups = tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[np.intp]]
 
 
 @functools.lru_cache(maxsize=64)
-def _groups(config: LSTMConfig, samples: int) -> Groups:
+def _groups(config: LSTMConfig, samples: int) -> _Groups:
     """For each (layer, direction index, hook point), at (layer * 2 + direction) * points +
     point: the text of its lines before the step and from the step to the sample (_around),
     and the length of its sample (the whole tensor's when that is shorter than samples)."""

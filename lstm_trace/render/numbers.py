@@ -26,13 +26,14 @@ _SMALL, _BIG = 2e-4, 1e12
 
 
 def orjson_module() -> ModuleType | None:
-    """orjson, or None when it is not installed (the callers then take the plain path).
-    Imported here, when a stream first writes numbers, not when the package is."""
+    """orjson, or None when it is not installed or too old to write NumPy arrays (the callers
+    then take the plain path). Imported here, when a stream first writes numbers, not when
+    the package is."""
     try:
         import orjson
     except ImportError:
         return None
-    return orjson
+    return orjson if hasattr(orjson, "OPT_SERIALIZE_NUMPY") else None
 
 
 def json_rows(orjson: ModuleType, values: npt.NDArray[Any], dtype: np.dtype[Any]) -> list[bytes]:
