@@ -8,6 +8,7 @@ import re
 import sys
 import types
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,13 @@ from lstm_trace.summary import to_floats
 
 from .conftest import run_cli
 
-orjson = pytest.importorskip("orjson")
+
+@pytest.fixture
+def orjson() -> ModuleType:
+    """orjson; the tests that take it skip without it (the plain path's are in
+    test_jsonl_lines.py, and the stats' here run either way)."""
+    return pytest.importorskip("orjson")
+
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 
@@ -48,7 +55,7 @@ def _edges(dtype: np.dtype[Any]) -> np.ndarray:
     return np.concatenate([both, -both]).astype(dtype)
 
 
-def _check(values: np.ndarray, dtype: np.dtype[Any], width: int) -> None:
+def _check(orjson: ModuleType, values: np.ndarray, dtype: np.dtype[Any], width: int) -> None:
     """json_column and json_rows (rows of width) against the plain path, token by token."""
     want = _plain(values, dtype)
     got = numbers.json_column(orjson, values, dtype)
@@ -70,7 +77,7 @@ def _sweep(rng: np.random.Generator, bits: int, exponent_bits: int, each: int) -
     return (exponents << np.uint64(mantissa_bits)) | mantissas
 
 
-def test_float32_bit_patterns_are_written_as_the_plain_path_writes_them() -> None:
+def test_float32_bit_patterns_are_written_as_the_plain_path_writes_them(orjson: ModuleType) -> None:
     """A million random bit patterns, every exponent with 64 mantissas besides (denormals,
     NaNs of many payloads, both infinities and zeros), and the edges of the forms."""
     rng = np.random.default_rng(32)
@@ -80,10 +87,10 @@ def test_float32_bit_patterns_are_written_as_the_plain_path_writes_them() -> Non
     values = np.concatenate([bits.astype(np.uint32).view(np.float32), _edges(F32)])
     assert np.isnan(values).any() and np.isinf(values).any()
     assert ((values != 0) & (np.abs(values) < np.finfo(F32).tiny)).any()  # denormals
-    _check(values, F32, 8)
+    _check(orjson, values, F32, 8)
 
 
-def test_float64_values_are_written_as_the_plain_path_writes_them() -> None:
+def test_float64_values_are_written_as_the_plain_path_writes_them(orjson: ModuleType) -> None:
     """Random float64 bit patterns, every exponent with 16 mantissas, values of every size
     a trace has (1e-30 to 1e30), and those again rounded to float32 (a float32 trace's
     stats are float64 rounded to float32)."""
@@ -93,12 +100,12 @@ def test_float64_values_are_written_as_the_plain_path_writes_them() -> None:
     )
     sizes = rng.standard_normal(1 << 18) * 10.0 ** rng.uniform(-30, 30, 1 << 18)
     values = np.concatenate([bits.view(np.float64), sizes, _edges(F64)])
-    _check(values, F64, 4)
+    _check(orjson, values, F64, 4)
     with np.errstate(over="ignore"):
-        _check(sizes, F32, 4)
+        _check(orjson, sizes, F32, 4)
 
 
-def test_integers_and_empty_arrays() -> None:
+def test_integers_and_empty_arrays(orjson: ModuleType) -> None:
     steps = np.array([0, 7, 19999, -1], dtype=np.int64)
     assert numbers.json_column(orjson, steps, steps.dtype) == [b"0", b"7", b"19999", b"-1"]
     assert numbers.json_column(orjson, np.empty(0), F32) == []
@@ -110,8 +117,11 @@ def test_integers_and_empty_arrays() -> None:
 def test_an_orjson_that_cannot_write_numpy_arrays_is_not_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert numbers.orjson_module() is orjson
-    monkeypatch.setitem(sys.modules, "orjson", types.ModuleType("orjson"))  # no numpy option
+    able, old = types.ModuleType("orjson"), types.ModuleType("orjson")
+    able.OPT_SERIALIZE_NUMPY = 16  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "orjson", able)
+    assert numbers.orjson_module() is able
+    monkeypatch.setitem(sys.modules, "orjson", old)  # from before orjson wrote NumPy arrays
     assert numbers.orjson_module() is None
 
 
@@ -161,6 +171,7 @@ CONFIGS = {
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_whole_streams_are_the_same_bytes_with_orjson_and_without(
     name: str,
+    orjson: ModuleType,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     huge_weights: Path,
@@ -193,7 +204,9 @@ def test_whole_streams_are_the_same_bytes_with_orjson_and_without(
         assert "null" in fast and re.search(r'"nan":[1-9]', fast)
 
 
-def test_a_table_is_written_a_window_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_table_is_written_a_window_at_a_time(
+    orjson: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A batch of more rows than a window holds comes as several pieces, each whole lines,
     together the plain path's text."""
     from lstm_trace import trace
@@ -242,7 +255,7 @@ def test_stats_rows_are_numpys_own_statistics_of_the_finite_values() -> None:
             assert (got.nan[row], got.inf[row]) == (np.isnan(v).sum(), np.isinf(v).sum())
 
 
-def test_a_kept_table_of_many_batches_is_written_in_the_order_added() -> None:
+def test_a_kept_table_of_many_batches_is_written_in_the_order_added(orjson: ModuleType) -> None:
     """A trace's own table (every block's records added to it, not streamed) is written in
     the order the records were added, not sorted, as tensor_line writes each record."""
     from lstm_trace import trace
