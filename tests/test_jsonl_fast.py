@@ -1,12 +1,12 @@
 """The JSONL stream's fast path (orjson, render/numbers.py) writes the same bytes as the plain
-one: number by number on millions of float32 bit patterns and float64 values, and whole
-streams from the command line, with orjson and without it."""
+one: number by number on a million float32 bit patterns, every exponent of both dtypes and
+float64 values of every size, and whole streams from the command line, with orjson and
+without it."""
 
 from __future__ import annotations
 
 import re
 import sys
-import types
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -117,7 +117,7 @@ def test_integers_and_empty_arrays(orjson: ModuleType) -> None:
 def test_an_orjson_that_cannot_write_numpy_arrays_is_not_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    able, old = types.ModuleType("orjson"), types.ModuleType("orjson")
+    able, old = ModuleType("orjson"), ModuleType("orjson")
     able.OPT_SERIALIZE_NUMPY = 16  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "orjson", able)
     assert numbers.orjson_module() is able
