@@ -181,9 +181,12 @@ static int supported(int k) {
 
 static int current = 0; /* index into ISAS */
 
-/* A step of fewer multiply-adds than this runs on one thread: below it, two barriers a step
- * cost more than half the product saves (measured: bench/kernel.py). */
-#define THREAD_MACS (1 << 18)
+/* A step of fewer multiply-adds than this runs on one thread. A step shared out waits at two
+ * barriers, about a microsecond each on an idle machine and up to a scheduler tick when
+ * another process holds a core; 2^21 multiply-adds (10 to 20 us of one core) keep that cost a
+ * small share (B = 1, H = 256, 2^18 a step, ran 1.5 to 6 x slower on two threads than on one
+ * on a busy 2-core machine). */
+#define THREAD_MACS (1 << 21)
 
 /* How many threads a pass of `macs` multiply-adds a step uses: one below THREAD_MACS, else
  * OpenMP's (OMP_NUM_THREADS, or the cores). */

@@ -132,14 +132,14 @@ def test_a_replacing_hook_flows_on_as_in_the_numpy_path(monkeypatch: pytest.Monk
     assert np.abs(runs[1][0] - plain[0]).max() > 1e-3  # the replacement changed what followed
 
 
-THREADED = {  # steps of THREAD_MACS (2^18) multiply-adds or more run on several threads
-    "LSTM B=4, H=128": dict(input_size=5, hidden_size=128, seq_len=6, batch=4),
-    "LSTM B=1, H=260, projection": dict(input_size=5, hidden_size=260, seq_len=6, proj_size=250),
-    "GRU B=3, H=190, reset_after=False": dict(
-        cell="gru", input_size=5, hidden_size=190, seq_len=6, batch=3, reset_after=False
+THREADED = {  # steps of THREAD_MACS (2^21) multiply-adds or more run on several threads
+    "LSTM B=9, H=256": dict(input_size=5, hidden_size=256, seq_len=4, batch=9),
+    "LSTM B=1, H=760, projection": dict(input_size=5, hidden_size=760, seq_len=3, proj_size=700),
+    "GRU B=7, H=330, reset_after=False": dict(
+        cell="gru", input_size=5, hidden_size=330, seq_len=4, batch=7, reset_after=False
     ),
-    "GRU B=7, H=130, bi": dict(
-        cell="gru", input_size=5, hidden_size=130, seq_len=6, batch=7, bidirectional=True
+    "GRU B=14, H=230, bi": dict(
+        cell="gru", input_size=5, hidden_size=230, seq_len=4, batch=14, bidirectional=True
     ),
 }
 
@@ -150,6 +150,8 @@ def test_threads_share_a_step_and_change_no_bit(monkeypatch: pytest.MonkeyPatch,
     """Each output column is one thread's, summed in the same order: 1, 2 and 3 threads give
     the same bits, within 1e-5 of the NumPy path."""
     cfg = LSTMConfig(**THREADED[name])
+    rows = cfg.hidden_size * (3 if cfg.cell == "gru" else 4)
+    assert (cfg.batch or 1) * cfg.h_out * rows >= _kernel.THREAD_MACS
     want = _outputs(monkeypatch, "numpy", cfg)
     runs = []
     try:
