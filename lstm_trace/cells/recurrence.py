@@ -102,16 +102,19 @@ def prepare(
     hidden: int,
     steps: int,
     batch: int,
+    copies: bool = True,
 ) -> Prepared:
     """Weights laid out for a run of `steps` steps of `batch` rows: w_ih (G*H, I_k), w_hh
     (rows, H_out) of rows // H gate blocks, bias (G*H,) unscaled, gain (G*H,) and hh_gain
-    (rows,) from gains()."""
-    uses = steps * batch  # how many times each weight is used
+    (rows,) from gains(). copies=False leaves the weights as they are (views; the NumPy
+    loop's layouts are not made): the compiled kernel packs its own, and one copy is what
+    the memory estimate allows for."""
+    uses = steps * batch if copies else 0  # how many times each weight is used
     ih_scaled = w_ih.shape[1] < uses
-    row = batch == 1
+    row = batch == 1 and copies
     hh_scaled = row or w_hh.shape[1] < uses  # B = 1 copies the matrix anyway
     hh = w_hh * hh_gain[:, None] if hh_scaled else np.ascontiguousarray(w_hh)
-    split = not row and hh.nbytes > SPLIT_BYTES
+    split = not row and hh.nbytes > SPLIT_BYTES and copies
     if row:
         hh = np.ascontiguousarray(hh.T)
     elif split:
