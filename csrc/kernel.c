@@ -74,7 +74,36 @@ static inline __attribute__((always_inline)) float tanh_f32(float xf) {
     return (float)copysign(y, x); /* -0 stays -0 */
 }
 
-static inline __attribute__((always_inline)) double tanh_f64(double x) { return tanh(x); }
+/* tanh of a float64, branch-free as tanh_f32 but to double precision: for |x| < 1/16 its odd
+ * Taylor series to x^11 (relative error below 2e-17), else 1 - 2 / (e^(2|x|) + 1) with e^r of
+ * degree 13 (relative error below 1e-16; the subtraction loses at most 4 bits at |x| = 1/16).
+ * Within about 4e-15 relative of tanh (tests/test_compiled.py measures it against NumPy's). */
+static inline __attribute__((always_inline)) double tanh_f64(double x) {
+    double a = fabs(x);
+    double c = a > 20.0 ? 20.0 : a; /* tanh(20) rounds to 1; NaN passes through */
+    double t = c * 2.8853900817779268;
+    double shifted = t + 6755399441055744.0;
+    double n = shifted - 6755399441055744.0;
+    double r = (t - n) * 0.6931471805599453;
+    double p = 1.0 / 6227020800.0;                /* 1/13! */
+    p = p * r + 1.0 / 479001600.0, p = p * r + 1.0 / 39916800.0, p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0, p = p * r + 1.0 / 40320.0, p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0, p = p * r + 1.0 / 120.0, p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0, p = p * r + 0.5, p = p * r + 1.0, p = p * r + 1.0;
+    int64_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    int64_t scale_bits = (bits - INT64_C(0x4338000000000000) + 1023) << 52;
+    double scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    double big = 1.0 - 2.0 / (p * scale + 1.0);
+    double a2 = a * a; /* x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835 - 1382x^11/155925 */
+    double q = -1382.0 / 155925.0;
+    q = q * a2 + 62.0 / 2835.0, q = q * a2 - 17.0 / 315.0, q = q * a2 + 2.0 / 15.0;
+    q = q * a2 - 1.0 / 3.0;
+    double small = a + a * a2 * q;
+    double y = a < 0.0625 ? small : big;
+    return copysign(y, x); /* -0 stays -0 */
+}
 
 /* ---- the loops, once per target and type ---- */
 

@@ -189,6 +189,20 @@ def test_tanh_is_within_one_ulp() -> None:
     _kernel.set_isa(ISAS[-1])
 
 
+def test_tanh_in_float64_is_within_a_few_ulps() -> None:
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.standard_normal(500_000) * 4, rng.standard_normal(100_000) * 0.07,
+                        10.0 ** rng.uniform(-300, 1.5, 100_000), np.linspace(-25, 25, 100_001)])  # fmt: skip
+    x = np.concatenate([x, -x, [0.0, 1 / 16, np.nextafter(1 / 16, 0), 19.0, 20.0, 700.0]])
+    for isa in ISAS:
+        _kernel.set_isa(isa)
+        got = np.empty_like(x)
+        _kernel.tanh(x, got)
+        want = np.tanh(x)
+        np.testing.assert_allclose(got, want, rtol=4e-15, atol=0)
+    _kernel.set_isa(ISAS[-1])
+
+
 def test_the_product_equals_blas() -> None:
     rng = np.random.default_rng(3)
     for b, k_, n in [(1, 70, 280), (5, 33, 99), (8, 64, 1000), (3, 1, 3)]:
