@@ -191,15 +191,16 @@ def test_tanh_is_within_one_ulp() -> None:
 
 def test_tanh_in_float64_is_within_a_few_ulps() -> None:
     rng = np.random.default_rng(11)
-    x = np.concatenate([rng.standard_normal(500_000) * 4, rng.standard_normal(100_000) * 0.07,
-                        10.0 ** rng.uniform(-300, 1.5, 100_000), np.linspace(-25, 25, 100_001)])  # fmt: skip
+    parts = [rng.standard_normal(500_000) * 4, rng.standard_normal(100_000) * 0.07]
+    parts += [10.0 ** rng.uniform(-300, 1.5, 100_000), np.linspace(-25, 25, 100_001)]
+    x = np.concatenate(parts)
     x = np.concatenate([x, -x, [0.0, 1 / 16, np.nextafter(1 / 16, 0), 19.0, 20.0, 700.0]])
     for isa in ISAS:
         _kernel.set_isa(isa)
         got = np.empty_like(x)
         _kernel.tanh(x, got)
         want = np.tanh(x)
-        np.testing.assert_allclose(got, want, rtol=4e-15, atol=0)
+        np.testing.assert_allclose(got, want, rtol=4e-15, atol=0)  # 3.3e-15 measured
     _kernel.set_isa(ISAS[-1])
 
 
