@@ -10,9 +10,9 @@ record see what they see on the NumPy path. It differs from it only by rounding:
 accumulate in another order (with FMA), and its tanh (csrc/kernel.c) is its own: in float32
 computed in double, within 1 ulp of the correctly rounded tanh (as NumPy's float32 tanh is);
 in float64 within 3.3e-15 relative of NumPy's. Results agree within 1e-5 absolute in float32
-(as two BLAS libraries do) and 1e-12 relative in float64 (tests/test_compiled.py). A hooked step with the
-kernel uses its product and tanh (product(), tanh(), activate() below), so a trace with hooks
-and one without hold the same bits, as on the NumPy path.
+(as two BLAS libraries do) and 1e-12 relative in float64 (tests/test_compiled.py). A hooked
+step with the kernel uses its product and tanh (product(), tanh(), activate() below), so a
+trace with hooks and one without hold the same bits, as on the NumPy path.
 
 Where it is used: every LSTM (projection included) and GRU pass of float32 or float64, except
 peephole LSTMs (o_t reads C_t within the step: the NumPy path's stepwise arithmetic). "auto"
