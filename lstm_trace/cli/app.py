@@ -17,6 +17,7 @@ import typer
 
 from ..ci.expect import Checker, parse
 from ..config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
+from ..entry import quiet_stdout, serve
 from ..errors import LSTMTraceError, ReaderGone
 from ..formats.weight_kinds import SaveAs, to_help
 from .console import note
@@ -115,10 +116,12 @@ DEFAULT_MAX_MEMORY_TEXT = format_bytes(DEFAULT_MAX_MEMORY).replace(" ", "")
 
 
 def _version(value: bool) -> None:
+    """--version among other options (`lstm-trace --version` alone is answered before this
+    app is loaded, by lstm_trace.entry, with the same text)."""
     if value:
-        from .. import __version__  # lazy: importlib.metadata (~15 ms), for --version only
+        from ..entry.version import version_text  # lazy: the metadata, for --version only
 
-        typer.echo(f"lstm-trace {__version__}")
+        typer.echo(version_text())
         raise typer.Exit()
 
 
@@ -333,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(_error_line(exc) + "\n")
         return exc.exit_code
     except ReaderGone:
-        _quiet_stdout()
+        quiet_stdout()
         return 0
     except typer.Abort:
         sys.stderr.write("lstm-trace: aborted\n")
@@ -361,25 +364,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    if sys.stdout is None:  # started with stdout closed (`lstm-trace >&-`)
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    try:
-        code = main()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _quiet_stdout()
-        code = 0
-    except OSError as exc:  # a full disk, a closed or unwritable stdout
-        sys.stderr.write(f"lstm-trace: error: cannot write the output: {exc.strerror or exc}\n")
-        code = 1
-    except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)
-
-
-def _quiet_stdout() -> None:
-    """`lstm-trace ... | head`: the reader left. What is still buffered goes nowhere, so the
-    exit is quiet, as Unix tools' is."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    """The Typer app on sys.argv, with the streams' exits (lstm_trace.entry.serve); the
+    console script is lstm_trace.entry.run, which answers --version and --help first."""
+    serve(main)
