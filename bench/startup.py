@@ -15,6 +15,7 @@ change to lstm-trace can take away. Targets: the walkthrough <= 0.2 s, --help an
 from __future__ import annotations
 
 import argparse
+import compileall
 import re
 import statistics
 import subprocess
@@ -112,6 +113,10 @@ def main() -> None:
     parser.add_argument("--imports", action="store_true", help="also -X importtime's sums")
     args = parser.parse_args()
     where = args.script or f"{ROOT} ({':'.join(entry_point())})"
+    if args.script is None:
+        # pip compiles an installed package's bytecode; a checkout run with
+        # PYTHONDONTWRITEBYTECODE set would otherwise time the compiler at every start.
+        compileall.compile_dir(ROOT / "lstm_trace", quiet=1)
     print(f"lstm-trace: {where}; Python at {interpreter(args.script)}\n")
     rows = [
         [name, f"{median_seconds(command(args.script, argv), args.repeats):.3f}"]

@@ -153,7 +153,8 @@ def test_every_module_imports_on_its_own_in_a_fresh_interpreter() -> None:
 
 
 def _loaded_at_start() -> set[str]:
-    """The package's modules `import lstm_trace.cli` loads (what every run pays for)."""
+    """The package's modules `import lstm_trace.cli` loads (what every run pays for but the
+    quick answers of lstm_trace.entry: --version and --help)."""
     code = (
         "import sys, lstm_trace.cli\n"
         "print(' '.join(m for m in sys.modules if m.split('.')[0] == 'lstm_trace'))"

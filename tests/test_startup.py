@@ -241,3 +241,46 @@ def test_a_quick_answer_to_a_reader_that_left_is_a_quiet_exit() -> None:
         )
         os.close(write)
         assert (done.returncode, done.stderr) == (0, b""), flag
+
+
+def _modules_after(*args: str) -> set[str]:
+    """The modules loaded by the end of a run of the command line (a fresh process)."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join(sys.modules) + '\\n'))\n"
+        f"{ENTRY}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+#: what the walkthrough does not use: the expectations' checks (--expect), the output files'
+#: checks (only with a file to write), the readers and writers, the subcommands' machinery
+NOT_FOR_THE_WALKTHROUGH = {
+    "lstm_trace.ci.expect",
+    "lstm_trace.formats.targets",
+    "lstm_trace.formats.registry",
+    "lstm_trace.formats.reading",
+    "lstm_trace.ci.spec",
+    "lstm_trace.ci.checks",
+}
+
+
+def test_the_walkthrough_loads_only_what_it_uses() -> None:
+    loaded = _modules_after("--input", "32", "--hidden", "70")
+    assert {"numpy", "rich.table", "lstm_trace.trace", "lstm_trace.render.table"} <= loaded
+    assert not NOT_FOR_THE_WALKTHROUGH & loaded, NOT_FOR_THE_WALKTHROUGH & loaded
+
+
+def test_what_the_walkthrough_leaves_out_loads_when_asked_for() -> None:
+    loaded = _modules_after("--expect", "output=3,70", "--json", "--samples", "0")
+    assert {"lstm_trace.ci.expect", "json"} <= loaded

@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..ci.expect import Checker, parse
 from ..config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from ..entry import quiet_stdout, serve
 from ..errors import LSTMTraceError, ReaderGone
@@ -85,6 +84,10 @@ from .output import (
     saving_format,
 )
 from .resolve import OPTION_NAMES, check_option_pairs, resolve
+
+if TYPE_CHECKING:
+    from ..ci.expect import Checker, Expectation
+    from ..config import LSTMConfig
 
 __all__ = ["app", "main", "run"]
 
@@ -212,7 +215,7 @@ def main_command(
     answer_elsewhere = outputs_to_stdout(save_weights=save_weights, **outputs)
     fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
-    expectations = [parse(e) for e in expect or []]
+    expectations = _expectations(expect)
     options = config_options(
         ctx,
         input_size=input_size,
@@ -253,7 +256,7 @@ def main_command(
         from .html_out import check_html  # lazy: the explorer, for --html only
 
         check_html(run.config, steps, limit)
-    checker = Checker(run.config, expectations) if expectations else None
+    checker = _checker(run.config, expectations)
     request = Request(
         fmt=fmt,
         steps=steps,
@@ -276,6 +279,24 @@ def main_command(
         write_html(html, run, result, steps, limit, frameworks)
     if checker is not None and not report_expectations(checker, result):
         raise typer.Exit(1)
+
+
+def _expectations(expect: list[str] | None) -> list[Expectation]:
+    """--expect's expectations, each checked as it is read (before any work)."""
+    if not expect:
+        return []
+    from ..ci.expect import parse  # lazy: the checks, for --expect only
+
+    return [parse(e) for e in expect]
+
+
+def _checker(config: LSTMConfig, expectations: list[Expectation]) -> Checker | None:
+    """What watches the trace's records for --expect; None without one."""
+    if not expectations:
+        return None
+    from ..ci.expect import Checker  # lazy: the checks, for --expect only
+
+    return Checker(config, expectations)
 
 
 def _refuse_trace_options(ctx: typer.Context) -> None:
