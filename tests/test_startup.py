@@ -121,6 +121,11 @@ def test_the_quick_version_is_importlib_metadatas(
     assert expected != "9.9"  # the header's Version, not a line of the body
 
 
+def help_txt() -> str:
+    """The help that help.txt holds (after its first line, which names Typer and Rich)."""
+    return HELP_FILE.read_text(encoding="utf-8").split("\n", 1)[1]
+
+
 def typer_help(*args: str, env: dict[str, str] | None = None) -> str:
     out, imported = start(TYPER, *args, env=env)
     assert "typer" in imported
@@ -131,9 +136,11 @@ def test_the_served_help_is_typers_in_a_pipe() -> None:
     """`lstm-trace --help > file` or `| grep` with no terminal to give a width: 80 columns,
     no colour. UPDATE_GOLDEN=1 rewrites help.txt from the Typer app's help."""
     rendered = typer_help("--help")
+    renderers = " ".join(f"{n} {importlib.metadata.version(n)}" for n in ("typer", "rich"))
     if os.environ.get("UPDATE_GOLDEN"):
-        HELP_FILE.write_text(rendered, encoding="utf-8")
-    assert HELP_FILE.read_text(encoding="utf-8") == rendered, (
+        HELP_FILE.write_text(f"{renderers}\n{rendered}", encoding="utf-8")
+    assert HELP_FILE.read_text(encoding="utf-8").split("\n", 1)[0] == renderers
+    assert help_txt() == rendered, (
         f"{HELP_FILE} is not what Typer prints; rerun with UPDATE_GOLDEN=1 to rewrite it"
     )
     assert "Usage: lstm-trace [OPTIONS] [COMMAND] [ARGS]..." in rendered
@@ -149,7 +156,7 @@ def test_the_served_help_is_typers_with_columns_80_and_no_colour() -> None:
     env = clean_env(COLUMNS="80", NO_COLOR="1", TERM="dumb")
     quick, imported = start(ENTRY, "--help", env=env)
     assert not HEAVY & imported
-    assert quick == typer_help("--help", env=env) == HELP_FILE.read_text(encoding="utf-8")
+    assert quick == typer_help("--help", env=env) == help_txt()
 
 
 def test_another_width_or_forced_colour_is_rendered_by_typer() -> None:
@@ -158,7 +165,7 @@ def test_another_width_or_forced_colour_is_rendered_by_typer() -> None:
         env = clean_env(**extra)
         slow, imported = start(ENTRY, "--help", env=env)
         assert "typer" in imported
-        assert slow == typer_help("--help", env=env) != HELP_FILE.read_text(encoding="utf-8")
+        assert slow == typer_help("--help", env=env) != help_txt()
 
 
 @pytest.mark.parametrize(
@@ -210,7 +217,7 @@ def test_an_ascii_stdout_or_a_forcing_variable_gets_typers_help(
     for name in served._CHANGES_HELP:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
-    assert quick_answer(["--help"]) == HELP_FILE.read_text(encoding="utf-8")
+    assert quick_answer(["--help"]) == help_txt()
     assert quick_answer(["--help", "--seed", "1"]) is None  # only --help alone
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
     assert quick_answer(["--help"]) is None  # Rich would draw the boxes in ASCII
@@ -219,6 +226,35 @@ def test_an_ascii_stdout_or_a_forcing_variable_gets_typers_help(
         monkeypatch.setenv(name, "1")
         assert quick_answer(["--help"]) is None, name
         monkeypatch.delenv(name)
+
+
+def test_help_rendered_by_another_typer_or_rich_is_not_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another Rich may draw the same help otherwise: then Typer renders it here."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for name in served._CHANGES_HELP:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
+    stale = tmp_path / "help.txt"
+    real = served.renderers()
+    for first in (real.replace("typer ", "typer 0.", 1), real.replace(" rich ", " rich 1"), ""):
+        assert first != real
+        stale.write_text(f"{first}\n{help_txt()}", encoding="utf-8")
+        monkeypatch.setattr(served, "HELP_FILE", str(stale))
+        assert served.served_help() is None, first
+    stale.write_text(f"{served.renderers()}\nthe help", encoding="utf-8")
+    assert served.served_help() == "the help"
+    monkeypatch.setattr(served, "HELP_FILE", str(tmp_path / "missing.txt"))
+    assert served.served_help() is None
+
+
+def test_the_quick_versions_of_typer_and_rich_are_importlib_metadatas() -> None:
+    from lstm_trace.entry.version import installed_versions
+
+    names = ("typer", "rich", "numpy", "no-such-distribution")
+    expected = {n: importlib.metadata.version(n) for n in names[:3]}
+    assert installed_versions(names) == {**expected, "no-such-distribution": None}
 
 
 def test_a_subcommands_help_still_works() -> None:

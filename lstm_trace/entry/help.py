@@ -1,7 +1,10 @@
 """The top-level `lstm-trace --help`, served from help.txt without Typer or Rich.
 
-help.txt is exactly what Typer prints for `lstm-trace --help` with no colour at 80 columns
-(tests/test_startup.py renders the real help and compares; UPDATE_GOLDEN=1 rewrites it).
+help.txt is exactly what Typer prints for `lstm-trace --help` with no colour at 80 columns,
+after a first line naming the Typer and Rich it was rendered with (`typer 0.28.0 rich 15.0.0`):
+with any other version installed, Typer renders the help, as another Rich may draw it
+otherwise. tests/test_startup.py renders the real help and compares; UPDATE_GOLDEN=1
+rewrites the file.
 That is the form a pipe, a file or CI gets when no terminal sets the width, and it is served
 only when Rich would print exactly that here: stdout not a terminal (a terminal gets colours
 and its own width, which only Rich renders: the Typer app answers there), UTF-8 (else Rich
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import os
 import sys
+
+from .version import installed_versions
 
 #: what help.txt was rendered at
 WIDTH = 80
@@ -34,14 +39,22 @@ _CHANGES_HELP = (
 
 
 def served_help() -> str | None:
-    """help.txt when it is what Typer would print to this stdout, else None."""
+    """help.txt's help when it is what Typer would print to this stdout, else None."""
     if not plain_at_width(WIDTH):
         return None
     try:
         with open(HELP_FILE, encoding="utf-8") as file:
-            return file.read()
-    except OSError:  # an install without the file: Typer renders the help
+            rendered_by, text = file.read().split("\n", 1)
+    except (OSError, ValueError):  # an install without the file, or an empty one
         return None
+    return text if rendered_by == renderers() else None
+
+
+def renderers() -> str:
+    """help.txt's first line for the Typer and Rich installed: "typer 0.28.0 rich 15.0.0"
+    ("typer ? ..." for one whose version cannot be read quickly: never help.txt's)."""
+    versions = installed_versions(("typer", "rich"))
+    return " ".join(f"{name} {version or '?'}" for name, version in versions.items())
 
 
 def plain_at_width(width: int) -> bool:

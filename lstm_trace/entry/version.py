@@ -11,8 +11,6 @@ import os
 import re
 import sys
 
-#: the distribution's name as importlib.metadata normalizes it ("lstm-trace")
-_NORMALIZED = "lstm_trace"
 _VERSION_LINE = re.compile(r"Version:[ \t]*(\S+)")
 
 
@@ -41,30 +39,46 @@ def _kernel_line() -> str | None:
 
 def package_version() -> str:
     """The installed lstm-trace's version, as importlib.metadata.version("lstm-trace") gives
-    it: from the first sys.path entry holding an lstm_trace-*.dist-info or .egg-info (its
-    METADATA or PKG-INFO), "0+unknown" for a source tree that was never installed."""
+    it; "0+unknown" for a source tree that was never installed."""
+    found = installed_versions(("lstm-trace",))["lstm-trace"]
+    return found if found is not None else _metadata_version()
+
+
+def installed_versions(names: tuple[str, ...]) -> dict[str, str | None]:
+    """{name: version} of installed distributions, found as importlib.metadata finds them:
+    in the first sys.path entry holding a NAME-*.dist-info or NAME.egg-info (its METADATA or
+    PKG-INFO). None where this quick look cannot tell: installed nowhere it looks, a zip file
+    on sys.path before it, or metadata it cannot read."""
+    wanted = {_normalized(name): name for name in names}
+    found: dict[str, str | None] = dict.fromkeys(names)
     for entry in sys.path:
         root = entry or "."
         try:
             children = os.listdir(root)
         except OSError:
-            if os.path.isfile(root):  # a zip file on sys.path: importlib.metadata reads it
-                return _metadata_version()
+            if os.path.isfile(root):  # a zip file: importlib.metadata reads it, not this look
+                return found
             continue
         for child in children:
-            if _is_ours(child):
-                found = _version_in(os.path.join(root, child))
-                return found if found is not None else _metadata_version()
-    return _metadata_version()
+            name = wanted.pop(_info_name(child) or "", None)
+            if name is not None:
+                found[name] = _version_in(os.path.join(root, child))
+        if not wanted:
+            break
+    return found
 
 
-def _is_ours(child: str) -> bool:
-    """importlib.metadata's test of a directory entry, for lstm-trace's name."""
+def _normalized(name: str) -> str:
+    """A distribution's name as importlib.metadata compares it: "lstm-trace" -> "lstm_trace"."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _info_name(child: str) -> str | None:
+    """The normalized distribution name of a .dist-info or .egg-info directory entry."""
     low = child.lower()
     if not low.endswith((".dist-info", ".egg-info")):
-        return False
-    name = low.rpartition(".")[0].partition("-")[0]
-    return re.sub(r"[-_.]+", "_", name) == _NORMALIZED
+        return None
+    return _normalized(low.rpartition(".")[0].partition("-")[0])
 
 
 def _version_in(info: str) -> str | None:
