@@ -2,14 +2,17 @@
 
     python bench/startup.py                  # this checkout's code, 10 fresh processes each
     python bench/startup.py --script /tmp/suvenv/bin/lstm-trace   # an installed console script
+    python bench/startup.py --script OLD/bin/lstm-trace --script NEW/bin/lstm-trace  # side by side
     python bench/startup.py --imports        # and where the time goes (python -X importtime)
 
-Every command runs as a fresh process with its stdout a pipe, as `lstm-trace ... | less` or
-`> file` would. Without --script the checkout's own code runs through the entry point that
-pyproject.toml's [project.scripts] names, from the checkout's folder (so that this copy, not
-an installed one, is imported). `python -c pass` is the interpreter alone, for scale: what no
-change to lstm-trace can take away. Targets: the walkthrough <= 0.2 s, --help and --version
-<= 0.1 s. Never run as part of the tests.
+Every command runs as a fresh process with stdin /dev/null and stdout and stderr pipes, as in
+CI or `lstm-trace ... > file` from a script (no terminal gives Rich a width: 80 columns);
+several scripts take turns, so that a slow spell of a shared machine falls on all alike.
+Without --script the checkout's own code runs through the entry point that pyproject.toml's
+[project.scripts] names, from the checkout's folder (so that this copy, not an installed one,
+is imported). `python -c pass` is the interpreter alone, for scale: what no change to
+lstm-trace can take away. Targets: the walkthrough <= 0.2 s, --help and --version <= 0.1 s.
+Never run as part of the tests.
 """
 
 from __future__ import annotations
@@ -68,33 +71,42 @@ def command(script: str | None, args: list[str], *flags: str) -> list[str]:
     return [sys.executable, *flags, "-c", code, *args]
 
 
-def median_seconds(cmd: list[str], repeats: int) -> float:
-    """Median wall-clock seconds of repeats fresh processes (after one untimed, which puts
-    the files in the page cache and writes the bytecode)."""
-    times = []
+def median_seconds(cmds: list[list[str]], repeats: int) -> list[float]:
+    """Median wall-clock seconds of repeats fresh processes of each command, the commands
+    taking turns (a slow spell of a shared machine falls on all of them alike), after one
+    untimed round, which puts the files in the page cache."""
+    times: list[list[float]] = [[] for _ in cmds]
     for i in range(repeats + 1):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, cwd=ROOT)
-        elapsed = time.perf_counter() - start
-        if done.returncode != 0:
-            err = done.stderr.decode(errors="replace").strip()
-            raise SystemExit(f"startup.py: {' '.join(cmd)} failed: {err}")
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
+        for cmd, timed in zip(cmds, times, strict=True):
+            start = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, cwd=ROOT, stdin=subprocess.DEVNULL)
+            elapsed = time.perf_counter() - start
+            if done.returncode != 0:
+                err = done.stderr.decode(errors="replace").strip()
+                raise SystemExit(f"startup.py: {' '.join(cmd)} failed: {err}")
+            if i:
+                timed.append(elapsed)
+    return [statistics.median(t) for t in times]
 
 
-def import_times(cmd: list[str]) -> dict[str, float]:
-    """{package: ms} that `python -X importtime` reports for one run: each package's own
-    modules' self times summed, the rest as "other"."""
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+def import_times(cmd: list[str], runs: int = 5) -> dict[str, float]:
+    """{package: ms} that `python -X importtime` reports: each package's own modules' self
+    times summed, the rest as "other"; each module's least of a few runs, which is the
+    steadiest figure on a shared machine."""
+    least: dict[str, int] = {}
+    for _ in range(runs):
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL
+        )
+        for line in done.stderr.splitlines():
+            found = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+            if found is not None:
+                us, name = int(found.group(1)), found.group(2)
+                least[name] = min(us, least.get(name, us))
     totals = dict.fromkeys((*PACKAGES, "other"), 0.0)
-    for line in done.stderr.splitlines():
-        found = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
-        if found is None:
-            continue
-        top = found.group(2).split(".")[0]
-        totals[top if top in totals else "other"] += int(found.group(1)) / 1000
+    for name, us in least.items():
+        top = name.split(".")[0]
+        totals[top if top in totals else "other"] += us / 1000
     return totals
 
 
@@ -108,31 +120,39 @@ def table(header: list[str], rows: list[list[str]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--script", help="an installed lstm-trace console script to time")
+    parser.add_argument(
+        "--script",
+        action="append",
+        help="an installed lstm-trace console script to time (repeat it to compare several)",
+    )
     parser.add_argument("--repeats", type=int, default=10, help="fresh processes per command")
     parser.add_argument("--imports", action="store_true", help="also -X importtime's sums")
     args = parser.parse_args()
-    where = args.script or f"{ROOT} ({':'.join(entry_point())})"
-    if args.script is None:
+    scripts: list[str | None] = list(args.script or [None])
+    if None in scripts:
         # pip compiles an installed package's bytecode; a checkout run with
         # PYTHONDONTWRITEBYTECODE set would otherwise time the compiler at every start.
         compileall.compile_dir(ROOT / "lstm_trace", quiet=1)
-    print(f"lstm-trace: {where}; Python at {interpreter(args.script)}\n")
-    rows = [
-        [name, f"{median_seconds(command(args.script, argv), args.repeats):.3f}"]
-        for name, argv in COMMANDS
-    ]
-    bare = median_seconds([interpreter(args.script), "-c", "pass"], args.repeats)
-    rows.append(["python -c pass (the interpreter alone)", f"{bare:.3f}"])
-    table(["command (stdout a pipe)", f"median s of {args.repeats}"], rows)
+    names = [s or "checkout" for s in scripts]
+    for script, name in zip(scripts, names, strict=True):
+        where = script or f"{ROOT} ({':'.join(entry_point())})"
+        print(f"{name}: {where}; Python at {interpreter(script)}")
+    print()
+    cmds = [command(s, argv) for _, argv in COMMANDS for s in scripts]
+    cmds += [[interpreter(s), "-c", "pass"] for s in scripts]
+    medians = iter(median_seconds(cmds, args.repeats))
+    labels = [label for label, _ in COMMANDS] + ["python -c pass (the interpreter alone)"]
+    rows = [[label, *(f"{next(medians):.3f}" for _ in scripts)] for label in labels]
+    table([f"median s of {args.repeats} (stdout a pipe)", *names], rows)
     if not args.imports:
         return
-    print()
-    rows = []
-    for name, argv in COMMANDS:
-        ms = import_times(command(args.script, argv, "-X", "importtime"))
-        rows.append([name, *(f"{ms[p]:.0f}" for p in (*PACKAGES, "other"))])
-    table(["imports, ms (python -X importtime)", *PACKAGES, "other"], rows)
+    for script, name in zip(scripts, names, strict=True):
+        print(f"\n{name}:\n")
+        rows = []
+        for label, argv in COMMANDS:
+            ms = import_times(command(script, argv, "-X", "importtime"))
+            rows.append([label, *(f"{ms[p]:.0f}" for p in (*PACKAGES, "other"))])
+        table(["imports, ms (python -X importtime)", *PACKAGES, "other"], rows)
 
 
 if __name__ == "__main__":
