@@ -1,17 +1,17 @@
 """The top-level `lstm-trace --help`, served from help.txt without Typer or Rich.
 
 help.txt is exactly what Typer prints for `lstm-trace --help` with no colour at 80 columns,
-after a first line naming the Typer and Rich it was rendered with (`typer 0.28.0 rich 15.0.0`):
-with any other version installed, Typer renders the help, as another Rich may draw it
-otherwise. tests/test_startup.py renders the real help and compares; UPDATE_GOLDEN=1
-rewrites the file.
-That is the form a pipe, a file or CI gets when no terminal sets the width, and it is served
-only when Rich would print exactly that here: stdout not a terminal (a terminal gets colours
-and its own width, which only Rich renders: the Typer app answers there), UTF-8 (else Rich
-draws the boxes in ASCII), nothing in the environment that would force colour or change
-Typer's help, and a width of 80 by Rich's own rule: COLUMNS when it is a number, else the
-width of the first of stdin, stdout and stderr that is a terminal, else 80. Anything else
-gets None, and the Typer app renders the help as before.
+after a first line naming the Typer and Rich it was rendered with (`typer 0.28.0 rich
+15.0.0`); tests/test_startup.py renders the real help and compares (UPDATE_GOLDEN=1 rewrites
+the file). That is the form a pipe, a file or CI gets when no terminal sets the width.
+
+It is served only when Rich would print exactly that here: the same Typer and Rich (another
+Rich may draw the help otherwise), stdout not a terminal (a terminal gets colours and its own
+width, which only Rich renders), UTF-8 (else Rich draws the boxes in ASCII), nothing in the
+environment that forces colour or changes Typer's help, and a width of 80 by Rich's own
+rule: COLUMNS when it is a number, else the width of the first of stdin, stdout and stderr
+that is a terminal, else 80. Anything else gets None, and the Typer app renders the help as
+before.
 """
 
 from __future__ import annotations
