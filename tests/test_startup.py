@@ -78,9 +78,24 @@ def test_the_kernels_line_follows_the_version_when_its_module_says_one(
     module.describe = lambda: "kernel: built, avx2"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "lstm_trace.kernel_status", module)
     assert version_text() == f"lstm-trace {package_version()}\nkernel: built, avx2"
-    monkeypatch.delitem(sys.modules, "lstm_trace.kernel_status")
-    if not (ROOT / "lstm_trace" / "kernel_status.py").exists():
-        assert version_text() == f"lstm-trace {package_version()}"
+    # without the module (None in sys.modules: its import fails as a missing module's does)
+    monkeypatch.setitem(sys.modules, "lstm_trace.kernel_status", None)
+    assert version_text() == f"lstm-trace {package_version()}"
+
+
+def test_a_kernel_module_that_fails_to_import_is_not_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A module that is there but imports something missing is a bug to see, not a line to
+    leave out."""
+    from lstm_trace.entry import version
+
+    def broken(name: str) -> None:
+        raise ModuleNotFoundError("No module named 'somelib'", name="somelib")
+
+    monkeypatch.setattr(version.importlib, "import_module", broken)
+    with pytest.raises(ModuleNotFoundError, match="somelib"):
+        version_text()
 
 
 def _dist_info(folder: Path, name: str, version: str, kind: str = "dist-info") -> None:
