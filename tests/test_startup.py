@@ -68,7 +68,16 @@ def test_version_imports_neither_numpy_nor_typer_and_says_what_typer_says() -> N
     slow, imported = start(ENTRY, "--seed", "1", "--version")  # not alone: the Typer app
     assert "typer" in imported
     assert quick == slow
-    assert quick.splitlines()[0] == f"lstm-trace {importlib.metadata.version('lstm-trace')}"
+    assert quick.splitlines()[0] == f"lstm-trace {metadata_version('lstm-trace')}"
+
+
+def metadata_version(name: str) -> str:
+    """importlib.metadata's version of an installed distribution; "0+unknown" as the
+    package says for a source tree never installed."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def test_the_kernels_line_follows_the_version_when_its_module_says_one(
@@ -128,10 +137,7 @@ def test_the_quick_version_is_importlib_metadatas(
         _dist_info(tmp_path / folder, name, version, kind)
     entries = [str(tmp_path / "a"), str(tmp_path / "missing"), str(tmp_path / "b")]
     monkeypatch.setattr(sys, "path", entries)
-    try:
-        expected = importlib.metadata.version("lstm-trace")
-    except importlib.metadata.PackageNotFoundError:
-        expected = "0+unknown"
+    expected = metadata_version("lstm-trace")
     assert package_version() == expected
     assert expected != "9.9"  # the header's Version, not a line of the body
 
