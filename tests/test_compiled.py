@@ -255,6 +255,16 @@ def test_auto_leaves_a_short_pass_to_numpy_until_the_kernel_is_loaded(
     assert kernel.active(np.dtype(np.float32), 3) is _kernel  # asked for by name: always
 
 
+def test_version_names_the_kernel_and_its_instruction_set() -> None:
+    done = subprocess.run([sys.executable, "-m", "lstm_trace", "--version"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0
+    assert f"kernel: compiled, {ISAS[-1]} on this CPU" in done.stdout
+    probe = "import sys, lstm_trace.kernel_status as k; k.describe(); print('numpy' in sys.modules)"
+    quiet = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert quiet.stdout.strip() == "False"  # the kernel's module needs no NumPy
+
+
 def test_segments_cut_a_piece_at_its_hooked_steps() -> None:
     ts = range(10, 20)
     assert kernel.segments(ts, None, None, False) == [(0, 10, False)]

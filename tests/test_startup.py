@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -341,3 +342,19 @@ def test_the_walkthrough_loads_only_what_it_uses() -> None:
 def test_what_the_walkthrough_leaves_out_loads_when_asked_for() -> None:
     loaded = _modules_after("--expect", "output=3,70", "--json", "--samples", "0")
     assert {"lstm_trace.ci.expect", "json"} <= loaded
+
+
+def test_the_kernels_line_says_when_it_is_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from lstm_trace import kernel_status
+
+    real = importlib.import_module
+
+    def without_kernel(name: str, *args: Any) -> Any:
+        if name == "lstm_trace._kernel":
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_kernel)
+    assert kernel_status.describe().startswith("kernel: not built, the NumPy path runs")
