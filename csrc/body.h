@@ -21,33 +21,46 @@ typedef REAL VEC __attribute__((vector_size(64), aligned(sizeof(REAL)), may_alia
 static inline __attribute__((always_inline)) VEC FN(load)(const REAL *p) { return *(const VEC *)p; }
 static inline __attribute__((always_inline)) void FN(store)(REAL *p, VEC v) { *(VEC *)p = v; }
 
-/* Rows [b, b + RB) of out, panel by panel: out[r, panel] = sum_k h[r, k] packed[panel, k, :].
- * RB rows x 2 vectors of accumulators stay in registers over the whole k loop. */
-#define ROWS_KERNEL(RB)                                                                   \
-    static void FN(rows##RB)(const REAL *h, ptrdiff_t ldh, const REAL *packed, REAL *out, \
-                             ptrdiff_t K, ptrdiff_t NP, ptrdiff_t p0, ptrdiff_t p1) {     \
-        for (ptrdiff_t p = p0; p < p1; p++) {                                             \
-            const REAL *w = packed + p * K * PW;                                          \
-            VEC acc0[RB], acc1[RB];                                                       \
-            for (int r = 0; r < RB; r++) acc0[r] = acc1[r] = (VEC){0};                    \
-            for (ptrdiff_t k = 0; k < K; k++) {                                           \
-                VEC w0 = FN(load)(w + k * PW), w1 = FN(load)(w + k * PW + VEC_N);         \
-                for (int r = 0; r < RB; r++) {                                            \
-                    REAL hk = h[r * ldh + k];                                             \
-                    acc0[r] += hk * w0;                                                   \
-                    acc1[r] += hk * w1;                                                   \
-                }                                                                         \
-            }                                                                             \
-            for (int r = 0; r < RB; r++) {                                                \
-                FN(store)(out + r * NP + p * PW, acc0[r]);                                \
-                FN(store)(out + r * NP + p * PW + VEC_N, acc1[r]);                        \
-            }                                                                             \
-        }                                                                                 \
+/* Store a panel's accumulator of one row: the PW columns at out, or only the first ncols of
+ * them (the last panel of an unpadded output), bias added first when given. */
+static inline __attribute__((always_inline)) void FN(put)(REAL *out, VEC a0, VEC a1,
+                                                          const REAL *bias, ptrdiff_t ncols) {
+    if (ncols >= PW) {
+        if (bias) a0 += FN(load)(bias), a1 += FN(load)(bias + VEC_N);
+        FN(store)(out, a0);
+        FN(store)(out + VEC_N, a1);
+        return;
     }
-ROWS_KERNEL(1)
-ROWS_KERNEL(2)
-ROWS_KERNEL(4)
-#undef ROWS_KERNEL
+    REAL tmp[PW];
+    FN(store)(tmp, a0);
+    FN(store)(tmp + VEC_N, a1);
+    for (ptrdiff_t j = 0; j < ncols; j++) out[j] = bias ? tmp[j] + bias[j] : tmp[j];
+}
+
+/* One panel of RB rows: out[r, :] = sum_k h[r, k] w[k, :] (+ bias), RB x 2 vectors of
+ * accumulators in registers over the whole k loop. */
+#define TILE(RB)                                                                            \
+    static void FN(tile##RB)(const REAL *h, ptrdiff_t ldh, const REAL *w, REAL *out,        \
+                             ptrdiff_t ldo, ptrdiff_t K, const REAL *bias, ptrdiff_t ncols) { \
+        VEC acc0[RB], acc1[RB];                                                             \
+        for (int r = 0; r < RB; r++) acc0[r] = acc1[r] = (VEC){0};                          \
+        for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+            VEC w0 = FN(load)(w + k * PW), w1 = FN(load)(w + k * PW + VEC_N);               \
+            for (int r = 0; r < RB; r++) {                                                  \
+                REAL hk = h[r * ldh + k];                                                   \
+                acc0[r] += hk * w0;                                                         \
+                acc1[r] += hk * w1;                                                         \
+            }                                                                               \
+        }                                                                                   \
+        for (int r = 0; r < RB; r++) FN(put)(out + r * ldo, acc0[r], acc1[r], bias, ncols); \
+    }
+TILE(1)
+TILE(2)
+#if TILE_ROWS >= 4
+TILE(4)
+TILE(8)
+#endif
+#undef TILE
 
 /* One row, four panels at a time: eight independent accumulators hide the FMA latency that a
  * single row's two would expose (a matrix-vector product has no rows to share the loads). */
@@ -68,7 +81,27 @@ static void FN(vector4)(const REAL *h, const REAL *packed, REAL *out, ptrdiff_t 
         }
         for (int q = 0; q < 8; q++) FN(store)(out + p * PW + q * VEC_N, a[q]);
     }
-    FN(rows1)(h, 0, packed, out, K, 0, p, p1);
+    for (; p < p1; p++) FN(tile1)(h, 0, packed + p * K * PW, out + p * PW, 0, K, NULL, PW);
+}
+
+/* out[:, panels p0..p1) = h (B, K) W^T (+ bias), out's rows ldo apart and N columns wide (the
+ * last panel cut to N): panel by panel, every row of a panel while it is in cache, so W
+ * streams once however many rows there are. Each column is summed in k order by one tile,
+ * the same bits whichever tile, thread or call computes it. */
+static void FN(gemm)(const REAL *h, ptrdiff_t ldh, ptrdiff_t B, const REAL *packed, REAL *out,
+                     ptrdiff_t ldo, ptrdiff_t K, ptrdiff_t N, const REAL *bias, ptrdiff_t p0,
+                     ptrdiff_t p1) {
+    for (ptrdiff_t p = p0; p < p1; p++) {
+        const REAL *w = packed + p * K * PW, *bp = bias ? bias + p * PW : NULL;
+        REAL *o = out + p * PW;
+        ptrdiff_t ncols = N - p * PW, b = 0;
+#if TILE_ROWS >= 4
+        for (; b + 8 <= B; b += 8) FN(tile8)(h + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+        for (; b + 4 <= B; b += 4) FN(tile4)(h + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+#endif
+        for (; b + 2 <= B; b += 2) FN(tile2)(h + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+        for (; b < B; b++) FN(tile1)(h + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+    }
 }
 
 /* out (B, NP) = h (B, K) W^T, panels [p0, p1) only (a thread's share). */
@@ -78,10 +111,7 @@ static void FN(product)(const REAL *h, ptrdiff_t ldh, ptrdiff_t B, const REAL *p
         FN(vector4)(h, packed, out, K, p0, p1);
         return;
     }
-    ptrdiff_t b = 0;
-    for (; b + 4 <= B; b += 4) FN(rows4)(h + b * ldh, ldh, packed, out + b * NP, K, NP, p0, p1);
-    for (; b + 2 <= B; b += 2) FN(rows2)(h + b * ldh, ldh, packed, out + b * NP, K, NP, p0, p1);
-    for (; b < B; b++) FN(rows1)(h + b * ldh, ldh, packed, out + b * NP, K, NP, p0, p1);
+    FN(gemm)(h, ldh, B, packed, out, NP, K, NP, NULL, p0, p1);
 }
 
 /* The elementwise steps, compiled without contracting a * b + c into one rounding (FMA): each

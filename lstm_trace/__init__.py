@@ -15,32 +15,34 @@ Public API::
     t.heatmap("forget_gate")                # a gate over time (t.maps), a picture
 """
 
+from __future__ import annotations
+
 import importlib
-from typing import TYPE_CHECKING, Any
+import sys
+import types
 
-from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
-from .cells import ParamCount
-from .ci.expect import assert_shapes
-from .config import LSTMConfig
-from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
-from .frameworks import weights_from_pytorch
-from .parameters import Parameter
-from .records import TensorRecord
-from .steps import StepSelection, select_steps
-from .trace import Trace, trace
-from .weights import (
-    DirectionWeights,
-    LSTMWeights,
-    init_input,
-    init_weights,
-    param_count,
-)
-
+#: typing's own TYPE_CHECKING, without importing typing (some 2 ms of `lstm-trace --version`);
+#: mypy reads a TYPE_CHECKING block as typing's whatever it is bound to
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from .cell import HOOK_POINTS, Hook, HookError, HookEvent, forward
+    from .cells import ParamCount
+    from .ci.expect import assert_shapes
+    from .config import LSTMConfig
+    from .errors import ConfigError, LSTMTraceError, MemoryLimitError, SelectionError
     from .formats.reading import load_weights
+    from .frameworks import weights_from_pytorch
     from .heatmaps import Heatmap
     from .live import capture, trace_module
+    from .parameters import Parameter
+    from .records import TensorRecord
+    from .steps import StepSelection, select_steps
+    from .trace import Trace, trace
     from .walkthrough.explanation import Explanation, explain
+    from .weights import DirectionWeights, LSTMWeights, init_input, init_weights, param_count
+del TYPE_CHECKING  # not one of the package's names
 
 __all__ = [
     "HOOK_POINTS",
@@ -77,35 +79,77 @@ __all__ = [
 ]
 
 
-#: names made when first asked for, and the module that holds each: the readers (zip, HDF5
-#: and torch glue, some 10 ms of start-up), the live API (most runs have no model in memory),
-#: the walkthrough's narration and Heatmap, which only a notebook or a script asks for
+#: every public name, made when first asked for, and the module that holds it. Nothing is
+#: imported with the package: `lstm-trace --version` and `--help` import lstm_trace and must
+#: not pay for NumPy (some 45 ms) or the numeric core; a script's first `from lstm_trace
+#: import trace` loads what that name needs, and only that.
 _LAZY = {
+    "HOOK_POINTS": ".cell",
+    "Hook": ".cell",
+    "HookError": ".cell",
+    "HookEvent": ".cell",
+    "forward": ".cell",
+    "ParamCount": ".cells",
+    "assert_shapes": ".ci.expect",
+    "LSTMConfig": ".config",
+    "ConfigError": ".errors",
+    "LSTMTraceError": ".errors",
+    "MemoryLimitError": ".errors",
+    "SelectionError": ".errors",
     "load_weights": ".formats.reading",
+    "weights_from_pytorch": ".frameworks",
+    "Heatmap": ".heatmaps",
     "capture": ".live",
     "trace_module": ".live",
+    "Parameter": ".parameters",
+    "TensorRecord": ".records",
+    "StepSelection": ".steps",
+    "select_steps": ".steps",
+    "Trace": ".trace",
+    "trace": ".trace",
     "explain": ".walkthrough.explanation",
     "Explanation": ".walkthrough.explanation",
-    "Heatmap": ".heatmaps",
+    "DirectionWeights": ".weights",
+    "LSTMWeights": ".weights",
+    "init_input": ".weights",
+    "init_weights": ".weights",
+    "param_count": ".weights",
 }
+
+
+class _Package(types.ModuleType):
+    """The package's module type: `lstm_trace.trace` is the function trace(), as the API says,
+    although a submodule has the same name. Importing a submodule binds it on its package
+    (setattr); for that one name the function is bound instead, from the module just loaded."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "trace" and isinstance(value, types.ModuleType):
+            value = value.trace
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
     """A name of _LAZY, loaded from its module when first asked for; __version__, read from
-    the package metadata (importlib.metadata costs some 15 ms that most runs do not need)."""
+    the package's metadata when asked for; a submodule not loaded yet (`import lstm_trace;
+    lstm_trace.config`), as when the package imported its public names' modules itself."""
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from .entry.version import package_version  # lazy: the metadata, for --version
 
-        try:
-            value = version("lstm-trace")
-        except PackageNotFoundError:  # a source tree that was never installed
-            value = "0+unknown"
-        globals()["__version__"] = value
+        globals()["__version__"] = value = package_version()
         return value
+    if not name.startswith("_"):
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise  # the submodule exists and is broken: say so, not "no attribute"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -1,6 +1,6 @@
 """``python -m lstm_trace``: the same as the ``lstm-trace`` command."""
 
-from .cli import run
+from .entry import run
 
 if __name__ == "__main__":
     run()

@@ -125,14 +125,18 @@ class RecordTable(Sequence[TensorRecord]):
         self._count += len(keys)
         self._order = None
 
-    def _columns(self) -> None:
-        """Joins what was added into one set of columns and sorts it, once per change."""
-        if self._order is not None:
-            return
+    def _joined(self) -> None:
+        """Joins what was added into one set of columns, in the order added."""
         if len(self._chunks) > 1:
             keys = np.concatenate([k for k, _, _ in self._chunks])
             stats = summary.StatsRows.join([s for _, s, _ in self._chunks])
             self._chunks = [(keys, stats, np.concatenate([v for _, _, v in self._chunks]))]
+
+    def _columns(self) -> None:
+        """Joins what was added into one set of columns and sorts it, once per change."""
+        if self._order is not None:
+            return
+        self._joined()
         keys = self._chunks[0][0] if self._chunks else np.empty((0, 4), dtype=np.int64)
         self._order = np.lexsort(keys.T[::-1])  # by layer, direction, step, point
         self._window = None
@@ -187,6 +191,19 @@ class RecordTable(Sequence[TensorRecord]):
         a short tensor is not a sample."""
         k = self.samples
         return w.samples[j * k : j * k + min(k, (self.config.batch or 1) * n)]
+
+    def columns(self) -> tuple[npt.NDArray[np.int64], summary.StatsRows, FloatArray]:
+        """Every row in the order added as arrays, as they were added (the JSONL stream's
+        writer with orjson): keys (n, 4) (layer, direction index, step, hook point index),
+        the stats and the samples (n, k), padded past a tensor's size (see _sample). Not
+        sorted: a stream's batch is written in the order computed."""
+        self._joined()
+        if not self._chunks:
+            empty = np.empty((0,), dtype=np.float64)
+            none = np.empty((0,), dtype=np.int64)
+            stats = summary.StatsRows(empty, empty, empty, empty, none, none)
+            return np.empty((0, 4), dtype=np.int64), stats, np.empty((0, self.samples))
+        return self._chunks[0]
 
     def raw_rows(self) -> Iterator[RawRow]:
         """Every row in the order added as Python values, without a TensorRecord each (the

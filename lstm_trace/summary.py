@@ -107,15 +107,22 @@ def stats_rows(values: FloatArray) -> StatsRows:
 
     A row's numbers do not depend on the other rows, so a trace made with hooks (a row at a
     time) and one made from whole blocks agree to the last bit."""
-    finite = np.isfinite(values)
-    wide = values.astype(np.float64)
+    wide = values.astype(np.float64)  # a copy, worked on in place below
     rows, width = values.shape
-    if finite.all() and width:  # the common case, kept short: the hook path calls it per value
-        mean = wide.sum(axis=1) / width
-        centred = wide - mean[:, None]
-        std = np.sqrt((centred * centred).sum(axis=1) / width)
+    total = wide.sum(axis=1)
+    # the common case, kept short (the hook path calls it per value): every sum finite means
+    # every value is, as a NaN or Inf makes its row's sum NaN or Inf (float64 values whose
+    # sum overflows take the general path below, which gives their row the same numbers)
+    if width and np.isfinite(total).all():
+        mean = total / width
+        low, high = wide.min(axis=1), wide.max(axis=1)
+        # the centred squares in place: the same numbers as (wide - mean) ** 2 made anew,
+        # without two more temporaries the size of the block
+        centred = np.subtract(wide, mean[:, None], out=wide)
+        std = np.sqrt(np.square(centred, out=centred).sum(axis=1) / width)
         none = np.zeros(rows, dtype=np.int64)
-        return StatsRows(wide.min(axis=1), wide.max(axis=1), mean, std, none, none)
+        return StatsRows(low, high, mean, std, none, none)
+    finite = np.isfinite(values)
     count = finite.sum(axis=1)
     nan = np.isnan(values).sum(axis=1)
     inf = width - count - nan

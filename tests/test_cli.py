@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from lstm_trace import LSTMConfig, __version__, trace
+from lstm_trace.entry.version import version_text
 
 from .conftest import GOLDEN
 from .conftest import run_cli as cli
@@ -168,7 +169,8 @@ def test_memory_refusal_names_size_and_option(capsys: pytest.CaptureFixture[str]
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "--version")
-    assert code == 0 and out == f"lstm-trace {__version__}\n"
+    assert code == 0 and out.splitlines()[0] == f"lstm-trace {__version__}"
+    assert out == version_text() + "\n"  # and the compiled kernel's line, when there is one
 
 
 def test_no_ansi_with_no_color_even_on_a_forced_terminal(

@@ -132,14 +132,14 @@ def test_a_replacing_hook_flows_on_as_in_the_numpy_path(monkeypatch: pytest.Monk
     assert np.abs(runs[1][0] - plain[0]).max() > 1e-3  # the replacement changed what followed
 
 
-THREADED = {  # steps of THREAD_MACS (2^18) multiply-adds or more run on several threads
-    "LSTM B=4, H=128": dict(input_size=5, hidden_size=128, seq_len=6, batch=4),
-    "LSTM B=1, H=260, projection": dict(input_size=5, hidden_size=260, seq_len=6, proj_size=250),
-    "GRU B=3, H=190, reset_after=False": dict(
-        cell="gru", input_size=5, hidden_size=190, seq_len=6, batch=3, reset_after=False
+THREADED = {  # steps of THREAD_MACS (2^21) multiply-adds or more run on several threads
+    "LSTM B=9, H=256": dict(input_size=5, hidden_size=256, seq_len=4, batch=9),
+    "LSTM B=1, H=760, projection": dict(input_size=5, hidden_size=760, seq_len=3, proj_size=700),
+    "GRU B=7, H=330, reset_after=False": dict(
+        cell="gru", input_size=5, hidden_size=330, seq_len=4, batch=7, reset_after=False
     ),
-    "GRU B=7, H=130, bi": dict(
-        cell="gru", input_size=5, hidden_size=130, seq_len=6, batch=7, bidirectional=True
+    "GRU B=14, H=230, bi": dict(
+        cell="gru", input_size=5, hidden_size=230, seq_len=4, batch=14, bidirectional=True
     ),
 }
 
@@ -150,6 +150,8 @@ def test_threads_share_a_step_and_change_no_bit(monkeypatch: pytest.MonkeyPatch,
     """Each output column is one thread's, summed in the same order: 1, 2 and 3 threads give
     the same bits, within 1e-5 of the NumPy path."""
     cfg = LSTMConfig(**THREADED[name])
+    rows = cfg.hidden_size * (3 if cfg.cell == "gru" else 4)
+    assert (cfg.batch or 1) * cfg.h_out * rows >= _kernel.THREAD_MACS
     want = _outputs(monkeypatch, "numpy", cfg)
     runs = []
     try:
@@ -184,6 +186,21 @@ def test_tanh_is_within_one_ulp() -> None:
     out = np.empty_like(special)
     _kernel.tanh(special, out)
     assert out[0] == 1 and out[1] == -1 and np.isnan(out[2]) and np.signbit(out[3])
+    _kernel.set_isa(ISAS[-1])
+
+
+def test_tanh_in_float64_is_within_a_few_ulps() -> None:
+    rng = np.random.default_rng(11)
+    parts = [rng.standard_normal(500_000) * 4, rng.standard_normal(100_000) * 0.07]
+    parts += [10.0 ** rng.uniform(-300, 1.5, 100_000), np.linspace(-25, 25, 100_001)]
+    x = np.concatenate(parts)
+    x = np.concatenate([x, -x, [0.0, 1 / 16, np.nextafter(1 / 16, 0), 19.0, 20.0, 700.0]])
+    for isa in ISAS:
+        _kernel.set_isa(isa)
+        got = np.empty_like(x)
+        _kernel.tanh(x, got)
+        want = np.tanh(x)
+        np.testing.assert_allclose(got, want, rtol=4e-15, atol=0)  # 3.3e-15 measured
     _kernel.set_isa(ISAS[-1])
 
 
@@ -236,6 +253,16 @@ def test_auto_leaves_a_short_pass_to_numpy_until_the_kernel_is_loaded(
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "avx2" if "avx2" in ISAS else "baseline")
     monkeypatch.setattr(kernel, "_loaded", [])
     assert kernel.active(np.dtype(np.float32), 3) is _kernel  # asked for by name: always
+
+
+def test_version_names_the_kernel_and_its_instruction_set() -> None:
+    done = subprocess.run([sys.executable, "-m", "lstm_trace", "--version"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0
+    assert f"kernel: compiled, {ISAS[-1]} on this CPU" in done.stdout
+    probe = "import sys, lstm_trace.kernel_status as k; k.describe(); print('numpy' in sys.modules)"
+    quiet = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert quiet.stdout.strip() == "False"  # the kernel's module needs no NumPy
 
 
 def test_segments_cut_a_piece_at_its_hooked_steps() -> None:

@@ -39,17 +39,20 @@ class GRUPrepared:
     w_hn_t: FloatArray | None  # (H, H) W_hn^T, applied to r * h (reset_after=False)
 
 
-def prepare_gru(w: Any, steps: int, batch: int, reset_after: bool) -> GRUPrepared:
-    """One direction's DirectionWeights laid out for `steps` steps of `batch` rows."""
+def prepare_gru(
+    w: Any, steps: int, batch: int, reset_after: bool, copies: bool = True
+) -> GRUPrepared:
+    """One direction's DirectionWeights laid out for `steps` steps of `batch` rows (copies:
+    recurrence.prepare's)."""
     h, dtype = w.hidden_size, w.w_ih.dtype
     gain = gains(ACTIVATIONS, h, dtype)
     rz = slice(0, 2 * h)
     if reset_after:
         bias = np.concatenate([w.b_ih[rz] + w.b_hh[rz], w.b_ih[2 * h :]])
-        p = prepare(w.w_ih, w.w_hh, bias, gain, gain, h, steps, batch)
+        p = prepare(w.w_ih, w.w_hh, bias, gain, gain, h, steps, batch, copies)
         return GRUPrepared(p, w.b_hh[None, 2 * h :].copy(), None)
     bias = w.b_ih + w.b_hh  # b_hn sits outside the reset: it joins b_in
-    p = prepare(w.w_ih, w.w_hh[rz], bias, gain, gain[rz], h, steps, batch)
+    p = prepare(w.w_ih, w.w_hh[rz], bias, gain, gain[rz], h, steps, batch, copies)
     return GRUPrepared(p, np.zeros((1, h), dtype), np.ascontiguousarray(w.w_hh[2 * h :].T))
 
 
@@ -58,20 +61,20 @@ class GRURunner(Runner):
 
     def __init__(self, w: Any, seq: FloatArray, out: FloatArray, reset_after: bool):
         steps, batch = seq.shape[:2]
-        self.gp = prepare_gru(w, steps, batch, reset_after)
+        self.kernel = kernel.active(w.w_ih.dtype, steps)  # compiled where built (kernel.py)
+        self.gp = prepare_gru(w, steps, batch, reset_after, copies=self.kernel is None)
         self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H) view
-        self.blocks = Blocks(self.gp.p, seq)
-        self.resets = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
-        self.kernel = kernel.active(
-            w.w_ih.dtype, steps
-        )  # the compiled loop where built (kernel.py)
+        project = None
         if self.kernel is not None:
             hs, gain = w.hidden_size, self.gp.p.gain
+            project = kernel.projector(self.kernel, w.w_ih, gain, self.gp.p.bias)
             rows = 3 * hs if reset_after else 2 * hs  # without: W_hn is applied to r * h
             self.k_hh = kernel.pack((w.w_hh[:rows] * gain[:rows, None]).T)
             w_hn_t = self.gp.w_hn_t
             self.k_hn = None if w_hn_t is None else kernel.pack(w_hn_t)
             self.k_bhn = np.ascontiguousarray(self.gp.b_hn[0])
+        self.blocks = Blocks(self.gp.p, seq, project)
+        self.resets = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
 
     def run(
         self,

@@ -3,13 +3,20 @@ when a C compiler is there): which one runs, the weights laid out for it, and th
 piece of steps.
 
 The NumPy loops (lstm_loop.py, gru_loop.py) are the reference: the kernel runs the same
-equations on the same pre-scaled projection, a whole run of unhooked steps in one call, and
-writes the same arrays (the activations in the block, h_t into the output, C_t or r * (...)
-into its block), so observers, gate health and every record see what they see on the NumPy
-path. It differs from it only by rounding: float32 products accumulate in another order (with
-FMA), and its tanh (csrc/kernel.c's tanh_f32, computed in double) is within 1 ulp of the
-correctly rounded tanh, where NumPy's is within a few; results agree within 1e-5 absolute in
-float32 (as two BLAS libraries do) and 1e-12 relative in float64 (libm's tanh).
+equations on the same pre-scaled values, the input projection of a block and a whole run of
+unhooked steps in one call each, and writes the same arrays (the activations in the block,
+h_t into the output, C_t or r * (...) into its block), so observers, gate health and every
+record see what they see on the NumPy path. It differs from it only by rounding: its products
+accumulate in another order (with FMA), and its tanh (csrc/kernel.c) is its own: in float32
+computed in double, within 1 ulp of the correctly rounded tanh (as NumPy's float32 tanh is);
+in float64 within 3.3e-15 relative of NumPy's. Results agree within 1e-5 absolute in float32
+(as two BLAS libraries do) and 1e-12 relative in float64 (tests/test_compiled.py). A hooked
+step with the kernel uses its product and tanh (product(), tanh(), activate() below), so a
+trace with hooks and one without hold the same bits, as on the NumPy path.
+
+Where it is used: every LSTM (projection included) and GRU pass of float32 or float64, except
+peephole LSTMs (o_t reads C_t within the step: the NumPy path's stepwise arithmetic). "auto"
+leaves a pass of fewer than MIN_STEPS steps to NumPy until the module is loaded.
 
 LSTM_TRACE_KERNEL chooses, read at every pass: "auto" (or unset) the kernel where it is
 built, "numpy" the reference, "avx512", "avx2" or "baseline" the kernel with that
@@ -27,6 +34,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Fire, FloatArray
+from .recurrence import Project
 
 #: LSTM_TRACE_KERNEL's values
 MODES = ("auto", "numpy", "avx512", "avx2", "baseline")
@@ -92,6 +100,19 @@ def pack(w_t: FloatArray) -> FloatArray:
     padded = np.zeros((k, panels * pw), dtype=w_t.dtype)
     padded[:, :n] = w_t
     return np.ascontiguousarray(padded.reshape(k, panels, pw).transpose(1, 0, 2))
+
+
+def projector(k: ModuleType, w_ih: FloatArray, gain: FloatArray, bias: FloatArray) -> Project:
+    """A block's input projection through the kernel: x (n, I_k) -> x (gain W_ih)^T + bias
+    into out (n, G*H); w_ih (G*H, I_k) unscaled, bias (G*H,) already scaled."""
+    packed = pack((w_ih * gain[:, None]).T)
+    bias = np.ascontiguousarray(bias)
+
+    def project(x: FloatArray, out: FloatArray) -> FloatArray:
+        k.project(np.ascontiguousarray(x), packed, bias, out)
+        return out
+
+    return project
 
 
 def product(k: ModuleType, h: FloatArray, packed: FloatArray, n: int) -> FloatArray:

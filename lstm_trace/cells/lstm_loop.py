@@ -37,11 +37,12 @@ class LSTMPrepared:
     peep: FloatArray | None  # (3, 1, H) p_i, p_f, p_o halved: every peephole feeds a sigmoid
 
 
-def prepare_lstm(w: Any, steps: int, batch: int) -> LSTMPrepared:
-    """One direction's DirectionWeights laid out for `steps` steps of `batch` rows."""
+def prepare_lstm(w: Any, steps: int, batch: int, copies: bool = True) -> LSTMPrepared:
+    """One direction's DirectionWeights laid out for `steps` steps of `batch` rows (copies:
+    recurrence.prepare's)."""
     h, dtype = w.hidden_size, w.w_ih.dtype
     gain = gains(ACTIVATIONS, h, dtype)
-    p = prepare(w.w_ih, w.w_hh, w.b_ih + w.b_hh, gain, gain, h, steps, batch)
+    p = prepare(w.w_ih, w.w_hh, w.b_ih + w.b_hh, gain, gain, h, steps, batch, copies)
     peep = None if w.w_peep is None else (w.w_peep * dtype.type(0.5)).reshape(3, 1, h)
     return LSTMPrepared(p, None if w.w_hr is None else w.w_hr.T, peep)
 
@@ -92,17 +93,19 @@ class LSTMRunner(Runner):
 
     def __init__(self, w: Any, seq: FloatArray, out: FloatArray):
         steps, batch = seq.shape[:2]
-        self.lp = prepare_lstm(w, steps, batch)
-        self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H_out) view
-        self.blocks = Blocks(self.lp.p, seq)
-        self.cells = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
         # the compiled loop where it is built (kernel.py); peepholes keep the NumPy path
-        self.kernel = None if self.lp.peep is not None else kernel.active(w.w_ih.dtype, steps)
+        self.kernel = None if w.w_peep is not None else kernel.active(w.w_ih.dtype, steps)
+        self.lp = prepare_lstm(w, steps, batch, copies=self.kernel is None)
+        self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H_out) view
+        project = None
         if self.kernel is not None:
             gain = self.lp.p.gain
+            project = kernel.projector(self.kernel, w.w_ih, gain, self.lp.p.bias)
             self.k_hh = kernel.pack((w.w_hh * gain[:, None]).T)
             w_hr_t = self.lp.w_hr_t
             self.k_hr = None if w_hr_t is None else kernel.pack(w_hr_t)
+        self.blocks = Blocks(self.lp.p, seq, project)
+        self.cells = np.empty((self.blocks.size, batch, w.hidden_size), dtype=w.w_ih.dtype)
 
     def run(
         self,

@@ -15,12 +15,15 @@ No I/O, nothing about how results are shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from .base import PROJECTION_BLOCK, FloatArray
+
+#: x (n, I_k), out (n, G*H) -> scaled x W_ih^T + b in out (Prepared.project, or the kernel's)
+Project = Callable[[FloatArray, FloatArray], FloatArray]
 
 #: recurrent matrices larger than this are multiplied gate by gate (see Prepared)
 SPLIT_BYTES = 8 << 20
@@ -99,16 +102,19 @@ def prepare(
     hidden: int,
     steps: int,
     batch: int,
+    copies: bool = True,
 ) -> Prepared:
     """Weights laid out for a run of `steps` steps of `batch` rows: w_ih (G*H, I_k), w_hh
     (rows, H_out) of rows // H gate blocks, bias (G*H,) unscaled, gain (G*H,) and hh_gain
-    (rows,) from gains()."""
-    uses = steps * batch  # how many times each weight is used
+    (rows,) from gains(). copies=False leaves the weights as they are (views; the NumPy
+    loop's layouts are not made): the compiled kernel packs its own, and one copy is what
+    the memory estimate allows for."""
+    uses = steps * batch if copies else 0  # how many times each weight is used
     ih_scaled = w_ih.shape[1] < uses
-    row = batch == 1
+    row = batch == 1 and copies
     hh_scaled = row or w_hh.shape[1] < uses  # B = 1 copies the matrix anyway
     hh = w_hh * hh_gain[:, None] if hh_scaled else np.ascontiguousarray(w_hh)
-    split = not row and hh.nbytes > SPLIT_BYTES
+    split = not row and hh.nbytes > SPLIT_BYTES and copies
     if row:
         hh = np.ascontiguousarray(hh.T)
     elif split:
@@ -137,8 +143,9 @@ class Blocks:
     The pieces are views of the block's one product: the arithmetic, and so every bit of
     the results, is that of whole blocks."""
 
-    def __init__(self, p: Prepared, seq: FloatArray):
+    def __init__(self, p: Prepared, seq: FloatArray, project: Project | None = None):
         self.p, self.seq = p, seq  # seq (T, B, I_k)
+        self.project = p.project if project is None else project  # the kernel's, when used
         steps, batch = seq.shape[:2]
         width = batch * p.gain.shape[0]
         self.size = min(steps, max(1, PROJECTION_BLOCK // width))
@@ -165,7 +172,7 @@ class Blocks:
         for start in reversed(starts) if backward else starts:
             chunk = seq[start : start + self.size]
             rows = len(chunk) * batch
-            block = p.project(chunk.reshape(rows, -1), self.work[: rows * n].reshape(rows, n))
+            block = self.project(chunk.reshape(rows, -1), self.work[: rows * n].reshape(rows, n))
             yield range(start, start + len(chunk)), block.reshape(len(chunk), batch, n)
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..ci.expect import Checker, parse
 from ..config import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
+from ..entry import quiet_stdout, serve
 from ..errors import LSTMTraceError, ReaderGone
 from ..formats.weight_kinds import SaveAs, to_help
 from .console import note
@@ -85,6 +85,10 @@ from .output import (
 )
 from .resolve import OPTION_NAMES, check_option_pairs, resolve
 
+if TYPE_CHECKING:
+    from ..ci.expect import Checker, Expectation
+    from ..config import LSTMConfig
+
 __all__ = ["app", "main", "run"]
 
 
@@ -115,10 +119,12 @@ DEFAULT_MAX_MEMORY_TEXT = format_bytes(DEFAULT_MAX_MEMORY).replace(" ", "")
 
 
 def _version(value: bool) -> None:
+    """--version among other options (`lstm-trace --version` alone is answered before this
+    app is loaded, by lstm_trace.entry, with the same text)."""
     if value:
-        from .. import __version__  # lazy: importlib.metadata (~15 ms), for --version only
+        from ..entry.version import version_text  # lazy: the metadata, for --version only
 
-        typer.echo(f"lstm-trace {__version__}")
+        typer.echo(version_text())
         raise typer.Exit()
 
 
@@ -209,7 +215,7 @@ def main_command(
     answer_elsewhere = outputs_to_stdout(save_weights=save_weights, **outputs)
     fmt = Format.json if as_json else fmt
     limit = parse_bytes(max_memory)
-    expectations = [parse(e) for e in expect or []]
+    expectations = _expectations(expect)
     options = config_options(
         ctx,
         input_size=input_size,
@@ -250,7 +256,7 @@ def main_command(
         from .html_out import check_html  # lazy: the explorer, for --html only
 
         check_html(run.config, steps, limit)
-    checker = Checker(run.config, expectations) if expectations else None
+    checker = _checker(run.config, expectations)
     request = Request(
         fmt=fmt,
         steps=steps,
@@ -273,6 +279,24 @@ def main_command(
         write_html(html, run, result, steps, limit, frameworks)
     if checker is not None and not report_expectations(checker, result):
         raise typer.Exit(1)
+
+
+def _expectations(expect: list[str] | None) -> list[Expectation]:
+    """--expect's expectations, each checked as it is read (before any work)."""
+    if not expect:
+        return []
+    from ..ci.expect import parse  # lazy: the checks, for --expect only
+
+    return [parse(e) for e in expect]
+
+
+def _checker(config: LSTMConfig, expectations: list[Expectation]) -> Checker | None:
+    """What watches the trace's records for --expect; None without one."""
+    if not expectations:
+        return None
+    from ..ci.expect import Checker  # lazy: the checks, for --expect only
+
+    return Checker(config, expectations)
 
 
 def _refuse_trace_options(ctx: typer.Context) -> None:
@@ -333,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(_error_line(exc) + "\n")
         return exc.exit_code
     except ReaderGone:
-        _quiet_stdout()
+        quiet_stdout()
         return 0
     except typer.Abort:
         sys.stderr.write("lstm-trace: aborted\n")
@@ -361,25 +385,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    if sys.stdout is None:  # started with stdout closed (`lstm-trace >&-`)
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    try:
-        code = main()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _quiet_stdout()
-        code = 0
-    except OSError as exc:  # a full disk, a closed or unwritable stdout
-        sys.stderr.write(f"lstm-trace: error: cannot write the output: {exc.strerror or exc}\n")
-        code = 1
-    except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)
-
-
-def _quiet_stdout() -> None:
-    """`lstm-trace ... | head`: the reader left. What is still buffered goes nowhere, so the
-    exit is quiet, as Unix tools' is."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    """The Typer app on sys.argv, with the streams' exits (lstm_trace.entry.serve); the
+    console script is lstm_trace.entry.run, which answers --version and --help first."""
+    serve(main)

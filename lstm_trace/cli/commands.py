@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -168,6 +167,8 @@ def check(
     limit = parse_bytes(max_memory)
     results = run_models(load_spec(spec), max_memory=limit, progress=pass_observers)
     if fmt is ReportFormat.json:
+        import json  # lazy: for --format json only
+
         sys.stdout.write(json.dumps(results_dict(str(spec), results), indent=2) + "\n")
     else:
         section = Section.of(
@@ -247,6 +248,8 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of the --json document (or of a --format jsonl line)."""
+    import json  # lazy: for schema only
+
     from ..schema import bundled_schema  # lazy: importlib.resources, for schema only
 
     schema = bundled_schema("trace-jsonl" if jsonl else "trace")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -51,6 +50,8 @@ def inspect(
         contents = type(contents)(contents.path, (chosen,), (), contents.notes)
     doc = inventory(contents)
     if as_json:
+        import json  # lazy: for --json only
+
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     console = data_console()

@@ -96,9 +96,11 @@ def outputs_to_stdout(**paths: Path | None) -> bool:
     """Whether one of the outputs is stdout itself; refuses two outputs that name one file
     (`--svg /dev/stdout --dump /dev/stdout`, `--svg a.svg --export-svg a.svg`), which would
     end as one corrupt stream or a file silently written twice."""
+    given = [(name, path) for name, path in paths.items() if path is not None]
+    if not given:
+        return False
     from ..formats.targets import is_stdout, same_file  # lazy: only with an output file
 
-    given = [(name, path) for name, path in paths.items() if path is not None]
     for i, (name, path) in enumerate(given):
         for other, second in given[i + 1 :]:
             if same_file(path, second):
