@@ -156,6 +156,35 @@ static void FN(blend)(REAL *restrict gi_n, const REAL *restrict add, const REAL 
 
 #pragma GCC pop_options
 
+/* Gate health of a block in one pass (health.py): x (R, G*H) rows of activations; lo, hi
+ * (G*H,) each column's running min and max (NaN once the column holds one, as NumPy's
+ * min/max); for rows [cuts[p], cuts[p+1]) and gate g, n_low[p*G+g] += count(x < below[g]) and
+ * n_high[p*G+g] += count(x > above[g]) (a NaN counts in neither). Exact, in any order. */
+static void FN(health)(const REAL *x, ptrdiff_t G, ptrdiff_t H, const REAL *below,
+                       const REAL *above, const int64_t *cuts, ptrdiff_t P, REAL *lo, REAL *hi,
+                       int64_t *n_low, int64_t *n_high) {
+    const ptrdiff_t W = G * H;
+    for (ptrdiff_t p = 0; p < P; p++) {
+        for (ptrdiff_t r = cuts[p]; r < cuts[p + 1]; r++) {
+            const REAL *row = x + r * W;
+            for (ptrdiff_t g = 0; g < G; g++) {
+                const REAL *v = row + g * H;
+                REAL *restrict l = lo + g * H, *restrict h = hi + g * H, b = below[g], a = above[g];
+                int64_t cl = 0, ch = 0;
+                for (ptrdiff_t j = 0; j < H; j++) {
+                    REAL t = v[j];
+                    l[j] = (t < l[j] || t != t) ? t : l[j];
+                    h[j] = (t > h[j] || t != t) ? t : h[j];
+                    cl += t < b;
+                    ch += t > a;
+                }
+                n_low[p * G + g] += cl;
+                n_high[p * G + g] += ch;
+            }
+        }
+    }
+}
+
 /* Thread tid of nth's share of the panels [0, n): a contiguous run, so each output column is
  * one thread's, summed in the same order whatever the thread count (the same bits). */
 static void FN(share)(ptrdiff_t n, int tid, int nth, ptrdiff_t *p0, ptrdiff_t *p1) {

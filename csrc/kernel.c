@@ -170,6 +170,8 @@ typedef void (*gru_fn)(const struct gru_args *, int, int);
 typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
                            ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
+typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, const void *,
+                          const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *);
 typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
                         ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t, ptrdiff_t);
 
@@ -180,13 +182,15 @@ struct isa {
     product_fn product[2];
     tanh_fn tanh[2];
     gemm_fn gemm[2];
+    health_fn health[2];
 };
 
 #define ISA(name, s)                                                                  \
     {name, {lstm_f32_##s, lstm_f64_##s}, {gru_f32_##s, gru_f64_##s},                 \
      {(product_fn)product_f32_##s, (product_fn)product_f64_##s},                      \
      {(tanh_fn)tanh_all_f32_##s, (tanh_fn)tanh_all_f64_##s},                        \
-     {(gemm_fn)gemm_f32_##s, (gemm_fn)gemm_f64_##s}}
+     {(gemm_fn)gemm_f32_##s, (gemm_fn)gemm_f64_##s},                                \
+     {(health_fn)health_f32_##s, (health_fn)health_f64_##s}}
 static const struct isa ISAS[] = {
     ISA("baseline", base),
 #if KERNEL_X86
@@ -507,6 +511,54 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(health_doc,
+"health(x, gates, below, above, cuts, lo, hi, n_low, n_high)\n\n"
+"Gate health of a block in one pass: x (R, G*H) C order; lo, hi (G*H,) running min and max\n"
+"per column, updated (NaN once a column holds one); cuts (P+1,) int64 row boundaries;\n"
+"n_low, n_high (P, G) int64, += the values of each piece and gate below below[g] (above\n"
+"above[g]); below, above (G,) in x's dtype.");
+
+static PyObject *k_health(PyObject *self, PyObject *args) {
+    PyObject *o[8];
+    Py_ssize_t gates;
+    if (!PyArg_ParseTuple(args, "OnOOOOOOO", &o[0], &gates, &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7]))
+        return NULL;
+    int kind = kind_of(o[0]);
+    if (kind < 0) return NULL;
+    Py_buffer v[8];
+    memset(v, 0, sizeof v);
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
+    for (int q = 0; q < 8; q++) {
+        if (PyObject_GetBuffer(o[q], &v[q], flags | (q >= 4 ? PyBUF_WRITABLE : 0)) < 0) {
+            RELEASE_ALL(v, 8);
+            return NULL;
+        }
+    }
+    const char *real = kind ? "d" : "f";
+    ptrdiff_t isz = kind ? 8 : 4, parts = v[3].len / 8 - 1;
+    int ok = v[0].ndim == 2 && gates > 0 && v[0].shape[1] % gates == 0 && parts >= 0;
+    for (int q = 0; q < 8 && ok; q++) {
+        int ints = q == 3 || q >= 6;
+        ok = strcmp(v[q].format, ints ? "q" : real) == 0 || (ints && strcmp(v[q].format, "l") == 0);
+    }
+    ptrdiff_t width = ok ? v[0].shape[1] : 0, rows = ok ? v[0].shape[0] : 0;
+    ok = ok && v[1].len == gates * isz && v[2].len == gates * isz && v[4].len == width * isz &&
+         v[5].len == width * isz && v[6].len == parts * gates * 8 && v[7].len == parts * gates * 8;
+    const int64_t *cuts = ok ? (const int64_t *)v[3].buf : NULL;
+    for (ptrdiff_t p = 0; ok && p < parts; p++) ok = cuts[p] >= 0 && cuts[p] <= cuts[p + 1];
+    ok = ok && (parts == 0 || cuts[parts] <= rows);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "health: arrays do not agree");
+        RELEASE_ALL(v, 8);
+        return NULL;
+    }
+    ISAS[current].health[kind](v[0].buf, gates, width / gates, v[1].buf, v[2].buf, cuts, parts,
+                               v[4].buf, v[5].buf, (int64_t *)v[6].buf, (int64_t *)v[7].buf);
+    RELEASE_ALL(v, 8);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(tanh_doc,
 "tanh(x, out)\n\n"
 "out = tanh(x), elementwise, C-order arrays of one size (out may be x): the kernel's own tanh,\n"
@@ -581,6 +633,7 @@ static PyMethodDef methods[] = {
     {"product", k_product, METH_VARARGS, product_doc},
     {"tanh", k_tanh, METH_VARARGS, tanh_doc},
     {"project", k_project, METH_VARARGS, project_doc},
+    {"health", k_health, METH_VARARGS, health_doc},
     {"isa", k_isa, METH_NOARGS, "The instruction set in use: 'avx512', 'avx2' or 'baseline'."},
     {"isas", k_isas, METH_NOARGS, "The instruction sets this CPU can run, baseline first."},
     {"set_isa", k_set_isa, METH_O, "Use another of isas() (tests compare them)."},

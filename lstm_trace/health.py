@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .cells import kernel
 from .cells.base import FloatArray
 from .config import LSTMConfig
 from .health_segments import SegmentCounts, share
@@ -77,6 +78,8 @@ class HealthMonitor:
         place = self.places.get((layer, direction))
         if place is None:
             place = self.places[(layer, direction)] = _Place(h, n, self.config.seq_len)
+        if self._compiled(place, steps, block):
+            return
         gates = block.reshape(-1, n, h)  # (c*B, gate, unit)
         place.rows += gates.shape[0]
         place.values += gates.shape[0] * h
@@ -94,6 +97,39 @@ class HealthMonitor:
         first = min(steps[0], steps[-1])  # visiting order runs one way or the other
         self._saturation(place, block.shape[1], first, gates, lowest, highest)
 
+    def _compiled(self, place: _Place, steps: Sequence[int], block: FloatArray) -> bool:
+        """The block's extremes and saturated counts in one pass of the compiled kernel, when
+        it is loaded and the block is finite: the same numbers as the NumPy path below (they
+        are exact), in a tenth of its time. False (nothing counted) otherwise."""
+        k = kernel.active(block.dtype, 0) if block.flags.c_contiguous else None
+        if k is None:
+            return False
+        n, h = len(self.names), block.shape[-1] // len(self.names)
+        batch = block.shape[1]
+        pieces = place.saturated.pieces(min(steps[0], steps[-1]), block.shape[0])
+        cuts = np.array([a * batch for _, a, _ in pieces] + [pieces[-1][2] * batch], np.int64)
+        lowest = np.full(n * h, np.inf, dtype=block.dtype)
+        highest = np.full(n * h, -np.inf, dtype=block.dtype)
+        n_low, n_high = (np.zeros((len(pieces), n), dtype=np.int64) for _ in range(2))
+        below, above = self._thresholds(block.dtype)
+        k.health(block.reshape(-1, n * h), n, below, above, cuts, lowest, highest, n_low, n_high)
+        if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
+            return False  # the NumPy path counts the NaN and Inf and finds the first
+        rows = block.shape[0] * batch
+        place.rows += rows
+        place.values += rows * h
+        np.fmin(place.low, lowest, out=place.low)
+        np.fmax(place.high, highest, out=place.high)
+        place.saturated.add_counts(pieces, batch * h, n_low, n_high)
+        return True
+
+    def _thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
+        """(below, above) (G,): each gate's saturation thresholds in the values' precision; a
+        tanh gate saturates beyond +-0.95, a sigmoid gate below 0.05 and above 0.95."""
+        high = 1 - SATURATION
+        below = np.array([-high if t else SATURATION for t in self.tanh], dtype=dtype)
+        return below, np.full(len(self.names), high, dtype=dtype)
+
     def _saturation(
         self,
         place: _Place,
@@ -106,10 +142,7 @@ class HealthMonitor:
         """Counts values beyond each gate's thresholds, per side and segment of time. gates:
         (c*B, G, H) from step first; lowest, highest (G*H,) the block's extremes per unit."""
         n = len(self.names)
-        # thresholds compared in the values' own precision; a tanh gate saturates beyond +-0.95
-        high = 1 - SATURATION
-        below = np.array([-high if t else SATURATION for t in self.tanh], dtype=gates.dtype)
-        above = np.full(n, high, dtype=gates.dtype)
+        below, above = self._thresholds(gates.dtype)  # compared in the values' own precision
         # fmin/fmax: a unit that is NaN throughout the block must not hide the gate's others
         gate_low = np.fmin.reduce(lowest.reshape(n, -1), axis=1)
         gate_high = np.fmax.reduce(highest.reshape(n, -1), axis=1)

@@ -112,6 +112,17 @@ class SegmentCounts:
                 for s, a, b in pieces:
                     self.high[s, g] += np.count_nonzero(unit[a * batch : b * batch] > above[g])
 
+    def add_counts(
+        self, pieces: list[tuple[int, int, int]], per_step: int, low: IntArray, high: IntArray
+    ) -> None:
+        """Counts one block counted elsewhere (the compiled kernel's health()): pieces from
+        pieces(), per_step values of each gate a step (B * H), low and high (len(pieces), G)
+        each piece's saturated counts per gate."""
+        for p, (s, a, b) in enumerate(pieces):
+            self.values[s] += (b - a) * per_step
+            self.low[s] += low[p]
+            self.high[s] += high[p]
+
     def totals(self, g: int) -> tuple[int, int]:
         """Gate g's (low, high) saturated counts over every step."""
         return int(self.low[:, g].sum()), int(self.high[:, g].sum())

@@ -21,6 +21,7 @@ import pytest
 from lstm_trace import LSTMConfig, forward, init_input, init_weights, trace
 from lstm_trace.cells import kernel
 from lstm_trace.errors import ConfigError
+from lstm_trace.health import HealthMonitor
 
 _kernel = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
 ISAS = _kernel.isas()
@@ -164,6 +165,77 @@ def test_threads_share_a_step_and_change_no_bit(monkeypatch: pytest.MonkeyPatch,
         for a, b in zip(runs[0], other, strict=True):
             np.testing.assert_array_equal(a, b)
     _close(runs[0], want, cfg.dtype)
+
+
+HEALTH = {
+    "saturated, segments": dict(input_size=3, hidden_size=20, seq_len=700, batch=2),
+    "GRU bi 2 layers": dict(
+        cell="gru",
+        input_size=3,
+        hidden_size=9,
+        seq_len=300,
+        batch=3,
+        bidirectional=True,
+        num_layers=2,
+    ),
+    "float64": dict(input_size=3, hidden_size=5, seq_len=90, dtype="float64"),
+}
+
+
+@pytest.mark.parametrize("name", list(HEALTH))
+@pytest.mark.parametrize("scale", [1.0, 8.0, np.inf])
+def test_gate_health_from_the_kernel_is_the_numpy_paths(
+    monkeypatch: pytest.MonkeyPatch, name: str, scale: float
+) -> None:
+    """Extremes and saturated counts are exact: the kernel's one pass over each block gives the
+    same report, key for key, as NumPy's on the same blocks (weights scaled up saturate the
+    gates; inf makes NaN, which the kernel leaves to the NumPy path)."""
+    cfg = LSTMConfig(**HEALTH[name])
+    w = init_weights(cfg)
+    for layer in w.layers:
+        for d in layer:
+            d.w_hh[...] *= scale if np.isfinite(scale) else 1.0
+            if not np.isfinite(scale):
+                d.w_ih[0, 0] = np.inf
+    blocks: list[tuple[int, str, list[int], np.ndarray]] = []
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    forward(
+        w, init_input(cfg), observer=lambda *a: blocks.append((*a[:2], list(a[2]), a[3].copy()))
+    )
+    reports = []
+    for mode in ("numpy", "auto"):
+        monkeypatch.setenv("LSTM_TRACE_KERNEL", mode)
+        monitor = HealthMonitor(cfg)
+        for layer_k, direction, steps, block in blocks:
+            monitor(layer_k, direction, steps, block)
+        reports.append(monitor.report())
+    assert reports[0] == reports[1]
+    counted = [g["saturated"] for g in reports[0]["gates"]]
+    assert counted and (scale == 1.0 or any(counted))  # the scaled weights saturate
+
+
+def test_the_kernels_health_pass_counts_what_numpy_counts() -> None:
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((37, 3 * 11)) * 3).astype(np.float32)
+    x[5, 7] = -np.inf
+    below, above = np.float32([0.05, 0.05, -0.95]), np.float32([0.95, 0.95, 0.95])
+    cuts = np.array([0, 10, 37], np.int64)
+    lo, hi = np.full(33, np.inf, np.float32), np.full(33, -np.inf, np.float32)
+    n_low, n_high = np.zeros((2, 3), np.int64), np.zeros((2, 3), np.int64)
+    _kernel.health(x, 3, below, above, cuts, lo, hi, n_low, n_high)
+    np.testing.assert_array_equal(lo, x.min(axis=0))
+    np.testing.assert_array_equal(hi, x.max(axis=0))
+    gates = x.reshape(37, 3, 11)
+    for p in range(2):
+        part = gates[cuts[p] : cuts[p + 1]]
+        np.testing.assert_array_equal(n_low[p], (part < below[None, :, None]).sum(axis=(0, 2)))
+        np.testing.assert_array_equal(n_high[p], (part > above[None, :, None]).sum(axis=(0, 2)))
+    x[3, 3] = np.nan
+    lo[...] = np.inf
+    _kernel.health(x, 3, below, above, cuts, lo, hi, n_low, n_high)
+    assert np.isnan(lo[3]) and not np.isnan(lo[4])
+    with pytest.raises(ValueError, match="do not agree"):
+        _kernel.health(x, 3, below, above, np.array([0, 38], np.int64), lo, hi, n_low, n_high)
 
 
 def test_tanh_is_within_one_ulp() -> None:
