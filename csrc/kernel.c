@@ -63,9 +63,9 @@ static inline __attribute__((always_inline)) float tanh_f32(float xf) {
     double p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
                r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
                r * (1.0 / 3628800))))))))));
-    int64_t bits;
+    uint64_t bits; /* unsigned: for NaN the shift runs out of range, defined only so */
     memcpy(&bits, &shifted, sizeof bits);
-    int64_t scale_bits = (bits - INT64_C(0x4338000000000000) + 1023) << 52;
+    uint64_t scale_bits = (bits - UINT64_C(0x4338000000000000) + 1023) << 52;
     double scale;
     memcpy(&scale, &scale_bits, sizeof scale);
     double e = p * scale;
@@ -90,9 +90,9 @@ static inline __attribute__((always_inline)) double tanh_f64(double x) {
     p = p * r + 1.0 / 362880.0, p = p * r + 1.0 / 40320.0, p = p * r + 1.0 / 5040.0;
     p = p * r + 1.0 / 720.0, p = p * r + 1.0 / 120.0, p = p * r + 1.0 / 24.0;
     p = p * r + 1.0 / 6.0, p = p * r + 0.5, p = p * r + 1.0, p = p * r + 1.0;
-    int64_t bits;
+    uint64_t bits;
     memcpy(&bits, &shifted, sizeof bits);
-    int64_t scale_bits = (bits - INT64_C(0x4338000000000000) + 1023) << 52;
+    uint64_t scale_bits = (bits - UINT64_C(0x4338000000000000) + 1023) << 52;
     double scale;
     memcpy(&scale, &scale_bits, sizeof scale);
     double big = 1.0 - 2.0 / (p * scale + 1.0);
