@@ -13,8 +13,12 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+
+from lstm_trace.cells import kernel
 
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 
@@ -60,3 +64,46 @@ def test_tanh_of_nan_and_inf_has_no_undefined_behaviour(ubsan_kernel: Path) -> N
     done = _run(ubsan_kernel, TANH_EDGES)
     assert done.returncode == 0 and "runtime error" not in done.stderr, done.stderr[-600:]
     assert done.stdout.strip() == "ok"
+
+
+def _lstm_reference(z: Any, w_hh_t: Any, h: Any, c: Any, w_hr_t: Any) -> tuple[Any, Any]:
+    """The kernel's lstm() in NumPy for one direction, forward: z (n, B, 4H) pre-scaled, the
+    sigmoid columns halved. Returns (outs (n, B, H_out), cells (n, B, H))."""
+    hs = c.shape[1]
+    gain = np.repeat(np.float32([0.5, 0.5, 1.0, 0.5]), hs)
+    outs, cells = [], []
+    for zt in z:
+        a = np.tanh(zt + h @ w_hh_t) * gain + (1 - gain)
+        i, f, g, o = (a[:, k * hs : (k + 1) * hs] for k in range(4))
+        c = f * c + i * g
+        h = (o * np.tanh(c)) @ w_hr_t
+        outs.append(h)
+        cells.append(c)
+    return np.stack(outs), np.stack(cells)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 9])
+def test_a_projection_wider_than_the_gates_does_not_overwrite_its_input(batch: int) -> None:
+    """lstm() accepts W_hr^T with more panels than W_hh^T (H_out > 4H: not a PyTorch shape,
+    but the arguments allow it): the projection's product must not write over o tanh(C_t),
+    which it is still reading (it did: its output went into the scratch of the gates' product,
+    which then ran into the next part of the scratch)."""
+    k = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
+    rng = np.random.default_rng(5)
+    steps, hs, h_out = 3, 2, 70
+    z = rng.standard_normal((steps, batch, 4 * hs)).astype(np.float32)
+    w_hh_t = rng.standard_normal((h_out, 4 * hs)).astype(np.float32) * 0.1
+    w_hr_t = rng.standard_normal((hs, h_out)).astype(np.float32)
+    h0 = rng.standard_normal((batch, h_out)).astype(np.float32)
+    c0 = rng.standard_normal((batch, hs)).astype(np.float32)
+    gain = np.repeat(np.float32([0.5, 0.5, 1.0, 0.5]), hs)
+    want_h, want_c = _lstm_reference(z, w_hh_t, h0, c0, w_hr_t)
+    for isa in k.isas():
+        k.set_isa(isa)
+        outs = np.zeros((steps, batch, h_out), np.float32)
+        cells = np.zeros((steps, batch, hs), np.float32)
+        k.lstm(z.copy(), kernel.pack(w_hh_t), h0, c0, outs, cells, gain, 1 - gain,
+               kernel.pack(w_hr_t), False)  # fmt: skip
+        np.testing.assert_allclose(cells, want_c, atol=1e-5, err_msg=isa)
+        np.testing.assert_allclose(outs, want_h, atol=1e-5, err_msg=isa)
+    k.set_isa(k.isas()[-1])
