@@ -107,3 +107,31 @@ def test_a_projection_wider_than_the_gates_does_not_overwrite_its_input(batch: i
         np.testing.assert_allclose(cells, want_c, atol=1e-5, err_msg=isa)
         np.testing.assert_allclose(outs, want_h, atol=1e-5, err_msg=isa)
     k.set_isa(k.isas()[-1])
+
+
+def test_packing_the_weights_holds_one_copy_of_them() -> None:
+    """The memory estimate (config.estimate_bytes) allows one copy of a direction's weights;
+    packing W_ih for the kernel made three at once (the scaled copy, a padded one, the
+    panels): 568 MB peak for I = H = 2048, T = 100, bidirectional, against 525 estimated."""
+    import tracemalloc
+
+    k = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((4 * 300, 500)).astype(np.float32)  # (G*H, I): 2.4 MB
+    gain = np.repeat(np.float32([0.5, 0.5, 1.0, 0.5]), 300)
+    bias = np.zeros(4 * 300, np.float32)
+    tracemalloc.start()
+    try:
+        project = kernel.projector(k, w, gain, bias)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    packed_bytes = 500 * -(-(4 * 300) // 32) * 32 * 4
+    assert peak < packed_bytes * 1.1, (peak, packed_bytes)
+    x = rng.standard_normal((3, 500)).astype(np.float32)
+    got = project(x, np.empty((3, 4 * 300), np.float32))
+    np.testing.assert_allclose(got, x @ (w * gain[:, None]).T, rtol=1e-5, atol=1e-4)
+    panels = kernel.pack(w.T, gain)  # gain * W^T in panels of 32 columns, zero-padded
+    flat = panels.transpose(1, 0, 2).reshape(500, -1)
+    np.testing.assert_array_equal(flat[:, : 4 * 300], (w * gain[:, None]).T)
+    assert not flat[:, 4 * 300 :].any()
