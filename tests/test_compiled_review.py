@@ -8,6 +8,7 @@ silent wrong bit; it is skipped where no gcc or no libubsan is installed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -135,3 +136,34 @@ def test_packing_the_weights_holds_one_copy_of_them() -> None:
     flat = panels.transpose(1, 0, 2).reshape(500, -1)
     np.testing.assert_array_equal(flat[:, : 4 * 300], (w * gain[:, None]).T)
     assert not flat[:, 4 * 300 :].any()
+
+
+AFTER_FORK = """
+import os, numpy as np, lstm_trace._kernel as k
+from lstm_trace import LSTMConfig, forward, init_input, init_weights
+os.environ["LSTM_TRACE_KERNEL"] = "auto"
+k.set_threads(2)
+cfg = LSTMConfig(input_size=5, hidden_size=256, seq_len=64, batch=9)  # 2^21+ a step: threads
+w, x = init_weights(cfg), init_input(cfg)
+want = forward(w, x)[0]
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if np.array_equal(forward(w, x)[0], want) else 3)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_a_forked_child_runs_the_threaded_kernel() -> None:
+    """A child forked after the kernel ran on threads (multiprocessing's default on Linux)
+    hung in its first threaded step: OpenMP's threads are not copied by fork, and the child
+    waited at a barrier for them. It now runs on one thread (the same bits, any count)."""
+    k = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
+    if not k.OPENMP or not hasattr(os, "fork"):
+        pytest.skip("no threads to lose in a fork")
+    try:
+        done = subprocess.run([sys.executable, "-c", AFTER_FORK], capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked child hung in the kernel")
+    assert done.returncode == 0, done.stderr[-600:]
+    assert done.stdout.strip() == "0"  # the child's exit status: the parent's bits
