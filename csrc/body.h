@@ -206,7 +206,10 @@ static void FN(product_step)(const REAL *h, ptrdiff_t ldh, ptrdiff_t B, const vo
  *   C_t = f C_(t-1) + i g;  h_t = o tanh(C_t)  (then h_t W_hr^T with a projection) */
 static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
     const ptrdiff_t B = a->batch, H = a->hidden, HO = a->hidden_out, G = 4 * H;
-    REAL *rec = (REAL *)a->scratch, *full = rec + B * a->np_hh;
+    /* scratch: the gates' product (B, np_hh), o tanh C_t (B, H), the projection's (B, np_hr):
+     * the projection gets a part of its own, as it reads `full` while it writes (np_hr may
+     * exceed np_hh) */
+    REAL *rec = (REAL *)a->scratch, *full = rec + B * a->np_hh, *proj = full + B * H;
     const REAL *h = (const REAL *)a->h0, *c_prev = (const REAL *)a->c0;
     ptrdiff_t ldh = a->h0_stride;
     for (ptrdiff_t s = 0; s < a->steps; s++) {
@@ -224,9 +227,9 @@ static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
         }
         BARRIER(nth);
         if (a->w_hr) {  /* h_t = (o tanh C_t) W_hr^T: a product of its own, then copied out */
-            FN(product_step)(full, H, B, a->w_hr, rec, H, a->np_hr, tid, nth);
+            FN(product_step)(full, H, B, a->w_hr, proj, H, a->np_hr, tid, nth);
             for (ptrdiff_t b = tid; b < B; b += nth)
-                memcpy(y + b * a->out_row, rec + b * a->np_hr, (size_t)HO * sizeof(REAL));
+                memcpy(y + b * a->out_row, proj + b * a->np_hr, (size_t)HO * sizeof(REAL));
             BARRIER(nth);
         }
         h = y, ldh = a->out_row, c_prev = c;

@@ -14,6 +14,7 @@
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
+#include <pthread.h>
 /* every thread of the team waits here (orphaned: binds to the loop's parallel region) */
 #define BARRIER(nth)                 \
     do {                             \
@@ -63,9 +64,9 @@ static inline __attribute__((always_inline)) float tanh_f32(float xf) {
     double p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
                r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
                r * (1.0 / 3628800))))))))));
-    int64_t bits;
+    uint64_t bits; /* unsigned: for NaN the shift runs out of range, defined only so */
     memcpy(&bits, &shifted, sizeof bits);
-    int64_t scale_bits = (bits - INT64_C(0x4338000000000000) + 1023) << 52;
+    uint64_t scale_bits = (bits - UINT64_C(0x4338000000000000) + 1023) << 52;
     double scale;
     memcpy(&scale, &scale_bits, sizeof scale);
     double e = p * scale;
@@ -90,9 +91,9 @@ static inline __attribute__((always_inline)) double tanh_f64(double x) {
     p = p * r + 1.0 / 362880.0, p = p * r + 1.0 / 40320.0, p = p * r + 1.0 / 5040.0;
     p = p * r + 1.0 / 720.0, p = p * r + 1.0 / 120.0, p = p * r + 1.0 / 24.0;
     p = p * r + 1.0 / 6.0, p = p * r + 0.5, p = p * r + 1.0, p = p * r + 1.0;
-    int64_t bits;
+    uint64_t bits;
     memcpy(&bits, &shifted, sizeof bits);
-    int64_t scale_bits = (bits - INT64_C(0x4338000000000000) + 1023) << 52;
+    uint64_t scale_bits = (bits - UINT64_C(0x4338000000000000) + 1023) << 52;
     double scale;
     memcpy(&scale, &scale_bits, sizeof scale);
     double big = 1.0 - 2.0 / (p * scale + 1.0);
@@ -225,9 +226,21 @@ static int current = 0; /* index into ISAS */
  * OpenMP's (OMP_NUM_THREADS, or the cores). */
 static int forced_threads = 0; /* set_threads(): 0 for OpenMP's choice */
 
+/* fork copies only the calling thread: a child of a process whose OpenMP threads have started
+ * would wait for them at its first barrier forever. Such a child runs on one thread (the same
+ * bits: each column is summed in one order whatever the count). */
+#ifdef _OPENMP
+static int threads_started = 0, lost_threads = 0;
+static void after_fork_in_child(void) { lost_threads = threads_started; }
+#endif
+
 static int threads_for(ptrdiff_t macs) {
 #ifdef _OPENMP
-    if (macs >= THREAD_MACS) return forced_threads ? forced_threads : omp_get_max_threads();
+    if (macs >= THREAD_MACS && !lost_threads) {
+        int n = forced_threads ? forced_threads : omp_get_max_threads();
+        if (n > 1) threads_started = 1;
+        return n;
+    }
 #endif
     (void)macs;
     return 1;
@@ -494,18 +507,19 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
     gemm_fn fn = ISAS[current].gemm[kind];
     ptrdiff_t ldx = stride(&v[0], 0), count = np_ / (128 / v[0].itemsize);
     int nth = threads_for(rows * k * n / 8); /* one call: no per-step barriers to repay */
+    (void)nth; /* unused without OpenMP */
     Py_BEGIN_ALLOW_THREADS
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nth) if (nth > 1)
-    {
-        int tid = omp_get_thread_num(), all = omp_get_num_threads();
-        fn(v[0].buf, ldx, rows, v[1].buf, v[3].buf, n, k, n, v[2].buf, count * tid / all,
-           count * (tid + 1) / all);
-    }
-#else
-    (void)nth;
-    fn(v[0].buf, ldx, rows, v[1].buf, v[3].buf, n, k, n, v[2].buf, 0, count);
+    if (nth > 1) { /* not an if() clause: a team of one still enters OpenMP's runtime */
+#pragma omp parallel num_threads(nth)
+        {
+            int tid = omp_get_thread_num(), all = omp_get_num_threads();
+            fn(v[0].buf, ldx, rows, v[1].buf, v[3].buf, n, k, n, v[2].buf, count * tid / all,
+               count * (tid + 1) / all);
+        }
+    } else
 #endif
+        fn(v[0].buf, ldx, rows, v[1].buf, v[3].buf, n, k, n, v[2].buf, 0, count);
     Py_END_ALLOW_THREADS
     RELEASE_ALL(v, 4);
     Py_RETURN_NONE;
@@ -649,6 +663,12 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__kernel(void) {
+#ifdef _OPENMP
+    if (pthread_atfork(NULL, NULL, after_fork_in_child) != 0) {
+        PyErr_SetString(PyExc_ImportError, "_kernel: pthread_atfork failed");
+        return NULL;
+    }
+#endif
     for (int k = N_ISAS - 1; k > 0; k--) {
         if (supported(k)) {
             current = k;

@@ -60,6 +60,25 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kernel's loop calls during a test, by name. A test comparing "auto" with the NumPy
+    path asserts there were some: "auto" leaves a pass of fewer than MIN_STEPS steps to NumPy
+    until the kernel is loaded, so each such test loads it itself (kernel.built()) instead of
+    relying on an earlier test having done so; run alone, it compared NumPy with NumPy."""
+    kernel.built()
+    seen: list[str] = []
+    for name in ("lstm", "gru"):
+        real = getattr(_kernel, name)
+
+        def counting(*args: Any, real: Any = real, name: str = name) -> Any:
+            seen.append(name)
+            return real(*args)
+
+        monkeypatch.setattr(_kernel, name, counting)
+    return seen
+
+
 def _outputs(monkeypatch: pytest.MonkeyPatch, mode: str, cfg: LSTMConfig) -> list[np.ndarray]:
     monkeypatch.setenv("LSTM_TRACE_KERNEL", mode)
     out, states = forward(init_weights(cfg), init_input(cfg))
@@ -87,18 +106,21 @@ def test_every_instruction_set_matches_the_numpy_path(
     assert not np.array_equal(got[0], np.zeros_like(got[0]))
 
 
-def test_a_long_sequence_in_several_blocks_and_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_sequence_in_several_blocks_and_pieces(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str]
+) -> None:
     """Blocks of the projection and pieces of a block each end a kernel call: the state must
     carry across (the pieces are small here, so there are many)."""
     monkeypatch.setattr("lstm_trace.cells.recurrence.REPORT_STEPS", 7)
     cfg = LSTMConfig(input_size=3, hidden_size=10, seq_len=100, batch=2, bidirectional=True)
     _close(_outputs(monkeypatch, "auto", cfg), _outputs(monkeypatch, "numpy", cfg), "float32")
+    assert len(calls) > 2  # one call per piece and direction
 
 
 @pytest.mark.parametrize("name", ["B=5, H=33", "projection, bi, B=9", "GRU reset_after=False"])
 @pytest.mark.parametrize("steps", ["all", "0,3,4,-1"])
 def test_hooked_steps_give_the_records_of_the_loop(
-    monkeypatch: pytest.MonkeyPatch, name: str, steps: str
+    monkeypatch: pytest.MonkeyPatch, calls: list[str], name: str, steps: str
 ) -> None:
     """A trace without hooks (the loop's blocks) and one with an observing hook (its steps
     through the stepwise path, with the kernel's arithmetic) hold the same bits."""
@@ -115,9 +137,12 @@ def test_hooked_steps_give_the_records_of_the_loop(
         np.testing.assert_array_equal(value, hooked.values[key])
     np.testing.assert_array_equal(plain.output, hooked.output)
     assert [r.to_dict() for r in plain.tensors] == [r.to_dict() for r in hooked.tensors]
+    assert calls  # the kernel ran (the plain trace's blocks at least)
 
 
-def test_a_replacing_hook_flows_on_as_in_the_numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_replacing_hook_flows_on_as_in_the_numpy_path(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str]
+) -> None:
     cfg = LSTMConfig(input_size=4, hidden_size=12, seq_len=10, batch=2)
     w, x = init_weights(cfg), init_input(cfg)
 
@@ -128,6 +153,7 @@ def test_a_replacing_hook_flows_on_as_in_the_numpy_path(monkeypatch: pytest.Monk
     for mode in ("numpy", "auto"):
         monkeypatch.setenv("LSTM_TRACE_KERNEL", mode)
         runs.append(forward(w, x, hooks=[halve], hook_steps=[4]))
+        assert bool(calls) == (mode == "auto")  # steps 0-3 and 5-9 in the kernel
     plain = forward(w, x)
     np.testing.assert_allclose(runs[1][0], runs[0][0], atol=1e-5)
     assert np.abs(runs[1][0] - plain[0]).max() > 1e-3  # the replacement changed what followed
@@ -147,7 +173,9 @@ THREADED = {  # steps of THREAD_MACS (2^21) multiply-adds or more run on several
 
 @pytest.mark.skipif(not _kernel.OPENMP, reason="the kernel was built without OpenMP")
 @pytest.mark.parametrize("name", list(THREADED))
-def test_threads_share_a_step_and_change_no_bit(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+def test_threads_share_a_step_and_change_no_bit(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str], name: str
+) -> None:
     """Each output column is one thread's, summed in the same order: 1, 2 and 3 threads give
     the same bits, within 1e-5 of the NumPy path."""
     cfg = LSTMConfig(**THREADED[name])
@@ -161,6 +189,7 @@ def test_threads_share_a_step_and_change_no_bit(monkeypatch: pytest.MonkeyPatch,
             runs.append(_outputs(monkeypatch, "auto", cfg))
     finally:
         _kernel.set_threads(0)
+    assert len(calls) >= 3  # each of the three runs in the kernel
     for other in runs[1:]:
         for a, b in zip(runs[0], other, strict=True):
             np.testing.assert_array_equal(a, b)

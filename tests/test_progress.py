@@ -37,8 +37,11 @@ BAR_MARKS = ("steps/s", "/200000", "━", "\x1b[?25l")
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "LSTM_TRACE_DEBUG")}
-    # one BLAS thread each: the runs go side by side, and B = 1 gains nothing from more
-    return {**env, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **extra}
+    # one BLAS thread each: the runs go side by side, and B = 1 gains nothing from more; the
+    # NumPy loop, whose speed LONG is sized for (the compiled kernel runs it in 0.6 s, before
+    # a bar is due)
+    return {**env, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+            "LSTM_TRACE_KERNEL": "numpy", **extra}  # fmt: skip
 
 
 def _drain(fd: int, into: bytearray) -> None:

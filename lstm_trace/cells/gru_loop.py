@@ -69,7 +69,7 @@ class GRURunner(Runner):
             hs, gain = w.hidden_size, self.gp.p.gain
             project = kernel.projector(self.kernel, w.w_ih, gain, self.gp.p.bias)
             rows = 3 * hs if reset_after else 2 * hs  # without: W_hn is applied to r * h
-            self.k_hh = kernel.pack((w.w_hh[:rows] * gain[:rows, None]).T)
+            self.k_hh = kernel.pack(w.w_hh[:rows].T, gain[:rows])
             w_hn_t = self.gp.w_hn_t
             self.k_hn = None if w_hn_t is None else kernel.pack(w_hn_t)
             self.k_bhn = np.ascontiguousarray(self.gp.b_hn[0])

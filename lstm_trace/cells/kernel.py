@@ -91,21 +91,28 @@ def active(dtype: np.dtype[Any], steps: int) -> ModuleType | None:
     return k
 
 
-def pack(w_t: FloatArray) -> FloatArray:
-    """W^T (K, N) -> (P, K, PW): column panels of PW = PANEL_BYTES / itemsize, zero-padded to
-    P * PW columns, each panel contiguous (the kernel streams one panel per k loop)."""
+def pack(w_t: FloatArray, scale: FloatArray | None = None) -> FloatArray:
+    """W^T (K, N), times scale (N,) per column when given -> (P, K, PW): column panels of
+    PW = PANEL_BYTES / itemsize, zero-padded to P * PW columns, each panel contiguous (the
+    kernel streams one panel per k loop). Filled a panel at a time, so that the result is
+    the one copy made (the memory estimate allows one copy of a direction's weights)."""
     k, n = w_t.shape
     pw = PANEL_BYTES // w_t.dtype.itemsize
-    panels = -(-n // pw)
-    padded = np.zeros((k, panels * pw), dtype=w_t.dtype)
-    padded[:, :n] = w_t
-    return np.ascontiguousarray(padded.reshape(k, panels, pw).transpose(1, 0, 2))
+    out = np.zeros((-(-n // pw), k, pw), dtype=w_t.dtype)
+    for p, start in enumerate(range(0, n, pw)):
+        cols = slice(start, min(start + pw, n))
+        panel = out[p, :, : cols.stop - start]
+        if scale is None:
+            panel[...] = w_t[:, cols]
+        else:
+            np.multiply(w_t[:, cols], scale[cols], out=panel)
+    return out
 
 
 def projector(k: ModuleType, w_ih: FloatArray, gain: FloatArray, bias: FloatArray) -> Project:
     """A block's input projection through the kernel: x (n, I_k) -> x (gain W_ih)^T + bias
     into out (n, G*H); w_ih (G*H, I_k) unscaled, bias (G*H,) already scaled."""
-    packed = pack((w_ih * gain[:, None]).T)
+    packed = pack(w_ih.T, gain)
     bias = np.ascontiguousarray(bias)
 
     def project(x: FloatArray, out: FloatArray) -> FloatArray:

@@ -101,7 +101,7 @@ class LSTMRunner(Runner):
         if self.kernel is not None:
             gain = self.lp.p.gain
             project = kernel.projector(self.kernel, w.w_ih, gain, self.lp.p.bias)
-            self.k_hh = kernel.pack((w.w_hh * gain[:, None]).T)
+            self.k_hh = kernel.pack(w.w_hh.T, gain)
             w_hr_t = self.lp.w_hr_t
             self.k_hr = None if w_hr_t is None else kernel.pack(w_hr_t)
         self.blocks = Blocks(self.lp.p, seq, project)
