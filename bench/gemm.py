@@ -64,7 +64,7 @@ def row(label: str, rows: int, k_: int, n: int) -> list[str]:
         if step:
             k.product(h, packed, out)
         else:
-            k.project(h, packed, zero, cut)
+            k.project(h[:, None, :], packed, zero, cut)
 
     times = {"numpy": best(lambda: np.dot(h, w_t, out=blas_out))}
     for threads in (1, 0):

@@ -84,23 +84,28 @@ static void FN(vector4)(const REAL *h, const REAL *packed, REAL *out, ptrdiff_t 
     for (; p < p1; p++) FN(tile1)(h, 0, packed + p * K * PW, out + p * PW, 0, K, NULL, PW);
 }
 
-/* out[:, panels p0..p1) = h (B, K) W^T (+ bias), out's rows ldo apart and N columns wide (the
- * last panel cut to N): panel by panel, every row of a panel while it is in cache, so W
- * streams once however many rows there are. Each column is summed in k order by one tile,
- * the same bits whichever tile, thread or call computes it. */
-static void FN(gemm)(const REAL *h, ptrdiff_t ldh, ptrdiff_t B, const REAL *packed, REAL *out,
-                     ptrdiff_t ldo, ptrdiff_t K, ptrdiff_t N, const REAL *bias, ptrdiff_t p0,
-                     ptrdiff_t p1) {
+/* out[:, panels p0..p1) = h W^T (+ bias) for the rows of h, `steps` groups of B rows (row b
+ * of group t at h + t * sx + b * ldh; out's row t * B + b, ldo apart, N columns wide, the last
+ * panel cut to N): panel by panel, every row of a panel while it is in cache, so W streams once
+ * however many rows there are. Each column is summed in k order by one tile, the same bits
+ * whichever tile, thread or call computes it. */
+static void FN(gemm)(const REAL *h, ptrdiff_t steps, ptrdiff_t sx, ptrdiff_t ldh, ptrdiff_t B,
+                     const REAL *packed, REAL *out, ptrdiff_t ldo, ptrdiff_t K, ptrdiff_t N,
+                     const REAL *bias, ptrdiff_t p0, ptrdiff_t p1) {
     for (ptrdiff_t p = p0; p < p1; p++) {
         const REAL *w = packed + p * K * PW, *bp = bias ? bias + p * PW : NULL;
-        REAL *o = out + p * PW;
-        ptrdiff_t ncols = N - p * PW, b = 0;
+        ptrdiff_t ncols = N - p * PW;
+        for (ptrdiff_t t = 0; t < steps; t++) {
+            const REAL *x = h + t * sx;
+            REAL *o = out + t * B * ldo + p * PW;
+            ptrdiff_t b = 0;
 #if TILE_ROWS >= 4
-        for (; b + 8 <= B; b += 8) FN(tile8)(h + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
-        for (; b + 4 <= B; b += 4) FN(tile4)(h + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+            for (; b + 8 <= B; b += 8) FN(tile8)(x + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+            for (; b + 4 <= B; b += 4) FN(tile4)(x + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
 #endif
-        for (; b + 2 <= B; b += 2) FN(tile2)(h + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
-        for (; b < B; b++) FN(tile1)(h + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+            for (; b + 2 <= B; b += 2) FN(tile2)(x + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+            for (; b < B; b++) FN(tile1)(x + b * ldh, ldh, w, o + b * ldo, ldo, K, bp, ncols);
+        }
     }
 }
 
@@ -111,7 +116,7 @@ static void FN(product)(const REAL *h, ptrdiff_t ldh, ptrdiff_t B, const REAL *p
         FN(vector4)(h, packed, out, K, p0, p1);
         return;
     }
-    FN(gemm)(h, ldh, B, packed, out, NP, K, NP, NULL, p0, p1);
+    FN(gemm)(h, 1, 0, ldh, B, packed, out, NP, K, NP, NULL, p0, p1);
 }
 
 /* The elementwise steps, compiled without contracting a * b + c into one rounding (FMA): each

@@ -173,8 +173,9 @@ typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, voi
 typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
 typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, const void *,
                           const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *);
-typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
-                        ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t, ptrdiff_t);
+typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *,
+                        void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
+                        ptrdiff_t);
 
 struct isa {
     const char *name;
@@ -478,8 +479,9 @@ static PyObject *k_product(PyObject *self, PyObject *args) {
 
 PyDoc_STRVAR(project_doc,
 "project(x, packed, bias, out)\n\n"
-"out (R, N) = x (R, K) W^T + bias (N,), W^T packed (P, K, PW), P * PW >= N: a block's input\n"
-"projection, its panels shared among threads when it is large.");
+"out (c*B, N) = x (c, B, K) W^T + bias (N,), x of any step and row strides (read in place),\n"
+"W^T packed (P, K, PW), P * PW >= N: a block's input projection, its panels shared among\n"
+"threads when it is large.");
 
 static PyObject *k_project(PyObject *self, PyObject *args) {
     PyObject *o[4];
@@ -488,7 +490,7 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
     if (kind < 0) return NULL;
     Py_buffer v[4];
     memset(v, 0, sizeof v);
-    static const int ndims[4] = {2, 3, 1, 2};
+    static const int ndims[4] = {3, 3, 1, 2};
     static const char *names[4] = {"x", "packed", "bias", "out"};
     for (int q = 0; q < 4; q++) {
         if (take(o[q], &v[q], ndims[q], q == 3, kind, names[q]) < 0) {
@@ -496,16 +498,22 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
-    ptrdiff_t rows = v[0].shape[0], k = v[0].shape[1], n = v[3].shape[1];
-    ptrdiff_t np_ = panels(&v[1], k);
+    /* x (c, B, K), any step and row strides: read in place, never copied */
+    ptrdiff_t steps = v[0].shape[0], batch = v[0].shape[1], k = v[0].shape[2];
+    ptrdiff_t rows = steps * batch, n = v[3].shape[1], np_ = panels(&v[1], k);
     if (np_ < n || v[3].shape[0] != rows || v[2].shape[0] != n ||
         !PyBuffer_IsContiguous(&v[3], 'C') || !PyBuffer_IsContiguous(&v[2], 'C')) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "project: shapes do not agree");
         RELEASE_ALL(v, 4);
         return NULL;
     }
+    ptrdiff_t sx = stride(&v[0], 0), sb = stride(&v[0], 1);
+    if (batch == 1) /* rows evenly spaced: one group, tiles of 8 rows across the steps */
+        sb = sx, batch = steps, steps = 1;
+    else if (sx == batch * sb)
+        batch = rows, steps = 1;
     gemm_fn fn = ISAS[current].gemm[kind];
-    ptrdiff_t ldx = stride(&v[0], 0), count = np_ / (128 / v[0].itemsize);
+    ptrdiff_t count = np_ / (128 / v[0].itemsize);
     int nth = threads_for(rows * k * n / 8); /* one call: no per-step barriers to repay */
     (void)nth; /* unused without OpenMP */
     Py_BEGIN_ALLOW_THREADS
@@ -514,12 +522,12 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
 #pragma omp parallel num_threads(nth)
         {
             int tid = omp_get_thread_num(), all = omp_get_num_threads();
-            fn(v[0].buf, ldx, rows, v[1].buf, v[3].buf, n, k, n, v[2].buf, count * tid / all,
-               count * (tid + 1) / all);
+            fn(v[0].buf, steps, sx, sb, batch, v[1].buf, v[3].buf, n, k, n, v[2].buf,
+               count * tid / all, count * (tid + 1) / all);
         }
     } else
 #endif
-        fn(v[0].buf, ldx, rows, v[1].buf, v[3].buf, n, k, n, v[2].buf, 0, count);
+        fn(v[0].buf, steps, sx, sb, batch, v[1].buf, v[3].buf, n, k, n, v[2].buf, 0, count);
     Py_END_ALLOW_THREADS
     RELEASE_ALL(v, 4);
     Py_RETURN_NONE;

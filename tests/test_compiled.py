@@ -314,6 +314,23 @@ def test_the_product_equals_blas() -> None:
         np.testing.assert_allclose(got, h @ w_t, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("batch", [1, 3, 9, 16])
+def test_the_projection_reads_a_strided_block_in_place(batch: int) -> None:
+    """A block of batch-first input, (c, B, I) with steps I apart and rows T*I apart, projects
+    to the same bits as its contiguous copy, and within BLAS's rounding of x W^T + b."""
+    rng = np.random.default_rng(batch)
+    x_bt = rng.standard_normal((batch, 40, 37)).astype(np.float32)  # (B, T, I)
+    w = rng.standard_normal((4 * 11, 37)).astype(np.float32)
+    gain, bias = np.ones(44, np.float32), rng.standard_normal(44).astype(np.float32)
+    project = kernel.projector(_kernel, w, gain, bias)
+    block = x_bt.transpose(1, 0, 2)[5:29]  # (24, B, I), not contiguous when B > 1
+    got = project(block, np.empty((24 * batch, 44), np.float32))
+    same = project(np.ascontiguousarray(block), np.empty((24 * batch, 44), np.float32))
+    np.testing.assert_array_equal(got, same)
+    want = block.reshape(-1, 37) @ w.T + bias
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
 def test_numpy_forces_the_reference_and_a_bad_value_is_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

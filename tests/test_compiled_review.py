@@ -130,7 +130,7 @@ def test_packing_the_weights_holds_one_copy_of_them() -> None:
     packed_bytes = 500 * -(-(4 * 300) // 32) * 32 * 4
     assert peak < packed_bytes * 1.1, (peak, packed_bytes)
     x = rng.standard_normal((3, 500)).astype(np.float32)
-    got = project(x, np.empty((3, 4 * 300), np.float32))
+    got = project(x[:, None, :], np.empty((3, 4 * 300), np.float32))
     np.testing.assert_allclose(got, x @ (w * gain[:, None]).T, rtol=1e-5, atol=1e-4)
     panels = kernel.pack(w.T, gain)  # gain * W^T in panels of 32 columns, zero-padded
     flat = panels.transpose(1, 0, 2).reshape(500, -1)

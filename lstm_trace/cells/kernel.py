@@ -110,13 +110,15 @@ def pack(w_t: FloatArray, scale: FloatArray | None = None) -> FloatArray:
 
 
 def projector(k: ModuleType, w_ih: FloatArray, gain: FloatArray, bias: FloatArray) -> Project:
-    """A block's input projection through the kernel: x (n, I_k) -> x (gain W_ih)^T + bias
-    into out (n, G*H); w_ih (G*H, I_k) unscaled, bias (G*H,) already scaled."""
+    """A block's input projection through the kernel: x (c, B, I_k) -> x (gain W_ih)^T + bias
+    into out (c*B, G*H); w_ih (G*H, I_k) unscaled, bias (G*H,) already scaled. x is read in
+    place (a view of batch-first input, or of the layer below's output, is not copied)."""
     packed = pack(w_ih.T, gain)
     bias = np.ascontiguousarray(bias)
 
     def project(x: FloatArray, out: FloatArray) -> FloatArray:
-        k.project(np.ascontiguousarray(x), packed, bias, out)
+        k.project(x if x.strides[-1] == x.itemsize else np.ascontiguousarray(x), packed, bias,
+                  out)  # fmt: skip
         return out
 
     return project

@@ -22,7 +22,8 @@ import numpy as np
 
 from .base import PROJECTION_BLOCK, FloatArray
 
-#: x (n, I_k), out (n, G*H) -> scaled x W_ih^T + b in out (Prepared.project, or the kernel's)
+#: x (c, B, I_k), out (c*B, G*H) -> scaled x W_ih^T + b in out (Prepared.project's, or the
+#: kernel's, which reads x in place whatever its strides)
 Project = Callable[[FloatArray, FloatArray], FloatArray]
 
 #: recurrent matrices larger than this are multiplied gate by gate (see Prepared)
@@ -145,7 +146,9 @@ class Blocks:
 
     def __init__(self, p: Prepared, seq: FloatArray, project: Project | None = None):
         self.p, self.seq = p, seq  # seq (T, B, I_k)
-        self.project = p.project if project is None else project  # the kernel's, when used
+        if project is None:  # the NumPy path: one product of the block's rows
+            project = lambda x, out: p.project(x.reshape(-1, x.shape[-1]), out)  # noqa: E731
+        self.project = project
         steps, batch = seq.shape[:2]
         width = batch * p.gain.shape[0]
         self.size = min(steps, max(1, PROJECTION_BLOCK // width))
@@ -172,7 +175,7 @@ class Blocks:
         for start in reversed(starts) if backward else starts:
             chunk = seq[start : start + self.size]
             rows = len(chunk) * batch
-            block = self.project(chunk.reshape(rows, -1), self.work[: rows * n].reshape(rows, n))
+            block = self.project(chunk, self.work[: rows * n].reshape(rows, n))
             yield range(start, start + len(chunk)), block.reshape(len(chunk), batch, n)
 
 
