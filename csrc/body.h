@@ -175,7 +175,7 @@ static void FN(health)(const REAL *x, ptrdiff_t G, ptrdiff_t H, const REAL *belo
             for (ptrdiff_t g = 0; g < G; g++) {
                 const REAL *v = row + g * H;
                 REAL *restrict l = lo + g * H, *restrict h = hi + g * H, b = below[g], a = above[g];
-                int64_t cl = 0, ch = 0;
+                int32_t cl = 0, ch = 0; /* a row of one gate: H < 2^31; 16 lanes, not 8 */
                 for (ptrdiff_t j = 0; j < H; j++) {
                     REAL t = v[j];
                     l[j] = (t < l[j] || t != t) ? t : l[j];
