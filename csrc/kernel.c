@@ -6,312 +6,10 @@
  * build machine's -march: a wheel built anywhere runs anywhere. Arrays arrive through the
  * buffer protocol, so the module needs no NumPy headers to build and imports no NumPy.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <math.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#include <pthread.h>
-/* every thread of the team waits here (orphaned: binds to the loop's parallel region) */
-#define BARRIER(nth)                 \
-    do {                             \
-        if ((nth) > 1) {             \
-            _Pragma("omp barrier")   \
-        }                            \
-    } while (0)
-#else
-#define BARRIER(nth) ((void)(nth))
-#endif
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define KERNEL_X86 1
-#else
-#define KERNEL_X86 0
-#endif
-
-struct lstm_args {
-    ptrdiff_t steps, batch, hidden, hidden_out, np_hh, np_hr, out_step, out_row, h0_stride;
-    int backward;
-    void *z, *cells, *outs, *scratch;
-    const void *h0, *c0, *w_hh, *w_hr, *gain, *offset;
-};
-
-struct gru_args {
-    ptrdiff_t steps, batch, hidden, np_hh, np_hn, out_step, out_row, h0_stride;
-    int backward;
-    void *z, *resets, *outs, *scratch;
-    const void *h0, *w_hh, *w_hn, *b_hn, *gain, *offset;
-};
-
-/* tanh of a float32, computed in double: exp(2|x|) = 2^n e^r with |r| <= ln2 / 2 and e^r a
- * degree-10 Taylor polynomial (relative error below 1e-13), then 1 - 2 / (e^(2|x|) + 1).
- * Its double result is within about 1e-12 relative of tanh, so the float32 it rounds to is
- * the correctly rounded tanh(x) or its neighbour (at most 1 ulp; kernel.py states it, and
- * tests/test_kernel.py measures it against NumPy's float64 tanh). Branch-free, so that the
- * compiler vectorizes the loops that call it; |x| < 2^-12 returns x (tanh(x) = x - x^3/3 + ...
- * within half an ulp there), NaN stays NaN, +-inf gives +-1. */
-static inline __attribute__((always_inline)) float tanh_f32(float xf) {
-    double x = xf;
-    double a = fabs(x);
-    double c = a > 10.0 ? 10.0 : a; /* tanh(10) rounds to 1 in float32; NaN passes through */
-    double t = c * 2.8853900817779268; /* 2|x| / ln 2 */
-    double shifted = t + 6755399441055744.0; /* 1.5 * 2^52: rounds t to an integer */
-    double n = shifted - 6755399441055744.0;
-    double r = (t - n) * 0.6931471805599453;
-    double p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
-               r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
-               r * (1.0 / 3628800))))))))));
-    uint64_t bits; /* unsigned: for NaN the shift runs out of range, defined only so */
-    memcpy(&bits, &shifted, sizeof bits);
-    uint64_t scale_bits = (bits - UINT64_C(0x4338000000000000) + 1023) << 52;
-    double scale;
-    memcpy(&scale, &scale_bits, sizeof scale);
-    double e = p * scale;
-    double y = 1.0 - 2.0 / (e + 1.0);
-    y = a < 0.000244140625 ? a : y;
-    return (float)copysign(y, x); /* -0 stays -0 */
-}
-
-/* tanh of a float64, branch-free as tanh_f32 but to double precision: for |x| < 1/16 its odd
- * Taylor series to x^11 (relative error below 2e-17), else 1 - 2 / (e^(2|x|) + 1) with e^r of
- * degree 13 (relative error below 1e-16; the subtraction loses at most 4 bits at |x| = 1/16).
- * Within about 4e-15 relative of tanh (tests/test_compiled.py measures it against NumPy's). */
-static inline __attribute__((always_inline)) double tanh_f64(double x) {
-    double a = fabs(x);
-    double c = a > 20.0 ? 20.0 : a; /* tanh(20) rounds to 1; NaN passes through */
-    double t = c * 2.8853900817779268;
-    double shifted = t + 6755399441055744.0;
-    double n = shifted - 6755399441055744.0;
-    double r = (t - n) * 0.6931471805599453;
-    double p = 1.0 / 6227020800.0;                /* 1/13! */
-    p = p * r + 1.0 / 479001600.0, p = p * r + 1.0 / 39916800.0, p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0, p = p * r + 1.0 / 40320.0, p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0, p = p * r + 1.0 / 120.0, p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0, p = p * r + 0.5, p = p * r + 1.0, p = p * r + 1.0;
-    uint64_t bits;
-    memcpy(&bits, &shifted, sizeof bits);
-    uint64_t scale_bits = (bits - UINT64_C(0x4338000000000000) + 1023) << 52;
-    double scale;
-    memcpy(&scale, &scale_bits, sizeof scale);
-    double big = 1.0 - 2.0 / (p * scale + 1.0);
-    double a2 = a * a; /* x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835 - 1382x^11/155925 */
-    double q = -1382.0 / 155925.0;
-    q = q * a2 + 62.0 / 2835.0, q = q * a2 - 17.0 / 315.0, q = q * a2 + 2.0 / 15.0;
-    q = q * a2 - 1.0 / 3.0;
-    double small = a + a * a2 * q;
-    double y = a < 0.0625 ? small : big;
-    return copysign(y, x); /* -0 stays -0 */
-}
-
-/* ---- the loops, once per target and type ---- */
-
-#define TILE_ROWS 2 /* rows a tile keeps in registers: 2 x 2 vectors of 64 bytes fit 16 */
-#define REAL float
-#define TANH tanh_f32
-#define SUFFIX f32_base
-#include "body.h"
-#undef SUFFIX
-#undef REAL
-#undef TANH
-#define REAL double
-#define TANH tanh_f64
-#define SUFFIX f64_base
-#include "body.h"
-#undef SUFFIX
-#undef REAL
-#undef TANH
-
-#if KERNEL_X86
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#define REAL float
-#define TANH tanh_f32
-#define SUFFIX f32_avx2
-#include "body.h"
-#undef SUFFIX
-#undef REAL
-#undef TANH
-#define REAL double
-#define TANH tanh_f64
-#define SUFFIX f64_avx2
-#include "body.h"
-#undef SUFFIX
-#undef REAL
-#undef TANH
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
-#undef TILE_ROWS
-#define TILE_ROWS 8 /* 8 x 2 accumulators and 2 weight vectors: 18 of the 32 registers */
-#define REAL float
-#define TANH tanh_f32
-#define SUFFIX f32_avx512
-#include "body.h"
-#undef SUFFIX
-#undef REAL
-#undef TANH
-#define REAL double
-#define TANH tanh_f64
-#define SUFFIX f64_avx512
-#include "body.h"
-#undef SUFFIX
-#undef REAL
-#undef TANH
-#pragma GCC pop_options
-#endif
-
-/* ---- dispatch ---- */
-
-typedef void (*lstm_fn)(const struct lstm_args *, int, int);
-typedef void (*gru_fn)(const struct gru_args *, int, int);
-typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
-                           ptrdiff_t, ptrdiff_t, ptrdiff_t);
-typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
-typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, const void *,
-                          const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *);
-typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *,
-                        void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
-                        ptrdiff_t);
-
-struct isa {
-    const char *name;
-    lstm_fn lstm[2]; /* [float32, float64] */
-    gru_fn gru[2];
-    product_fn product[2];
-    tanh_fn tanh[2];
-    gemm_fn gemm[2];
-    health_fn health[2];
-};
-
-#define ISA(name, s)                                                                  \
-    {name, {lstm_f32_##s, lstm_f64_##s}, {gru_f32_##s, gru_f64_##s},                 \
-     {(product_fn)product_f32_##s, (product_fn)product_f64_##s},                      \
-     {(tanh_fn)tanh_all_f32_##s, (tanh_fn)tanh_all_f64_##s},                        \
-     {(gemm_fn)gemm_f32_##s, (gemm_fn)gemm_f64_##s},                                \
-     {(health_fn)health_f32_##s, (health_fn)health_f64_##s}}
-static const struct isa ISAS[] = {
-    ISA("baseline", base),
-#if KERNEL_X86
-    ISA("avx2", avx2),
-    ISA("avx512", avx512),
-#endif
-};
-#undef ISA
-#define N_ISAS ((int)(sizeof ISAS / sizeof ISAS[0]))
-
-static int supported(int k) {
-#if KERNEL_X86
-    __builtin_cpu_init();
-    if (k == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (k == 2)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq");
-#endif
-    return k == 0;
-}
-
-static int current = 0; /* index into ISAS */
-
-/* A step of fewer multiply-adds than this runs on one thread. A step shared out waits at two
- * barriers, about a microsecond each on an idle machine and up to a scheduler tick when
- * another process holds a core; 2^21 multiply-adds (10 to 20 us of one core) keep that cost a
- * small share (B = 1, H = 256, 2^18 a step, ran 1.5 to 6 x slower on two threads than on one
- * on a busy 2-core machine). */
-#define THREAD_MACS (1 << 21)
-
-/* How many threads a pass of `macs` multiply-adds a step uses: one below THREAD_MACS, else
- * OpenMP's (OMP_NUM_THREADS, or the cores). */
-static int forced_threads = 0; /* set_threads(): 0 for OpenMP's choice */
-
-/* fork copies only the calling thread: a child of a process whose OpenMP threads have started
- * would wait for them at its first barrier forever. Such a child runs on one thread (the same
- * bits: each column is summed in one order whatever the count). */
-#ifdef _OPENMP
-static int threads_started = 0, lost_threads = 0;
-static void after_fork_in_child(void) { lost_threads = threads_started; }
-#endif
-
-static int threads_for(ptrdiff_t macs) {
-#ifdef _OPENMP
-    if (macs >= THREAD_MACS && !lost_threads) {
-        int n = forced_threads ? forced_threads : omp_get_max_threads();
-        if (n > 1) threads_started = 1;
-        return n;
-    }
-#endif
-    (void)macs;
-    return 1;
-}
-
-static void run_lstm(lstm_fn fn, const struct lstm_args *a) {
-    int nth = threads_for(a->batch * a->hidden_out * a->np_hh + a->batch * a->hidden * a->np_hr);
-#ifdef _OPENMP
-    if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-        fn(a, omp_get_thread_num(), omp_get_num_threads());
-        return;
-    }
-#endif
-    fn(a, 0, nth);
-}
-
-static void run_gru(gru_fn fn, const struct gru_args *a) {
-    int nth = threads_for(a->batch * a->hidden * (a->np_hh + a->np_hn));
-#ifdef _OPENMP
-    if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-        fn(a, omp_get_thread_num(), omp_get_num_threads());
-        return;
-    }
-#endif
-    fn(a, 0, nth);
-}
-
-/* ---- arguments ---- */
-
-/* A buffer of ndim dimensions of float32 (kind 0) or float64 (kind 1), its last dimension
- * contiguous; writable if asked. Sets a Python error and returns -1 otherwise. */
-static int take(PyObject *obj, Py_buffer *view, int ndim, int writable, int kind, const char *what) {
-    int flags = PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
-    const char *want = kind ? "d" : "f";
-    if (view->ndim != ndim || strcmp(view->format, want) != 0 ||
-        (view->strides[ndim - 1] != view->itemsize && view->shape[ndim - 1] > 1)) {
-        PyErr_Format(PyExc_ValueError, "%s: expected a %d-d %s array, last axis contiguous",
-                     what, ndim, kind ? "float64" : "float32");
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
-static int kind_of(PyObject *obj) {
-    Py_buffer v;
-    if (PyObject_GetBuffer(obj, &v, PyBUF_FORMAT | PyBUF_STRIDES) < 0) return -1;
-    int kind = strcmp(v.format, "d") == 0 ? 1 : 0;
-    PyBuffer_Release(&v);
-    return kind;
-}
-
-static ptrdiff_t stride(const Py_buffer *v, int axis) { return v->strides[axis] / v->itemsize; }
-
-/* Packed weights (P, K, PW): their padded column count P * PW, or -1 if K is not k. */
-static ptrdiff_t panels(const Py_buffer *v, ptrdiff_t k) {
-    if (v->shape[1] != k || v->shape[2] * v->itemsize != 128 ||
-        !PyBuffer_IsContiguous(v, 'C')) {
-        PyErr_SetString(PyExc_ValueError, "packed weights: expected (P, K, 128 bytes) C order");
-        return -1;
-    }
-    return v->shape[0] * v->shape[2];
-}
-
-#define RELEASE_ALL(views, n) \
-    for (int q_ = 0; q_ < (n); q_++) \
-        if ((views)[q_].obj) PyBuffer_Release(&(views)[q_]);
+#include "common.h"
+#include "tanh.h"
+#include "dispatch.h"
+#include "args.h"
 
 PyDoc_STRVAR(lstm_doc,
 "lstm(z, w_hh, h0, c0, outs, cells, gain, offset, w_hr, backward)\n\n"
@@ -323,24 +21,14 @@ PyDoc_STRVAR(lstm_doc,
 
 static PyObject *k_lstm(PyObject *self, PyObject *args) {
     PyObject *o[9];
-    int backward;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &o[7], &o[8], &backward))
-        return NULL;
-    int kind = kind_of(o[0]);
-    if (kind < 0) return NULL;
     Py_buffer v[9];
-    memset(v, 0, sizeof v);
+    int backward;
     static const int ndims[9] = {3, 3, 2, 2, 3, 3, 1, 1, 3};
     static const int writes[9] = {1, 0, 0, 0, 1, 1, 0, 0, 0};
-    static const char *names[9] = {"z", "w_hh", "h0", "c0", "outs", "cells", "gain", "offset", "w_hr"};
-    for (int q = 0; q < 9; q++) {
-        if (q == 8 && o[q] == Py_None) continue;
-        if (take(o[q], &v[q], ndims[q], writes[q], kind, names[q]) < 0) {
-            RELEASE_ALL(v, 9);
-            return NULL;
-        }
-    }
+    static const char *const names[9] = {"z", "w_hh", "h0", "c0", "outs", "cells", "gain",
+                                         "offset", "w_hr"};
+    int kind = take_nine(args, o, v, ndims, writes, names, &backward);
+    if (kind < 0) return NULL;
     struct lstm_args a;
     a.steps = v[0].shape[0], a.batch = v[0].shape[1], a.hidden = v[0].shape[2] / 4;
     a.hidden_out = v[4].shape[2];
@@ -389,24 +77,14 @@ PyDoc_STRVAR(gru_doc,
 
 static PyObject *k_gru(PyObject *self, PyObject *args) {
     PyObject *o[9];
-    int backward;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &o[7], &o[8], &backward))
-        return NULL;
-    int kind = kind_of(o[0]);
-    if (kind < 0) return NULL;
     Py_buffer v[9];
-    memset(v, 0, sizeof v);
+    int backward;
     static const int ndims[9] = {3, 3, 2, 3, 3, 1, 1, 1, 3};
     static const int writes[9] = {1, 0, 0, 1, 1, 0, 0, 0, 0};
-    static const char *names[9] = {"z", "w_hh", "h0", "outs", "resets", "gain", "offset", "b_hn", "w_hn"};
-    for (int q = 0; q < 9; q++) {
-        if (q == 8 && o[q] == Py_None) continue;
-        if (take(o[q], &v[q], ndims[q], writes[q], kind, names[q]) < 0) {
-            RELEASE_ALL(v, 9);
-            return NULL;
-        }
-    }
+    static const char *const names[9] = {"z", "w_hh", "h0", "outs", "resets", "gain", "offset",
+                                         "b_hn", "w_hn"};
+    int kind = take_nine(args, o, v, ndims, writes, names, &backward);
+    if (kind < 0) return NULL;
     struct gru_args a;
     a.steps = v[0].shape[0], a.batch = v[0].shape[1], a.hidden = v[0].shape[2] / 3;
     int after = o[8] == Py_None;

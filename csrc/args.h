@@ -1,0 +1,65 @@
+/* The module's arguments: arrays through the buffer protocol, checked before any is read.
+ * Included by kernel.c. */
+/* ---- arguments ---- */
+
+/* A buffer of ndim dimensions of float32 (kind 0) or float64 (kind 1), its last dimension
+ * contiguous; writable if asked. Sets a Python error and returns -1 otherwise. */
+static int take(PyObject *obj, Py_buffer *view, int ndim, int writable, int kind, const char *what) {
+    int flags = PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    const char *want = kind ? "d" : "f";
+    if (view->ndim != ndim || strcmp(view->format, want) != 0 ||
+        (view->strides[ndim - 1] != view->itemsize && view->shape[ndim - 1] > 1)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a %d-d %s array, last axis contiguous",
+                     what, ndim, kind ? "float64" : "float32");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static int kind_of(PyObject *obj) {
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_FORMAT | PyBUF_STRIDES) < 0) return -1;
+    int kind = strcmp(v.format, "d") == 0 ? 1 : 0;
+    PyBuffer_Release(&v);
+    return kind;
+}
+
+static ptrdiff_t stride(const Py_buffer *v, int axis) { return v->strides[axis] / v->itemsize; }
+
+/* Packed weights (P, K, PW): their padded column count P * PW, or -1 if K is not k. */
+static ptrdiff_t panels(const Py_buffer *v, ptrdiff_t k) {
+    if (v->shape[1] != k || v->shape[2] * v->itemsize != 128 ||
+        !PyBuffer_IsContiguous(v, 'C')) {
+        PyErr_SetString(PyExc_ValueError, "packed weights: expected (P, K, 128 bytes) C order");
+        return -1;
+    }
+    return v->shape[0] * v->shape[2];
+}
+
+#define RELEASE_ALL(views, n) \
+    for (int q_ = 0; q_ < (n); q_++) \
+        if ((views)[q_].obj) PyBuffer_Release(&(views)[q_]);
+
+/* The nine arrays and the flag of lstm() and gru() (the ninth may be None), as buffers into v.
+ * Returns the number kind (0 float32, 1 float64), or -1 with a Python error set and nothing
+ * held. */
+static int take_nine(PyObject *args, PyObject **o, Py_buffer *v, const int *ndims,
+                     const int *writes, const char *const *names, int *backward) {
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], backward))
+        return -1;
+    int kind = kind_of(o[0]);
+    if (kind < 0) return -1;
+    memset(v, 0, 9 * sizeof *v);
+    for (int q = 0; q < 9; q++) {
+        if (q == 8 && o[q] == Py_None) continue;
+        if (take(o[q], &v[q], ndims[q], writes[q], kind, names[q]) < 0) {
+            RELEASE_ALL(v, 9);
+            return -1;
+        }
+    }
+    return kind;
+}
+

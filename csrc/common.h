@@ -1,0 +1,41 @@
+/* What every part of the kernel shares: headers, the barrier, the arguments of the loops.
+ * Included once, by kernel.c (the parts are headers so that the loops inline into one unit). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#include <pthread.h>
+/* every thread of the team waits here (orphaned: binds to the loop's parallel region) */
+#define BARRIER(nth)                 \
+    do {                             \
+        if ((nth) > 1) {             \
+            _Pragma("omp barrier")   \
+        }                            \
+    } while (0)
+#else
+#define BARRIER(nth) ((void)(nth))
+#endif
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define KERNEL_X86 1
+#else
+#define KERNEL_X86 0
+#endif
+
+struct lstm_args {
+    ptrdiff_t steps, batch, hidden, hidden_out, np_hh, np_hr, out_step, out_row, h0_stride;
+    int backward;
+    void *z, *cells, *outs, *scratch;
+    const void *h0, *c0, *w_hh, *w_hr, *gain, *offset;
+};
+
+struct gru_args {
+    ptrdiff_t steps, batch, hidden, np_hh, np_hn, out_step, out_row, h0_stride;
+    int backward;
+    void *z, *resets, *outs, *scratch;
+    const void *h0, *w_hh, *w_hn, *b_hn, *gain, *offset;
+};

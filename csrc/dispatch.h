@@ -1,0 +1,166 @@
+/* The loops of body.h compiled for each instruction set and number type, the table the module
+ * chooses from when it loads, and how many threads a step gets. Included by kernel.c. */
+/* ---- the loops, once per target and type ---- */
+
+#define TILE_ROWS 2 /* rows a tile keeps in registers: 2 x 2 vectors of 64 bytes fit 16 */
+#define REAL float
+#define TANH tanh_f32
+#define SUFFIX f32_base
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#define REAL double
+#define TANH tanh_f64
+#define SUFFIX f64_base
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+
+#if KERNEL_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define REAL float
+#define TANH tanh_f32
+#define SUFFIX f32_avx2
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#define REAL double
+#define TANH tanh_f64
+#define SUFFIX f64_avx2
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+#undef TILE_ROWS
+#define TILE_ROWS 8 /* 8 x 2 accumulators and 2 weight vectors: 18 of the 32 registers */
+#define REAL float
+#define TANH tanh_f32
+#define SUFFIX f32_avx512
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#define REAL double
+#define TANH tanh_f64
+#define SUFFIX f64_avx512
+#include "body.h"
+#undef SUFFIX
+#undef REAL
+#undef TANH
+#pragma GCC pop_options
+#endif
+
+/* ---- dispatch ---- */
+
+typedef void (*lstm_fn)(const struct lstm_args *, int, int);
+typedef void (*gru_fn)(const struct gru_args *, int, int);
+typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
+                           ptrdiff_t, ptrdiff_t, ptrdiff_t);
+typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
+typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, const void *,
+                          const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *);
+typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *,
+                        void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
+                        ptrdiff_t);
+
+struct isa {
+    const char *name;
+    lstm_fn lstm[2]; /* [float32, float64] */
+    gru_fn gru[2];
+    product_fn product[2];
+    tanh_fn tanh[2];
+    gemm_fn gemm[2];
+    health_fn health[2];
+};
+
+#define ISA(name, s)                                                                  \
+    {name, {lstm_f32_##s, lstm_f64_##s}, {gru_f32_##s, gru_f64_##s},                 \
+     {(product_fn)product_f32_##s, (product_fn)product_f64_##s},                      \
+     {(tanh_fn)tanh_all_f32_##s, (tanh_fn)tanh_all_f64_##s},                        \
+     {(gemm_fn)gemm_f32_##s, (gemm_fn)gemm_f64_##s},                                \
+     {(health_fn)health_f32_##s, (health_fn)health_f64_##s}}
+static const struct isa ISAS[] = {
+    ISA("baseline", base),
+#if KERNEL_X86
+    ISA("avx2", avx2),
+    ISA("avx512", avx512),
+#endif
+};
+#undef ISA
+#define N_ISAS ((int)(sizeof ISAS / sizeof ISAS[0]))
+
+static int supported(int k) {
+#if KERNEL_X86
+    __builtin_cpu_init();
+    if (k == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k == 2)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512dq");
+#endif
+    return k == 0;
+}
+
+static int current = 0; /* index into ISAS */
+
+/* A step of fewer multiply-adds than this runs on one thread. A step shared out waits at two
+ * barriers, about a microsecond each on an idle machine and up to a scheduler tick when
+ * another process holds a core; 2^21 multiply-adds (10 to 20 us of one core) keep that cost a
+ * small share (B = 1, H = 256, 2^18 a step, ran 1.5 to 6 x slower on two threads than on one
+ * on a busy 2-core machine). */
+#define THREAD_MACS (1 << 21)
+
+/* How many threads a pass of `macs` multiply-adds a step uses: one below THREAD_MACS, else
+ * OpenMP's (OMP_NUM_THREADS, or the cores). */
+static int forced_threads = 0; /* set_threads(): 0 for OpenMP's choice */
+
+/* fork copies only the calling thread: a child of a process whose OpenMP threads have started
+ * would wait for them at its first barrier forever. Such a child runs on one thread (the same
+ * bits: each column is summed in one order whatever the count). */
+#ifdef _OPENMP
+static int threads_started = 0, lost_threads = 0;
+static void after_fork_in_child(void) { lost_threads = threads_started; }
+#endif
+
+static int threads_for(ptrdiff_t macs) {
+#ifdef _OPENMP
+    if (macs >= THREAD_MACS && !lost_threads) {
+        int n = forced_threads ? forced_threads : omp_get_max_threads();
+        if (n > 1) threads_started = 1;
+        return n;
+    }
+#endif
+    (void)macs;
+    return 1;
+}
+
+static void run_lstm(lstm_fn fn, const struct lstm_args *a) {
+    int nth = threads_for(a->batch * a->hidden_out * a->np_hh + a->batch * a->hidden * a->np_hr);
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+        fn(a, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    fn(a, 0, nth);
+}
+
+static void run_gru(gru_fn fn, const struct gru_args *a) {
+    int nth = threads_for(a->batch * a->hidden * (a->np_hh + a->np_hn));
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+        fn(a, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    fn(a, 0, nth);
+}
