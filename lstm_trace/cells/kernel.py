@@ -7,7 +7,7 @@ equations on the same pre-scaled values, the input projection of a block and a w
 unhooked steps in one call each, and writes the same arrays (the activations in the block,
 h_t into the output, C_t or r * (...) into its block), so observers, gate health and every
 record see what they see on the NumPy path. It differs from it only by rounding: its products
-accumulate in another order (with FMA), and its tanh (csrc/kernel.c) is its own: in float32
+accumulate in another order (with FMA), and its tanh (csrc/tanh.h) is its own: in float32
 computed in double, within 1 ulp of the correctly rounded tanh (as NumPy's float32 tanh is);
 in float64 within 3.3e-15 relative of NumPy's. Results agree within 1e-5 absolute in float32
 (as two BLAS libraries do) and 1e-12 relative in float64 (tests/test_compiled.py). A hooked
@@ -41,10 +41,10 @@ MODES = ("auto", "numpy", "avx512", "avx2", "baseline")
 #: the kernel's weights come in panels of this many bytes (csrc/body.h's PW)
 PANEL_BYTES = 128
 #: "auto" loads the kernel for a pass of at least this many steps (once loaded, it serves
-#: every pass): its import takes about 0.4 ms, which a small step (7 us on the NumPy path, 1 us
-#: in the kernel, at H = 70) repays after about 60 steps; so the walkthrough (T = 3) starts as
-#: quickly as without it
-MIN_STEPS = 64
+#: every pass): its import takes about 0.4 ms, which a small step (4.2 us on the NumPy path,
+#: 1.0 us in the kernel, at H = 70, B = 1) repays after about 125 steps; so the walkthrough
+#: (T = 3) starts as quickly as without it
+MIN_STEPS = 128
 
 _loaded: list[ModuleType | None] = []  # [] until the first pass asks
 
