@@ -1,32 +1,30 @@
 /* The kernel's own tanh, float32 and float64: branch-free, so the loops that call it
  * vectorize. Included by kernel.c before body.h. */
-/* tanh of a float32, computed in double: exp(2|x|) = 2^n e^r with |r| <= ln2 / 2 and e^r a
- * degree-10 Taylor polynomial (relative error below 1e-13), then 1 - 2 / (e^(2|x|) + 1).
- * Its double result is within about 1e-12 relative of tanh, so the float32 it rounds to is
- * the correctly rounded tanh(x) or its neighbour (at most 1 ulp; kernel.py states it, and
- * tests/test_kernel.py measures it against NumPy's float64 tanh). Branch-free, so that the
- * compiler vectorizes the loops that call it; |x| < 2^-12 returns x (tanh(x) = x - x^3/3 + ...
- * within half an ulp there), NaN stays NaN, +-inf gives +-1. */
-static inline __attribute__((always_inline)) float tanh_f32(float xf) {
-    double x = xf;
-    double a = fabs(x);
-    double c = a > 10.0 ? 10.0 : a; /* tanh(10) rounds to 1 in float32; NaN passes through */
-    double t = c * 2.8853900817779268; /* 2|x| / ln 2 */
-    double shifted = t + 6755399441055744.0; /* 1.5 * 2^52: rounds t to an integer */
-    double n = shifted - 6755399441055744.0;
-    double r = (t - n) * 0.6931471805599453;
-    double p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
-               r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 +
-               r * (1.0 / 3628800))))))))));
-    uint64_t bits; /* unsigned: for NaN the shift runs out of range, defined only so */
+/* tanh of a float32, in float32 (16 lanes on AVX-512): tanh(a) = e / (e + 2) with
+ * e = expm1(2a) = 2^n (e^r - 1) + (2^n - 1), n = round(2a / ln 2), r = 2a - n ln 2 in two
+ * parts (Cody-Waite: n * LN2_HI is exact for n <= 29), e^r - 1 a degree-7 Taylor polynomial
+ * (relative error below 2e-8 for |r| <= ln2 / 2). expm1, unlike 1 - 2 / (e^2a + 1), keeps
+ * small |x| accurate without a second formula. At most 3 ulps from the correctly rounded
+ * tanh, 95 % of values exact and 99.9 % within 1 (tests/test_compiled.py measures it on a
+ * million random bit patterns and 4 million values in [-12, 12]); 2.7 x quicker than the
+ * same computed in double. Branch-free, so that the loops that call it vectorize; |x| is
+ * clamped at 10 (tanh(10) rounds to 1); NaN stays NaN, +-inf gives +-1, -0 stays -0. */
+static inline __attribute__((always_inline)) float tanh_f32(float x) {
+    float a = fabsf(x);
+    float c = a > 10.0f ? 10.0f : a; /* NaN passes through */
+    float z = c + c;
+    float shifted = z * 1.44269504f + 12582912.0f; /* 1.5 * 2^23: rounds 2a / ln 2 */
+    float n = shifted - 12582912.0f;
+    float r = (z - n * 0.693145751953125f) - n * 1.42860677e-06f; /* ln 2: high, low part */
+    float pm1 = r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
+                r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    uint32_t bits; /* unsigned: for NaN the shift runs out of range, defined only so */
     memcpy(&bits, &shifted, sizeof bits);
-    uint64_t scale_bits = (bits - UINT64_C(0x4338000000000000) + 1023) << 52;
-    double scale;
+    uint32_t scale_bits = (bits - UINT32_C(0x4B400000) + 127u) << 23;
+    float scale;
     memcpy(&scale, &scale_bits, sizeof scale);
-    double e = p * scale;
-    double y = 1.0 - 2.0 / (e + 1.0);
-    y = a < 0.000244140625 ? a : y;
-    return (float)copysign(y, x); /* -0 stays -0 */
+    float em = scale * pm1 + (scale - 1.0f);
+    return copysignf(em / (em + 2.0f), x);
 }
 
 /* tanh of a float64, branch-free as tanh_f32 but to double precision: for |x| < 1/16 its odd
