@@ -167,14 +167,15 @@ static void FN(blend)(REAL *restrict gi_n, const REAL *restrict add, const REAL 
  * n_high[p*G+g] += count(x > above[g]) (a NaN counts in neither). Exact, in any order. */
 static void FN(health)(const REAL *x, ptrdiff_t G, ptrdiff_t H, const REAL *below,
                        const REAL *above, const int64_t *cuts, ptrdiff_t P, REAL *lo, REAL *hi,
-                       int64_t *n_low, int64_t *n_high) {
+                       int64_t *n_low, int64_t *n_high, int nth) {
     const ptrdiff_t W = G * H;
-    for (ptrdiff_t p = 0; p < P; p++) {
-        for (ptrdiff_t r = cuts[p]; r < cuts[p + 1]; r++) {
-            const REAL *row = x + r * W;
-            for (ptrdiff_t g = 0; g < G; g++) {
-                const REAL *v = row + g * H;
-                REAL *restrict l = lo + g * H, *restrict h = hi + g * H, b = below[g], a = above[g];
+    (void)nth; /* each gate is one thread's: its columns and counts are its own */
+#pragma omp parallel for num_threads(nth) schedule(static) if (nth > 1)
+    for (ptrdiff_t g = 0; g < G; g++) {
+        REAL *restrict l = lo + g * H, *restrict h = hi + g * H, b = below[g], a = above[g];
+        for (ptrdiff_t p = 0; p < P; p++) {
+            for (ptrdiff_t r = cuts[p]; r < cuts[p + 1]; r++) {
+                const REAL *v = x + r * W + g * H;
                 int32_t cl = 0, ch = 0; /* a row of one gate: H < 2^31; 16 lanes, not 8 */
                 for (ptrdiff_t j = 0; j < H; j++) {
                     REAL t = v[j];

@@ -66,7 +66,7 @@ typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, voi
                            ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
 typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, const void *,
-                          const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *);
+                          const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *, int);
 typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *,
                         void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
                         ptrdiff_t);

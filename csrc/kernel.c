@@ -253,8 +253,13 @@ static PyObject *k_health(PyObject *self, PyObject *args) {
         RELEASE_ALL(v, 8);
         return NULL;
     }
-    ISAS[current].health[kind](v[0].buf, gates, width / gates, v[1].buf, v[2].buf, cuts, parts,
-                               v[4].buf, v[5].buf, (int64_t *)v[6].buf, (int64_t *)v[7].buf);
+    int nth = threads_for(rows * width / 4); /* a compare costs a quarter of a multiply-add */
+    nth = nth < gates ? nth : (int)gates;
+    health_fn fn = ISAS[current].health[kind];
+    Py_BEGIN_ALLOW_THREADS
+    fn(v[0].buf, gates, width / gates, v[1].buf, v[2].buf, cuts, parts, v[4].buf, v[5].buf,
+       (int64_t *)v[6].buf, (int64_t *)v[7].buf, nth);
+    Py_END_ALLOW_THREADS
     RELEASE_ALL(v, 8);
     Py_RETURN_NONE;
 }

@@ -179,8 +179,10 @@ class HealthMonitor:
             d = directions.index(f["direction"])
             visit = f["step"] if f["direction"] == "forward" else steps - 1 - f["step"]
             candidates.append(((f["layer"], d, visit, points.index(f["gate"])), f))
-        per_step = x if x.ndim == 2 else x.transpose(1, 0, 2).reshape(x.shape[1], -1)
-        bad_x = np.flatnonzero(~np.isfinite(per_step).all(axis=1))  # steps with a bad value
+        bad_x = np.zeros(0, dtype=np.intp)
+        if not _all_finite(x):  # steps with a bad value
+            per_step = x if x.ndim == 2 else x.transpose(1, 0, 2).reshape(x.shape[1], -1)
+            bad_x = np.flatnonzero(~np.isfinite(per_step).all(axis=1))
         if bad_x.size:
             # layer 0's first direction reads it first: step t going forward, the last bad
             # step going backward (a reverse-only layer)
@@ -207,7 +209,7 @@ class HealthMonitor:
         tanh(C_t)) is computed after the gates, so a bad W_hr shows first in the last layer's
         output (lower layers' reach the next layer's gates). output: (B, T, D*H_out) or
         (T, D*H_out); each direction's first bad step in the order the pass visits them."""
-        if self.first_nonfinite is not None:
+        if self.first_nonfinite is not None or _all_finite(output):
             return
         per_step = output if output.ndim == 2 else output.transpose(1, 0, 2)  # (T, [B,] D*H_out)
         directions, steps = self.config.directions, per_step.shape[0]
@@ -291,3 +293,11 @@ def nonfinite_weight(weights: LSTMWeights) -> str | None:
                 name = cfg.kind.parameter_of(cfg, stored, int(bad[0]))
                 return f"{name} at layer {k}, {cfg.directions[d]}"
     return None
+
+
+def _all_finite(a: FloatArray) -> bool:
+    """Whether every value of a is finite, without a copy or a mask: any NaN or Inf makes the
+    sum NaN or Inf (inf - inf is NaN). A sum that overflows from finite values says False
+    too, and the caller's exact check then finds nothing."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(a)))

@@ -267,6 +267,29 @@ def test_the_kernels_health_pass_counts_what_numpy_counts() -> None:
         _kernel.health(x, 3, below, above, np.array([0, 38], np.int64), lo, hi, n_low, n_high)
 
 
+def test_a_large_blocks_health_is_shared_by_gate_among_threads() -> None:
+    """A block of 2^23 values or more is scanned a gate per thread: the same numbers."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2100, 4 * 1024)).astype(np.float32)
+    below, above = np.float32([0.05, 0.05, -0.95, 0.05]), np.float32([0.95] * 4)
+    cuts = np.array([0, 700, 2100], np.int64)
+    results = []
+    try:
+        for n in (1, 2):
+            _kernel.set_threads(n)
+            lo, hi = np.full(4096, np.inf, np.float32), np.full(4096, -np.inf, np.float32)
+            n_low, n_high = np.zeros((2, 4), np.int64), np.zeros((2, 4), np.int64)
+            _kernel.health(x, 4, below, above, cuts, lo, hi, n_low, n_high)
+            results.append((lo, hi, n_low, n_high))
+    finally:
+        _kernel.set_threads(0)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(results[1][0], x.min(axis=0))
+    want = (x[700:].reshape(1400, 4, 1024) < below[None, :, None]).sum(axis=(0, 2))
+    np.testing.assert_array_equal(results[1][2][1], want)
+
+
 def test_tanh_is_within_three_ulps() -> None:
     """The kernel's float32 tanh against NumPy's float64 tanh rounded: at most 3 ulps apart on
     a million values over every magnitude and 4 million in [-12, 12], 95 % exact and 99.9 %

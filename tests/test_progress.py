@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, trace
-from lstm_trace.cells import recurrence
+from lstm_trace.cells import kernel, recurrence
 from lstm_trace.cells.base import FloatArray
 from lstm_trace.cli import console, progress
 from lstm_trace.render import render_json
@@ -339,9 +339,15 @@ def test_pieces_leave_every_result_bit_identical(
     assert render_json(whole) == render_json(cut)  # every record, stat and gate health
 
 
-def test_a_long_pass_reports_often() -> None:
-    """T = 5000, H = 256 is two blocks of the input projection (4096 and 904 steps); the pass
-    reports every 1024 steps (REPORT_MACS), and at H = 16 (one block) every REPORT_STEPS."""
+def test_a_long_pass_reports_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """T = 5000, H = 256 is two blocks of the input projection (4096 and 904 steps); the NumPy
+    pass reports every 1024 steps (REPORT_MACS), and at H = 16 (one block) every REPORT_STEPS;
+    the kernel, four times as quick, every 4096 (KERNEL_REPORT_MACS)."""
+    if kernel.built() is not None:
+        monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+        cfg = LSTMConfig(input_size=8, hidden_size=256, seq_len=5000, dtype="float32")
+        assert _traced(cfg, recurrence.REPORT_STEPS, None)[1] == [4096, 904]
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "numpy")
     for seq_len, hidden, whole, pieces in ((5000, 256, 2, 5), (20000, 16, 1, 5)):
         cfg = LSTMConfig(input_size=8, hidden_size=hidden, seq_len=seq_len, dtype="float32")
         _, seen = _traced(cfg, recurrence.REPORT_STEPS, None)

@@ -30,6 +30,9 @@ Project = Callable[[FloatArray, FloatArray], FloatArray]
 SPLIT_BYTES = 8 << 20
 #: a piece of a block (Blocks) holds about this many multiply-adds of the recurrent product
 REPORT_MACS = 1 << 28
+#: and, when the compiled kernel runs the piece (3 to 5 times quicker a multiply-add), this
+#: many: a piece is again 15 to 75 ms of work, and the kernel is called a quarter as often
+KERNEL_REPORT_MACS = 1 << 30
 #: and at most this many steps
 REPORT_STEPS = 4096
 
@@ -144,15 +147,17 @@ class Blocks:
     The pieces are views of the block's one product: the arithmetic, and so every bit of
     the results, is that of whole blocks."""
 
-    def __init__(self, p: Prepared, seq: FloatArray, project: Project | None = None):
+    def __init__(self, p: Prepared, seq: FloatArray, compiled: Project | None = None):
         self.p, self.seq = p, seq  # seq (T, B, I_k)
+        project = compiled  # the kernel's projection, when the kernel runs the pass
         if project is None:  # the NumPy path: one product of the block's rows
             project = lambda x, out: p.project(x.reshape(-1, x.shape[-1]), out)  # noqa: E731
         self.project = project
         steps, batch = seq.shape[:2]
         width = batch * p.gain.shape[0]
         self.size = min(steps, max(1, PROJECTION_BLOCK // width))
-        self.piece = piece_steps(self.size, batch, p.w_hh.size)
+        macs = REPORT_MACS if compiled is None else KERNEL_REPORT_MACS
+        self.piece = piece_steps(self.size, batch, p.w_hh.size, macs)
         self.work = np.empty(self.size * width, dtype=p.gain.dtype)
 
     def __call__(self, backward: bool) -> Iterator[tuple[range, FloatArray]]:
@@ -179,7 +184,7 @@ class Blocks:
             yield range(start, start + len(chunk)), block.reshape(len(chunk), batch, n)
 
 
-def piece_steps(block: int, batch: int, recurrent: int) -> int:
+def piece_steps(block: int, batch: int, recurrent: int, macs: int = REPORT_MACS) -> int:
     """Steps of a piece of a block (Blocks): about REPORT_MACS multiply-adds of the recurrent
     product, B * rows * H_out a step (`recurrent` = rows * H_out), and at most REPORT_STEPS,
     because a step also costs a few microseconds whatever its size. Measured on a 2-core
@@ -187,4 +192,4 @@ def piece_steps(block: int, batch: int, recurrent: int) -> int:
     32 ms), 20 us at H = 256 (1024, 20 ms), 680 us at H = 1024 (64, 44 ms), 4.6 ms at
     H = 256, B = 64 (16, 74 ms); a piece costs the pass about 45 us (gate health's
     observer, the loop's set-up), so at most 0.3 % of its time."""
-    return max(1, min(block, REPORT_STEPS, REPORT_MACS // max(1, batch * recurrent)))
+    return max(1, min(block, REPORT_STEPS, macs // max(1, batch * recurrent)))
