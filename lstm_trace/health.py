@@ -100,7 +100,7 @@ class HealthMonitor:
     def _compiled(self, place: _Place, steps: Sequence[int], block: FloatArray) -> bool:
         """The block's extremes and saturated counts in one pass of the compiled kernel, when
         it is loaded and the block is finite: the same numbers as the NumPy path below (they
-        are exact), in a tenth of its time. False (nothing counted) otherwise."""
+        are exact), in one pass over the block instead of ten. False (nothing counted) otherwise."""
         k = kernel.active(block.dtype, 0) if block.flags.c_contiguous else None
         if k is None:
             return False
