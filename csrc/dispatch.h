@@ -117,8 +117,6 @@ static int current = 0; /* index into ISAS */
  * on a busy 2-core machine). */
 #define THREAD_MACS (1 << 21)
 
-/* How many threads a pass of `macs` multiply-adds a step uses: one below THREAD_MACS, else
- * OpenMP's (OMP_NUM_THREADS, or the cores). */
 static int forced_threads = 0; /* set_threads(): 0 for OpenMP's choice */
 
 /* fork copies only the calling thread: a child of a process whose OpenMP threads have started
@@ -129,6 +127,8 @@ static int threads_started = 0, lost_threads = 0;
 static void after_fork_in_child(void) { lost_threads = threads_started; }
 #endif
 
+/* How many threads a pass of `macs` multiply-adds a step uses: one below THREAD_MACS (or in a
+ * forked child), else OpenMP's (OMP_NUM_THREADS, or the cores). */
 static int threads_for(ptrdiff_t macs) {
 #ifdef _OPENMP
     if (macs >= THREAD_MACS && !lost_threads) {
