@@ -170,7 +170,9 @@ static void FN(health)(const REAL *x, ptrdiff_t G, ptrdiff_t H, const REAL *belo
                        int64_t *n_low, int64_t *n_high, int nth) {
     const ptrdiff_t W = G * H;
     (void)nth; /* each gate is one thread's: its columns and counts are its own */
+#ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(static) if (nth > 1)
+#endif
     for (ptrdiff_t g = 0; g < G; g++) {
         REAL *restrict l = lo + g * H, *restrict h = hi + g * H, b = below[g], a = above[g];
         for (ptrdiff_t p = 0; p < P; p++) {

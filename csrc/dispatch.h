@@ -141,26 +141,28 @@ static int threads_for(ptrdiff_t macs) {
     return 1;
 }
 
-static void run_lstm(lstm_fn fn, const struct lstm_args *a) {
-    int nth = threads_for(a->batch * a->hidden_out * a->np_hh + a->batch * a->hidden * a->np_hr);
+/* fn(a, tid, nth) on a team of nth threads (inline when nth is 1): every thread walks the
+ * same steps and takes its share of each. */
 #ifdef _OPENMP
-    if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-        fn(a, omp_get_thread_num(), omp_get_num_threads());
-        return;
-    }
+#define RUN_TEAM(fn, a, nth)                                        \
+    do {                                                            \
+        int nth_ = (nth);                                           \
+        if (nth_ > 1) {                                             \
+            _Pragma("omp parallel num_threads(nth_)")               \
+            (fn)((a), omp_get_thread_num(), omp_get_num_threads()); \
+        } else {                                                    \
+            (fn)((a), 0, 1);                                        \
+        }                                                           \
+    } while (0)
+#else
+#define RUN_TEAM(fn, a, nth) ((void)(nth), (fn)((a), 0, 1))
 #endif
-    fn(a, 0, nth);
+
+static void run_lstm(lstm_fn fn, const struct lstm_args *a) {
+    RUN_TEAM(fn, a, threads_for(a->batch * a->hidden_out * a->np_hh +
+                                a->batch * a->hidden * a->np_hr));
 }
 
 static void run_gru(gru_fn fn, const struct gru_args *a) {
-    int nth = threads_for(a->batch * a->hidden * (a->np_hh + a->np_hn));
-#ifdef _OPENMP
-    if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-        fn(a, omp_get_thread_num(), omp_get_num_threads());
-        return;
-    }
-#endif
-    fn(a, 0, nth);
+    RUN_TEAM(fn, a, threads_for(a->batch * a->hidden * (a->np_hh + a->np_hn)));
 }

@@ -57,6 +57,14 @@ class _Place:
         self.low = np.full(self.gates * self.hidden, np.inf)
         self.high = np.full(self.gates * self.hidden, -np.inf)
 
+    def add(self, rows: int, lowest: FloatArray, highest: FloatArray) -> None:
+        """Counts rows (steps x batch rows) more, and widens each unit's running extremes by a
+        block's (G*H,) lowest and highest (NaN-ignoring, as fmin/fmax are)."""
+        self.rows += rows
+        self.values += rows * self.hidden
+        np.fmin(self.low, lowest, out=self.low)
+        np.fmax(self.high, highest, out=self.high)
+
 
 class HealthMonitor:
     """A BlockObserver for forward(): accumulates health over every step."""
@@ -81,8 +89,6 @@ class HealthMonitor:
         if self._compiled(place, steps, block):
             return
         gates = block.reshape(-1, n, h)  # (c*B, gate, unit)
-        place.rows += gates.shape[0]
-        place.values += gates.shape[0] * h
         flat = block.reshape(-1, n * h)
         lowest, highest = flat.min(axis=0), flat.max(axis=0)  # NaN if a column has one
         if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
@@ -91,8 +97,7 @@ class HealthMonitor:
             self._locate(layer, direction, steps, block)
             # fmin/fmax skip NaN, so one bad value does not hide how the other values move
             lowest, highest = np.fmin.reduce(flat, axis=0), np.fmax.reduce(flat, axis=0)
-        np.fmin(place.low, lowest, out=place.low)
-        np.fmax(place.high, highest, out=place.high)
+        place.add(gates.shape[0], lowest, highest)
         # rows are in time order, whichever way the pass visits them
         first = min(steps[0], steps[-1])  # visiting order runs one way or the other
         self._saturation(place, block.shape[1], first, gates, lowest, highest)
@@ -115,11 +120,7 @@ class HealthMonitor:
         k.health(block.reshape(-1, n * h), n, below, above, cuts, lowest, highest, n_low, n_high)
         if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
             return False  # the NumPy path counts the NaN and Inf and finds the first
-        rows = block.shape[0] * batch
-        place.rows += rows
-        place.values += rows * h
-        np.fmin(place.low, lowest, out=place.low)
-        np.fmax(place.high, highest, out=place.high)
+        place.add(block.shape[0] * batch, lowest, highest)
         place.saturated.add_counts(pieces, batch * h, n_low, n_high)
         return True
 

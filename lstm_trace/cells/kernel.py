@@ -117,8 +117,7 @@ def projector(k: ModuleType, w_ih: FloatArray, gain: FloatArray, bias: FloatArra
     bias = np.ascontiguousarray(bias)
 
     def project(x: FloatArray, out: FloatArray) -> FloatArray:
-        k.project(x if x.strides[-1] == x.itemsize else np.ascontiguousarray(x), packed, bias,
-                  out)  # fmt: skip
+        k.project(state(x), packed, bias, out)
         return out
 
     return project
@@ -172,5 +171,6 @@ def segments(
 
 
 def state(a: FloatArray) -> FloatArray:
-    """A state (B, n) as the kernel reads it: its last axis contiguous (a copy only if not)."""
+    """An array as the kernel reads it (a state (B, n), a block of input (c, B, I)): its last
+    axis contiguous, any other strides (a copy only if not)."""
     return a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
