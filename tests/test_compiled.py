@@ -421,6 +421,7 @@ def test_segments_cut_a_piece_at_its_hooked_steps() -> None:
 
 
 def test_bad_arrays_are_refused_not_read_out_of_bounds() -> None:
+    assert kernel.PANEL_BYTES == _kernel.PANEL_BYTES  # pack() lays out what the loops read
     z = np.zeros((2, 1, 8), np.float32)
     w = kernel.pack(np.zeros((2, 8), np.float32))
     h, c = np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32)
