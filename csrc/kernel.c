@@ -10,6 +10,7 @@
 #include "tanh.h"
 #include "dispatch.h"
 #include "args.h"
+#include "pack.h"
 
 PyDoc_STRVAR(lstm_doc,
 "lstm(z, w_hh, h0, c0, outs, cells, gain, offset, w_hr, backward)\n\n"
@@ -339,6 +340,7 @@ static PyMethodDef methods[] = {
     {"tanh", k_tanh, METH_VARARGS, tanh_doc},
     {"project", k_project, METH_VARARGS, project_doc},
     {"health", k_health, METH_VARARGS, health_doc},
+    {"pack", k_pack, METH_VARARGS, pack_doc},
     {"isa", k_isa, METH_NOARGS, "The instruction set in use: 'avx512', 'avx2' or 'baseline'."},
     {"isas", k_isas, METH_NOARGS, "The instruction sets this CPU can run, baseline first."},
     {"set_isa", k_set_isa, METH_O, "Use another of isas() (tests compare them)."},

@@ -106,7 +106,7 @@ class HealthMonitor:
         """The block's extremes and saturated counts in one pass of the compiled kernel, when
         it is loaded and the block is finite: the same numbers as the NumPy path below (they
         are exact), in one pass over the block instead of ten. False (nothing counted) otherwise."""
-        k = kernel.active(block.dtype, 0) if block.flags.c_contiguous else None
+        k = kernel.active(block.dtype, len(steps)) if block.flags.c_contiguous else None
         if k is None:
             return False
         n, h = len(self.names), block.shape[-1] // len(self.names)

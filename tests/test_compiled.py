@@ -11,6 +11,7 @@ only one, and the rest of the suite runs on it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Any
@@ -63,10 +64,12 @@ CASES: dict[str, dict[str, Any]] = {
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The kernel's loop calls during a test, by name. A test comparing "auto" with the NumPy
-    path asserts there were some: "auto" leaves a pass of fewer than MIN_STEPS steps to NumPy
-    until the kernel is loaded, so each such test loads it itself (kernel.built()) instead of
-    relying on an earlier test having done so; run alone, it compared NumPy with NumPy."""
+    path asserts there were some: "auto" leaves a small pass to NumPy until the kernel is
+    loaded, so each such test loads it itself (kernel.built()) instead of relying on an earlier
+    test having done so (run alone, it compared NumPy with NumPy), and lets it serve passes of
+    any length (these tests' short sequences are below MIN_STEPS, which has its own test)."""
     kernel.built()
+    monkeypatch.setattr(kernel, "MIN_STEPS", 1)
     seen: list[str] = []
     for name in ("lstm", "gru"):
         real = getattr(_kernel, name)
@@ -390,13 +393,34 @@ def test_auto_leaves_a_short_pass_to_numpy_until_the_kernel_is_loaded(
 ) -> None:
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
     monkeypatch.setattr(kernel, "_loaded", [])
-    assert kernel.active(np.dtype(np.float32), kernel.MIN_STEPS - 1) is None
+    f32, small, large = np.dtype(np.float32), kernel.LOAD_MACS - 1, kernel.LOAD_MACS
+    assert kernel.active(f32, kernel.LOAD_STEPS - 1, small) is None
     assert kernel._loaded == []  # not even imported: the walkthrough's start-up is unchanged
-    assert kernel.active(np.dtype(np.float32), kernel.MIN_STEPS) is _kernel
-    assert kernel.active(np.dtype(np.float32), 3) is _kernel  # loaded: it serves every pass
+    assert kernel.active(f32, kernel.MIN_STEPS - 1, large) is None  # packing would not pay
+    assert kernel._loaded == []
+    assert kernel.active(f32, kernel.MIN_STEPS, large) is _kernel  # a large pass loads it
+    monkeypatch.setattr(kernel, "_loaded", [])
+    assert kernel.active(f32, kernel.LOAD_STEPS, 0) is _kernel  # and so does a long one
+    assert kernel.active(f32, kernel.MIN_STEPS, 0) is _kernel  # loaded: it serves the rest
+    assert kernel.active(f32, kernel.MIN_STEPS - 1, large) is None  # but the shortest
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "avx2" if "avx2" in ISAS else "baseline")
     monkeypatch.setattr(kernel, "_loaded", [])
-    assert kernel.active(np.dtype(np.float32), 3) is _kernel  # asked for by name: always
+    assert kernel.active(f32, 3) is _kernel  # asked for by name: always
+
+
+def test_a_large_pass_from_a_fresh_process_runs_in_the_kernel() -> None:
+    """T = 100 < LOAD_STEPS, but 100 x 32 x 2048 x 768 multiply-adds: the first pass of a
+    process (the command line's) loads the kernel for it."""
+    code = (
+        "from lstm_trace import LSTMConfig, forward, init_input, init_weights\n"
+        "from lstm_trace.cells import kernel\n"
+        "cfg = LSTMConfig(input_size=256, hidden_size=512, seq_len=100, batch=32)\n"
+        "forward(init_weights(cfg), init_input(cfg))\n"
+        "print(kernel._loaded[0] is not None)\n"
+    )
+    env = {**os.environ, "LSTM_TRACE_KERNEL": "auto"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "True", done.stderr
 
 
 def test_version_names_the_kernel_and_its_instruction_set() -> None:

@@ -61,7 +61,8 @@ class GRURunner(Runner):
 
     def __init__(self, w: Any, seq: FloatArray, out: FloatArray, reset_after: bool):
         steps, batch = seq.shape[:2]
-        self.kernel = kernel.active(w.w_ih.dtype, steps)  # compiled where built (kernel.py)
+        # compiled where built and where it pays (kernel.py)
+        self.kernel = kernel.active(w.w_ih.dtype, steps, kernel.macs(w, steps, batch))
         self.gp = prepare_gru(w, steps, batch, reset_after, copies=self.kernel is None)
         self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H) view
         project = None

@@ -16,7 +16,8 @@ trace with hooks and one without hold the same bits, as on the NumPy path.
 
 Where it is used: every LSTM (projection included) and GRU pass of float32 or float64, except
 peephole LSTMs (o_t reads C_t within the step: the NumPy path's stepwise arithmetic). "auto"
-leaves a pass of fewer than MIN_STEPS steps to NumPy until the module is loaded.
+leaves a pass of fewer than MIN_STEPS steps to NumPy, and a small pass until the module is
+loaded (LOAD_STEPS, LOAD_MACS).
 
 LSTM_TRACE_KERNEL chooses, read at every pass: "auto" (or unset) the kernel where it is
 built, "numpy" the reference, "avx512", "avx2" or "baseline" the kernel with that
@@ -40,11 +41,17 @@ from .recurrence import Project
 MODES = ("auto", "numpy", "avx512", "avx2", "baseline")
 #: the kernel's weights come in panels of this many bytes (csrc/body.h's PW)
 PANEL_BYTES = 128
-#: "auto" loads the kernel for a pass of at least this many steps (once loaded, it serves
-#: every pass): its import takes about 0.4 ms, which a small step (4.2 us on the NumPy path,
-#: 1.0 us in the kernel, at H = 70, B = 1) repays after about 125 steps; so the walkthrough
-#: (T = 3) starts as quickly as without it
-MIN_STEPS = 128
+#: "auto" runs a pass of fewer steps on NumPy: packing the weights for the kernel reads and
+#: writes them once, about what NumPy's products of a few steps cost when W is large (T = 5,
+#: B = 32, H = 512: 3.3 ms with the kernel, 3.2 on NumPy; T = 10: 4.6 against 5.4)
+MIN_STEPS = 8
+#: "auto" loads the kernel (once loaded, it serves every pass of MIN_STEPS or more) for a pass
+#: of at least LOAD_STEPS steps or LOAD_MACS multiply-adds: its import takes about 0.4 ms,
+#: which a small step (4.2 us on the NumPy path, 1.0 us in the kernel, at H = 70, B = 1)
+#: repays after about 125 steps, and larger steps sooner (2^25 multiply-adds saved 0.25 ms at
+#: T = 10, B = 8, H = 256); so the walkthrough (T = 3) starts as quickly as without it
+LOAD_STEPS = 128
+LOAD_MACS = 1 << 26
 
 _loaded: list[ModuleType | None] = []  # [] until the first pass asks
 
@@ -59,9 +66,9 @@ def built() -> ModuleType | None:
     return _loaded[0]
 
 
-def active(dtype: np.dtype[Any], steps: int) -> ModuleType | None:
-    """The kernel a pass of `steps` steps uses for arrays of dtype, or None for the NumPy
-    path."""
+def active(dtype: np.dtype[Any], steps: int, macs: int = 0) -> ModuleType | None:
+    """The kernel a pass of `steps` steps and `macs` multiply-adds uses for arrays of dtype,
+    or None for the NumPy path."""
     mode = os.environ.get("LSTM_TRACE_KERNEL", "").strip().lower() or "auto"
     if mode not in MODES:
         raise ConfigError(
@@ -70,7 +77,8 @@ def active(dtype: np.dtype[Any], steps: int) -> ModuleType | None:
         )
     if mode == "numpy" or dtype not in (np.float32, np.float64):
         return None
-    if mode == "auto" and not _loaded and steps < MIN_STEPS:
+    if mode == "auto" and (steps < MIN_STEPS or not _loaded and steps < LOAD_STEPS and
+                           macs < LOAD_MACS):  # fmt: skip
         return None
     k = built()
     if k is None:
@@ -91,21 +99,24 @@ def active(dtype: np.dtype[Any], steps: int) -> ModuleType | None:
     return k
 
 
+def macs(w: Any, steps: int, batch: int) -> int:
+    """A pass's multiply-adds: every weight matrix of a direction (DirectionWeights) once per
+    step and row."""
+    weights = w.w_ih.size + w.w_hh.size + (0 if w.w_hr is None else w.w_hr.size)
+    return steps * batch * weights
+
+
 def pack(w_t: FloatArray, scale: FloatArray | None = None) -> FloatArray:
     """W^T (K, N), times scale (N,) per column when given -> (P, K, PW): column panels of
     PW = PANEL_BYTES / itemsize, zero-padded to P * PW columns, each panel contiguous (the
-    kernel streams one panel per k loop). Filled a panel at a time, so that the result is
-    the one copy made (the memory estimate allows one copy of a direction's weights)."""
-    k, n = w_t.shape
+    kernel streams one panel per k loop). The kernel's own pack fills them in one pass,
+    reading w_t in place whatever its strides (W^T is a transposed view of W), so the result
+    is the one copy made (the memory estimate allows one copy of a direction's weights)."""
+    k = built()
+    assert k is not None, "pack() lays out weights for the compiled kernel"
     pw = PANEL_BYTES // w_t.dtype.itemsize
-    out = np.zeros((-(-n // pw), k, pw), dtype=w_t.dtype)
-    for p, start in enumerate(range(0, n, pw)):
-        cols = slice(start, min(start + pw, n))
-        panel = out[p, :, : cols.stop - start]
-        if scale is None:
-            panel[...] = w_t[:, cols]
-        else:
-            np.multiply(w_t[:, cols], scale[cols], out=panel)
+    out = np.empty((-(-w_t.shape[1] // pw), w_t.shape[0], pw), dtype=w_t.dtype)
+    k.pack(w_t, None if scale is None else np.ascontiguousarray(scale), out)
     return out
 
 

@@ -93,8 +93,9 @@ class LSTMRunner(Runner):
 
     def __init__(self, w: Any, seq: FloatArray, out: FloatArray):
         steps, batch = seq.shape[:2]
-        # the compiled loop where it is built (kernel.py); peepholes keep the NumPy path
-        self.kernel = None if w.w_peep is not None else kernel.active(w.w_ih.dtype, steps)
+        # the compiled loop where it is built and pays (kernel.py); peepholes keep NumPy's
+        peep, macs = w.w_peep is not None, kernel.macs(w, steps, batch)
+        self.kernel = None if peep else kernel.active(w.w_ih.dtype, steps, macs)
         self.lp = prepare_lstm(w, steps, batch, copies=self.kernel is None)
         self.seq, self.out = seq, out  # seq (T, B, I_k), out (T, B, H_out) view
         project = None
