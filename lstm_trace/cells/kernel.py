@@ -77,8 +77,8 @@ def active(dtype: np.dtype[Any], steps: int, macs: int = 0) -> ModuleType | None
         )
     if mode == "numpy" or dtype not in (np.float32, np.float64):
         return None
-    if mode == "auto" and (steps < MIN_STEPS or not _loaded and steps < LOAD_STEPS and
-                           macs < LOAD_MACS):  # fmt: skip
+    small = not _loaded and steps < LOAD_STEPS and macs < LOAD_MACS  # not worth loading for
+    if mode == "auto" and (steps < MIN_STEPS or small):
         return None
     k = built()
     if k is None:
@@ -103,7 +103,7 @@ def macs(w: Any, steps: int, batch: int) -> int:
     """A pass's multiply-adds: every weight matrix of a direction (DirectionWeights) once per
     step and row."""
     weights = w.w_ih.size + w.w_hh.size + (0 if w.w_hr is None else w.w_hr.size)
-    return steps * batch * weights
+    return int(steps * batch * weights)
 
 
 def pack(w_t: FloatArray, scale: FloatArray | None = None) -> FloatArray:
