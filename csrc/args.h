@@ -42,13 +42,15 @@ static ptrdiff_t panels(const Py_buffer *v, ptrdiff_t k) {
     for (int q_ = 0; q_ < (n); q_++) \
         if ((views)[q_].obj) PyBuffer_Release(&(views)[q_]);
 
-/* The nine arrays and the flag of lstm() and gru() (the ninth may be None), as buffers into v.
- * Returns the number kind (0 float32, 1 float64), or -1 with a Python error set and nothing
- * held. */
+/* The nine arrays and the flag of lstm() and gru() (the ninth may be None), as buffers into v,
+ * and the optional health tuple (None when absent) into *health. Returns the number kind (0
+ * float32, 1 float64), or -1 with a Python error set and nothing held. */
 static int take_nine(PyObject *args, PyObject **o, Py_buffer *v, const int *ndims,
-                     const int *writes, const char *const *names, int *backward) {
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &o[7], &o[8], backward))
+                     const int *writes, const char *const *names, int *backward,
+                     PyObject **health) {
+    *health = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOp|O", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], backward, health))
         return -1;
     int kind = kind_of(o[0]);
     if (kind < 0) return -1;
@@ -63,3 +65,37 @@ static int take_nine(PyObject *args, PyObject **o, Py_buffer *v, const int *ndim
     return kind;
 }
 
+
+/* health = (below, above, lo, hi, n_low, n_high) or None, for `steps` steps of G gates of H
+ * units, as buffers into hv (6) and pointers into *out (lo NULL for None). below, above (G,)
+ * and lo, hi (G*H,) of the pass's kind; n_low, n_high (steps, G) int64, C order. Returns 0, or
+ * -1 with a Python error set and nothing held. */
+static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t steps, ptrdiff_t G,
+                       ptrdiff_t H, struct health_out *out) {
+    memset(hv, 0, 6 * sizeof *hv);
+    memset(out, 0, sizeof *out);
+    if (health == Py_None) return 0;
+    PyObject *o[6];
+    if (!PyArg_ParseTuple(health, "OOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5])) return -1;
+    const ptrdiff_t isz = kind ? 8 : 4, lens[6] = {G * isz, G * isz, G * H * isz, G * H * isz,
+                                                   steps * G * 8, steps * G * 8};
+    int ok = 1;
+    for (int q = 0; q < 6 && ok; q++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (q >= 2 ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(o[q], &hv[q], flags) < 0) {
+            RELEASE_ALL(hv, 6);
+            return -1;
+        }
+        const char *f = hv[q].format;
+        ok = hv[q].len == lens[q] && (q < 4 ? strcmp(f, kind ? "d" : "f") == 0
+                                             : strcmp(f, "q") == 0 || strcmp(f, "l") == 0);
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "health: arrays do not agree with the pass");
+        RELEASE_ALL(hv, 6);
+        return -1;
+    }
+    out->below = hv[0].buf, out->above = hv[1].buf, out->lo = hv[2].buf, out->hi = hv[3].buf;
+    out->n_low = (int64_t *)hv[4].buf, out->n_high = (int64_t *)hv[5].buf;
+    return 0;
+}

@@ -161,10 +161,28 @@ static void FN(blend)(REAL *restrict gi_n, const REAL *restrict add, const REAL 
 
 #pragma GCC pop_options
 
+/* One gate's n values of a row (v) into their columns' running extremes l, h (NaN once one
+ * is NaN, as NumPy's min/max) and the counts of values below b and above a (a NaN counts in
+ * neither). */
+static inline __attribute__((always_inline)) void FN(health_run)(
+    const REAL *restrict v, REAL *restrict l, REAL *restrict h, ptrdiff_t n, REAL b, REAL a,
+    int64_t *n_low, int64_t *n_high) {
+    int32_t cl = 0, ch = 0; /* a row of one gate: n < 2^31; 16 lanes, not 8 */
+    for (ptrdiff_t j = 0; j < n; j++) {
+        REAL t = v[j];
+        l[j] = (t < l[j] || t != t) ? t : l[j];
+        h[j] = (t > h[j] || t != t) ? t : h[j];
+        cl += t < b;
+        ch += t > a;
+    }
+    *n_low += cl;
+    *n_high += ch;
+}
+
 /* Gate health of a block in one pass (health.py): x (R, G*H) rows of activations; lo, hi
- * (G*H,) each column's running min and max (NaN once the column holds one, as NumPy's
- * min/max); for rows [cuts[p], cuts[p+1]) and gate g, n_low[p*G+g] += count(x < below[g]) and
- * n_high[p*G+g] += count(x > above[g]) (a NaN counts in neither). Exact, in any order. */
+ * (G*H,) each column's running min and max; for rows [cuts[p], cuts[p+1]) and gate g,
+ * n_low[p*G+g] += count(x < below[g]) and n_high[p*G+g] += count(x > above[g]). Exact, in
+ * any order. */
 static void FN(health)(const REAL *x, ptrdiff_t G, ptrdiff_t H, const REAL *below,
                        const REAL *above, const int64_t *cuts, ptrdiff_t P, REAL *lo, REAL *hi,
                        int64_t *n_low, int64_t *n_high, int nth) {
@@ -173,23 +191,28 @@ static void FN(health)(const REAL *x, ptrdiff_t G, ptrdiff_t H, const REAL *belo
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(static) if (nth > 1)
 #endif
-    for (ptrdiff_t g = 0; g < G; g++) {
-        REAL *restrict l = lo + g * H, *restrict h = hi + g * H, b = below[g], a = above[g];
-        for (ptrdiff_t p = 0; p < P; p++) {
-            for (ptrdiff_t r = cuts[p]; r < cuts[p + 1]; r++) {
-                const REAL *v = x + r * W + g * H;
-                int32_t cl = 0, ch = 0; /* a row of one gate: H < 2^31; 16 lanes, not 8 */
-                for (ptrdiff_t j = 0; j < H; j++) {
-                    REAL t = v[j];
-                    l[j] = (t < l[j] || t != t) ? t : l[j];
-                    h[j] = (t > h[j] || t != t) ? t : h[j];
-                    cl += t < b;
-                    ch += t > a;
-                }
-                n_low[p * G + g] += cl;
-                n_high[p * G + g] += ch;
-            }
-        }
+    for (ptrdiff_t g = 0; g < G; g++)
+        for (ptrdiff_t p = 0; p < P; p++)
+            for (ptrdiff_t r = cuts[p]; r < cuts[p + 1]; r++)
+                FN(health_run)(x + r * W + g * H, lo + g * H, hi + g * H, H, below[g],
+                               above[g], &n_low[p * G + g], &n_high[p * G + g]);
+}
+
+/* Gate health of step t's activations z (B, G*H), once every thread has written them: thread
+ * tid takes its share of the columns (each column one thread's, so its extremes need no
+ * lock); a gate split between two threads adds its counts atomically. */
+static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t G, ptrdiff_t H,
+                            const struct health_out *o, ptrdiff_t t, int tid, int nth) {
+    const ptrdiff_t W = G * H, j0 = W * tid / nth, j1 = W * (tid + 1) / nth;
+    REAL *lo = (REAL *)o->lo, *hi = (REAL *)o->hi;
+    const REAL *below = (const REAL *)o->below, *above = (const REAL *)o->above;
+    for (ptrdiff_t g = j0 / H; g < G && g * H < j1; g++) {
+        ptrdiff_t a = g * H > j0 ? g * H : j0, e = (g + 1) * H < j1 ? (g + 1) * H : j1;
+        int64_t cl = 0, ch = 0;
+        for (ptrdiff_t b = 0; b < B; b++)
+            FN(health_run)(z + b * W + a, lo + a, hi + a, e - a, below[g], above[g], &cl, &ch);
+        __atomic_fetch_add(&o->n_low[t * G + g], cl, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&o->n_high[t * G + g], ch, __ATOMIC_RELAXED);
     }
 }
 
@@ -234,6 +257,7 @@ static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
             FN(cell)(zb, zb + H, zb + 2 * H, zb + 3 * H, cp, cb, hb, H);
         }
         BARRIER(nth);
+        if (a->health.lo) FN(health_step)(z, B, 4, H, &a->health, t, tid, nth);
         if (a->w_hr) {  /* h_t = (o tanh C_t) W_hr^T: a product of its own, then copied out */
             FN(product_step)(full, H, B, a->w_hr, proj, H, a->np_hr, tid, nth);
             for (ptrdiff_t b = tid; b < B; b += nth)
@@ -278,6 +302,7 @@ static void FN(gru)(const struct gru_args *a, int tid, int nth) {
             FN(blend)(zb + 2 * H, add, zb + H, h + b * ldh, y + b * a->out_row, H);
         }
         BARRIER(nth);
+        if (a->health.lo) FN(health_step)(z, B, 3, H, &a->health, t, tid, nth);
         h = y, ldh = a->out_row;
     }
 }

@@ -26,11 +26,21 @@
 #define KERNEL_X86 0
 #endif
 
+/* Gate health counted inside the loop, while a step's activations are in cache (health.py);
+ * lo NULL when not asked for. lo, hi (G*H,) running extremes per column; n_low, n_high
+ * (steps, G) int64, += each step's (time order) counts below below[g] and above above[g]. */
+struct health_out {
+    void *lo, *hi;
+    int64_t *n_low, *n_high;
+    const void *below, *above;
+};
+
 struct lstm_args {
     ptrdiff_t steps, batch, hidden, hidden_out, np_hh, np_hr, out_step, out_row, h0_stride;
     int backward;
     void *z, *cells, *outs, *scratch;
     const void *h0, *c0, *w_hh, *w_hr, *gain, *offset;
+    struct health_out health;
 };
 
 struct gru_args {
@@ -38,4 +48,5 @@ struct gru_args {
     int backward;
     void *z, *resets, *outs, *scratch;
     const void *h0, *w_hh, *w_hn, *b_hn, *gain, *offset;
+    struct health_out health;
 };

@@ -13,12 +13,13 @@
 #include "pack.h"
 
 PyDoc_STRVAR(lstm_doc,
-"lstm(z, w_hh, h0, c0, outs, cells, gain, offset, w_hr, backward)\n\n"
+"lstm(z, w_hh, h0, c0, outs, cells, gain, offset, w_hr, backward, health=None)\n\n"
 "Run an LSTM over the n steps of a piece, in place. z (n, B, 4H): the pre-scaled x W_ih^T + b\n"
 "of each step, replaced by the activations [i, f, g, o]; w_hh (P, H_out, PW) packed, scaled\n"
 "W_hh^T; h0 (B, H_out) and c0 (B, H) the states before the piece; outs (n, B, H_out) receives\n"
 "h_t (any step and row stride); cells (n, B, H) receives C_t; gain, offset (4H,); w_hr packed\n"
-"W_hr^T (P, H, PW) or None; backward: visit the steps last first.");
+"W_hr^T (P, H, PW) or None; backward: visit the steps last first; health (below, above, lo, hi,\n"
+"n_low, n_high): gate health counted as the steps run (common.h's health_out), or None.");
 
 static PyObject *k_lstm(PyObject *self, PyObject *args) {
     PyObject *o[9];
@@ -28,7 +29,8 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     static const int writes[9] = {1, 0, 0, 0, 1, 1, 0, 0, 0};
     static const char *const names[9] = {"z", "w_hh", "h0", "c0", "outs", "cells", "gain",
                                          "offset", "w_hr"};
-    int kind = take_nine(args, o, v, ndims, writes, names, &backward);
+    PyObject *health;
+    int kind = take_nine(args, o, v, ndims, writes, names, &backward, &health);
     if (kind < 0) return NULL;
     struct lstm_args a;
     a.steps = v[0].shape[0], a.batch = v[0].shape[1], a.hidden = v[0].shape[2] / 4;
@@ -48,6 +50,11 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
         RELEASE_ALL(v, 9);
         return NULL;
     }
+    Py_buffer hv[6];
+    if (take_health(health, hv, kind, a.steps, 4, a.hidden, &a.health) < 0) {
+        RELEASE_ALL(v, 9);
+        return NULL;
+    }
     a.out_step = stride(&v[4], 0), a.out_row = stride(&v[4], 1), a.h0_stride = stride(&v[2], 0);
     a.backward = backward;
     a.z = v[0].buf, a.w_hh = v[1].buf, a.h0 = v[2].buf, a.c0 = v[3].buf, a.outs = v[4].buf;
@@ -57,6 +64,7 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     a.scratch = PyMem_RawMalloc(n * (size_t)v[0].itemsize);
     if (!a.scratch) {
         RELEASE_ALL(v, 9);
+        RELEASE_ALL(hv, 6);
         return PyErr_NoMemory();
     }
     lstm_fn fn = ISAS[current].lstm[kind];
@@ -65,16 +73,18 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyMem_RawFree(a.scratch);
     RELEASE_ALL(v, 9);
+    RELEASE_ALL(hv, 6);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(gru_doc,
-"gru(z, w_hh, h0, outs, resets, gain, offset, b_hn, w_hn, backward)\n\n"
+"gru(z, w_hh, h0, outs, resets, gain, offset, b_hn, w_hn, backward, health=None)\n\n"
 "Run a GRU over the n steps of a piece, in place. z (n, B, 3H): the pre-scaled x W_ih^T + b,\n"
 "replaced by the activations [r, z, n]; w_hh (P, H, PW) packed scaled W_hh^T (3H columns with\n"
 "reset_after, the 2H of r and z without); h0 (B, H); outs (n, B, H) receives h_t (any step and\n"
 "row stride); resets (n, B, H) receives r * (h W_hn^T + b_hn) or r * h; gain, offset (2H,)\n"
-"or longer; b_hn (H,); w_hn packed W_hn^T (P, H, PW) without reset_after, else None.");
+"or longer; b_hn (H,); w_hn packed W_hn^T (P, H, PW) without reset_after, else None; health\n"
+"as lstm()'s.");
 
 static PyObject *k_gru(PyObject *self, PyObject *args) {
     PyObject *o[9];
@@ -84,7 +94,8 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     static const int writes[9] = {1, 0, 0, 1, 1, 0, 0, 0, 0};
     static const char *const names[9] = {"z", "w_hh", "h0", "outs", "resets", "gain", "offset",
                                          "b_hn", "w_hn"};
-    int kind = take_nine(args, o, v, ndims, writes, names, &backward);
+    PyObject *health;
+    int kind = take_nine(args, o, v, ndims, writes, names, &backward, &health);
     if (kind < 0) return NULL;
     struct gru_args a;
     a.steps = v[0].shape[0], a.batch = v[0].shape[1], a.hidden = v[0].shape[2] / 3;
@@ -103,6 +114,11 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
         RELEASE_ALL(v, 9);
         return NULL;
     }
+    Py_buffer hv[6];
+    if (take_health(health, hv, kind, a.steps, 3, a.hidden, &a.health) < 0) {
+        RELEASE_ALL(v, 9);
+        return NULL;
+    }
     a.out_step = stride(&v[3], 0), a.out_row = stride(&v[3], 1), a.h0_stride = stride(&v[2], 0);
     a.backward = backward;
     a.z = v[0].buf, a.w_hh = v[1].buf, a.h0 = v[2].buf, a.outs = v[3].buf, a.resets = v[4].buf;
@@ -112,6 +128,7 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     a.scratch = PyMem_RawMalloc((n ? n : 1) * (size_t)v[0].itemsize);
     if (!a.scratch) {
         RELEASE_ALL(v, 9);
+        RELEASE_ALL(hv, 6);
         return PyErr_NoMemory();
     }
     gru_fn fn = ISAS[current].gru[kind];
@@ -120,6 +137,7 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyMem_RawFree(a.scratch);
     RELEASE_ALL(v, 9);
+    RELEASE_ALL(hv, 6);
     Py_RETURN_NONE;
 }
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .cells import LSTM
-from .cells.base import FloatArray, Runner
+from .cells.base import FloatArray, HealthWatch, Runner
 from .config import LSTMConfig
 from .weights import DirectionWeights, LSTMWeights
 
@@ -77,6 +78,15 @@ class StepBlock:
     before: Mapping[str, FloatArray]  # (B, H) each
 
 
+class GateHealth(Protocol):
+    """Gate health over a pass (health.HealthMonitor): a HealthWatch for each layer and
+    direction, which sees every block first, with what the compiled kernel counted of it."""
+
+    def at(self, layer: int, direction: str) -> HealthWatch:
+        """The watch of layer and direction."""
+        ...
+
+
 class HookError(ValueError):
     """A hook returned something that cannot replace the value it was given."""
 
@@ -90,6 +100,7 @@ def forward(
     hook_steps: Collection[int] | None = None,
     observer: BlockObserver | None = None,
     on_block: Callable[[StepBlock], None] | None = None,
+    health: GateHealth | None = None,
 ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]] | tuple[FloatArray, FloatArray]:
     """Run the recurrent layer over a sequence, firing hooks at every hook point.
 
@@ -99,7 +110,8 @@ def forward(
     time steps (all steps when None). With no hooks the loop is the plain one and pays
     nothing. observer, when given, receives every step's gate activations block by block;
     on_block receives every block's StepBlock (not with hooks). Both see read-only views
-    valid only during the call.
+    valid only during the call. health (trace()'s gate health) sees every block before the
+    observer, with the counts the compiled kernel made as it ran the block's steps.
 
     Returns what PyTorch returns with batch_first=True: an LSTM (output, (h_n, c_n)), a GRU
     (output, h_n); output (B, T, D*H_out) or (T, D*H_out); h_n (D*L, B, H_out); c_n
@@ -117,9 +129,8 @@ def forward(
     h_init = _initial_state(h0, "h0", (n_states, batch, h_out), unbatched, dtype)
     c_init = _initial_state(c0, "c0", (n_states, batch, cfg.hidden_size), unbatched, dtype)
     h_n, c_n = np.empty_like(h_init), np.empty_like(c_init)
-    watchers = _Watchers(
-        hooks, None if hook_steps is None else frozenset(hook_steps), observer, on_block
-    )
+    active = None if hook_steps is None else frozenset(hook_steps)
+    watchers = _Watchers(hooks, active, observer, on_block, health)
 
     layer_in = seq
     for k, layer in enumerate(weights.layers):
@@ -163,12 +174,13 @@ def _sequence(
 @dataclass(frozen=True)
 class _Watchers:
     """Who sees a pass: hooks (at the steps in active, None for all), the observer of gate
-    blocks, the receiver of whole StepBlocks."""
+    blocks, the receiver of whole StepBlocks, gate health."""
 
     hooks: Sequence[Hook]
     active: frozenset[int] | None
     observer: BlockObserver | None
     on_block: Callable[[StepBlock], None] | None
+    health: GateHealth | None
 
     def run(
         self,
@@ -194,6 +206,7 @@ class _Watchers:
             active=self.active,
             watch=None if observer is None else partial(_observe, observer, k, name),
             whole=None if on_block is None else partial(_whole, on_block, k, name),
+            health=None if self.health is None else self.health.at(k, name),
         )  # the runner's buffers and weight copies go before the next direction's come
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .cells import kernel
-from .cells.base import FloatArray
+from .cells.base import FloatArray, FusedHealth
 from .config import LSTMConfig
 from .health_segments import SegmentCounts, share
 from .weights import LSTMWeights
@@ -78,14 +78,48 @@ class HealthMonitor:
         self.places: dict[tuple[int, str], _Place] = {}
         self.first_nonfinite: dict[str, Any] | None = None
 
+    def at(self, layer: int, direction: str) -> _Watch:
+        """The HealthWatch forward() hands layer and direction's runner (cell.GateHealth)."""
+        return _Watch(self, layer, direction)
+
+    def counted(
+        self,
+        layer: int,
+        direction: str,
+        steps: Sequence[int],
+        block: FloatArray,
+        fused: FusedHealth | None,
+    ) -> None:
+        """A block with what the kernel's loop counted of it (None: nothing, count it here).
+        The counts are exact, so they are the NumPy path's; a block holding a NaN or an Inf
+        is counted here, which also locates it."""
+        if fused is None or not (np.isfinite(fused.lowest).all() and
+                                 np.isfinite(fused.highest).all()):  # fmt: skip
+            self(layer, direction, steps, block)
+            return
+        place = self._place(layer, direction, block)
+        first, batch = min(steps[0], steps[-1]), block.shape[1]
+        place.add(block.shape[0] * batch, fused.lowest, fused.highest)
+        pieces = place.saturated.pieces(first, block.shape[0])
+        starts = [a for _, a, _ in pieces]
+        low, high = (np.add.reduceat(n, starts, axis=0) for n in (fused.low, fused.high))
+        place.saturated.add_counts(pieces, batch * place.hidden, low, high)
+
+    def _place(self, layer: int, direction: str, block: FloatArray) -> _Place:
+        place = self.places.get((layer, direction))
+        if place is None:
+            n = len(self.names)
+            place = self.places[(layer, direction)] = _Place(
+                block.shape[-1] // n, n, self.config.seq_len
+            )
+        return place
+
     def __call__(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
         """block: (c, B, G*H) activations (PyTorch's gate order) of `steps`, which are in
         visiting order while block rows are in time order."""
         n = len(self.names)
         h = block.shape[-1] // n
-        place = self.places.get((layer, direction))
-        if place is None:
-            place = self.places[(layer, direction)] = _Place(h, n, self.config.seq_len)
+        place = self._place(layer, direction, block)
         if self._compiled(place, steps, block):
             return
         gates = block.reshape(-1, n, h)  # (c*B, gate, unit)
@@ -116,7 +150,7 @@ class HealthMonitor:
         lowest = np.full(n * h, np.inf, dtype=block.dtype)
         highest = np.full(n * h, -np.inf, dtype=block.dtype)
         n_low, n_high = (np.zeros((len(pieces), n), dtype=np.int64) for _ in range(2))
-        below, above = self._thresholds(block.dtype)
+        below, above = self.thresholds(block.dtype)
         k.health(block.reshape(-1, n * h), n, below, above, cuts, lowest, highest, n_low, n_high)
         if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
             return False  # the NumPy path counts the NaN and Inf and finds the first
@@ -124,7 +158,7 @@ class HealthMonitor:
         place.saturated.add_counts(pieces, batch * h, n_low, n_high)
         return True
 
-    def _thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
+    def thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
         """(below, above) (G,): each gate's saturation thresholds in the values' precision; a
         tanh gate saturates beyond +-0.95, a sigmoid gate below 0.05 and above 0.95."""
         high = 1 - SATURATION
@@ -143,7 +177,7 @@ class HealthMonitor:
         """Counts values beyond each gate's thresholds, per side and segment of time. gates:
         (c*B, G, H) from step first; lowest, highest (G*H,) the block's extremes per unit."""
         n = len(self.names)
-        below, above = self._thresholds(gates.dtype)  # compared in the values' own precision
+        below, above = self.thresholds(gates.dtype)  # compared in the values' own precision
         # fmin/fmax: a unit that is NaN throughout the block must not hide the gate's others
         gate_low = np.fmin.reduce(lowest.reshape(n, -1), axis=1)
         gate_high = np.fmax.reduce(highest.reshape(n, -1), axis=1)
@@ -261,6 +295,22 @@ class HealthMonitor:
             "gates": gates,
             "first_nonfinite": self.first_nonfinite,
         }
+
+
+@dataclass(frozen=True)
+class _Watch:
+    """One layer and direction of a HealthMonitor, as a runner sees it (cells.base's
+    HealthWatch)."""
+
+    monitor: HealthMonitor
+    layer: int
+    direction: str
+
+    def thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
+        return self.monitor.thresholds(dtype)
+
+    def __call__(self, steps: Sequence[int], block: FloatArray, fused: FusedHealth | None) -> None:
+        self.monitor.counted(self.layer, self.direction, steps, block, fused)
 
 
 def _saturation_fields(place: _Place, g: int) -> dict[str, Any]:

@@ -235,15 +235,14 @@ def trace(
         weights = _rebuilt(weights, config)
     xa = _input_array(config, x)
     monitor = HealthMonitor(config)
-
-    def observe(layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
-        monitor(layer, direction, steps, block)
-        for observer in observers:
-            observer(layer, direction, steps, block)
-
     state_maps = _maps(config, maps, map_rows, max_memory)
     if state_maps is not None:
         observers = [*observers, state_maps.observe]
+
+    def observe(layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
+        for observer in observers:
+            observer(layer, direction, steps, block)
+
     recorder = _recorder(config, samples, selection.steps, keep_values, sink, bool(hooks))
     on_block = _blocks(recorder, state_maps) if isinstance(recorder, BlockRecorder) else None
     if isinstance(recorder, Recorder):
@@ -251,8 +250,9 @@ def trace(
     # NaN and Inf are counted and located by the trace; NumPy's warnings would only repeat it
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         output, states = forward(
-            weights, xa, h0, c0, hooks=hooks, observer=observe, on_block=on_block
-        )
+            weights, xa, h0, c0, hooks=hooks, observer=observe if observers else None,
+            on_block=on_block, health=monitor,
+        )  # fmt: skip
     h_n, c_n = states if isinstance(states, tuple) else (states, None)
     tensors: Sequence[TensorRecord] = [] if sink is not None else recorder.table  # sorted
     return Trace(

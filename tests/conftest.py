@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, weights_from_pytorch
+from lstm_trace.cells import kernel
 from lstm_trace.cli import main
 from lstm_trace.weights import LSTMWeights
 
@@ -93,3 +94,25 @@ def edited_keras(
                 data = weights
             zout.writestr(item, data)
     return target
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kernel's loop calls during a test, by name. A test comparing "auto" with the NumPy
+    path asserts there were some: "auto" leaves a small pass to NumPy until the kernel is
+    loaded, so each such test loads it itself (kernel.built()) instead of relying on an earlier
+    test having done so (run alone, it compared NumPy with NumPy), and lets it serve passes of
+    any length (these tests' short sequences are below MIN_STEPS, which has its own test)."""
+    _kernel = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel")
+    kernel.built()
+    monkeypatch.setattr(kernel, "MIN_STEPS", 1)
+    seen: list[str] = []
+    for name in ("lstm", "gru"):
+        real = getattr(_kernel, name)
+
+        def counting(*args: Any, real: Any = real, name: str = name) -> Any:
+            seen.append(name)
+            return real(*args)
+
+        monkeypatch.setattr(_kernel, name, counting)
+    return seen

@@ -61,27 +61,6 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The kernel's loop calls during a test, by name. A test comparing "auto" with the NumPy
-    path asserts there were some: "auto" leaves a small pass to NumPy until the kernel is
-    loaded, so each such test loads it itself (kernel.built()) instead of relying on an earlier
-    test having done so (run alone, it compared NumPy with NumPy), and lets it serve passes of
-    any length (these tests' short sequences are below MIN_STEPS, which has its own test)."""
-    kernel.built()
-    monkeypatch.setattr(kernel, "MIN_STEPS", 1)
-    seen: list[str] = []
-    for name in ("lstm", "gru"):
-        real = getattr(_kernel, name)
-
-        def counting(*args: Any, real: Any = real, name: str = name) -> Any:
-            seen.append(name)
-            return real(*args)
-
-        monkeypatch.setattr(_kernel, name, counting)
-    return seen
-
-
 def _outputs(monkeypatch: pytest.MonkeyPatch, mode: str, cfg: LSTMConfig) -> list[np.ndarray]:
     monkeypatch.setenv("LSTM_TRACE_KERNEL", mode)
     out, states = forward(init_weights(cfg), init_input(cfg))

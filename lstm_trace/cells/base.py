@@ -15,7 +15,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +36,33 @@ Fire = Callable[[str, int, FloatArray], tuple[FloatArray, bool]]
 Watch = Callable[[Sequence[int], FloatArray], None]
 #: Receives a block's steps and every array a StepBlock holds (cell.forward makes one).
 Whole = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class FusedHealth:
+    """Gate health of a block as the compiled loop counted it while the steps ran
+    (kernel.Counter): lowest, highest (G*H,) each column's extremes, NaN once the column holds
+    one; low, high (c, G) int64 each step's (rows in time order) values below and above its
+    gate's thresholds."""
+
+    lowest: FloatArray
+    highest: FloatArray
+    low: NDArray[np.int64]
+    high: NDArray[np.int64]
+
+
+class HealthWatch(Protocol):
+    """Gate health of one layer and direction (health.py's monitor, through forward()): the
+    thresholds a kernel counts against, and every block with what it counted."""
+
+    def thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
+        """(below, above) (G,) in dtype: each gate's saturation thresholds."""
+        ...
+
+    def __call__(self, steps: Sequence[int], block: FloatArray, fused: FusedHealth | None) -> None:
+        """A block's activations (c, B, G*H), rows in time order, steps in visiting order;
+        fused None where the kernel did not count all of it (the NumPy path, a hooked step)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -292,8 +319,10 @@ class Runner(ABC):
         active: frozenset[int] | None,
         watch: Watch | None = None,
         whole: Whole | None = None,
+        health: HealthWatch | None = None,
     ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
         """Step through time (T-1 down to 0 when backward); return the final (h, states).
         watch receives each block's gate activations, rows in time order, after any hook's
         replacement; whole receives (steps, x, gates, hidden, h_before, extra, before):
-        extra and before are dicts of the cell's own arrays (StepBlock's fields)."""
+        extra and before are dicts of the cell's own arrays (StepBlock's fields); health
+        receives each block first, with the gate health the kernel counted in it."""

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import kernel
-from .base import Fire, FloatArray, Runner, Watch, Whole
+from .base import Fire, FloatArray, HealthWatch, Runner, Watch, Whole
 from .recurrence import Blocks, Prepared, gains, prepare
 
 #: the activations of the 3H rows, PyTorch's order r, z, n
@@ -87,18 +87,23 @@ class GRURunner(Runner):
         active: frozenset[int] | None,
         watch: Watch | None = None,
         whole: Whole | None = None,
+        health: HealthWatch | None = None,
     ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
         """Each block's projection becomes the activations [r, z, n] of its steps in place
-        (rows in time order, a hook's replacements in), handed to `watch`; `whole` gets the
-        reset_hidden block as well."""
+        (rows in time order, a hook's replacements in), handed to `health` (with what the
+        kernel counted of it, kernel.Counter) and `watch`; `whole` gets the reset_hidden
+        block as well."""
         way = slice(None, None, -1) if backward else slice(None)
         for ts, block in self.blocks(backward):
             resets = self.resets[: len(ts)]
             h_before = h
+            counter = kernel.Counter.of(self.kernel, health, block, 3)
             if self.kernel is None:
                 h = self._loop(ts, block, resets, h, backward, fire, active)
             else:
-                h = self._compiled(ts, block, resets, h, backward, fire, active)
+                h = self._compiled(ts, block, resets, h, backward, fire, active, counter)
+            if health is not None:
+                health(ts[way], block, kernel.Counter.result(counter))
             if watch is not None:
                 watch(ts[way], block)
             if whole is not None:
@@ -116,19 +121,24 @@ class GRURunner(Runner):
         backward: bool,
         fire: Fire | None,
         active: frozenset[int] | None,
+        counter: kernel.Counter | None,
     ) -> FloatArray:
-        """A piece through the kernel: each run of unhooked steps in one call, each hooked
-        step through _loop's stepwise path. Returns h after the piece."""
+        """A piece through the kernel: each run of unhooked steps in one call (counting gate
+        health into counter, when given), each hooked step through _loop's stepwise path.
+        Returns h after the piece."""
         assert self.kernel is not None
         p = self.gp.p
         for a, b, hooked in kernel.segments(ts, fire, active, backward):
             steps = range(ts.start + a, ts.start + b)
             if hooked:
+                if counter is not None:
+                    counter.whole = False
                 h = self._loop(steps, block[a:b], resets[a:b], h, backward, fire, active)
                 continue
             outs = self.out[steps.start : steps.stop]
             self.kernel.gru(block[a:b], self.k_hh, kernel.state(h), outs, resets[a:b], p.gain,
-                            p.offset, self.k_bhn, self.k_hn, backward)  # fmt: skip
+                            p.offset, self.k_bhn, self.k_hn, backward,
+                            None if counter is None else counter.args(a, b))  # fmt: skip
             h = outs[0 if backward else b - a - 1]
         return h
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Fire, FloatArray
+from .base import Fire, FloatArray, FusedHealth, HealthWatch
 from .recurrence import Project
 
 #: LSTM_TRACE_KERNEL's values
@@ -179,6 +179,45 @@ def segments(
     if start < len(ts):
         out.append((start, len(ts), False))
     return out[::-1] if backward else out
+
+
+class Counter:
+    """Gate health of one block of `steps` steps of G gates of H units, counted by the kernel's
+    loop as it runs them (lstm() and gru()'s health argument): FusedHealth's arrays, filled
+    a segment at a time. whole turns False when a hooked step runs outside the kernel: then
+    the block is counted by the monitor itself."""
+
+    def __init__(self, watch: HealthWatch, dtype: np.dtype[Any], steps: int, gates: int,
+                 hidden: int) -> None:  # fmt: skip
+        self.below, self.above = watch.thresholds(dtype)
+        width = gates * hidden
+        self.fused = FusedHealth(
+            np.full(width, np.inf, dtype=dtype),
+            np.full(width, -np.inf, dtype=dtype),
+            np.zeros((steps, gates), dtype=np.int64),
+            np.zeros((steps, gates), dtype=np.int64),
+        )
+        self.whole = True
+
+    @staticmethod
+    def of(k: ModuleType | None, watch: HealthWatch | None, block: FloatArray,
+           gates: int) -> Counter | None:  # fmt: skip
+        """A Counter for a block (c, B, G*H) when the kernel runs it and health is watched."""
+        if k is None or watch is None:
+            return None
+        return Counter(watch, block.dtype, block.shape[0], gates, block.shape[-1] // gates)
+
+    @staticmethod
+    def result(counter: Counter | None) -> FusedHealth | None:
+        """What a block's counter counted, None unless the kernel ran all of its steps."""
+        return None if counter is None or not counter.whole else counter.fused
+
+    def args(self, a: int, b: int) -> tuple[np.ndarray[Any, Any], ...] | None:
+        """The kernel's health argument for rows a..b of the block; None once not whole."""
+        if not self.whole:
+            return None
+        f = self.fused
+        return (self.below, self.above, f.lowest, f.highest, f.low[a:b], f.high[a:b])
 
 
 def state(a: FloatArray) -> FloatArray:

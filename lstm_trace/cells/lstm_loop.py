@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import kernel
-from .base import Fire, FloatArray, Runner, Watch, Whole
+from .base import Fire, FloatArray, HealthWatch, Runner, Watch, Whole
 from .recurrence import Blocks, Prepared, gains, prepare
 
 #: the peephole vectors' order inside w_peep (3H,)
@@ -118,11 +118,13 @@ class LSTMRunner(Runner):
         active: frozenset[int] | None,
         watch: Watch | None = None,
         whole: Whole | None = None,
+        health: HealthWatch | None = None,
     ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
         """Each block's projection is turned into the gate activations in place, so the block
-        handed to `watch` holds the activations [i, f, g, o] of its steps, rows in time order
-        (a hook's replacements in); C_t goes into a block of cell states (as cheap as one
-        buffer, and what `whole` needs)."""
+        handed to `health` and `watch` holds the activations [i, f, g, o] of its steps, rows
+        in time order (a hook's replacements in); C_t goes into a block of cell states (as
+        cheap as one buffer, and what `whole` needs). With the kernel, gate health is counted
+        in its loop while each step is in cache (kernel.Counter)."""
         if self.lp.peep is not None:  # every step takes the stepwise path, so the loop
             fire, active = _every_step(fire, active), None  # stays as fast as it was
         (c_last,) = states  # C_(t-1), (B, H): the initial state, then a row of self.cells
@@ -130,10 +132,14 @@ class LSTMRunner(Runner):
         for ts, block in self.blocks(backward):
             cells = self.cells[: len(ts)]
             h_before, c_before = h, None if whole is None else c_last.copy()
+            counter = kernel.Counter.of(self.kernel, health, block, 4)
             if self.kernel is None:
                 h, c_last = self._loop(ts, block, cells, h, c_last, backward, fire, active)
             else:
-                h, c_last = self._compiled(ts, block, cells, h, c_last, backward, fire, active)
+                h, c_last = self._compiled(ts, block, cells, h, c_last, backward, fire, active,
+                                           counter)  # fmt: skip
+            if health is not None:
+                health(ts[way], block, kernel.Counter.result(counter))
             if watch is not None:
                 watch(ts[way], block)  # rows in time order; the steps in visiting order
             if whole is not None:
@@ -153,20 +159,25 @@ class LSTMRunner(Runner):
         backward: bool,
         fire: Fire | None,
         active: frozenset[int] | None,
+        counter: kernel.Counter | None,
     ) -> tuple[FloatArray, FloatArray]:
-        """A piece through the kernel: each run of unhooked steps in one call, each hooked
-        step through _loop's stepwise path. Returns (h, C) after the piece."""
+        """A piece through the kernel: each run of unhooked steps in one call (counting gate
+        health into counter, when given), each hooked step through _loop's stepwise path.
+        Returns (h, C) after the piece."""
         assert self.kernel is not None
         p = self.lp.p
         for a, b, hooked in kernel.segments(ts, fire, active, backward):
             steps = range(ts.start + a, ts.start + b)
             if hooked:
+                if counter is not None:
+                    counter.whole = False
                 h, c_last = self._loop(steps, block[a:b], cells[a:b], h, c_last, backward,
                                        fire, active)  # fmt: skip
                 continue
             outs = self.out[steps.start : steps.stop]
             self.kernel.lstm(block[a:b], self.k_hh, kernel.state(h), kernel.state(c_last),
-                             outs, cells[a:b], p.gain, p.offset, self.k_hr, backward)  # fmt: skip
+                             outs, cells[a:b], p.gain, p.offset, self.k_hr, backward,
+                             None if counter is None else counter.args(a, b))  # fmt: skip
             last = 0 if backward else b - a - 1
             h, c_last = outs[last], cells[a + last]
         return h, c_last
