@@ -66,36 +66,45 @@ static int take_nine(PyObject *args, PyObject **o, Py_buffer *v, const int *ndim
 }
 
 
-/* health = (below, above, lo, hi, n_low, n_high) or None, for `steps` steps of G gates of H
- * units, as buffers into hv (6) and pointers into *out (lo NULL for None). below, above (G,)
- * and lo, hi (G*H,) of the pass's kind; n_low, n_high (steps, G) int64, C order. Returns 0, or
- * -1 with a Python error set and nothing held. */
-static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t steps, ptrdiff_t G,
-                       ptrdiff_t H, struct health_out *out) {
-    memset(hv, 0, 6 * sizeof *hv);
+/* health = (below, above, lo, hi, n_low, n_high, piece) or None, for `steps` steps of W
+ * columns, as buffers into hv (7) and pointers into *out (lo NULL for None): below, above,
+ * lo, hi (W,) of the pass's kind; n_low, n_high (P, W) int32; piece (steps,) int64, each in
+ * [0, P); all C order. Returns 0, or -1 with a Python error set and nothing held. */
+static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t steps, ptrdiff_t W,
+                       struct health_out *out) {
+    memset(hv, 0, 7 * sizeof *hv);
     memset(out, 0, sizeof *out);
     if (health == Py_None) return 0;
-    PyObject *o[6];
-    if (!PyArg_ParseTuple(health, "OOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5])) return -1;
-    const ptrdiff_t isz = kind ? 8 : 4, lens[6] = {G * isz, G * isz, G * H * isz, G * H * isz,
-                                                   steps * G * 8, steps * G * 8};
+    PyObject *o[7];
+    if (!PyArg_ParseTuple(health, "OOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
+        return -1;
+    const ptrdiff_t isz = kind ? 8 : 4;
     int ok = 1;
-    for (int q = 0; q < 6 && ok; q++) {
-        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (q >= 2 ? PyBUF_WRITABLE : 0);
+    for (int q = 0; q < 7 && ok; q++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (q >= 2 && q < 6 ? PyBUF_WRITABLE : 0);
         if (PyObject_GetBuffer(o[q], &hv[q], flags) < 0) {
-            RELEASE_ALL(hv, 6);
+            RELEASE_ALL(hv, 7);
             return -1;
         }
         const char *f = hv[q].format;
-        ok = hv[q].len == lens[q] && (q < 4 ? strcmp(f, kind ? "d" : "f") == 0
-                                             : strcmp(f, "q") == 0 || strcmp(f, "l") == 0);
+        if (q < 4)
+            ok = strcmp(f, kind ? "d" : "f") == 0 && hv[q].len == W * isz;
+        else if (q < 6)
+            ok = strcmp(f, "i") == 0 && hv[q].itemsize == 4;
+        else
+            ok = (strcmp(f, "q") == 0 || strcmp(f, "l") == 0) && hv[q].itemsize == 8;
     }
+    ptrdiff_t parts = ok && W > 0 ? hv[4].len / (W * 4) : 0;
+    ok = ok && parts > 0 && hv[4].len == parts * W * 4 && hv[5].len == hv[4].len &&
+         hv[6].len == steps * 8;
+    const int64_t *piece = ok ? (const int64_t *)hv[6].buf : NULL;
+    for (ptrdiff_t t = 0; ok && t < steps; t++) ok = piece[t] >= 0 && piece[t] < parts;
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "health: arrays do not agree with the pass");
-        RELEASE_ALL(hv, 6);
+        RELEASE_ALL(hv, 7);
         return -1;
     }
     out->below = hv[0].buf, out->above = hv[1].buf, out->lo = hv[2].buf, out->hi = hv[3].buf;
-    out->n_low = (int64_t *)hv[4].buf, out->n_high = (int64_t *)hv[5].buf;
+    out->n_low = (int32_t *)hv[4].buf, out->n_high = (int32_t *)hv[5].buf, out->piece = piece;
     return 0;
 }

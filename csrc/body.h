@@ -198,28 +198,46 @@ static void FN(health)(const REAL *x, ptrdiff_t G, ptrdiff_t H, const REAL *belo
                                above[g], &n_low[p * G + g], &n_high[p * G + g]);
 }
 
-/* Gate health of step t's activations z (B, G*H), once every thread has written them: thread
- * tid takes its share of the columns (each column one thread's, so its extremes need no
- * lock); a gate split between two threads adds its counts atomically. */
-static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t G, ptrdiff_t H,
-                            const struct health_out *o, ptrdiff_t t, int tid, int nth) {
-    const ptrdiff_t W = G * H, j0 = W * tid / nth, j1 = W * (tid + 1) / nth;
-    REAL *lo = (REAL *)o->lo, *hi = (REAL *)o->hi;
-    const REAL *below = (const REAL *)o->below, *above = (const REAL *)o->above;
-    for (ptrdiff_t g = j0 / H; g < G && g * H < j1; g++) {
-        ptrdiff_t a = g * H > j0 ? g * H : j0, e = (g + 1) * H < j1 ? (g + 1) * H : j1;
-        int64_t cl = 0, ch = 0;
-        for (ptrdiff_t b = 0; b < B; b++)
-            FN(health_run)(z + b * W + a, lo + a, hi + a, e - a, below[g], above[g], &cl, &ch);
-        __atomic_fetch_add(&o->n_low[t * G + g], cl, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&o->n_high[t * G + g], ch, __ATOMIC_RELAXED);
-    }
-}
-
 /* Thread tid of nth's share of the panels [0, n): a contiguous run, so each output column is
  * one thread's, summed in the same order whatever the thread count (the same bits). */
 static void FN(share)(ptrdiff_t n, int tid, int nth, ptrdiff_t *p0, ptrdiff_t *p1) {
     *p0 = n * tid / nth, *p1 = n * (tid + 1) / nth;
+}
+
+/* Thread tid of nth's share of n columns, cut at multiples of a vector: [*j0, *j1). */
+static void FN(columns)(ptrdiff_t n, int tid, int nth, ptrdiff_t *j0, ptrdiff_t *j1) {
+    ptrdiff_t vecs = (n + VEC_N - 1) / VEC_N;
+    *j0 = vecs * tid / nth * VEC_N, *j1 = vecs * (tid + 1) / nth * VEC_N;
+    *j0 = *j0 < n ? *j0 : n, *j1 = *j1 < n ? *j1 : n;
+}
+
+/* n columns of one row v into their running extremes l, h and counts below b and above a
+ * (per column; bitwise | rather than ||: no branch, so it vectorizes). */
+static inline __attribute__((always_inline)) void FN(health_cols)(
+    const REAL *restrict v, REAL *restrict l, REAL *restrict h, const REAL *restrict b,
+    const REAL *restrict a, int32_t *restrict nl, int32_t *restrict nh, ptrdiff_t n) {
+    for (ptrdiff_t j = 0; j < n; j++) {
+        REAL x = v[j], lj = l[j], hj = h[j];
+        int nan = x != x;
+        l[j] = ((x < lj) | nan) ? x : lj;
+        h[j] = ((x > hj) | nan) ? x : hj;
+        nl[j] += x < b[j];
+        nh[j] += x > a[j];
+    }
+}
+
+/* Gate health of step t's activations z (B, W), once every thread has written them: thread
+ * tid takes its share of the columns, so each column's extremes and counts are one thread's
+ * (no lock, no horizontal sums: every operation runs down the columns). */
+static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t W, const struct health_out *o,
+                            ptrdiff_t t, int tid, int nth) {
+    ptrdiff_t j0, j1;
+    FN(columns)(W, tid, nth, &j0, &j1);
+    int32_t *nl = o->n_low + o->piece[t] * W + j0, *nh = o->n_high + o->piece[t] * W + j0;
+    for (ptrdiff_t b = 0; b < B; b++)
+        FN(health_cols)(z + b * W + j0, (REAL *)o->lo + j0, (REAL *)o->hi + j0,
+                        (const REAL *)o->below + j0, (const REAL *)o->above + j0, nl, nh,
+                        j1 - j0);
 }
 
 /* The product h (B, K) W^T of one step, thread tid's panels, then a barrier. */
@@ -257,7 +275,7 @@ static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
             FN(cell)(zb, zb + H, zb + 2 * H, zb + 3 * H, cp, cb, hb, H);
         }
         BARRIER(nth);
-        if (a->health.lo) FN(health_step)(z, B, 4, H, &a->health, t, tid, nth);
+        if (a->health.lo) FN(health_step)(z, B, G, &a->health, t, tid, nth);
         if (a->w_hr) {  /* h_t = (o tanh C_t) W_hr^T: a product of its own, then copied out */
             FN(product_step)(full, H, B, a->w_hr, proj, H, a->np_hr, tid, nth);
             for (ptrdiff_t b = tid; b < B; b += nth)
@@ -302,7 +320,7 @@ static void FN(gru)(const struct gru_args *a, int tid, int nth) {
             FN(blend)(zb + 2 * H, add, zb + H, h + b * ldh, y + b * a->out_row, H);
         }
         BARRIER(nth);
-        if (a->health.lo) FN(health_step)(z, B, 3, H, &a->health, t, tid, nth);
+        if (a->health.lo) FN(health_step)(z, B, G, &a->health, t, tid, nth);
         h = y, ldh = a->out_row;
     }
 }

@@ -27,11 +27,14 @@
 #endif
 
 /* Gate health counted inside the loop, while a step's activations are in cache (health.py);
- * lo NULL when not asked for. lo, hi (G*H,) running extremes per column; n_low, n_high
- * (steps, G) int64, += each step's (time order) counts below below[g] and above above[g]. */
+ * lo NULL when not asked for. For the G*H columns: lo, hi running extremes; below, above each
+ * column's gate's thresholds; n_low, n_high (P, G*H) int32 per piece of time and column, +=
+ * the values below and above (a block holds fewer than 2^31 rows); piece (steps,) int64 the
+ * piece of each step (time order). */
 struct health_out {
     void *lo, *hi;
-    int64_t *n_low, *n_high;
+    int32_t *n_low, *n_high;
+    const int64_t *piece;
     const void *below, *above;
 };
 

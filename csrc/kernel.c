@@ -19,7 +19,7 @@ PyDoc_STRVAR(lstm_doc,
 "W_hh^T; h0 (B, H_out) and c0 (B, H) the states before the piece; outs (n, B, H_out) receives\n"
 "h_t (any step and row stride); cells (n, B, H) receives C_t; gain, offset (4H,); w_hr packed\n"
 "W_hr^T (P, H, PW) or None; backward: visit the steps last first; health (below, above, lo, hi,\n"
-"n_low, n_high): gate health counted as the steps run (common.h's health_out), or None.");
+"n_low, n_high, piece): gate health counted as the steps run (common.h's health_out), or None.");
 
 static PyObject *k_lstm(PyObject *self, PyObject *args) {
     PyObject *o[9];
@@ -50,8 +50,8 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
         RELEASE_ALL(v, 9);
         return NULL;
     }
-    Py_buffer hv[6];
-    if (take_health(health, hv, kind, a.steps, 4, a.hidden, &a.health) < 0) {
+    Py_buffer hv[7];
+    if (take_health(health, hv, kind, a.steps, 4 * a.hidden, &a.health) < 0) {
         RELEASE_ALL(v, 9);
         return NULL;
     }
@@ -64,7 +64,7 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     a.scratch = PyMem_RawMalloc(n * (size_t)v[0].itemsize);
     if (!a.scratch) {
         RELEASE_ALL(v, 9);
-        RELEASE_ALL(hv, 6);
+        RELEASE_ALL(hv, 7);
         return PyErr_NoMemory();
     }
     lstm_fn fn = ISAS[current].lstm[kind];
@@ -73,7 +73,7 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyMem_RawFree(a.scratch);
     RELEASE_ALL(v, 9);
-    RELEASE_ALL(hv, 6);
+    RELEASE_ALL(hv, 7);
     Py_RETURN_NONE;
 }
 
@@ -114,8 +114,8 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
         RELEASE_ALL(v, 9);
         return NULL;
     }
-    Py_buffer hv[6];
-    if (take_health(health, hv, kind, a.steps, 3, a.hidden, &a.health) < 0) {
+    Py_buffer hv[7];
+    if (take_health(health, hv, kind, a.steps, 3 * a.hidden, &a.health) < 0) {
         RELEASE_ALL(v, 9);
         return NULL;
     }
@@ -128,7 +128,7 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     a.scratch = PyMem_RawMalloc((n ? n : 1) * (size_t)v[0].itemsize);
     if (!a.scratch) {
         RELEASE_ALL(v, 9);
-        RELEASE_ALL(hv, 6);
+        RELEASE_ALL(hv, 7);
         return PyErr_NoMemory();
     }
     gru_fn fn = ISAS[current].gru[kind];
@@ -137,7 +137,7 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyMem_RawFree(a.scratch);
     RELEASE_ALL(v, 9);
-    RELEASE_ALL(hv, 6);
+    RELEASE_ALL(hv, 7);
     Py_RETURN_NONE;
 }
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .cells import kernel
-from .cells.base import FloatArray, FusedHealth
+from .cells.base import FloatArray, FusedHealth, HealthPlan
 from .config import LSTMConfig
 from .health_segments import SegmentCounts, share
 from .weights import LSTMWeights
@@ -97,20 +97,29 @@ class HealthMonitor:
                                  np.isfinite(fused.highest).all()):  # fmt: skip
             self(layer, direction, steps, block)
             return
-        place = self._place(layer, direction, block)
+        place = self._place(layer, direction)
         first, batch = min(steps[0], steps[-1]), block.shape[1]
         place.add(block.shape[0] * batch, fused.lowest, fused.highest)
         pieces = place.saturated.pieces(first, block.shape[0])
-        starts = [a for _, a, _ in pieces]
-        low, high = (np.add.reduceat(n, starts, axis=0) for n in (fused.low, fused.high))
-        place.saturated.add_counts(pieces, batch * place.hidden, low, high)
+        n, h = len(self.names), place.hidden
+        low, high = (c.reshape(len(pieces), n, h).sum(axis=2) for c in (fused.low, fused.high))
+        place.saturated.add_counts(pieces, batch * h, low, high)
 
-    def _place(self, layer: int, direction: str, block: FloatArray) -> _Place:
+    def plan(self, layer: int, direction: str, dtype: np.dtype[Any], first: int,
+             count: int) -> HealthPlan:  # fmt: skip
+        """How the kernel is to count steps first .. first + count - 1 of layer and direction
+        (cells.base.HealthPlan): each column's thresholds and each step's piece of time."""
+        place = self._place(layer, direction)
+        pieces = place.saturated.pieces(first, count)
+        below, above = (np.repeat(t, place.hidden) for t in self.thresholds(dtype))
+        piece = np.repeat(np.arange(len(pieces), dtype=np.int64), [b - a for _, a, b in pieces])
+        return HealthPlan(below, above, piece, len(pieces))
+
+    def _place(self, layer: int, direction: str) -> _Place:
         place = self.places.get((layer, direction))
         if place is None:
-            n = len(self.names)
             place = self.places[(layer, direction)] = _Place(
-                block.shape[-1] // n, n, self.config.seq_len
+                self.config.hidden_size, len(self.names), self.config.seq_len
             )
         return place
 
@@ -119,7 +128,7 @@ class HealthMonitor:
         visiting order while block rows are in time order."""
         n = len(self.names)
         h = block.shape[-1] // n
-        place = self._place(layer, direction, block)
+        place = self._place(layer, direction)
         if self._compiled(place, steps, block):
             return
         gates = block.reshape(-1, n, h)  # (c*B, gate, unit)
@@ -306,8 +315,8 @@ class _Watch:
     layer: int
     direction: str
 
-    def thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
-        return self.monitor.thresholds(dtype)
+    def plan(self, dtype: np.dtype[Any], first: int, count: int) -> HealthPlan:
+        return self.monitor.plan(self.layer, self.direction, dtype, first, count)
 
     def __call__(self, steps: Sequence[int], block: FloatArray, fused: FusedHealth | None) -> None:
         self.monitor.counted(self.layer, self.direction, steps, block, fused)

@@ -140,10 +140,10 @@ def test_a_block_with_a_hooked_step_or_a_nan_is_counted_by_the_monitor(
 
 
 def test_health_arrays_by_hand_and_bad_ones_refused() -> None:
-    good = [np.float32([0.05, 0.05, -0.95, 0.05]), np.float32([0.95] * 4),
-            np.full(16, np.inf, np.float32),
-            np.full(16, -np.inf, np.float32), np.zeros((5, 4), np.int64),
-            np.zeros((5, 4), np.int64)]  # fmt: skip
+    below = np.repeat(np.float32([0.05, 0.05, -0.95, 0.05]), 4)  # i, f, g (tanh), o
+    good = [below, np.full(16, 0.95, np.float32), np.full(16, np.inf, np.float32),
+            np.full(16, -np.inf, np.float32), np.zeros((2, 16), np.int32),
+            np.zeros((2, 16), np.int32), np.array([0, 0, 1, 1, 1], np.int64)]  # fmt: skip
     z = np.zeros((5, 1, 16), np.float32)
     packed = kernel.pack(np.zeros((4, 16), np.float32))
     h0, c0 = np.zeros((1, 4), np.float32), np.zeros((1, 4), np.float32)
@@ -151,15 +151,17 @@ def test_health_arrays_by_hand_and_bad_ones_refused() -> None:
     gain, offset = np.ones(16, np.float32), np.zeros(16, np.float32)
     args = (z, packed, h0, c0, outs, cells, gain, offset, None, False)
     _kernel.lstm(*args, tuple(good))  # by hand: z = 0, so every activation is tanh(0) = 0
-    np.testing.assert_array_equal(good[4], [[4, 4, 0, 4]] * 5)  # 0 < 0.05; not < -0.95
-    np.testing.assert_array_equal(good[5], np.zeros((5, 4)))
+    below_of_gate = [1, 1, 0, 1]  # 0 < 0.05; not < -0.95
+    np.testing.assert_array_equal(good[4], [np.repeat(below_of_gate, 4) * n for n in (2, 3)])
+    np.testing.assert_array_equal(good[5], np.zeros((2, 16)))  # steps 0-1, then 2-4
     assert not good[2].any() and not good[3].any()  # extremes 0
-    for q, bad in enumerate([np.float32([0.05] * 3), np.float64([0.95] * 4),
-                             np.full(15, np.inf, np.float32), np.zeros(16, np.float32)[::2],
-                             np.zeros((4, 4), np.int64), np.zeros((5, 4), np.int32)]):  # fmt: skip
+    for q, bad in enumerate([np.float32([0.05] * 15), np.float64([0.95] * 16),
+                             np.full(15, np.inf, np.float32), np.zeros(32, np.float32)[::2],
+                             np.zeros((2, 15), np.int32), np.zeros((2, 16), np.int64),
+                             np.array([0, 0, 1, 1, 2], np.int64)]):  # fmt: skip
         wrong = list(good)
         wrong[q] = bad
         with pytest.raises((ValueError, BufferError)):
             _kernel.lstm(*args, tuple(wrong))
     with pytest.raises(TypeError):
-        _kernel.lstm(*args, tuple(good[:5]))
+        _kernel.lstm(*args, tuple(good[:6]))

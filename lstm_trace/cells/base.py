@@ -39,24 +39,36 @@ Whole = Callable[..., None]
 
 
 @dataclass(frozen=True)
+class HealthPlan:
+    """How the kernel counts a block's gate health (health.py's monitor makes it): each
+    column's thresholds, below and above (G*H,) in the values' dtype, and piece (c,) int64
+    the piece of time (of `parts`, cut at the monitor's segments) of each row, time order."""
+
+    below: FloatArray
+    above: FloatArray
+    piece: NDArray[np.int64]
+    parts: int
+
+
+@dataclass(frozen=True)
 class FusedHealth:
     """Gate health of a block as the compiled loop counted it while the steps ran
     (kernel.Counter): lowest, highest (G*H,) each column's extremes, NaN once the column holds
-    one; low, high (c, G) int64 each step's (rows in time order) values below and above its
-    gate's thresholds."""
+    one; low, high (parts, G*H) int32 each piece's values below and above their thresholds,
+    per column."""
 
     lowest: FloatArray
     highest: FloatArray
-    low: NDArray[np.int64]
-    high: NDArray[np.int64]
+    low: NDArray[np.int32]
+    high: NDArray[np.int32]
 
 
 class HealthWatch(Protocol):
-    """Gate health of one layer and direction (health.py's monitor, through forward()): the
-    thresholds a kernel counts against, and every block with what it counted."""
+    """Gate health of one layer and direction (health.py's monitor, through forward()): how a
+    kernel is to count a block, and every block with what it counted."""
 
-    def thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
-        """(below, above) (G,) in dtype: each gate's saturation thresholds."""
+    def plan(self, dtype: np.dtype[Any], first: int, count: int) -> HealthPlan:
+        """The plan for `count` steps from step `first` (time order) of values of dtype."""
         ...
 
     def __call__(self, steps: Sequence[int], block: FloatArray, fused: FusedHealth | None) -> None:

@@ -97,7 +97,7 @@ class GRURunner(Runner):
         for ts, block in self.blocks(backward):
             resets = self.resets[: len(ts)]
             h_before = h
-            counter = kernel.Counter.of(self.kernel, health, block, 3)
+            counter = kernel.Counter.of(self.kernel, health, block, ts)
             if self.kernel is None:
                 h = self._loop(ts, block, resets, h, backward, fire, active)
             else:

@@ -182,30 +182,28 @@ def segments(
 
 
 class Counter:
-    """Gate health of one block of `steps` steps of G gates of H units, counted by the kernel's
-    loop as it runs them (lstm() and gru()'s health argument): FusedHealth's arrays, filled
-    a segment at a time. whole turns False when a hooked step runs outside the kernel: then
-    the block is counted by the monitor itself."""
+    """Gate health of one block of steps `ts` (time order), counted by the kernel's loop as it
+    runs them (lstm() and gru()'s health argument) into FusedHealth's arrays, a segment of
+    steps at a time, as the watch's plan says. whole turns False when a hooked step runs
+    outside the kernel: the monitor then counts the block itself."""
 
-    def __init__(self, watch: HealthWatch, dtype: np.dtype[Any], steps: int, gates: int,
-                 hidden: int) -> None:  # fmt: skip
-        self.below, self.above = watch.thresholds(dtype)
-        width = gates * hidden
+    def __init__(self, watch: HealthWatch, block: FloatArray, ts: range) -> None:
+        self.plan = watch.plan(block.dtype, ts.start, len(ts))
+        width = block.shape[-1]
         self.fused = FusedHealth(
-            np.full(width, np.inf, dtype=dtype),
-            np.full(width, -np.inf, dtype=dtype),
-            np.zeros((steps, gates), dtype=np.int64),
-            np.zeros((steps, gates), dtype=np.int64),
+            np.full(width, np.inf, dtype=block.dtype),
+            np.full(width, -np.inf, dtype=block.dtype),
+            # int32: a block holds fewer than 2^31 rows (PROJECTION_BLOCK numbers or so)
+            np.zeros((self.plan.parts, width), dtype=np.int32),
+            np.zeros((self.plan.parts, width), dtype=np.int32),
         )
         self.whole = True
 
     @staticmethod
     def of(k: ModuleType | None, watch: HealthWatch | None, block: FloatArray,
-           gates: int) -> Counter | None:  # fmt: skip
+           ts: range) -> Counter | None:  # fmt: skip
         """A Counter for a block (c, B, G*H) when the kernel runs it and health is watched."""
-        if k is None or watch is None:
-            return None
-        return Counter(watch, block.dtype, block.shape[0], gates, block.shape[-1] // gates)
+        return None if k is None or watch is None else Counter(watch, block, ts)
 
     @staticmethod
     def result(counter: Counter | None) -> FusedHealth | None:
@@ -216,8 +214,8 @@ class Counter:
         """The kernel's health argument for rows a..b of the block; None once not whole."""
         if not self.whole:
             return None
-        f = self.fused
-        return (self.below, self.above, f.lowest, f.highest, f.low[a:b], f.high[a:b])
+        f, p = self.fused, self.plan
+        return (p.below, p.above, f.lowest, f.highest, f.low, f.high, p.piece[a:b])
 
 
 def state(a: FloatArray) -> FloatArray:

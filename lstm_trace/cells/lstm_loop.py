@@ -132,7 +132,7 @@ class LSTMRunner(Runner):
         for ts, block in self.blocks(backward):
             cells = self.cells[: len(ts)]
             h_before, c_before = h, None if whole is None else c_last.copy()
-            counter = kernel.Counter.of(self.kernel, health, block, 4)
+            counter = kernel.Counter.of(self.kernel, health, block, ts)
             if self.kernel is None:
                 h, c_last = self._loop(ts, block, cells, h, c_last, backward, fire, active)
             else:
