@@ -46,7 +46,7 @@ setup(
         Extension(
             "lstm_trace._kernel",
             sources=["csrc/kernel.c"],
-            depends=[f"csrc/{h}.h" for h in ("args", "body", "common", "dispatch", "pack", "tanh")],
+            depends=sorted(p.as_posix() for p in Path("csrc").glob("*.h")),
             # -fno-math-errno: fabs and friends inline, so the loops vectorize; no -ffast-math,
             # which would let the compiler reorder the arithmetic the tests hold to 1e-5
             extra_compile_args=["-O3", "-fno-math-errno", "-Wno-psabi"],

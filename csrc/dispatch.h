@@ -67,6 +67,7 @@ typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, voi
 typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
 typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, const void *,
                           const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *, int);
+typedef void (*stats_fn)(const void *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t, ptrdiff_t);
 typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *,
                         void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
                         ptrdiff_t);
@@ -79,6 +80,7 @@ struct isa {
     tanh_fn tanh[2];
     gemm_fn gemm[2];
     health_fn health[2];
+    stats_fn stats[2];
 };
 
 #define ISA(name, s)                                                                  \
@@ -86,7 +88,8 @@ struct isa {
      {(product_fn)product_f32_##s, (product_fn)product_f64_##s},                      \
      {(tanh_fn)tanh_all_f32_##s, (tanh_fn)tanh_all_f64_##s},                        \
      {(gemm_fn)gemm_f32_##s, (gemm_fn)gemm_f64_##s},                                \
-     {(health_fn)health_f32_##s, (health_fn)health_f64_##s}}
+     {(health_fn)health_f32_##s, (health_fn)health_f64_##s},                        \
+     {(stats_fn)stats_f32_##s, (stats_fn)stats_f64_##s}}
 static const struct isa ISAS[] = {
     ISA("baseline", base),
 #if KERNEL_X86

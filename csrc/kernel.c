@@ -11,6 +11,7 @@
 #include "dispatch.h"
 #include "args.h"
 #include "pack.h"
+#include "stats.h"
 
 PyDoc_STRVAR(lstm_doc,
 "lstm(z, w_hh, h0, c0, outs, cells, gain, offset, w_hr, backward, health=None)\n\n"
@@ -359,6 +360,7 @@ static PyMethodDef methods[] = {
     {"project", k_project, METH_VARARGS, project_doc},
     {"health", k_health, METH_VARARGS, health_doc},
     {"pack", k_pack, METH_VARARGS, pack_doc},
+    {"stats", k_stats, METH_VARARGS, stats_doc},
     {"isa", k_isa, METH_NOARGS, "The instruction set in use: 'avx512', 'avx2' or 'baseline'."},
     {"isas", k_isas, METH_NOARGS, "The instruction sets this CPU can run, baseline first."},
     {"set_isa", k_set_isa, METH_O, "Use another of isas() (tests compare them)."},

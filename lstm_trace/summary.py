@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .cells import kernel
 from .cells.base import FloatArray
 
 
@@ -106,7 +108,34 @@ def stats_rows(values: FloatArray) -> StatsRows:
     plus NaN and Inf counts; sums in float64, the variance in two passes (no cancellation).
 
     A row's numbers do not depend on the other rows, so a trace made with hooks (a row at a
-    time) and one made from whole blocks agree to the last bit."""
+    time) and one made from whole blocks agree to the last bit. The compiled kernel, when it
+    is loaded, computes the same bits (NumPy's pairwise sums, in its order) 4 to 10 x
+    quicker; the rows it leaves (a NaN, an Inf, a zero extreme) come from the NumPy path."""
+    k = kernel.loaded() if values.shape[1] and values.dtype in _KERNEL_TYPES else None
+    return _numpy_rows(values) if k is None else _compiled_rows(k, values)
+
+
+_KERNEL_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _compiled_rows(k: ModuleType, values: FloatArray) -> StatsRows:
+    """stats_rows through the kernel's stats(); the rows it marks (NaN) through NumPy's, all
+    in one call so that NumPy takes the branch (finite or not) it takes for these values."""
+    out = np.empty((values.shape[0], 4))
+    k.stats(kernel.state(values), out)
+    low, high, mean, std = np.ascontiguousarray(out.T)
+    none = np.zeros(values.shape[0], dtype=np.int64)
+    rows = StatsRows(low, high, mean, std, none, none.copy())
+    redo = np.flatnonzero(np.isnan(mean))
+    if redo.size:
+        again = _numpy_rows(values[redo])
+        for f in fields(StatsRows):
+            getattr(rows, f.name)[redo] = getattr(again, f.name)
+    return rows
+
+
+def _numpy_rows(values: FloatArray) -> StatsRows:
+    """stats_rows on the NumPy path (the reference)."""
     wide = values.astype(np.float64)  # a copy, worked on in place below
     rows, width = values.shape
     total = wide.sum(axis=1)

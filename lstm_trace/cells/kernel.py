@@ -66,6 +66,14 @@ def built() -> ModuleType | None:
     return _loaded[0]
 
 
+def loaded() -> ModuleType | None:
+    """The compiled module when it is already loaded (never loading it) and
+    LSTM_TRACE_KERNEL does not ask for the NumPy path: for work whose results are the NumPy
+    path's to the last bit (the records' stats), so it may serve whenever it is there."""
+    mode = os.environ.get("LSTM_TRACE_KERNEL", "").strip().lower()
+    return None if not _loaded or mode == "numpy" else _loaded[0]
+
+
 def active(dtype: np.dtype[Any], steps: int, macs: int = 0) -> ModuleType | None:
     """The kernel a pass of `steps` steps and `macs` multiply-adds uses for arrays of dtype,
     or None for the NumPy path."""

@@ -1,0 +1,50 @@
+/* stats(x, out): the records' statistics (summary.stats_rows) of many rows in one call.
+ * Included by kernel.c after args.h; the loops are body.h's (per instruction set). */
+
+PyDoc_STRVAR(stats_doc,
+"stats(x, out)\n\n"
+"out (R, 4) float64 C order = min, max, mean and std (population) of each row of x (R, M)\n"
+"float32 or float64, last axis contiguous, any row stride: NumPy's float64 sums (pairwise, in\n"
+"its order), so the same bits as summary.stats_rows's NumPy path. NaN in all four for a row\n"
+"whose sum is not finite (a NaN or an Inf in it): the caller counts those.");
+
+static PyObject *k_stats(PyObject *self, PyObject *args) {
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1])) return NULL;
+    int kind = kind_of(o[0]);
+    if (kind < 0) return NULL;
+    Py_buffer v[2];
+    memset(v, 0, sizeof v);
+    if (take(o[0], &v[0], 2, 0, kind, "x") < 0) return NULL;
+    if (take(o[1], &v[1], 2, 1, 1, "out") < 0) {
+        RELEASE_ALL(v, 2);
+        return NULL;
+    }
+    ptrdiff_t rows = v[0].shape[0], m = v[0].shape[1];
+    if (v[1].shape[0] != rows || v[1].shape[1] != 4 || !PyBuffer_IsContiguous(&v[1], 'C') ||
+        m < 1) {
+        PyErr_SetString(PyExc_ValueError, "stats: x (R, M >= 1) and out (R, 4) must agree");
+        RELEASE_ALL(v, 2);
+        return NULL;
+    }
+    stats_fn fn = ISAS[current].stats[kind];
+    ptrdiff_t ld = stride(&v[0], 0);
+    int nth = threads_for(rows * m); /* each row one thread's: the same bits */
+    nth = nth < rows ? nth : (int)(rows > 0 ? rows : 1);
+    (void)nth; /* unused without OpenMP */
+    Py_BEGIN_ALLOW_THREADS
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nth) if (nth > 1)
+#endif
+    {
+#ifdef _OPENMP
+        int tid = omp_get_thread_num(), all = omp_get_num_threads();
+#else
+        int tid = 0, all = 1;
+#endif
+        fn(v[0].buf, ld, m, v[1].buf, rows * tid / all, rows * (tid + 1) / all);
+    }
+    Py_END_ALLOW_THREADS
+    RELEASE_ALL(v, 2);
+    Py_RETURN_NONE;
+}

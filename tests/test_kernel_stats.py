@@ -1,0 +1,112 @@
+"""The records' statistics through the compiled kernel (its stats(), csrc/body.h) against the
+NumPy path (summary._numpy_rows), bit for bit: NumPy's pairwise float64 sums in its order,
+min and max exact; rows with a NaN, an Inf, a zero extreme or a float64 sum that overflows
+come from NumPy. Skipped without the compiled kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstm_trace import LSTMConfig, trace
+from lstm_trace.cells import kernel
+from lstm_trace.summary import StatsRows, _numpy_rows, stats_rows
+
+_kernel = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
+
+# every branch of the pairwise sum: below 8, 8 to 128 with remainders, halves beyond
+WIDTHS = [1, 2, 7, 8, 9, 15, 16, 17, 70, 102, 127, 128, 129, 136, 255, 257, 1000, 4097, 16384]
+
+
+def _same(got: StatsRows, want: StatsRows) -> None:
+    for name in ("min", "max", "mean", "std", "nan", "inf"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        np.testing.assert_array_equal(a, b, err_msg=name)  # NaN equals NaN here
+        assert (np.signbit(a) == np.signbit(b)).all(), name  # -0.0 is not 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_kernels_stats_are_numpys_to_the_last_bit(width: int, dtype: type) -> None:
+    kernel.built()
+    rng = np.random.default_rng(width)
+    scale = 10.0 ** rng.uniform(-4, 4, (6, width))
+    x = (rng.standard_normal((6, width)) * scale + rng.uniform(-3, 3, (6, 1))).astype(dtype)
+    _same(stats_rows(x), _numpy_rows(x))
+    _same(stats_rows(x[::2]), _numpy_rows(x[::2]))  # rows a stride apart, read in place
+    got = np.empty((6, 4))
+    _kernel.stats(x, got)  # the kernel itself served these (no NaN marks on plain rows)
+    np.testing.assert_array_equal(got[:, 2], _numpy_rows(x).mean)
+
+
+def test_rows_the_kernel_leaves_to_numpy() -> None:
+    """NaN, +-Inf, zero extremes (-0.0 against 0.0: NumPy's lanes decide) and an overflowing
+    float64 sum: the NumPy path's numbers, counts included, rows beside them the kernel's."""
+    kernel.built()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 40)).astype(np.float32)
+    x[1, 3] = np.nan
+    x[2, :] = np.inf
+    x[3, 5] = -np.inf
+    x[4, :] = 0.0
+    x[4, ::3] = -0.0
+    x[5] = np.abs(x[5])
+    x[5, 0] = -0.0  # the row's min
+    _same(stats_rows(x), _numpy_rows(x))
+    _same(stats_rows(x[[0, 4, 5]]), _numpy_rows(x[[0, 4, 5]]))  # all finite: NumPy's other branch
+    big = np.full((2, 9), 1e308)
+    big[1] = 1.0
+    with np.errstate(over="ignore"):
+        _same(stats_rows(big), _numpy_rows(big))
+        assert stats_rows(big).mean[0] == np.inf  # as NumPy says: the sum overflows
+    got = np.empty((7, 4))
+    _kernel.stats(x, got)
+    assert np.isnan(got[1:6]).all() and not np.isnan(got[[0, 6]]).any()
+
+
+def test_bad_arguments_are_refused() -> None:
+    x = np.zeros((3, 4), np.float32)
+    for out in (np.zeros((3, 3)), np.zeros((2, 4)), np.zeros((3, 4), np.float32),
+                np.zeros((4, 3)).T):  # fmt: skip
+        with pytest.raises(ValueError):
+            _kernel.stats(x, out)
+    with pytest.raises(ValueError):
+        _kernel.stats(np.zeros((3, 0), np.float32), np.zeros((3, 4)))
+    with pytest.raises(ValueError):
+        _kernel.stats(np.zeros((3, 4), np.float32)[:, ::2], np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("steps", [None, "all"])
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        dict(input_size=5, hidden_size=9, seq_len=6, batch=3),
+        dict(input_size=4, hidden_size=7, seq_len=5, cell="gru", bidirectional=True),
+        dict(input_size=3, hidden_size=6, seq_len=4, dtype="float64", proj_size=2),
+    ],
+)
+def test_a_traces_records_are_the_same_with_and_without_the_kernels_stats(
+    monkeypatch: pytest.MonkeyPatch, sizes: dict[str, object], steps: str | None
+) -> None:
+    """The pass is NumPy's in both (fewer than MIN_STEPS steps); only the stats differ in who
+    computes them: the documents are equal, hooked (Recorder) or not (BlockRecorder)."""
+    kernel.built()
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    cfg = LSTMConfig(**sizes)  # type: ignore[arg-type]
+    assert cfg.seq_len < kernel.MIN_STEPS
+    calls: list[int] = []
+    real = _kernel.stats
+    monkeypatch.setattr(_kernel, "stats", lambda *a: calls.append(1) or real(*a))
+    with_kernel = [
+        trace(cfg, steps=steps).to_dict(),
+        trace(cfg, steps=steps, hooks=[lambda e: None]).to_dict(),
+    ]
+    assert calls  # the kernel's stats served
+    monkeypatch.setattr(kernel, "loaded", lambda: None)
+    without = [
+        trace(cfg, steps=steps).to_dict(),
+        trace(cfg, steps=steps, hooks=[lambda e: None]).to_dict(),
+    ]
+    assert with_kernel == without
+    assert with_kernel[0]["tensors"] == with_kernel[1]["tensors"]
