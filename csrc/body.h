@@ -293,16 +293,54 @@ static inline __attribute__((always_inline)) void FN(health_cols)(
 
 /* Gate health of step t's activations z (B, W), once every thread has written them: thread
  * tid takes its share of the columns, so each column's extremes and counts are one thread's
- * (no lock, no horizontal sums: every operation runs down the columns). */
+ * (no lock, no horizontal sums). A few rows: row by row along the columns (health_cols);
+ * more: 16 columns at a time down all B rows, their extremes and counts kept in registers
+ * (0.3 against 0.8 ms a pass at B = 16, H = 256; at B = 1 the short loops cost more). */
 static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t W, const struct health_out *o,
                             ptrdiff_t t, int tid, int nth) {
     ptrdiff_t j0, j1;
     FN(columns)(W, tid, nth, &j0, &j1);
-    int32_t *nl = o->n_low + o->piece[t] * W + j0, *nh = o->n_high + o->piece[t] * W + j0;
-    for (ptrdiff_t b = 0; b < B; b++)
-        FN(health_cols)(z + b * W + j0, (REAL *)o->lo + j0, (REAL *)o->hi + j0,
-                        (const REAL *)o->below + j0, (const REAL *)o->above + j0, nl, nh,
-                        j1 - j0);
+    REAL *lo = (REAL *)o->lo, *hi = (REAL *)o->hi;
+    const REAL *below = (const REAL *)o->below, *above = (const REAL *)o->above;
+    int32_t *n_low = o->n_low + o->piece[t] * W, *n_high = o->n_high + o->piece[t] * W;
+    if (B < 4) {
+        for (ptrdiff_t b = 0; b < B; b++)
+            FN(health_cols)(z + b * W + j0, lo + j0, hi + j0, below + j0, above + j0,
+                            n_low + j0, n_high + j0, j1 - j0);
+        return;
+    }
+    for (ptrdiff_t j = j0; j < j1; j += 16) {
+        if (j + 16 > j1) { /* the last few columns */
+            for (ptrdiff_t b = 0; b < B; b++)
+                for (ptrdiff_t c = j; c < j1; c++) {
+                    REAL x = z[b * W + c];
+                    int nan = x != x;
+                    lo[c] = ((x < lo[c]) | nan) ? x : lo[c];
+                    hi[c] = ((x > hi[c]) | nan) ? x : hi[c];
+                    n_low[c] += x < below[c];
+                    n_high[c] += x > above[c];
+                }
+            break;
+        }
+        REAL l[16], h[16], bl[16], ab[16];
+        int32_t nl[16], nh[16];
+        for (int q = 0; q < 16; q++)
+            l[q] = lo[j + q], h[q] = hi[j + q], bl[q] = below[j + q], ab[q] = above[j + q],
+            nl[q] = 0, nh[q] = 0;
+        for (ptrdiff_t b = 0; b < B; b++) {
+            const REAL *v = z + b * W + j;
+            for (int q = 0; q < 16; q++) {
+                REAL x = v[q];
+                int nan = x != x;
+                l[q] = ((x < l[q]) | nan) ? x : l[q];
+                h[q] = ((x > h[q]) | nan) ? x : h[q];
+                nl[q] += x < bl[q];
+                nh[q] += x > ab[q];
+            }
+        }
+        for (int q = 0; q < 16; q++)
+            lo[j + q] = l[q], hi[j + q] = h[q], n_low[j + q] += nl[q], n_high[j + q] += nh[q];
+    }
 }
 
 /* The product h (B, K) W^T of one step, thread tid's panels, then a barrier. */
