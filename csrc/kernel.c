@@ -7,6 +7,9 @@
  * buffer protocol, so the module needs no NumPy headers to build and imports no NumPy.
  */
 #include "common.h"
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "tanh.h"
 #include "dispatch.h"
 #include "args.h"
@@ -375,7 +378,19 @@ static struct PyModuleDef module = {
     methods,
 };
 
+/* glibc returns the top of its heap to the system once 128 KB of it is free, so the buffers
+ * of every block (records' copies, samples, keys) came back as fresh pages, each a fault: a
+ * full trace of T = 1000, H = 70 spent more time faulting than computing (2.9 against
+ * 1.7 ms). Keeping 4 MB at the top (M_TOP_PAD) lets them be reused; it is the only setting
+ * changed, and only where the kernel (the fast path) is loaded. */
+static void keep_heap_top(void) {
+#ifdef __GLIBC__
+    mallopt(M_TOP_PAD, 4 << 20);
+#endif
+}
+
 PyMODINIT_FUNC PyInit__kernel(void) {
+    keep_heap_top();
 #ifdef _OPENMP
     if (pthread_atfork(NULL, NULL, after_fork_in_child) != 0) {
         PyErr_SetString(PyExc_ImportError, "_kernel: pthread_atfork failed");

@@ -96,11 +96,17 @@ class StatsRows:
         """The rows of each part, one part after another; or, interleaved (parts of r rows
         each), row j of every part in turn: part p's row j becomes row j * len(parts) + p."""
         names = [f.name for f in fields(StatsRows)]
-        if interleave:
-            return StatsRows(
-                *(np.stack([getattr(p, n) for p in parts], axis=1).reshape(-1) for n in names)
-            )
-        return StatsRows(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
+        if not interleave:
+            return StatsRows(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
+        count = len(parts)
+        columns = []
+        for n in names:  # each part into every count-th row: no stacked copy in between
+            first = getattr(parts[0], n)
+            out = np.empty(len(first) * count, dtype=first.dtype)
+            for k, p in enumerate(parts):
+                out[k::count] = getattr(p, n)
+            columns.append(out)
+        return StatsRows(*columns)
 
 
 def stats_rows(values: FloatArray) -> StatsRows:
