@@ -378,19 +378,22 @@ static struct PyModuleDef module = {
     methods,
 };
 
-/* glibc returns the top of its heap to the system once 128 KB of it is free, so the buffers
- * of every block (records' copies, samples, keys) came back as fresh pages, each a fault: a
- * full trace of T = 1000, H = 70 spent more time faulting than computing (2.9 against
- * 1.7 ms). Keeping 4 MB at the top (M_TOP_PAD) lets them be reused; it is the only setting
- * changed, and only where the kernel (the fast path) is loaded. */
-static void keep_heap_top(void) {
+/* glibc serves an allocation of 128 KB or more with fresh pages (mmap) and returns the top of
+ * its heap once 128 KB of it is free, until a large block has been freed once (its dynamic
+ * thresholds then rise). Each pass's buffers (blocks, outputs) and each block's records'
+ * arrays came back as fresh pages, each page a fault: 412 faults a pass at T = 1000, H = 70,
+ * more time than the arithmetic of a full trace. Setting the thresholds glibc's adaptation
+ * reaches at most (32 MB, trimming beyond twice that) from the start lets them be reused;
+ * where the kernel (the fast path) is loaded, and only there. */
+static void reuse_buffers(void) {
 #ifdef __GLIBC__
-    mallopt(M_TOP_PAD, 4 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 #endif
 }
 
 PyMODINIT_FUNC PyInit__kernel(void) {
-    keep_heap_top();
+    reuse_buffers();
 #ifdef _OPENMP
     if (pthread_atfork(NULL, NULL, after_fork_in_child) != 0) {
         PyErr_SetString(PyExc_ImportError, "_kernel: pthread_atfork failed");

@@ -2,11 +2,12 @@
  * Included by kernel.c after args.h; the loops are body.h's (per instruction set). */
 
 PyDoc_STRVAR(stats_doc,
-"stats(x, out)\n\n"
-"out (R, 4) float64 C order = min, max, mean and std (population) of each row of x (R, M)\n"
+"stats(x, out) -> marked\n\n"
+"out (4, R) float64 C order = the min, max, mean and std (population) of each row of x (R, M)\n"
 "float32 or float64, last axis contiguous, any row stride: NumPy's float64 sums (pairwise, in\n"
 "its order), so the same bits as summary.stats_rows's NumPy path. NaN in all four for a row\n"
-"whose sum is not finite (a NaN or an Inf in it): the caller counts those.");
+"whose sum is not finite (a NaN or an Inf in it) or whose zero extreme sits beside a -0: the\n"
+"caller's NumPy path does those; returns how many.");
 
 static PyObject *k_stats(PyObject *self, PyObject *args) {
     PyObject *o[2];
@@ -21,9 +22,9 @@ static PyObject *k_stats(PyObject *self, PyObject *args) {
         return NULL;
     }
     ptrdiff_t rows = v[0].shape[0], m = v[0].shape[1];
-    if (v[1].shape[0] != rows || v[1].shape[1] != 4 || !PyBuffer_IsContiguous(&v[1], 'C') ||
+    if (v[1].shape[0] != 4 || v[1].shape[1] != rows || !PyBuffer_IsContiguous(&v[1], 'C') ||
         m < 1) {
-        PyErr_SetString(PyExc_ValueError, "stats: x (R, M >= 1) and out (R, 4) must agree");
+        PyErr_SetString(PyExc_ValueError, "stats: x (R, M >= 1) and out (4, R) must agree");
         RELEASE_ALL(v, 2);
         return NULL;
     }
@@ -32,9 +33,10 @@ static PyObject *k_stats(PyObject *self, PyObject *args) {
     int nth = threads_for(rows * m); /* each row one thread's: the same bits */
     nth = nth < rows ? nth : (int)(rows > 0 ? rows : 1);
     (void)nth; /* unused without OpenMP */
+    ptrdiff_t marked = 0;
     Py_BEGIN_ALLOW_THREADS
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nth) if (nth > 1)
+#pragma omp parallel num_threads(nth) if (nth > 1) reduction(+ : marked)
 #endif
     {
 #ifdef _OPENMP
@@ -42,9 +44,9 @@ static PyObject *k_stats(PyObject *self, PyObject *args) {
 #else
         int tid = 0, all = 1;
 #endif
-        fn(v[0].buf, ld, m, v[1].buf, rows * tid / all, rows * (tid + 1) / all);
+        marked += fn(v[0].buf, ld, m, v[1].buf, rows, rows * tid / all, rows * (tid + 1) / all);
     }
     Py_END_ALLOW_THREADS
     RELEASE_ALL(v, 2);
-    Py_RETURN_NONE;
+    return PyLong_FromSsize_t(marked);
 }

@@ -130,10 +130,11 @@ class BlockRecorder(_Keeper):
         # are hidden_state (C_t) at the one before: their stats are those rows' again,
         # bit for bit, but for the first step's.
         follows = isinstance(taken, slice)
-        per_point = [
-            summary.stats_rows(v[:1] if follows and name in cell.previous else v)
-            for name, v in zip(points, flat, strict=True)
+        shown = [
+            v[:1] if follows and n in cell.previous else v
+            for n, v in zip(points, flat, strict=True)
         ]
+        per_point = _point_stats(shown)
         if follows:
             for prev, current in cell.previous.items():
                 first, rest = (per_point[points.index(n)] for n in (prev, current))
@@ -155,6 +156,28 @@ class BlockRecorder(_Keeper):
                     kept = value[0] if self.config.batch is None else value
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
         self._keep(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
+
+
+#: points of one width are summarised in one call when they hold at most this many numbers
+GROUP_NUMBERS = 1 << 16
+
+
+def _point_stats(flat: list[FloatArray]) -> list[summary.StatsRows]:
+    """summary.stats_rows of each point's (r, n) values. Small ones of the same width go in
+    one call (a few steps' records: most of their cost is the call): a row's stats do not
+    depend on the others', so the numbers are the same."""
+    if sum(v.size for v in flat) > GROUP_NUMBERS:
+        return [summary.stats_rows(v) for v in flat]
+    by_width: dict[int, list[int]] = {}
+    for j, v in enumerate(flat):
+        by_width.setdefault(v.shape[1], []).append(j)
+    out: list[summary.StatsRows | None] = [None] * len(flat)
+    for group in by_width.values():
+        joined = summary.stats_rows(np.concatenate([flat[j] for j in group]))
+        start = 0
+        for j in group:
+            out[j], start = joined[start : start + len(flat[j])], start + len(flat[j])
+    return [s for s in out if s is not None]
 
 
 def _step_array(steps: Sequence[int]) -> npt.NDArray[np.int64]:

@@ -127,13 +127,12 @@ _KERNEL_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def _compiled_rows(k: ModuleType, values: FloatArray) -> StatsRows:
     """stats_rows through the kernel's stats(); the rows it marks (NaN) through NumPy's, all
     in one call so that NumPy takes the branch (finite or not) it takes for these values."""
-    out = np.empty((values.shape[0], 4))
-    k.stats(kernel.state(values), out)
-    low, high, mean, std = np.ascontiguousarray(out.T)
-    none = np.zeros(values.shape[0], dtype=np.int64)
-    rows = StatsRows(low, high, mean, std, none, none.copy())
-    redo = np.flatnonzero(np.isnan(mean))
-    if redo.size:
+    out = np.empty((4, values.shape[0]))
+    marked = k.stats(kernel.state(values), out)
+    counts = np.zeros((2, values.shape[0]), dtype=np.int64)
+    rows = StatsRows(out[0], out[1], out[2], out[3], counts[0], counts[1])
+    if marked:
+        redo = np.flatnonzero(np.isnan(out[2]))
         again = _numpy_rows(values[redo])
         for f in fields(StatsRows):
             getattr(rows, f.name)[redo] = getattr(again, f.name)

@@ -27,7 +27,7 @@ from .document import header_dict, outputs_dict
 from .errors import ConfigError, SelectionError
 from .health import HealthMonitor
 from .parameters import Parameter, output_shapes, parameters
-from .recorders import BlockRecorder, Recorder
+from .recorders import RECORD_CHUNK, BlockRecorder, Recorder
 from .records import RecordBatches, TensorRecord
 from .state_maps import MAP_ROWS, StateMaps, auto_rows, map_columns
 from .steps import StepSelection, select_steps
@@ -154,12 +154,15 @@ def trace_bytes(
     keep_values: bool = False,
     keep_records: bool = True,
 ) -> int:
-    """What a trace adds to the forward pass's memory: its records (unless streamed) and,
-    with keep_values, a copy of every traced tensor."""
+    """What a trace adds to the forward pass's memory: its records (unless streamed), the
+    recorder's working arrays (the values of up to RECORD_CHUNK numbers at a time, their
+    samples, keys and stats: 16 bytes a number) and, with keep_values, a copy of every traced
+    tensor."""
     points = len(config.kind.hook_points)
     records = len(selection.steps) * points * config.num_layers * config.num_directions
     widest = widest_tensor(config)
     cost = records * (RECORD_BYTES + SAMPLE_BYTES * min(samples, widest)) if keep_records else 0
+    cost += min(len(selection.steps) * points * widest, RECORD_CHUNK) * 16
     if keep_values:
         cost += records * widest * config.itemsize
     return cost

@@ -35,9 +35,9 @@ def test_the_kernels_stats_are_numpys_to_the_last_bit(width: int, dtype: type) -
     x = (rng.standard_normal((6, width)) * scale + rng.uniform(-3, 3, (6, 1))).astype(dtype)
     _same(stats_rows(x), _numpy_rows(x))
     _same(stats_rows(x[::2]), _numpy_rows(x[::2]))  # rows a stride apart, read in place
-    got = np.empty((6, 4))
-    _kernel.stats(x, got)  # the kernel itself served these (no NaN marks on plain rows)
-    np.testing.assert_array_equal(got[:, 2], _numpy_rows(x).mean)
+    got = np.empty((4, 6))
+    assert _kernel.stats(x, got) == 0  # the kernel itself served these: no row marked
+    np.testing.assert_array_equal(got[2], _numpy_rows(x).mean)
 
 
 def test_rows_the_kernel_leaves_to_numpy() -> None:
@@ -60,21 +60,26 @@ def test_rows_the_kernel_leaves_to_numpy() -> None:
     with np.errstate(over="ignore"):
         _same(stats_rows(big), _numpy_rows(big))
         assert stats_rows(big).mean[0] == np.inf  # as NumPy says: the sum overflows
-    got = np.empty((7, 4))
-    _kernel.stats(x, got)
-    assert np.isnan(got[1:6]).all() and not np.isnan(got[[0, 6]]).any()
+    got = np.empty((4, 7))
+    assert _kernel.stats(x, got) == 5
+    assert np.isnan(got[:, 1:6]).all() and not np.isnan(got[:, [0, 6]]).any()
+    zeros = np.zeros((3, 20), np.float32)  # an initial state: +0 only, the kernel's own
+    zeros[1, 4] = 1.0
+    zeros[2, 7] = -0.0  # a -0 beside the zero extremes: NumPy's
+    assert _kernel.stats(zeros, np.empty((4, 3))) == 1
+    _same(stats_rows(zeros), _numpy_rows(zeros))
 
 
 def test_bad_arguments_are_refused() -> None:
     x = np.zeros((3, 4), np.float32)
-    for out in (np.zeros((3, 3)), np.zeros((2, 4)), np.zeros((3, 4), np.float32),
-                np.zeros((4, 3)).T):  # fmt: skip
+    for out in (np.zeros((3, 3)), np.zeros((4, 2)), np.zeros((4, 3), np.float32),
+                np.zeros((3, 4)).T, np.zeros((3, 4))):  # fmt: skip
         with pytest.raises(ValueError):
             _kernel.stats(x, out)
     with pytest.raises(ValueError):
-        _kernel.stats(np.zeros((3, 0), np.float32), np.zeros((3, 4)))
+        _kernel.stats(np.zeros((3, 0), np.float32), np.zeros((4, 3)))
     with pytest.raises(ValueError):
-        _kernel.stats(np.zeros((3, 4), np.float32)[:, ::2], np.zeros((3, 4)))
+        _kernel.stats(np.zeros((3, 4), np.float32)[:, ::2], np.zeros((4, 3)))
 
 
 @pytest.mark.parametrize("steps", [None, "all"])
