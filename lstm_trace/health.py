@@ -77,6 +77,8 @@ class HealthMonitor:
         self.tanh = tuple(g.activation == "tanh" for g in self.cell.gates)
         self.places: dict[tuple[int, str], _Place] = {}
         self.first_nonfinite: dict[str, Any] | None = None
+        #: each column's thresholds (below, above) per dtype, for the kernel's plans
+        self._columns: dict[np.dtype[Any], tuple[FloatArray, FloatArray]] = {}
 
     def at(self, layer: int, direction: str) -> _Watch:
         """The HealthWatch forward() hands layer and direction's runner (cell.GateHealth)."""
@@ -93,8 +95,7 @@ class HealthMonitor:
         """A block with what the kernel's loop counted of it (None: nothing, count it here).
         The counts are exact, so they are the NumPy path's; a block holding a NaN or an Inf
         is counted here, which also locates it."""
-        if fused is None or not (np.isfinite(fused.lowest).all() and
-                                 np.isfinite(fused.highest).all()):  # fmt: skip
+        if fused is None or not _all_finite(fused.lowest) or not _all_finite(fused.highest):
             self(layer, direction, steps, block)
             return
         place = self._place(layer, direction)
@@ -111,9 +112,12 @@ class HealthMonitor:
         (cells.base.HealthPlan): each column's thresholds and each step's piece of time."""
         place = self._place(layer, direction)
         pieces = place.saturated.pieces(first, count)
-        below, above = (np.repeat(t, place.hidden) for t in self.thresholds(dtype))
+        columns = self._columns.get(dtype)
+        if columns is None:  # the same for every block: made once
+            below, above = (np.repeat(t, place.hidden) for t in self.thresholds(dtype))
+            columns = self._columns[dtype] = (below, above)
         piece = np.repeat(np.arange(len(pieces), dtype=np.int64), [b - a for _, a, b in pieces])
-        return HealthPlan(below, above, piece, len(pieces))
+        return HealthPlan(*columns, piece, len(pieces))
 
     def _place(self, layer: int, direction: str) -> _Place:
         place = self.places.get((layer, direction))
@@ -276,19 +280,13 @@ class HealthMonitor:
         """The JSON 'health' object."""
         gates = []
         for (layer, direction), place in self.places.items():
-            spread = place.high - place.low
+            spread = (place.high - place.low).reshape(len(self.names), place.hidden)
+            # a unit that was never finite did not "stay put": it is counted as NaN/Inf
+            still = np.isfinite(spread) & (spread <= STUCK_TOLERANCE)
             for name in self.cell.report_order:
                 g = self.names.index(name)
-                units = spread[g * place.hidden : (g + 1) * place.hidden]
-                stuck = (
-                    # a unit that was never finite did not "stay put": it is counted as NaN/Inf
-                    [
-                        int(u)
-                        for u in np.flatnonzero(np.isfinite(units) & (units <= STUCK_TOLERANCE))
-                    ]
-                    if place.rows > 1
-                    else None  # one value cannot show whether a unit moves
-                )
+                # one value cannot show whether a unit moves
+                stuck = np.flatnonzero(still[g]).tolist() if place.rows > 1 else None
                 gates.append(
                     {"layer": layer, "direction": direction, "gate": name}
                     | _saturation_fields(place, g)

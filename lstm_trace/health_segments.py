@@ -43,8 +43,9 @@ def segment_edges(steps: int) -> IntArray:
 
 
 def share(count: int, values: int) -> float:
-    """count / values rounded as every share of the document; 0.0 when nothing was seen."""
-    return round(count / values, SHARE_DIGITS) if values else 0.0
+    """count / values rounded as every share of the document; 0.0 when nothing was seen (or
+    counted: no rounding to do, the common case)."""
+    return round(count / values, SHARE_DIGITS) if values and count else 0.0
 
 
 @dataclass
@@ -118,10 +119,10 @@ class SegmentCounts:
         """Counts one block counted elsewhere (the compiled kernel's health()): pieces from
         pieces(), per_step values of each gate a step (B * H), low and high (len(pieces), G)
         each piece's saturated counts per gate."""
-        for p, (s, a, b) in enumerate(pieces):
-            self.values[s] += (b - a) * per_step
-            self.low[s] += low[p]
-            self.high[s] += high[p]
+        segments = [s for s, _, _ in pieces]  # distinct: a block's pieces are
+        self.values[segments] += [(b - a) * per_step for _, a, b in pieces]
+        self.low[segments] += low
+        self.high[segments] += high
 
     def totals(self, g: int) -> tuple[int, int]:
         """Gate g's (low, high) saturated counts over every step."""
@@ -129,12 +130,14 @@ class SegmentCounts:
 
     def report(self, g: int) -> list[dict[str, Any]]:
         """Gate g's JSON 'segments': [{start, stop, saturated_low, saturated_high}], shares."""
+        edges, values = self.edges.tolist(), self.values.tolist()  # Python ints: no scalars
+        low, high = self.low[:, g].tolist(), self.high[:, g].tolist()
         return [
             {
-                "start": int(self.edges[s]),
-                "stop": int(self.edges[s + 1]),
-                "saturated_low": share(int(self.low[s, g]), int(self.values[s])),
-                "saturated_high": share(int(self.high[s, g]), int(self.values[s])),
+                "start": edges[s],
+                "stop": edges[s + 1],
+                "saturated_low": share(low[s], values[s]),
+                "saturated_high": share(high[s], values[s]),
             }
-            for s in range(len(self.values))
+            for s in range(len(values))
         ]

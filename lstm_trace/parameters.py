@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,13 +38,18 @@ class Parameter:
 def parameters(config: LSTMConfig) -> list[Parameter]:
     """Every weight of the walkthrough's notation, per layer and direction, as the cell names
     them (LSTM: W_f ... W_o, b_f ... b_o unless config.bias is False, p_f, p_i, p_o with
-    peepholes, W_hr with a projection)."""
-    return [
+    peepholes, W_hr with a projection). A new list each call, of the config's cached ones."""
+    return list(_parameters(config))
+
+
+@functools.lru_cache(maxsize=64)  # a frozen config: every trace of it asks again
+def _parameters(config: LSTMConfig) -> tuple[Parameter, ...]:
+    return tuple(
         Parameter(name, k, direction, shape)
         for k in range(config.num_layers)
         for direction in config.directions
         for name, shape in config.kind.parameters(config, k)
-    ]
+    )
 
 
 def output_shapes(config: LSTMConfig) -> dict[str, tuple[int, ...]]:

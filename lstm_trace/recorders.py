@@ -130,11 +130,11 @@ class BlockRecorder(_Keeper):
         # are hidden_state (C_t) at the one before: their stats are those rows' again,
         # bit for bit, but for the first step's.
         follows = isinstance(taken, slice)
-        shown = [
+        summarised = [
             v[:1] if follows and n in cell.previous else v
             for n, v in zip(points, flat, strict=True)
         ]
-        per_point = _point_stats(shown)
+        per_point = _point_stats(summarised)
         if follows:
             for prev, current in cell.previous.items():
                 first, rest = (per_point[points.index(n)] for n in (prev, current))

@@ -80,15 +80,17 @@ class StateMaps:
     def observe(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
         """A BlockObserver: a block's gate activations (c, B, G*H), rows in time order. The
         rows' counts are kept here: every step's gates arrive once."""
-        first = min(steps)
+        first = min(steps[0], steps[-1])  # visiting order runs one way or the other
         values = block[:, 0]
         self._add((layer, direction), first, 0, values)
-        rows = self._row_of(first, len(values))
-        np.add.at(self.counts[(layer, direction)], rows, 1)
+        if self.rows == self.seq_len:  # a row per step: a slice of distinct rows
+            self.counts[(layer, direction)][first : first + len(values)] += 1
+            return
+        np.add.at(self.counts[(layer, direction)], self._row_of(first, len(values)), 1)
 
     def on_block(self, block: StepBlock) -> None:
         """The plain loop's blocks: h_t and the cell's own states."""
-        first = min(block.steps)
+        first = min(block.steps[0], block.steps[-1])
         for name in self.states:
             values = block.hidden if name == "hidden_state" else block.extra[name]
             self._add((block.layer, block.direction), first, self._columns[name][0], values[:, 0])

@@ -18,6 +18,7 @@ state_dict, the counts) has a bias.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -186,6 +187,7 @@ def _seeds(seed: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(2)
 
 
+@functools.lru_cache(maxsize=64)  # a frozen config: every trace of it asks again
 def param_count(config: LSTMConfig) -> ParamCount:
     """Parameters per framework, as the cell counts them (cells/): LSTM(32, 70) is 28,840 in
     Keras and 29,120 in PyTorch and ONNX, 28,560 everywhere without biases; GRU(32 -> 70)
