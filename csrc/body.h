@@ -299,15 +299,12 @@ static inline __attribute__((always_inline)) void FN(health_cols)(
     }
 }
 
-/* Gate health of step t's activations z (B, W), once every thread has written them: thread
- * tid takes its share of the columns, so each column's extremes and counts are one thread's
- * (no lock, no horizontal sums). A few rows: row by row along the columns (health_cols);
- * more: 16 columns at a time down all B rows, their extremes and counts kept in registers
- * (0.3 against 0.8 ms a pass at B = 16, H = 256; at B = 1 the short loops cost more). */
-static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t W, const struct health_out *o,
-                            ptrdiff_t t, int tid, int nth) {
-    ptrdiff_t j0, j1;
-    FN(columns)(W, tid, nth, &j0, &j1);
+/* Gate health of columns [j0, j1) of step t's activations z (B, W): their extremes and
+ * counts (health_out). A few rows: row by row along the columns (health_cols); more: 16
+ * columns at a time down all B rows, their extremes and counts kept in registers (0.3
+ * against 0.8 ms a pass at B = 16, H = 256; at B = 1 the short loops cost more). */
+static void FN(health_range)(const REAL *z, ptrdiff_t B, ptrdiff_t W, const struct health_out *o,
+                             ptrdiff_t t, ptrdiff_t j0, ptrdiff_t j1) {
     REAL *lo = (REAL *)o->lo, *hi = (REAL *)o->hi;
     const REAL *below = (const REAL *)o->below, *above = (const REAL *)o->above;
     int32_t *n_low = o->n_low + o->piece[t] * W, *n_high = o->n_high + o->piece[t] * W;
@@ -320,14 +317,8 @@ static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t W, const struc
     for (ptrdiff_t j = j0; j < j1; j += 16) {
         if (j + 16 > j1) { /* the last few columns */
             for (ptrdiff_t b = 0; b < B; b++)
-                for (ptrdiff_t c = j; c < j1; c++) {
-                    REAL x = z[b * W + c];
-                    int nan = x != x;
-                    lo[c] = ((x < lo[c]) | nan) ? x : lo[c];
-                    hi[c] = ((x > hi[c]) | nan) ? x : hi[c];
-                    n_low[c] += x < below[c];
-                    n_high[c] += x > above[c];
-                }
+                FN(health_cols)(z + b * W + j, lo + j, hi + j, below + j, above + j, n_low + j,
+                                n_high + j, j1 - j);
             break;
         }
         REAL l[16], h[16], bl[16], ab[16];
@@ -351,6 +342,31 @@ static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t W, const struc
     }
 }
 
+/* Gate health of units [u0, u1) of each of the G gates of step t (z (B, G*H)): a thread's
+ * own units, which it has just written (no barrier needed, nothing another core holds), so
+ * each column's extremes and counts are one thread's (no lock, no horizontal sums). */
+static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t G, ptrdiff_t H,
+                            const struct health_out *o, ptrdiff_t t, ptrdiff_t u0, ptrdiff_t u1) {
+    if (u0 == 0 && u1 == H) { /* every unit: the gates' columns are one run */
+        FN(health_range)(z, B, G * H, o, t, 0, G * H);
+        return;
+    }
+    for (ptrdiff_t g = 0; g < G; g++)
+        FN(health_range)(z, B, G * H, o, t, g * H + u0, g * H + u1);
+}
+
+/* gates x[g * H + u0 .. g * H + u1) += add[...], then their activations, for g < count: a
+ * thread's units of each gate, or (all units) the count * H columns in one run. */
+static void FN(gates)(REAL *x, const REAL *add, const REAL *gain, const REAL *offset,
+                      ptrdiff_t count, ptrdiff_t H, ptrdiff_t u0, ptrdiff_t u1) {
+    ptrdiff_t runs = u0 == 0 && u1 == H ? 1 : count, len = runs == 1 ? count * H : u1 - u0;
+    for (ptrdiff_t g = 0; g < runs; g++) {
+        ptrdiff_t at = g * H + u0;
+        for (ptrdiff_t j = 0; j < len; j++) x[at + j] += add[at + j];
+        FN(activate)(x + at, gain + at, offset + at, len);
+    }
+}
+
 /* The product h (B, K) W^T of one step, thread tid's panels, then a barrier. */
 static void FN(product_step)(const REAL *h, ptrdiff_t ldh, ptrdiff_t B, const void *packed,
                              REAL *out, ptrdiff_t K, ptrdiff_t NP, int tid, int nth) {
@@ -371,22 +387,26 @@ static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
      * exceed np_hh) */
     REAL *rec = (REAL *)a->scratch, *full = rec + B * a->np_hh, *proj = full + B * H;
     const REAL *h = (const REAL *)a->h0, *c_prev = (const REAL *)a->c0;
-    ptrdiff_t ldh = a->h0_stride;
+    const REAL *gain = (const REAL *)a->gain, *offset = (const REAL *)a->offset;
+    ptrdiff_t ldh = a->h0_stride, u0, u1;
+    /* the elementwise steps take a share of the units (of every row and gate), so that a
+     * thread's gate health reads only what it wrote */
+    FN(columns)(H, tid, nth, &u0, &u1);
     for (ptrdiff_t s = 0; s < a->steps; s++) {
         ptrdiff_t t = a->backward ? a->steps - 1 - s : s;
         REAL *z = (REAL *)a->z + t * B * G, *c = (REAL *)a->cells + t * B * H;
         REAL *y = (REAL *)a->outs + t * a->out_step;
         FN(product_step)(h, ldh, B, a->w_hh, rec, HO, a->np_hh, tid, nth);
-        for (ptrdiff_t b = tid; b < B; b += nth) {
+        for (ptrdiff_t b = 0; b < B && u1 > u0; b++) { /* this thread's units of every row */
             REAL *zb = z + b * G, *cb = c + b * H;
-            const REAL *rb = rec + b * a->np_hh, *cp = c_prev + b * H;
-            for (ptrdiff_t j = 0; j < G; j++) zb[j] += rb[j];
-            FN(activate)(zb, (const REAL *)a->gain, (const REAL *)a->offset, G);
-            REAL *hb = a->w_hr ? full + b * H : y + b * a->out_row;
-            FN(cell)(zb, zb + H, zb + 2 * H, zb + 3 * H, cp, cb, hb, H);
+            const REAL *cp = c_prev + b * H;
+            FN(gates)(zb, rec + b * a->np_hh, gain, offset, 4, H, u0, u1);
+            REAL *hb = (a->w_hr ? full + b * H : y + b * a->out_row) + u0;
+            FN(cell)(zb + u0, zb + H + u0, zb + 2 * H + u0, zb + 3 * H + u0, cp + u0, cb + u0,
+                     hb, u1 - u0);
         }
+        if (a->health.lo && u1 > u0) FN(health_step)(z, B, 4, H, &a->health, t, u0, u1);
         BARRIER(nth);
-        if (a->health.lo) FN(health_step)(z, B, G, &a->health, t, tid, nth);
         if (a->w_hr) {  /* h_t = (o tanh C_t) W_hr^T: a product of its own, then copied out */
             FN(product_step)(full, H, B, a->w_hr, proj, H, a->np_hr, tid, nth);
             for (ptrdiff_t b = tid; b < B; b += nth)
@@ -406,32 +426,34 @@ static void FN(gru)(const struct gru_args *a, int tid, int nth) {
     const ptrdiff_t B = a->batch, H = a->hidden, G = 3 * H;
     REAL *rec = (REAL *)a->scratch, *rn = rec + B * a->np_hh;
     const REAL *h = (const REAL *)a->h0, *b_hn = (const REAL *)a->b_hn;
-    ptrdiff_t ldh = a->h0_stride;
+    const REAL *gain = (const REAL *)a->gain, *offset = (const REAL *)a->offset;
+    ptrdiff_t ldh = a->h0_stride, u0, u1;
+    FN(columns)(H, tid, nth, &u0, &u1); /* a share of the units, as in lstm() */
     for (ptrdiff_t s = 0; s < a->steps; s++) {
         ptrdiff_t t = a->backward ? a->steps - 1 - s : s;
         REAL *z = (REAL *)a->z + t * B * G, *rh = (REAL *)a->resets + t * B * H;
         REAL *y = (REAL *)a->outs + t * a->out_step;
         FN(product_step)(h, ldh, B, a->w_hh, rec, H, a->np_hh, tid, nth);
-        for (ptrdiff_t b = tid; b < B; b += nth) {
+        for (ptrdiff_t b = 0; b < B && u1 > u0; b++) { /* this thread's units of every row */
             REAL *zb = z + b * G, *rhb = rh + b * H;
             const REAL *rb = rec + b * a->np_hh, *hp = h + b * ldh;
-            for (ptrdiff_t j = 0; j < 2 * H; j++) zb[j] += rb[j];
-            FN(activate)(zb, (const REAL *)a->gain, (const REAL *)a->offset, 2 * H);
+            FN(gates)(zb, rb, gain, offset, 2, H, u0, u1);
             if (a->w_hn) {
-                for (ptrdiff_t j = 0; j < H; j++) rhb[j] = zb[j] * hp[j];
+                for (ptrdiff_t j = u0; j < u1; j++) rhb[j] = zb[j] * hp[j];
             } else {
-                for (ptrdiff_t j = 0; j < H; j++) rhb[j] = zb[j] * (rb[2 * H + j] + b_hn[j]);
+                for (ptrdiff_t j = u0; j < u1; j++) rhb[j] = zb[j] * (rb[2 * H + j] + b_hn[j]);
             }
         }
         BARRIER(nth);
         if (a->w_hn) FN(product_step)(rh, H, B, a->w_hn, rn, H, a->np_hn, tid, nth);
-        for (ptrdiff_t b = tid; b < B; b += nth) {
+        for (ptrdiff_t b = 0; b < B && u1 > u0; b++) {
             REAL *zb = z + b * G;
-            const REAL *add = a->w_hn ? rn + b * a->np_hn : rh + b * H;
-            FN(blend)(zb + 2 * H, add, zb + H, h + b * ldh, y + b * a->out_row, H);
+            const REAL *add = (a->w_hn ? rn + b * a->np_hn : rh + b * H) + u0;
+            FN(blend)(zb + 2 * H + u0, add, zb + H + u0, h + b * ldh + u0,
+                      y + b * a->out_row + u0, u1 - u0);
         }
+        if (a->health.lo && u1 > u0) FN(health_step)(z, B, 3, H, &a->health, t, u0, u1);
         BARRIER(nth);
-        if (a->health.lo) FN(health_step)(z, B, G, &a->health, t, tid, nth);
         h = y, ldh = a->out_row;
     }
 }
