@@ -194,18 +194,20 @@ PAIRWISE(FN(squares), SQUARE)
 #undef SQUARE
 #undef PAIRWISE
 
-/* summary.stats_rows of rows [r0, r1) of R rows of x (row r at x + r * ld, m values):
- * out[k * R + r] = min, max, mean, std (k = 0 to 3; population, two passes) in double; returns
- * the number of rows marked: NaN in all four for a row whose sum is
+/* summary.stats_rows of rows [r0, r1) of x (row r at x + r * ld, m values) into columns
+ * start + r * step of out (4, N): out[k * N + start + r * step] = min, max, mean, std (k = 0
+ * to 3; population, two passes) in double; returns the number of rows marked: NaN in all four
+ * for a row whose sum is
  * not finite (a NaN or an Inf in it, or float64 values whose sum overflows) and for one whose
  * min or max is a zero and that holds a -0 (which of -0 and +0 NumPy's min returns depends
  * on its lanes' order): the caller's NumPy path does those. The extremes in 16 lanes (any
  * order: exact, but for the sign of a zero). */
-static ptrdiff_t FN(stats)(const REAL *x, ptrdiff_t ld, ptrdiff_t m, double *out, ptrdiff_t R,
-                           ptrdiff_t r0, ptrdiff_t r1) {
+static ptrdiff_t FN(stats)(const REAL *x, ptrdiff_t ld, ptrdiff_t m, double *out, ptrdiff_t N,
+                           ptrdiff_t start, ptrdiff_t step, ptrdiff_t r0, ptrdiff_t r1) {
     ptrdiff_t marked = 0;
     for (ptrdiff_t r = r0; r < r1; r++) {
         const REAL *v = x + r * ld;
+        double *o = out + start + r * step;
         double total = 0. + FN(sum)(v, m, 0.);
         REAL lo = v[0], hi = v[0], l16[16], h16[16];
         for (int q = 0; q < 16; q++) l16[q] = h16[q] = v[0];
@@ -221,13 +223,13 @@ static ptrdiff_t FN(stats)(const REAL *x, ptrdiff_t ld, ptrdiff_t m, double *out
         for (ptrdiff_t q = 0; (lo == 0 || hi == 0) && q < m && !signed_zero; q++)
             signed_zero = v[q] == 0 && signbit(v[q]);
         if (!(total - total == 0.) || signed_zero) {
-            out[r] = out[R + r] = out[2 * R + r] = out[3 * R + r] = NAN;
+            o[0] = o[N] = o[2 * N] = o[3 * N] = NAN;
             marked++;
             continue;
         }
         double mean = total / (double)m;
-        out[r] = lo, out[R + r] = hi, out[2 * R + r] = mean;
-        out[3 * R + r] = sqrt((0. + FN(squares)(v, m, mean)) / (double)m);
+        o[0] = lo, o[N] = hi, o[2 * N] = mean;
+        o[3 * N] = sqrt((0. + FN(squares)(v, m, mean)) / (double)m);
     }
     return marked;
 }

@@ -68,7 +68,7 @@ typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
 typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, const void *,
                           const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *, int);
 typedef ptrdiff_t (*stats_fn)(const void *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t, ptrdiff_t,
-                              ptrdiff_t);
+                              ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *,
                         void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
                         ptrdiff_t);

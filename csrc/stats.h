@@ -2,8 +2,9 @@
  * Included by kernel.c after args.h; the loops are body.h's (per instruction set). */
 
 PyDoc_STRVAR(stats_doc,
-"stats(x, out) -> marked\n\n"
-"out (4, R) float64 C order = the min, max, mean and std (population) of each row of x (R, M)\n"
+"stats(x, out, start=0, step=1) -> marked\n\n"
+"out[:, start + r * step] (out (4, N) float64 C order) = the min, max, mean and std\n"
+"(population) of row r of x (R, M)\n"
 "float32 or float64, last axis contiguous, any row stride: NumPy's float64 sums (pairwise, in\n"
 "its order), so the same bits as summary.stats_rows's NumPy path. NaN in all four for a row\n"
 "whose sum is not finite (a NaN or an Inf in it) or whose zero extreme sits beside a -0: the\n"
@@ -11,7 +12,8 @@ PyDoc_STRVAR(stats_doc,
 
 static PyObject *k_stats(PyObject *self, PyObject *args) {
     PyObject *o[2];
-    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1])) return NULL;
+    Py_ssize_t start = 0, step = 1;
+    if (!PyArg_ParseTuple(args, "OO|nn", &o[0], &o[1], &start, &step)) return NULL;
     int kind = kind_of(o[0]);
     if (kind < 0) return NULL;
     Py_buffer v[2];
@@ -21,10 +23,11 @@ static PyObject *k_stats(PyObject *self, PyObject *args) {
         RELEASE_ALL(v, 2);
         return NULL;
     }
-    ptrdiff_t rows = v[0].shape[0], m = v[0].shape[1];
-    if (v[1].shape[0] != 4 || v[1].shape[1] != rows || !PyBuffer_IsContiguous(&v[1], 'C') ||
-        m < 1) {
-        PyErr_SetString(PyExc_ValueError, "stats: x (R, M >= 1) and out (4, R) must agree");
+    ptrdiff_t rows = v[0].shape[0], m = v[0].shape[1], n = v[1].shape[1];
+    if (v[1].shape[0] != 4 || !PyBuffer_IsContiguous(&v[1], 'C') || m < 1 || start < 0 ||
+        step < 1 || (rows > 0 && (start >= n || (n - 1 - start) / step < rows - 1))) {
+        PyErr_SetString(PyExc_ValueError,
+                        "stats: x (R, M >= 1) and out (4, N > start + (R - 1) * step) must agree");
         RELEASE_ALL(v, 2);
         return NULL;
     }
@@ -44,7 +47,8 @@ static PyObject *k_stats(PyObject *self, PyObject *args) {
 #else
         int tid = 0, all = 1;
 #endif
-        marked += fn(v[0].buf, ld, m, v[1].buf, rows, rows * tid / all, rows * (tid + 1) / all);
+        marked += fn(v[0].buf, ld, m, v[1].buf, n, start, step, rows * tid / all,
+                     rows * (tid + 1) / all);
     }
     Py_END_ALLOW_THREADS
     RELEASE_ALL(v, 2);

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from . import summary
 from .cell import HookEvent, StepBlock
+from .cells import kernel
 from .cells.base import FloatArray
 from .config import LSTMConfig
 from .records import RecordBatches, RecordTable, TensorRecord, point_size
@@ -134,13 +135,15 @@ class BlockRecorder(_Keeper):
             v[:1] if follows and n in cell.previous else v
             for n, v in zip(points, flat, strict=True)
         ]
-        per_point = _point_stats(summarised)
-        if follows:
-            for prev, current in cell.previous.items():
-                first, rest = (per_point[points.index(n)] for n in (prev, current))
-                per_point[points.index(prev)] = summary.StatsRows.join([first, rest[:-1]])
+        pairs = [(points.index(a), points.index(b)) for a, b in cell.previous.items()]
         # record j = step j // p, point j % p: the order the hooks would have fired in
-        stats = summary.StatsRows.join(per_point, interleave=True)
+        stats = _compiled_stats(summarised, r, pairs if follows else [])
+        if stats is None:
+            per_point = _point_stats(summarised)
+            for prev, current in pairs if follows else []:
+                first, rest = per_point[prev], per_point[current]
+                per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
+            stats = summary.StatsRows.join(per_point, interleave=True)
         k = self.samples
         samples = np.full((r, p, k), np.nan)
         for j, v in enumerate(flat):
@@ -156,6 +159,29 @@ class BlockRecorder(_Keeper):
                     kept = value[0] if self.config.batch is None else value
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
         self._keep(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
+
+
+def _compiled_stats(
+    summarised: list[FloatArray], r: int, follows: list[tuple[int, int]]
+) -> summary.StatsRows | None:
+    """Every point's stats through the kernel, straight into the records' order (record j:
+    step j // p, point j % p), when it is loaded: the NumPy path's numbers (stats_rows), one
+    call a point. follows: (previous, current) points whose rows after the first are the
+    current point's of the step before (h_prev is h_t of the step before). None when the
+    kernel is not loaded or leaves a row to NumPy (a NaN, an Inf, a -0): then every point
+    takes stats_rows, which counts those."""
+    k = kernel.loaded()
+    if k is None or summarised[0].dtype not in (np.float32, np.float64):
+        return None
+    p = len(summarised)
+    out = np.empty((4, r * p))
+    for j, v in enumerate(summarised):
+        if not v.shape[1] or k.stats(kernel.state(v), out, j, p):
+            return None
+    for prev, current in follows:
+        out[:, p + prev :: p] = out[:, current : (r - 1) * p : p]
+    counts = np.zeros((2, r * p), dtype=np.int64)
+    return summary.StatsRows(out[0], out[1], out[2], out[3], counts[0], counts[1])
 
 
 #: points of one width are summarised in one call when they hold at most this many numbers

@@ -115,3 +115,23 @@ def test_a_traces_records_are_the_same_with_and_without_the_kernels_stats(
     ]
     assert with_kernel == without
     assert with_kernel[0]["tensors"] == with_kernel[1]["tensors"]
+
+
+def test_records_of_a_pass_with_nan_and_signed_zeros_are_the_numpy_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A NaN in x and -0.0 in the initial state: the kernel leaves those rows (every point
+    then takes the NumPy path); the documents are equal either way, full and default steps."""
+    kernel.built()
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    cfg = LSTMConfig(input_size=3, hidden_size=5, seq_len=6, batch=2)
+    x = np.random.default_rng(0).standard_normal((2, 6, 3)).astype(np.float32)
+    x[1, 4, 2] = np.nan
+    h0 = np.zeros((1, 2, 5), np.float32)
+    h0[0, 1, ::2] = -0.0
+    runs = []
+    for loaded in (kernel.loaded, lambda: None):
+        monkeypatch.setattr(kernel, "loaded", loaded)
+        runs.append([trace(cfg, x=x, h0=h0, steps=s).to_dict() for s in (None, "all")])
+    assert runs[0] == runs[1]
+    assert any(t["stats"]["nan"] for t in runs[0][1]["tensors"])  # the NaN was counted
