@@ -1,8 +1,10 @@
 """Gate health: saturation, units that never move, and the first NaN or Inf.
 
 Computed over every step, not only the traced ones, from the blocks of gate activations the
-forward pass hands to an observer, so it costs a few vectorised operations per block rather
-than hooks at every step.
+forward pass hands to the monitor (forward(health=)), so it costs a few vectorised operations
+per block rather than hooks at every step; with the compiled kernel, the counts are made inside
+its step loop while each step is in cache (plan() says how, counted() takes them), and only a
+block with a hooked step or a NaN is counted here.
 
 - saturated: a sigmoid gate (the LSTM's forget, input, output; the GRU's reset and update)
   below 0.05 (low) or above 0.95 (high); a tanh gate (the candidate) below -0.95 (low) or

@@ -27,9 +27,13 @@ def note(message: str) -> None:
 
 def data_console(record: bool = False) -> Console:
     """The console for the answer (stdout). NO_COLOR (https://no-color.org) means no escape
-    codes at all, bold included; a pipe gets plain text by Rich's own detection."""
+    codes at all, bold included; a pipe gets plain text by Rich's own detection. No emoji
+    codes: a name such as a module's ':stop:' is printed as it is (and Rich's table of them,
+    2 ms of every start, is never loaded)."""
     plain = bool(os.environ.get("NO_COLOR"))
-    return Console(highlight=False, color_system=None if plain else "auto", record=record)
+    return Console(
+        highlight=False, emoji=False, color_system=None if plain else "auto", record=record
+    )
 
 
 def show(console: Console, renderable: RenderableType) -> None:

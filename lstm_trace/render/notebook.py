@@ -63,7 +63,7 @@ def plain(renderable: RenderableType, width: int = WIDTH) -> str:
     out = io.StringIO()
     console = Console(
         file=out, width=width, color_system=None, no_color=True, force_jupyter=False,
-        force_terminal=False, highlight=False,
+        force_terminal=False, highlight=False, emoji=False,
     )  # fmt: skip
     console.print(renderable)
     # without the spaces Rich pads table lines with, as the command line prints into a pipe
