@@ -82,6 +82,11 @@ static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t step
     memset(hv, 0, 7 * sizeof *hv);
     memset(out, 0, sizeof *out);
     if (health == Py_None) return 0;
+    if (!PyTuple_Check(health)) { /* ParseTuple would take any other object as a SystemError */
+        PyErr_Format(PyExc_TypeError, "health: expected a tuple of 7 arrays or None, got %s",
+                     Py_TYPE(health)->tp_name);
+        return -1;
+    }
     PyObject *o[7];
     if (!PyArg_ParseTuple(health, "OOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
         return -1;

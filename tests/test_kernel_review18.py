@@ -112,3 +112,19 @@ def test_the_exact_panel_counts_still_run() -> None:
     assert (out == 5).all()
     with pytest.raises(ValueError, match="packed weights"):  # a third, empty panel
         _kernel.project(x, np.zeros((3, 5, 32), f), np.zeros(40, f), out)
+
+
+@pytest.mark.parametrize("health", [[], 3, "seven", np.zeros(7)])
+def test_a_health_argument_that_is_not_a_tuple_is_a_type_error(health: object) -> None:
+    """lstm() and gru()'s health is (below, above, lo, hi, n_low, n_high, piece) or None:
+    anything else was parsed as an argument tuple, a SystemError."""
+    args = _lstm_args(8, 8, 1, None)
+    with pytest.raises(TypeError, match="health: expected a tuple"):
+        _kernel.lstm(*args, health)
+    f = np.float32
+    z, h0 = np.zeros((3, 2, 12), f), np.zeros((2, 4), f)
+    states, gains = np.zeros((3, 2, 4), f), np.ones(12, f)
+    gru = (z, kernel.pack(np.zeros((4, 12), f)), h0, states, states.copy(), gains, gains,
+           np.zeros(4, f), None, False)  # fmt: skip
+    with pytest.raises(TypeError, match="health: expected a tuple"):
+        _kernel.gru(*gru, health)
