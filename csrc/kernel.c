@@ -346,9 +346,10 @@ static PyObject *k_set_isa(PyObject *self, PyObject *arg) {
 }
 
 static PyObject *k_set_threads(PyObject *self, PyObject *arg) {
-    long n = PyLong_AsLong(arg);
+    int overflow; /* an int beyond a C long is out of range too, not an OverflowError */
+    long n = PyLong_AsLongAndOverflow(arg, &overflow);
     if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 0 || n > 1024) {
+    if (overflow || n < 0 || n > 1024) {
         PyErr_SetString(PyExc_ValueError, "set_threads: 0 (OpenMP's choice) to 1024");
         return NULL;
     }

@@ -128,3 +128,13 @@ def test_a_health_argument_that_is_not_a_tuple_is_a_type_error(health: object) -
            np.zeros(4, f), None, False)  # fmt: skip
     with pytest.raises(TypeError, match="health: expected a tuple"):
         _kernel.gru(*gru, health)
+
+
+@pytest.mark.parametrize("count", [-1, 1025, 2**64, -(2**70)])
+def test_set_threads_refuses_counts_out_of_range_as_value_errors(count: int) -> None:
+    """0 to 1024: an int too large for a C long was an OverflowError, not the ValueError that
+    names the range."""
+    with pytest.raises(ValueError, match="0 \\(OpenMP's choice\\) to 1024"):
+        _kernel.set_threads(count)
+    with pytest.raises(TypeError):
+        _kernel.set_threads("2")
