@@ -9,6 +9,7 @@ ending the run. Skipped without the compiled kernel.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,42 @@ def test_set_threads_refuses_counts_out_of_range_as_value_errors(count: int) -> 
         _kernel.set_threads(count)
     with pytest.raises(TypeError):
         _kernel.set_threads("2")
+
+
+def _unaligned(a: np.ndarray) -> np.ndarray:
+    """A copy of a whose data starts one byte past an aligned address (np.frombuffer of a
+    file's bytes at an odd offset gives such arrays): its buffer's format is '=f', not 'f'."""
+    out = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_unaligned_weights_and_input_are_copied_for_the_kernel(
+    monkeypatch: pytest.MonkeyPatch, cell: str
+) -> None:
+    """The kernel refuses an unaligned buffer, so the pass (and its records' stats) used to
+    fail with 'pack: arrays do not agree' or 'x: expected a 3-d float32 array'; they are
+    read through an aligned copy, the same bits as from the aligned arrays."""
+    from lstm_trace import LSTMConfig, forward, init_input, init_weights
+    from lstm_trace.summary import _numpy_rows, stats_rows
+
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    kernel.built()  # loaded: the kernel runs every pass of MIN_STEPS or more
+    calls: list[str] = []
+    for name in ("pack", "project", "stats"):
+        real = getattr(_kernel, name)
+        monkeypatch.setattr(_kernel, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+    cfg = LSTMConfig(cell=cell, input_size=6, hidden_size=5, seq_len=12, batch=3)  # type: ignore[arg-type]
+    w, x = init_weights(cfg), init_input(cfg)
+    want = forward(w, x)
+    moved = {n: _unaligned(getattr(w.layers[0][0], n)) for n in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    w = dataclasses.replace(w, layers=((dataclasses.replace(w.layers[0][0], **moved),),))
+    got = forward(w, _unaligned(x))
+    assert {"pack", "project"} <= set(calls)  # the kernel's pass, not NumPy's
+    np.testing.assert_array_equal(got[0], want[0])
+    values = _unaligned(np.random.default_rng(1).standard_normal((4, 33)).astype(np.float32))
+    calls.clear()
+    assert stats_rows(values).mean.tolist() == _numpy_rows(values).mean.tolist()
+    assert calls == ["stats"]
