@@ -1,7 +1,11 @@
-"""The compiled kernel's entry points on the arguments a second review found unchecked:
-packed weights with more panels than the pass has columns, and a health argument that is not
-a tuple. Each must be refused with a ValueError or TypeError, never read or written out of
-bounds (a crash), never a SystemError.
+"""The compiled kernel after a second review of its gate health, packing and stats: the
+arguments it found unchecked (packed weights with more panels than the pass has columns, a
+health argument that is not a tuple, a thread count beyond a C long) are refused with a
+ValueError or TypeError, never read or written out of bounds, never a SystemError;
+unaligned arrays reach it through a copy; and the configurations tests/test_fused_health.py
+and tests/test_kernel_stats.py leave out (a reverse-only direction, three layers, H = 1, a
+projection both ways, H below 16 per thread; rows of 8192 values and beyond, every
+instruction set) give the NumPy path's numbers, the same bits on 1 to 4 threads.
 
 The crash cases run in a subprocess, so that a segmentation fault fails the test instead of
 ending the run. Skipped without the compiled kernel.
@@ -13,11 +17,16 @@ import dataclasses
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from lstm_trace import LSTMConfig, forward, init_input
 from lstm_trace.cells import kernel
+from lstm_trace.summary import StatsRows, _numpy_rows, stats_rows
+
+from .test_fused_health import _numpy_report, _scaled, _Seen
 
 _kernel = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
 
@@ -157,9 +166,6 @@ def test_unaligned_weights_and_input_are_copied_for_the_kernel(
     """The kernel refuses an unaligned buffer, so the pass (and its records' stats) used to
     fail with 'pack: arrays do not agree' or 'x: expected a 3-d float32 array'; they are
     read through an aligned copy, the same bits as from the aligned arrays."""
-    from lstm_trace import LSTMConfig, forward, init_input, init_weights
-    from lstm_trace.summary import _numpy_rows, stats_rows
-
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
     kernel.built()  # loaded: the kernel runs every pass of MIN_STEPS or more
     calls: list[str] = []
@@ -167,7 +173,7 @@ def test_unaligned_weights_and_input_are_copied_for_the_kernel(
         real = getattr(_kernel, name)
         monkeypatch.setattr(_kernel, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
     cfg = LSTMConfig(cell=cell, input_size=6, hidden_size=5, seq_len=12, batch=3)  # type: ignore[arg-type]
-    w, x = init_weights(cfg), init_input(cfg)
+    w, x = _scaled(cfg, 1.0), init_input(cfg)
     want = forward(w, x)
     moved = {n: _unaligned(getattr(w.layers[0][0], n)) for n in ("w_ih", "w_hh", "b_ih", "b_hh")}
     w = dataclasses.replace(w, layers=((dataclasses.replace(w.layers[0][0], **moved),),))
@@ -178,3 +184,129 @@ def test_unaligned_weights_and_input_are_copied_for_the_kernel(
     calls.clear()
     assert stats_rows(values).mean.tolist() == _numpy_rows(values).mean.tolist()
     assert calls == ["stats"]
+
+
+MORE_CASES: dict[str, dict[str, Any]] = {
+    "LSTM reverse-only": dict(input_size=3, hidden_size=20, seq_len=300, batch=2,
+                              direction="reverse"),
+    "GRU reverse-only": dict(cell="gru", input_size=3, hidden_size=7, seq_len=140, batch=5,
+                             direction="reverse"),
+    "LSTM 3 layers": dict(input_size=3, hidden_size=10, seq_len=60, batch=3, num_layers=3),
+    "GRU 3 layers bi": dict(cell="gru", input_size=3, hidden_size=10, seq_len=60, batch=4,
+                            num_layers=3, bidirectional=True),
+    "LSTM H=1 B=5 bi": dict(input_size=3, hidden_size=1, seq_len=400, batch=5,
+                            bidirectional=True),
+    "GRU H=1 reset_after=False": dict(cell="gru", input_size=3, hidden_size=1, seq_len=300,
+                                      batch=4, reset_after=False),
+    "LSTM projection bi": dict(input_size=3, hidden_size=12, seq_len=200, batch=4, proj_size=3,
+                               bidirectional=True),
+    "float64 projection bi 2 layers": dict(input_size=3, hidden_size=12, seq_len=100, batch=2,
+                                           proj_size=5, bidirectional=True, num_layers=2,
+                                           dtype="float64"),
+    "LSTM projection reverse-only": dict(input_size=3, hidden_size=9, seq_len=200, proj_size=4,
+                                         direction="reverse"),
+    # 2^21 multiply-adds a step or more: shared among threads, some with no units of their own
+    "LSTM threaded H=8 projection": dict(input_size=3, hidden_size=8, seq_len=10, batch=8200,
+                                         proj_size=2),
+    "GRU threaded H=17 bi": dict(cell="gru", input_size=3, hidden_size=17, seq_len=10,
+                                 batch=2000, bidirectional=True),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+@pytest.mark.parametrize("name", list(MORE_CASES))
+def test_more_configurations_count_in_the_loop_what_numpy_counts(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str], name: str, threads: int
+) -> None:
+    cfg = LSTMConfig(**MORE_CASES[name])
+    w, x = _scaled(cfg, 8.0), init_input(cfg)
+    seen = _Seen(cfg)
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    _kernel.set_threads(threads)
+    try:
+        forward(w, x, health=seen)
+    finally:
+        _kernel.set_threads(0)
+    assert calls and seen.fused and all(f is not None for f in seen.fused)
+    report = seen.report()
+    assert report == _numpy_report(cfg, seen, monkeypatch)
+    assert any(g["saturated"] for g in report["gates"])  # counts that could disagree
+
+
+def _threaded_lstm(h: int, ho: int, threads: int, backward: bool) -> list[np.ndarray]:
+    """One lstm() call of 3 steps, enough rows for 2^21 multiply-adds a step (shared among
+    `threads`), its health counted: every array it writes."""
+    f, rng = np.float32, np.random.default_rng(h)
+    per_row = ho * 32 * -(-4 * h // 32) + (0 if ho == h else h * 32 * -(-ho // 32))
+    b = -(-_kernel.THREAD_MACS // per_row)  # the kernel's own count of a step's work
+    z = rng.standard_normal((3, b, 4 * h)).astype(f)
+    w_hr = None if ho == h else kernel.pack(rng.standard_normal((h, ho)).astype(f))
+    w = 4 * h
+    health = (np.full(w, 0.05, f), np.full(w, 0.95, f), np.full(w, np.inf, f),
+              np.full(w, -np.inf, f), np.zeros((2, w), np.int32), np.zeros((2, w), np.int32),
+              np.array([0, 1, 1], np.int64))  # fmt: skip
+    outs, cells = np.zeros((3, b, ho), f), np.zeros((3, b, h), f)
+    _kernel.set_threads(threads)
+    try:
+        _kernel.lstm(z, kernel.pack(rng.standard_normal((ho, w)).astype(f)),
+                     rng.standard_normal((b, ho)).astype(f), rng.standard_normal((b, h)).astype(f),
+                     outs, cells, np.full(w, 0.5, f), np.full(w, 0.1, f), w_hr, backward,
+                     health)  # fmt: skip
+    finally:
+        _kernel.set_threads(0)
+    pieces = [z[:1], z[1:]]  # the counts against the activations the call left in z
+    np.testing.assert_array_equal(health[2], z.min(axis=(0, 1)))
+    np.testing.assert_array_equal(health[3], z.max(axis=(0, 1)))
+    np.testing.assert_array_equal(health[4], [(p < 0.05).sum(axis=(0, 1)) for p in pieces])
+    np.testing.assert_array_equal(health[5], [(p > 0.95).sum(axis=(0, 1)) for p in pieces])
+    return [z, outs, cells, *health[2:6]]
+
+
+@pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.parametrize(("h", "ho"), [(3, 3), (17, 17), (3, 2), (8, 2)])
+def test_threads_without_units_of_their_own_reach_every_barrier_and_the_same_bits(
+    h: int, ho: int, backward: bool
+) -> None:
+    """H = 3 or 17 float32 units are one or two vectors: of 2 to 4 threads, some have no
+    units for the elementwise steps and gate health, yet every one waits at each barrier
+    (else the call hangs) and the results are the one thread's, bit for bit."""
+    one = _threaded_lstm(h, ho, 1, backward)
+    for threads in (2, 3, 4):
+        for a, b in zip(one, _threaded_lstm(h, ho, threads, backward), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def _same_rows(got: StatsRows, want: StatsRows) -> None:
+    for name in ("min", "max", "mean", "std", "nan", "inf"):
+        a, b = getattr(got, name), getattr(want, name)
+        np.testing.assert_array_equal(a, b, err_msg=name)
+        assert (np.signbit(a) == np.signbit(b)).all(), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stats_of_long_rows_are_numpys_on_every_instruction_set(dtype: type) -> None:
+    """Rows of 8191 to 20000 values (NumPy's buffer is 8192: a cast summed in its blocks would
+    differ), a row stride, NaN, Inf, -0 beside a zero extreme, float64 sums that overflow."""
+    kernel.built()
+    rng = np.random.default_rng(18)
+    isa = _kernel.isa()
+    try:
+        for name in _kernel.isas():
+            _kernel.set_isa(name)
+            for width in (8191, 8192, 8193, 16392, 20000):
+                x = (rng.standard_normal((5, width)) * 10.0 ** rng.uniform(-3, 3, (5, width))
+                     + rng.uniform(-3, 3, (5, 1))).astype(dtype)  # fmt: skip
+                _same_rows(stats_rows(x), _numpy_rows(x))
+                _same_rows(stats_rows(x[::-2]), _numpy_rows(x[::-2]))
+                x[0, 7] = np.nan
+                x[1, 9] = -np.inf
+                x[2] = np.abs(x[2])
+                x[2, width // 2] = -0.0
+                _same_rows(stats_rows(x), _numpy_rows(x))
+                _same_rows(stats_rows(x[2:]), _numpy_rows(x[2:]))  # finite: the other branch
+            if dtype is np.float64:
+                huge = rng.uniform(0.5, 1.0, (3, 9000)) * 1e307
+                with np.errstate(over="ignore", invalid="ignore"):
+                    _same_rows(stats_rows(huge), _numpy_rows(huge))
+    finally:
+        _kernel.set_isa(isa)
