@@ -310,3 +310,26 @@ def test_stats_of_long_rows_are_numpys_on_every_instruction_set(dtype: type) -> 
                     _same_rows(stats_rows(huge), _numpy_rows(huge))
     finally:
         _kernel.set_isa(isa)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_rows_stats_do_not_depend_on_the_rows_beside_it(
+    monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    """A NaN in one row sent every row of the call down NumPy's other branch, whose min and
+    max (in the values' dtype, float32 lanes) could give a row's zero extreme the other sign
+    than the same row alone (float64 lanes): the records of a point changed with a NaN in
+    another point grouped into its call (recorders._point_stats), or in another step."""
+    if compiled:
+        kernel.built()
+    else:
+        monkeypatch.setattr(kernel, "loaded", lambda: None)
+    rng = np.random.default_rng(0)
+    for m in (68, 70, 128, 300):
+        row = np.abs(rng.standard_normal((1, m))).astype(np.float32)
+        row[0, [7, 34, 42, 43]] = 0.0
+        row[0, [7, 34, 43]] = -0.0  # the min is a zero, of either sign
+        bad = rng.standard_normal((1, m)).astype(np.float32)
+        bad[0, 0] = np.nan
+        alone, beside = stats_rows(row), stats_rows(np.concatenate([bad, row]))[1:]
+        _same_rows(beside, alone)
