@@ -28,14 +28,21 @@ static int kind_of(PyObject *obj) {
 
 static ptrdiff_t stride(const Py_buffer *v, int axis) { return v->strides[axis] / v->itemsize; }
 
-/* Packed weights (P, K, PW): their padded column count P * PW, or -1 if K is not k. */
-static ptrdiff_t panels(const Py_buffer *v, ptrdiff_t k) {
-    if (v->shape[1] != k || v->shape[2] * v->itemsize != 128 ||
+/* Packed weights (P, K, PW) of n columns: their padded column count P * PW, or -1 (a Python
+ * error set) unless K is k and P is exactly the ceil(n / PW) panels n columns fill (n < 0:
+ * any P, for product(), whose output holds all P * PW). The loops size their scratch and
+ * count their work from P: a larger P of empty panels (K = 0 holds no bytes, whatever P) made
+ * a size that wrapped past 2^64 and a product that wrote far beyond it. */
+static ptrdiff_t panels(const Py_buffer *v, ptrdiff_t k, ptrdiff_t n) {
+    ptrdiff_t pw = 128 / v->itemsize, want = n < 0 ? v->shape[0] : (n + pw - 1) / pw;
+    if (v->shape[1] != k || v->shape[2] != pw || v->shape[0] != want ||
         !PyBuffer_IsContiguous(v, 'C')) {
-        PyErr_SetString(PyExc_ValueError, "packed weights: expected (P, K, 128 bytes) C order");
+        PyErr_Format(PyExc_ValueError,
+                     "packed weights: expected (%zd, %zd, %zd) C order, got (%zd, %zd, %zd)",
+                     want, k, pw, v->shape[0], v->shape[1], v->shape[2]);
         return -1;
     }
-    return v->shape[0] * v->shape[2];
+    return v->shape[0] * pw;
 }
 
 #define RELEASE_ALL(views, n) \
@@ -75,6 +82,11 @@ static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t step
     memset(hv, 0, 7 * sizeof *hv);
     memset(out, 0, sizeof *out);
     if (health == Py_None) return 0;
+    if (!PyTuple_Check(health)) { /* ParseTuple would take any other object as a SystemError */
+        PyErr_Format(PyExc_TypeError, "health: expected a tuple of 7 arrays or None, got %s",
+                     Py_TYPE(health)->tp_name);
+        return -1;
+    }
     PyObject *o[7];
     if (!PyArg_ParseTuple(health, "OOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
         return -1;

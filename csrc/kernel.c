@@ -39,8 +39,8 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     struct lstm_args a;
     a.steps = v[0].shape[0], a.batch = v[0].shape[1], a.hidden = v[0].shape[2] / 4;
     a.hidden_out = v[4].shape[2];
-    a.np_hh = panels(&v[1], a.hidden_out);
-    a.np_hr = o[8] == Py_None ? 0 : panels(&v[8], a.hidden);
+    a.np_hh = panels(&v[1], a.hidden_out, 4 * a.hidden);
+    a.np_hr = o[8] == Py_None ? 0 : panels(&v[8], a.hidden, a.hidden_out);
     int ok = a.np_hh >= 4 * a.hidden && a.np_hr >= (o[8] == Py_None ? 0 : a.hidden_out) &&
              PyBuffer_IsContiguous(&v[0], 'C') && PyBuffer_IsContiguous(&v[5], 'C') &&
              PyBuffer_IsContiguous(&v[3], 'C') && v[0].shape[2] == 4 * a.hidden &&
@@ -104,8 +104,8 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     struct gru_args a;
     a.steps = v[0].shape[0], a.batch = v[0].shape[1], a.hidden = v[0].shape[2] / 3;
     int after = o[8] == Py_None;
-    a.np_hh = panels(&v[1], a.hidden);
-    a.np_hn = after ? 0 : panels(&v[8], a.hidden);
+    a.np_hh = panels(&v[1], a.hidden, (after ? 3 : 2) * a.hidden);
+    a.np_hn = after ? 0 : panels(&v[8], a.hidden, a.hidden);
     int ok = a.np_hh >= (after ? 3 : 2) * a.hidden && a.np_hn >= (after ? 0 : a.hidden) &&
              PyBuffer_IsContiguous(&v[0], 'C') && PyBuffer_IsContiguous(&v[4], 'C') &&
              v[0].shape[2] == 3 * a.hidden && v[2].shape[0] == a.batch &&
@@ -165,15 +165,16 @@ static PyObject *k_product(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
-    ptrdiff_t np_ = panels(&v[1], v[0].shape[1]);
+    ptrdiff_t np_ = panels(&v[1], v[0].shape[1], -1); /* out holds all */
     if (np_ < 0 || v[2].shape[0] != v[0].shape[0] || v[2].shape[1] != np_ ||
         !PyBuffer_IsContiguous(&v[2], 'C')) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "product: shapes do not agree");
         RELEASE_ALL(v, 3);
         return NULL;
     }
-    ISAS[current].product[kind](v[0].buf, stride(&v[0], 0), v[0].shape[0], v[1].buf, v[2].buf,
-                                v[0].shape[1], np_, 0, np_ / (128 / v[0].itemsize));
+    if (v[0].shape[0] > 0) /* no rows: nothing to write, however many (empty) panels */
+        ISAS[current].product[kind](v[0].buf, stride(&v[0], 0), v[0].shape[0], v[1].buf,
+                                    v[2].buf, v[0].shape[1], np_, 0, np_ / (128 / v[0].itemsize));
     RELEASE_ALL(v, 3);
     Py_RETURN_NONE;
 }
@@ -201,7 +202,7 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
     }
     /* x (c, B, K), any step and row strides: read in place, never copied */
     ptrdiff_t steps = v[0].shape[0], batch = v[0].shape[1], k = v[0].shape[2];
-    ptrdiff_t rows = steps * batch, n = v[3].shape[1], np_ = panels(&v[1], k);
+    ptrdiff_t rows = steps * batch, n = v[3].shape[1], np_ = panels(&v[1], k, n);
     if (np_ < n || v[3].shape[0] != rows || v[2].shape[0] != n ||
         !PyBuffer_IsContiguous(&v[3], 'C') || !PyBuffer_IsContiguous(&v[2], 'C')) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "project: shapes do not agree");
@@ -345,9 +346,10 @@ static PyObject *k_set_isa(PyObject *self, PyObject *arg) {
 }
 
 static PyObject *k_set_threads(PyObject *self, PyObject *arg) {
-    long n = PyLong_AsLong(arg);
+    int overflow; /* an int beyond a C long is out of range too, not an OverflowError */
+    long n = PyLong_AsLongAndOverflow(arg, &overflow);
     if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 0 || n > 1024) {
+    if (overflow || n < 0 || n > 1024) {
         PyErr_SetString(PyExc_ValueError, "set_threads: 0 (OpenMP's choice) to 1024");
         return NULL;
     }

@@ -160,9 +160,12 @@ def _numpy_rows(values: FloatArray) -> StatsRows:
     count = finite.sum(axis=1)
     nan = np.isnan(values).sum(axis=1)
     inf = width - count - nan
+    # the extremes in float64, as above: a finite row's then come out as they do on the
+    # common path, the sign of a zero extreme included (NumPy's float32 lanes may pick the
+    # other of -0 and +0), so a row's numbers never depend on a NaN in another row
+    low = np.where(finite, wide, np.inf).min(axis=1)
+    high = np.where(finite, wide, -np.inf).max(axis=1)
     wide[~finite] = 0.0  # out of the sums
-    low = np.where(finite, values, np.inf).min(axis=1).astype(np.float64)
-    high = np.where(finite, values, -np.inf).max(axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):  # rows with no finite value: NaN
         mean = wide.sum(axis=1) / count
         centred = wide - mean[:, None]

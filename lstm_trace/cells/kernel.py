@@ -124,7 +124,7 @@ def pack(w_t: FloatArray, scale: FloatArray | None = None) -> FloatArray:
     assert k is not None, "pack() lays out weights for the compiled kernel"
     pw = PANEL_BYTES // w_t.dtype.itemsize
     out = np.empty((-(-w_t.shape[1] // pw), w_t.shape[0], pw), dtype=w_t.dtype)
-    k.pack(w_t, None if scale is None else np.ascontiguousarray(scale), out)
+    k.pack(aligned(w_t), None if scale is None else state(scale), out)
     return out
 
 
@@ -228,5 +228,11 @@ class Counter:
 
 def state(a: FloatArray) -> FloatArray:
     """An array as the kernel reads it (a state (B, n), a block of input (c, B, I)): its last
-    axis contiguous, any other strides (a copy only if not)."""
-    return a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+    axis contiguous, any other strides, aligned (a copy only if not)."""
+    return a if a.strides[-1] == a.itemsize and a.flags.aligned else np.array(a, order="C")
+
+
+def aligned(a: FloatArray) -> FloatArray:
+    """a, or an aligned copy of it (any strides kept): the kernel refuses an unaligned
+    buffer (format '=f', as np.frombuffer at an odd offset gives), and reads its values whole."""
+    return a if a.flags.aligned else np.array(a, order="K")
