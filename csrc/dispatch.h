@@ -170,3 +170,57 @@ static void run_lstm(lstm_fn fn, const struct lstm_args *a) {
 static void run_gru(gru_fn fn, const struct gru_args *a) {
     RUN_TEAM(fn, a, threads_for(a->batch * a->hidden * (a->np_hh + a->np_hn)));
 }
+
+/* ---- the module's functions of instruction sets and threads ---- */
+
+static PyObject *k_isa(PyObject *self, PyObject *noargs) { return PyUnicode_FromString(ISAS[current].name); }
+
+static PyObject *k_isas(PyObject *self, PyObject *noargs) {
+    PyObject *out = PyList_New(0);
+    for (int k = 0; out && k < N_ISAS; k++) {
+        if (!supported(k)) continue;
+        PyObject *s = PyUnicode_FromString(ISAS[k].name);
+        if (!s || PyList_Append(out, s) < 0) Py_CLEAR(out);
+        Py_XDECREF(s);
+    }
+    return out;
+}
+
+static PyObject *k_set_isa(PyObject *self, PyObject *arg) {
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (!name) return NULL;
+    for (int k = 0; k < N_ISAS; k++) {
+        if (strcmp(ISAS[k].name, name) == 0 && supported(k)) {
+            current = k;
+            Py_RETURN_NONE;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "instruction set %s is not available on this CPU", name);
+    return NULL;
+}
+
+static PyObject *k_set_threads(PyObject *self, PyObject *arg) {
+    int overflow; /* an int beyond a C long is out of range too, not an OverflowError */
+    long n = PyLong_AsLongAndOverflow(arg, &overflow);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (overflow || n < 0 || n > 1024) {
+        PyErr_SetString(PyExc_ValueError, "set_threads: 0 (OpenMP's choice) to 1024");
+        return NULL;
+    }
+    forced_threads = (int)n;
+    Py_RETURN_NONE;
+}
+
+/* glibc serves an allocation of 128 KB or more with fresh pages (mmap) and returns the top of
+ * its heap once 128 KB of it is free, until a large block has been freed once (its dynamic
+ * thresholds then rise). Each pass's buffers (blocks, outputs) and each block's records'
+ * arrays came back as fresh pages, each page a fault: 412 faults a pass at T = 1000, H = 70,
+ * more time than the arithmetic of a full trace. Setting the thresholds glibc's adaptation
+ * reaches at most (32 MB, trimming beyond twice that) from the start lets them be reused;
+ * where the kernel (the fast path) is loaded, and only there. */
+static void reuse_buffers(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}

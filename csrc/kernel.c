@@ -7,9 +7,6 @@
  * buffer protocol, so the module needs no NumPy headers to build and imports no NumPy.
  */
 #include "common.h"
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include "tanh.h"
 #include "dispatch.h"
 #include "args.h"
@@ -319,44 +316,6 @@ static PyObject *k_tanh(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *k_isa(PyObject *self, PyObject *noargs) { return PyUnicode_FromString(ISAS[current].name); }
-
-static PyObject *k_isas(PyObject *self, PyObject *noargs) {
-    PyObject *out = PyList_New(0);
-    for (int k = 0; out && k < N_ISAS; k++) {
-        if (!supported(k)) continue;
-        PyObject *s = PyUnicode_FromString(ISAS[k].name);
-        if (!s || PyList_Append(out, s) < 0) Py_CLEAR(out);
-        Py_XDECREF(s);
-    }
-    return out;
-}
-
-static PyObject *k_set_isa(PyObject *self, PyObject *arg) {
-    const char *name = PyUnicode_AsUTF8(arg);
-    if (!name) return NULL;
-    for (int k = 0; k < N_ISAS; k++) {
-        if (strcmp(ISAS[k].name, name) == 0 && supported(k)) {
-            current = k;
-            Py_RETURN_NONE;
-        }
-    }
-    PyErr_Format(PyExc_ValueError, "instruction set %s is not available on this CPU", name);
-    return NULL;
-}
-
-static PyObject *k_set_threads(PyObject *self, PyObject *arg) {
-    int overflow; /* an int beyond a C long is out of range too, not an OverflowError */
-    long n = PyLong_AsLongAndOverflow(arg, &overflow);
-    if (n == -1 && PyErr_Occurred()) return NULL;
-    if (overflow || n < 0 || n > 1024) {
-        PyErr_SetString(PyExc_ValueError, "set_threads: 0 (OpenMP's choice) to 1024");
-        return NULL;
-    }
-    forced_threads = (int)n;
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef methods[] = {
     {"lstm", k_lstm, METH_VARARGS, lstm_doc},
     {"gru", k_gru, METH_VARARGS, gru_doc},
@@ -379,20 +338,6 @@ static struct PyModuleDef module = {
     "The compiled recurrence of lstm-trace (optional; see lstm_trace/cells/kernel.py).", -1,
     methods,
 };
-
-/* glibc serves an allocation of 128 KB or more with fresh pages (mmap) and returns the top of
- * its heap once 128 KB of it is free, until a large block has been freed once (its dynamic
- * thresholds then rise). Each pass's buffers (blocks, outputs) and each block's records'
- * arrays came back as fresh pages, each page a fault: 412 faults a pass at T = 1000, H = 70,
- * more time than the arithmetic of a full trace. Setting the thresholds glibc's adaptation
- * reaches at most (32 MB, trimming beyond twice that) from the start lets them be reused;
- * where the kernel (the fast path) is loaded, and only there. */
-static void reuse_buffers(void) {
-#ifdef __GLIBC__
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
-#endif
-}
 
 PyMODINIT_FUNC PyInit__kernel(void) {
     reuse_buffers();
