@@ -259,7 +259,7 @@ class HealthMonitor:
         tanh(C_t)) is computed after the gates, so a bad W_hr shows first in the last layer's
         output (lower layers' reach the next layer's gates). output: (B, T, D*H_out) or
         (T, D*H_out); each direction's first bad step in the order the pass visits them."""
-        if self.first_nonfinite is not None or _all_finite(output):
+        if self.first_nonfinite is not None or self._output_finite() or _all_finite(output):
             return
         per_step = output if output.ndim == 2 else output.transpose(1, 0, 2)  # (T, [B,] D*H_out)
         directions, steps = self.config.directions, per_step.shape[0]
@@ -277,6 +277,16 @@ class HealthMonitor:
                     "gate": "hidden_state",
                 }
                 return
+
+    def _output_finite(self) -> bool:
+        """Whether the output is finite because every gate was (no need to read it): with
+        finite gates and states, the LSTM's |C_t| <= |C_(t-1)| + 1 (f in [0, 1], |i g| <= 1),
+        so h_t = o tanh(C_t) is finite; the GRU's h_t = n + z (h_(t-1) - n) lies between
+        h_(t-1) and n; each layer's input is the finite output below. Only a projection's
+        h_t = W_hr (o tanh C_t) can be NaN or Inf after finite gates (a bad W_hr)."""
+        return not self.config.proj_size and not any(
+            p.nonfinite.any() for p in self.places.values()
+        )
 
     def report(self) -> dict[str, Any]:
         """The JSON 'health' object."""
