@@ -18,7 +18,7 @@ EDGES: dict[str, dict[str, Any]] = {
     "LSTM saturated, long": dict(input_size=3, hidden_size=6, seq_len=400, batch=2),
     "LSTM bi 2 layers": dict(
         input_size=3, hidden_size=5, seq_len=50, bidirectional=True, num_layers=2
-    ),  # fmt: skip
+    ),
     "GRU saturated": dict(cell="gru", input_size=3, hidden_size=6, seq_len=300, batch=3),
     "GRU bi 2 layers float64": dict(
         cell="gru",
@@ -28,7 +28,7 @@ EDGES: dict[str, dict[str, Any]] = {
         bidirectional=True,
         num_layers=2,
         dtype="float64",
-    ),  # fmt: skip
+    ),
 }
 
 
