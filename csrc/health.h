@@ -109,3 +109,16 @@ static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t G, ptrdiff_t H
     for (ptrdiff_t g = 0; g < G; g++)
         FN(health_range)(z, B, G * H, o, t, g * H + u0, g * H + u1);
 }
+
+/* Gate health of a call's steps z (steps, B, G*H), time order, after they have all run: for
+ * a few rows (B < 4) a step's run is too short for the registers to pay (0.09 us a step at
+ * B = 1, H = 70, counted a step at a time), so each piece of steps is counted at once, 16
+ * columns down all of its rows. A thread's own units, as health_step's. */
+static void FN(health_late)(const REAL *z, ptrdiff_t steps, ptrdiff_t B, ptrdiff_t G,
+                            ptrdiff_t H, const struct health_out *o, ptrdiff_t u0, ptrdiff_t u1) {
+    for (ptrdiff_t t0 = 0, t1; t0 < steps; t0 = t1) {
+        for (t1 = t0 + 1; t1 < steps && o->piece[t1] == o->piece[t0]; t1++) {
+        }
+        FN(health_step)(z + t0 * B * G * H, (t1 - t0) * B, G, H, o, t0, u0, u1);
+    }
+}

@@ -97,16 +97,17 @@ class HealthMonitor:
         """A block with what the kernel's loop counted of it (None: nothing, count it here).
         The counts are exact, so they are the NumPy path's; a block holding a NaN or an Inf
         is counted here, which also locates it."""
-        if fused is None or not _all_finite(fused.lowest) or not _all_finite(fused.highest):
+        if fused is None or not (
+            np.isfinite(fused.lowest).all() and np.isfinite(fused.highest).all()
+        ):
             self(layer, direction, steps, block)
             return
         place = self._place(layer, direction)
-        first, batch = min(steps[0], steps[-1]), block.shape[1]
-        place.add(block.shape[0] * batch, fused.lowest, fused.highest)
-        pieces = place.saturated.pieces(first, block.shape[0])
+        place.add(block.shape[0] * block.shape[1], fused.lowest, fused.highest)
+        pieces = fused.plan.pieces  # the plan's, cut for this block
         n, h = len(self.names), place.hidden
         low, high = (c.reshape(len(pieces), n, h).sum(axis=2) for c in (fused.low, fused.high))
-        place.saturated.add_counts(pieces, batch * h, low, high)
+        place.saturated.add_counts(pieces, block.shape[1] * h, low, high)
 
     def plan(self, layer: int, direction: str, dtype: np.dtype[Any], first: int,
              count: int) -> HealthPlan:  # fmt: skip
@@ -119,7 +120,7 @@ class HealthMonitor:
             below, above = (np.repeat(t, place.hidden) for t in self.thresholds(dtype))
             columns = self._columns[dtype] = (below, above)
         piece = np.repeat(np.arange(len(pieces), dtype=np.int64), [b - a for _, a, b in pieces])
-        return HealthPlan(*columns, piece, len(pieces))
+        return HealthPlan(*columns, piece, pieces)
 
     def _place(self, layer: int, direction: str) -> _Place:
         place = self.places.get((layer, direction))

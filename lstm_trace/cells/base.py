@@ -42,12 +42,18 @@ Whole = Callable[..., None]
 class HealthPlan:
     """How the kernel counts a block's gate health (health.py's monitor makes it): each
     column's thresholds, below and above (G*H,) in the values' dtype, and piece (c,) int64
-    the piece of time (of `parts`, cut at the monitor's segments) of each row, time order."""
+    the piece of time of each row, time order: an index into pieces, the block cut at the
+    monitor's segments of time, (segment, start, stop) rows of the block."""
 
     below: FloatArray
     above: FloatArray
     piece: NDArray[np.int64]
-    parts: int
+    pieces: list[tuple[int, int, int]]
+
+    @property
+    def parts(self) -> int:
+        """How many pieces."""
+        return len(self.pieces)
 
 
 @dataclass(frozen=True)
@@ -55,12 +61,13 @@ class FusedHealth:
     """Gate health of a block as the compiled loop counted it while the steps ran
     (kernel.Counter): lowest, highest (G*H,) each column's extremes, NaN once the column holds
     one; low, high (parts, G*H) int32 each piece's values below and above their thresholds,
-    per column."""
+    per column; the plan it was counted by."""
 
     lowest: FloatArray
     highest: FloatArray
     low: NDArray[np.int32]
     high: NDArray[np.int32]
+    plan: HealthPlan  # what it was counted by
 
 
 class HealthWatch(Protocol):

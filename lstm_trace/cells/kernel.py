@@ -204,6 +204,7 @@ class Counter:
             # int32: a block holds fewer than 2^31 rows (PROJECTION_BLOCK numbers or so)
             np.zeros((self.plan.parts, width), dtype=np.int32),
             np.zeros((self.plan.parts, width), dtype=np.int32),
+            self.plan,
         )
         self.whole = True
 
