@@ -145,6 +145,17 @@ static int threads_for(ptrdiff_t macs) {
     return 1;
 }
 
+/* This thread's share [*a, *b) of n items among the threads of the parallel region it is in
+ * (all of them when not in one): contiguous runs, each item one thread's. */
+static void team_share(ptrdiff_t n, ptrdiff_t *a, ptrdiff_t *b) {
+#ifdef _OPENMP
+    int tid = omp_get_thread_num(), all = omp_get_num_threads();
+#else
+    int tid = 0, all = 1;
+#endif
+    *a = n * tid / all, *b = n * (tid + 1) / all;
+}
+
 /* fn(a, tid, nth) on a team of nth threads (inline when nth is 1): every thread walks the
  * same steps and takes its share of each. */
 #ifdef _OPENMP

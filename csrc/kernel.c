@@ -220,9 +220,9 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
     if (nth > 1) { /* not an if() clause: a team of one still enters OpenMP's runtime */
 #pragma omp parallel num_threads(nth)
         {
-            int tid = omp_get_thread_num(), all = omp_get_num_threads();
-            fn(v[0].buf, steps, sx, sb, batch, v[1].buf, v[3].buf, n, k, n, v[2].buf,
-               count * tid / all, count * (tid + 1) / all);
+            ptrdiff_t p0, p1;
+            team_share(count, &p0, &p1);
+            fn(v[0].buf, steps, sx, sb, batch, v[1].buf, v[3].buf, n, k, n, v[2].buf, p0, p1);
         }
     } else
 #endif

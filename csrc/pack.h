@@ -80,12 +80,8 @@ static PyObject *k_pack(PyObject *self, PyObject *args) {
 #pragma omp parallel num_threads(nth) if (nth > 1)
 #endif
     {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num(), all = omp_get_num_threads();
-#else
-        int tid = 0, all = 1;
-#endif
-        ptrdiff_t p0 = count * tid / all, p1 = count * (tid + 1) / all;
+        ptrdiff_t p0, p1;
+        team_share(count, &p0, &p1);
         if (kind)
             pack_f64(v[0].buf, s0, s1, scale, v[2].buf, k, n, pw, p0, p1);
         else

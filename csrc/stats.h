@@ -42,13 +42,9 @@ static PyObject *k_stats(PyObject *self, PyObject *args) {
 #pragma omp parallel num_threads(nth) if (nth > 1) reduction(+ : marked)
 #endif
     {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num(), all = omp_get_num_threads();
-#else
-        int tid = 0, all = 1;
-#endif
-        marked += fn(v[0].buf, ld, m, v[1].buf, n, start, step, rows * tid / all,
-                     rows * (tid + 1) / all);
+        ptrdiff_t r0, r1;
+        team_share(rows, &r0, &r1);
+        marked += fn(v[0].buf, ld, m, v[1].buf, n, start, step, r0, r1);
     }
     Py_END_ALLOW_THREADS
     RELEASE_ALL(v, 2);

@@ -69,6 +69,19 @@ def _scaled(cfg: LSTMConfig, scale: float) -> Any:
     return w
 
 
+def _counted(monkeypatch: pytest.MonkeyPatch, cfg: LSTMConfig, w: Any, threads: int) -> _Seen:
+    """A _Seen monitor of forward(w, the seeded input) on `threads` threads, with the kernel
+    where it is built ("auto")."""
+    seen = _Seen(cfg)
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    _kernel.set_threads(threads)
+    try:
+        forward(w, init_input(cfg), health=seen)
+    finally:
+        _kernel.set_threads(0)
+    return seen
+
+
 def _numpy_report(cfg: LSTMConfig, seen: _Seen, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The report of a monitor on the NumPy path fed the same blocks."""
     monkeypatch.setenv("LSTM_TRACE_KERNEL", "numpy")
@@ -85,14 +98,7 @@ def test_the_loops_counts_are_the_numpy_paths(
     monkeypatch: pytest.MonkeyPatch, calls: list[str], name: str, scale: float, threads: int
 ) -> None:
     cfg = LSTMConfig(**CASES[name])
-    w, x = _scaled(cfg, scale), init_input(cfg)
-    seen = _Seen(cfg)
-    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
-    _kernel.set_threads(threads)
-    try:
-        forward(w, x, health=seen)
-    finally:
-        _kernel.set_threads(0)
+    seen = _counted(monkeypatch, cfg, _scaled(cfg, scale), threads)
     assert calls and all(f is not None for f in seen.fused)  # every block counted in the loop
     report = seen.report()
     assert report == _numpy_report(cfg, seen, monkeypatch)

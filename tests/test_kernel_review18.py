@@ -26,7 +26,7 @@ from lstm_trace import LSTMConfig, forward, init_input
 from lstm_trace.cells import kernel
 from lstm_trace.summary import StatsRows, _numpy_rows, stats_rows
 
-from .test_fused_health import _numpy_report, _scaled, _Seen
+from .test_fused_health import _counted, _numpy_report, _scaled
 
 _kernel = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
 
@@ -219,14 +219,7 @@ def test_more_configurations_count_in_the_loop_what_numpy_counts(
     monkeypatch: pytest.MonkeyPatch, calls: list[str], name: str, threads: int
 ) -> None:
     cfg = LSTMConfig(**MORE_CASES[name])
-    w, x = _scaled(cfg, 8.0), init_input(cfg)
-    seen = _Seen(cfg)
-    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
-    _kernel.set_threads(threads)
-    try:
-        forward(w, x, health=seen)
-    finally:
-        _kernel.set_threads(0)
+    seen = _counted(monkeypatch, cfg, _scaled(cfg, 8.0), threads)
     assert calls and seen.fused and all(f is not None for f in seen.fused)
     report = seen.report()
     assert report == _numpy_report(cfg, seen, monkeypatch)
