@@ -2,7 +2,7 @@
  * compiled per instruction set and number type: included by body.h inside its
  * fp-contract=off region, so every sum is rounded as NumPy rounds it. */
 
-/* NumPy's pairwise sum (numpy/_core/src/umath/loops_utils.h.src) of n terms in double:
+/* NumPy's pairwise sum (what its float add.reduce does along a row) of n terms in double:
  * sequential below 8, eight accumulators up to 128, halves beyond (np.sum then adds it to
  * its initial 0). Every operation rounded as NumPy's are (no contraction here), so a row's
  * stats are the NumPy path's, bit for bit. FN(sum) sums the values, FN(squares) their
