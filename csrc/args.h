@@ -72,7 +72,6 @@ static int take_nine(PyObject *args, PyObject **o, Py_buffer *v, const int *ndim
     return kind;
 }
 
-
 /* health = (below, above, lo, hi, n_low, n_high, piece) or None, for `steps` steps of W
  * columns, as buffers into hv (7) and pointers into *out (lo NULL for None): below, above,
  * lo, hi (W,) of the pass's kind; n_low, n_high (P, W) int32; piece (steps,) int64, each in
