@@ -65,8 +65,8 @@ typedef void (*gru_fn)(const struct gru_args *, int, int);
 typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
                            ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
-typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, const void *,
-                          const int64_t *, ptrdiff_t, void *, void *, int64_t *, int64_t *, int);
+typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                          const struct health_out *, ptrdiff_t, ptrdiff_t);
 typedef ptrdiff_t (*stats_fn)(const void *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t, ptrdiff_t,
                               ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*gemm_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *,
@@ -89,7 +89,7 @@ struct isa {
      {(product_fn)product_f32_##s, (product_fn)product_f64_##s},                      \
      {(tanh_fn)tanh_all_f32_##s, (tanh_fn)tanh_all_f64_##s},                        \
      {(gemm_fn)gemm_f32_##s, (gemm_fn)gemm_f64_##s},                                \
-     {(health_fn)health_f32_##s, (health_fn)health_f64_##s},                        \
+     {(health_fn)health_late_f32_##s, (health_fn)health_late_f64_##s},                        \
      {(stats_fn)stats_f32_##s, (stats_fn)stats_f64_##s}}
 static const struct isa ISAS[] = {
     ISA("baseline", base),

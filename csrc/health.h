@@ -1,43 +1,7 @@
 /* Gate health (lstm_trace/health.py's counts), compiled per instruction set and number type:
- * included by body.h. A block's pass (health(), for blocks the loop did not count) and the
- * loop's own count of each step (health_step(), into struct health_out). */
-
-/* One gate's n values of a row (v) into their columns' running extremes l, h (NaN once one
- * is NaN, as NumPy's min/max) and the counts of values below b and above a (a NaN counts in
- * neither). */
-static inline __attribute__((always_inline)) void FN(health_run)(
-    const REAL *restrict v, REAL *restrict l, REAL *restrict h, ptrdiff_t n, REAL b, REAL a,
-    int64_t *n_low, int64_t *n_high) {
-    int32_t cl = 0, ch = 0; /* a row of one gate: n < 2^31; 16 lanes, not 8 */
-    for (ptrdiff_t j = 0; j < n; j++) {
-        REAL t = v[j];
-        l[j] = (t < l[j] || t != t) ? t : l[j];
-        h[j] = (t > h[j] || t != t) ? t : h[j];
-        cl += t < b;
-        ch += t > a;
-    }
-    *n_low += cl;
-    *n_high += ch;
-}
-
-/* Gate health of a block in one pass (health.py): x (R, G*H) rows of activations; lo, hi
- * (G*H,) each column's running min and max; for rows [cuts[p], cuts[p+1]) and gate g,
- * n_low[p*G+g] += count(x < below[g]) and n_high[p*G+g] += count(x > above[g]). Exact, in
- * any order. */
-static void FN(health)(const REAL *x, ptrdiff_t G, ptrdiff_t H, const REAL *below,
-                       const REAL *above, const int64_t *cuts, ptrdiff_t P, REAL *lo, REAL *hi,
-                       int64_t *n_low, int64_t *n_high, int nth) {
-    const ptrdiff_t W = G * H;
-    (void)nth; /* each gate is one thread's: its columns and counts are its own */
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nth) schedule(static) if (nth > 1)
-#endif
-    for (ptrdiff_t g = 0; g < G; g++)
-        for (ptrdiff_t p = 0; p < P; p++)
-            for (ptrdiff_t r = cuts[p]; r < cuts[p + 1]; r++)
-                FN(health_run)(x + r * W + g * H, lo + g * H, hi + g * H, H, below[g],
-                               above[g], &n_low[p * G + g], &n_high[p * G + g]);
-}
+ * included by body.h. The loop's own count of each step (health_step(), into struct
+ * health_out), and of a run of steps once they have run (health_late(): a few rows' steps, and
+ * the block pass health.py asks for when a block's steps were not all counted in the loop). */
 
 /* n columns of one row v into their running extremes l, h and counts below b and above a
  * (per column; bitwise | rather than ||: no branch, so it vectorizes). */

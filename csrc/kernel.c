@@ -233,55 +233,50 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(health_doc,
-"health(x, gates, below, above, cuts, lo, hi, n_low, n_high)\n\n"
-"Gate health of a block in one pass: x (R, G*H) C order; lo, hi (G*H,) running min and max\n"
-"per column, updated (NaN once a column holds one); cuts (P+1,) int64 row boundaries;\n"
-"n_low, n_high (P, G) int64, += the values of each piece and gate below below[g] (above\n"
-"above[g]); below, above (G,) in x's dtype.");
+"health(x, health)\n\n"
+"Gate health of a block x (c, B, W) C order, in one pass: health as lstm()'s (below, above,\n"
+"lo, hi, n_low, n_high, piece), piece (c,) the piece of each step: the counts the loop makes\n"
+"of its steps, made of a block whose steps it did not all run. Columns shared among threads\n"
+"when the block is large.");
 
 static PyObject *k_health(PyObject *self, PyObject *args) {
-    PyObject *o[8];
-    Py_ssize_t gates;
-    if (!PyArg_ParseTuple(args, "OnOOOOOOO", &o[0], &gates, &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &o[7]))
-        return NULL;
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1])) return NULL;
     int kind = kind_of(o[0]);
     if (kind < 0) return NULL;
-    Py_buffer v[8];
-    memset(v, 0, sizeof v);
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
-    for (int q = 0; q < 8; q++) {
-        if (PyObject_GetBuffer(o[q], &v[q], flags | (q >= 4 ? PyBUF_WRITABLE : 0)) < 0) {
-            RELEASE_ALL(v, 8);
-            return NULL;
-        }
-    }
-    const char *real = kind ? "d" : "f";
-    ptrdiff_t isz = kind ? 8 : 4, parts = v[3].len / 8 - 1;
-    int ok = v[0].ndim == 2 && gates > 0 && v[0].shape[1] % gates == 0 && parts >= 0;
-    for (int q = 0; q < 8 && ok; q++) {
-        int ints = q == 3 || q >= 6;
-        ok = strcmp(v[q].format, ints ? "q" : real) == 0 || (ints && strcmp(v[q].format, "l") == 0);
-    }
-    ptrdiff_t width = ok ? v[0].shape[1] : 0, rows = ok ? v[0].shape[0] : 0;
-    ok = ok && v[1].len == gates * isz && v[2].len == gates * isz && v[4].len == width * isz &&
-         v[5].len == width * isz && v[6].len == parts * gates * 8 && v[7].len == parts * gates * 8;
-    const int64_t *cuts = ok ? (const int64_t *)v[3].buf : NULL;
-    for (ptrdiff_t p = 0; ok && p < parts; p++) ok = cuts[p] >= 0 && cuts[p] <= cuts[p + 1];
-    ok = ok && (parts == 0 || cuts[parts] <= rows);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "health: arrays do not agree");
-        RELEASE_ALL(v, 8);
+    Py_buffer v, hv[7];
+    if (take(o[0], &v, 3, 0, kind, "x") < 0) return NULL;
+    ptrdiff_t steps = v.shape[0], batch = v.shape[1], width = v.shape[2];
+    struct health_out out;
+    if (!PyBuffer_IsContiguous(&v, 'C')) {
+        PyErr_SetString(PyExc_ValueError, "health: x must be C order");
+        PyBuffer_Release(&v);
         return NULL;
     }
-    int nth = threads_for(rows * width / 4); /* a compare costs a quarter of a multiply-add */
-    nth = nth < gates ? nth : (int)gates;
+    if (take_health(o[1], hv, kind, steps, width, &out) < 0 || !out.lo) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "health: arrays needed, not None");
+        PyBuffer_Release(&v);
+        RELEASE_ALL(hv, 7);
+        return NULL;
+    }
     health_fn fn = ISAS[current].health[kind];
+    ptrdiff_t chunks = (width + 15) / 16; /* a thread's columns: whole runs of 16 */
+    int nth = threads_for(steps * batch * width / 4); /* a compare costs a quarter of a MAC */
+    nth = nth < chunks ? nth : (int)chunks;
+    (void)nth; /* unused without OpenMP */
     Py_BEGIN_ALLOW_THREADS
-    fn(v[0].buf, gates, width / gates, v[1].buf, v[2].buf, cuts, parts, v[4].buf, v[5].buf,
-       (int64_t *)v[6].buf, (int64_t *)v[7].buf, nth);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nth) if (nth > 1)
+#endif
+    {
+        ptrdiff_t a, b;
+        team_share(chunks, &a, &b);
+        ptrdiff_t j1 = b * 16 < width ? b * 16 : width;
+        if (a * 16 < j1) fn(v.buf, steps, batch, 1, width, &out, a * 16, j1);
+    }
     Py_END_ALLOW_THREADS
-    RELEASE_ALL(v, 8);
+    PyBuffer_Release(&v);
+    RELEASE_ALL(hv, 7);
     Py_RETURN_NONE;
 }
 

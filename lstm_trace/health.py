@@ -96,18 +96,23 @@ class HealthMonitor:
     ) -> None:
         """A block with what the kernel's loop counted of it (None: nothing, count it here).
         The counts are exact, so they are the NumPy path's; a block holding a NaN or an Inf
-        is counted here, which also locates it."""
-        if fused is None or not (
-            np.isfinite(fused.lowest).all() and np.isfinite(fused.highest).all()
-        ):
+        is counted on the NumPy path, which also locates it."""
+        if fused is None:
             self(layer, direction, steps, block)
-            return
-        place = self._place(layer, direction)
+        elif not self._add_fused(self._place(layer, direction), block, fused):
+            self._numpy(layer, direction, steps, block)
+
+    def _add_fused(self, place: _Place, block: FloatArray, fused: FusedHealth) -> bool:
+        """Adds what the kernel counted of a block (c, B, G*H), the loop's or its block pass;
+        False (nothing added) when an extreme is NaN or Inf, which the NumPy path counts."""
+        if not (np.isfinite(fused.lowest).all() and np.isfinite(fused.highest).all()):
+            return False
         place.add(block.shape[0] * block.shape[1], fused.lowest, fused.highest)
         pieces = fused.plan.pieces  # the plan's, cut for this block
         n, h = len(self.names), place.hidden
         low, high = (c.reshape(len(pieces), n, h).sum(axis=2) for c in (fused.low, fused.high))
         place.saturated.add_counts(pieces, block.shape[1] * h, low, high)
+        return True
 
     def plan(self, layer: int, direction: str, dtype: np.dtype[Any], first: int,
              count: int) -> HealthPlan:  # fmt: skip
@@ -132,12 +137,25 @@ class HealthMonitor:
 
     def __call__(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
         """block: (c, B, G*H) activations (PyTorch's gate order) of `steps`, which are in
-        visiting order while block rows are in time order."""
+        visiting order while block rows are in time order. Counted by the compiled kernel's
+        block pass when it is loaded (the loop's own counts, one pass over the block), else
+        (and for a block holding a NaN or an Inf) by NumPy."""
+        k = kernel.active(block.dtype, len(steps)) if block.flags.c_contiguous else None
+        if k is not None:
+            first = min(steps[0], steps[-1])  # visiting order runs one way or the other
+            counter = kernel.Counter(self.at(layer, direction), block,
+                                     range(first, first + block.shape[0]))  # fmt: skip
+            k.health(block, counter.args(0, block.shape[0]))
+            if self._add_fused(self._place(layer, direction), block, counter.fused):
+                return
+        self._numpy(layer, direction, steps, block)
+
+    def _numpy(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
+        """The NumPy path's count of a block (the reference): extremes, saturated counts, and
+        the NaN and Inf, located."""
         n = len(self.names)
         h = block.shape[-1] // n
         place = self._place(layer, direction)
-        if self._compiled(place, steps, block):
-            return
         gates = block.reshape(-1, n, h)  # (c*B, gate, unit)
         flat = block.reshape(-1, n * h)
         lowest, highest = flat.min(axis=0), flat.max(axis=0)  # NaN if a column has one
@@ -149,30 +167,8 @@ class HealthMonitor:
             lowest, highest = np.fmin.reduce(flat, axis=0), np.fmax.reduce(flat, axis=0)
         place.add(gates.shape[0], lowest, highest)
         # rows are in time order, whichever way the pass visits them
-        first = min(steps[0], steps[-1])  # visiting order runs one way or the other
+        first = min(steps[0], steps[-1])
         self._saturation(place, block.shape[1], first, gates, lowest, highest)
-
-    def _compiled(self, place: _Place, steps: Sequence[int], block: FloatArray) -> bool:
-        """The block's extremes and saturated counts in one pass of the compiled kernel, when
-        it is loaded and the block is finite: the same numbers as the NumPy path below (they
-        are exact), in one pass over the block instead of ten. False (nothing counted) otherwise."""
-        k = kernel.active(block.dtype, len(steps)) if block.flags.c_contiguous else None
-        if k is None:
-            return False
-        n, h = len(self.names), block.shape[-1] // len(self.names)
-        batch = block.shape[1]
-        pieces = place.saturated.pieces(min(steps[0], steps[-1]), block.shape[0])
-        cuts = np.array([a * batch for _, a, _ in pieces] + [pieces[-1][2] * batch], np.int64)
-        lowest = np.full(n * h, np.inf, dtype=block.dtype)
-        highest = np.full(n * h, -np.inf, dtype=block.dtype)
-        n_low, n_high = (np.zeros((len(pieces), n), dtype=np.int64) for _ in range(2))
-        below, above = self.thresholds(block.dtype)
-        k.health(block.reshape(-1, n * h), n, below, above, cuts, lowest, highest, n_low, n_high)
-        if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
-            return False  # the NumPy path counts the NaN and Inf and finds the first
-        place.add(block.shape[0] * batch, lowest, highest)
-        place.saturated.add_counts(pieces, batch * h, n_low, n_high)
-        return True
 
     def thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
         """(below, above) (G,): each gate's saturation thresholds in the values' precision; a

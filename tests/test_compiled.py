@@ -225,51 +225,72 @@ def test_gate_health_from_the_kernel_is_the_numpy_paths(
     assert counted and (scale == 1.0 or any(counted))  # the scaled weights saturate
 
 
+def _health_args(x: np.ndarray, below: np.ndarray, above: np.ndarray,
+                 cuts: list[int]) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """The kernel's health tuple for a block x (c, B, G*H) cut into pieces at steps cuts:
+    thresholds per column, fresh extremes and counts, each step's piece."""
+    width = x.shape[-1]
+    h = width // len(below)
+    piece = np.repeat(np.arange(len(cuts) - 1), np.diff(cuts)).astype(np.int64)
+    return (np.repeat(below, h), np.repeat(above, h), np.full(width, np.inf, x.dtype),
+            np.full(width, -np.inf, x.dtype), np.zeros((len(cuts) - 1, width), np.int32),
+            np.zeros((len(cuts) - 1, width), np.int32), piece)  # fmt: skip
+
+
+def _per_gate(counts: np.ndarray, gates: int) -> np.ndarray:
+    """(P, G*H) per-column counts -> (P, G) per gate."""
+    return counts.reshape(len(counts), gates, -1).sum(axis=2)
+
+
 def test_the_kernels_health_pass_counts_what_numpy_counts() -> None:
     rng = np.random.default_rng(5)
-    x = (rng.standard_normal((37, 3 * 11)) * 3).astype(np.float32)
-    x[5, 7] = -np.inf
+    x = (rng.standard_normal((37, 1, 3 * 11)) * 3).astype(np.float32)
+    x[5, 0, 7] = -np.inf
     below, above = np.float32([0.05, 0.05, -0.95]), np.float32([0.95, 0.95, 0.95])
-    cuts = np.array([0, 10, 37], np.int64)
-    lo, hi = np.full(33, np.inf, np.float32), np.full(33, -np.inf, np.float32)
-    n_low, n_high = np.zeros((2, 3), np.int64), np.zeros((2, 3), np.int64)
-    _kernel.health(x, 3, below, above, cuts, lo, hi, n_low, n_high)
-    np.testing.assert_array_equal(lo, x.min(axis=0))
-    np.testing.assert_array_equal(hi, x.max(axis=0))
+    cuts = [0, 10, 37]
+    args = _health_args(x, below, above, cuts)
+    _kernel.health(x, args)
+    lo, hi, n_low, n_high = args[2:6]
+    np.testing.assert_array_equal(lo, x.min(axis=(0, 1)))
+    np.testing.assert_array_equal(hi, x.max(axis=(0, 1)))
     gates = x.reshape(37, 3, 11)
     for p in range(2):
         part = gates[cuts[p] : cuts[p + 1]]
-        np.testing.assert_array_equal(n_low[p], (part < below[None, :, None]).sum(axis=(0, 2)))
-        np.testing.assert_array_equal(n_high[p], (part > above[None, :, None]).sum(axis=(0, 2)))
-    x[3, 3] = np.nan
-    lo[...] = np.inf
-    _kernel.health(x, 3, below, above, cuts, lo, hi, n_low, n_high)
-    assert np.isnan(lo[3]) and not np.isnan(lo[4])
+        np.testing.assert_array_equal(_per_gate(n_low, 3)[p],
+                                      (part < below[None, :, None]).sum(axis=(0, 2)))  # fmt: skip
+        np.testing.assert_array_equal(_per_gate(n_high, 3)[p],
+                                      (part > above[None, :, None]).sum(axis=(0, 2)))  # fmt: skip
+    x[3, 0, 3] = np.nan
+    args = _health_args(x, below, above, cuts)
+    _kernel.health(x, args)
+    assert np.isnan(args[2][3]) and not np.isnan(args[2][4])
+    bad = list(_health_args(x, below, above, cuts))
+    bad[6] = np.array([0] * 36 + [2], np.int64)  # a piece that is not there
     with pytest.raises(ValueError, match="do not agree"):
-        _kernel.health(x, 3, below, above, np.array([0, 38], np.int64), lo, hi, n_low, n_high)
+        _kernel.health(x, tuple(bad))
 
 
-def test_a_large_blocks_health_is_shared_by_gate_among_threads() -> None:
-    """A block of 2^23 values or more is scanned a gate per thread: the same numbers."""
+def test_a_large_blocks_health_is_shared_by_columns_among_threads() -> None:
+    """A block of 2^23 values or more is scanned a run of columns per thread: the same
+    numbers."""
     rng = np.random.default_rng(9)
-    x = rng.standard_normal((2100, 4 * 1024)).astype(np.float32)
+    x = rng.standard_normal((2100, 1, 4 * 1024)).astype(np.float32)
     below, above = np.float32([0.05, 0.05, -0.95, 0.05]), np.float32([0.95] * 4)
-    cuts = np.array([0, 700, 2100], np.int64)
+    cuts = [0, 700, 2100]
     results = []
     try:
         for n in (1, 2):
             _kernel.set_threads(n)
-            lo, hi = np.full(4096, np.inf, np.float32), np.full(4096, -np.inf, np.float32)
-            n_low, n_high = np.zeros((2, 4), np.int64), np.zeros((2, 4), np.int64)
-            _kernel.health(x, 4, below, above, cuts, lo, hi, n_low, n_high)
-            results.append((lo, hi, n_low, n_high))
+            args = _health_args(x, below, above, cuts)
+            _kernel.health(x, args)
+            results.append(args[2:6])
     finally:
         _kernel.set_threads(0)
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(results[1][0], x.min(axis=0))
+    np.testing.assert_array_equal(results[1][0], x.min(axis=(0, 1)))
     want = (x[700:].reshape(1400, 4, 1024) < below[None, :, None]).sum(axis=(0, 2))
-    np.testing.assert_array_equal(results[1][2][1], want)
+    np.testing.assert_array_equal(_per_gate(results[1][2], 4)[1], want)
 
 
 def test_tanh_is_within_three_ulps() -> None:
