@@ -8,6 +8,7 @@ B = batch (None: unbatched input).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -191,9 +192,7 @@ class LSTMConfig:
         layout, with zero biases kept without bias) over every layer and direction. Closed
         form: every layer above the first has the same shapes, so an absurd --layers is
         refused at once, not after a long loop."""
-        first = sum(_elements(s) for s in self.kind.stored(self, 0).values())
-        above = sum(_elements(s) for s in self.kind.stored(self, 1).values())
-        return self.num_directions * (first + (self.num_layers - 1) * above)
+        return _weight_elements(self)
 
     def estimate_bytes(self, extra: int = 0) -> int:
         """Peak bytes of a traced run: a fixed base for the interpreter and libraries, the
@@ -237,6 +236,14 @@ class LSTMConfig:
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
 #: past this (1 PB) a run is refused outright, whatever --max-memory says
 ABSURD_BYTES = 1 << 50
+
+
+@functools.lru_cache(maxsize=64)  # a frozen config: every trace of it asks again
+def _weight_elements(config: LSTMConfig) -> int:
+    """LSTMConfig.weight_elements."""
+    first = sum(_elements(s) for s in config.kind.stored(config, 0).values())
+    above = sum(_elements(s) for s in config.kind.stored(config, 1).values())
+    return config.num_directions * (first + (config.num_layers - 1) * above)
 
 
 def _elements(shape: tuple[int, ...]) -> int:

@@ -21,6 +21,7 @@ block with a hooked step or a NaN is counted here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ import numpy as np
 from .cells import kernel
 from .cells.base import FloatArray, FusedHealth, HealthPlan
 from .config import LSTMConfig
-from .health_segments import SegmentCounts, share
+from .health_segments import SegmentCounts, block_pieces, share
 from .weights import LSTMWeights
 
 SATURATION = 0.05
@@ -79,8 +80,6 @@ class HealthMonitor:
         self.tanh = tuple(g.activation == "tanh" for g in self.cell.gates)
         self.places: dict[tuple[int, str], _Place] = {}
         self.first_nonfinite: dict[str, Any] | None = None
-        #: each column's thresholds (below, above) per dtype, for the kernel's plans
-        self._columns: dict[np.dtype[Any], tuple[FloatArray, FloatArray]] = {}
 
     def at(self, layer: int, direction: str) -> _Watch:
         """The HealthWatch forward() hands layer and direction's runner (cell.GateHealth)."""
@@ -105,27 +104,20 @@ class HealthMonitor:
     def _add_fused(self, place: _Place, block: FloatArray, fused: FusedHealth) -> bool:
         """Adds what the kernel counted of a block (c, B, G*H), the loop's or its block pass;
         False (nothing added) when an extreme is NaN or Inf, which the NumPy path counts."""
-        if not (np.isfinite(fused.lowest).all() and np.isfinite(fused.highest).all()):
+        if not np.isfinite(fused.extremes).all():  # (2, G*H): no overflowing sum to guard
             return False
         place.add(block.shape[0] * block.shape[1], fused.lowest, fused.highest)
-        pieces = fused.plan.pieces  # the plan's, cut for this block
-        n, h = len(self.names), place.hidden
-        low, high = (c.reshape(len(pieces), n, h).sum(axis=2) for c in (fused.low, fused.high))
-        place.saturated.add_counts(pieces, block.shape[1] * h, low, high)
+        pieces, h = fused.plan.pieces, place.hidden  # the plan's, cut for this block
+        counts = fused.counts.reshape(2, len(pieces), len(self.names), h).sum(axis=3)
+        place.saturated.add_counts(pieces, block.shape[1] * h, counts)
         return True
 
     def plan(self, layer: int, direction: str, dtype: np.dtype[Any], first: int,
              count: int) -> HealthPlan:  # fmt: skip
         """How the kernel is to count steps first .. first + count - 1 of layer and direction
         (cells.base.HealthPlan): each column's thresholds and each step's piece of time."""
-        place = self._place(layer, direction)
-        pieces = place.saturated.pieces(first, count)
-        columns = self._columns.get(dtype)
-        if columns is None:  # the same for every block: made once
-            below, above = (np.repeat(t, place.hidden) for t in self.thresholds(dtype))
-            columns = self._columns[dtype] = (below, above)
-        piece = np.repeat(np.arange(len(pieces), dtype=np.int64), [b - a for _, a, b in pieces])
-        return HealthPlan(*columns, piece, pieces)
+        self._place(layer, direction)  # counted from now on
+        return _plan(self.config.seq_len, self.config.hidden_size, self.tanh, dtype, first, count)
 
     def _place(self, layer: int, direction: str) -> _Place:
         place = self.places.get((layer, direction))
@@ -171,11 +163,9 @@ class HealthMonitor:
         self._saturation(place, block.shape[1], first, gates, lowest, highest)
 
     def thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
-        """(below, above) (G,): each gate's saturation thresholds in the values' precision; a
-        tanh gate saturates beyond +-0.95, a sigmoid gate below 0.05 and above 0.95."""
-        high = 1 - SATURATION
-        below = np.array([-high if t else SATURATION for t in self.tanh], dtype=dtype)
-        return below, np.full(len(self.names), high, dtype=dtype)
+        """(below, above) (G,): each gate's saturation thresholds in the values' precision
+        (thresholds())."""
+        return thresholds(self.tanh, dtype)
 
     def _saturation(
         self,
@@ -288,24 +278,23 @@ class HealthMonitor:
     def report(self) -> dict[str, Any]:
         """The JSON 'health' object."""
         gates = []
+        order = [(self.names.index(name), name) for name in self.cell.report_order]
         for (layer, direction), place in self.places.items():
             spread = (place.high - place.low).reshape(len(self.names), place.hidden)
             # a unit that was never finite did not "stay put": it is counted as NaN/Inf
             still = np.isfinite(spread) & (spread <= STUCK_TOLERANCE)
-            for name in self.cell.report_order:
-                g = self.names.index(name)
-                # one value cannot show whether a unit moves
-                stuck = np.flatnonzero(still[g]).tolist() if place.rows > 1 else None
-                gates.append(
-                    {"layer": layer, "direction": direction, "gate": name}
-                    | _saturation_fields(place, g)
-                    | {
-                        "stuck_count": None if stuck is None else len(stuck),
-                        "stuck_units": None if stuck is None else stuck[:MAX_LISTED],
-                        "nonfinite": int(place.nonfinite[g]),
-                        "segments": place.saturated.report(g),
-                    }
-                )
+            # one value cannot show whether a unit moves
+            stuck = [np.flatnonzero(s).tolist() for s in still] if place.rows > 1 else None
+            lows, highs = place.saturated.totals()
+            segments, nonfinite = place.saturated.report(), place.nonfinite.tolist()
+            for g, name in order:
+                units = None if stuck is None else stuck[g]
+                gate = {"layer": layer, "direction": direction, "gate": name}
+                gate.update(_saturation_fields(place.values, lows[g], highs[g]))
+                gate["stuck_count"] = None if units is None else len(units)
+                gate["stuck_units"] = None if units is None else units[:MAX_LISTED]
+                gate["nonfinite"], gate["segments"] = nonfinite[g], segments[g]
+                gates.append(gate)
         return {
             "saturation_threshold": SATURATION,
             "gates": gates,
@@ -329,18 +318,38 @@ class _Watch:
         self.monitor.counted(self.layer, self.direction, steps, block, fused)
 
 
-def _saturation_fields(place: _Place, g: int) -> dict[str, Any]:
-    """Gate g's values and its saturated counts and shares: in all, low and high."""
-    low, high = place.saturated.totals(g)
+def _saturation_fields(values: int, low: int, high: int) -> dict[str, Any]:
+    """A gate's values and its saturated counts and shares: in all, low and high."""
     return {
-        "values": place.values,
+        "values": values,
         "saturated": low + high,
-        "saturated_share": share(low + high, place.values),
-        "saturated_low": share(low, place.values),
-        "saturated_high": share(high, place.values),
+        "saturated_share": share(low + high, values),
+        "saturated_low": share(low, values),
+        "saturated_high": share(high, values),
         "saturated_low_count": low,
         "saturated_high_count": high,
     }
+
+
+def thresholds(tanh: tuple[bool, ...], dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
+    """(below, above) (G,): each gate's saturation thresholds in the values' precision; a
+    tanh gate (tanh[g]) saturates beyond +-0.95, a sigmoid gate below 0.05 and above 0.95."""
+    high = 1 - SATURATION
+    below = np.array([-high if t else SATURATION for t in tanh], dtype=dtype)
+    return below, np.full(len(tanh), high, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=256)  # the same blocks come at every pass of a shape
+def _plan(steps: int, hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any], first: int,
+          count: int) -> HealthPlan:  # fmt: skip
+    """The kernel's plan for steps first .. first + count - 1 of T = steps, H = hidden units
+    per gate (HealthMonitor.plan): read-only, since every pass of the shape shares it."""
+    pieces = tuple(block_pieces(steps, first, count))
+    below, above = (np.repeat(t, hidden) for t in thresholds(tanh, dtype))
+    piece = np.repeat(np.arange(len(pieces), dtype=np.int64), [b - a for _, a, b in pieces])
+    for a in (below, above, piece):
+        a.flags.writeable = False
+    return HealthPlan(below, above, piece, pieces)
 
 
 def nonfinite_weight(weights: LSTMWeights) -> str | None:

@@ -17,6 +17,9 @@ A NaN is on neither side (every comparison with it is false); +-Inf is on its si
 
 from __future__ import annotations
 
+import bisect
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,13 +36,16 @@ SHARE_DIGITS = 6
 IntArray = NDArray[np.int64]
 
 
+@functools.lru_cache(maxsize=64)  # every trace of a length asks again
 def segment_edges(steps: int) -> IntArray:
     """(S + 1,) edges of S = min(10, T) segments of T steps: segment s is [edges[s],
-    edges[s + 1]); edges[0] = 0, edges[S] = T, sizes differ by at most one."""
+    edges[s + 1]); edges[0] = 0, edges[S] = T, sizes differ by at most one. Read-only: shared."""
     if steps < 1:
         raise ValueError(f"a sequence needs at least one step, got T = {steps}")
     count = min(MAX_SEGMENTS, steps)
-    return np.array([s * steps // count for s in range(count + 1)], dtype=np.int64)
+    edges = np.array([s * steps // count for s in range(count + 1)], dtype=np.int64)
+    edges.flags.writeable = False
+    return edges
 
 
 def share(count: int, values: int) -> float:
@@ -48,43 +54,61 @@ def share(count: int, values: int) -> float:
     return round(count / values, SHARE_DIGITS) if values and count else 0.0
 
 
+def block_pieces(steps: int, first: int, count: int) -> list[tuple[int, int, int]]:
+    """The block of steps first .. first + count - 1 of T = steps cut at the segment edges:
+    (segment, start, stop) with start and stop relative to the block (rows of time), in time
+    order. A block reaches at most a few segments, so this is a short list."""
+    if first < 0 or first + count > steps:
+        raise ValueError(
+            f"steps {first}..{first + count - 1} are outside the sequence's 0..{steps - 1}"
+        )
+    edges = segment_edges(steps).tolist()
+    # the segment holding step t is the last edge <= t
+    s = bisect.bisect_right(edges, first) - 1
+    out, t, end = [], first, first + count
+    while t < end:
+        stop = min(end, edges[s + 1])
+        out.append((s, t - first, stop - first))
+        t, s = stop, s + 1
+    return out
+
+
 @dataclass
 class SegmentCounts:
     """Running low and high saturated counts of one layer and direction, per segment and gate.
 
-    low, high: (S, G) counts; values: (S,) values seen per gate in each segment.
+    counts: (2, S, G), the low counts then the high (low and high are its views); values: (S,)
+    values seen per gate in each segment.
     """
 
     steps: int  # T
     gates: int  # G
     edges: IntArray = field(init=False)  # (S + 1,)
-    low: IntArray = field(init=False)  # (S, G)
-    high: IntArray = field(init=False)  # (S, G)
+    counts: IntArray = field(init=False)  # (2, S, G)
     values: IntArray = field(init=False)  # (S,)
 
     def __post_init__(self) -> None:
         self.edges = segment_edges(self.steps)
         count = len(self.edges) - 1
-        self.low = np.zeros((count, self.gates), dtype=np.int64)
-        self.high = np.zeros((count, self.gates), dtype=np.int64)
+        self.counts = np.zeros((2, count, self.gates), dtype=np.int64)
         self.values = np.zeros(count, dtype=np.int64)
 
+    @property
+    def low(self) -> IntArray:
+        """(S, G) values below each gate's low threshold, per segment."""
+        low: IntArray = self.counts[0]
+        return low
+
+    @property
+    def high(self) -> IntArray:
+        """(S, G) values above each gate's high threshold, per segment."""
+        high: IntArray = self.counts[1]
+        return high
+
     def pieces(self, first: int, count: int) -> list[tuple[int, int, int]]:
-        """The block of steps first .. first + count - 1 cut at the segment edges: (segment,
-        start, stop) with start and stop relative to the block (rows of time), in time order.
-        A block reaches at most a few segments, so this is a short list."""
-        if first < 0 or first + count > self.steps:
-            raise ValueError(
-                f"steps {first}..{first + count - 1} are outside the sequence's 0..{self.steps - 1}"
-            )
-        # the segment holding step t is the last edge <= t
-        s = int(np.searchsorted(self.edges, first, side="right")) - 1
-        out, t, end = [], first, first + count
-        while t < end:
-            stop = min(end, int(self.edges[s + 1]))
-            out.append((s, t - first, stop - first))
-            t, s = stop, s + 1
-        return out
+        """The block of steps first .. first + count - 1 cut at the segment edges
+        (block_pieces)."""
+        return block_pieces(self.steps, first, count)
 
     def add(
         self,
@@ -114,30 +138,36 @@ class SegmentCounts:
                     self.high[s, g] += np.count_nonzero(unit[a * batch : b * batch] > above[g])
 
     def add_counts(
-        self, pieces: list[tuple[int, int, int]], per_step: int, low: IntArray, high: IntArray
+        self, pieces: Sequence[tuple[int, int, int]], per_step: int, counts: IntArray
     ) -> None:
         """Counts one block counted elsewhere (the compiled kernel's health()): pieces from
-        pieces(), per_step values of each gate a step (B * H), low and high (len(pieces), G)
-        each piece's saturated counts per gate."""
-        segments = [s for s, _, _ in pieces]  # distinct: a block's pieces are
-        self.values[segments] += [(b - a) * per_step for _, a, b in pieces]
-        self.low[segments] += low
-        self.high[segments] += high
+        pieces(), per_step values of each gate a step (B * H), counts (2, len(pieces), G) each
+        piece's low then high saturated counts per gate."""
+        first = pieces[0][0]  # a block's pieces are consecutive segments
+        cut = slice(first, first + len(pieces))
+        self.values[cut] += [(b - a) * per_step for _, a, b in pieces]
+        self.counts[:, cut] += counts
 
-    def totals(self, g: int) -> tuple[int, int]:
-        """Gate g's (low, high) saturated counts over every step."""
-        return int(self.low[:, g].sum()), int(self.high[:, g].sum())
+    def totals(self) -> tuple[list[int], list[int]]:
+        """Each gate's low and high saturated counts over every step, (G,) each."""
+        low, high = self.counts.sum(axis=1).tolist()
+        return low, high
 
-    def report(self, g: int) -> list[dict[str, Any]]:
-        """Gate g's JSON 'segments': [{start, stop, saturated_low, saturated_high}], shares."""
+    def report(self) -> list[list[dict[str, Any]]]:
+        """Each gate's JSON 'segments': [{start, stop, saturated_low, saturated_high}], the
+        shares of each segment."""
         edges, values = self.edges.tolist(), self.values.tolist()  # Python ints: no scalars
-        low, high = self.low[:, g].tolist(), self.high[:, g].tolist()
+        spans = list(zip(edges, edges[1:], values, strict=False))
+        # share()'s rounding, inline: 80 calls a layer and direction, most of them of a 0
         return [
-            {
-                "start": edges[s],
-                "stop": edges[s + 1],
-                "saturated_low": share(low[s], values[s]),
-                "saturated_high": share(high[s], values[s]),
-            }
-            for s in range(len(values))
+            [
+                {
+                    "start": start,
+                    "stop": stop,
+                    "saturated_low": round(low / n, SHARE_DIGITS) if low and n else 0.0,
+                    "saturated_high": round(high / n, SHARE_DIGITS) if high and n else 0.0,
+                }
+                for (start, stop, n), low, high in zip(spans, lows, highs, strict=True)
+            ]
+            for lows, highs in zip(*self.counts.transpose(0, 2, 1).tolist(), strict=True)
         ]

@@ -9,6 +9,7 @@ give the same records, to the last bit.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ class _Keeper:
         self.points = config.kind.hook_points  # the cell's, in firing order
         self.selected = np.zeros(config.seq_len, dtype=bool)
         self.selected[list(steps)] = True
+        self.chosen = np.flatnonzero(self.selected)  # the selection, sorted
         self.table = RecordTable(config, samples)
         #: full copies of the values, by (name, layer, direction, step), when asked for.
         self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
@@ -105,15 +107,25 @@ class BlockRecorder(_Keeper):
     Recorder's to the last bit (tests/test_records.py)."""
 
     def __call__(self, block: StepBlock) -> None:
-        visiting = _step_array(block.steps)
-        steps = visiting[self.selected[visiting]]  # visiting order
+        steps, first = self._chosen_in(block.steps)  # visiting order; the first row's step
         # a few steps at a time: the values of every hook point, in float64 for the sums,
         # would otherwise take several times the block's own memory
-        width = sum(point_size(name, block.layer, self.config) for name in self.points)
-        chunk = max(1, RECORD_CHUNK // ((self.config.batch or 1) * width))
-        first = int(visiting.min())  # the step of the block's first row
+        chunk = max(
+            1, RECORD_CHUNK // ((self.config.batch or 1) * _step_width(self.config, block.layer))
+        )
         for start in range(0, len(steps), chunk):
             self._record(block, steps[start : start + chunk], steps[start : start + chunk] - first)
+
+    def _chosen_in(self, steps: Sequence[int]) -> tuple[npt.NDArray[np.int64], int]:
+        """The selected steps of a block's (visiting order), and the step of its first row
+        (time order). A block's steps are a range: a slice of the sorted selection."""
+        if not (isinstance(steps, range) and abs(steps.step) == 1 and len(steps)):
+            visiting = _step_array(steps)
+            return visiting[self.selected[visiting]], int(visiting.min())
+        first, last = sorted((steps[0], steps[-1]))
+        a, b = self.chosen.searchsorted((first, last + 1))
+        chosen = self.chosen[a:b]
+        return (chosen if steps.step > 0 else chosen[::-1]), first
 
     def _record(
         self, block: StepBlock, steps: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
@@ -122,7 +134,7 @@ class BlockRecorder(_Keeper):
         d = DIRECTIONS.index(block.direction)
         before = rows - 1 if d == 0 else rows + 1  # the row of the step visited before
         taken = _rows_index(rows)
-        cell, points = self.config.kind, self.points
+        cell, points, k = self.config.kind, self.points, self.samples
         values = cell.block_values(block, taken, before)
         r, p = len(rows), len(points)
         flat = [values[name].reshape(r, -1) for name in points]
@@ -137,20 +149,16 @@ class BlockRecorder(_Keeper):
         ]
         pairs = [(points.index(a), points.index(b)) for a, b in cell.previous.items()]
         # record j = step j // p, point j % p: the order the hooks would have fired in
-        stats = _compiled_stats(summarised, r, pairs if follows else [])
-        if stats is None:
+        compiled = _compiled_stats(summarised, r, pairs if follows else [], self.samples)
+        if compiled is None:
             per_point = _point_stats(summarised)
             for prev, current in pairs if follows else []:
                 first, rest = per_point[prev], per_point[current]
                 per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
-            stats = summary.StatsRows.join(per_point, interleave=True)
-        k = self.samples
-        samples = np.full((r, p, k), np.nan)
-        for j, v in enumerate(flat):
-            shown = v[:, :k]
-            samples[:, j, : shown.shape[1]] = shown
+            compiled = summary.StatsRows.join(per_point, interleave=True), _samples(flat, k)
+        stats, samples = compiled
         keys = np.empty((r, p, 4), dtype=np.int64)
-        keys[..., 0], keys[..., 1] = block.layer, d
+        keys[...] = block.layer, d, 0, 0
         keys[..., 2] = steps[:, None]
         keys[..., 3] = np.arange(p)
         if self.values is not None:
@@ -158,30 +166,55 @@ class BlockRecorder(_Keeper):
                 for step, value in zip(steps, v, strict=True):
                     kept = value[0] if self.config.batch is None else value
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
-        self._keep(keys.reshape(-1, 4), stats, samples.reshape(r * p, k))
+        self._keep(keys.reshape(-1, 4), stats, samples)
+
+
+@functools.lru_cache(maxsize=64)  # a frozen config: every block of a trace asks again
+def _step_width(config: LSTMConfig, layer: int) -> int:
+    """The numbers a step's hook points of layer hold (unbatched)."""
+    return sum(point_size(name, layer, config) for name in config.kind.hook_points)
+
+
+def _samples(flat: list[FloatArray], k: int) -> FloatArray:
+    """(r * p, k) float64: the first k values of each of the p points' r rows (r, n_q), in the
+    records' order (record j: row j // p of point j % p), NaN where a point holds fewer."""
+    r, p = len(flat[0]), len(flat)
+    if all(v.shape[1] >= k for v in flat):  # the common case: one copy
+        joined = np.concatenate([v[:, :k] for v in flat], axis=1, dtype=np.float64)
+        return joined.reshape(r * p, k)
+    samples = np.full((r, p, k), np.nan)
+    for j, v in enumerate(flat):
+        shown = v[:, :k]
+        samples[:, j, : shown.shape[1]] = shown
+    return samples.reshape(r * p, k)
 
 
 def _compiled_stats(
-    summarised: list[FloatArray], r: int, follows: list[tuple[int, int]]
-) -> summary.StatsRows | None:
-    """Every point's stats through the kernel, straight into the records' order (record j:
-    step j // p, point j % p), when it is loaded: the NumPy path's numbers (stats_rows), one
-    call a point. follows: (previous, current) points whose rows after the first are the
-    current point's of the step before (h_prev is h_t of the step before). None when the
-    kernel is not loaded or leaves a row to NumPy (a NaN, an Inf, a -0): then every point
-    takes stats_rows, which counts those."""
-    k = kernel.loaded()
-    if k is None or summarised[0].dtype not in (np.float32, np.float64):
+    summarised: list[FloatArray], r: int, follows: list[tuple[int, int]], k: int
+) -> tuple[summary.StatsRows, FloatArray] | None:
+    """Every point's stats and k samples through the kernel, straight into the records' order
+    (record j: step j // p, point j % p), in one call when it is loaded: the NumPy path's
+    numbers (stats_rows, _samples). follows: (previous, current) points whose rows after the
+    first are the current point's of the step before (h_prev is h_t of the step before).
+    None when the kernel is not loaded, refuses an array (an unaligned one) or leaves a row
+    to NumPy (a NaN, an Inf, a -0): then every point takes stats_rows, which counts those."""
+    kern = kernel.loaded()
+    if kern is None or summarised[0].dtype not in (np.float32, np.float64):
+        return None
+    if not all(v.shape[1] for v in summarised):
         return None
     p = len(summarised)
-    out = np.empty((4, r * p))
-    for j, v in enumerate(summarised):
-        if not v.shape[1] or k.stats(kernel.state(v), out, j, p):
+    out, samples = np.empty((4, r * p)), np.empty((r * p, k))
+    try:
+        if kern.stats(tuple(summarised), out, 0, p, samples):
             return None
+    except ValueError:  # an array the kernel does not read as it is: NumPy's
+        return None
     for prev, current in follows:
         out[:, p + prev :: p] = out[:, current : (r - 1) * p : p]
+        samples[p + prev :: p] = samples[current : (r - 1) * p : p]
     counts = np.zeros((2, r * p), dtype=np.int64)
-    return summary.StatsRows(out[0], out[1], out[2], out[3], counts[0], counts[1])
+    return summary.StatsRows(out[0], out[1], out[2], out[3], counts[0], counts[1]), samples
 
 
 #: points of one width are summarised in one call when they hold at most this many numbers

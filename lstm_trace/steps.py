@@ -6,6 +6,7 @@ selection, a short sequence shows every step and a long one its first and last.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,17 @@ def select_steps(spec: str | Sequence[int] | None, seq_len: int) -> StepSelectio
 
     None (the default): every step when T <= SHORT_SEQUENCE, else steps 0 and T-1.
     """
+    if spec is None or isinstance(spec, str):  # the same for every trace of a shape: once
+        return _select_text(spec, seq_len)
+    return _select(spec, seq_len)
+
+
+@functools.lru_cache(maxsize=64)
+def _select_text(spec: str | None, seq_len: int) -> StepSelection:
+    return _select(spec, seq_len)
+
+
+def _select(spec: str | Sequence[int] | None, seq_len: int) -> StepSelection:
     if spec is None or (isinstance(spec, str) and spec.strip().lower() == "default"):
         if seq_len <= SHORT_SEQUENCE:
             return _all(seq_len)

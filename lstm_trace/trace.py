@@ -234,7 +234,7 @@ def trace(
     samples = min(samples, widest_tensor(config))  # more than any tensor holds shows them all
     if weights is None:
         weights, source = init_weights(config), SEEDED
-    elif weights.config != config:
+    elif weights.config is not config and weights.config != config:
         weights = _rebuilt(weights, config)
     xa = _input_array(config, x)
     monitor = HealthMonitor(config)

@@ -43,12 +43,13 @@ class HealthPlan:
     """How the kernel counts a block's gate health (health.py's monitor makes it): each
     column's thresholds, below and above (G*H,) in the values' dtype, and piece (c,) int64
     the piece of time of each row, time order: an index into pieces, the block cut at the
-    monitor's segments of time, (segment, start, stop) rows of the block."""
+    monitor's segments of time, (segment, start, stop) rows of the block. Its arrays are
+    read-only: a plan is made once for every block of its shape."""
 
     below: FloatArray
     above: FloatArray
     piece: NDArray[np.int64]
-    pieces: list[tuple[int, int, int]]
+    pieces: tuple[tuple[int, int, int], ...]
 
     @property
     def parts(self) -> int:
@@ -59,15 +60,26 @@ class HealthPlan:
 @dataclass(frozen=True)
 class FusedHealth:
     """Gate health of a block as the compiled loop counted it while the steps ran
-    (kernel.Counter): lowest, highest (G*H,) each column's extremes, NaN once the column holds
-    one; low, high (parts, G*H) int32 each piece's values below and above their thresholds,
-    per column; the plan it was counted by."""
+    (kernel.Counter): extremes (2, G*H) each column's lowest then highest value, NaN once the
+    column holds one; counts (2, parts, G*H) int32 each piece's values below then above their
+    thresholds, per column; the plan it was counted by. One array for each pair, so that
+    the monitor reads each pair in one operation."""
 
-    lowest: FloatArray
-    highest: FloatArray
-    low: NDArray[np.int32]
-    high: NDArray[np.int32]
+    extremes: FloatArray
+    counts: NDArray[np.int32]
     plan: HealthPlan  # what it was counted by
+
+    @property
+    def lowest(self) -> FloatArray:
+        """(G*H,) each column's lowest value."""
+        lowest: FloatArray = self.extremes[0]
+        return lowest
+
+    @property
+    def highest(self) -> FloatArray:
+        """(G*H,) each column's highest value."""
+        highest: FloatArray = self.extremes[1]
+        return highest
 
 
 class HealthWatch(Protocol):
@@ -277,13 +289,16 @@ class Cell(ABC):
     def block_values(
         self, block: Any, taken: Any, before: NDArray[np.int64]
     ) -> dict[str, FloatArray]:
-        """Every hook point's values at rows `taken` of a StepBlock, (r, B, n); `before`
-        holds the rows of the steps visited just before them (outside the block: the
-        block's h_before and before states). A state a step reads (h_prev, the LSTM's
-        C_(t-1)) is the one the step visited before wrote (Cell.previous)."""
-        c = len(block.steps)
-        outside = (before < 0) | (before >= c)
-        at = np.clip(before, 0, c - 1)
+        """Every hook point's values at rows `taken` of a StepBlock, (r, B, n), in visiting
+        order; `before` holds the rows of the steps visited just before them: only the first
+        visited can lie outside the block (its first step reads the block's h_before and
+        before states). A state a step reads (h_prev, the LSTM's C_(t-1)) is the one the step
+        visited before wrote (Cell.previous)."""
+        outside = len(before) > 0 and not 0 <= int(before[0]) < len(block.steps)
+        at = before
+        if outside:
+            at = before.copy()
+            at[0] = 0  # any row: replaced below
         x = block.x[taken]
         out: dict[str, FloatArray] = {"x": x, "hidden_state": block.hidden[taken]}
         for name, values in block.extra.items():
@@ -291,7 +306,8 @@ class Cell(ABC):
         for prev, current in self.previous.items():
             written = block.hidden if current == "hidden_state" else block.extra[current]
             read = written[at]
-            read[outside] = block.h_before if prev == "h_prev" else block.before[prev]
+            if outside:
+                read[0] = block.h_before if prev == "h_prev" else block.before[prev]
             out[prev] = read
         out["concat"] = np.concatenate([out["h_prev"], x], axis=-1)
         hs = block.gates.shape[-1] // self.n_gates

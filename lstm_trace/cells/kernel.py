@@ -196,16 +196,14 @@ class Counter:
     outside the kernel: the monitor then counts the block itself."""
 
     def __init__(self, watch: HealthWatch, block: FloatArray, ts: range) -> None:
-        self.plan = watch.plan(block.dtype, ts.start, len(ts))
-        width = block.shape[-1]
-        self.fused = FusedHealth(
-            np.full(width, np.inf, dtype=block.dtype),
-            np.full(width, -np.inf, dtype=block.dtype),
-            # int32: a block holds fewer than 2^31 rows (PROJECTION_BLOCK numbers or so)
-            np.zeros((self.plan.parts, width), dtype=np.int32),
-            np.zeros((self.plan.parts, width), dtype=np.int32),
-            self.plan,
-        )
+        self.plan = p = watch.plan(block.dtype, ts.start, len(ts))
+        extremes = np.empty((2, block.shape[-1]), dtype=block.dtype)
+        extremes[0], extremes[1] = np.inf, -np.inf
+        # int32: a block holds fewer than 2^31 rows (PROJECTION_BLOCK numbers or so)
+        counts = np.zeros((2, p.parts, block.shape[-1]), dtype=np.int32)
+        self.fused = FusedHealth(extremes, counts, p)
+        # the kernel's arguments but the rows' pieces, as views made once (args())
+        self._arrays = (p.below, p.above, extremes[0], extremes[1], counts[0], counts[1])
         self.whole = True
 
     @staticmethod
@@ -221,10 +219,7 @@ class Counter:
 
     def args(self, a: int, b: int) -> tuple[np.ndarray[Any, Any], ...] | None:
         """The kernel's health argument for rows a..b of the block; None once not whole."""
-        if not self.whole:
-            return None
-        f, p = self.fused, self.plan
-        return (p.below, p.above, f.lowest, f.highest, f.low, f.high, p.piece[a:b])
+        return (*self._arrays, self.plan.piece[a:b]) if self.whole else None
 
 
 def state(a: FloatArray) -> FloatArray:
