@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Sequence
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,8 +77,9 @@ def block_pieces(steps: int, first: int, count: int) -> list[tuple[int, int, int
 class SegmentCounts:
     """Running low and high saturated counts of one layer and direction, per segment and gate.
 
-    counts: (2, S, G), the low counts then the high (low and high are its views); values: (S,)
-    values seen per gate in each segment.
+    counts: (2, S, G), the low counts then the high (low and high are its views), and the
+    counts of the blocks the kernel counted per column apart (gate_counts() sums them); values:
+    (S,) values seen per gate in each segment.
     """
 
     steps: int  # T
@@ -86,6 +87,8 @@ class SegmentCounts:
     edges: IntArray = field(init=False)  # (S + 1,)
     counts: IntArray = field(init=False)  # (2, S, G)
     values: IntArray = field(init=False)  # (S,)
+    #: (2, S, G*H) the counts of blocks counted per column (add_columns), None before one
+    _columns: IntArray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.edges = segment_edges(self.steps)
@@ -137,37 +140,52 @@ class SegmentCounts:
                 for s, a, b in pieces:
                     self.high[s, g] += np.count_nonzero(unit[a * batch : b * batch] > above[g])
 
-    def add_counts(
-        self, pieces: Sequence[tuple[int, int, int]], per_step: int, counts: IntArray
+    def add_columns(
+        self, first: int, per_step: int, rows: IntArray, counts: NDArray[np.int32]
     ) -> None:
-        """Counts one block counted elsewhere (the compiled kernel's health()): pieces from
-        pieces(), per_step values of each gate a step (B * H), counts (2, len(pieces), G) each
-        piece's low then high saturated counts per gate."""
-        first = pieces[0][0]  # a block's pieces are consecutive segments
-        cut = slice(first, first + len(pieces))
-        self.values[cut] += [(b - a) * per_step for _, a, b in pieces]
-        self.counts[:, cut] += counts
+        """Counts one block counted elsewhere (the compiled kernel), a piece of it for each
+        segment from segment `first` on: rows (P,) each piece's steps, per_step values of each
+        gate a step (B * H), counts (2, P, G*H) each piece's low then high saturated counts
+        per column (unit of a gate), summed over the units only when reported (columns)."""
+        cut = slice(first, first + len(rows))
+        self.values[cut] += rows * per_step
+        if self._columns is None:
+            self._columns = np.zeros((2, len(self.values), counts.shape[-1]), dtype=np.int64)
+        self._columns[:, cut] += counts
 
-    def totals(self) -> tuple[list[int], list[int]]:
-        """Each gate's low and high saturated counts over every step, (G,) each."""
-        low, high = self.counts.sum(axis=1).tolist()
+    def gate_counts(self) -> IntArray:
+        """(2, S, G) the low then high counts of each segment and gate, from both kinds."""
+        if self._columns is None:
+            return self.counts
+        s, g = self.counts.shape[1:]
+        both: IntArray = self.counts + self._columns.reshape(2, s, g, -1).sum(axis=3)
+        return both
+
+    def totals(self, counts: IntArray | None = None) -> tuple[list[int], list[int]]:
+        """Each gate's low and high saturated counts over every step, (G,) each, from counts
+        (gate_counts(), when the caller has them)."""
+        low, high = (self.gate_counts() if counts is None else counts).sum(axis=1).tolist()
         return low, high
 
-    def report(self) -> list[list[dict[str, Any]]]:
+    def report(self, counts: IntArray | None = None) -> list[list[dict[str, Any]]]:
         """Each gate's JSON 'segments': [{start, stop, saturated_low, saturated_high}], the
-        shares of each segment."""
+        shares of each segment, from counts (gate_counts(), when the caller has them)."""
+        counts = self.gate_counts() if counts is None else counts
         edges, values = self.edges.tolist(), self.values.tolist()  # Python ints: no scalars
-        spans = list(zip(edges, edges[1:], values, strict=False))
-        # share()'s rounding, inline: 80 calls a layer and direction, most of them of a 0
-        return [
-            [
-                {
-                    "start": start,
-                    "stop": stop,
-                    "saturated_low": round(low / n, SHARE_DIGITS) if low and n else 0.0,
-                    "saturated_high": round(high / n, SHARE_DIGITS) if high and n else 0.0,
-                }
-                for (start, stop, n), low, high in zip(spans, lows, highs, strict=True)
-            ]
-            for lows, highs in zip(*self.counts.transpose(0, 2, 1).tolist(), strict=True)
+        # copies of the segments with nothing saturated, the common case, then share()'s
+        # rounding where a count is not 0: a dict made whole costs twice a copy
+        empty = [
+            {"start": a, "stop": b, "saturated_low": 0.0, "saturated_high": 0.0}
+            for a, b in itertools.pairwise(edges)
         ]
+        out = []
+        for lows, highs in zip(*counts.transpose(0, 2, 1).tolist(), strict=True):
+            segments = [d.copy() for d in empty]
+            for key, counts in (("saturated_low", lows), ("saturated_high", highs)):
+                if not any(counts):
+                    continue
+                for d, count, n in zip(segments, counts, values, strict=True):
+                    if count:
+                        d[key] = share(count, n)
+            out.append(segments)
+        return out

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from . import summary
 from .cell import HookEvent, StepBlock
-from .cells import kernel
+from .cells import Cell, kernel
 from .cells.base import FloatArray
 from .config import LSTMConfig
 from .records import RecordBatches, RecordTable, TensorRecord, point_size
@@ -143,16 +143,17 @@ class BlockRecorder(_Keeper):
         # are hidden_state (C_t) at the one before: their stats are those rows' again,
         # bit for bit, but for the first step's.
         follows = isinstance(taken, slice)
-        summarised = [
-            v[:1] if follows and n in cell.previous else v
-            for n, v in zip(points, flat, strict=True)
-        ]
-        pairs = [(points.index(a), points.index(b)) for a, b in cell.previous.items()]
+        summarised = flat
+        if follows:
+            summarised = [
+                v[:1] if n in cell.previous else v for n, v in zip(points, flat, strict=True)
+            ]
+        pairs = _previous_points(cell) if follows else ()
         # record j = step j // p, point j % p: the order the hooks would have fired in
-        compiled = _compiled_stats(summarised, r, pairs if follows else [], self.samples)
+        compiled = _compiled_stats(summarised, r, pairs, k)
         if compiled is None:
             per_point = _point_stats(summarised)
-            for prev, current in pairs if follows else []:
+            for prev, current in pairs:
                 first, rest = per_point[prev], per_point[current]
                 per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
             compiled = summary.StatsRows.join(per_point, interleave=True), _samples(flat, k)
@@ -167,6 +168,14 @@ class BlockRecorder(_Keeper):
                     kept = value[0] if self.config.batch is None else value
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
         self._keep(keys.reshape(-1, 4), stats, samples)
+
+
+@functools.cache
+def _previous_points(cell: Cell) -> tuple[tuple[int, int], ...]:
+    """(h_prev's, hidden_state's) hook point indices, and the cell's other (state read, state
+    written) pairs (Cell.previous)."""
+    points = cell.hook_points
+    return tuple((points.index(a), points.index(b)) for a, b in cell.previous.items())
 
 
 @functools.lru_cache(maxsize=64)  # a frozen config: every block of a trace asks again
@@ -190,7 +199,7 @@ def _samples(flat: list[FloatArray], k: int) -> FloatArray:
 
 
 def _compiled_stats(
-    summarised: list[FloatArray], r: int, follows: list[tuple[int, int]], k: int
+    summarised: list[FloatArray], r: int, follows: Sequence[tuple[int, int]], k: int
 ) -> tuple[summary.StatsRows, FloatArray] | None:
     """Every point's stats and k samples through the kernel, straight into the records' order
     (record j: step j // p, point j % p), in one call when it is loaded: the NumPy path's
@@ -201,15 +210,13 @@ def _compiled_stats(
     kern = kernel.loaded()
     if kern is None or summarised[0].dtype not in (np.float32, np.float64):
         return None
-    if not all(v.shape[1] for v in summarised):
-        return None
     p = len(summarised)
     out, samples = np.empty((4, r * p)), np.empty((r * p, k))
     try:
         if kern.stats(tuple(summarised), out, 0, p, samples):
             return None
-    except ValueError:  # an array the kernel does not read as it is: NumPy's
-        return None
+    except ValueError:  # an array the kernel does not read as it is (unaligned, or empty
+        return None  # rows): NumPy's
     for prev, current in follows:
         out[:, p + prev :: p] = out[:, current : (r - 1) * p : p]
         samples[p + prev :: p] = samples[current : (r - 1) * p : p]

@@ -306,8 +306,11 @@ def _blocks(recorder: BlockRecorder, state_maps: StateMaps | None) -> Callable[[
 
 def _input_array(config: LSTMConfig, x: ArrayLike | None) -> FloatArray:
     """x in config's dtype, (B, T, I) or (T, I) as config says; the seeded input if None."""
-    with np.errstate(over="ignore"):  # a float64 1e300 cast to float32 is inf: health says so
-        xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
+    if isinstance(x, np.ndarray) and x.dtype == config.dtype:
+        xa = x  # nothing to cast (the common case, a pass's own input)
+    else:
+        with np.errstate(over="ignore"):  # float64 1e300 cast to float32 is inf: health says so
+            xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
     expected = (*output_shapes(config)["output"][:-1], config.input_size)
     if xa.shape != expected:
         raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")

@@ -70,8 +70,10 @@ def loaded() -> ModuleType | None:
     """The compiled module when it is already loaded (never loading it) and
     LSTM_TRACE_KERNEL does not ask for the NumPy path: for work whose results are the NumPy
     path's to the last bit (the records' stats), so it may serve whenever it is there."""
-    mode = os.environ.get("LSTM_TRACE_KERNEL", "").strip().lower()
-    return None if not _loaded or mode == "numpy" else _loaded[0]
+    if not _loaded:
+        return None
+    mode = os.environ.get("LSTM_TRACE_KERNEL")
+    return None if mode and mode.strip().lower() == "numpy" else _loaded[0]
 
 
 def active(dtype: np.dtype[Any], steps: int, macs: int = 0) -> ModuleType | None:
