@@ -203,12 +203,20 @@ class HealthMonitor:
                     return
 
     def note_inputs(
-        self, x: FloatArray, h0: FloatArray | None, c0: FloatArray | None, steps: int
+        self,
+        x: FloatArray,
+        h0: FloatArray | None,
+        c0: FloatArray | None,
+        steps: int,
+        x_finite: bool | None = None,
     ) -> None:
         """Non-finite values that enter before any gate: in x (layer 0 reads it first, going
         forward) or in an initial state. Kept if they come before the first bad gate in the
-        order the pass computes things."""
-        if self.first_nonfinite is None and h0 is None and c0 is None and _all_finite(x):
+        order the pass computes things. x_finite: whether x is all finite, when the caller
+        knows (all_finite(x), checked before the pass while x was in cache)."""
+        if x_finite is None:
+            x_finite = all_finite(x)
+        if self.first_nonfinite is None and h0 is None and c0 is None and x_finite:
             return  # the common case: nothing to place
         directions, points = self.config.directions, self.cell.hook_points
         d_count = len(directions)
@@ -219,7 +227,7 @@ class HealthMonitor:
             visit = f["step"] if f["direction"] == "forward" else steps - 1 - f["step"]
             candidates.append(((f["layer"], d, visit, points.index(f["gate"])), f))
         bad_x = np.zeros(0, dtype=np.intp)
-        if not _all_finite(x):  # steps with a bad value
+        if not x_finite:  # steps with a bad value
             per_step = x if x.ndim == 2 else x.transpose(1, 0, 2).reshape(x.shape[1], -1)
             bad_x = np.flatnonzero(~np.isfinite(per_step).all(axis=1))
         if bad_x.size:
@@ -248,7 +256,7 @@ class HealthMonitor:
         tanh(C_t)) is computed after the gates, so a bad W_hr shows first in the last layer's
         output (lower layers' reach the next layer's gates). output: (B, T, D*H_out) or
         (T, D*H_out); each direction's first bad step in the order the pass visits them."""
-        if self.first_nonfinite is not None or self._output_finite() or _all_finite(output):
+        if self.first_nonfinite is not None or self._output_finite() or all_finite(output):
             return
         per_step = output if output.ndim == 2 else output.transpose(1, 0, 2)  # (T, [B,] D*H_out)
         directions, steps = self.config.directions, per_step.shape[0]
@@ -282,17 +290,17 @@ class HealthMonitor:
         gates = []
         order = [(self.names.index(name), name) for name in self.cell.report_order]
         for (layer, direction), place in self.places.items():
-            spread = (place.high - place.low).reshape(len(self.names), place.hidden)
-            # a unit that was never finite did not "stay put": it is counted as NaN/Inf
-            still = np.isfinite(spread) & (spread <= STUCK_TOLERANCE)
+            # |max - min|: a unit that was never finite (inf - inf, +-inf, NaN) did not "stay
+            # put", it is counted as NaN/Inf
+            spread = np.abs(place.high - place.low) <= STUCK_TOLERANCE
+            still = spread.reshape(len(self.names), place.hidden)
             stuck = None  # one value cannot show whether a unit moves
             if place.rows > 1 and still.any():
                 stuck = [np.flatnonzero(s).tolist() for s in still]
             elif place.rows > 1:  # the common case: no gate to search
                 stuck = [[] for _ in still]
-            counts = place.saturated.gate_counts()
-            lows, highs = place.saturated.totals(counts)
-            segments, nonfinite = place.saturated.report(counts), place.nonfinite.tolist()
+            lows, highs, segments = place.saturated.report()
+            nonfinite = place.nonfinite.tolist()
             for g, name in order:
                 units = None if stuck is None else stuck[g]
                 gate = {"layer": layer, "direction": direction, "gate": name}
@@ -378,7 +386,7 @@ def nonfinite_weight(weights: LSTMWeights) -> str | None:
     return None
 
 
-def _all_finite(a: FloatArray) -> bool:
+def all_finite(a: FloatArray) -> bool:
     """Whether every value of a is finite, without a mask: any NaN or Inf makes the sum of
     squares NaN or Inf (as a dot product, BLAS's: a third of NumPy's pairwise sum's time; a
     copy only if a is not contiguous). A sum that overflows from finite values says False

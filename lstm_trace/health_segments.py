@@ -89,6 +89,7 @@ class SegmentCounts:
     values: IntArray = field(init=False)  # (S,)
     #: (2, S, G*H) the counts of blocks counted per column (add_columns), None before one
     _columns: IntArray | None = field(init=False, default=None)
+    _counted: bool = field(init=False, default=False)  # whether add() has counted a block
 
     def __post_init__(self) -> None:
         self.edges = segment_edges(self.steps)
@@ -128,7 +129,7 @@ class SegmentCounts:
         lowest, highest (G,) each gate's extremes over the block's finite values. A gate whose
         extremes stay inside its thresholds has nothing to count, so it is not scanned."""
         pieces = self.pieces(first, gates.shape[0] // batch)
-        per_step = batch * gates.shape[2]
+        per_step, self._counted = batch * gates.shape[2], True
         for s, a, b in pieces:
             self.values[s] += (b - a) * per_step
         for g in range(self.gates):
@@ -158,34 +159,36 @@ class SegmentCounts:
         if self._columns is None:
             return self.counts
         s, g = self.counts.shape[1:]
-        both: IntArray = self.counts + self._columns.reshape(2, s, g, -1).sum(axis=3)
+        both: IntArray = self._columns.reshape(2, s, g, -1).sum(axis=3)
+        if self._counted:
+            both += self.counts
         return both
 
-    def totals(self, counts: IntArray | None = None) -> tuple[list[int], list[int]]:
-        """Each gate's low and high saturated counts over every step, (G,) each, from counts
-        (gate_counts(), when the caller has them)."""
-        low, high = (self.gate_counts() if counts is None else counts).sum(axis=1).tolist()
-        return low, high
-
-    def report(self, counts: IntArray | None = None) -> list[list[dict[str, Any]]]:
-        """Each gate's JSON 'segments': [{start, stop, saturated_low, saturated_high}], the
-        shares of each segment, from counts (gate_counts(), when the caller has them)."""
-        counts = self.gate_counts() if counts is None else counts
-        edges, values = self.edges.tolist(), self.values.tolist()  # Python ints: no scalars
-        # copies of the segments with nothing saturated, the common case, then share()'s
-        # rounding where a count is not 0: a dict made whole costs twice a copy
-        empty = [
-            {"start": a, "stop": b, "saturated_low": 0.0, "saturated_high": 0.0}
-            for a, b in itertools.pairwise(edges)
-        ]
+    def report(self) -> tuple[list[int], list[int], list[list[dict[str, Any]]]]:
+        """Each gate's low and high saturated counts over every step, (G,) each, and its JSON
+        'segments': [{start, stop, saturated_low, saturated_high}], each segment's shares."""
+        lows, highs = self.gate_counts().transpose(0, 2, 1).tolist()  # (G, S) each
+        values = self.values.tolist()  # Python ints: no scalars
         out = []
-        for lows, highs in zip(*counts.transpose(0, 2, 1).tolist(), strict=True):
-            segments = [d.copy() for d in empty]
-            for key, counts in (("saturated_low", lows), ("saturated_high", highs)):
-                if not any(counts):
-                    continue
-                for d, count, n in zip(segments, counts, values, strict=True):
-                    if count:
-                        d[key] = share(count, n)
+        for gate_lows, gate_highs in zip(lows, highs, strict=True):
+            # copies of the segments with nothing saturated, the common case, then share()'s
+            # rounding where a count is not 0: a dict made whole costs twice a copy
+            segments = [d.copy() for d in _empty_segments(self.steps)]
+            for key, counts in (("saturated_low", gate_lows), ("saturated_high", gate_highs)):
+                if any(counts):
+                    for d, count, n in zip(segments, counts, values, strict=True):
+                        if count:
+                            d[key] = share(count, n)
             out.append(segments)
-        return out
+        return [sum(c) for c in lows], [sum(c) for c in highs], out
+
+
+@functools.lru_cache(maxsize=64)
+def _empty_segments(steps: int) -> tuple[dict[str, Any], ...]:
+    """The segments of T = steps as the JSON has them, with nothing saturated (templates to
+    copy: never handed out)."""
+    edges = segment_edges(steps).tolist()
+    return tuple(
+        {"start": a, "stop": b, "saturated_low": 0.0, "saturated_high": 0.0}
+        for a, b in itertools.pairwise(edges)
+    )

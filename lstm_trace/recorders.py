@@ -9,6 +9,7 @@ give the same records, to the last bit.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,6 +46,7 @@ class _Keeper:
         self.selected = np.zeros(config.seq_len, dtype=bool)
         self.selected[list(steps)] = True
         self.chosen = np.flatnonzero(self.selected)  # the selection, sorted
+        self._sorted = sorted(set(steps))  # the same as a list, to bisect
         self.table = RecordTable(config, samples)
         #: full copies of the values, by (name, layer, direction, step), when asked for.
         self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
@@ -123,7 +125,7 @@ class BlockRecorder(_Keeper):
             visiting = _step_array(steps)
             return visiting[self.selected[visiting]], int(visiting.min())
         first, last = sorted((steps[0], steps[-1]))
-        a, b = self.chosen.searchsorted((first, last + 1))
+        a, b = bisect.bisect_left(self._sorted, first), bisect.bisect_right(self._sorted, last)
         chosen = self.chosen[a:b]
         return (chosen if steps.step > 0 else chosen[::-1]), first
 
@@ -137,37 +139,51 @@ class BlockRecorder(_Keeper):
         cell, points, k = self.config.kind, self.points, self.samples
         values = cell.block_values(block, taken, before)
         r, p = len(rows), len(points)
-        flat = [values[name].reshape(r, -1) for name in points]
         # When the steps follow one another (a full trace, a range; in visiting order, so up
         # going forward and down going backward), h_prev (and the LSTM's C_(t-1)) at a step
         # are hidden_state (C_t) at the one before: their stats are those rows' again,
         # bit for bit, but for the first step's.
         follows = isinstance(taken, slice)
-        summarised = flat
-        if follows:
-            summarised = [
-                v[:1] if n in cell.previous else v for n, v in zip(points, flat, strict=True)
-            ]
         pairs = _previous_points(cell) if follows else ()
-        # record j = step j // p, point j % p: the order the hooks would have fired in
-        compiled = _compiled_stats(summarised, r, pairs, k)
+        # record j = step j // p, point j % p: the order the hooks would have fired in; the
+        # kernel reads each point's (r, B, n) rows as they are
+        compiled = _compiled_stats(_summarised([values[n] for n in points], cell, follows), r,
+                                   pairs, k)  # fmt: skip
         if compiled is None:
-            per_point = _point_stats(summarised)
+            flat = [values[name].reshape(r, -1) for name in points]
+            per_point = _point_stats(_summarised(flat, cell, follows))
             for prev, current in pairs:
                 first, rest = per_point[prev], per_point[current]
                 per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
             compiled = summary.StatsRows.join(per_point, interleave=True), _samples(flat, k)
         stats, samples = compiled
-        keys = np.empty((r, p, 4), dtype=np.int64)
-        keys[...] = block.layer, d, 0, 0
+        keys = np.repeat(_keys(block.layer, d, p)[None], r, axis=0)  # (r, p, 4)
         keys[..., 2] = steps[:, None]
-        keys[..., 3] = np.arange(p)
         if self.values is not None:
             for name, v in values.items():
                 for step, value in zip(steps, v, strict=True):
                     kept = value[0] if self.config.batch is None else value
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
         self._keep(keys.reshape(-1, 4), stats, samples)
+
+
+def _summarised(arrays: list[FloatArray], cell: Cell, follows: bool) -> list[FloatArray]:
+    """Each point's rows whose stats are computed: all of them, but for a state a step reads
+    (h_prev, C_(t-1)) only the first when the steps follow one another (the rest are the
+    previous step's hidden_state, cell_state)."""
+    if not follows:
+        return arrays
+    names = cell.hook_points
+    return [v[:1] if n in cell.previous else v for n, v in zip(names, arrays, strict=True)]
+
+
+@functools.lru_cache(maxsize=64)
+def _keys(layer: int, direction: int, points: int) -> npt.NDArray[np.int64]:
+    """(points, 4) a step's record keys but the step: layer, direction, 0, point."""
+    keys = np.zeros((points, 4), dtype=np.int64)
+    keys[:, 0], keys[:, 1], keys[:, 3] = layer, direction, np.arange(points)
+    keys.flags.writeable = False
+    return keys
 
 
 @functools.cache

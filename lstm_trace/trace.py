@@ -8,6 +8,7 @@ array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSO
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from .config import DEFAULT_MAX_MEMORY, LSTMConfig
 from .digest import IN_MEMORY, SEEDED, weights_dict
 from .document import header_dict, outputs_dict
 from .errors import ConfigError, SelectionError
-from .health import HealthMonitor
+from .health import HealthMonitor, all_finite
 from .parameters import Parameter, output_shapes, parameters
 from .recorders import RECORD_CHUNK, BlockRecorder, Recorder
 from .records import RecordBatches, TensorRecord
@@ -140,6 +141,7 @@ RECORD_BYTES = 2500
 SAMPLE_BYTES = 60
 
 
+@functools.lru_cache(maxsize=64)  # a frozen config: every trace of it asks again
 def widest_tensor(config: LSTMConfig) -> int:
     """The most values any traced tensor holds: (B times) the widest concat, H_out + I_k, or
     the gates' H when a projection makes H_out small."""
@@ -168,6 +170,21 @@ def trace_bytes(
     return cost
 
 
+def _prepare(
+    config: LSTMConfig,
+    steps: str | Sequence[int] | None,
+    samples: int,
+    max_memory: int,
+    keep_values: bool,
+    keep_records: bool,
+) -> StepSelection:
+    """prepare(), once per set of options that can be a key (the steps as a text or None,
+    samples a number): every trace of a shape asks again."""
+    if (steps is None or isinstance(steps, str)) and type(samples) is int:
+        return _prepared(config, steps, samples, max_memory, keep_values, keep_records)
+    return prepare(config, steps, samples, max_memory, keep_values, keep_records)
+
+
 def prepare(
     config: LSTMConfig,
     steps: str | Sequence[int] | None = None,
@@ -189,6 +206,9 @@ def prepare(
         max_memory, extra=trace_bytes(config, selection, samples, keep_values, keep_records)
     )
     return selection
+
+
+_prepared = functools.lru_cache(maxsize=64)(prepare)
 
 
 def trace(
@@ -230,13 +250,14 @@ def trace(
     """
     if config is None:
         config = _config_of(weights, x)
-    selection = prepare(config, steps, samples, max_memory, keep_values, sink is None)
+    selection = _prepare(config, steps, samples, max_memory, keep_values, sink is None)
     samples = min(samples, widest_tensor(config))  # more than any tensor holds shows them all
     if weights is None:
         weights, source = init_weights(config), SEEDED
     elif weights.config is not config and weights.config != config:
         weights = _rebuilt(weights, config)
     xa = _input_array(config, x)
+    x_finite = all_finite(xa)  # now, while x is in cache: the pass leaves it cold
     monitor = HealthMonitor(config)
     state_maps = _maps(config, maps, map_rows, max_memory)
     if state_maps is not None:
@@ -270,7 +291,7 @@ def trace(
         h_n=h_n,
         c_n=c_n,
         values=recorder.values,
-        health=_health(monitor, xa, h0, c0, config, output),
+        health=_health(monitor, xa, x_finite, h0, c0, config, output),
         source=IN_MEMORY if source is None else source,
         module=module,
         maps=state_maps,
@@ -371,18 +392,21 @@ def _rebuilt(weights: LSTMWeights, config: LSTMConfig) -> LSTMWeights:
 def _health(
     monitor: HealthMonitor,
     x: FloatArray,
+    x_finite: bool,
     h0: ArrayLike | None,
     c0: ArrayLike | None,
     config: LSTMConfig,
     output: FloatArray,
 ) -> dict[str, Any]:
-    """The monitor's report, with NaN or Inf that entered through x, h0 or c0 located too,
-    and one that only the output holds (a projection's W_hr)."""
+    """The monitor's report, with NaN or Inf that entered through x (x_finite: whether it is
+    all finite), h0 or c0 located too, and one that only the output holds (a projection's
+    W_hr)."""
     monitor.note_inputs(
         x,
         None if h0 is None else np.asarray(h0, dtype=config.dtype),
         None if c0 is None else np.asarray(c0, dtype=config.dtype),
         config.seq_len,
+        x_finite,
     )
     monitor.note_output(output)
     return monitor.report()

@@ -76,10 +76,31 @@ def test_bad_arguments_are_refused() -> None:
                 np.zeros((3, 4)).T, np.zeros((3, 4))):  # fmt: skip
         with pytest.raises(ValueError):
             _kernel.stats(x, out)
-    with pytest.raises(ValueError):
-        _kernel.stats(np.zeros((3, 0), np.float32), np.zeros((4, 3)))
-    with pytest.raises(ValueError):
-        _kernel.stats(np.zeros((3, 4), np.float32)[:, ::2], np.zeros((4, 3)))
+    for x in (np.zeros((3, 0), np.float32), np.zeros(3, np.float32), np.zeros((3, 4), np.int32)):
+        with pytest.raises(ValueError):
+            _kernel.stats(x, np.zeros((4, 3)))
+    with pytest.raises(ValueError):  # samples for another number of records
+        _kernel.stats(x.astype(np.float32), np.zeros((4, 3)), 0, 1, np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_of_any_layout_are_read_as_reshape_flattens_them(dtype: type) -> None:
+    """A record's value (B, n) of a step is a row flattened in C order: a column slice of a
+    batch (a gate's units) is copied first, a contiguous one read in place; the same bits as
+    NumPy's reshape(R, -1) and the same samples, several arrays in one call."""
+    rng = np.random.default_rng(7)
+    block = (rng.standard_normal((5, 3, 40)) * 10.0 ** rng.uniform(-3, 3, (5, 3, 40))).astype(dtype)
+    parts = [block[:, :, 8:24], block[:, :1, :], block[::-1, :, ::3], block[:, 1:, 5:6]]
+    out, samples = np.empty((4, 5 * len(parts))), np.empty((5 * len(parts), 3))
+    assert _kernel.stats(tuple(parts), out, 0, len(parts), samples) == 0
+    for q, part in enumerate(parts):
+        flat = part.reshape(5, -1)
+        want = _numpy_rows(flat)
+        for row, name in enumerate(("min", "max", "mean", "std")):
+            np.testing.assert_array_equal(out[row, q :: len(parts)], getattr(want, name))
+        shown = np.full((5, 3), np.nan)
+        shown[:, : min(3, flat.shape[1])] = flat[:, :3]
+        np.testing.assert_array_equal(samples[q :: len(parts)], shown)
 
 
 @pytest.mark.parametrize("steps", [None, "all"])
