@@ -43,10 +43,10 @@ class _Keeper:
     ) -> None:
         self.config, self.samples, self.sink = config, samples, sink
         self.points = config.kind.hook_points  # the cell's, in firing order
-        self.selected = np.zeros(config.seq_len, dtype=bool)
-        self.selected[list(steps)] = True
-        self.chosen = np.flatnonzero(self.selected)  # the selection, sorted
-        self._sorted = sorted(set(steps))  # the same as a list, to bisect
+        # a few steps (the default's): made once per shape; a long selection each time, so
+        # that no cache keeps a million steps' arrays after its trace
+        select = _selection if len(steps) <= 64 else _selection.__wrapped__
+        self.selected, self.chosen, self._sorted = select(config.seq_len, tuple(steps))
         self.table = RecordTable(config, samples)
         #: full copies of the values, by (name, layer, direction, step), when asked for.
         self.values: dict[tuple[str, int, str, int], FloatArray] | None = (
@@ -165,6 +165,20 @@ class BlockRecorder(_Keeper):
                     kept = value[0] if self.config.batch is None else value
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
         self._keep(keys.reshape(-1, 4), stats, samples)
+
+
+@functools.lru_cache(maxsize=16)  # every trace of a shape asks again
+def _selection(
+    seq_len: int, steps: tuple[int, ...]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], list[int]]:
+    """The selected steps of T = seq_len: a (T,) mask, the steps sorted (an array, and a list
+    to bisect). The arrays are read-only: shared by the recorders of a shape."""
+    selected = np.zeros(seq_len, dtype=bool)
+    selected[list(steps)] = True
+    chosen = np.flatnonzero(selected)
+    for a in (selected, chosen):
+        a.flags.writeable = False
+    return selected, chosen, chosen.tolist()
 
 
 def _summarised(arrays: list[FloatArray], cell: Cell, follows: bool) -> list[FloatArray]:
