@@ -6,7 +6,8 @@ usage mistake and 1 for a failed check or an unreadable file. Never a traceback 
 mistake.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads each command's annotations, and as
+# strings they would be compiled and evaluated at every start (4 of the walkthrough's ms).
 
 import os
 import re
@@ -281,7 +282,7 @@ def main_command(
         raise typer.Exit(1)
 
 
-def _expectations(expect: list[str] | None) -> list[Expectation]:
+def _expectations(expect: list[str] | None) -> "list[Expectation]":
     """--expect's expectations, each checked as it is read (before any work)."""
     if not expect:
         return []
@@ -290,7 +291,7 @@ def _expectations(expect: list[str] | None) -> list[Expectation]:
     return [parse(e) for e in expect]
 
 
-def _checker(config: LSTMConfig, expectations: list[Expectation]) -> Checker | None:
+def _checker(config: "LSTMConfig", expectations: "list[Expectation]") -> "Checker | None":
     """What watches the trace's records for --expect; None without one."""
     if not expectations:
         return None

@@ -1,6 +1,7 @@
 """`lstm-trace inspect FILE`: every recurrent module a weights file holds, and the rest."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads each command's annotations, and as
+# strings they would be compiled and evaluated at every start (4 of the walkthrough's ms).
 
 import sys
 from pathlib import Path

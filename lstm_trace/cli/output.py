@@ -260,9 +260,6 @@ def run_and_render(run: Resolved, request: Request, checker: Checker | None) -> 
 
 
 def _print(result: Trace, run: Resolved, request: Request, choice: GateChoice | None) -> None:
-    # rich's tables and trees load when a trace is shown (not for --help or an error)
-    from ..render import render_markdown, render_table, render_tree  # lazy
-
     fmt = request.fmt
     frameworks = request.frameworks or run.weights_file is not None
     if fmt in (Format.json, Format.markdown) and (request.export_svg or request.export_html):
@@ -272,6 +269,8 @@ def _print(result: Trace, run: Resolved, request: Request, choice: GateChoice | 
     if fmt is Format.json:
         _write_json(result)
     elif fmt is Format.markdown:
+        from ..render.markdown import render_markdown  # lazy, as every view: the one shown
+
         sys.stdout.write(render_markdown(result, frameworks=frameworks))
     else:
         console = data_console(record=bool(request.export_svg or request.export_html))
@@ -280,8 +279,12 @@ def _print(result: Trace, run: Resolved, request: Request, choice: GateChoice | 
             color = console.color_system is not None or console.record
             show(console, _heatmap(result, choice).renderable(console.width, color))
         elif fmt is Format.tree:
+            from ..render.tree import render_tree  # lazy: Rich's tree, for --format tree only
+
             show(console, render_tree(result))
         else:
+            from ..render.table import render_table  # lazy: Rich's tables, when shown
+
             show(console, render_table(result, frameworks=frameworks))
         save_exports(console, request.export_svg, request.export_html)
     sys.stdout.flush()
