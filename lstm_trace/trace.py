@@ -327,8 +327,10 @@ def _blocks(recorder: BlockRecorder, state_maps: StateMaps | None) -> Callable[[
 
 def _input_array(config: LSTMConfig, x: ArrayLike | None) -> FloatArray:
     """x in config's dtype, (B, T, I) or (T, I) as config says; the seeded input if None."""
-    if isinstance(x, np.ndarray) and x.dtype == config.dtype:
-        xa = x  # nothing to cast (the common case, a pass's own input)
+    if type(x) is np.ndarray and x.dtype == config.dtype:
+        # nothing to cast (the common case, a pass's own input); a subclass (np.matrix, whose
+        # rows stay 2-d) goes through asarray, as any other array-like, to a plain array
+        xa = x
     else:
         with np.errstate(over="ignore"):  # float64 1e300 cast to float32 is inf: health says so
             xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
