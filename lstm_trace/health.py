@@ -359,12 +359,23 @@ def _plan(steps: int, hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any],
     """The kernel's plan for steps first .. first + count - 1 of T = steps, H = hidden units
     per gate (HealthMonitor.plan): read-only, since every pass of the shape shares it."""
     pieces = tuple(block_pieces(steps, first, count))
-    below, above = (np.repeat(t, hidden) for t in thresholds(tanh, dtype))
+    below, above = _column_thresholds(hidden, tanh, dtype)
     rows = np.array([b - a for _, a, b in pieces], dtype=np.int64)
     piece = np.repeat(np.arange(len(pieces), dtype=np.int64), rows)
-    for a in (below, above, piece, rows):
+    for a in (piece, rows):
         a.flags.writeable = False
     return HealthPlan(below, above, piece, pieces, rows)
+
+
+@functools.lru_cache(maxsize=16)
+def _column_thresholds(hidden: int, tanh: tuple[bool, ...],
+                       dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+    """(below, above) (G*H,) each column's gate's thresholds, read-only: one pair for every
+    plan of a shape (a pair each, _plan's cache kept 128 MB at H = 8192 in float64)."""
+    below, above = (np.repeat(t, hidden) for t in thresholds(tanh, dtype))
+    for a in (below, above):
+        a.flags.writeable = False
+    return below, above
 
 
 def nonfinite_weight(weights: LSTMWeights) -> str | None:
