@@ -161,6 +161,13 @@ static PyObject *k_stats(PyObject *self, PyObject *args) {
     }
     double *samples = s != Py_None ? (double *)v[1].buf : NULL;
     ptrdiff_t marked = 0, k = s != Py_None ? v[1].shape[1] : 0;
+    if (PyTuple_Check(x) && start > PY_SSIZE_T_MAX - PyTuple_GET_SIZE(x)) {
+        /* the q-th's start + q would overflow (an array of no rows is not checked against
+         * out, so a huge start can pass the first and reach the next) */
+        PyErr_SetString(PyExc_ValueError, "stats: start is past any out's columns");
+        RELEASE_ALL(v, 2);
+        return NULL;
+    }
     int failed = 0;
     if (PyTuple_Check(x)) {
         for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(x) && !failed; q++)

@@ -11,12 +11,19 @@ instead of ending the run; the kernel's tests are skipped without the compiled k
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, init_input, trace
 from lstm_trace.health import HealthMonitor, thresholds
+
+from .test_compiled_review import ubsan_kernel  # noqa: F401 - the fixture
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
@@ -45,3 +52,142 @@ def test_the_health_plans_of_a_pass_share_one_copy_of_the_thresholds() -> None:
     assert plans[1].piece.tolist() == [0, 0, 1, 1]  # steps 2..5: segments of 4 steps
     float64 = monitor.plan(0, "forward", np.dtype(np.float64), 0, 4)
     assert float64.below.dtype == np.float64 and float64.below is not plans[0].below
+
+
+# stats() on arguments a caller could pass: each case refused (an exception's type name) or
+# read (the NumPy path's numbers, written only where asked). Run by a UBSan build of the
+# kernel in a subprocess, every finding fatal, so that undefined behaviour or a crash is an
+# exit status; out and samples sit inside guard bands that must come back untouched.
+STATS_EDGES = r"""
+import json, sys
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+sys.path.insert(0, sys.argv[1])
+from lstm_trace.summary import _numpy_rows
+import _kernel as k
+
+f4, f8 = np.float32, np.float64
+base = np.random.default_rng(2).standard_normal(4096)
+good = base[:15].reshape(3, 5).astype(f4)
+empty = np.zeros((0, 3))
+readonly = np.zeros((3, 4))
+readonly.flags.writeable = False
+MAX = 2 ** 63 - 1
+
+def guarded(shape):  # a C-order array with 8 sentinels on each side
+    buf = np.full(int(np.prod(shape)) + 16, 7.0)
+    return buf, buf[8:-8].reshape(shape)
+
+def case(x, n, start=0, step=1, k=None, out=None, samples=None):
+    obuf, o = guarded((4, n))
+    sbuf, s = guarded((n, k)) if k is not None else (None, samples)
+    args = (x, o if out is None else out, start, step) + (() if s is None else (s,))
+    try:
+        k_marked = k_stats(*args)
+    except (ValueError, TypeError, BufferError, MemoryError) as e:
+        return type(e).__name__
+    parts = x if isinstance(x, tuple) else (x,)
+    want_o = np.full((4, n), 7.0)
+    want_s = None if k is None else np.full((n, k), 7.0)
+    for q, part in enumerate(parts):
+        if not len(part):
+            continue
+        flat = np.array(part, order="C").reshape(len(part), -1)  # as reshape flattens
+        cols = start + q + np.arange(len(flat)) * step
+        ref = _numpy_rows(flat)
+        want_o[:, cols] = [ref.min, ref.max, ref.mean, ref.std]
+        if k is not None:
+            shown = np.full((len(flat), k), np.nan)
+            shown[:, : min(k, flat.shape[1])] = flat[:, :k]
+            want_s[cols] = shown
+    ok = np.array_equal(obuf[8:-8].reshape(4, n), want_o)
+    ok = ok and (obuf[:8] == 7).all() and (obuf[-8:] == 7).all()
+    if k is not None:
+        ok = ok and np.array_equal(sbuf[8:-8].reshape(n, k), want_s, equal_nan=True)
+        ok = ok and (sbuf[:8] == 7).all() and (sbuf[-8:] == 7).all()
+    return "read" if ok and k_marked == 0 else "WRONG"
+
+k_stats = k.stats
+grid = base[:64].reshape(8, 8)
+cube = base[:64].reshape(4, 4, 4)
+cases = {
+    "bad dtype after good": lambda: case((good, good, np.zeros((2, 3), np.int32)), 9),
+    "1-d after good": lambda: case((good, np.zeros(3, f4)), 6, 0, 2),
+    "no buffer after good": lambda: case((good, "text"), 6, 0, 2),
+    "None after good": lambda: case((good, None), 6, 0, 2),
+    "0-d": lambda: case(np.array(1.0), 4),
+    "1-d": lambda: case(np.zeros(3), 4),
+    "9-d": lambda: case(np.zeros((2,) + (1,) * 8), 4),
+    "zero-size row": lambda: case(np.zeros((3, 0)), 4),
+    "zero-size middle dim": lambda: case(np.zeros((3, 0, 4)), 4),
+    "int64": lambda: case(np.zeros((3, 3), np.int64), 3),
+    "float16": lambda: case(np.zeros((3, 3), np.float16), 3),
+    "big-endian": lambda: case(np.zeros((3, 3), ">f8"), 3),
+    "unaligned": lambda: case(np.zeros(97, np.uint8)[1:].view(f8).reshape(3, 4), 3),
+    "row stride not a whole number": lambda: case(as_strided(base, (3, 2), (12, 8)), 3),
+    "broadcast past memory": lambda: case(as_strided(base, (2, 2 ** 58), (0, 0)), 2),
+    "samples of other rows": lambda: case(good, 3, samples=np.zeros((2, 4))),
+    "samples float32": lambda: case(good, 3, samples=np.zeros((3, 4), f4)),
+    "samples 1-d": lambda: case(good, 3, samples=np.zeros(3)),
+    "samples F order": lambda: case(good, 3, samples=np.zeros((4, 3)).T),
+    "samples read-only": lambda: case(good, 3, samples=readonly),
+    "out read-only": lambda: case(good, 3, out=readonly[:, :3].copy().T.copy().T),
+    "start -1": lambda: case(good, 5, -1),
+    "start past": lambda: case(good, 5, 3),
+    "step 0": lambda: case(good, 5, 0, 0),
+    "step -1": lambda: case(good, 5, 2, -1),
+    "step huge": lambda: case(good, 5, 0, 2 ** 62),
+    "start max": lambda: case(good, 5, MAX),
+    "start max after no rows": lambda: case((empty, good), 5, MAX),
+    "start max - 1 after no rows": lambda: case((empty, empty, good), 5, MAX - 1, 2 ** 62),
+    # read
+    "the last column": lambda: case(good, 5, 2),
+    "one row, step huge": lambda: case(good[:1], 5, 4, 2 ** 62, k=3),
+    "no rows, start past": lambda: case(empty, 1, 2 ** 62),
+    "no arrays": lambda: case((), 3),
+    "rows backward": lambda: case(grid[::-1], 8, k=3),
+    "columns backward": lambda: case(grid[:, ::-1], 8, k=3),
+    "3-d, every stride negative": lambda: case(cube[::-1, ::-2, ::-1], 4, k=5),
+    "8-d, last dim strided": lambda: case(base[:512].reshape((2,) * 9)[0][..., ::2], 2, k=4),
+    "rows broadcast": lambda: case(as_strided(base, (5, 8), (0, 8)), 5, k=2),
+    "columns broadcast": lambda: case(as_strided(base, (5, 8), (8, 0)), 5, k=2),
+    "one row, stride past memory": lambda: case(as_strided(base, (1, 8), (2 ** 62, 8)), 2, k=2),
+    "samples of no columns": lambda: case(good, 3, k=0),
+    "samples wider than rows": lambda: case(good, 3, k=9),
+    "mixed tuple": lambda: case(
+        (good, cube[:, 1:, ::2], grid[:3].astype(f4)[:, ::-1]), 12, 0, 3, k=4
+    ),
+}
+print(json.dumps({name: run() for name, run in cases.items()}))
+"""
+
+READ = {
+    "the last column", "one row, step huge", "no rows, start past", "no arrays",
+    "rows backward", "columns backward", "3-d, every stride negative",
+    "8-d, last dim strided", "rows broadcast", "columns broadcast",
+    "one row, stride past memory", "samples of no columns", "samples wider than rows",
+    "mixed tuple",
+}  # fmt: skip
+TYPE_ERRORS = {"no buffer after good", "None after good"}
+
+
+def test_stats_refuses_bad_arguments_and_reads_every_layout_without_undefined_behaviour(
+    ubsan_kernel: Path,  # noqa: F811 - the fixture imported above
+) -> None:
+    """A tuple whose first array has no rows was not checked against out, so a start near
+    2^63 passed it and start + q then overflowed (undefined in C). Every other case below
+    was already right; they pin it: a bad item after good ones, arrays stats does not read,
+    samples of the wrong shape and start/step at their edges are a ValueError (TypeError for
+    an object with no buffer, MemoryError for a copy no machine holds), never a crash; rows
+    of any strides (negative, zero, 8 dims, a stride past memory for one row) give NumPy's
+    numbers and samples, with nothing written around them."""
+    done = subprocess.run([sys.executable, "-c", STATS_EDGES, str(ROOT)], capture_output=True,
+                          text=True, cwd=ubsan_kernel, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and "runtime error" not in done.stderr, done.stderr[-800:]
+    got = json.loads(done.stdout)
+    want = {
+        name: "read" if name in READ else "TypeError" if name in TYPE_ERRORS else "ValueError"
+        for name in got
+    }
+    want["broadcast past memory"] = "MemoryError"
+    assert got == want
