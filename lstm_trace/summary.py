@@ -141,7 +141,10 @@ def _compiled_rows(k: ModuleType, values: FloatArray) -> StatsRows:
 
 def _numpy_rows(values: FloatArray) -> StatsRows:
     """stats_rows on the NumPy path (the reference)."""
-    wide = values.astype(np.float64)  # a copy, worked on in place below
+    # a copy in C order, worked on in place below: each row's sum is then NumPy's pairwise
+    # one along the row (the kernel's, and a single row's), whatever the layout of values (an
+    # input's view of x may have its rows a smaller stride apart than their values)
+    wide = values.astype(np.float64, order="C")
     rows, width = values.shape
     total = wide.sum(axis=1)
     # the common case, kept short (the hook path calls it per value): every sum finite means

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstm_trace import LSTMConfig, init_input, trace
+from lstm_trace import LSTMConfig, init_input, recorders, summary, trace
+from lstm_trace.cells import kernel
 from lstm_trace.health import HealthMonitor, thresholds
 
 from .test_compiled_review import ubsan_kernel  # noqa: F401 - the fixture
@@ -191,3 +192,27 @@ def test_stats_refuses_bad_arguments_and_reads_every_layout_without_undefined_be
     }
     want["broadcast past memory"] = "MemoryError"
     assert got == want
+
+
+def test_the_numpy_paths_stats_of_a_row_do_not_depend_on_the_arrays_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Layer 0's x of a batch is a view of the input, (steps, B * I) rows with the steps the
+    inner stride when I = 1: NumPy's float64 copy kept that layout, so its sums ran down the
+    rows in sequence, not pairwise along each row as the kernel's and a hooked trace's (one
+    row at a time) do. A float64 trace on the NumPy path then differed from a hooked trace
+    in the last bit of x's mean and std (of a pass with more than GROUP_NUMBERS numbers a
+    block, or here with GROUP_NUMBERS 0)."""
+    rng = np.random.default_rng(1)
+    values = rng.standard_normal((6, 40)) * 10 ** rng.uniform(-6, 6, (6, 40))
+    for layout in (np.asfortranarray(values), values.T.copy().T, values[::-1][::-1]):
+        got, want = summary._numpy_rows(layout), summary._numpy_rows(values)
+        for name in ("min", "max", "mean", "std"):
+            assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+    monkeypatch.setattr(recorders, "GROUP_NUMBERS", 0)  # a point at a time, as a long pass
+    monkeypatch.setattr(kernel, "loaded", lambda: None)  # NumPy's stats
+    cfg = LSTMConfig(input_size=1, hidden_size=3, seq_len=6, batch=12, dtype="float64")
+    x = rng.standard_normal((12, 6, 1)) * 10 ** rng.uniform(-6, 6, (12, 6, 1))
+    block = trace(cfg, x=x, steps="all").to_dict()
+    hooked = trace(cfg, x=x, steps="all", hooks=[lambda e: None]).to_dict()
+    assert block["tensors"] == hooked["tensors"]
