@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -216,3 +217,65 @@ def test_the_numpy_paths_stats_of_a_row_do_not_depend_on_the_arrays_layout(
     block = trace(cfg, x=x, steps="all").to_dict()
     hooked = trace(cfg, x=x, steps="all", hooks=[lambda e: None]).to_dict()
     assert block["tensors"] == hooked["tensors"]
+
+
+def _loop_health(k: Any, cell: str, z: np.ndarray, backward: bool, piece: np.ndarray,
+                 parts: int, below: np.ndarray, above: np.ndarray) -> list[np.ndarray]:  # fmt: skip
+    """lstm() or gru() run over z (n, B, G*H) in place (its activations after), counting gate
+    health in the loop: [lo, hi, n_low, n_high]."""
+    n, batch, width = z.shape
+    dt, hs = z.dtype, width // (4 if cell == "lstm" else 3)
+    rng = np.random.default_rng(width)
+    w = kernel.pack((rng.standard_normal((hs, width)) * 0.3).astype(dt))
+    h0, outs = rng.standard_normal((batch, hs)).astype(dt), np.zeros((n, batch, hs), dt)
+    found = [np.full(width, np.inf, dt), np.full(width, -np.inf, dt)]
+    found += [np.zeros((parts, width), np.int32), np.zeros((parts, width), np.int32)]
+    health = (below, above, *found, piece)
+    gain = np.repeat(np.array([0.5, 0.5, 1.0, 0.5][: width // hs], dt), hs)
+    if cell == "lstm":
+        k.lstm(z, w, h0, h0.copy(), outs, np.zeros_like(outs), gain, 1 - gain, None, backward,
+               health)  # fmt: skip
+    else:
+        k.gru(z, w, h0, outs, np.zeros_like(outs), gain, 1 - gain, np.zeros(hs, dt), None,
+              backward, health)  # fmt: skip
+    return found
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("backward", [False, True])
+def test_a_few_rows_health_is_counted_a_piece_at_a_time_in_either_direction(
+    cell: str, backward: bool
+) -> None:
+    """B < 4: the loop counts each piece of steps when its last visited step has run
+    (health_piece), in time order going forward and backward, whatever the pieces (a call
+    may start or end inside one; the pieces need not even be sorted): the counts and
+    extremes are the NumPy path's of the activations the loop wrote, and the block pass's
+    (health()); a NaN makes its column's extremes NaN."""
+    k = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
+    rng = np.random.default_rng(4 + backward)
+    for trial in range(12):
+        dt = np.float32 if trial % 2 else np.float64
+        g = 4 if cell == "lstm" else 3
+        batch, hs, n, parts = trial % 3 + 1, int(rng.integers(1, 40)), int(rng.integers(1, 24)), 4
+        piece = np.sort(rng.integers(0, parts, n)) if trial % 4 else rng.integers(0, parts, n)
+        z = (rng.standard_normal((n, batch, g * hs)) * 3).astype(dt)
+        if trial % 5 == 0:
+            z[n // 2, 0, hs // 2] = np.nan  # a pre-activation: the gate's value is NaN
+        below = rng.uniform(0.0, 0.5, g * hs).astype(dt)
+        above = (below + 0.3).astype(dt)
+        lo, hi, n_low, n_high = _loop_health(k, cell, z, backward, piece.astype(np.int64),
+                                             parts, below, above)  # fmt: skip
+        want_low, want_high = np.zeros((parts, g * hs), np.int64), np.zeros_like(n_low, np.int64)
+        for t in range(n):
+            want_low[piece[t]] += (z[t] < below).sum(axis=0)
+            want_high[piece[t]] += (z[t] > above).sum(axis=0)
+        flat = z.reshape(-1, g * hs)
+        for got, want in ((lo, flat.min(axis=0)), (hi, flat.max(axis=0)), (n_low, want_low),
+                          (n_high, want_high)):  # fmt: skip
+            np.testing.assert_array_equal(got, want, err_msg=f"trial {trial}")
+        assert trial % 5 or np.isnan(lo).any()  # the NaN reached the extremes
+        block = [np.full(g * hs, np.inf, dt), np.full(g * hs, -np.inf, dt)]
+        block += [np.zeros((parts, g * hs), np.int32), np.zeros((parts, g * hs), np.int32)]
+        k.health(z, (below, above, *block, piece.astype(np.int64)))
+        for got, want in zip(block, (lo, hi, n_low, n_high), strict=True):
+            np.testing.assert_array_equal(got, want, err_msg=f"trial {trial}")
