@@ -57,8 +57,7 @@ class _Place:
     def __post_init__(self) -> None:
         self.saturated = SegmentCounts(self.steps, self.gates)
         self.nonfinite = np.zeros(self.gates, dtype=np.int64)
-        self.low = np.full(self.gates * self.hidden, np.inf)
-        self.high = np.full(self.gates * self.hidden, -np.inf)
+        self.low, self.high = unset(self.gates * self.hidden, np.dtype(np.float64)).copy()
 
     def add(self, rows: int, lowest: FloatArray, highest: FloatArray) -> None:
         """Counts rows (steps x batch rows) more, and widens each unit's running extremes by a
@@ -359,23 +358,34 @@ def _plan(steps: int, hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any],
     """The kernel's plan for steps first .. first + count - 1 of T = steps, H = hidden units
     per gate (HealthMonitor.plan): read-only, since every pass of the shape shares it."""
     pieces = tuple(block_pieces(steps, first, count))
-    below, above = _column_thresholds(hidden, tanh, dtype)
+    below, above, unset = _column_thresholds(hidden, tanh, dtype)
     rows = np.array([b - a for _, a, b in pieces], dtype=np.int64)
     piece = np.repeat(np.arange(len(pieces), dtype=np.int64), rows)
     for a in (piece, rows):
         a.flags.writeable = False
-    return HealthPlan(below, above, piece, pieces, rows)
+    return HealthPlan(below, above, piece, pieces, rows, unset)
 
 
 @functools.lru_cache(maxsize=16)
-def _column_thresholds(hidden: int, tanh: tuple[bool, ...],
-                       dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:  # fmt: skip
-    """(below, above) (G*H,) each column's gate's thresholds, read-only: one pair for every
-    plan of a shape (a pair each, _plan's cache kept 128 MB at H = 8192 in float64)."""
+def _column_thresholds(
+    hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(below, above) (G*H,) each column's gate's thresholds, and (2, G*H) the extremes before
+    any value (unset()), read-only: one set for every plan of a shape (a set each, _plan's
+    cache kept 128 MB at H = 8192 in float64)."""
     below, above = (np.repeat(t, hidden) for t in thresholds(tanh, dtype))
     for a in (below, above):
         a.flags.writeable = False
-    return below, above
+    return below, above, unset(len(below), dtype)
+
+
+@functools.lru_cache(maxsize=16)
+def unset(width: int, dtype: np.dtype[Any]) -> FloatArray:
+    """(2, width) the running extremes before any value: +inf, then -inf (read-only: copy)."""
+    extremes = np.empty((2, width), dtype=dtype)
+    extremes[0], extremes[1] = np.inf, -np.inf
+    extremes.flags.writeable = False
+    return extremes
 
 
 def nonfinite_weight(weights: LSTMWeights) -> str | None:

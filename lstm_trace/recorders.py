@@ -157,8 +157,10 @@ class BlockRecorder(_Keeper):
                 per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
             compiled = summary.StatsRows.join(per_point, interleave=True), _samples(flat, k)
         stats, samples = compiled
-        keys = np.repeat(_keys(block.layer, d, p)[None], r, axis=0)  # (r, p, 4)
-        keys[..., 2] = steps[:, None]
+        keys = _keys(block.layer, d, p, tuple(steps.tolist())) if r <= 4 else None
+        if keys is None:  # (r, p, 4): many steps (the few of a default trace: made once)
+            keys = np.repeat(_keys(block.layer, d, p, (0,)), r, axis=0)
+            keys[..., 2] = steps[:, None]
         if self.values is not None:
             for name, v in values.items():
                 for step, value in zip(steps, v, strict=True):
@@ -192,10 +194,12 @@ def _summarised(arrays: list[FloatArray], cell: Cell, follows: bool) -> list[Flo
 
 
 @functools.lru_cache(maxsize=64)
-def _keys(layer: int, direction: int, points: int) -> npt.NDArray[np.int64]:
-    """(points, 4) a step's record keys but the step: layer, direction, 0, point."""
-    keys = np.zeros((points, 4), dtype=np.int64)
-    keys[:, 0], keys[:, 1], keys[:, 3] = layer, direction, np.arange(points)
+def _keys(layer: int, direction: int, points: int, steps: tuple[int, ...]) -> npt.NDArray[np.int64]:
+    """(len(steps), points, 4) the record keys of steps: layer, direction, step, point
+    (read-only: the default trace's few are made once per shape)."""
+    keys = np.zeros((len(steps), points, 4), dtype=np.int64)
+    keys[..., 0], keys[..., 1], keys[..., 3] = layer, direction, np.arange(points)
+    keys[..., 2] = np.array(steps, dtype=np.int64)[:, None]
     keys.flags.writeable = False
     return keys
 

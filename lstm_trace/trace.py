@@ -27,7 +27,7 @@ from .digest import IN_MEMORY, SEEDED, weights_dict
 from .document import header_dict, outputs_dict
 from .errors import ConfigError, SelectionError
 from .health import HealthMonitor, all_finite
-from .parameters import Parameter, output_shapes, parameters
+from .parameters import Parameter, parameters
 from .recorders import RECORD_CHUNK, BlockRecorder, Recorder
 from .records import RecordBatches, TensorRecord
 from .state_maps import MAP_ROWS, StateMaps, auto_rows, map_columns
@@ -334,7 +334,8 @@ def _input_array(config: LSTMConfig, x: ArrayLike | None) -> FloatArray:
     else:
         with np.errstate(over="ignore"):  # float64 1e300 cast to float32 is inf: health says so
             xa = init_input(config) if x is None else np.asarray(x, dtype=config.dtype)
-    expected = (*output_shapes(config)["output"][:-1], config.input_size)
+    batch = () if config.batch is None else (config.batch,)
+    expected = (*batch, config.seq_len, config.input_size)
     if xa.shape != expected:
         raise ConfigError(f"x must have shape {expected} for this configuration, got {xa.shape}")
     return xa

@@ -44,14 +44,16 @@ class HealthPlan:
     column's thresholds, below and above (G*H,) in the values' dtype, and piece (c,) int64
     the piece of time of each row, time order: an index into pieces, the block cut at the
     monitor's segments of time, (segment, start, stop) rows of the block, and rows (parts,)
-    each piece's number of rows (stop - start). Its arrays are read-only: a plan is made once
-    for every block of its shape."""
+    each piece's number of rows (stop - start); unset (2, G*H) the extremes before any value
+    (+inf, then -inf). Its arrays are read-only: a plan is made once for every block of its
+    shape."""
 
     below: FloatArray
     above: FloatArray
     piece: NDArray[np.int64]
     pieces: tuple[tuple[int, int, int], ...]
     rows: NDArray[np.int64]
+    unset: FloatArray
 
     @property
     def parts(self) -> int:

@@ -199,8 +199,7 @@ class Counter:
 
     def __init__(self, watch: HealthWatch, block: FloatArray, ts: range) -> None:
         self.plan = p = watch.plan(block.dtype, ts.start, len(ts))
-        extremes = np.empty((2, block.shape[-1]), dtype=block.dtype)
-        extremes[0], extremes[1] = np.inf, -np.inf
+        extremes = p.unset.copy()  # (2, G*H): +inf, -inf
         # int32: a block holds fewer than 2^31 rows (PROJECTION_BLOCK numbers or so)
         counts = np.zeros((2, p.parts, block.shape[-1]), dtype=np.int32)
         self.fused = FusedHealth(extremes, counts, p)
