@@ -11,8 +11,10 @@ instead of ending the run; the kernel's tests are skipped without the compiled k
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,25 @@ from lstm_trace import LSTMConfig, init_input, recorders, summary, trace
 from lstm_trace.cells import kernel
 from lstm_trace.health import HealthMonitor, thresholds
 
-from .test_compiled_review import ubsan_kernel  # noqa: F401 - the fixture
-
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ubsan_kernel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """csrc/kernel.c built with -fsanitize=undefined, every finding fatal (as
+    tests/test_compiled_review.py builds it, at -O0: half the build time): its directory."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("no gcc to build a sanitized kernel")
+    out = tmp_path_factory.mktemp("ubsan")
+    target = out / f"_kernel{sysconfig.get_config_var('EXT_SUFFIX')}"
+    flags = ["-O0", "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fno-math-errno"]
+    flags += ["-Wno-psabi", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}"]
+    built = subprocess.run([gcc, *flags, str(ROOT / "csrc" / "kernel.c"), "-o", str(target)],
+                           capture_output=True, text=True)  # fmt: skip
+    if built.returncode != 0:
+        pytest.skip(f"gcc cannot build with -fsanitize=undefined: {built.stderr[-200:]}")
+    return out
 
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
@@ -174,7 +192,7 @@ TYPE_ERRORS = {"no buffer after good", "None after good"}
 
 
 def test_stats_refuses_bad_arguments_and_reads_every_layout_without_undefined_behaviour(
-    ubsan_kernel: Path,  # noqa: F811 - the fixture imported above
+    ubsan_kernel: Path,
 ) -> None:
     """A tuple whose first array has no rows was not checked against out, so a start near
     2^63 passed it and start + q then overflowed (undefined in C). Every other case below
