@@ -297,17 +297,14 @@ class HealthMonitor:
             if place.rows > 1 and still.any():
                 stuck = [np.flatnonzero(s).tolist() for s in still]
             elif place.rows > 1:  # the common case: no gate to search
-                stuck = [[] for _ in still]
+                stuck = [[] for _ in self.names]
             lows, highs, segments = place.saturated.report()
             nonfinite = place.nonfinite.tolist()
             for g, name in order:
-                units = None if stuck is None else stuck[g]
-                gate = {"layer": layer, "direction": direction, "gate": name}
-                gate.update(_saturation_fields(place.values, lows[g], highs[g]))
-                gate["stuck_count"] = None if units is None else len(units)
-                gate["stuck_units"] = None if units is None else units[:MAX_LISTED]
-                gate["nonfinite"], gate["segments"] = nonfinite[g], segments[g]
-                gates.append(gate)
+                gates.append(
+                    _gate_entry(layer, direction, name, place.values, lows[g], highs[g],
+                                None if stuck is None else stuck[g], nonfinite[g], segments[g])
+                )  # fmt: skip
         return {
             "saturation_threshold": SATURATION,
             "gates": gates,
@@ -331,9 +328,24 @@ class _Watch:
         self.monitor.counted(self.layer, self.direction, steps, block, fused)
 
 
-def _saturation_fields(values: int, low: int, high: int) -> dict[str, Any]:
-    """A gate's values and its saturated counts and shares: in all, low and high."""
+def _gate_entry(
+    layer: int,
+    direction: str,
+    gate: str,
+    values: int,
+    low: int,
+    high: int,
+    stuck: list[int] | None,
+    nonfinite: int,
+    segments: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One gate's entry of the report: its values, saturated counts and shares (in all, low
+    and high), its stuck units (None: one value cannot show whether a unit moves), its NaN
+    and Inf, its segments of time."""
     return {
+        "layer": layer,
+        "direction": direction,
+        "gate": gate,
         "values": values,
         "saturated": low + high,
         "saturated_share": share(low + high, values),
@@ -341,6 +353,10 @@ def _saturation_fields(values: int, low: int, high: int) -> dict[str, Any]:
         "saturated_high": share(high, values),
         "saturated_low_count": low,
         "saturated_high_count": high,
+        "stuck_count": None if stuck is None else len(stuck),
+        "stuck_units": None if stuck is None else stuck[:MAX_LISTED],
+        "nonfinite": nonfinite,
+        "segments": segments,
     }
 
 

@@ -158,8 +158,9 @@ class SegmentCounts:
         """(2, S, G) the low then high counts of each segment and gate, from both kinds."""
         if self._columns is None:
             return self.counts
-        s, g = self.counts.shape[1:]
-        both: IntArray = self._columns.reshape(2, s, g, -1).sum(axis=3)
+        width = self._columns.shape[-1]  # G*H: each gate's H columns summed (reduceat: 2
+        starts = np.arange(0, width, width // self.gates)  # against 3.3 us of a reshape-sum)
+        both: IntArray = np.add.reduceat(self._columns, starts, axis=2)
         if self._counted:
             both += self.counts
         return both
@@ -173,7 +174,7 @@ class SegmentCounts:
         for gate_lows, gate_highs in zip(lows, highs, strict=True):
             # copies of the segments with nothing saturated, the common case, then share()'s
             # rounding where a count is not 0: a dict made whole costs twice a copy
-            segments = [d.copy() for d in _empty_segments(self.steps)]
+            segments = list(map(dict.copy, _empty_segments(self.steps)))
             for key, counts in (("saturated_low", gate_lows), ("saturated_high", gate_highs)):
                 if any(counts):
                     for d, count, n in zip(segments, counts, values, strict=True):
