@@ -26,10 +26,10 @@ struct rows {
     void *copy;
 };
 
-/* The next index of a C-order walk over dims [1, ndim) of v, *at bytes from the row's start;
+/* The next index of a C-order walk over dims [1, top) of v, *at bytes from the row's start;
  * idx holds each dim's index. */
-static void step_index(const Py_buffer *v, ptrdiff_t *idx, ptrdiff_t *at) {
-    for (int d = v->ndim - 1; d >= 1; d--) {
+static void step_index(const Py_buffer *v, int top, ptrdiff_t *idx, ptrdiff_t *at) {
+    for (int d = top - 1; d >= 1; d--) {
         *at += v->strides[d];
         if (++idx[d] < v->shape[d]) return;
         *at -= idx[d] * v->strides[d];
@@ -68,12 +68,17 @@ static int take_rows(PyObject *x, struct rows *r) {
         PyErr_NoMemory();
         return -1;
     }
-    for (ptrdiff_t i = 0; i < r->count; i++) { /* each row in C order, as reshape copies it */
+    /* each row in C order, as reshape copies it: runs along the last axis where it is one
+     * (a gate's units of each batch row), else number by number */
+    int last = v->ndim - 1, runs = v->shape[last] == 1 || v->strides[last] == v->itemsize;
+    int top = runs ? last : v->ndim;
+    ptrdiff_t len = runs ? v->shape[last] : 1;
+    for (ptrdiff_t i = 0; i < r->count; i++) {
         ptrdiff_t idx[8] = {0}, at = 0;
         const char *row = (const char *)v->buf + i * v->strides[0];
         char *out = (char *)r->copy + i * r->m * size;
-        for (ptrdiff_t j = 0; j < r->m; j++, step_index(v, idx, &at))
-            memcpy(out + j * size, row + at, (size_t)size);
+        for (ptrdiff_t j = 0; j < r->m; j += len, step_index(v, top, idx, &at))
+            memcpy(out + j * size, row + at, (size_t)(len * size));
     }
     r->buf = r->copy, r->ld = r->m;
     return 0;
