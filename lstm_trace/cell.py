@@ -29,7 +29,8 @@ from .weights import DirectionWeights, LSTMWeights
 HOOK_POINTS: tuple[str, ...] = LSTM.hook_points
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class HookEvent:
     """What a hook sees: where it is, and the (read-only) value: unbatched (n,), batched
     (B, n), n being the size of the hook point (I_k for x, H_out + I_k for concat, H_out for
@@ -55,7 +56,8 @@ Hook = Callable[[HookEvent], "ArrayLike | None"]
 BlockObserver = Callable[[int, str, Sequence[int], "FloatArray"], None]
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class StepBlock:
     """Everything the pass computed over one block of steps of one layer and direction: enough
     to summarise every hook point at every step without a hook (the trace's fast path; the

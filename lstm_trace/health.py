@@ -40,7 +40,8 @@ STUCK_TOLERANCE = 1e-6
 MAX_LISTED = 20
 
 
-@dataclass
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(eq=False)
 class _Place:
     """Running totals for one layer and direction."""
 

@@ -73,7 +73,8 @@ def block_pieces(steps: int, first: int, count: int) -> list[tuple[int, int, int
     return out
 
 
-@dataclass
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(eq=False)
 class SegmentCounts:
     """Running low and high saturated counts of one layer and direction, per segment and gate.
 

@@ -75,7 +75,8 @@ def marks(value: FloatArray, k: int) -> tuple[str, ...]:
     return tuple("" if np.isfinite(v) else str(float(v)) for v in flat)
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class StatsRows:
     """The stats of r tensors at once, each a row of a (r, m) array: float64 columns (r,) for
     min, max, mean and std (NaN where a row has no finite value), int columns for the counts."""

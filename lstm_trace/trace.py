@@ -40,7 +40,8 @@ from .weights import (
 )
 
 
-@dataclass
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(eq=False)
 class Trace:
     """The result of a traced run. ``to_dict()`` is the JSON document, schema_version 2."""
 

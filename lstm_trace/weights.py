@@ -33,7 +33,8 @@ from .errors import ConfigError
 DIRECTIONS: tuple[str, str] = ("forward", "backward")
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class DirectionWeights:
     """One direction of one layer, PyTorch layout (gates i, f, g, o for an LSTM, r, z, n for
     a GRU: cell names which).
@@ -75,7 +76,8 @@ class DirectionWeights:
         return self.b_ih[rows] + self.b_hh[rows]
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class LSTMWeights:
     """All weights of an LSTM: ``layers[k][d]`` is layer k, direction d (0 forward)."""
 

@@ -38,7 +38,8 @@ Watch = Callable[[Sequence[int], FloatArray], None]
 Whole = Callable[..., None]
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class HealthPlan:
     """How the kernel counts a block's gate health (health.py's monitor makes it): each
     column's thresholds, below and above (G*H,) in the values' dtype, and piece (c,) int64
@@ -61,7 +62,8 @@ class HealthPlan:
         return len(self.pieces)
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class FusedHealth:
     """Gate health of a block as the compiled loop counted it while the steps ran
     (kernel.Counter): extremes (2, G*H) each column's lowest then highest value, NaN once the

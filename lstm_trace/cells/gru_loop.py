@@ -30,7 +30,8 @@ from .recurrence import Blocks, Prepared, gains, prepare
 ACTIVATIONS = ("sigmoid", "sigmoid", "tanh")
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class GRUPrepared:
     """The shared layout (recurrence.Prepared) and the candidate's recurrent part."""
 

@@ -28,7 +28,8 @@ PEEPHOLE_ORDER = ("i", "f", "o")
 ACTIVATIONS = ("sigmoid", "sigmoid", "tanh", "sigmoid")
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class LSTMPrepared:
     """The shared layout (recurrence.Prepared), the projection and the peepholes."""
 

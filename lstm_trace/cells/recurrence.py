@@ -37,7 +37,8 @@ KERNEL_REPORT_MACS = 1 << 30
 REPORT_STEPS = 4096
 
 
-@dataclass(frozen=True)
+# eq=False: arrays have no == to compare by (compared by identity)
+@dataclass(frozen=True, eq=False)
 class Prepared:
     """One direction's weights, laid out for the loop.
 
