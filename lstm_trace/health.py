@@ -21,7 +21,6 @@ block with a hooked step or a NaN is counted here.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,10 +30,10 @@ import numpy as np
 from .cells import kernel
 from .cells.base import FloatArray, FusedHealth, HealthPlan
 from .config import LSTMConfig
-from .health_segments import SegmentCounts, block_pieces, share
+from .health_plan import SATURATION, block_plan, thresholds, unset
+from .health_segments import SegmentCounts, share
 from .weights import LSTMWeights
 
-SATURATION = 0.05
 STUCK_TOLERANCE = 1e-6
 #: stuck unit indices listed per gate; the rest are counted
 MAX_LISTED = 20
@@ -117,7 +116,8 @@ class HealthMonitor:
         """How the kernel is to count steps first .. first + count - 1 of layer and direction
         (cells.base.HealthPlan): each column's thresholds and each step's piece of time."""
         self._place(layer, direction)  # counted from now on
-        return _plan(self.config.seq_len, self.config.hidden_size, self.tanh, dtype, first, count)
+        return block_plan(self.config.seq_len, self.config.hidden_size, self.tanh, dtype, first,
+                          count)  # fmt: skip
 
     def _place(self, layer: int, direction: str) -> _Place:
         place = self.places.get((layer, direction))
@@ -359,50 +359,6 @@ def _gate_entry(
         "nonfinite": nonfinite,
         "segments": segments,
     }
-
-
-def thresholds(tanh: tuple[bool, ...], dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
-    """(below, above) (G,): each gate's saturation thresholds in the values' precision; a
-    tanh gate (tanh[g]) saturates beyond +-0.95, a sigmoid gate below 0.05 and above 0.95."""
-    high = 1 - SATURATION
-    below = np.array([-high if t else SATURATION for t in tanh], dtype=dtype)
-    return below, np.full(len(tanh), high, dtype=dtype)
-
-
-@functools.lru_cache(maxsize=256)  # the same blocks come at every pass of a shape
-def _plan(steps: int, hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any], first: int,
-          count: int) -> HealthPlan:  # fmt: skip
-    """The kernel's plan for steps first .. first + count - 1 of T = steps, H = hidden units
-    per gate (HealthMonitor.plan): read-only, since every pass of the shape shares it."""
-    pieces = tuple(block_pieces(steps, first, count))
-    below, above, unset = _column_thresholds(hidden, tanh, dtype)
-    rows = np.array([b - a for _, a, b in pieces], dtype=np.int64)
-    piece = np.repeat(np.arange(len(pieces), dtype=np.int64), rows)
-    for a in (piece, rows):
-        a.flags.writeable = False
-    return HealthPlan(below, above, piece, pieces, rows, unset)
-
-
-@functools.lru_cache(maxsize=16)
-def _column_thresholds(
-    hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any]
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(below, above) (G*H,) each column's gate's thresholds, and (2, G*H) the extremes before
-    any value (unset()), read-only: one set for every plan of a shape (a set each, _plan's
-    cache kept 128 MB at H = 8192 in float64)."""
-    below, above = (np.repeat(t, hidden) for t in thresholds(tanh, dtype))
-    for a in (below, above):
-        a.flags.writeable = False
-    return below, above, unset(len(below), dtype)
-
-
-@functools.lru_cache(maxsize=16)
-def unset(width: int, dtype: np.dtype[Any]) -> FloatArray:
-    """(2, width) the running extremes before any value: +inf, then -inf (read-only: copy)."""
-    extremes = np.empty((2, width), dtype=dtype)
-    extremes[0], extremes[1] = np.inf, -np.inf
-    extremes.flags.writeable = False
-    return extremes
 
 
 def nonfinite_weight(weights: LSTMWeights) -> str | None:

@@ -8,7 +8,6 @@ array, so a trace of a long sequence stays small. ``Trace.to_dict()`` is the JSO
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -28,10 +27,13 @@ from .document import header_dict, outputs_dict
 from .errors import ConfigError, SelectionError
 from .health import HealthMonitor, all_finite
 from .parameters import Parameter, parameters
-from .recorders import RECORD_CHUNK, BlockRecorder, Recorder
+from .recorders import BlockRecorder, Recorder
 from .records import RecordBatches, TensorRecord
 from .state_maps import MAP_ROWS, StateMaps, auto_rows, map_columns
-from .steps import StepSelection, select_steps
+from .steps import StepSelection
+from .trace_options import prepare as prepare  # the CLI's and the bench's, from here as before
+from .trace_options import prepared, widest_tensor
+from .trace_options import trace_bytes as trace_bytes
 from .weights import (
     LSTMWeights,
     init_input,
@@ -137,81 +139,6 @@ class Trace:
         return mimebundle(self._repr_html_, self.__str__, include, exclude)
 
 
-#: bytes a kept record costs beside its samples: the record, its JSON dict and JSON text
-RECORD_BYTES = 2500
-SAMPLE_BYTES = 60
-
-
-@functools.lru_cache(maxsize=64)  # a frozen config: every trace of it asks again
-def widest_tensor(config: LSTMConfig) -> int:
-    """The most values any traced tensor holds: (B times) the widest concat, H_out + I_k, or
-    the gates' H when a projection makes H_out small."""
-    widest_input = max(config.layer_input_size(k) for k in range(min(config.num_layers, 2)))
-    return (config.batch or 1) * max(config.hidden_size, config.h_out + widest_input)
-
-
-def trace_bytes(
-    config: LSTMConfig,
-    selection: StepSelection,
-    samples: int,
-    keep_values: bool = False,
-    keep_records: bool = True,
-) -> int:
-    """What a trace adds to the forward pass's memory: its records (unless streamed), the
-    recorder's working arrays (the values of up to RECORD_CHUNK numbers at a time, their
-    samples, keys and stats: 16 bytes a number) and, with keep_values, a copy of every traced
-    tensor."""
-    points = len(config.kind.hook_points)
-    records = len(selection.steps) * points * config.num_layers * config.num_directions
-    widest = widest_tensor(config)
-    cost = records * (RECORD_BYTES + SAMPLE_BYTES * min(samples, widest)) if keep_records else 0
-    cost += min(len(selection.steps) * points * widest, RECORD_CHUNK) * 16
-    if keep_values:
-        cost += records * widest * config.itemsize
-    return cost
-
-
-def _prepare(
-    config: LSTMConfig,
-    steps: str | Sequence[int] | None,
-    samples: int,
-    max_memory: int,
-    keep_values: bool,
-    keep_records: bool,
-) -> StepSelection:
-    """prepare(), once per set of options that can be a key (the steps as a text or None,
-    samples a number): every trace of a shape asks again."""
-    if (steps is None or isinstance(steps, str)) and type(samples) is int:
-        return _prepared(config, steps, samples, max_memory, keep_values, keep_records)
-    return prepare(config, steps, samples, max_memory, keep_values, keep_records)
-
-
-def prepare(
-    config: LSTMConfig,
-    steps: str | Sequence[int] | None = None,
-    samples: int = 4,
-    max_memory: int = DEFAULT_MAX_MEMORY,
-    keep_values: bool = False,
-    keep_records: bool = True,
-) -> StepSelection:
-    """Validate a trace's options before anything runs or prints; return the steps.
-
-    The memory check counts the forward pass and what the trace keeps (trace_bytes)."""
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-        raise SelectionError(
-            f"samples must be a whole number >= 0 (0 shows none), got {samples!r}",
-            option="samples",
-        )
-    selection = select_steps(steps, config.seq_len)
-    config.check_memory(
-        max_memory, extra=trace_bytes(config, selection, samples, keep_values, keep_records)
-    )
-    return selection
-
-
-_prepared = functools.lru_cache(maxsize=64)(prepare)
-
-
 def trace(
     config: LSTMConfig | None = None,
     weights: LSTMWeights | None = None,
@@ -251,7 +178,7 @@ def trace(
     """
     if config is None:
         config = _config_of(weights, x)
-    selection = _prepare(config, steps, samples, max_memory, keep_values, sink is None)
+    selection = prepared(config, steps, samples, max_memory, keep_values, sink is None)
     samples = min(samples, widest_tensor(config))  # more than any tensor holds shows them all
     if weights is None:
         weights, source = init_weights(config), SEEDED
