@@ -86,8 +86,8 @@ static void FN(health_step)(const REAL *z, ptrdiff_t B, ptrdiff_t G, ptrdiff_t H
 }
 
 /* Gate health of a call's steps z (steps, B, G*H), time order, after they have all run, each
- * piece of steps at once, 16 columns down all of its rows. A thread's own units, as
- * health_step's. */
+ * piece of steps at once, its columns down all of its rows (health_range). A thread's own
+ * units, as health_step's. */
 static void FN(health_late)(const REAL *z, ptrdiff_t steps, ptrdiff_t B, ptrdiff_t G,
                             ptrdiff_t H, const struct health_out *o, ptrdiff_t u0, ptrdiff_t u1) {
     for (ptrdiff_t t0 = 0, t1; t0 < steps; t0 = t1) {
