@@ -39,14 +39,15 @@ def select_steps(spec: str | Sequence[int] | None, seq_len: int) -> StepSelectio
 
     None (the default): every step when T <= SHORT_SEQUENCE, else steps 0 and T-1.
     """
-    if spec is None or isinstance(spec, str):  # the same for every trace of a shape: once
-        return _select_text(spec, seq_len)
+    if spec is None:  # the default, the same for every trace of a length: made once
+        return _default(seq_len)
     return _select(spec, seq_len)
 
 
 @functools.lru_cache(maxsize=64)
-def _select_text(spec: str | None, seq_len: int) -> StepSelection:
-    return _select(spec, seq_len)
+def _default(seq_len: int) -> StepSelection:
+    """The default selection of T = seq_len: every step of a short sequence, else two."""
+    return _select(None, seq_len)
 
 
 def _select(spec: str | Sequence[int] | None, seq_len: int) -> StepSelection:

@@ -53,9 +53,10 @@ def prepared(
     keep_values: bool,
     keep_records: bool,
 ) -> StepSelection:
-    """prepare(), made once per set of options that can be a key (the steps as a text or
-    None, samples a number): every trace of a shape asks again."""
-    if (steps is None or isinstance(steps, str)) and type(samples) is int:
+    """prepare(), made once per shape for the default steps (every trace of a shape asks
+    again); any other selection each time, so that no cache keeps a long one (--steps all of
+    a million steps) after its trace."""
+    if steps is None and type(samples) is int:
         return _prepared(config, steps, samples, max_memory, keep_values, keep_records)
     return prepare(config, steps, samples, max_memory, keep_values, keep_records)
 
