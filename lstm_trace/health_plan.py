@@ -24,7 +24,7 @@ def thresholds(tanh: tuple[bool, ...], dtype: np.dtype[Any]) -> tuple[FloatArray
     return below, np.full(len(tanh), high, dtype=dtype)
 
 
-@functools.lru_cache(maxsize=256)  # the same blocks come at every pass of a shape
+@functools.lru_cache(maxsize=64)  # the same blocks come at every pass of a shape
 def block_plan(
     steps: int, hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any], first: int, count: int
 ) -> HealthPlan:

@@ -57,7 +57,7 @@ def test_an_ndarray_subclass_input_is_traced_as_its_plain_array() -> None:
 
 
 def test_the_health_plans_of_a_pass_share_one_copy_of_the_thresholds() -> None:
-    """Every block's plan (kept in a cache of 256) held its own (G*H,) copies of the columns'
+    """Every block's plan (then kept in a cache of 256) held its own (G*H,) copies of the columns'
     thresholds: at H = 8192 in float64, 512 KB a plan, 128 MB kept after a pass of 256
     blocks. They are one read-only pair for the shape."""
     cfg = LSTMConfig(input_size=3, hidden_size=50, seq_len=40, cell="gru")
