@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sysconfig
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -116,3 +119,23 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         monkeypatch.setattr(_kernel, name, counting)
     return seen
+
+
+@pytest.fixture(scope="session")
+def ubsan_kernel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """csrc/kernel.c built with -fsanitize=undefined, every finding fatal (about 2 s, once for
+    every test that runs it in a subprocess): its directory. Skipped without gcc or
+    libubsan."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("no gcc to build a sanitized kernel")
+    out = tmp_path_factory.mktemp("ubsan")
+    target = out / f"_kernel{sysconfig.get_config_var('EXT_SUFFIX')}"
+    flags = ["-O1", "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fno-math-errno"]
+    flags += ["-Wno-psabi", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}"]
+    source = Path(__file__).resolve().parents[1] / "csrc" / "kernel.c"
+    built = subprocess.run([gcc, *flags, str(source), "-o", str(target)],
+                           capture_output=True, text=True)  # fmt: skip
+    if built.returncode != 0:
+        pytest.skip(f"gcc cannot build with -fsanitize=undefined: {built.stderr[-200:]}")
+    return out

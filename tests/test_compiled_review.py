@@ -1,18 +1,16 @@
 """The compiled kernel (csrc/) on the edges a review found: undefined behaviour that only a
 sanitizer shows, arrays the argument checks must refuse, and the hooked steps' contracts.
 
-The sanitizer test compiles csrc/kernel.c itself (gcc with -fsanitize=undefined, about 2 s)
-and runs it in a subprocess, so that undefined behaviour is an exit status rather than a
-silent wrong bit; it is skipped where no gcc or no libubsan is installed.
+The sanitizer test runs csrc/kernel.c built with -fsanitize=undefined (conftest.py's
+ubsan_kernel, about 2 s) in a subprocess, so that undefined behaviour is an exit status rather
+than a silent wrong bit; it is skipped where no gcc or no libubsan is installed.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,6 @@ import numpy as np
 import pytest
 
 from lstm_trace.cells import kernel
-
-CSRC = Path(__file__).resolve().parents[1] / "csrc"
 
 TANH_EDGES = """
 import numpy as np, _kernel as k
@@ -35,23 +31,6 @@ for isa in k.isas():
         assert np.isnan(out[:2]).all() and list(out[2:4]) == [1, -1], (isa, out)
 print("ok")
 """
-
-
-@pytest.fixture(scope="module")
-def ubsan_kernel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """csrc/kernel.c built with -fsanitize=undefined, every finding fatal: its directory."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("no gcc to build a sanitized kernel")
-    out = tmp_path_factory.mktemp("ubsan")
-    target = out / f"_kernel{sysconfig.get_config_var('EXT_SUFFIX')}"
-    flags = ["-O1", "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fno-math-errno"]
-    flags += ["-Wno-psabi", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}"]
-    built = subprocess.run([gcc, *flags, str(CSRC / "kernel.c"), "-o", str(target)],
-                           capture_output=True, text=True)  # fmt: skip
-    if built.returncode != 0:
-        pytest.skip(f"gcc cannot build with -fsanitize=undefined: {built.stderr[-200:]}")
-    return out
 
 
 def _run(directory: Path, script: str) -> subprocess.CompletedProcess[str]:

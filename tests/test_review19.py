@@ -11,10 +11,8 @@ instead of ending the run; the kernel's tests are skipped without the compiled k
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +24,6 @@ from lstm_trace.cells import kernel
 from lstm_trace.health import HealthMonitor, thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def ubsan_kernel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """csrc/kernel.c built with -fsanitize=undefined, every finding fatal (as
-    tests/test_compiled_review.py builds it, at -O0: half the build time): its directory."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("no gcc to build a sanitized kernel")
-    out = tmp_path_factory.mktemp("ubsan")
-    target = out / f"_kernel{sysconfig.get_config_var('EXT_SUFFIX')}"
-    flags = ["-O0", "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fno-math-errno"]
-    flags += ["-Wno-psabi", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}"]
-    built = subprocess.run([gcc, *flags, str(ROOT / "csrc" / "kernel.c"), "-o", str(target)],
-                           capture_output=True, text=True)  # fmt: skip
-    if built.returncode != 0:
-        pytest.skip(f"gcc cannot build with -fsanitize=undefined: {built.stderr[-200:]}")
-    return out
 
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
