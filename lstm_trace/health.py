@@ -162,11 +162,6 @@ class HealthMonitor:
         first = min(steps[0], steps[-1])
         self._saturation(place, block.shape[1], first, gates, lowest, highest)
 
-    def thresholds(self, dtype: np.dtype[Any]) -> tuple[FloatArray, FloatArray]:
-        """(below, above) (G,): each gate's saturation thresholds in the values' precision
-        (thresholds())."""
-        return thresholds(self.tanh, dtype)
-
     def _saturation(
         self,
         place: _Place,
@@ -179,7 +174,7 @@ class HealthMonitor:
         """Counts values beyond each gate's thresholds, per side and segment of time. gates:
         (c*B, G, H) from step first; lowest, highest (G*H,) the block's extremes per unit."""
         n = len(self.names)
-        below, above = self.thresholds(gates.dtype)  # compared in the values' own precision
+        below, above = thresholds(self.tanh, gates.dtype)  # in the values' own precision
         # fmin/fmax: a unit that is NaN throughout the block must not hide the gate's others
         gate_low = np.fmin.reduce(lowest.reshape(n, -1), axis=1)
         gate_high = np.fmax.reduce(highest.reshape(n, -1), axis=1)

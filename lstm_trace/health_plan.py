@@ -31,25 +31,24 @@ def block_plan(
     """The kernel's plan for steps first .. first + count - 1 of T = steps, H = hidden units
     per gate (HealthMonitor.plan): read-only, since every pass of the shape shares it."""
     pieces = tuple(block_pieces(steps, first, count))
-    below, above, fresh = _column_thresholds(hidden, tanh, dtype)
+    below, above = _column_thresholds(hidden, tanh, dtype)
     rows = np.array([b - a for _, a, b in pieces], dtype=np.int64)
     piece = np.repeat(np.arange(len(pieces), dtype=np.int64), rows)
     for a in (piece, rows):
         a.flags.writeable = False
-    return HealthPlan(below, above, piece, pieces, rows, fresh)
+    return HealthPlan(below, above, piece, pieces, rows, unset(len(below), dtype))
 
 
 @functools.lru_cache(maxsize=16)
 def _column_thresholds(
     hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any]
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(below, above) (G*H,) each column's gate's thresholds, and (2, G*H) the extremes before
-    any value (unset()), read-only: one set for every plan of a shape (a set each,
-    block_plan()'s cache kept 128 MB at H = 8192 in float64)."""
+) -> tuple[FloatArray, FloatArray]:
+    """(below, above) (G*H,) each column's gate's thresholds, read-only: one pair for every
+    plan of a shape (a pair each, block_plan()'s cache kept 128 MB at H = 8192 in float64)."""
     below, above = (np.repeat(t, hidden) for t in thresholds(tanh, dtype))
     for a in (below, above):
         a.flags.writeable = False
-    return below, above, unset(len(below), dtype)
+    return below, above
 
 
 @functools.lru_cache(maxsize=16)

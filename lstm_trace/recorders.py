@@ -157,8 +157,9 @@ class BlockRecorder(_Keeper):
                 per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
             compiled = summary.StatsRows.join(per_point, interleave=True), _samples(flat, k)
         stats, samples = compiled
-        keys = _keys(block.layer, d, p, tuple(steps.tolist())) if r <= 4 else None
-        if keys is None:  # (r, p, 4): many steps (the few of a default trace: made once)
+        if r <= 4:  # (r, p, 4): a default trace's few steps, made once per shape
+            keys = _keys(block.layer, d, p, tuple(steps.tolist()))
+        else:
             keys = np.repeat(_keys(block.layer, d, p, (0,)), r, axis=0)
             keys[..., 2] = steps[:, None]
         if self.values is not None:
