@@ -72,50 +72,61 @@ static int take_nine(PyObject *args, PyObject **o, Py_buffer *v, const int *ndim
     return kind;
 }
 
-/* health = (below, above, lo, hi, n_low, n_high, piece) or None, for `steps` steps of W
- * columns, as buffers into hv (7) and pointers into *out (lo NULL for None): below, above,
- * lo, hi (W,) of the pass's kind; n_low, n_high (P, W) int32; piece (steps,) int64, each in
- * [0, P); all C order. Returns 0, or -1 with a Python error set and nothing held. */
+/* health = (below, above, lo, hi, n_low, n_high, n_bad, rows, piece) or None, for `steps`
+ * steps of W columns, as buffers into hv (HEALTH_ARRAYS) and pointers into *out (lo NULL for
+ * None): below, above, lo, hi (W,) of the pass's kind; n_low, n_high (S, W) int64; n_bad
+ * (W,) int64; rows (S,) int64; piece (steps,) int64, each in [0, S); all C order, the counts
+ * and extremes writable. Returns 0, or -1 with a Python error set and nothing held. */
+#define HEALTH_ARRAYS 9
 static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t steps, ptrdiff_t W,
                        struct health_out *out) {
-    memset(hv, 0, 7 * sizeof *hv);
+    memset(hv, 0, HEALTH_ARRAYS * sizeof *hv);
     memset(out, 0, sizeof *out);
     if (health == Py_None) return 0;
     if (!PyTuple_Check(health)) { /* ParseTuple would take any other object as a SystemError */
-        PyErr_Format(PyExc_TypeError, "health: expected a tuple of 7 arrays or None, got %s",
+        PyErr_Format(PyExc_TypeError, "health: expected a tuple of 9 arrays or None, got %s",
                      Py_TYPE(health)->tp_name);
         return -1;
     }
-    PyObject *o[7];
-    if (!PyArg_ParseTuple(health, "OOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
+    PyObject *o[HEALTH_ARRAYS];
+    if (!PyArg_ParseTuple(health, "OOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8]))
         return -1;
     const ptrdiff_t isz = kind ? 8 : 4;
     int ok = 1;
-    for (int q = 0; q < 7 && ok; q++) {
-        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (q >= 2 && q < 6 ? PyBUF_WRITABLE : 0);
+    for (int q = 0; q < HEALTH_ARRAYS && ok; q++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (q >= 2 && q < 8 ? PyBUF_WRITABLE : 0);
         if (PyObject_GetBuffer(o[q], &hv[q], flags) < 0) {
-            RELEASE_ALL(hv, 7);
+            RELEASE_ALL(hv, HEALTH_ARRAYS);
             return -1;
         }
         const char *f = hv[q].format;
         if (q < 4)
             ok = strcmp(f, kind ? "d" : "f") == 0 && hv[q].len == W * isz;
-        else if (q < 6)
-            ok = strcmp(f, "i") == 0 && hv[q].itemsize == 4;
         else
             ok = (strcmp(f, "q") == 0 || strcmp(f, "l") == 0) && hv[q].itemsize == 8;
     }
-    ptrdiff_t parts = ok && W > 0 ? hv[4].len / (W * 4) : 0;
-    ok = ok && parts > 0 && hv[4].len == parts * W * 4 && hv[5].len == hv[4].len &&
-         hv[6].len == steps * 8;
-    const int64_t *piece = ok ? (const int64_t *)hv[6].buf : NULL;
-    for (ptrdiff_t t = 0; ok && t < steps; t++) ok = piece[t] >= 0 && piece[t] < parts;
+    ptrdiff_t segments = ok && W > 0 ? hv[4].len / (W * 8) : 0;
+    ok = ok && segments > 0 && hv[4].len == segments * W * 8 && hv[5].len == hv[4].len &&
+         hv[6].len == W * 8 && hv[7].len == segments * 8 && hv[8].len == steps * 8;
+    const int64_t *piece = ok ? (const int64_t *)hv[8].buf : NULL;
+    for (ptrdiff_t t = 0; ok && t < steps; t++) ok = piece[t] >= 0 && piece[t] < segments;
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "health: arrays do not agree with the pass");
-        RELEASE_ALL(hv, 7);
+        RELEASE_ALL(hv, HEALTH_ARRAYS);
         return -1;
     }
     out->below = hv[0].buf, out->above = hv[1].buf, out->lo = hv[2].buf, out->hi = hv[3].buf;
-    out->n_low = (int32_t *)hv[4].buf, out->n_high = (int32_t *)hv[5].buf, out->piece = piece;
+    out->n_low = (int64_t *)hv[4].buf, out->n_high = (int64_t *)hv[5].buf;
+    out->n_bad = (int64_t *)hv[6].buf, out->rows = (int64_t *)hv[7].buf, out->piece = piece;
     return 0;
+}
+
+/* After a call's `steps` steps of `batch` rows ran with health counted (o->lo set): each
+ * step's rows into its segment's row count, and the call's NaN and Inf (*o->bad) as the
+ * Python int the call returns (0 without health). */
+static PyObject *health_result(const struct health_out *o, ptrdiff_t steps, ptrdiff_t batch) {
+    if (!o->lo) return PyLong_FromLong(0);
+    for (ptrdiff_t t = 0; t < steps; t++) o->rows[o->piece[t]] += batch;
+    return PyLong_FromSsize_t(*o->bad);
 }

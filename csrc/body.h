@@ -213,11 +213,12 @@ static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
     const REAL *gain = (const REAL *)a->gain, *offset = (const REAL *)a->offset;
     ptrdiff_t ldh = a->h0_stride, u0, u1;
     /* the elementwise steps take a share of the units (of every row and gate), so that a
-     * thread's gate health reads only what it wrote; a few rows' health is counted a piece
-     * of steps at a time, as each piece ends (health_piece) */
+     * thread's gate health reads only what it wrote; a few rows' health is counted a segment
+     * of steps at a time, as each segment ends (health_piece) */
     FN(columns)(H, tid, nth, &u0, &u1);
     const int late = a->health.lo && B < 4;
-    ptrdiff_t first = a->backward ? a->steps - 1 : 0; /* the piece's first visited step */
+    ptrdiff_t first = a->backward ? a->steps - 1 : 0; /* the segment's first visited step */
+    ptrdiff_t bad = 0;                                 /* this thread's NaN and Inf */
     for (ptrdiff_t s = 0; s < a->steps; s++) {
         ptrdiff_t t = a->backward ? a->steps - 1 - s : s;
         REAL *z = (REAL *)a->z + t * B * G, *c = (REAL *)a->cells + t * B * H;
@@ -231,9 +232,11 @@ static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
             FN(cell)(zb + u0, zb + H + u0, zb + 2 * H + u0, zb + 3 * H + u0, cp + u0, cb + u0,
                      hb, u1 - u0);
         }
-        if (a->health.lo && !late && u1 > u0) FN(health_step)(z, B, 4, H, &a->health, t, u0, u1);
+        if (a->health.lo && !late && u1 > u0)
+            bad += FN(health_step)(z, B, 4, H, &a->health, a->health.piece[t], u0, u1);
         if (late && u1 > u0)
-            FN(health_piece)(a->z, a->steps, a->backward, s, t, &first, B, 4, H, &a->health, u0, u1);
+            bad += FN(health_piece)(a->z, a->steps, a->backward, s, t, &first, B, 4, H,
+                                    &a->health, u0, u1);
         BARRIER(nth);
         if (a->w_hr) {  /* h_t = (o tanh C_t) W_hr^T: a product of its own, then copied out */
             FN(product_step)(full, H, B, a->w_hr, proj, H, a->np_hr, tid, nth);
@@ -243,6 +246,7 @@ static void FN(lstm)(const struct lstm_args *a, int tid, int nth) {
         }
         h = y, ldh = a->out_row, c_prev = c;
     }
+    if (a->health.lo) FN(health_bad)(&a->health, bad);
 }
 
 /* The GRU over n steps of one piece (kernel.c's gru() has the arguments' shapes), as thread
@@ -258,7 +262,8 @@ static void FN(gru)(const struct gru_args *a, int tid, int nth) {
     ptrdiff_t ldh = a->h0_stride, u0, u1;
     FN(columns)(H, tid, nth, &u0, &u1); /* a share of the units, as in lstm() */
     const int late = a->health.lo && B < 4;
-    ptrdiff_t first = a->backward ? a->steps - 1 : 0; /* the piece's first visited step */
+    ptrdiff_t first = a->backward ? a->steps - 1 : 0; /* the segment's first visited step */
+    ptrdiff_t bad = 0;                                 /* this thread's NaN and Inf */
     for (ptrdiff_t s = 0; s < a->steps; s++) {
         ptrdiff_t t = a->backward ? a->steps - 1 - s : s;
         REAL *z = (REAL *)a->z + t * B * G, *rh = (REAL *)a->resets + t * B * H;
@@ -282,12 +287,15 @@ static void FN(gru)(const struct gru_args *a, int tid, int nth) {
             FN(blend)(zb + 2 * H + u0, add, zb + H + u0, h + b * ldh + u0,
                       y + b * a->out_row + u0, u1 - u0);
         }
-        if (a->health.lo && !late && u1 > u0) FN(health_step)(z, B, 3, H, &a->health, t, u0, u1);
+        if (a->health.lo && !late && u1 > u0)
+            bad += FN(health_step)(z, B, 3, H, &a->health, a->health.piece[t], u0, u1);
         if (late && u1 > u0)
-            FN(health_piece)(a->z, a->steps, a->backward, s, t, &first, B, 3, H, &a->health, u0, u1);
+            bad += FN(health_piece)(a->z, a->steps, a->backward, s, t, &first, B, 3, H,
+                                    &a->health, u0, u1);
         BARRIER(nth);
         h = y, ldh = a->out_row;
     }
+    if (a->health.lo) FN(health_bad)(&a->health, bad);
 }
 
 #undef VEC_N

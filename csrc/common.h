@@ -30,15 +30,18 @@
 #endif
 
 /* Gate health counted inside the loop, while a step's activations are in cache (health.py);
- * lo NULL when not asked for. For the G*H columns: lo, hi running extremes; below, above each
- * column's gate's thresholds; n_low, n_high (P, G*H) int32 per piece of time and column, +=
- * the values below and above (a block holds fewer than 2^31 rows); piece (steps,) int64 the
- * piece of each step (time order). */
+ * lo NULL when not asked for. For the G*H columns: lo, hi running extremes (NaN-ignoring);
+ * below, above each column's gate's thresholds; n_low, n_high (S, G*H) int64 per segment of
+ * time and column, += the values below and above; n_bad (G*H,) int64 += the NaN and Inf
+ * values; piece (steps,) int64 the segment of each step (time order), an index into n_low's
+ * rows. *bad, a call's own, += every NaN and Inf counted (threads add atomically). The
+ * caller adds each step's rows into the segments' row counts (kernel.c's add_rows). */
 struct health_out {
     void *lo, *hi;
-    int32_t *n_low, *n_high;
+    int64_t *n_low, *n_high, *n_bad, *rows;
     const int64_t *piece;
     const void *below, *above;
+    ptrdiff_t *bad;
 };
 
 struct lstm_args {

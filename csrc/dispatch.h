@@ -65,7 +65,7 @@ typedef void (*gru_fn)(const struct gru_args *, int, int);
 typedef void (*product_fn)(const void *, ptrdiff_t, ptrdiff_t, const void *, void *, ptrdiff_t,
                            ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*tanh_fn)(const void *, void *, ptrdiff_t);
-typedef void (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+typedef ptrdiff_t (*health_fn)(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                           const struct health_out *, ptrdiff_t, ptrdiff_t);
 typedef ptrdiff_t (*stats_fn)(const void *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t, ptrdiff_t,
                               ptrdiff_t, ptrdiff_t, ptrdiff_t);

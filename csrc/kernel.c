@@ -20,7 +20,8 @@ PyDoc_STRVAR(lstm_doc,
 "W_hh^T; h0 (B, H_out) and c0 (B, H) the states before the piece; outs (n, B, H_out) receives\n"
 "h_t (any step and row stride); cells (n, B, H) receives C_t; gain, offset (4H,); w_hr packed\n"
 "W_hr^T (P, H, PW) or None; backward: visit the steps last first; health (below, above, lo, hi,\n"
-"n_low, n_high, piece): gate health counted as the steps run (common.h's health_out), or None.");
+"n_low, n_high, n_bad, rows, piece): gate health counted as the steps run into the running\n"
+"totals (common.h's health_out), or None. Returns the NaN and Inf counted (0 without health).");
 
 static PyObject *k_lstm(PyObject *self, PyObject *args) {
     PyObject *o[9];
@@ -51,7 +52,7 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
         RELEASE_ALL(v, 9);
         return NULL;
     }
-    Py_buffer hv[7];
+    Py_buffer hv[HEALTH_ARRAYS];
     if (take_health(health, hv, kind, a.steps, 4 * a.hidden, &a.health) < 0) {
         RELEASE_ALL(v, 9);
         return NULL;
@@ -65,17 +66,20 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     a.scratch = PyMem_RawMalloc(n * (size_t)v[0].itemsize);
     if (!a.scratch) {
         RELEASE_ALL(v, 9);
-        RELEASE_ALL(hv, 7);
+        RELEASE_ALL(hv, HEALTH_ARRAYS);
         return PyErr_NoMemory();
     }
     lstm_fn fn = ISAS[current].lstm[kind];
+    ptrdiff_t bad = 0;
+    a.health.bad = &bad;
     Py_BEGIN_ALLOW_THREADS
     run_lstm(fn, &a);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(a.scratch);
+    PyObject *result = health_result(&a.health, a.steps, a.batch);
     RELEASE_ALL(v, 9);
-    RELEASE_ALL(hv, 7);
-    Py_RETURN_NONE;
+    RELEASE_ALL(hv, HEALTH_ARRAYS);
+    return result;
 }
 
 PyDoc_STRVAR(gru_doc,
@@ -115,7 +119,7 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
         RELEASE_ALL(v, 9);
         return NULL;
     }
-    Py_buffer hv[7];
+    Py_buffer hv[HEALTH_ARRAYS];
     if (take_health(health, hv, kind, a.steps, 3 * a.hidden, &a.health) < 0) {
         RELEASE_ALL(v, 9);
         return NULL;
@@ -129,17 +133,20 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     a.scratch = PyMem_RawMalloc((n ? n : 1) * (size_t)v[0].itemsize);
     if (!a.scratch) {
         RELEASE_ALL(v, 9);
-        RELEASE_ALL(hv, 7);
+        RELEASE_ALL(hv, HEALTH_ARRAYS);
         return PyErr_NoMemory();
     }
     gru_fn fn = ISAS[current].gru[kind];
+    ptrdiff_t bad = 0;
+    a.health.bad = &bad;
     Py_BEGIN_ALLOW_THREADS
     run_gru(fn, &a);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(a.scratch);
+    PyObject *result = health_result(&a.health, a.steps, a.batch);
     RELEASE_ALL(v, 9);
-    RELEASE_ALL(hv, 7);
-    Py_RETURN_NONE;
+    RELEASE_ALL(hv, HEALTH_ARRAYS);
+    return result;
 }
 
 PyDoc_STRVAR(product_doc,
@@ -235,16 +242,17 @@ static PyObject *k_project(PyObject *self, PyObject *args) {
 PyDoc_STRVAR(health_doc,
 "health(x, health)\n\n"
 "Gate health of a block x (c, B, W) C order, in one pass: health as lstm()'s (below, above,\n"
-"lo, hi, n_low, n_high, piece), piece (c,) the piece of each step: the counts the loop makes\n"
-"of its steps, made of a block whose steps it did not all run. Columns shared among threads\n"
-"when the block is large.");
+"lo, hi, n_low, n_high, n_bad, rows, piece), piece (c,) the segment of each step: the counts\n"
+"the loop makes of its steps, made of steps it did not count (a hooked step's, a block of\n"
+"the NumPy path's). Columns shared among threads when the block is large. Returns the NaN\n"
+"and Inf counted.");
 
 static PyObject *k_health(PyObject *self, PyObject *args) {
     PyObject *o[2];
     if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1])) return NULL;
     int kind = kind_of(o[0]);
     if (kind < 0) return NULL;
-    Py_buffer v, hv[7];
+    Py_buffer v, hv[HEALTH_ARRAYS];
     if (take(o[0], &v, 3, 0, kind, "x") < 0) return NULL;
     ptrdiff_t steps = v.shape[0], batch = v.shape[1], width = v.shape[2];
     struct health_out out;
@@ -256,10 +264,12 @@ static PyObject *k_health(PyObject *self, PyObject *args) {
     if (take_health(o[1], hv, kind, steps, width, &out) < 0 || !out.lo) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "health: arrays needed, not None");
         PyBuffer_Release(&v);
-        RELEASE_ALL(hv, 7);
+        RELEASE_ALL(hv, HEALTH_ARRAYS);
         return NULL;
     }
     health_fn fn = ISAS[current].health[kind];
+    ptrdiff_t bad = 0;
+    out.bad = &bad;
     ptrdiff_t chunks = (width + 15) / 16; /* a thread's columns: whole runs of 16 */
     int nth = threads_for(steps * batch * width / 4); /* a compare costs a quarter of a MAC */
     nth = nth < chunks ? nth : (int)chunks;
@@ -272,12 +282,16 @@ static PyObject *k_health(PyObject *self, PyObject *args) {
         ptrdiff_t a, b;
         team_share(chunks, &a, &b);
         ptrdiff_t j1 = b * 16 < width ? b * 16 : width;
-        if (a * 16 < j1) fn(v.buf, steps, batch, 1, width, &out, a * 16, j1);
+        if (a * 16 < j1) {
+            ptrdiff_t found = fn(v.buf, steps, batch, 1, width, &out, a * 16, j1);
+            if (found) __atomic_fetch_add(&bad, found, __ATOMIC_RELAXED);
+        }
     }
     Py_END_ALLOW_THREADS
+    PyObject *result = health_result(&out, steps, batch);
     PyBuffer_Release(&v);
-    RELEASE_ALL(hv, 7);
-    Py_RETURN_NONE;
+    RELEASE_ALL(hv, HEALTH_ARRAYS);
+    return result;
 }
 
 PyDoc_STRVAR(tanh_doc,

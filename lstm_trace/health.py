@@ -3,8 +3,9 @@
 Computed over every step, not only the traced ones, from the blocks of gate activations the
 forward pass hands to the monitor (forward(health=)), so it costs a few vectorised operations
 per block rather than hooks at every step; with the compiled kernel, the counts are made inside
-its step loop while each step is in cache (plan() says how, counted() takes them), and only a
-block with a hooked step or a NaN is counted here.
+its step loop while each step is in cache, straight into the running totals (totals() hands
+them over; a hooked step's row is counted by its block pass once the hooks have run), and the
+monitor only locates a NaN or an Inf it reports (counted()).
 
 - saturated: a sigmoid gate (the LSTM's forget, input, output; the GRU's reset and update)
   below 0.05 (low) or above 0.95 (high); a tanh gate (the candidate) below -0.95 (low) or
@@ -28,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from .cells import kernel
-from .cells.base import FloatArray, FusedHealth, HealthPlan
+from .cells.base import FloatArray
 from .config import LSTMConfig
-from .health_plan import SATURATION, block_plan, thresholds, unset
-from .health_segments import SegmentCounts, share
+from .health_plan import SATURATION, column_thresholds, thresholds, unset
+from .health_segments import IntArray, SegmentCounts, per_gate, segment_of, share
 from .weights import LSTMWeights
 
 STUCK_TOLERANCE = 1e-6
@@ -42,30 +43,49 @@ MAX_LISTED = 20
 # eq=False: arrays have no == to compare by (compared by identity)
 @dataclass(eq=False)
 class _Place:
-    """Running totals for one layer and direction."""
+    """Running totals for one layer and direction, added to by the NumPy path (add(),
+    SegmentCounts.add) and by the compiled kernel (the arrays of totals())."""
 
-    hidden: int
+    hidden: int  # H
     gates: int  # G
     steps: int  # T
-    values: int = 0  # per gate
-    rows: int = 0  # steps x batch rows seen
+    dtype: np.dtype[Any]  # the pass's
     saturated: SegmentCounts = field(init=False)  # low and high counts per segment and gate
-    nonfinite: FloatArray = field(init=False)  # (G,) counts
-    low: FloatArray = field(init=False)  # (G*H,) running min (NaN-ignoring)
-    high: FloatArray = field(init=False)  # (G*H,) running max
+    nonfinite: IntArray = field(init=False)  # (G,) the NumPy path's NaN and Inf counts
+    extremes: FloatArray = field(init=False)  # (2, G*H) running min then max (NaN-ignoring)
+    bad: int = 0  # NaN and Inf values seen, by either path
+    #: the kernel's arrays, made when it first counts: below, above, lo, hi, n_low, n_high,
+    #: n_bad ((G*H,) its NaN and Inf per column), rows
+    _totals: tuple[np.ndarray[Any, Any], ...] | None = None
 
     def __post_init__(self) -> None:
-        self.saturated = SegmentCounts(self.steps, self.gates)
+        self.saturated = SegmentCounts(self.steps, self.gates, self.hidden)
         self.nonfinite = np.zeros(self.gates, dtype=np.int64)
-        self.low, self.high = unset(self.gates * self.hidden, np.dtype(np.float64)).copy()
+        self.extremes = unset(self.gates * self.hidden, self.dtype).copy()
 
-    def add(self, rows: int, lowest: FloatArray, highest: FloatArray) -> None:
-        """Counts rows (steps x batch rows) more, and widens each unit's running extremes by a
-        block's (G*H,) lowest and highest (NaN-ignoring, as fmin/fmax are)."""
-        self.rows += rows
-        self.values += rows * self.hidden
-        np.fmin(self.low, lowest, out=self.low)
-        np.fmax(self.high, highest, out=self.high)
+    def add(self, lowest: FloatArray, highest: FloatArray) -> None:
+        """Widens each unit's running extremes by a block's (G*H,) lowest and highest
+        (NaN-ignoring, as fmin/fmax are)."""
+        np.fmin(self.extremes[0], lowest, out=self.extremes[0])
+        np.fmax(self.extremes[1], highest, out=self.extremes[1])
+
+    def totals(self, tanh: tuple[bool, ...]) -> tuple[np.ndarray[Any, Any], ...]:
+        """The compiled kernel's health arrays but each step's segment (kernel.Counter): it
+        adds its counts to these running totals as it runs the steps."""
+        if self._totals is None:
+            below, above = column_thresholds(self.hidden, tanh, self.dtype)
+            low, high = self.saturated.columns()
+            bad = np.zeros(self.gates * self.hidden, dtype=np.int64)
+            ext = self.extremes
+            self._totals = (below, above, ext[0], ext[1], low, high, bad, self.saturated.rows)
+        return self._totals
+
+    def nonfinite_counts(self) -> list[int]:
+        """(G,) each gate's NaN and Inf, from both paths."""
+        counts = self.nonfinite
+        if self._totals is not None:
+            counts = counts + per_gate(self._totals[6], self.gates)
+        return counts.tolist()  # type: ignore[no-any-return]
 
 
 class HealthMonitor:
@@ -85,62 +105,51 @@ class HealthMonitor:
         return _Watch(self, layer, direction)
 
     def counted(
-        self,
-        layer: int,
-        direction: str,
-        steps: Sequence[int],
-        block: FloatArray,
-        fused: FusedHealth | None,
+        self, layer: int, direction: str, steps: Sequence[int], block: FloatArray, bad: int | None
     ) -> None:
-        """A block with what the kernel's loop counted of it (None: nothing, count it here).
-        The counts are exact, so they are the NumPy path's; a block holding a NaN or an Inf
-        is counted on the NumPy path, which also locates it."""
-        if fused is None:
+        """A block, and the NaN and Inf the compiled kernel counted as it ran its steps (its
+        counts are in the running totals already: exact, so the NumPy path's), or None when
+        it did not count them: they are counted here. A NaN or an Inf is located."""
+        if bad is None:
             self(layer, direction, steps, block)
-        elif not self._add_fused(self._place(layer, direction), block, fused):
-            self._numpy(layer, direction, steps, block)
+        elif bad:
+            self._place(layer, direction).bad += bad
+            self._locate(layer, direction, steps, block)
 
-    def _add_fused(self, place: _Place, block: FloatArray, fused: FusedHealth) -> bool:
-        """Adds what the kernel counted of a block (c, B, G*H), the loop's or its block pass;
-        False (nothing added) when an extreme is NaN or Inf, which the NumPy path counts."""
-        if not np.isfinite(fused.extremes).all():  # (2, G*H): no overflowing sum to guard
-            return False
-        place.add(block.shape[0] * block.shape[1], fused.lowest, fused.highest)
-        plan = fused.plan  # the block cut at the segments
-        place.saturated.add_columns(plan.pieces[0][0], block.shape[1] * place.hidden,
-                                    plan.rows, fused.counts)  # fmt: skip
-        return True
-
-    def plan(self, layer: int, direction: str, dtype: np.dtype[Any], first: int,
-             count: int) -> HealthPlan:  # fmt: skip
-        """How the kernel is to count steps first .. first + count - 1 of layer and direction
-        (cells.base.HealthPlan): each column's thresholds and each step's piece of time."""
-        self._place(layer, direction)  # counted from now on
-        return block_plan(self.config.seq_len, self.config.hidden_size, self.tanh, dtype, first,
-                          count)  # fmt: skip
+    def totals(
+        self, layer: int, direction: str, dtype: np.dtype[Any]
+    ) -> tuple[tuple[np.ndarray[Any, Any], ...], IntArray]:
+        """What the kernel counts layer and direction's steps into (values of dtype, the
+        pass's): its health arrays but the steps' segments (_Place.totals), and (T,) each
+        step's segment, to slice for a block's."""
+        place = self._place(layer, direction)
+        if dtype != place.dtype:
+            raise ValueError(f"gate health counts {place.dtype} values, not {dtype}")
+        return place.totals(self.tanh), segment_of(self.config.seq_len)
 
     def _place(self, layer: int, direction: str) -> _Place:
         place = self.places.get((layer, direction))
         if place is None:
+            c = self.config
             place = self.places[(layer, direction)] = _Place(
-                self.config.hidden_size, len(self.names), self.config.seq_len
+                c.hidden_size, len(self.names), c.seq_len, np.dtype(c.dtype)
             )
         return place
 
     def __call__(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
         """block: (c, B, G*H) activations (PyTorch's gate order) of `steps`, which are in
         visiting order while block rows are in time order. Counted by the compiled kernel's
-        block pass when it is loaded (the loop's own counts, one pass over the block), else
-        (and for a block holding a NaN or an Inf) by NumPy."""
+        block pass when it is loaded (the loop's own counts, one pass over the block), else by
+        NumPy."""
         k = kernel.active(block.dtype, len(steps)) if block.flags.c_contiguous else None
-        if k is not None:
-            first = min(steps[0], steps[-1])  # visiting order runs one way or the other
-            counter = kernel.Counter(self.at(layer, direction), block,
-                                     range(first, first + block.shape[0]))  # fmt: skip
-            k.health(block, counter.args(0, block.shape[0]))
-            if self._add_fused(self._place(layer, direction), block, counter.fused):
-                return
-        self._numpy(layer, direction, steps, block)
+        if k is None or block.dtype != self._place(layer, direction).dtype:
+            self._numpy(layer, direction, steps, block)
+            return
+        first = min(steps[0], steps[-1])  # visiting order runs one way or the other
+        counter = kernel.Counter(self.at(layer, direction), block,
+                                 range(first, first + block.shape[0]))  # fmt: skip
+        counter.count(k, block, 0, block.shape[0])
+        self.counted(layer, direction, steps, block, counter.bad)
 
     def _numpy(self, layer: int, direction: str, steps: Sequence[int], block: FloatArray) -> None:
         """The NumPy path's count of a block (the reference): extremes, saturated counts, and
@@ -152,12 +161,13 @@ class HealthMonitor:
         flat = block.reshape(-1, n * h)
         lowest, highest = flat.min(axis=0), flat.max(axis=0)  # NaN if a column has one
         if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
-            finite = np.isfinite(gates)
-            place.nonfinite += (~finite).sum(axis=(0, 2))
+            bad = (~np.isfinite(gates)).sum(axis=(0, 2))
+            place.nonfinite += bad
+            place.bad += int(bad.sum())
             self._locate(layer, direction, steps, block)
             # fmin/fmax skip NaN, so one bad value does not hide how the other values move
             lowest, highest = np.fmin.reduce(flat, axis=0), np.fmax.reduce(flat, axis=0)
-        place.add(gates.shape[0], lowest, highest)
+        place.add(lowest, highest)
         # rows are in time order, whichever way the pass visits them
         first = min(steps[0], steps[-1])
         self._saturation(place, block.shape[1], first, gates, lowest, highest)
@@ -276,9 +286,7 @@ class HealthMonitor:
         so h_t = o tanh(C_t) is finite; the GRU's h_t = n + z (h_(t-1) - n) lies between
         h_(t-1) and n; each layer's input is the finite output below. Only a projection's
         h_t = W_hr (o tanh C_t) can be NaN or Inf after finite gates (a bad W_hr)."""
-        return not self.config.proj_size and not any(
-            p.nonfinite.any() for p in self.places.values()
-        )
+        return not self.config.proj_size and not any(p.bad for p in self.places.values())
 
     def report(self) -> dict[str, Any]:
         """The JSON 'health' object."""
@@ -287,18 +295,20 @@ class HealthMonitor:
         for (layer, direction), place in self.places.items():
             # |max - min|: a unit that was never finite (inf - inf, +-inf, NaN) did not "stay
             # put", it is counted as NaN/Inf
-            spread = np.abs(place.high - place.low) <= STUCK_TOLERANCE
+            low, high = place.extremes
+            spread = np.abs(high - low) <= STUCK_TOLERANCE
             still = spread.reshape(len(self.names), place.hidden)
+            rows = int(place.saturated.rows.sum())  # steps x batch rows seen
             stuck = None  # one value cannot show whether a unit moves
-            if place.rows > 1 and still.any():
+            if rows > 1 and still.any():
                 stuck = [np.flatnonzero(s).tolist() for s in still]
-            elif place.rows > 1:  # the common case: no gate to search
+            elif rows > 1:  # the common case: no gate to search
                 stuck = [[] for _ in self.names]
             lows, highs, segments = place.saturated.report()
-            nonfinite = place.nonfinite.tolist()
+            nonfinite = place.nonfinite_counts()
             for g, name in order:
                 gates.append(
-                    _gate_entry(layer, direction, name, place.values, lows[g], highs[g],
+                    _gate_entry(layer, direction, name, rows * place.hidden, lows[g], highs[g],
                                 None if stuck is None else stuck[g], nonfinite[g], segments[g])
                 )  # fmt: skip
         return {
@@ -317,11 +327,11 @@ class _Watch:
     layer: int
     direction: str
 
-    def plan(self, dtype: np.dtype[Any], first: int, count: int) -> HealthPlan:
-        return self.monitor.plan(self.layer, self.direction, dtype, first, count)
+    def totals(self, dtype: np.dtype[Any]) -> tuple[tuple[np.ndarray[Any, Any], ...], IntArray]:
+        return self.monitor.totals(self.layer, self.direction, dtype)
 
-    def __call__(self, steps: Sequence[int], block: FloatArray, fused: FusedHealth | None) -> None:
-        self.monitor.counted(self.layer, self.direction, steps, block, fused)
+    def __call__(self, steps: Sequence[int], block: FloatArray, bad: int | None) -> None:
+        self.monitor.counted(self.layer, self.direction, steps, block, bad)
 
 
 def _gate_entry(

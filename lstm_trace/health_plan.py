@@ -1,6 +1,5 @@
-"""The compiled kernel's plans of gate health (health.py's monitor hands them out): each
-column's saturation thresholds, the extremes before any value, and each step's piece of a
-block cut at the monitor's segments of time (health_segments.py). Made once per shape and
+"""What the compiled kernel counts gate health with (health.py's monitor hands it over): each
+column's saturation thresholds and the extremes before any value. Made once per shape and
 read-only: every pass of the shape shares them."""
 
 from __future__ import annotations
@@ -10,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .cells.base import FloatArray, HealthPlan
-from .health_segments import block_pieces
+from .cells.base import FloatArray
 
 SATURATION = 0.05
 
@@ -24,27 +22,13 @@ def thresholds(tanh: tuple[bool, ...], dtype: np.dtype[Any]) -> tuple[FloatArray
     return below, np.full(len(tanh), high, dtype=dtype)
 
 
-@functools.lru_cache(maxsize=64)  # the same blocks come at every pass of a shape
-def block_plan(
-    steps: int, hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any], first: int, count: int
-) -> HealthPlan:
-    """The kernel's plan for steps first .. first + count - 1 of T = steps, H = hidden units
-    per gate (HealthMonitor.plan): read-only, since every pass of the shape shares it."""
-    pieces = tuple(block_pieces(steps, first, count))
-    below, above = _column_thresholds(hidden, tanh, dtype)
-    rows = np.array([b - a for _, a, b in pieces], dtype=np.int64)
-    piece = np.repeat(np.arange(len(pieces), dtype=np.int64), rows)
-    for a in (piece, rows):
-        a.flags.writeable = False
-    return HealthPlan(below, above, piece, pieces, rows, unset(len(below), dtype))
-
-
 @functools.lru_cache(maxsize=16)
-def _column_thresholds(
+def column_thresholds(
     hidden: int, tanh: tuple[bool, ...], dtype: np.dtype[Any]
 ) -> tuple[FloatArray, FloatArray]:
-    """(below, above) (G*H,) each column's gate's thresholds, read-only: one pair for every
-    plan of a shape (a pair each, block_plan()'s cache kept 128 MB at H = 8192 in float64)."""
+    """(below, above) (G*H,) each column's gate's thresholds, H = hidden columns a gate,
+    read-only: one pair for every pass of a shape (a pair each kept 128 MB at H = 8192 in
+    float64 when every block had its own)."""
     below, above = (np.repeat(t, hidden) for t in thresholds(tanh, dtype))
     for a in (below, above):
         a.flags.writeable = False

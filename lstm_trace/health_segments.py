@@ -54,6 +54,16 @@ def share(count: int, values: int) -> float:
     return round(count / values, SHARE_DIGITS) if values and count else 0.0
 
 
+@functools.lru_cache(maxsize=64)
+def segment_of(steps: int) -> IntArray:
+    """(T,) the segment of each step t of T = steps (the compiled kernel's health argument
+    `piece`, sliced for a block). Read-only: shared."""
+    edges = segment_edges(steps)
+    segment = np.repeat(np.arange(len(edges) - 1, dtype=np.int64), np.diff(edges))
+    segment.flags.writeable = False
+    return segment
+
+
 def block_pieces(steps: int, first: int, count: int) -> list[tuple[int, int, int]]:
     """The block of steps first .. first + count - 1 of T = steps cut at the segment edges:
     (segment, start, stop) with start and stop relative to the block (rows of time), in time
@@ -78,17 +88,19 @@ def block_pieces(steps: int, first: int, count: int) -> list[tuple[int, int, int
 class SegmentCounts:
     """Running low and high saturated counts of one layer and direction, per segment and gate.
 
-    counts: (2, S, G), the low counts then the high (low and high are its views), and the
-    counts of the blocks the kernel counted per column apart (gate_counts() sums them); values:
-    (S,) values seen per gate in each segment.
+    counts: (2, S, G), the low counts then the high (low and high are its views), of the
+    blocks the NumPy path counted; the compiled kernel's per column apart (columns(),
+    gate_counts() sums both); rows: (S,) the rows (steps x batch rows) seen in each segment,
+    of H values per gate each.
     """
 
     steps: int  # T
     gates: int  # G
+    hidden: int  # H
     edges: IntArray = field(init=False)  # (S + 1,)
     counts: IntArray = field(init=False)  # (2, S, G)
-    values: IntArray = field(init=False)  # (S,)
-    #: (2, S, G*H) the counts of blocks counted per column (add_columns), None before one
+    rows: IntArray = field(init=False)  # (S,)
+    #: (2, S, G*H) the kernel's counts per column (columns()), None before it counts
     _columns: IntArray | None = field(init=False, default=None)
     _counted: bool = field(init=False, default=False)  # whether add() has counted a block
 
@@ -96,7 +108,7 @@ class SegmentCounts:
         self.edges = segment_edges(self.steps)
         count = len(self.edges) - 1
         self.counts = np.zeros((2, count, self.gates), dtype=np.int64)
-        self.values = np.zeros(count, dtype=np.int64)
+        self.rows = np.zeros(count, dtype=np.int64)
 
     @property
     def low(self) -> IntArray:
@@ -130,9 +142,9 @@ class SegmentCounts:
         lowest, highest (G,) each gate's extremes over the block's finite values. A gate whose
         extremes stay inside its thresholds has nothing to count, so it is not scanned."""
         pieces = self.pieces(first, gates.shape[0] // batch)
-        per_step, self._counted = batch * gates.shape[2], True
+        self._counted = True
         for s, a, b in pieces:
-            self.values[s] += (b - a) * per_step
+            self.rows[s] += (b - a) * batch
         for g in range(self.gates):
             unit = gates[:, g, :]  # (c * B, H)
             if lowest[g] < below[g]:
@@ -142,26 +154,19 @@ class SegmentCounts:
                 for s, a, b in pieces:
                     self.high[s, g] += np.count_nonzero(unit[a * batch : b * batch] > above[g])
 
-    def add_columns(
-        self, first: int, per_step: int, rows: IntArray, counts: NDArray[np.int32]
-    ) -> None:
-        """Counts one block counted elsewhere (the compiled kernel), a piece of it for each
-        segment from segment `first` on: rows (P,) each piece's steps, per_step values of each
-        gate a step (B * H), counts (2, P, G*H) each piece's low then high saturated counts
-        per column (unit of a gate), summed over the units only when reported (columns)."""
-        cut = slice(first, first + len(rows))
-        self.values[cut] += rows * per_step
+    def columns(self) -> IntArray:
+        """(2, S, G*H) the low then high counts per segment and column (unit of a gate) that
+        the compiled kernel adds to as it counts (summed over the units when reported)."""
         if self._columns is None:
-            self._columns = np.zeros((2, len(self.values), counts.shape[-1]), dtype=np.int64)
-        self._columns[:, cut] += counts
+            width = self.gates * self.hidden
+            self._columns = np.zeros((2, len(self.rows), width), dtype=np.int64)
+        return self._columns
 
     def gate_counts(self) -> IntArray:
         """(2, S, G) the low then high counts of each segment and gate, from both kinds."""
         if self._columns is None:
             return self.counts
-        width = self._columns.shape[-1]  # G*H: each gate's H columns summed (reduceat: 2
-        starts = np.arange(0, width, width // self.gates)  # against 3.3 us of a reshape-sum)
-        both: IntArray = np.add.reduceat(self._columns, starts, axis=2)
+        both = per_gate(self._columns, self.gates)
         if self._counted:
             both += self.counts
         return both
@@ -170,7 +175,7 @@ class SegmentCounts:
         """Each gate's low and high saturated counts over every step, (G,) each, and its JSON
         'segments': [{start, stop, saturated_low, saturated_high}], each segment's shares."""
         lows, highs = self.gate_counts().transpose(0, 2, 1).tolist()  # (G, S) each
-        values = self.values.tolist()  # Python ints: no scalars
+        values = (self.rows * self.hidden).tolist()  # Python ints: no scalars
         out = []
         for gate_lows, gate_highs in zip(lows, highs, strict=True):
             # copies of the segments with nothing saturated, the common case, then share()'s
@@ -183,6 +188,14 @@ class SegmentCounts:
                             d[key] = share(count, n)
             out.append(segments)
         return [sum(c) for c in lows], [sum(c) for c in highs], out
+
+
+def per_gate(columns: IntArray, gates: int) -> IntArray:
+    """(..., G) each gate's sum of its H columns of columns (..., G*H) (np.add.reduceat: 2 us
+    against 3.3 of a reshape and sum)."""
+    width = columns.shape[-1]
+    summed: IntArray = np.add.reduceat(columns, np.arange(0, width, width // gates), axis=-1)
+    return summed
 
 
 @functools.lru_cache(maxsize=64)

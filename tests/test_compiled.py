@@ -24,6 +24,8 @@ from lstm_trace.cells import kernel
 from lstm_trace.errors import ConfigError
 from lstm_trace.health import HealthMonitor
 
+from .test_fused_health import health_args
+
 _kernel = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
 ISAS = _kernel.isas()
 
@@ -226,15 +228,12 @@ def test_gate_health_from_the_kernel_is_the_numpy_paths(
 
 
 def _health_args(x: np.ndarray, below: np.ndarray, above: np.ndarray,
-                 cuts: list[int]) -> tuple[np.ndarray, ...]:  # fmt: skip
-    """The kernel's health tuple for a block x (c, B, G*H) cut into pieces at steps cuts:
-    thresholds per column, fresh extremes and counts, each step's piece."""
-    width = x.shape[-1]
-    h = width // len(below)
-    piece = np.repeat(np.arange(len(cuts) - 1), np.diff(cuts)).astype(np.int64)
-    return (np.repeat(below, h), np.repeat(above, h), np.full(width, np.inf, x.dtype),
-            np.full(width, -np.inf, x.dtype), np.zeros((len(cuts) - 1, width), np.int32),
-            np.zeros((len(cuts) - 1, width), np.int32), piece)  # fmt: skip
+                 cuts: list[int]) -> list[np.ndarray]:  # fmt: skip
+    """The kernel's health tuple for a block x (c, B, G*H) cut into segments at steps cuts:
+    thresholds per column, fresh extremes and counts, each step's segment."""
+    h = x.shape[-1] // len(below)
+    piece = np.repeat(np.arange(len(cuts) - 1), np.diff(cuts))
+    return health_args(np.repeat(below, h), np.repeat(above, h), piece)
 
 
 def _per_gate(counts: np.ndarray, gates: int) -> np.ndarray:
@@ -249,10 +248,11 @@ def test_the_kernels_health_pass_counts_what_numpy_counts() -> None:
     below, above = np.float32([0.05, 0.05, -0.95]), np.float32([0.95, 0.95, 0.95])
     cuts = [0, 10, 37]
     args = _health_args(x, below, above, cuts)
-    _kernel.health(x, args)
-    lo, hi, n_low, n_high = args[2:6]
+    assert _kernel.health(x, tuple(args)) == 1  # the -inf
+    lo, hi, n_low, n_high, n_bad, rows = args[2:8]
     np.testing.assert_array_equal(lo, x.min(axis=(0, 1)))
     np.testing.assert_array_equal(hi, x.max(axis=(0, 1)))
+    assert n_bad.tolist() == [0] * 7 + [1] + [0] * 25 and rows.tolist() == [10, 27]
     gates = x.reshape(37, 3, 11)
     for p in range(2):
         part = gates[cuts[p] : cuts[p + 1]]
@@ -262,10 +262,12 @@ def test_the_kernels_health_pass_counts_what_numpy_counts() -> None:
                                       (part > above[None, :, None]).sum(axis=(0, 2)))  # fmt: skip
     x[3, 0, 3] = np.nan
     args = _health_args(x, below, above, cuts)
-    _kernel.health(x, args)
-    assert np.isnan(args[2][3]) and not np.isnan(args[2][4])
-    bad = list(_health_args(x, below, above, cuts))
-    bad[6] = np.array([0] * 36 + [2], np.int64)  # a piece that is not there
+    assert _kernel.health(x, tuple(args)) == 2
+    # the extremes skip the NaN (np.fmin, np.fmax), which is counted
+    np.testing.assert_array_equal(args[2], np.fmin.reduce(x.reshape(37, -1), axis=0))
+    assert args[6][3] == 1 and args[6].sum() == 2
+    bad = _health_args(x, below, above, cuts)
+    bad[8] = np.array([0] * 36 + [2], np.int64)  # a segment that is not there
     with pytest.raises(ValueError, match="do not agree"):
         _kernel.health(x, tuple(bad))
 
@@ -282,8 +284,8 @@ def test_a_large_blocks_health_is_shared_by_columns_among_threads() -> None:
         for n in (1, 2):
             _kernel.set_threads(n)
             args = _health_args(x, below, above, cuts)
-            _kernel.health(x, args)
-            results.append(args[2:6])
+            _kernel.health(x, tuple(args))
+            results.append(args[2:8])
     finally:
         _kernel.set_threads(0)
     for a, b in zip(*results, strict=True):

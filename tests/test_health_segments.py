@@ -13,7 +13,7 @@ import pytest
 
 from lstm_trace import HookEvent, LSTMConfig, forward, init_input, init_weights, trace
 from lstm_trace.health import HealthMonitor
-from lstm_trace.health_segments import SegmentCounts, segment_edges
+from lstm_trace.health_segments import SegmentCounts, segment_edges, segment_of
 from lstm_trace.weights import LSTMWeights
 
 # --- the segments themselves ------------------------------------------------------------------
@@ -41,8 +41,9 @@ def test_edges_cover_the_sequence_in_near_equal_segments(steps: int) -> None:
 
 
 def test_a_block_is_cut_at_the_segment_edges() -> None:
-    counts = SegmentCounts(25, 4)  # edges 0 2 5 7 10 12 15 17 20 22 25
+    counts = SegmentCounts(25, 4, 3)  # edges 0 2 5 7 10 12 15 17 20 22 25
     assert counts.pieces(0, 25)[:3] == [(0, 0, 2), (1, 2, 5), (2, 5, 7)]
+    assert segment_of(25)[[0, 1, 2, 4, 5, 6, 7, 24]].tolist() == [0, 0, 1, 1, 2, 2, 3, 9]
     assert counts.pieces(6, 5) == [(2, 0, 1), (3, 1, 4), (4, 4, 5)]  # steps 6..10
     assert counts.pieces(24, 1) == [(9, 0, 1)]
     with pytest.raises(ValueError, match="outside the sequence"):

@@ -26,7 +26,7 @@ from lstm_trace import LSTMConfig, forward, init_input
 from lstm_trace.cells import kernel
 from lstm_trace.summary import StatsRows, _numpy_rows, stats_rows
 
-from .test_fused_health import _counted, _numpy_report, _scaled
+from .test_fused_health import _counted, _numpy_report, _scaled, health_args
 
 _kernel = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
 
@@ -126,7 +126,8 @@ def test_the_exact_panel_counts_still_run() -> None:
 
 @pytest.mark.parametrize("health", [[], 3, "seven", np.zeros(7)])
 def test_a_health_argument_that_is_not_a_tuple_is_a_type_error(health: object) -> None:
-    """lstm() and gru()'s health is (below, above, lo, hi, n_low, n_high, piece) or None:
+    """lstm() and gru()'s health is (below, above, lo, hi, n_low, n_high, n_bad, rows, piece)
+    or None:
     anything else was parsed as an argument tuple, a SystemError."""
     args = _lstm_args(8, 8, 1, None)
     with pytest.raises(TypeError, match="health: expected a tuple"):
@@ -220,7 +221,7 @@ def test_more_configurations_count_in_the_loop_what_numpy_counts(
 ) -> None:
     cfg = LSTMConfig(**MORE_CASES[name])
     seen = _counted(monkeypatch, cfg, _scaled(cfg, 8.0), threads)
-    assert calls and seen.fused and all(f is not None for f in seen.fused)
+    assert calls and seen.bad and all(b == 0 for b in seen.bad)
     report = seen.report()
     assert report == _numpy_report(cfg, seen, monkeypatch)
     assert any(g["saturated"] for g in report["gates"])  # counts that could disagree
@@ -235,16 +236,14 @@ def _threaded_lstm(h: int, ho: int, threads: int, backward: bool) -> list[np.nda
     z = rng.standard_normal((3, b, 4 * h)).astype(f)
     w_hr = None if ho == h else kernel.pack(rng.standard_normal((h, ho)).astype(f))
     w = 4 * h
-    health = (np.full(w, 0.05, f), np.full(w, 0.95, f), np.full(w, np.inf, f),
-              np.full(w, -np.inf, f), np.zeros((2, w), np.int32), np.zeros((2, w), np.int32),
-              np.array([0, 1, 1], np.int64))  # fmt: skip
+    health = health_args(np.full(w, 0.05, f), np.full(w, 0.95, f), [0, 1, 1])
     outs, cells = np.zeros((3, b, ho), f), np.zeros((3, b, h), f)
     _kernel.set_threads(threads)
     try:
         _kernel.lstm(z, kernel.pack(rng.standard_normal((ho, w)).astype(f)),
                      rng.standard_normal((b, ho)).astype(f), rng.standard_normal((b, h)).astype(f),
                      outs, cells, np.full(w, 0.5, f), np.full(w, 0.1, f), w_hr, backward,
-                     health)  # fmt: skip
+                     tuple(health))  # fmt: skip
     finally:
         _kernel.set_threads(0)
     pieces = [z[:1], z[1:]]  # the counts against the activations the call left in z
@@ -252,7 +251,8 @@ def _threaded_lstm(h: int, ho: int, threads: int, backward: bool) -> list[np.nda
     np.testing.assert_array_equal(health[3], z.max(axis=(0, 1)))
     np.testing.assert_array_equal(health[4], [(p < 0.05).sum(axis=(0, 1)) for p in pieces])
     np.testing.assert_array_equal(health[5], [(p > 0.95).sum(axis=(0, 1)) for p in pieces])
-    return [z, outs, cells, *health[2:6]]
+    np.testing.assert_array_equal(health[7], [b, 2 * b])  # each segment's rows
+    return [z, outs, cells, *health[2:8]]
 
 
 @pytest.mark.parametrize("backward", [False, True])

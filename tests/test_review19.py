@@ -36,22 +36,26 @@ def test_an_ndarray_subclass_input_is_traced_as_its_plain_array() -> None:
     assert json.dumps(trace(cfg, x=np.asmatrix(x)).to_dict()) == want
 
 
-def test_the_health_plans_of_a_pass_share_one_copy_of_the_thresholds() -> None:
+def test_the_health_totals_of_a_shape_share_one_copy_of_the_thresholds() -> None:
     """Every block's plan (then kept in a cache of 256) held its own (G*H,) copies of the columns'
     thresholds: at H = 8192 in float64, 512 KB a plan, 128 MB kept after a pass of 256
-    blocks. They are one read-only pair for the shape."""
-    cfg = LSTMConfig(input_size=3, hidden_size=50, seq_len=40, cell="gru")
-    monitor = HealthMonitor(cfg)
-    plans = [monitor.plan(0, "forward", np.dtype(np.float32), first, 4) for first in (0, 2, 9)]
-    below, above = thresholds(monitor.tanh, np.dtype(np.float32))
-    for plan in plans:
-        assert plan.below is plans[0].below and plan.above is plans[0].above
-        np.testing.assert_array_equal(plan.below, np.repeat(below, 50))
-        np.testing.assert_array_equal(plan.above, np.repeat(above, 50))
-        assert not plan.below.flags.writeable and not plan.piece.flags.writeable
-    assert plans[1].piece.tolist() == [0, 0, 1, 1]  # steps 2..5: segments of 4 steps
-    float64 = monitor.plan(0, "forward", np.dtype(np.float64), 0, 4)
-    assert float64.below.dtype == np.float64 and float64.below is not plans[0].below
+    blocks. They are one read-only pair for the shape, as the steps' segments are."""
+    cfg = LSTMConfig(input_size=3, hidden_size=50, seq_len=40, cell="gru", bidirectional=True)
+    monitors = [HealthMonitor(cfg) for _ in range(2)]
+    totals = [m.totals(0, d, np.dtype(np.float32)) for m in monitors for d in cfg.directions]
+    below, above = thresholds(monitors[0].tanh, np.dtype(np.float32))
+    for arrays, segment in totals:
+        assert arrays[0] is totals[0][0][0] and arrays[1] is totals[0][0][1]
+        np.testing.assert_array_equal(arrays[0], np.repeat(below, 50))
+        np.testing.assert_array_equal(arrays[1], np.repeat(above, 50))
+        assert not arrays[0].flags.writeable and not segment.flags.writeable
+        assert segment is totals[0][1] and segment[2:6].tolist() == [0, 0, 1, 1]  # of 4 steps
+    assert totals[0][0][2] is not totals[1][0][2]  # each direction's own running totals
+    float64 = LSTMConfig(input_size=3, hidden_size=50, seq_len=40, cell="gru", dtype="float64")
+    arrays, _ = HealthMonitor(float64).totals(0, "forward", np.dtype(np.float64))
+    assert arrays[0].dtype == np.float64 and arrays[2].dtype == np.float64
+    with pytest.raises(ValueError, match="float64 values, not float32"):
+        HealthMonitor(float64).totals(0, "forward", np.dtype(np.float32))
 
 
 # stats() on arguments a caller could pass: each case refused (an exception's type name) or
@@ -220,22 +224,23 @@ def test_the_numpy_paths_stats_of_a_row_do_not_depend_on_the_arrays_layout(
 def _loop_health(k: Any, cell: str, z: np.ndarray, backward: bool, piece: np.ndarray,
                  parts: int, below: np.ndarray, above: np.ndarray) -> list[np.ndarray]:  # fmt: skip
     """lstm() or gru() run over z (n, B, G*H) in place (its activations after), counting gate
-    health in the loop: [lo, hi, n_low, n_high]."""
+    health in the loop: [lo, hi, n_low, n_high, n_bad, rows]."""
     n, batch, width = z.shape
     dt, hs = z.dtype, width // (4 if cell == "lstm" else 3)
     rng = np.random.default_rng(width)
     w = kernel.pack((rng.standard_normal((hs, width)) * 0.3).astype(dt))
     h0, outs = rng.standard_normal((batch, hs)).astype(dt), np.zeros((n, batch, hs), dt)
-    found = [np.full(width, np.inf, dt), np.full(width, -np.inf, dt)]
-    found += [np.zeros((parts, width), np.int32), np.zeros((parts, width), np.int32)]
-    health = (below, above, *found, piece)
+    from .test_fused_health import health_args  # skips without the kernel: imported here
+
+    health = health_args(below, above, piece, parts)
+    found = health[2:8]
     gain = np.repeat(np.array([0.5, 0.5, 1.0, 0.5][: width // hs], dt), hs)
     if cell == "lstm":
         k.lstm(z, w, h0, h0.copy(), outs, np.zeros_like(outs), gain, 1 - gain, None, backward,
-               health)  # fmt: skip
+               tuple(health))  # fmt: skip
     else:
         k.gru(z, w, h0, outs, np.zeros_like(outs), gain, 1 - gain, np.zeros(hs, dt), None,
-              backward, health)  # fmt: skip
+              backward, tuple(health))  # fmt: skip
     return found
 
 
@@ -248,8 +253,10 @@ def test_a_few_rows_health_is_counted_a_piece_at_a_time_in_either_direction(
     (health_piece), in time order going forward and backward, whatever the pieces (a call
     may start or end inside one; the pieces need not even be sorted): the counts and
     extremes are the NumPy path's of the activations the loop wrote, and the block pass's
-    (health()); a NaN makes its column's extremes NaN."""
+    (health()); a NaN is counted, and its column's extremes skip it."""
     k = pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
+    from .test_fused_health import health_args  # skips without the kernel: imported here
+
     rng = np.random.default_rng(4 + backward)
     for trial in range(12):
         dt = np.float32 if trial % 2 else np.float64
@@ -261,19 +268,20 @@ def test_a_few_rows_health_is_counted_a_piece_at_a_time_in_either_direction(
             z[n // 2, 0, hs // 2] = np.nan  # a pre-activation: the gate's value is NaN
         below = rng.uniform(0.0, 0.5, g * hs).astype(dt)
         above = (below + 0.3).astype(dt)
-        lo, hi, n_low, n_high = _loop_health(k, cell, z, backward, piece.astype(np.int64),
-                                             parts, below, above)  # fmt: skip
-        want_low, want_high = np.zeros((parts, g * hs), np.int64), np.zeros_like(n_low, np.int64)
+        found = _loop_health(k, cell, z, backward, piece.astype(np.int64), parts, below, above)
+        want_low, want_high = np.zeros((parts, g * hs), np.int64), np.zeros((parts, g * hs), int)
         for t in range(n):
             want_low[piece[t]] += (z[t] < below).sum(axis=0)
             want_high[piece[t]] += (z[t] > above).sum(axis=0)
         flat = z.reshape(-1, g * hs)
-        for got, want in ((lo, flat.min(axis=0)), (hi, flat.max(axis=0)), (n_low, want_low),
-                          (n_high, want_high)):  # fmt: skip
+        wants = (np.fmin.reduce(flat, axis=0, initial=np.inf),  # an all-NaN column: unset
+                 np.fmax.reduce(flat, axis=0, initial=-np.inf), want_low,
+                 want_high, (~np.isfinite(flat)).sum(axis=0),
+                 np.bincount(piece, minlength=parts) * batch)  # fmt: skip
+        for got, want in zip(found, wants, strict=True):
             np.testing.assert_array_equal(got, want, err_msg=f"trial {trial}")
-        assert trial % 5 or np.isnan(lo).any()  # the NaN reached the extremes
-        block = [np.full(g * hs, np.inf, dt), np.full(g * hs, -np.inf, dt)]
-        block += [np.zeros((parts, g * hs), np.int32), np.zeros((parts, g * hs), np.int32)]
-        k.health(z, (below, above, *block, piece.astype(np.int64)))
-        for got, want in zip(block, (lo, hi, n_low, n_high), strict=True):
+        assert trial % 5 or found[4].any()  # the NaN was counted
+        block = health_args(below, above, piece, parts)
+        k.health(z, tuple(block))
+        for got, want in zip(block[2:8], found, strict=True):
             np.testing.assert_array_equal(got, want, err_msg=f"trial {trial}")

@@ -38,67 +38,21 @@ Watch = Callable[[Sequence[int], FloatArray], None]
 Whole = Callable[..., None]
 
 
-# eq=False: arrays have no == to compare by (compared by identity)
-@dataclass(frozen=True, eq=False)
-class HealthPlan:
-    """How the kernel counts a block's gate health (health.py's monitor makes it): each
-    column's thresholds, below and above (G*H,) in the values' dtype, and piece (c,) int64
-    the piece of time of each row, time order: an index into pieces, the block cut at the
-    monitor's segments of time, (segment, start, stop) rows of the block, and rows (parts,)
-    each piece's number of rows (stop - start); unset (2, G*H) the extremes before any value
-    (+inf, then -inf). Its arrays are read-only: a plan is made once for every block of its
-    shape."""
-
-    below: FloatArray
-    above: FloatArray
-    piece: NDArray[np.int64]
-    pieces: tuple[tuple[int, int, int], ...]
-    rows: NDArray[np.int64]
-    unset: FloatArray
-
-    @property
-    def parts(self) -> int:
-        """How many pieces."""
-        return len(self.pieces)
-
-
-# eq=False: arrays have no == to compare by (compared by identity)
-@dataclass(frozen=True, eq=False)
-class FusedHealth:
-    """Gate health of a block as the compiled loop counted it while the steps ran
-    (kernel.Counter): extremes (2, G*H) each column's lowest then highest value, NaN once the
-    column holds one; counts (2, parts, G*H) int32 each piece's values below then above their
-    thresholds, per column; the plan it was counted by. One array for each pair, so that
-    the monitor reads each pair in one operation."""
-
-    extremes: FloatArray
-    counts: NDArray[np.int32]
-    plan: HealthPlan  # what it was counted by
-
-    @property
-    def lowest(self) -> FloatArray:
-        """(G*H,) each column's lowest value."""
-        lowest: FloatArray = self.extremes[0]
-        return lowest
-
-    @property
-    def highest(self) -> FloatArray:
-        """(G*H,) each column's highest value."""
-        highest: FloatArray = self.extremes[1]
-        return highest
-
-
 class HealthWatch(Protocol):
-    """Gate health of one layer and direction (health.py's monitor, through forward()): how a
-    kernel is to count a block, and every block with what it counted."""
+    """Gate health of one layer and direction (health.py's monitor, through forward()): the
+    running totals a kernel counts a block into, and every block with what it counted."""
 
-    def plan(self, dtype: np.dtype[Any], first: int, count: int) -> HealthPlan:
-        """The plan for `count` steps from step `first` (time order) of values of dtype."""
+    def totals(self, dtype: np.dtype[Any]) -> tuple[tuple[np.ndarray[Any, Any], ...],
+                                                    NDArray[np.int64]]:  # fmt: skip
+        """The kernel's health arrays but the steps' segments (below, above, lo, hi, n_low,
+        n_high, n_bad, rows: kernel.c's lstm()), and (T,) each step's segment, for values of
+        dtype."""
         ...
 
-    def __call__(self, steps: Sequence[int], block: FloatArray, fused: FusedHealth | None) -> None:
+    def __call__(self, steps: Sequence[int], block: FloatArray, bad: int | None) -> None:
         """A block's activations (c, B, G*H), rows in time order, steps in visiting order;
-        fused None where the kernel did not count all of it (the NumPy path, a hooked step)."""
+        bad the NaN and Inf the kernel counted in it, None where it did not count it (the
+        NumPy path)."""
         ...
 
 

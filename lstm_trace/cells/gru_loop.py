@@ -132,14 +132,16 @@ class GRURunner(Runner):
         for a, b, hooked in kernel.segments(ts, fire, active, backward):
             steps = range(ts.start + a, ts.start + b)
             if hooked:
-                if counter is not None:
-                    counter.whole = False
                 h = self._loop(steps, block[a:b], resets[a:b], h, backward, fire, active)
+                if counter is not None:  # its values are final: counted now
+                    counter.count(self.kernel, block, a, b)
                 continue
             outs = self.out[steps.start : steps.stop]
-            self.kernel.gru(block[a:b], self.k_hh, kernel.state(h), outs, resets[a:b], p.gain,
-                            p.offset, self.k_bhn, self.k_hn, backward,
-                            None if counter is None else counter.args(a, b))  # fmt: skip
+            bad = self.kernel.gru(block[a:b], self.k_hh, kernel.state(h), outs, resets[a:b],
+                                  p.gain, p.offset, self.k_bhn, self.k_hn, backward,
+                                  None if counter is None else counter.args(a, b))  # fmt: skip
+            if counter is not None:
+                counter.bad += bad
             h = outs[0 if backward else b - a - 1]
         return h
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Fire, FloatArray, FusedHealth, HealthWatch
+from .base import Fire, FloatArray, HealthWatch
 from .recurrence import Project
 
 #: LSTM_TRACE_KERNEL's values
@@ -192,20 +192,15 @@ def segments(
 
 
 class Counter:
-    """Gate health of one block of steps `ts` (time order), counted by the kernel's loop as it
-    runs them (lstm() and gru()'s health argument) into FusedHealth's arrays, a segment of
-    steps at a time, as the watch's plan says. whole turns False when a hooked step runs
-    outside the kernel: the monitor then counts the block itself."""
+    """Gate health of one block of steps `ts` (time order), counted by the kernel as it runs
+    them (lstm() and gru()'s health argument) straight into the monitor's running totals (the
+    watch's), a segment of steps at a time; a hooked step, which runs outside the kernel, is
+    counted by its block pass once it has run (count()). bad: the NaN and Inf counted."""
 
     def __init__(self, watch: HealthWatch, block: FloatArray, ts: range) -> None:
-        self.plan = p = watch.plan(block.dtype, ts.start, len(ts))
-        extremes = p.unset.copy()  # (2, G*H): +inf, -inf
-        # int32: a block holds fewer than 2^31 rows (PROJECTION_BLOCK numbers or so)
-        counts = np.zeros((2, p.parts, block.shape[-1]), dtype=np.int32)
-        self.fused = FusedHealth(extremes, counts, p)
-        # the kernel's arguments but the rows' pieces, as views made once (args())
-        self._arrays = (p.below, p.above, extremes[0], extremes[1], counts[0], counts[1])
-        self.whole = True
+        self._totals, segment = watch.totals(block.dtype)
+        self._segment = segment[ts.start : ts.stop]  # each row's segment of time
+        self.bad = 0
 
     @staticmethod
     def of(k: ModuleType | None, watch: HealthWatch | None, block: FloatArray,
@@ -214,13 +209,17 @@ class Counter:
         return None if k is None or watch is None else Counter(watch, block, ts)
 
     @staticmethod
-    def result(counter: Counter | None) -> FusedHealth | None:
-        """What a block's counter counted, None unless the kernel ran all of its steps."""
-        return None if counter is None or not counter.whole else counter.fused
+    def result(counter: Counter | None) -> int | None:
+        """The NaN and Inf a block's counter counted; None without one (nothing counted)."""
+        return None if counter is None else counter.bad
 
-    def args(self, a: int, b: int) -> tuple[np.ndarray[Any, Any], ...] | None:
-        """The kernel's health argument for rows a..b of the block; None once not whole."""
-        return (*self._arrays, self.plan.piece[a:b]) if self.whole else None
+    def args(self, a: int, b: int) -> tuple[np.ndarray[Any, Any], ...]:
+        """The kernel's health argument for rows a..b of the block."""
+        return (*self._totals, self._segment[a:b])
+
+    def count(self, k: ModuleType, block: FloatArray, a: int, b: int) -> None:
+        """Rows a..b of the block (their steps have run) through the kernel's block pass."""
+        self.bad += k.health(block[a:b], self.args(a, b))
 
 
 def state(a: FloatArray) -> FloatArray:

@@ -170,15 +170,18 @@ class LSTMRunner(Runner):
         for a, b, hooked in kernel.segments(ts, fire, active, backward):
             steps = range(ts.start + a, ts.start + b)
             if hooked:
-                if counter is not None:
-                    counter.whole = False
                 h, c_last = self._loop(steps, block[a:b], cells[a:b], h, c_last, backward,
                                        fire, active)  # fmt: skip
+                if counter is not None:  # its values are final: counted now
+                    counter.count(self.kernel, block, a, b)
                 continue
             outs = self.out[steps.start : steps.stop]
-            self.kernel.lstm(block[a:b], self.k_hh, kernel.state(h), kernel.state(c_last),
-                             outs, cells[a:b], p.gain, p.offset, self.k_hr, backward,
-                             None if counter is None else counter.args(a, b))  # fmt: skip
+            bad = self.kernel.lstm(block[a:b], self.k_hh, kernel.state(h),
+                                   kernel.state(c_last), outs, cells[a:b], p.gain, p.offset,
+                                   self.k_hr, backward,
+                                   None if counter is None else counter.args(a, b))  # fmt: skip
+            if counter is not None:
+                counter.bad += bad
             last = 0 if backward else b - a - 1
             h, c_last = outs[last], cells[a + last]
         return h, c_last
