@@ -22,17 +22,18 @@ monitor only locates a NaN or an Inf it reports (counted()).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .cells import kernel
+from .cells import Cell, kernel
 from .cells.base import FloatArray
 from .config import LSTMConfig
 from .health_plan import SATURATION, column_thresholds, thresholds, unset
-from .health_segments import IntArray, SegmentCounts, per_gate, segment_of, share
+from .health_segments import IntArray, SegmentCounts, segment_of, share
 from .weights import LSTMWeights
 
 STUCK_TOLERANCE = 1e-6
@@ -50,17 +51,15 @@ class _Place:
     gates: int  # G
     steps: int  # T
     dtype: np.dtype[Any]  # the pass's
-    saturated: SegmentCounts = field(init=False)  # low and high counts per segment and gate
-    nonfinite: IntArray = field(init=False)  # (G,) the NumPy path's NaN and Inf counts
+    saturated: SegmentCounts = field(init=False)  # saturated, NaN and Inf counts per gate
     extremes: FloatArray = field(init=False)  # (2, G*H) running min then max (NaN-ignoring)
     bad: int = 0  # NaN and Inf values seen, by either path
     #: the kernel's arrays, made when it first counts: below, above, lo, hi, n_low, n_high,
-    #: n_bad ((G*H,) its NaN and Inf per column), rows
+    #: n_bad, rows (kernel.c's lstm())
     _totals: tuple[np.ndarray[Any, Any], ...] | None = None
 
     def __post_init__(self) -> None:
         self.saturated = SegmentCounts(self.steps, self.gates, self.hidden)
-        self.nonfinite = np.zeros(self.gates, dtype=np.int64)
         self.extremes = unset(self.gates * self.hidden, self.dtype).copy()
 
     def add(self, lowest: FloatArray, highest: FloatArray) -> None:
@@ -74,18 +73,11 @@ class _Place:
         adds its counts to these running totals as it runs the steps."""
         if self._totals is None:
             below, above = column_thresholds(self.hidden, tanh, self.dtype)
-            low, high = self.saturated.columns()
-            bad = np.zeros(self.gates * self.hidden, dtype=np.int64)
-            ext = self.extremes
-            self._totals = (below, above, ext[0], ext[1], low, high, bad, self.saturated.rows)
+            columns, s = self.saturated.columns(), len(self.saturated.rows)
+            low, high = self.extremes
+            self._totals = (below, above, low, high, columns[:s], columns[s:-1], columns[-1],
+                            self.saturated.rows)  # fmt: skip
         return self._totals
-
-    def nonfinite_counts(self) -> list[int]:
-        """(G,) each gate's NaN and Inf, from both paths."""
-        counts = self.nonfinite
-        if self._totals is not None:
-            counts = counts + per_gate(self._totals[6], self.gates)
-        return counts.tolist()  # type: ignore[no-any-return]
 
 
 class HealthMonitor:
@@ -162,7 +154,7 @@ class HealthMonitor:
         lowest, highest = flat.min(axis=0), flat.max(axis=0)  # NaN if a column has one
         if not (np.isfinite(lowest).all() and np.isfinite(highest).all()):
             bad = (~np.isfinite(gates)).sum(axis=(0, 2))
-            place.nonfinite += bad
+            place.saturated.add_nonfinite(bad)
             place.bad += int(bad.sum())
             self._locate(layer, direction, steps, block)
             # fmin/fmax skip NaN, so one bad value does not hide how the other values move
@@ -291,31 +283,44 @@ class HealthMonitor:
     def report(self) -> dict[str, Any]:
         """The JSON 'health' object."""
         gates = []
-        order = [(self.names.index(name), name) for name in self.cell.report_order]
+        order = _report_order(self.cell)
         for (layer, direction), place in self.places.items():
-            # |max - min|: a unit that was never finite (inf - inf, +-inf, NaN) did not "stay
-            # put", it is counted as NaN/Inf
-            low, high = place.extremes
-            spread = np.abs(high - low) <= STUCK_TOLERANCE
-            still = spread.reshape(len(self.names), place.hidden)
-            rows = int(place.saturated.rows.sum())  # steps x batch rows seen
-            stuck = None  # one value cannot show whether a unit moves
-            if rows > 1 and still.any():
-                stuck = [np.flatnonzero(s).tolist() for s in still]
-            elif rows > 1:  # the common case: no gate to search
-                stuck = [[] for _ in self.names]
-            lows, highs, segments = place.saturated.report()
-            nonfinite = place.nonfinite_counts()
+            counts, rows, segments = place.saturated.report()
+            seen = sum(rows)  # steps x batch rows
+            stuck = _stuck(place, seen)
             for g, name in order:
+                low, high, nonfinite = counts[g]
                 gates.append(
-                    _gate_entry(layer, direction, name, rows * place.hidden, lows[g], highs[g],
-                                None if stuck is None else stuck[g], nonfinite[g], segments[g])
+                    _gate_entry(layer, direction, name, seen * place.hidden, low, high,
+                                None if stuck is None else stuck[g], nonfinite, segments[g])
                 )  # fmt: skip
         return {
             "saturation_threshold": SATURATION,
             "gates": gates,
             "first_nonfinite": self.first_nonfinite,
         }
+
+
+@functools.cache
+def _report_order(cell: Cell) -> tuple[tuple[int, str], ...]:
+    """(index in the block's gate order, name) of each gate, in the cell's report order."""
+    names = [g.name for g in cell.gates]
+    return tuple((names.index(name), name) for name in cell.report_order)
+
+
+def _stuck(place: _Place, rows: int) -> list[list[int]] | None:
+    """Each gate's units whose extremes lie within STUCK_TOLERANCE over `rows` rows; None for
+    a single row (one value cannot show whether a unit moves)."""
+    if rows <= 1:
+        return None
+    low, high = place.extremes
+    spread = high - low  # -inf for a unit never finite: searched below, not stuck
+    if spread.min() > STUCK_TOLERANCE:  # the common case: no gate to search
+        return [[] for _ in range(place.gates)]
+    # |max - min|: a unit that was never finite (inf - inf, +-inf) did not "stay put", it is
+    # counted as NaN/Inf
+    still = (np.abs(spread) <= STUCK_TOLERANCE).reshape(place.gates, place.hidden)
+    return [np.flatnonzero(s).tolist() for s in still]
 
 
 @dataclass(frozen=True)

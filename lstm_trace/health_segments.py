@@ -86,41 +86,47 @@ def block_pieces(steps: int, first: int, count: int) -> list[tuple[int, int, int
 # eq=False: arrays have no == to compare by (compared by identity)
 @dataclass(eq=False)
 class SegmentCounts:
-    """Running low and high saturated counts of one layer and direction, per segment and gate.
+    """Running counts of one layer and direction: each gate's low and high saturated values per
+    segment, and its NaN and Inf.
 
-    counts: (2, S, G), the low counts then the high (low and high are its views), of the
-    blocks the NumPy path counted; the compiled kernel's per column apart (columns(),
-    gate_counts() sums both); rows: (S,) the rows (steps x batch rows) seen in each segment,
-    of H values per gate each.
+    counts: (2S + 1, G), the NumPy path's: rows [0, S) the low counts, [S, 2S) the high, 2S
+    the NaN and Inf (low, high and nonfinite are its views); the compiled kernel's the same
+    way per column apart (columns(), gate_counts() sums both); rows: (S,) the rows (steps x
+    batch rows) seen in each segment, of H values per gate each. One array per kind, so that
+    a report sums and reads each in one operation.
     """
 
     steps: int  # T
     gates: int  # G
     hidden: int  # H
     edges: IntArray = field(init=False)  # (S + 1,)
-    counts: IntArray = field(init=False)  # (2, S, G)
+    counts: IntArray = field(init=False)  # (2S + 1, G)
     rows: IntArray = field(init=False)  # (S,)
-    #: (2, S, G*H) the kernel's counts per column (columns()), None before it counts
+    #: (2S + 1, G*H) the kernel's counts per column (columns()), None before it counts
     _columns: IntArray | None = field(init=False, default=None)
-    _counted: bool = field(init=False, default=False)  # whether add() has counted a block
+    _counted: bool = field(init=False, default=False)  # whether the NumPy path counted
 
     def __post_init__(self) -> None:
         self.edges = segment_edges(self.steps)
         count = len(self.edges) - 1
-        self.counts = np.zeros((2, count, self.gates), dtype=np.int64)
+        self.counts = np.zeros((2 * count + 1, self.gates), dtype=np.int64)
         self.rows = np.zeros(count, dtype=np.int64)
 
     @property
     def low(self) -> IntArray:
-        """(S, G) values below each gate's low threshold, per segment."""
-        low: IntArray = self.counts[0]
-        return low
+        """(S, G) values below each gate's low threshold, per segment (the NumPy path's)."""
+        return self.counts[: len(self.rows)]
 
     @property
     def high(self) -> IntArray:
-        """(S, G) values above each gate's high threshold, per segment."""
-        high: IntArray = self.counts[1]
-        return high
+        """(S, G) values above each gate's high threshold, per segment (the NumPy path's)."""
+        return self.counts[len(self.rows) : -1]
+
+    @property
+    def nonfinite(self) -> IntArray:
+        """(G,) each gate's NaN and Inf (the NumPy path's)."""
+        nonfinite: IntArray = self.counts[-1]
+        return nonfinite
 
     def pieces(self, first: int, count: int) -> list[tuple[int, int, int]]:
         """The block of steps first .. first + count - 1 cut at the segment edges
@@ -143,27 +149,33 @@ class SegmentCounts:
         extremes stay inside its thresholds has nothing to count, so it is not scanned."""
         pieces = self.pieces(first, gates.shape[0] // batch)
         self._counted = True
+        low, high = self.low, self.high
         for s, a, b in pieces:
             self.rows[s] += (b - a) * batch
         for g in range(self.gates):
             unit = gates[:, g, :]  # (c * B, H)
             if lowest[g] < below[g]:
                 for s, a, b in pieces:
-                    self.low[s, g] += np.count_nonzero(unit[a * batch : b * batch] < below[g])
+                    low[s, g] += np.count_nonzero(unit[a * batch : b * batch] < below[g])
             if highest[g] > above[g]:
                 for s, a, b in pieces:
-                    self.high[s, g] += np.count_nonzero(unit[a * batch : b * batch] > above[g])
+                    high[s, g] += np.count_nonzero(unit[a * batch : b * batch] > above[g])
+
+    def add_nonfinite(self, counts: IntArray) -> None:
+        """Adds a block's (G,) NaN and Inf, counted on the NumPy path."""
+        self._counted = True
+        self.counts[-1] += counts
 
     def columns(self) -> IntArray:
-        """(2, S, G*H) the low then high counts per segment and column (unit of a gate) that
-        the compiled kernel adds to as it counts (summed over the units when reported)."""
+        """(2S + 1, G*H) the counts per column (unit of a gate), laid out as counts, that the
+        compiled kernel adds to as it counts (summed over the units when reported)."""
         if self._columns is None:
             width = self.gates * self.hidden
-            self._columns = np.zeros((2, len(self.rows), width), dtype=np.int64)
+            self._columns = np.zeros((len(self.counts), width), dtype=np.int64)
         return self._columns
 
     def gate_counts(self) -> IntArray:
-        """(2, S, G) the low then high counts of each segment and gate, from both kinds."""
+        """(2S + 1, G) as counts, from both kinds."""
         if self._columns is None:
             return self.counts
         both = per_gate(self._columns, self.gates)
@@ -171,23 +183,27 @@ class SegmentCounts:
             both += self.counts
         return both
 
-    def report(self) -> tuple[list[int], list[int], list[list[dict[str, Any]]]]:
-        """Each gate's low and high saturated counts over every step, (G,) each, and its JSON
-        'segments': [{start, stop, saturated_low, saturated_high}], each segment's shares."""
-        lows, highs = self.gate_counts().transpose(0, 2, 1).tolist()  # (G, S) each
-        values = (self.rows * self.hidden).tolist()  # Python ints: no scalars
-        out = []
-        for gate_lows, gate_highs in zip(lows, highs, strict=True):
+    def report(self) -> tuple[list[list[int]], list[int], list[list[dict[str, Any]]]]:
+        """Per gate: its low, high and NaN and Inf counts over every step ([low, high,
+        nonfinite], (G, 3)), and its JSON 'segments': [{start, stop, saturated_low,
+        saturated_high}], each segment's shares; and each segment's rows (S,)."""
+        per_gate_rows = self.gate_counts().T.tolist()  # (G, 2S + 1): Python ints, no scalars
+        rows = self.rows.tolist()
+        values = [r * self.hidden for r in rows]
+        count, totals, out = len(rows), [], []
+        for counts in per_gate_rows:
+            lows, highs = counts[:count], counts[count:-1]
+            totals.append([sum(lows), sum(highs), counts[-1]])
             # copies of the segments with nothing saturated, the common case, then share()'s
             # rounding where a count is not 0: a dict made whole costs twice a copy
             segments = list(map(dict.copy, _empty_segments(self.steps)))
-            for key, counts in (("saturated_low", gate_lows), ("saturated_high", gate_highs)):
-                if any(counts):
-                    for d, count, n in zip(segments, counts, values, strict=True):
-                        if count:
-                            d[key] = share(count, n)
+            for key, side in (("saturated_low", lows), ("saturated_high", highs)):
+                if any(side):
+                    for d, n, seen in zip(segments, side, values, strict=True):
+                        if n:
+                            d[key] = share(n, seen)
             out.append(segments)
-        return [sum(c) for c in lows], [sum(c) for c in highs], out
+        return totals, rows, out
 
 
 def per_gate(columns: IntArray, gates: int) -> IntArray:
