@@ -85,10 +85,9 @@ class HealthMonitor:
 
     def __init__(self, config: LSTMConfig) -> None:
         self.config, self.cell = config, config.kind
-        #: the gates' hook point names, in the block's (PyTorch's) order
-        self.names = tuple(g.name for g in self.cell.gates)
-        #: per gate in that order: True for a tanh gate (saturated beyond +-0.95)
-        self.tanh = tuple(g.activation == "tanh" for g in self.cell.gates)
+        #: the gates' hook point names, in the block's (PyTorch's) order, and per gate in that
+        #: order True for a tanh gate (saturated beyond +-0.95)
+        self.names, self.tanh = _gates(self.cell)
         self.places: dict[tuple[int, str], _Place] = {}
         self.first_nonfinite: dict[str, Any] | None = None
 
@@ -301,10 +300,16 @@ class HealthMonitor:
         }
 
 
+@functools.cache  # every trace's monitor asks
+def _gates(cell: Cell) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """The cell's gates' names in the block's order, and whether each is a tanh gate."""
+    return tuple(g.name for g in cell.gates), tuple(g.activation == "tanh" for g in cell.gates)
+
+
 @functools.cache
 def _report_order(cell: Cell) -> tuple[tuple[int, str], ...]:
     """(index in the block's gate order, name) of each gate, in the cell's report order."""
-    names = [g.name for g in cell.gates]
+    names = _gates(cell)[0]
     return tuple((names.index(name), name) for name in cell.report_order)
 
 

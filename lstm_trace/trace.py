@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -41,6 +41,36 @@ from .weights import (
     param_count,
 )
 
+Report = dict[str, Any]
+
+
+class _BuiltOnRead:
+    """A Trace field that may be given a function of no arguments instead of its value: it is
+    called, once, when the field is first read. trace() hands Trace.health its monitor's
+    report(), so the JSON 'health' object is built from the pass's counts on request, as the
+    records' objects are (RecordTable): a trace read for its records or output never builds
+    it. The default is an empty report."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Callable[[], Report]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Report: ...
+    def __get__(
+        self, obj: object | None, owner: type | None = None
+    ) -> Report | Callable[[], Report]:
+        if obj is None:
+            return dict  # the dataclass's default (what a class reads): built on read, {}
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = obj.__dict__[self.slot] = value()
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: object, value: Report | Callable[[], Report]) -> None:
+        obj.__dict__[self.slot] = value
+
 
 # eq=False: arrays have no == to compare by (compared by identity)
 @dataclass(eq=False)
@@ -59,8 +89,9 @@ class Trace:
     c_n: FloatArray | None = field(repr=False)  # None for a GRU
     #: full values of the traced tensors, when trace(keep_values=True)
     values: dict[tuple[str, int, str, int], FloatArray] | None = field(default=None, repr=False)
-    #: gate health over every step (health.py), the JSON 'health' object
-    health: dict[str, Any] = field(default_factory=dict)
+    #: gate health over every step (health.py), the JSON 'health' object: given as the
+    #: monitor's report(), built when first read (_BuiltOnRead)
+    health: _BuiltOnRead = _BuiltOnRead()
     #: where the weights came from: 'seeded' (from config.seed), a file's path, 'in memory'
     source: str = IN_MEMORY
     #: the module of the weights file traced ('encoder.lstm'), None when not from a file
@@ -219,7 +250,7 @@ def trace(
         h_n=h_n,
         c_n=c_n,
         values=recorder.values,
-        health=_health(monitor, xa, x_finite, h0, c0, config, output),
+        health=_health(monitor, xa, x_finite, h0, c0, config, output),  # built on read
         source=IN_MEMORY if source is None else source,
         module=module,
         maps=state_maps,
@@ -328,10 +359,10 @@ def _health(
     c0: ArrayLike | None,
     config: LSTMConfig,
     output: FloatArray,
-) -> dict[str, Any]:
-    """The monitor's report, with NaN or Inf that entered through x (x_finite: whether it is
-    all finite), h0 or c0 located too, and one that only the output holds (a projection's
-    W_hr)."""
+) -> Callable[[], Report]:
+    """The monitor's report, to build when read, with NaN or Inf that entered through x
+    (x_finite: whether it is all finite), h0 or c0 located now (the arrays are not kept),
+    and one that only the output holds (a projection's W_hr)."""
     monitor.note_inputs(
         x,
         None if h0 is None else np.asarray(h0, dtype=config.dtype),
@@ -340,4 +371,4 @@ def _health(
         x_finite,
     )
     monitor.note_output(output)
-    return monitor.report()
+    return monitor.report
