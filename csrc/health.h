@@ -60,10 +60,15 @@ static inline __attribute__((always_inline)) ptrdiff_t FN(health_cols_down)(
         for (ptrdiff_t r = 0; r < rows; r++)
             FN(health_cols)(z + r * W + j, lo + j, hi + j, below + j, above + j, nl, nh, sm, n);
     }
-    ptrdiff_t bad = 0;
+    int nonfinite = 0;
     for (int q = 0; q < n; q++) {
         n_low[j + q] += nl[q], n_high[j + q] += nh[q];
-        if ((sm[q] - sm[q]) != 0) { /* not finite */
+        nonfinite |= (sm[q] - sm[q]) != 0; /* a sum not finite */
+    }
+    if (!nonfinite) return 0; /* one test, so that the loop above vectorizes */
+    ptrdiff_t bad = 0;
+    for (int q = 0; q < n; q++) {
+        if ((sm[q] - sm[q]) != 0) {
             ptrdiff_t found = FN(health_bad_column)(z, rows, W, j + q);
             n_bad[j + q] += found, bad += found;
         }
