@@ -27,6 +27,9 @@ from .weights import DIRECTIONS
 
 #: BlockRecorder summarises this many numbers of hook-point values at a time (8 MB in float64)
 RECORD_CHUNK = 1 << 20
+#: this many steps of a block, or fewer, that do not follow one another are summarised from
+#: views of the block's rows (Cell.row_values) rather than copies of them
+FEW_STEPS = 4
 
 
 class _Keeper:
@@ -137,7 +140,6 @@ class BlockRecorder(_Keeper):
         before = rows - 1 if d == 0 else rows + 1  # the row of the step visited before
         taken = _rows_index(rows)
         cell, points, k = self.config.kind, self.points, self.samples
-        values = cell.block_values(block, taken, before)
         r, p = len(rows), len(points)
         # When the steps follow one another (a full trace, a range; in visiting order, so up
         # going forward and down going backward), h_prev (and the LSTM's C_(t-1)) at a step
@@ -145,11 +147,21 @@ class BlockRecorder(_Keeper):
         # bit for bit, but for the first step's.
         follows = isinstance(taken, slice)
         pairs = _previous_points(cell) if follows else ()
-        # record j = step j // p, point j % p: the order the hooks would have fired in; the
-        # kernel reads each point's (r, B, n) rows as they are
-        compiled = _compiled_stats(_summarised([values[n] for n in points], cell, follows), r,
-                                   pairs, k)  # fmt: skip
+        compiled, values = None, None
+        if r <= FEW_STEPS and not follows and self.values is None:
+            # a few steps apart (the default trace's first and last): each step's points as
+            # views of the block, in the records' order, in one kernel call
+            views = [v for a, b in zip(rows.tolist(), before.tolist(), strict=True)
+                     for v in cell.row_values(block, a, b)]  # fmt: skip
+            compiled = _compiled_stats(views, 1, (), k)
         if compiled is None:
+            values = cell.block_values(block, taken, before)
+            # record j = step j // p, point j % p: the order the hooks would have fired in;
+            # the kernel reads each point's (r, B, n) rows as they are
+            compiled = _compiled_stats(_summarised([values[n] for n in points], cell, follows),
+                                       r, pairs, k)  # fmt: skip
+        if compiled is None:
+            assert values is not None
             flat = [values[name].reshape(r, -1) for name in points]
             per_point = _point_stats(_summarised(flat, cell, follows))
             for prev, current in pairs:
@@ -157,12 +169,12 @@ class BlockRecorder(_Keeper):
                 per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
             compiled = summary.StatsRows.join(per_point, interleave=True), _samples(flat, k)
         stats, samples = compiled
-        if r <= 4:  # (r, p, 4): a default trace's few steps, made once per shape
+        if r <= FEW_STEPS:  # (r, p, 4): a default trace's few steps, made once per shape
             keys = _keys(block.layer, d, p, tuple(steps.tolist()))
         else:
             keys = np.repeat(_keys(block.layer, d, p, (0,)), r, axis=0)
             keys[..., 2] = steps[:, None]
-        if self.values is not None:
+        if self.values is not None and values is not None:
             for name, v in values.items():
                 for step, value in zip(steps, v, strict=True):
                     kept = value[0] if self.config.batch is None else value

@@ -246,6 +246,30 @@ class Cell(ABC):
         (h_t, carried states, every hook point's value). The definition the tests hold the
         fast loop and the hooked step to."""
 
+    def row_values(self, block: Any, row: int, before: int) -> list[FloatArray]:
+        """Every hook point's values at one row of a StepBlock, (1, B, n) views (concat a
+        copy), in hook-point order; `before` is the row of the step visited just before it,
+        outside the block for the block's first visited step (which reads h_before and the
+        before states). block_values' numbers for a row, without copying them."""
+        at = slice(row, row + 1)
+        x = block.x[at]
+        out: dict[str, FloatArray] = {"x": x, "hidden_state": block.hidden[at]}
+        for name, values in block.extra.items():
+            out[name] = values[at]
+        inside = 0 <= before < len(block.steps)
+        for prev, current in self.previous.items():
+            if inside:
+                written = block.hidden if current == "hidden_state" else block.extra[current]
+                out[prev] = written[before : before + 1]
+            else:
+                out[prev] = (block.h_before if prev == "h_prev" else block.before[prev])[None]
+        out["concat"] = np.concatenate([out["h_prev"], x], axis=-1)
+        gates = block.gates[at]
+        hs = gates.shape[-1] // self.n_gates
+        for k, gate in enumerate(self.gates):
+            out[gate.name] = gates[..., k * hs : (k + 1) * hs]
+        return [out[name] for name in self.hook_points]
+
     def block_values(
         self, block: Any, taken: Any, before: NDArray[np.int64]
     ) -> dict[str, FloatArray]:
