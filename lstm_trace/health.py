@@ -29,16 +29,15 @@ from typing import Any
 
 import numpy as np
 
+from . import health_report
 from .cells import Cell, kernel
 from .cells.base import FloatArray
 from .config import LSTMConfig
-from .health_plan import SATURATION, column_thresholds, thresholds, unset
-from .health_segments import IntArray, SegmentCounts, segment_of, share
+from .health_plan import column_thresholds, thresholds, unset
+from .health_report import MAX_LISTED as MAX_LISTED  # the report's, from here as before
+from .health_report import STUCK_TOLERANCE as STUCK_TOLERANCE
+from .health_segments import IntArray, SegmentCounts, segment_of
 from .weights import LSTMWeights
-
-STUCK_TOLERANCE = 1e-6
-#: stuck unit indices listed per gate; the rest are counted
-MAX_LISTED = 20
 
 
 # eq=False: arrays have no == to compare by (compared by identity)
@@ -280,52 +279,14 @@ class HealthMonitor:
         return not self.config.proj_size and not any(p.bad for p in self.places.values())
 
     def report(self) -> dict[str, Any]:
-        """The JSON 'health' object."""
-        gates = []
-        order = _report_order(self.cell)
-        for (layer, direction), place in self.places.items():
-            counts, rows, segments = place.saturated.report()
-            seen = sum(rows)  # steps x batch rows
-            stuck = _stuck(place, seen)
-            for g, name in order:
-                low, high, nonfinite = counts[g]
-                gates.append(
-                    _gate_entry(layer, direction, name, seen * place.hidden, low, high,
-                                None if stuck is None else stuck[g], nonfinite, segments[g])
-                )  # fmt: skip
-        return {
-            "saturation_threshold": SATURATION,
-            "gates": gates,
-            "first_nonfinite": self.first_nonfinite,
-        }
+        """The JSON 'health' object (health_report.py)."""
+        return health_report.report(self.cell, self.places, self.first_nonfinite)
 
 
 @functools.cache  # every trace's monitor asks
 def _gates(cell: Cell) -> tuple[tuple[str, ...], tuple[bool, ...]]:
     """The cell's gates' names in the block's order, and whether each is a tanh gate."""
     return tuple(g.name for g in cell.gates), tuple(g.activation == "tanh" for g in cell.gates)
-
-
-@functools.cache
-def _report_order(cell: Cell) -> tuple[tuple[int, str], ...]:
-    """(index in the block's gate order, name) of each gate, in the cell's report order."""
-    names = _gates(cell)[0]
-    return tuple((names.index(name), name) for name in cell.report_order)
-
-
-def _stuck(place: _Place, rows: int) -> list[list[int]] | None:
-    """Each gate's units whose extremes lie within STUCK_TOLERANCE over `rows` rows; None for
-    a single row (one value cannot show whether a unit moves)."""
-    if rows <= 1:
-        return None
-    low, high = place.extremes
-    spread = high - low  # -inf for a unit never finite: searched below, not stuck
-    if spread.min() > STUCK_TOLERANCE:  # the common case: no gate to search
-        return [[] for _ in range(place.gates)]
-    # |max - min|: a unit that was never finite (inf - inf, +-inf) did not "stay put", it is
-    # counted as NaN/Inf
-    still = (np.abs(spread) <= STUCK_TOLERANCE).reshape(place.gates, place.hidden)
-    return [np.flatnonzero(s).tolist() for s in still]
 
 
 @dataclass(frozen=True)
@@ -342,38 +303,6 @@ class _Watch:
 
     def __call__(self, steps: Sequence[int], block: FloatArray, bad: int | None) -> None:
         self.monitor.counted(self.layer, self.direction, steps, block, bad)
-
-
-def _gate_entry(
-    layer: int,
-    direction: str,
-    gate: str,
-    values: int,
-    low: int,
-    high: int,
-    stuck: list[int] | None,
-    nonfinite: int,
-    segments: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """One gate's entry of the report: its values, saturated counts and shares (in all, low
-    and high), its stuck units (None: one value cannot show whether a unit moves), its NaN
-    and Inf, its segments of time."""
-    return {
-        "layer": layer,
-        "direction": direction,
-        "gate": gate,
-        "values": values,
-        "saturated": low + high,
-        "saturated_share": share(low + high, values),
-        "saturated_low": share(low, values),
-        "saturated_high": share(high, values),
-        "saturated_low_count": low,
-        "saturated_high_count": high,
-        "stuck_count": None if stuck is None else len(stuck),
-        "stuck_units": None if stuck is None else stuck[:MAX_LISTED],
-        "nonfinite": nonfinite,
-        "segments": segments,
-    }
 
 
 def nonfinite_weight(weights: LSTMWeights) -> str | None:
