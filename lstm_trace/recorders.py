@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,13 @@ class BlockRecorder(_Keeper):
     costs a few array operations per block rather than Python per tensor. The records equal
     Recorder's to the last bit (tests/test_records.py)."""
 
+    #: the compiled kernel, for stats(), where it is loaded: read at the first block (one
+    #: recorder a pass; the pass has loaded the kernel by then if it uses it)
+    kernel: ModuleType | None
+
     def __call__(self, block: StepBlock) -> None:
+        if not hasattr(self, "kernel"):
+            self.kernel = kernel.loaded()
         steps, first = self._chosen_in(block.steps)  # visiting order; the first row's step
         # a few steps at a time: the values of every hook point, in float64 for the sums,
         # would otherwise take several times the block's own memory
@@ -153,13 +160,13 @@ class BlockRecorder(_Keeper):
             # views of the block, in the records' order, in one kernel call
             views = [v for a, b in zip(rows.tolist(), before.tolist(), strict=True)
                      for v in cell.row_values(block, a, b)]  # fmt: skip
-            compiled = _compiled_stats(views, 1, (), k)
+            compiled = _compiled_stats(self.kernel, views, 1, (), k)
         if compiled is None:
             values = cell.block_values(block, taken, before)
             # record j = step j // p, point j % p: the order the hooks would have fired in;
             # the kernel reads each point's (r, B, n) rows as they are
-            compiled = _compiled_stats(_summarised([values[n] for n in points], cell, follows),
-                                       r, pairs, k)  # fmt: skip
+            compiled = _compiled_stats(self.kernel, _summarised([values[n] for n in points],
+                                       cell, follows), r, pairs, k)  # fmt: skip
         if compiled is None:
             assert values is not None
             flat = [values[name].reshape(r, -1) for name in points]
@@ -246,7 +253,11 @@ def _samples(flat: list[FloatArray], k: int) -> FloatArray:
 
 
 def _compiled_stats(
-    summarised: list[FloatArray], r: int, follows: Sequence[tuple[int, int]], k: int
+    kern: ModuleType | None,
+    summarised: list[FloatArray],
+    r: int,
+    follows: Sequence[tuple[int, int]],
+    k: int,
 ) -> tuple[summary.StatsRows, FloatArray] | None:
     """Every point's stats and k samples through the kernel, straight into the records' order
     (record j: step j // p, point j % p), in one call when it is loaded: the NumPy path's
@@ -254,7 +265,6 @@ def _compiled_stats(
     first are the current point's of the step before (h_prev is h_t of the step before).
     None when the kernel is not loaded, refuses an array (an unaligned one) or leaves a row
     to NumPy (a NaN, an Inf, a -0): then every point takes stats_rows, which counts those."""
-    kern = kernel.loaded()
     if kern is None or summarised[0].dtype not in (np.float32, np.float64):
         return None
     p = len(summarised)
