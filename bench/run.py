@@ -56,7 +56,8 @@ def speed_tables(rounds: int, peak_repeats: int, clock: str) -> None:
         f"Against torch (float32, {seconds} ms: the median over {rounds} rounds of each burst's "
         "fastest call; ratios: the median of each round's, lower is better; targets: "
         f"forward / torch as listed, trace / fwd <= {speed.TRACE_TARGET:g}, full trace / fwd "
-        f"<= {speed.FULL_TARGET:g})",
+        f"<= {speed.FULL_TARGET:g}; with health read: the default trace and its Trace.health, "
+        "which is built when first read, shown and not judged)",
         speed.TORCH_HEADER,
         [speed.torch_row(m, peak) for m in results],
     )

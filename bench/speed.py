@@ -4,8 +4,9 @@ alternated in one process.
 
 Per shape the runs are: torch's forward; lstm-trace's forward as it runs by default
 (LSTM_TRACE_KERNEL=auto: the compiled kernel where it pays); its forward on the NumPy path
-(LSTM_TRACE_KERNEL=numpy, the reference); the default trace and the full trace
-(steps="all"), both by default.
+(LSTM_TRACE_KERNEL=numpy, the reference); the default trace, the same with its health report
+read (Trace.health is built when first read, as the records' objects are), and the full
+trace (steps="all"), all by default.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def measure(cell: str, shape: Shape, rounds: int, threads: int, clock: str) -> M
         "forward": (with_kernel("auto", partial(forward, w, x)), 5),
         "numpy": (with_kernel("numpy", partial(forward, w, x)), 5),
         "default": (with_kernel("auto", partial(trace, cfg, w, x)), 5),
+        "reported": (with_kernel("auto", lambda: trace(cfg, w, x).health), 5),
         "full": (with_kernel("auto", partial(trace, cfg, w, x, steps="all")), 2),
     }
     reference = torch_forward(cfg, threads)
@@ -91,8 +93,9 @@ def _limit(m: Measured, peak: float, den: str) -> str:
 
 
 def torch_row(m: Measured, peak: float) -> Row:
-    """cell, shape, torch ms, forward ms, forward / torch, the NumPy path / torch, default
-    and full trace / forward, limit / torch, the target of forward / torch and the verdict."""
+    """cell, shape, torch ms, forward ms, forward / torch, the NumPy path / torch, the default
+    trace (and it with its health read) and the full trace / forward, limit / torch, the
+    target of forward / torch and the verdict."""
     fwd_torch, trace, full = (
         m.ratio("forward", "torch"),
         m.ratio("default", "forward"),
@@ -116,6 +119,7 @@ def torch_row(m: Measured, peak: float) -> Row:
         _text(fwd_torch),
         _text(m.ratio("numpy", "torch")),
         _text(trace),
+        _text(m.ratio("reported", "forward")),
         _text(full),
         _limit(m, peak, "torch"),
         "" if target is None else f"<= {target:g}",
@@ -131,6 +135,7 @@ TORCH_HEADER = [
     "fwd / torch",
     "NumPy path / torch",
     "trace / fwd",
+    "with health read / fwd",
     "full trace / fwd",
     "limit / torch",
     "target fwd / torch",

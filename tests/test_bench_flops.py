@@ -117,17 +117,17 @@ def test_a_row_names_each_target_it_missed(bench: dict[str, ModuleType]) -> None
     speed = bench["speed"]
     shape = (1000, 1, 32, 70, 1, False)
     peak = bench["limits"].pass_flops(shape, 4) / 0.1  # the limit: 0.1 s
-    m = measured(
-        bench, "lstm", shape, torch=[1.0], forward=[0.5], numpy=[0.8], default=[0.55], full=[1.6]
-    )
+    m = measured(bench, "lstm", shape, torch=[1.0], forward=[0.5], numpy=[0.8], default=[0.55],
+                 reported=[0.6], full=[1.6])  # fmt: skip
     row = speed.torch_row(m, peak)
     assert len(row) == len(speed.TORCH_HEADER)
-    assert row[2:10] == ["1000.00", "500.00", "0.50", "0.80", "1.10", "3.20", "0.10", "<= 0.6"]
-    assert row[10] == "missed: full trace"
+    assert row[2:11] == ["1000.00", "500.00", "0.50", "0.80", "1.10", "1.20", "3.20", "0.10",
+                         "<= 0.6"]  # fmt: skip
+    assert row[11] == "missed: full trace"  # the report's read is shown, not judged
     m = measured(
         bench, "lstm", shape, torch=[1.0], forward=[0.7], numpy=[0.7], default=[0.91], full=[0.7]
     )
-    assert speed.torch_row(m, peak)[10] == "missed: fwd, trace"
+    assert speed.torch_row(m, peak)[11] == "missed: fwd, trace"
     m = measured(
         bench,
         "gru",
@@ -138,8 +138,8 @@ def test_a_row_names_each_target_it_missed(bench: dict[str, ModuleType]) -> None
         full=[1.0],
     )
     row = speed.torch_row(m, 1e9)
-    assert row[2] == row[4] == row[5] == row[8] == ""
-    assert row[10] == "missed: fwd (no torch)"
+    assert row[2] == row[4] == row[5] == row[7] == row[9] == ""
+    assert row[11] == "missed: fwd (no torch)"
     assert speed.kernel_row(m)[3:] == ["1000.00", "1000.00", "1.00"]
 
 
