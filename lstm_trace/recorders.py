@@ -145,37 +145,8 @@ class BlockRecorder(_Keeper):
         """Records for `steps` (visiting order), which are these `rows` of the block."""
         d = DIRECTIONS.index(block.direction)
         before = rows - 1 if d == 0 else rows + 1  # the row of the step visited before
-        taken = _rows_index(rows)
-        cell, points, k = self.config.kind, self.points, self.samples
-        r, p = len(rows), len(points)
-        # When the steps follow one another (a full trace, a range; in visiting order, so up
-        # going forward and down going backward), h_prev (and the LSTM's C_(t-1)) at a step
-        # are hidden_state (C_t) at the one before: their stats are those rows' again,
-        # bit for bit, but for the first step's.
-        follows = isinstance(taken, slice)
-        pairs = _previous_points(cell) if follows else ()
-        compiled, values = None, None
-        if r <= FEW_STEPS and not follows and self.values is None:
-            # a few steps apart (the default trace's first and last): each step's points as
-            # views of the block, in the records' order, in one kernel call
-            views = [v for a, b in zip(rows.tolist(), before.tolist(), strict=True)
-                     for v in cell.row_values(block, a, b)]  # fmt: skip
-            compiled = _compiled_stats(self.kernel, views, 1, (), k)
-        if compiled is None:
-            values = cell.block_values(block, taken, before)
-            # record j = step j // p, point j % p: the order the hooks would have fired in;
-            # the kernel reads each point's (r, B, n) rows as they are
-            compiled = _compiled_stats(self.kernel, _summarised([values[n] for n in points],
-                                       cell, follows), r, pairs, k)  # fmt: skip
-        if compiled is None:
-            assert values is not None
-            flat = [values[name].reshape(r, -1) for name in points]
-            per_point = _point_stats(_summarised(flat, cell, follows))
-            for prev, current in pairs:
-                first, rest = per_point[prev], per_point[current]
-                per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
-            compiled = summary.StatsRows.join(per_point, interleave=True), _samples(flat, k)
-        stats, samples = compiled
+        (stats, samples), values = self._summaries(block, rows, before)
+        r, p = len(rows), len(self.points)
         if r <= FEW_STEPS:  # (r, p, 4): a default trace's few steps, made once per shape
             keys = _keys(block.layer, d, p, tuple(steps.tolist()))
         else:
@@ -187,6 +158,43 @@ class BlockRecorder(_Keeper):
                     kept = value[0] if self.config.batch is None else value
                     self.values[(name, block.layer, block.direction, int(step))] = kept.copy()
         self._keep(keys.reshape(-1, 4), stats, samples)
+
+    def _summaries(
+        self, block: StepBlock, rows: npt.NDArray[np.int64], before: npt.NDArray[np.int64]
+    ) -> tuple[tuple[summary.StatsRows, FloatArray], dict[str, FloatArray] | None]:
+        """The stats and samples of every hook point at these rows (record j: step j // p,
+        point j % p, the order the hooks would have fired in), and the values they were read
+        from (None when read from views): a few rows apart from views of them, in one kernel
+        call; else copies of them (block_values) through the kernel, or NumPy."""
+        taken = _rows_index(rows)
+        cell, points, k = self.config.kind, self.points, self.samples
+        r = len(rows)
+        # When the steps follow one another (a full trace, a range; in visiting order, so up
+        # going forward and down going backward), h_prev (and the LSTM's C_(t-1)) at a step
+        # are hidden_state (C_t) at the one before: their stats are those rows' again,
+        # bit for bit, but for the first step's.
+        follows = isinstance(taken, slice)
+        pairs = _previous_points(cell) if follows else ()
+        if r <= FEW_STEPS and not follows and self.values is None:
+            # a few steps apart (the default trace's first and last): each step's points as
+            # views of the block, in the records' order
+            views = [v for a, b in zip(rows.tolist(), before.tolist(), strict=True)
+                     for v in cell.row_values(block, a, b)]  # fmt: skip
+            compiled = _compiled_stats(self.kernel, views, 1, (), k)
+            if compiled is not None:
+                return compiled, None
+        values = cell.block_values(block, taken, before)
+        # the kernel reads each point's (r, B, n) rows as they are
+        compiled = _compiled_stats(self.kernel, _summarised([values[n] for n in points], cell,
+                                   follows), r, pairs, k)  # fmt: skip
+        if compiled is not None:
+            return compiled, values
+        flat = [values[name].reshape(r, -1) for name in points]
+        per_point = _point_stats(_summarised(flat, cell, follows))
+        for prev, current in pairs:
+            first, rest = per_point[prev], per_point[current]
+            per_point[prev] = summary.StatsRows.join([first, rest[:-1]])
+        return (summary.StatsRows.join(per_point, interleave=True), _samples(flat, k)), values
 
 
 @functools.lru_cache(maxsize=16)  # every trace of a shape asks again

@@ -307,7 +307,9 @@ class Cell(ABC):
 def _points_of(names: tuple[str, ...]) -> Callable[[dict[str, FloatArray]], tuple[FloatArray, ...]]:
     """A dict's values at names, in that order, in one call (itemgetter: a hook point list)."""
     get = operator.itemgetter(*names)
-    return lambda d: get(d) if len(names) > 1 else (get(d),)
+    if len(names) == 1:  # itemgetter of one name gives the value, not a tuple of it
+        return lambda d: (get(d),)
+    return get
 
 
 def pytorch_name(field: str, layer: int, direction: str) -> str:
