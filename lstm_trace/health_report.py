@@ -55,7 +55,9 @@ def _stuck(place: _Place, rows: int) -> list[list[int]] | None:
     if rows <= 1:
         return None
     low, high = place.extremes
-    spread = high - low  # -inf for a unit never finite: searched below, not stuck
+    # in float64: a float32 difference of values of opposite signs is rounded, and could
+    # round down onto the tolerance (-inf for a unit never finite: searched below, not stuck)
+    spread = np.subtract(high, low, dtype=np.float64)
     if spread.min() > STUCK_TOLERANCE:  # the common case: no gate to search
         return [[] for _ in range(place.gates)]
     # |max - min|: a unit that was never finite (inf - inf, +-inf) did not "stay put", it is

@@ -235,3 +235,19 @@ def test_a_nan_a_hook_injects_is_found_at_its_step() -> None:
         "direction": "forward",
         "gate": "input_gate",
     }
+
+
+def test_a_units_spread_is_taken_in_float64_whatever_the_pass() -> None:
+    """-4e-7 and 6.0000002e-7 (float32) lie 1.00000002e-6 apart, beyond the tolerance; their
+    float32 difference rounds to 1e-6 exactly, which is within it."""
+    from lstm_trace.health_report import STUCK_TOLERANCE, _stuck
+
+    low, high = np.float32(-4e-7), np.float32(6.0000002e-7)
+    assert float(high) - float(low) > STUCK_TOLERANCE >= float(np.float32(high - low))
+    cfg = LSTMConfig(input_size=2, hidden_size=1, seq_len=2)
+    monitor = HealthMonitor(cfg)
+    place = monitor._place(0, "forward")
+    place.extremes[0], place.extremes[1] = low, high
+    assert _stuck(place, 2) == [[], [], [], []]
+    place.extremes[1] = np.float32(5.9e-7)  # 0.99e-6 apart: stuck, every gate
+    assert _stuck(place, 2) == [[0], [0], [0], [0]]
