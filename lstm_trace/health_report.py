@@ -55,7 +55,10 @@ def _stuck(place: _Place, rows: int) -> list[list[int]] | None:
     if rows <= 1:
         return None
     low, high = place.extremes
-    spread = high - low  # -inf for a unit never finite: searched below, not stuck
+    # -inf for a unit never finite, NaN for one only ever +Inf (or -Inf): Inf - Inf, which
+    # is no invalid input here; both are searched below and not stuck
+    with np.errstate(invalid="ignore"):
+        spread = high - low
     if spread.min() > STUCK_TOLERANCE:  # the common case: no gate to search
         return [[] for _ in range(place.gates)]
     # |max - min|: a unit that was never finite (inf - inf, +-inf) did not "stay put", it is

@@ -2,19 +2,22 @@
 edges it found, each pinned by a test that failed before its fix.
 
 The kernel cases run in a subprocess (a fresh interpreter from the repository's root), so
-that a write out of bounds fails the test instead of ending the run. Skipped without the
-compiled kernel."""
+that a write out of bounds fails the test instead of ending the run; they are skipped without
+the compiled kernel."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
-pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
+from lstm_trace import LSTMConfig, trace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,8 +110,30 @@ def test_a_piece_in_memory_the_call_writes_is_read_as_it_was_when_the_call_began
     the call wrote them, and its new values (a count, 5 for segment 2 of 2) indexed rows and
     n_low out of bounds (AddressSanitizer: heap corruption). The kernel now reads a copy of
     piece made before it writes anything, so the counts are those of a piece of its own."""
+    pytest.importorskip("lstm_trace._kernel", reason="no compiled kernel in this install")
     done = _in_subprocess(ALIASED_PIECE)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     got = json.loads(done.stdout)
     assert got == {name: {"counts": True, "bad": True, "guards": 1} for name in got}, got
     assert len(got) == 8
+
+
+def _infinite_forget_gate(event: Any) -> Any:
+    return np.full_like(event.value, np.inf) if event.name == "forget_gate" else None
+
+
+def test_a_gate_infinite_at_every_step_is_reported_without_a_warning() -> None:
+    """A unit whose every value is +Inf has +Inf for both extremes, and the stuck search's
+    max - min was Inf - Inf: NumPy's 'invalid value encountered in subtract' RuntimeWarning
+    on stderr when Trace.health was read (an error where warnings are). The unit is counted
+    as NaN/Inf, not stuck, and the report is read quietly."""
+    cfg = LSTMConfig(input_size=3, hidden_size=5, seq_len=20, batch=2)
+    done = trace(cfg, hooks=[_infinite_forget_gate], steps="all")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        health = done.health
+    forget = next(g for g in health["gates"] if g["gate"] == "forget_gate")
+    assert forget["nonfinite"] == 20 * 2 * 5 and forget["stuck_count"] == 0
+    assert forget["saturated_high_count"] == 20 * 2 * 5  # +Inf is on the high side
+    assert health["first_nonfinite"] == {"step": 0, "layer": 0, "direction": "forward",
+                                         "gate": "forget_gate"}  # fmt: skip
