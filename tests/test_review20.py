@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from lstm_trace import LSTMConfig, trace
+from lstm_trace.trace import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,3 +138,16 @@ def test_a_gate_infinite_at_every_step_is_reported_without_a_warning() -> None:
     assert forget["saturated_high_count"] == 20 * 2 * 5  # +Inf is on the high side
     assert health["first_nonfinite"] == {"step": 0, "layer": 0, "direction": "forward",
                                          "gate": "forget_gate"}  # fmt: skip
+
+
+def test_a_trace_whose_health_was_never_set_has_no_health_attribute() -> None:
+    """Trace.health is a descriptor reading the instance's own slot: on an object not made
+    by __init__ (Trace.__new__, as a copy or a subclass might make one) the slot's KeyError
+    escaped, so hasattr() and getattr() with a default raised instead of answering."""
+    bare = Trace.__new__(Trace)
+    assert not hasattr(bare, "health")
+    assert getattr(bare, "health", "absent") == "absent"
+    with pytest.raises(AttributeError, match="'Trace' object has no attribute 'health'"):
+        _ = bare.health
+    bare.health = {"gates": []}
+    assert bare.health == {"gates": []}
