@@ -76,7 +76,8 @@ static int take_nine(PyObject *args, PyObject **o, Py_buffer *v, const int *ndim
  * steps of W columns, as buffers into hv (HEALTH_ARRAYS) and pointers into *out (lo NULL for
  * None): below, above, lo, hi (W,) of the pass's kind; n_low, n_high (S, W) int64; n_bad
  * (W,) int64; rows (S,) int64; piece (steps,) int64, each in [0, S); all C order, the counts
- * and extremes writable. Returns 0, or -1 with a Python error set and nothing held. */
+ * and extremes writable. Returns 0 (release_health() then releases what it holds), or -1
+ * with a Python error set and nothing held. */
 #define HEALTH_ARRAYS 9
 static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t steps, ptrdiff_t W,
                        struct health_out *out) {
@@ -109,10 +110,21 @@ static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t step
     ptrdiff_t segments = ok && W > 0 ? hv[4].len / (W * 8) : 0;
     ok = ok && segments > 0 && hv[4].len == segments * W * 8 && hv[5].len == hv[4].len &&
          hv[6].len == W * 8 && hv[7].len == segments * 8 && hv[8].len == steps * 8;
-    const int64_t *piece = ok ? (const int64_t *)hv[8].buf : NULL;
+    /* piece indexes the counts, so the loops read a copy, checked: the caller's piece may
+     * share memory with the counts or the activations the call writes (or another thread's
+     * array, written while the call runs without the GIL), and a value changed mid-call
+     * would index past n_low and rows */
+    int64_t *piece = ok ? PyMem_RawMalloc((size_t)(steps ? steps : 1) * sizeof *piece) : NULL;
+    if (ok && !piece) {
+        RELEASE_ALL(hv, HEALTH_ARRAYS);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (ok) memcpy(piece, hv[8].buf, (size_t)steps * sizeof *piece);
     for (ptrdiff_t t = 0; ok && t < steps; t++) ok = piece[t] >= 0 && piece[t] < segments;
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "health: arrays do not agree with the pass");
+        PyMem_RawFree(piece);
         RELEASE_ALL(hv, HEALTH_ARRAYS);
         return -1;
     }
@@ -120,6 +132,13 @@ static int take_health(PyObject *health, Py_buffer *hv, int kind, ptrdiff_t step
     out->n_low = (int64_t *)hv[4].buf, out->n_high = (int64_t *)hv[5].buf;
     out->n_bad = (int64_t *)hv[6].buf, out->rows = (int64_t *)hv[7].buf, out->piece = piece;
     return 0;
+}
+
+/* What take_health() holds released: its buffers and its copy of piece. */
+static void release_health(Py_buffer *hv, struct health_out *out) {
+    RELEASE_ALL(hv, HEALTH_ARRAYS);
+    PyMem_RawFree((void *)out->piece);
+    out->piece = NULL;
 }
 
 /* After a call's `steps` steps of `batch` rows ran with health counted (o->lo set): each

@@ -35,7 +35,7 @@
  * time and column, += the values below and above; n_bad (G*H,) int64 += the NaN and Inf
  * values; piece (steps,) int64 the segment of each step (time order), an index into n_low's
  * rows. *bad, a call's own, += every NaN and Inf counted (threads add atomically). The
- * caller adds each step's rows into the segments' row counts (kernel.c's add_rows). */
+ * caller adds each step's rows into the segments' row counts (args.h's health_result). */
 struct health_out {
     void *lo, *hi;
     int64_t *n_low, *n_high, *n_bad, *rows;

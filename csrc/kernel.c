@@ -66,7 +66,7 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     a.scratch = PyMem_RawMalloc(n * (size_t)v[0].itemsize);
     if (!a.scratch) {
         RELEASE_ALL(v, 9);
-        RELEASE_ALL(hv, HEALTH_ARRAYS);
+        release_health(hv, &a.health);
         return PyErr_NoMemory();
     }
     lstm_fn fn = ISAS[current].lstm[kind];
@@ -78,7 +78,7 @@ static PyObject *k_lstm(PyObject *self, PyObject *args) {
     PyMem_RawFree(a.scratch);
     PyObject *result = health_result(&a.health, a.steps, a.batch);
     RELEASE_ALL(v, 9);
-    RELEASE_ALL(hv, HEALTH_ARRAYS);
+    release_health(hv, &a.health);
     return result;
 }
 
@@ -133,7 +133,7 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     a.scratch = PyMem_RawMalloc((n ? n : 1) * (size_t)v[0].itemsize);
     if (!a.scratch) {
         RELEASE_ALL(v, 9);
-        RELEASE_ALL(hv, HEALTH_ARRAYS);
+        release_health(hv, &a.health);
         return PyErr_NoMemory();
     }
     gru_fn fn = ISAS[current].gru[kind];
@@ -145,7 +145,7 @@ static PyObject *k_gru(PyObject *self, PyObject *args) {
     PyMem_RawFree(a.scratch);
     PyObject *result = health_result(&a.health, a.steps, a.batch);
     RELEASE_ALL(v, 9);
-    RELEASE_ALL(hv, HEALTH_ARRAYS);
+    release_health(hv, &a.health);
     return result;
 }
 
@@ -264,7 +264,7 @@ static PyObject *k_health(PyObject *self, PyObject *args) {
     if (take_health(o[1], hv, kind, steps, width, &out) < 0 || !out.lo) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "health: arrays needed, not None");
         PyBuffer_Release(&v);
-        RELEASE_ALL(hv, HEALTH_ARRAYS);
+        release_health(hv, &out);
         return NULL;
     }
     health_fn fn = ISAS[current].health[kind];
@@ -290,7 +290,7 @@ static PyObject *k_health(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyObject *result = health_result(&out, steps, batch);
     PyBuffer_Release(&v);
-    RELEASE_ALL(hv, HEALTH_ARRAYS);
+    release_health(hv, &out);
     return result;
 }
 

@@ -56,8 +56,11 @@ def _stuck(place: _Place, rows: int) -> list[list[int]] | None:
         return None
     low, high = place.extremes
     # in float64: a float32 difference of values of opposite signs is rounded, and could
-    # round down onto the tolerance (-inf for a unit never finite: searched below, not stuck)
-    spread = np.subtract(high, low, dtype=np.float64)
+    # round down onto the tolerance; -inf for a unit never finite, NaN for one only ever +Inf
+    # (or -Inf): Inf - Inf, which is no invalid input here; both are searched below and not
+    # stuck
+    with np.errstate(invalid="ignore"):
+        spread = np.subtract(high, low, dtype=np.float64)
     if spread.min() > STUCK_TOLERANCE:  # the common case: no gate to search
         return [[] for _ in range(place.gates)]
     # |max - min|: a unit that was never finite (inf - inf, +-inf) did not "stay put", it is

@@ -63,7 +63,11 @@ class _BuiltOnRead:
     ) -> Report | Callable[[], Report]:
         if obj is None:
             return dict  # the dataclass's default (what a class reads): built on read, {}
-        value = obj.__dict__[self.slot]
+        try:
+            value = obj.__dict__[self.slot]
+        except KeyError:  # never set (an object not made by __init__): as a plain attribute
+            raise AttributeError(f"{type(obj).__name__!r} object has no attribute "
+                                 f"{self.slot[1:]!r}") from None  # fmt: skip
         if callable(value):
             value = obj.__dict__[self.slot] = value()
         return value  # type: ignore[no-any-return]
