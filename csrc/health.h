@@ -1,6 +1,6 @@
 /* Gate health (lstm_trace/health.py's counts), compiled per instruction set and number type:
  * included by body.h. The loop's own count of each step (health_step(), into struct
- * health_out), of a few rows' piece of steps as it ends (health_piece()), and of a run of
+ * health_out), of a few rows' segment of steps as it ends (health_piece()), and of a run of
  * steps after they have run (health_late(): the block pass health.py asks for when a block's
  * steps were not counted in the loop, a hooked step's). Each returns the NaN and Inf it
  * counted. The counts go straight into the monitor's running totals: they are exact, so they
