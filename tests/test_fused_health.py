@@ -51,12 +51,18 @@ class _Seen(HealthMonitor):
         super().__init__(config)
         self.blocks: list[tuple[int, str, list[int], np.ndarray]] = []
         self.bad: list[int | None] = []
+        self._inside = False  # a block the monitor counts itself comes back through counted()
 
     def counted(self, layer: int, direction: str, steps: Any, block: np.ndarray,
                 bad: int | None) -> None:  # fmt: skip
-        self.blocks.append((layer, direction, list(steps), block.copy()))
-        self.bad.append(bad)
-        super().counted(layer, direction, steps, block, bad)
+        if not self._inside:  # the runner's call, once a block
+            self.blocks.append((layer, direction, list(steps), block.copy()))
+            self.bad.append(bad)
+        outer, self._inside = self._inside, True
+        try:
+            super().counted(layer, direction, steps, block, bad)
+        finally:
+            self._inside = outer
 
 
 def _scaled(cfg: LSTMConfig, scale: float) -> Any:
@@ -149,6 +155,22 @@ def test_a_hooked_step_is_counted_by_the_kernels_block_pass_once_it_has_run(
     assert report["first_nonfinite"] == {"step": 7, "layer": 0, "direction": "forward",
                                          "gate": "forget_gate"}  # fmt: skip
     assert [g["nonfinite"] for g in report["gates"]] == [24, 0, 0, 0]  # forget first
+
+
+def test_a_block_the_kernel_did_not_run_is_counted_once_by_the_monitor(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str]
+) -> None:
+    """A peephole LSTM runs on the NumPy loop: the runner hands its blocks over uncounted and
+    the monitor counts each once (with the kernel's block pass where it is loaded), the
+    NumPy path's report."""
+    cfg = LSTMConfig(input_size=3, hidden_size=6, seq_len=30, batch=2, peepholes=True)
+    monkeypatch.setenv("LSTM_TRACE_KERNEL", "auto")
+    seen = _Seen(cfg)
+    forward(_scaled(cfg, 8.0), init_input(cfg), health=seen)
+    assert seen.bad == [None]  # one block, not counted in a loop
+    report = seen.report()
+    assert report == _numpy_report(cfg, seen, monkeypatch)
+    assert [g["values"] for g in report["gates"]] == [30 * 2 * 6] * 4  # T*B*H a gate, once
 
 
 def test_a_block_holding_a_nan_is_counted_in_the_loop_and_located(
