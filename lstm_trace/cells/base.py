@@ -253,24 +253,14 @@ class Cell(ABC):
         copy), in hook-point order; `before` is the row of the step visited just before it,
         outside the block for the block's first visited step (which reads h_before and the
         before states). block_values' numbers for a row, without copying them."""
-        at = slice(row, row + 1)
-        x = block.x[at]
-        out: dict[str, FloatArray] = {"x": x, "hidden_state": block.hidden[at]}
-        for name, values in block.extra.items():
-            out[name] = values[at]
         inside = 0 <= before < len(block.steps)
-        for prev, current in self.previous.items():
-            if inside:
-                written = block.hidden if current == "hidden_state" else block.extra[current]
-                out[prev] = written[before : before + 1]
-            else:
-                out[prev] = (block.h_before if prev == "h_prev" else block.before[prev])[None]
-        out["concat"] = np.concatenate([out["h_prev"], x], axis=-1)
-        gates = block.gates[at]
-        hs = gates.shape[-1] // self.n_gates
-        for k, gate in enumerate(self.gates):
-            out[gate.name] = gates[..., k * hs : (k + 1) * hs]
-        return list(_points_of(self.hook_points)(out))
+        read = {
+            prev: _written(block, current)[before : before + 1]
+            if inside
+            else _read_before(block, prev)[None]
+            for prev, current in self.previous.items()
+        }
+        return list(_points_of(self.hook_points)(self._values(block, slice(row, row + 1), read)))
 
     def block_values(
         self, block: Any, taken: Any, before: NDArray[np.int64]
@@ -285,22 +275,38 @@ class Cell(ABC):
         if outside:
             at = before.copy()
             at[0] = 0  # any row: replaced below
+        read = {}
+        for prev, current in self.previous.items():
+            read[prev] = _written(block, current)[at]
+            if outside:
+                read[prev][0] = _read_before(block, prev)
+        return self._values(block, taken, read)
+
+    def _values(self, block: Any, taken: Any, read: dict[str, FloatArray]) -> dict[str, FloatArray]:
+        """Every hook point's values at rows `taken` of a StepBlock, given the states those
+        steps read (read: h_prev, and the LSTM's c_prev, the same rows)."""
         x = block.x[taken]
-        out: dict[str, FloatArray] = {"x": x, "hidden_state": block.hidden[taken]}
+        out: dict[str, FloatArray] = {"x": x, "hidden_state": block.hidden[taken], **read}
         for name, values in block.extra.items():
             out[name] = values[taken]
-        for prev, current in self.previous.items():
-            written = block.hidden if current == "hidden_state" else block.extra[current]
-            read = written[at]
-            if outside:
-                read[0] = block.h_before if prev == "h_prev" else block.before[prev]
-            out[prev] = read
-        out["concat"] = np.concatenate([out["h_prev"], x], axis=-1)
-        hs = block.gates.shape[-1] // self.n_gates
+        out["concat"] = np.concatenate([read["h_prev"], x], axis=-1)
         gates = block.gates[taken]
+        hs = gates.shape[-1] // self.n_gates
         for k, gate in enumerate(self.gates):
             out[gate.name] = gates[..., k * hs : (k + 1) * hs]
         return out
+
+
+def _written(block: Any, name: str) -> FloatArray:
+    """A StepBlock's rows of a state its steps write: hidden_state, or one of extra's."""
+    written: FloatArray = block.hidden if name == "hidden_state" else block.extra[name]
+    return written
+
+
+def _read_before(block: Any, name: str) -> FloatArray:
+    """The state the block's first visited step reads (B, n): h_before, or one of before's."""
+    state: FloatArray = block.h_before if name == "h_prev" else block.before[name]
+    return state
 
 
 @functools.cache
